@@ -1,0 +1,238 @@
+/**
+ * A BPF object file through libbpf: open, set read-only constants, load, then find its
+ * programs (to attach) and maps (to update and read). Closing the object unloads it;
+ * closing a link detaches its probe. All are file descriptors, so the kernel removes
+ * them too when the agent dies, even by SIGKILL.
+ *
+ * @module
+ */
+import { BpfError, checkPointer, checkResult, cString, libbpf } from "./libbpf.ts";
+import { type Field, sectionVariables, structLayout, type StructLayout } from "./btf.ts";
+import { errno } from "./libc.ts";
+import { RingReader } from "./ring_reader.ts";
+
+/** An attached probe. Closing it detaches the probe. */
+export class Link {
+  #ptr: Deno.PointerObject | null;
+  /** What this link is, for messages: `uprobe ssl_write at /usr/lib/…:0x3a2f0`. */
+  readonly description: string;
+  constructor(ptr: Deno.PointerObject, description: string) {
+    this.#ptr = ptr;
+    this.description = description;
+  }
+  /** Detaches the probe. Safe to call twice. */
+  close(): void {
+    if (this.#ptr) libbpf().bpf_link__destroy(this.#ptr);
+    this.#ptr = null;
+  }
+}
+
+/** Where and how to place a uprobe. */
+export interface UprobeOptions {
+  /** The file to probe (an executable or a shared library), as the agent sees it. */
+  path: string;
+  /** File offset of the probed instruction. */
+  offset: number;
+  /** Only this process, or every process that maps the file (-1, the default). */
+  pid?: number;
+  /** Fire on return instead of entry (never on Go code). Default false. */
+  retprobe?: boolean;
+}
+
+/** A loaded BPF program. */
+export class BpfProgram {
+  readonly #ptr: Deno.PointerObject;
+  readonly name: string;
+  constructor(ptr: Deno.PointerObject, name: string) {
+    this.#ptr = ptr;
+    this.name = name;
+  }
+
+  /** Attaches this program as a uprobe (or uretprobe) at a file offset. */
+  attachUprobe(opts: UprobeOptions): Link {
+    const pid = opts.pid ?? -1;
+    // struct bpf_uprobe_opts { size_t sz; size_t ref_ctr_offset; __u64 bpf_cookie;
+    //                          bool retprobe; const char *func_name; } (libbpf 1.1)
+    const o = new Uint8Array(40);
+    const v = new DataView(o.buffer);
+    v.setBigUint64(0, 40n, true);
+    v.setUint8(24, opts.retprobe ? 1 : 0);
+    const kind = opts.retprobe ? "uretprobe" : "uprobe";
+    const what = `${kind} ${this.name} at ${opts.path}:0x${opts.offset.toString(16)}`;
+    const p = libbpf().bpf_program__attach_uprobe_opts(
+      this.#ptr,
+      pid,
+      cString(opts.path),
+      BigInt(opts.offset),
+      o,
+    );
+    return new Link(checkPointer(p, `attach ${what}`), what);
+  }
+
+  /** Attaches this program to a kernel tracepoint such as `syscalls:sys_enter_read`. */
+  attachTracepoint(category: string, name: string): Link {
+    const what = `tracepoint ${category}:${name}`;
+    const p = libbpf().bpf_program__attach_tracepoint(this.#ptr, cString(category), cString(name));
+    return new Link(
+      checkPointer(p, `attach ${this.name} to ${what}`, "is tracefs mounted at /sys/kernel/tracing?"),
+      what,
+    );
+  }
+}
+
+/** A BPF map of a loaded object. Keys and values are raw bytes in the kernel's layout. */
+export class BpfMap {
+  readonly #ptr: Deno.PointerObject;
+  readonly name: string;
+  constructor(ptr: Deno.PointerObject, name: string) {
+    this.#ptr = ptr;
+    this.name = name;
+  }
+  /** The map's file descriptor. */
+  get fd(): number {
+    return libbpf().bpf_map__fd(this.#ptr);
+  }
+  /** Sets the size before load (for a ring buffer: its bytes, a power of two). */
+  setMaxEntries(n: number): void {
+    checkResult(libbpf().bpf_map__set_max_entries(this.#ptr, n), `resize map "${this.name}"`);
+  }
+  get maxEntries(): number {
+    return libbpf().bpf_map__max_entries(this.#ptr);
+  }
+  get valueSize(): number {
+    return libbpf().bpf_map__value_size(this.#ptr);
+  }
+  /** Inserts or replaces an element. */
+  update(key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): void {
+    const rc = libbpf().bpf_map_update_elem(this.fd, key, value, 0n);
+    if (rc < 0) throw new BpfError(`update map "${this.name}"`, errno());
+  }
+  /** Reads an element into `value`; false when the key is absent. */
+  lookup(key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): boolean {
+    return libbpf().bpf_map_lookup_elem(this.fd, key, value) === 0;
+  }
+  /** Deletes an element; false when it was absent. */
+  delete(key: Uint8Array<ArrayBuffer>): boolean {
+    return libbpf().bpf_map_delete_elem(this.fd, key) === 0;
+  }
+  /** A zero-copy reader of this map, which must be a BPF ring buffer. */
+  ringReader(): RingReader {
+    return new RingReader(this.fd, this.maxEntries, this.name);
+  }
+}
+
+/** Options for {@link BpfObject.open}. */
+export interface OpenOptions {
+  /** Name used in messages; default the file's base name. */
+  label?: string;
+}
+
+/** A BPF object file, opened and (after {@link BpfObject.load}) loaded into the kernel. */
+export class BpfObject {
+  #ptr: Deno.PointerObject | null;
+  readonly label: string;
+  #loaded = false;
+
+  private constructor(ptr: Deno.PointerObject, label: string) {
+    this.#ptr = ptr;
+    this.label = label;
+  }
+
+  /**
+   * Opens an object file (parses it; nothing reaches the kernel yet).
+   *
+   * @example
+   * ```ts
+   * const obj = BpfObject.open("bpf/out/tls.bpf.o");
+   * obj.setConstants({ capture_bytes: 16384 });
+   * obj.load();
+   * ```
+   */
+  static open(path: string, opts: OpenOptions = {}): BpfObject {
+    const label = opts.label ?? path.split("/").pop() ?? path;
+    const p = libbpf().bpf_object__open_file(cString(path), null);
+    return new BpfObject(
+      checkPointer(p, `open BPF object "${path}"`, "run `deno task build` to build it"),
+      label,
+    );
+  }
+
+  get #handle(): Deno.PointerObject {
+    if (!this.#ptr) throw new Error(`BPF object "${this.label}" is closed`);
+    return this.#ptr;
+  }
+
+  #btf(): Deno.PointerObject {
+    return checkPointer(libbpf().bpf_object__btf(this.#handle), `read BTF of "${this.label}"`);
+  }
+
+  /** The layout of a struct defined in the object's C code, read from its BTF. */
+  structLayout(name: string): StructLayout {
+    const layout = structLayout(this.#btf(), name);
+    if (!layout) throw new Error(`BPF object "${this.label}" has no struct ${name} in its BTF`);
+    return layout;
+  }
+
+  /** Sets `const volatile` globals (the `.rodata` section) before load. */
+  setConstants(values: Record<string, number | bigint | boolean>): void {
+    if (this.#loaded) throw new Error(`Cannot set constants of "${this.label}" after load`);
+    const vars: Record<string, Field> = sectionVariables(this.#btf(), ".rodata");
+    const map = this.#findMap((n) => n.endsWith(".rodata"));
+    if (!map) throw new Error(`BPF object "${this.label}" has no .rodata section`);
+    const sizeBuf = new BigUint64Array(1);
+    const p = checkPointer(
+      libbpf().bpf_map__initial_value(map, new Uint8Array(sizeBuf.buffer)),
+      `read .rodata of "${this.label}"`,
+    );
+    const view = new DataView(Deno.UnsafePointerView.getArrayBuffer(p, Number(sizeBuf[0])));
+    for (const [name, value] of Object.entries(values)) {
+      const f = vars[name];
+      if (!f) throw new Error(`BPF object "${this.label}" has no constant "${name}"`);
+      const n = typeof value === "boolean" ? (value ? 1 : 0) : value;
+      if (f.size === 8) view.setBigUint64(f.offset, BigInt(n), true);
+      else if (f.size === 4) view.setUint32(f.offset, Number(n), true);
+      else if (f.size === 2) view.setUint16(f.offset, Number(n), true);
+      else view.setUint8(f.offset, Number(n));
+    }
+  }
+
+  #findMap(match: (name: string) => boolean): Deno.PointerObject | undefined {
+    let m: Deno.PointerValue = null;
+    while ((m = libbpf().bpf_object__next_map(this.#handle, m)) !== null) {
+      const namePtr = libbpf().bpf_map__name(m);
+      if (namePtr && match(Deno.UnsafePointerView.getCString(namePtr))) return m;
+    }
+    return undefined;
+  }
+
+  /** Loads every program and creates every map in the kernel (the verifier runs here). */
+  load(): void {
+    const rc = libbpf().bpf_object__load(this.#handle);
+    checkResult(
+      rc,
+      `load BPF object "${this.label}"`,
+      -rc === 1
+        ? "run as root or with CAP_BPF and CAP_PERFMON"
+        : "run with --debug to see the verifier's log",
+    );
+    this.#loaded = true;
+  }
+
+  /** A program by its C function name. */
+  program(name: string): BpfProgram {
+    const p = libbpf().bpf_object__find_program_by_name(this.#handle, cString(name));
+    return new BpfProgram(checkPointer(p, `find program "${name}" in "${this.label}"`), name);
+  }
+
+  /** A map by its C variable name. */
+  map(name: string): BpfMap {
+    const p = libbpf().bpf_object__find_map_by_name(this.#handle, cString(name));
+    return new BpfMap(checkPointer(p, `find map "${name}" in "${this.label}"`), name);
+  }
+
+  /** Unloads the object: its programs, maps and (if not closed first) links' programs. */
+  close(): void {
+    if (this.#ptr) libbpf().bpf_object__close(this.#ptr);
+    this.#ptr = null;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The raw libbpf.so.1 binding and the one rule for calling it: every pointer it returns is
+ * checked, and a failure becomes a {@link BpfError} naming the operation and errno's text.
+ * A NULL handed back into libbpf would crash the agent silently.
+ *
+ * @module
+ */
+import { errno, formatVaList, strerror } from "./libc.ts";
+
+/** Thrown when a libbpf or kernel operation fails. */
+export class BpfError extends Error {
+  /** What was being done, e.g. `load BPF object "tls.bpf.o"`. */
+  readonly operation: string;
+  /** The positive errno value. */
+  readonly errno: number;
+  constructor(operation: string, code: number, hint = "") {
+    super(`Cannot ${operation}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
+    this.name = "BpfError";
+    this.operation = operation;
+    this.errno = Math.abs(code);
+  }
+}
+
+function open(): Deno.DynamicLibrary<typeof symbols> {
+  try {
+    return Deno.dlopen("libbpf.so.1", symbols);
+  } catch (e) {
+    throw new Error(
+      `Cannot load libbpf.so.1: ${(e as Error).message} (install it: apt-get install libbpf1)`,
+    );
+  }
+}
+
+const symbols = {
+  libbpf_set_print: { parameters: ["function"], result: "pointer" },
+  bpf_object__open_file: { parameters: ["buffer", "pointer"], result: "pointer" },
+  bpf_object__load: { parameters: ["pointer"], result: "i32" },
+  bpf_object__close: { parameters: ["pointer"], result: "void" },
+  bpf_object__btf: { parameters: ["pointer"], result: "pointer" },
+  bpf_object__find_program_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
+  bpf_object__find_map_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
+  bpf_object__next_map: { parameters: ["pointer", "pointer"], result: "pointer" },
+  bpf_map__name: { parameters: ["pointer"], result: "pointer" },
+  bpf_map__fd: { parameters: ["pointer"], result: "i32" },
+  bpf_map__max_entries: { parameters: ["pointer"], result: "u32" },
+  bpf_map__set_max_entries: { parameters: ["pointer", "u32"], result: "i32" },
+  bpf_map__value_size: { parameters: ["pointer"], result: "u32" },
+  bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
+  bpf_program__name: { parameters: ["pointer"], result: "pointer" },
+  bpf_program__attach_uprobe_opts: {
+    parameters: ["pointer", "i32", "buffer", "usize", "buffer"],
+    result: "pointer",
+  },
+  bpf_program__attach_tracepoint: {
+    parameters: ["pointer", "buffer", "buffer"],
+    result: "pointer",
+  },
+  bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
+  bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
+  bpf_map_lookup_elem: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },
+  btf__find_by_name_kind: { parameters: ["pointer", "buffer", "u32"], result: "i32" },
+  btf__type_by_id: { parameters: ["pointer", "u32"], result: "pointer" },
+  btf__name_by_offset: { parameters: ["pointer", "u32"], result: "pointer" },
+  btf__resolve_size: { parameters: ["pointer", "u32"], result: "i64" },
+  libbpf_num_possible_cpus: { parameters: [], result: "i32" },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+
+/** The loaded library; opened on first use so that importing ffi/ costs nothing. */
+export function libbpf(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
+  lib ??= open();
+  return lib.symbols;
+}
+
+/** A NUL-terminated C string in a buffer. */
+export function cString(s: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(s + "\0");
+}
+
+/** Returns `p`, or throws a {@link BpfError} with errno when libbpf returned NULL. */
+export function checkPointer(p: Deno.PointerValue, operation: string, hint = ""): Deno.PointerObject {
+  if (p === null) throw new BpfError(operation, errno() || 22, hint);
+  return p;
+}
+
+/** Throws a {@link BpfError} for a negative libbpf return value (a negated errno). */
+export function checkResult(rc: number, operation: string, hint = ""): number {
+  if (rc < 0) throw new BpfError(operation, -rc, hint);
+  return rc;
+}
+
+/** libbpf's log levels. */
+export type LogLevel = "warn" | "info" | "debug";
+const LEVELS: LogLevel[] = ["warn", "info", "debug"];
+
+/** Receives libbpf's own log lines. */
+export type LogSink = (level: LogLevel, line: string) => void;
+
+let logSink: LogSink = () => {};
+const logDefinition = { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const;
+let logCallback: Deno.UnsafeCallback<typeof logDefinition> | undefined;
+
+/**
+ * Routes libbpf's log (verifier output, attach warnings) to `sink`. The callback is kept
+ * for the life of the process: libbpf may call it from any later operation.
+ */
+export function setLogSink(sink: LogSink): void {
+  logSink = sink;
+  if (logCallback) return;
+  const callback = new Deno.UnsafeCallback(logDefinition, (level, fmt, args) => {
+    const line = formatVaList(fmt, args).trimEnd();
+    if (line) logSink(LEVELS[level] ?? "debug", line);
+    return 0;
+  });
+  logCallback = callback;
+  libbpf().libbpf_set_print(callback.pointer);
+}
+
+/** How many CPUs the kernel may run, the width of per-CPU map values. */
+export function possibleCpus(): number {
+  return checkResult(libbpf().libbpf_num_possible_cpus(), "count possible CPUs");
+}

@@ -1,0 +1,10 @@
+/**
+ * libbpf and libc through Deno FFI. Nothing outside this folder calls FFI.
+ *
+ * @module
+ */
+export { BpfMap, BpfObject, BpfProgram, Link, type UprobeOptions } from "./bpf_object.ts";
+export { BpfError, type LogLevel, type LogSink, possibleCpus, setLogSink } from "./libbpf.ts";
+export type { Field, StructLayout } from "./btf.ts";
+export { type RecordHandler, RingReader } from "./ring_reader.ts";
+export { effectiveUid, monotonicNs, realtimeNs } from "./libc.ts";

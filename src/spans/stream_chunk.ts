@@ -1,0 +1,48 @@
+/**
+ * What an instrumentation hands to the span stage: plaintext bytes of one connection in
+ * one direction, with their position in that direction's byte stream, and what is known
+ * about the socket underneath.
+ *
+ * @module
+ */
+
+/** `ingress`: bytes the traced process read; `egress`: bytes it wrote. */
+export type Direction = "ingress" | "egress";
+
+/** A piece of one direction of one connection's plaintext. */
+export interface StreamChunk {
+  /** Host pid (tgid) of the process. */
+  pid: number;
+  /** Thread id that made the call. */
+  tid: number;
+  /** Connection key, unique per process while the connection lives (e.g. the SSL* address). */
+  conn: string;
+  direction: Direction;
+  /** Offset of `data[0]` in this direction's stream; 0 starts a new connection. */
+  pos: number;
+  /** Captured bytes (may be fewer than the call moved). */
+  data: Uint8Array;
+  /**
+   * Stream offset where the call that carried these bytes ends. When it is beyond
+   * `pos + data.length` on the call's last chunk, the bytes in between were moved by the
+   * target but not captured (a known gap, not a loss).
+   */
+  callEnd: number;
+  /** True on the last chunk of a call. */
+  last: boolean;
+  /** Kernel monotonic time of the call, nanoseconds. */
+  monoNs: bigint;
+}
+
+/** Addresses of the socket under a connection, learnt once per connection. */
+export interface SocketInfo {
+  pid: number;
+  conn: string;
+  fd: number;
+  /** "ipv4" | "ipv6" | "unix" | "other" */
+  family: "ipv4" | "ipv6" | "unix" | "other";
+  localAddress: string;
+  localPort: number;
+  peerAddress: string;
+  peerPort: number;
+}
