@@ -1,0 +1,24 @@
+/**
+ * upspan: zero-code APM from eBPF uprobes. As a command, `deno run -A mod.ts --pid N`
+ * prints one span per HTTP exchange that the process serves or sends over OpenSSL. As a
+ * library, {@link trace} runs the same engine.
+ *
+ * @example
+ * ```ts
+ * import { trace } from "./mod.ts";
+ * const ac = new AbortController();
+ * setTimeout(() => ac.abort(), 10_000);
+ * await trace({ pids: [1234], signal: ac.signal, onSpan: (s) => console.log(s.name) });
+ * ```
+ *
+ * @module
+ */
+export { type ReadyInfo, trace, type TraceOptions, type TraceSummary } from "./src/trace.ts";
+export type { Span } from "./src/spans/span.ts";
+export type { SocketInfo, StreamChunk } from "./src/spans/stream_chunk.ts";
+export { UpspanError } from "./src/errors.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./src/cli.ts");
+  Deno.exit(await main(Deno.args));
+}

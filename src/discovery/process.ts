@@ -1,0 +1,151 @@
+/**
+ * What upspan knows of one running process, read from /proc: its executable, command
+ * line and the files it has mapped, each reachable through /proc/PID/root so that a
+ * container's own files resolve from the host.
+ *
+ * @module
+ */
+
+/** A file mapped into a process, as /proc/PID/maps lists it. */
+export interface MappedFile {
+  /** The path inside the process's mount namespace. */
+  path: string;
+  /** The same file as the agent can open it: through /proc/PID/root. */
+  hostPath: string;
+  /** "major:minor" device and inode: the identity of the file a uprobe is placed on. */
+  device: string;
+  inode: number;
+}
+
+/** A process to instrument. */
+export interface ProcessInfo {
+  pid: number;
+  /** The short name the kernel keeps (`comm`). */
+  comm: string;
+  /** The executable path inside the process's mount namespace. */
+  exe: string;
+  /** The executable as the agent can open it. */
+  hostExe: string;
+  commandLine: string[];
+  /** Distinct mapped files, the executable first. */
+  files: MappedFile[];
+}
+
+/** Why a process cannot be inspected, with what to do. */
+export interface ProcessError {
+  ok: false;
+  /** `not-found`, `kernel-thread`, `permission` or `gone` (exited while being read). */
+  reason: "not-found" | "kernel-thread" | "permission" | "gone";
+  message: string;
+}
+
+/** The outcome of {@link inspectProcess}. */
+export type ProcessResult = { ok: true; process: ProcessInfo } | ProcessError;
+
+const PF_KTHREAD = 0x00200000;
+
+function fail(reason: ProcessError["reason"], message: string): ProcessError {
+  return { ok: false, reason, message };
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the mapped files out of /proc/PID/maps text (anonymous and pseudo maps skipped). */
+export function parseMaps(text: string, root: string): MappedFile[] {
+  const seen = new Set<string>();
+  const files: MappedFile[] = [];
+  for (const line of text.split("\n")) {
+    // address perms offset dev inode path
+    const m = /^\S+\s+\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\/.*)$/.exec(line);
+    if (!m) continue;
+    const [, device = "", inodeText = "0", path = ""] = m;
+    const inode = Number(inodeText);
+    if (inode === 0 || path.endsWith(" (deleted)")) continue;
+    const key = `${device}:${inode}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    files.push({ path, hostPath: root + path, device, inode });
+  }
+  return files;
+}
+
+/**
+ * Reads a process from /proc. Never throws: a missing process, a kernel thread or a
+ * permission problem comes back as a {@link ProcessError} with one sentence.
+ *
+ * @example
+ * ```ts
+ * const r = await inspectProcess(Deno.pid);
+ * if (r.ok) console.log(r.process.exe, r.process.files.length);
+ * ```
+ */
+export async function inspectProcess(pid: number): Promise<ProcessResult> {
+  const dir = `/proc/${pid}`;
+  const stat = await readText(`${dir}/stat`);
+  if (stat === undefined) {
+    return fail("not-found", `No process with pid ${pid} exists; check the pid with \`ps -p ${pid}\`.`);
+  }
+  // pid (comm) state ppid … flags is the 9th field; comm may contain spaces and parens.
+  const close = stat.lastIndexOf(")");
+  const comm = stat.slice(stat.indexOf("(") + 1, close);
+  const flags = Number(stat.slice(close + 2).split(" ")[6] ?? 0);
+  if (flags & PF_KTHREAD) {
+    return fail(
+      "kernel-thread",
+      `Process ${pid} (${comm}) is a kernel thread, which has no user-space code to probe; choose a user process.`,
+    );
+  }
+  let exe: string;
+  let maps: string;
+  try {
+    exe = await Deno.readLink(`${dir}/exe`);
+    maps = await Deno.readTextFile(`${dir}/maps`);
+  } catch (e) {
+    if (e instanceof Deno.errors.PermissionDenied) {
+      return fail(
+        "permission",
+        `Cannot read /proc/${pid}: permission denied; run upspan as root (sudo) or with CAP_SYS_PTRACE.`,
+      );
+    }
+    if (e instanceof Deno.errors.NotFound) {
+      const still = await readText(`${dir}/stat`);
+      return still === undefined
+        ? fail("gone", `Process ${pid} exited while upspan was reading it.`)
+        : fail(
+          "kernel-thread",
+          `Process ${pid} (${comm}) has no executable (a zombie or kernel thread); choose a running user process.`,
+        );
+    }
+    return fail("gone", `Cannot read /proc/${pid}: ${(e as Error).message}.`);
+  }
+  exe = exe.replace(/ \(deleted\)$/, "");
+  const root = `${dir}/root`;
+  const cmdline = (await readText(`${dir}/cmdline`)) ?? "";
+  const files = parseMaps(maps, root);
+  const exeIndex = files.findIndex((f) => f.path === exe);
+  if (exeIndex > 0) files.unshift(...files.splice(exeIndex, 1));
+  return {
+    ok: true,
+    process: {
+      pid,
+      comm,
+      exe,
+      hostExe: root + exe,
+      commandLine: cmdline.split("\0").filter((s, i, a) => s !== "" || i < a.length - 1),
+      files,
+    },
+  };
+}
+
+/** True while the process exists (and is not a zombie). */
+export async function isAlive(pid: number): Promise<boolean> {
+  const stat = await readText(`/proc/${pid}/stat`);
+  if (stat === undefined) return false;
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}

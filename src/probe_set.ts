@@ -1,0 +1,59 @@
+/**
+ * The probes upspan has placed, attached once per (file, offset, program): a uprobe is
+ * placed on a file, and every process mapping that file fires it, so a second process
+ * that shares a library costs a map update, not a new attach.
+ *
+ * @module
+ */
+import type { BpfObject, Link } from "../ffi/mod.ts";
+import type { ProbeSite } from "./tls/mod.ts";
+
+/** Attached probes, keyed by file identity and offset. Closing detaches them all. */
+export class ProbeSet {
+  readonly #obj: BpfObject;
+  readonly #links = new Map<string, Link>();
+
+  constructor(obj: BpfObject) {
+    this.#obj = obj;
+  }
+
+  /** Attaches the sites not yet attached; returns how many new probes were placed. */
+  attach(sites: readonly ProbeSite[]): number {
+    let added = 0;
+    for (const site of sites) {
+      const key = `${site.file.device}:${site.file.inode}:${site.offset}:${site.program}`;
+      if (this.#links.has(key)) continue;
+      const link = this.#obj.program(site.program).attachUprobe({
+        path: site.file.hostPath,
+        offset: site.offset,
+        retprobe: site.retprobe,
+      });
+      this.#links.set(key, link);
+      added++;
+    }
+    return added;
+  }
+
+  /** Attaches a program to a tracepoint (once). */
+  attachTracepoint(program: string, category: string, name: string): void {
+    const key = `tp:${category}:${name}:${program}`;
+    if (this.#links.has(key)) return;
+    this.#links.set(key, this.#obj.program(program).attachTracepoint(category, name));
+  }
+
+  /** How many probes are attached. */
+  get size(): number {
+    return this.#links.size;
+  }
+
+  /** How many of them are uprobes. */
+  get uprobes(): number {
+    return [...this.#links.keys()].filter((k) => !k.startsWith("tp:")).length;
+  }
+
+  /** Detaches every probe. */
+  close(): void {
+    for (const link of this.#links.values()) link.close();
+    this.#links.clear();
+  }
+}

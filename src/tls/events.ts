@@ -1,0 +1,117 @@
+/**
+ * Decodes the TLS capture's ring-buffer records (`struct tls_data_event` and
+ * `struct tls_socket_event` of `bpf/uprobes/tls.h`) into stream chunks and socket facts.
+ * Field offsets come from the object's BTF, so the C header stays the one definition.
+ *
+ * @module
+ */
+import type { Field, StructLayout } from "../../ffi/mod.ts";
+import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
+
+const KIND_DATA = 1;
+const KIND_SOCKET = 2;
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/** A decoded record. */
+export type TlsEvent =
+  | { type: "chunk"; chunk: StreamChunk }
+  | { type: "socket"; socket: SocketInfo };
+
+function field(layout: StructLayout, name: string): number {
+  const f: Field | undefined = layout.fields[name];
+  if (!f) throw new Error(`struct ${layout.name} has no field "${name}"`);
+  return f.offset;
+}
+
+function ipv4(bytes: Uint8Array, at: number): string {
+  return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
+}
+
+function ipv6(bytes: Uint8Array, at: number): string {
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(((bytes[at + i]! << 8) | bytes[at + i + 1]!).toString(16));
+  // ::ffff:a.b.c.d (an IPv4 peer on a dual-stack socket) reads best as IPv4.
+  if (words.slice(0, 5).every((w) => w === "0") && words[5] === "ffff") return ipv4(bytes, at + 12);
+  return words.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
+}
+
+/** A connection key: the process and its SSL* (a Number holds a 48-bit address exactly). */
+function connKey(view: DataView, at: number): string {
+  return String(view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32);
+}
+
+/**
+ * Builds a decoder for records of the given layouts. The decoder copies only the
+ * captured bytes out of the ring (the record itself is read in place).
+ */
+export function tlsDecoder(data: StructLayout, socket: StructLayout) {
+  const d = {
+    kind: field(data, "kind"),
+    tgid: field(data, "tgid"),
+    tid: field(data, "tid"),
+    direction: field(data, "direction"),
+    last: field(data, "last"),
+    ts: field(data, "ts_ns"),
+    conn: field(data, "conn"),
+    callPos: field(data, "call_pos"),
+    callLen: field(data, "call_len"),
+    chunkOff: field(data, "chunk_off"),
+    dataLen: field(data, "data_len"),
+    data: field(data, "data"),
+  };
+  const s = {
+    tgid: field(socket, "tgid"),
+    fd: field(socket, "fd"),
+    conn: field(socket, "conn"),
+    family: field(socket, "family"),
+    localPort: field(socket, "local_port"),
+    peerPort: field(socket, "peer_port"),
+    localAddr: field(socket, "local_addr"),
+    peerAddr: field(socket, "peer_addr"),
+  };
+
+  return (bytes: Uint8Array, view: DataView, at: number, length: number): TlsEvent | undefined => {
+    if (length < 4) return undefined;
+    const kind = view.getUint32(at + d.kind, true);
+    if (kind === KIND_DATA && length >= d.data) {
+      const callPos = view.getUint32(at + d.callPos, true) +
+        view.getUint32(at + d.callPos + 4, true) * 2 ** 32;
+      const dataLen = Math.min(view.getUint32(at + d.dataLen, true), length - d.data);
+      const start = at + d.data;
+      return {
+        type: "chunk",
+        chunk: {
+          pid: view.getUint32(at + d.tgid, true),
+          tid: view.getUint32(at + d.tid, true),
+          conn: connKey(view, at + d.conn),
+          direction: view.getUint8(at + d.direction) === 0 ? "ingress" : "egress",
+          pos: callPos + view.getUint32(at + d.chunkOff, true),
+          data: bytes.slice(start, start + dataLen),
+          callEnd: callPos + view.getUint32(at + d.callLen, true),
+          last: view.getUint8(at + d.last) !== 0,
+          monoNs: view.getBigUint64(at + d.ts, true),
+        },
+      };
+    }
+    if (kind === KIND_SOCKET && length >= socket.size) {
+      const family = view.getUint16(at + s.family, true);
+      const addr = family === AF_INET ? ipv4 : family === AF_INET6 ? ipv6 : () => "";
+      return {
+        type: "socket",
+        socket: {
+          pid: view.getUint32(at + s.tgid, true),
+          conn: connKey(view, at + s.conn),
+          fd: view.getInt32(at + s.fd, true),
+          family: family === AF_INET ? "ipv4" : family === AF_INET6 ? "ipv6" : family === AF_UNIX ? "unix" : "other",
+          localAddress: addr(bytes, at + s.localAddr),
+          localPort: view.getUint16(at + s.localPort, true),
+          peerAddress: addr(bytes, at + s.peerAddr),
+          peerPort: view.getUint16(at + s.peerPort, true),
+        },
+      };
+    }
+    return undefined;
+  };
+}

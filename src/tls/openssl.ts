@@ -1,0 +1,108 @@
+/**
+ * The OpenSSL instrumentation as a table: which exported function gets which program of
+ * `bpf/uprobes/tls.bpf.c`, at entry or at return, and where OpenSSL lives in a process —
+ * a mapped `libssl.so.*`, or an executable that links it statically and exports
+ * `SSL_read` (Node.js does).
+ *
+ * @module
+ */
+import type { MappedFile, ProcessInfo } from "../discovery/mod.ts";
+import { openElf } from "../symbols/mod.ts";
+
+/** One row of the probe table. */
+export interface ProbeSpec {
+  symbol: string;
+  program: string;
+  /** At the function's return; only for C code, never Go. */
+  retprobe?: boolean;
+  /** Absent in older OpenSSL (the `_ex` calls came in 1.1.1): skip instead of failing. */
+  optional?: boolean;
+}
+
+/**
+ * Writes are captured at entry, where the buffer already holds the plaintext (one hit
+ * per call); reads at entry (arguments kept per thread) and at return, when the buffer
+ * has been filled (two hits per call).
+ */
+export const OPENSSL_PROBES: readonly ProbeSpec[] = [
+  { symbol: "SSL_write", program: "ssl_write" },
+  { symbol: "SSL_write_ex", program: "ssl_write_ex", optional: true },
+  { symbol: "SSL_read", program: "ssl_read" },
+  { symbol: "SSL_read", program: "ssl_read_return", retprobe: true },
+  { symbol: "SSL_read_ex", program: "ssl_read_ex", optional: true },
+  { symbol: "SSL_read_ex", program: "ssl_read_return", retprobe: true, optional: true },
+];
+
+/** Syscall tracepoints that reveal the socket under an SSL call, program by program. */
+export const SOCKET_TRACEPOINTS: readonly { program: string; category: string; name: string }[] = [
+  { program: "sys_enter_read", category: "syscalls", name: "sys_enter_read" },
+  { program: "sys_enter_write", category: "syscalls", name: "sys_enter_write" },
+  { program: "sys_enter_recvfrom", category: "syscalls", name: "sys_enter_recvfrom" },
+  { program: "sys_enter_sendto", category: "syscalls", name: "sys_enter_sendto" },
+];
+
+/** A probe to place: a program at a file offset. */
+export interface ProbeSite {
+  file: MappedFile;
+  symbol: string;
+  program: string;
+  retprobe: boolean;
+  /** File offset of the function's first instruction. */
+  offset: number;
+}
+
+/** Where OpenSSL is in a process, or why it is not. */
+export type OpenSSLLocation =
+  | { ok: true; file: MappedFile; sites: ProbeSite[] }
+  | { ok: false; message: string };
+
+const LIBSSL = /(^|\/)libssl\.so(\.[0-9.]+)?$/;
+
+async function sitesIn(file: MappedFile): Promise<ProbeSite[] | string> {
+  const opened = await openElf(file.hostPath);
+  if (!opened.ok) return opened.error;
+  const elf = opened.elf;
+  try {
+    const sites: ProbeSite[] = [];
+    for (const spec of OPENSSL_PROBES) {
+      const sym = await elf.findSymbol(spec.symbol);
+      const offset = sym && sym.value !== 0 ? elf.vaddrToOffset(sym.value) : undefined;
+      if (offset === undefined) {
+        if (spec.optional) continue;
+        return `${file.path} does not define ${spec.symbol}`;
+      }
+      sites.push({ file, symbol: spec.symbol, program: spec.program, retprobe: !!spec.retprobe, offset });
+    }
+    return sites;
+  } finally {
+    elf.close();
+  }
+}
+
+/**
+ * Finds OpenSSL in a process: first a mapped libssl, then the executable itself.
+ *
+ * @example
+ * ```ts
+ * const where = await locateOpenSSL(process);
+ * if (where.ok) console.log(where.file.path, where.sites.length);
+ * ```
+ */
+export async function locateOpenSSL(proc: ProcessInfo): Promise<OpenSSLLocation> {
+  const problems: string[] = [];
+  const candidates = [
+    ...proc.files.filter((f) => LIBSSL.test(f.path)),
+    ...proc.files.filter((f) => f.path === proc.exe),
+  ];
+  for (const file of candidates) {
+    const sites = await sitesIn(file);
+    if (typeof sites !== "string") return { ok: true, file, sites };
+    if (file.path !== proc.exe) problems.push(sites);
+  }
+  const detail = problems.length ? ` (${problems.join("; ")})` : "";
+  return {
+    ok: false,
+    message:
+      `Process ${proc.pid} (${proc.comm}) does not use OpenSSL: no libssl is mapped and ${proc.exe} does not export SSL_read${detail}; point upspan at a process that serves or calls HTTPS through OpenSSL.`,
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * The engine: from process ids to spans, one stage after another — discovery, symbols
+ * (through the OpenSSL instrumentation), the BPF object through ffi/, the ring buffer,
+ * the span builder — until stopped. The command line and library users both run this.
+ *
+ * @module
+ */
+import { BpfError, BpfObject, monotonicNs, possibleCpus, realtimeNs, setLogSink } from "../ffi/mod.ts";
+import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
+import { UpspanError } from "./errors.ts";
+import { ProbeSet } from "./probe_set.ts";
+import { processResource } from "./resource.ts";
+import { HttpSpanBuilder } from "./spans/mod.ts";
+import type { Span } from "./spans/span.ts";
+import type { StreamChunk } from "./spans/stream_chunk.ts";
+import { locateOpenSSL, SOCKET_TRACEPOINTS, tlsDecoder } from "./tls/mod.ts";
+
+/** Default location of the built TLS capture object. */
+export const TLS_OBJECT = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
+
+/** Options for {@link trace}. */
+export interface TraceOptions {
+  /** Processes to trace. */
+  pids: number[];
+  /** Receives each finished span. */
+  onSpan?: (span: Span) => void;
+  /** Receives each captured plaintext chunk (for a dump), with its process. */
+  onChunk?: (chunk: StreamChunk, process: ProcessInfo | undefined) => void;
+  /** Called once, when the probes are attached. */
+  onReady?: (ready: ReadyInfo) => void;
+  /** Status lines (what was found, what exited); default: none. */
+  log?: (line: string) => void;
+  /** libbpf's own log lines; default: none. */
+  debugLog?: (line: string) => void;
+  /** Stop after this many seconds; default: run until `signal` aborts. */
+  durationSeconds?: number;
+  /** Stops tracing when aborted: pending spans are flushed and probes detached. */
+  signal?: AbortSignal;
+  /** Most plaintext bytes captured per SSL call (1 to 65536); default 16384. */
+  captureBytes?: number;
+  /** The BPF object; default {@link TLS_OBJECT}. */
+  objectPath?: string;
+}
+
+/** What {@link TraceOptions.onReady} is told. */
+export interface ReadyInfo {
+  processes: ProcessInfo[];
+  /** Uprobes placed. */
+  probes: number;
+  /** Syscall tracepoints placed. */
+  tracepoints: number;
+}
+
+/** Counters of one run. */
+export interface TraceSummary {
+  spans: number;
+  /** Ring-buffer records read. */
+  events: number;
+  /** Probe hits, by probe, as counted by the BPF programs. */
+  probeHits: { write: number; readEntry: number; readReturn: number };
+  /** Records the kernel could not queue because the ring buffer was full. */
+  dropped: number;
+  /** Sockets identified under SSL connections. */
+  sockets: number;
+}
+
+const STATS = ["write", "readEntry", "readReturn", "events", "drops", "sockets"] as const;
+
+function readStats(obj: BpfObject): Record<(typeof STATS)[number], number> {
+  const map = obj.map("stats");
+  const cpus = possibleCpus();
+  const value = new Uint8Array(8 * cpus);
+  const view = new DataView(value.buffer);
+  const out = {} as Record<(typeof STATS)[number], number>;
+  STATS.forEach((name, i) => {
+    let sum = 0;
+    if (map.lookup(new Uint8Array(new Uint32Array([i]).buffer), value)) {
+      for (let c = 0; c < cpus; c++) sum += Number(view.getBigUint64(c * 8, true));
+    }
+    out[name] = sum;
+  });
+  return out;
+}
+
+async function ensureTracefs(log: (line: string) => void): Promise<void> {
+  const has = (p: string) => Deno.stat(p).then(() => true, () => false);
+  if (await has("/sys/kernel/tracing/events/syscalls")) return;
+  if (await has("/sys/kernel/debug/tracing/events/syscalls")) return;
+  const out = await new Deno.Command("mount", {
+    args: ["-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => undefined);
+  if (out?.success && await has("/sys/kernel/tracing/events/syscalls")) {
+    log("mounted tracefs at /sys/kernel/tracing");
+    return;
+  }
+  throw new UpspanError(
+    "tracefs is not mounted and could not be mounted; run `mount -t tracefs nodev /sys/kernel/tracing` as root.",
+  );
+}
+
+async function preflight(objectPath: string, log: (line: string) => void): Promise<void> {
+  try {
+    await Deno.stat("/sys/kernel/btf/vmlinux");
+  } catch {
+    throw new UpspanError(
+      "This kernel has no BTF (/sys/kernel/btf/vmlinux is missing); upspan needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or newer).",
+    );
+  }
+  try {
+    await Deno.stat(objectPath);
+  } catch {
+    throw new UpspanError(`The BPF object ${objectPath} is not built; run \`deno task build\` first.`);
+  }
+  await ensureTracefs(log);
+}
+
+/**
+ * Traces the HTTPS traffic of running processes until stopped, calling `onSpan` for each
+ * finished HTTP exchange.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const summary = await trace({ pids: [1234], onSpan: (s) => console.log(s.name), signal: ac.signal });
+ * ```
+ */
+export async function trace(opts: TraceOptions): Promise<TraceSummary> {
+  const log = opts.log ?? (() => {});
+  const objectPath = opts.objectPath ?? TLS_OBJECT;
+  if (opts.pids.length === 0) throw new UpspanError("No process to trace; name one with --pid N.", 2);
+
+  // discovery → symbols: where OpenSSL is in each process.
+  const processes: ProcessInfo[] = [];
+  const sites = [];
+  for (const pid of new Set(opts.pids)) {
+    const r = await inspectProcess(pid);
+    if (!r.ok) throw new UpspanError(r.message);
+    const where = await locateOpenSSL(r.process);
+    if (!where.ok) throw new UpspanError(where.message);
+    log(`pid ${pid} (${r.process.comm}): OpenSSL in ${where.file.path}`);
+    processes.push(r.process);
+    sites.push(...where.sites);
+  }
+  await preflight(objectPath, log);
+
+  // ffi → bpf: load, filter by pid, attach.
+  setLogSink((level, line) => {
+    if (opts.debugLog) opts.debugLog(`libbpf ${level}: ${line}`);
+  });
+  const obj = BpfObject.open(objectPath);
+  const probes = new ProbeSet(obj);
+  let ring;
+  try {
+    obj.setConstants({ capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)) });
+    obj.load();
+    const traced = obj.map("traced_tgids");
+    for (const p of processes) {
+      traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(4));
+    }
+    for (const tp of SOCKET_TRACEPOINTS) probes.attachTracepoint(tp.program, tp.category, tp.name);
+    probes.attach(sites);
+    ring = obj.map("events").ringReader();
+  } catch (e) {
+    probes.close();
+    obj.close();
+    if (e instanceof BpfError) throw new UpspanError(e.message + ".");
+    throw e;
+  }
+
+  // spans: monotonic kernel time → wall time, one builder for every connection.
+  let clockOffset = realtimeNs() - monotonicNs();
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  const resources = new Map(processes.map((p) => [p.pid, processResource(p)]));
+  let spans = 0;
+  const builder = new HttpSpanBuilder({
+    toUnixNano: (mono) => mono + clockOffset,
+    resource: (pid) => resources.get(pid) ?? { "process.pid": pid },
+    scheme: "https",
+    onSpan: (span) => {
+      spans++;
+      opts.onSpan?.(span);
+    },
+  });
+  const decode = tlsDecoder(obj.structLayout("tls_data_event"), obj.structLayout("tls_socket_event"));
+  let events = 0;
+  const onRecord = (bytes: Uint8Array, view: DataView, at: number, length: number) => {
+    events++;
+    const ev = decode(bytes, view, at, length);
+    if (!ev) return;
+    if (ev.type === "socket") builder.socket(ev.socket);
+    else {
+      opts.onChunk?.(ev.chunk, byPid.get(ev.chunk.pid));
+      builder.chunk(ev.chunk);
+    }
+  };
+
+  opts.onReady?.({ processes, probes: probes.uprobes, tracepoints: probes.size - probes.uprobes });
+
+  const deadline = opts.durationSeconds !== undefined
+    ? performance.now() + opts.durationSeconds * 1000
+    : Infinity;
+  let lastCheck = performance.now();
+  const alive = new Set(processes.map((p) => p.pid));
+  try {
+    while (!opts.signal?.aborted && performance.now() < deadline && alive.size > 0) {
+      await ring.wait(Math.max(0, Math.min(100, deadline - performance.now())));
+      ring.consume(onRecord);
+      builder.tick(monotonicNs());
+      if (performance.now() - lastCheck > 1000) {
+        lastCheck = performance.now();
+        clockOffset = realtimeNs() - monotonicNs();
+        for (const pid of alive) {
+          if (!(await isAlive(pid))) {
+            alive.delete(pid);
+            log(`pid ${pid} exited`);
+          }
+        }
+      }
+    }
+    ring.consume(onRecord);
+    builder.flush();
+    const s = readStats(obj);
+    return {
+      spans,
+      events,
+      probeHits: { write: s.write, readEntry: s.readEntry, readReturn: s.readReturn },
+      dropped: s.drops,
+      sockets: s.sockets,
+    };
+  } finally {
+    probes.close();
+    ring.close();
+    obj.close();
+  }
+}
