@@ -64,6 +64,9 @@ const symbols = {
   btf__name_by_offset: { parameters: ["pointer", "u32"], result: "pointer" },
   btf__resolve_size: { parameters: ["pointer", "u32"], result: "i64" },
   libbpf_num_possible_cpus: { parameters: [], result: "i32" },
+  ring_buffer__new: { parameters: ["i32", "function", "pointer", "pointer"], result: "pointer" },
+  ring_buffer__consume: { parameters: ["pointer"], result: "i32" },
+  ring_buffer__free: { parameters: ["pointer"], result: "void" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;

@@ -7,4 +7,5 @@ export { BpfMap, BpfObject, BpfProgram, Link, type UprobeOptions } from "./bpf_o
 export { BpfError, type LogLevel, type LogSink, possibleCpus, setLogSink } from "./libbpf.ts";
 export type { Field, StructLayout } from "./btf.ts";
 export { type RecordHandler, RingReader } from "./ring_reader.ts";
+export { CallbackRing } from "./callback_ring.ts";
 export { effectiveUid, monotonicNs, realtimeNs } from "./libc.ts";

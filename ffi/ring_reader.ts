@@ -48,8 +48,8 @@ export class RingReader {
     this.#pos = Number(Atomics.load(this.#consumerPos, 0));
   }
 
-  /** Hands every committed record to `handler`; returns how many were read. */
-  consume(handler: RecordHandler, max = Infinity): number {
+  /** Hands up to `max` committed records to `handler`; returns how many were read. */
+  consume(handler: RecordHandler, max = 4096): number {
     const end = Number(Atomics.load(this.#producerPos, 0));
     let pos = this.#pos;
     let n = 0;

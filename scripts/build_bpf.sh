@@ -22,9 +22,9 @@ case $arch in
   *) target_arch=$arch ;;
 esac
 
-for src in bpf/uprobes/*.bpf.c; do
+for src in bpf/uprobes/*.bpf.c bpf/bench/*.bpf.c; do
   obj=$out/$(basename "${src%.c}").o
-  if [[ -f $obj ]] && [[ $obj -nt $src ]] && ! find bpf/uprobes -name '*.h' -newer "$obj" | grep -q .; then
+  if [[ -f $obj ]] && [[ $obj -nt $src ]] && ! find bpf -path bpf/out -prune -o -name '*.h' -newer "$obj" -print | grep -q .; then
     continue
   fi
   clang -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_$target_arch \

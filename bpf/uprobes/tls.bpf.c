@@ -293,11 +293,11 @@ static __always_inline int on_socket_syscall(int fd)
 	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
 	__builtin_memset(e->peer_addr, 0, sizeof(e->peer_addr));
 	if (e->family == AF_INET) {
-		BPF_CORE_READ_INTO(e->local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(e->peer_addr, sk, __sk_common.skc_daddr);
+		BPF_CORE_READ_INTO((__be32 *)e->local_addr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__be32 *)e->peer_addr, sk, __sk_common.skc_daddr);
 	} else if (e->family == AF_INET6) {
-		BPF_CORE_READ_INTO(e->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(e->peer_addr, sk, __sk_common.skc_v6_daddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)e->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)e->peer_addr, sk, __sk_common.skc_v6_daddr);
 	}
 	count(TLS_STAT_SOCKETS);
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0) < 0)

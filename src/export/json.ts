@@ -1,0 +1,90 @@
+/**
+ * `--format json`: one JSON object per span, one span per line.
+ *
+ * @module
+ */
+
+import type { Span } from "../spans/span.ts";
+import type { SpanExporter } from "./exporter.ts";
+import { _writeStdout } from "./_terminal.ts";
+
+/** Options for {@linkcode JsonLinesExporter}. */
+export interface JsonLinesExporterOptions {
+  /**
+   * Receives each line, ending in `"\n"`. Default: a synchronous write of the encoded
+   * line to stdout.
+   */
+  write?: (line: string) => void;
+}
+
+/**
+ * The JSON form of a span, as the command-line contract fixes it: keys in the order
+ * `traceId, spanId, parentSpanId, name, kind, startTimeUnixNano, endTimeUnixNano,
+ * attributes, status, resource`; times as decimal strings of Unix nanoseconds; `status`
+ * is `{"code"}` with `message` only when one is set. No trailing newline; U+2028 and
+ * U+2029 are escaped too, so line splitters that treat them as line ends (Python's
+ * `str.splitlines`) still see one span per line.
+ *
+ * @example
+ * ```ts
+ * const line = spanToJson({
+ *   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+ *   spanId: "00f067aa0ba902b7",
+ *   parentSpanId: "",
+ *   name: "GET /hello",
+ *   kind: "SERVER",
+ *   startTimeUnixNano: 1700000000000000000n,
+ *   endTimeUnixNano: 1700000000001500000n,
+ *   attributes: { "http.request.method": "GET", "http.response.status_code": 200 },
+ *   status: { code: "UNSET" },
+ *   resource: { "service.name": "python3", "process.pid": 4242 },
+ * });
+ * // {"traceId":"4bf9…","spanId":"00f0…",…,"startTimeUnixNano":"1700000000000000000",…}
+ * ```
+ */
+export function spanToJson(span: Span): string {
+  const status: { code: string; message?: string } = { code: span.status.code };
+  if (span.status.message !== undefined && span.status.message !== "") {
+    status.message = span.status.message;
+  }
+  const json = JSON.stringify({
+    traceId: span.traceId,
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId,
+    name: span.name,
+    kind: span.kind,
+    startTimeUnixNano: span.startTimeUnixNano.toString(),
+    endTimeUnixNano: span.endTimeUnixNano.toString(),
+    attributes: span.attributes,
+    status,
+    resource: span.resource,
+  });
+  return json.replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/**
+ * Writes every span as one JSON line the moment it arrives; nothing is buffered.
+ *
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * const exporter = new JsonLinesExporter({ write: (line) => lines.push(line) });
+ * // exporter.export(span) → lines[0] is `{"traceId":…}\n`
+ * await exporter.shutdown();
+ * ```
+ */
+export class JsonLinesExporter implements SpanExporter {
+  #write: (line: string) => void;
+
+  constructor(options: JsonLinesExporterOptions = {}) {
+    this.#write = options.write ?? _writeStdout;
+  }
+
+  export(span: Span): void {
+    this.#write(spanToJson(span) + "\n");
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Runs the agent the way a user does — `deno run -A mod.ts …` as a child process — and
+ * collects what it prints: spans from stdout (`--format json`), status from stderr.
+ *
+ * @module
+ */
+
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+
+/** A span as the JSON contract prints it. */
+export interface JsonSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: string;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: Record<string, string | number | boolean>;
+  status: { code: string; message?: string };
+  resource: Record<string, string | number | boolean>;
+}
+
+/** A running agent. */
+export interface Agent extends AsyncDisposable {
+  pid: number;
+  /** Spans printed so far. */
+  spans: JsonSpan[];
+  /** Stderr so far. */
+  stderr(): string;
+  /** Resolves when `count` spans matching `pred` have been printed (or rejects on timeout). */
+  waitForSpans(pred: (s: JsonSpan) => boolean, count: number, timeoutMs?: number): Promise<JsonSpan[]>;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+  /** The exit status once it has ended. */
+  status: Promise<Deno.CommandStatus>;
+}
+
+/** Runs the agent with `args` and waits for its `ready` line. */
+export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Agent> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, "--format", "json", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const spans: JsonSpan[] = [];
+  let err = "";
+  let readyResolve!: () => void;
+  const ready = new Promise<void>((r) => (readyResolve = r));
+  const waiters = new Set<() => void>();
+
+  (async () => {
+    let buf = "";
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buf += text;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) spans.push(JSON.parse(line));
+      }
+      for (const w of waiters) w();
+    }
+  })();
+  (async () => {
+    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+      err += text;
+      if (/^ready/m.test(err)) readyResolve();
+    }
+  })();
+
+  const status = child.status;
+  let timer: number | undefined;
+  const failed = await Promise.race([
+    ready.then(() => false),
+    status.then(() => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (failed) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await status;
+    throw new Error(`agent did not become ready:\n${err}`);
+  }
+
+  const stop = async (signal: Deno.Signal = "SIGINT") => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    const s = await status;
+    await new Promise((r) => setTimeout(r, 50)); // let the readers drain
+    return s.code;
+  };
+  return {
+    pid: child.pid,
+    spans,
+    stderr: () => err,
+    status,
+    stop,
+    waitForSpans(pred, count, wait = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = spans.filter(pred);
+          if (found.length >= count) {
+            waiters.delete(check);
+            clearTimeout(t);
+            resolve(found);
+          }
+        };
+        const t = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${count} spans; have ${JSON.stringify(spans, null, 1)}\nstderr:\n${err}`));
+        }, wait);
+        waiters.add(check);
+        check();
+      });
+    },
+    async [Symbol.asyncDispose]() {
+      await stop("SIGKILL");
+    },
+  };
+}
+
+/** Runs the agent to completion and returns its exit code and output. */
+export async function runAgent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, ...args],
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** `curl -sk` with extra args; returns stdout. */
+export async function curl(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("curl", { args: ["-sk", ...args], stderr: "piped" }).output();
+  if (!out.success) throw new Error(`curl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}

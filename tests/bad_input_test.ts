@@ -1,0 +1,52 @@
+// Bad input gets one plain sentence and a meaningful exit code, never a stack trace.
+import assert from "node:assert/strict";
+import { runAgent } from "./agent.ts";
+
+function assertOneSentence(stderr: string, pattern: RegExp) {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `one line, got:\n${stderr}`);
+  assert.match(lines[0]!, /^upspan: [A-Z-].*[.]$/);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/, "no stack trace");
+}
+
+Deno.test("a pid that does not exist: exit 1, says so", async () => {
+  const r = await runAgent(["--pid", "4000000"]);
+  assert.equal(r.code, 1);
+  assertOneSentence(r.stderr, /No process with pid 4000000 exists/);
+});
+
+Deno.test("a process without OpenSSL (sleep): exit 1, says so", async () => {
+  const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const r = await runAgent(["--pid", String(sleeper.pid)]);
+    assert.equal(r.code, 1);
+    assertOneSentence(r.stderr, /does not use OpenSSL/);
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+});
+
+Deno.test("a kernel thread: exit 1, says so", async () => {
+  const r = await runAgent(["--pid", "2"]); // kthreadd
+  assert.equal(r.code, 1);
+  assertOneSentence(r.stderr, /kernel thread/);
+});
+
+Deno.test("usage mistakes: exit 2 with a sentence", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /Unknown option '--bogus'/],
+    [[], /--pid/],
+    [["--pid", "abc"], /--pid needs a whole number/],
+    [["--pid", "1", "--format", "xml"], /--format must be/],
+    [["--pid", "1", "--duration", "-3"], /--duration needs a positive number/],
+  ];
+  for (const [args, pattern] of cases) {
+    await t.step(args.join(" ") || "(no arguments)", async () => {
+      const r = await runAgent(args);
+      assert.equal(r.code, 2);
+      assertOneSentence(r.stderr, pattern);
+    });
+  }
+});

@@ -1,0 +1,97 @@
+// A Python HTTPS server (OpenSSL 3 through its ssl module, SSL_read_ex/SSL_write_ex) and
+// curl calling it (libcurl's SSL_read/SSL_write), both traced by one agent.
+import assert from "node:assert/strict";
+import { makeCert } from "./targets/certs.ts";
+import { startPythonServer } from "./targets/targets.ts";
+import { curl, startAgent } from "./agent.ts";
+
+Deno.test("python https server: one SERVER span per exchange, paths and statuses exact", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  await using agent = await startAgent(["--pid", String(server.pid)]);
+  const base = `https://127.0.0.1:${server.port}`;
+  await curl(`${base}/hello`, `${base}/status/404`, `${base}/status/503?x=1`);
+  await curl("-X", "POST", "--data-binary", "ping-pong", `${base}/echo`);
+
+  const spans = await agent.waitForSpans((s) => s.kind === "SERVER", 4);
+  assert.equal(spans.length, 4, "no duplicate or extra spans");
+  const [hello, notFound, unavailable, echo] = spans;
+  assert.deepEqual(
+    spans.map((s) => [s.name, s.attributes["http.response.status_code"], s.status.code]),
+    [
+      ["GET /hello", 200, "UNSET"],
+      ["GET /status/404", 404, "UNSET"],
+      ["GET /status/503", 503, "ERROR"],
+      ["POST /echo", 200, "UNSET"],
+    ],
+  );
+  assert.equal(hello!.attributes["http.request.method"], "GET");
+  assert.equal(hello!.attributes["url.path"], "/hello");
+  assert.equal(hello!.attributes["url.scheme"], "https");
+  assert.equal(hello!.attributes["network.protocol.version"], "1.1");
+  assert.equal(hello!.attributes["server.address"], "127.0.0.1");
+  assert.equal(hello!.attributes["server.port"], server.port);
+  assert.equal(hello!.attributes["client.address"], "127.0.0.1");
+  assert.match(String(hello!.attributes["user_agent.original"]), /^curl\//);
+  assert.equal(hello!.attributes["http.response.body.size"], 6);
+  assert.equal(notFound!.attributes["url.path"], "/status/404");
+  assert.equal(unavailable!.attributes["url.query"], "x=1");
+  assert.equal(echo!.attributes["http.request.body.size"], 9);
+  assert.equal(echo!.attributes["http.response.body.size"], 9);
+  for (const s of spans) {
+    assert.match(s.traceId, /^[0-9a-f]{32}$/);
+    assert.match(s.spanId, /^[0-9a-f]{16}$/);
+    assert.equal(s.parentSpanId, "");
+    assert.equal(s.resource["process.pid"], server.pid);
+    assert.equal(s.resource["service.name"], "python3.11");
+    const start = BigInt(s.startTimeUnixNano), end = BigInt(s.endTimeUnixNano);
+    assert.ok(end >= start, "end after start");
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    assert.ok(nowNs - start < 60_000_000_000n && start - nowNs < 1_000_000_000n, "wall-clock time");
+  }
+  assert.equal(await agent.stop("SIGTERM"), 0);
+});
+
+Deno.test("python https server: an incoming traceparent continues the caller's trace", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  await using agent = await startAgent(["--pid", String(server.pid)]);
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  await curl("-H", `traceparent: 00-${traceId}-00f067aa0ba902b7-01`, `https://127.0.0.1:${server.port}/hello`);
+  const [span] = await agent.waitForSpans((s) => s.kind === "SERVER", 1);
+  assert.equal(span!.traceId, traceId);
+  assert.equal(span!.parentSpanId, "00f067aa0ba902b7");
+  assert.notEqual(span!.spanId, "00f067aa0ba902b7");
+});
+
+Deno.test("curl: CLIENT spans with the full URL and the server's address", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  const base = `https://127.0.0.1:${server.port}`;
+  // Several URLs at a bounded rate: curl lives long enough to be attached to.
+  const urls = Array.from({ length: 24 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
+  const client = new Deno.Command("curl", {
+    args: ["-sk", "--rate", "6/s", "-o", "/dev/null", ...urls],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await using agent = await startAgent(["--pid", String(client.pid), "--pid", String(server.pid)]);
+    const clients = await agent.waitForSpans((s) => s.kind === "CLIENT", 4);
+    for (const s of clients) {
+      const n = Number(String(s.attributes["url.query"]).slice(2));
+      const status = n % 2 ? 404 : 200;
+      assert.equal(s.resource["process.pid"], client.pid);
+      assert.equal(s.name, `GET /status/${status}`);
+      assert.equal(s.attributes["url.full"], `${base}/status/${status}?n=${n}`);
+      assert.equal(s.attributes["http.response.status_code"], status);
+      assert.equal(s.status.code, status === 404 ? "ERROR" : "UNSET");
+      assert.equal(s.attributes["server.address"], "127.0.0.1");
+      assert.equal(s.attributes["server.port"], server.port);
+    }
+    // The same exchanges seen from the server side, in the same agent.
+    await agent.waitForSpans((s) => s.kind === "SERVER" && s.resource["process.pid"] === server.pid, 4);
+  } finally {
+    await client.status;
+  }
+});

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""A small HTTPS server for upspan's end-to-end tests (Python's ssl, i.e. libssl.so).
+
+Usage: https_server.py PORT CERT KEY
+
+Listens on 127.0.0.1:PORT (0 picks a free port) and prints ``listening PORT`` on stdout
+once it accepts connections. HTTP/1.1 with keep-alive; every response with a body carries
+Content-Length (never chunked), so a reader can find where each response ends.
+
+Routes:
+  GET  /hello       200 "hello\\n"
+  GET  /status/NNN  status NNN (200-599) with a short body; 204 and 304 have none
+  GET  /bytes/N     N bytes of "x" (at most 64 MiB)
+  POST /echo        the request body, unchanged
+  anything else     404
+
+Each connection's TLS handshake runs in that connection's thread, so a stalled client
+cannot hold up accept(). Nothing is logged per request.
+"""
+
+import re
+import socket
+import ssl
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_BYTES = 64 * 1024 * 1024
+NO_BODY_STATUSES = (204, 304)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; pipelined requests are served in order
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/hello":
+            return self._reply(200, b"hello\n")
+        m = re.fullmatch(r"/status/(\d{3})", path)
+        if m and 200 <= int(m.group(1)) <= 599:
+            code = int(m.group(1))
+            return self._reply(code, b"" if code in NO_BODY_STATUSES else b"status %d\n" % code)
+        m = re.fullmatch(r"/bytes/(\d+)", path)
+        if m and int(m.group(1)) <= MAX_BYTES:
+            return self._reply(200, b"x" * int(m.group(1)))
+        self._reply(404, b"not found\n")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if self.path.split("?", 1)[0] == "/echo":
+            return self._reply(200, body, "application/octet-stream")
+        self._reply(404, b"not found\n")
+
+    def _reply(self, code, body, content_type="text/plain"):
+        self.send_response(code)
+        if code not in NO_BODY_STATUSES:
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and code not in NO_BODY_STATUSES:
+            self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass  # quiet: tests read stderr only when something went wrong
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address, context):
+        self.context = context
+        super().__init__(address, Handler)
+
+    def finish_request(self, request, client_address):
+        # Runs in the connection's own thread: handshake here, not in accept().
+        tls = self.context.wrap_socket(request, server_side=True)
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            tls.close()
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up or fails the handshake is normal in tests; anything else
+        # is worth one line.
+        err = sys.exc_info()[1]
+        if not isinstance(err, (ssl.SSLError, ConnectionError, TimeoutError, socket.timeout)):
+            print(f"https_server.py: {client_address}: {err!r}", file=sys.stderr, flush=True)
+
+
+def main():
+    if len(sys.argv) != 4:
+        print("usage: https_server.py PORT CERT KEY", file=sys.stderr)
+        sys.exit(2)
+    port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = Server(("127.0.0.1", port), context)
+    print(f"listening {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
