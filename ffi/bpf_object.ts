@@ -7,7 +7,7 @@
  * @module
  */
 import { BpfError, checkPointer, checkResult, cString, libbpf } from "./libbpf.ts";
-import { type Field, sectionVariables, structLayout, type StructLayout } from "./btf.ts";
+import { type Field, sectionVariables, type StructLayout, structLayout } from "./btf.ts";
 import { errno } from "./libc.ts";
 import { RingReader } from "./ring_reader.ts";
 
@@ -74,7 +74,11 @@ export class BpfProgram {
     const what = `tracepoint ${category}:${name}`;
     const p = libbpf().bpf_program__attach_tracepoint(this.#ptr, cString(category), cString(name));
     return new Link(
-      checkPointer(p, `attach ${this.name} to ${what}`, "is tracefs mounted at /sys/kernel/tracing?"),
+      checkPointer(
+        p,
+        `attach ${this.name} to ${what}`,
+        "is tracefs mounted at /sys/kernel/tracing?",
+      ),
       what,
     );
   }

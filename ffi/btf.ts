@@ -44,7 +44,10 @@ function name(btf: Deno.PointerObject, off: number): string {
 }
 
 /** The layout of `struct name`, or undefined when the BTF has no such struct. */
-export function structLayout(btf: Deno.PointerObject, structName: string): StructLayout | undefined {
+export function structLayout(
+  btf: Deno.PointerObject,
+  structName: string,
+): StructLayout | undefined {
   const id = libbpf().btf__find_by_name_kind(btf, cString(structName), KIND_STRUCT);
   const t = id > 0 ? typeHeader(btf, id) : undefined;
   if (!t) return undefined;
@@ -70,7 +73,10 @@ export function sectionVariables(btf: Deno.PointerObject, section: string): Reco
     const base = 12 + i * 12; // struct btf_var_secinfo { type, offset, size }
     const v = typeHeader(btf, t.view.getUint32(base));
     if (!v || v.kind !== KIND_VAR) continue;
-    vars[name(btf, v.nameOff)] = { offset: t.view.getUint32(base + 4), size: t.view.getUint32(base + 8) };
+    vars[name(btf, v.nameOff)] = {
+      offset: t.view.getUint32(base + 4),
+      size: t.view.getUint32(base + 8),
+    };
   }
   return vars;
 }

@@ -83,7 +83,11 @@ export function cString(s: string): Uint8Array<ArrayBuffer> {
 }
 
 /** Returns `p`, or throws a {@link BpfError} with errno when libbpf returned NULL. */
-export function checkPointer(p: Deno.PointerValue, operation: string, hint = ""): Deno.PointerObject {
+export function checkPointer(
+  p: Deno.PointerValue,
+  operation: string,
+  hint = "",
+): Deno.PointerObject {
   if (p === null) throw new BpfError(operation, errno() || 22, hint);
   return p;
 }

@@ -14,7 +14,12 @@ const DISCARD = 0x40000000;
 const HEADER = 8;
 
 /** Receives one record: `bytes[offset, offset + length)`, valid only during the call. */
-export type RecordHandler = (bytes: Uint8Array, view: DataView, offset: number, length: number) => void;
+export type RecordHandler = (
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  length: number,
+) => void;
 
 /** Zero-copy consumer of one BPF ring buffer map. */
 export class RingReader {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { BpfObject, CallbackRing, possibleCpus, type RecordHandler, RingReader } from "../ffi/mod.ts";
+import { BpfObject, CallbackRing, possibleCpus, type RecordHandler } from "../ffi/mod.ts";
 import { tlsDecoder } from "../src/tls/mod.ts";
 
 const OBJECT = new URL("../bpf/out/ingest.bpf.o", import.meta.url).pathname;
@@ -50,7 +50,10 @@ export async function runIngest(
   callsPerMs: number,
 ): Promise<IngestResult> {
   const layoutObj = BpfObject.open(TLS_OBJECT);
-  const decode = tlsDecoder(layoutObj.structLayout("tls_data_event"), layoutObj.structLayout("tls_socket_event"));
+  const decode = tlsDecoder(
+    layoutObj.structLayout("tls_data_event"),
+    layoutObj.structLayout("tls_socket_event"),
+  );
   layoutObj.close();
 
   const producer = new Deno.Command("python3", {
@@ -108,7 +111,9 @@ export async function runIngest(
 
 function report(r: IngestResult): string {
   return `${r.consumer.padEnd(28)} offered ${(r.produced / 1e6).toFixed(2).padStart(5)} M, read ` +
-    `${(r.eventsPerSecond / 1e6).toFixed(2)} M events/s, ${r.cpuNsPerEvent.toFixed(0)} ns CPU/event, ` +
+    `${(r.eventsPerSecond / 1e6).toFixed(2)} M events/s, ${
+      r.cpuNsPerEvent.toFixed(0)
+    } ns CPU/event, ` +
     `dropped ${r.dropped}`;
 }
 

@@ -72,19 +72,32 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UpspanError(`${(e as Error).message.split("\n")[0]}; see --help.`, 2);
   }
   if (values.help) {
-    return { pids: [], format: "pretty", dump: false, hex: false, captureBytes: 16384, debug: false, help: true };
+    return {
+      pids: [],
+      format: "pretty",
+      dump: false,
+      hex: false,
+      captureBytes: 16384,
+      debug: false,
+      help: true,
+    };
   }
   const format = values.format;
   if (format !== "pretty" && format !== "json") {
     throw new UpspanError(`--format must be "pretty" or "json", not "${format}".`, 2);
   }
   const pids = (values.pid ?? []).map((p) => positiveInt("--pid", p, 2 ** 22));
-  if (pids.length === 0) throw new UpspanError("Name a process to trace with --pid N; see --help.", 2);
+  if (pids.length === 0) {
+    throw new UpspanError("Name a process to trace with --pid N; see --help.", 2);
+  }
   let durationSeconds: number | undefined;
   if (values.duration !== undefined) {
     durationSeconds = Number(values.duration);
     if (!Number.isFinite(durationSeconds) || durationSeconds <= 0) {
-      throw new UpspanError(`--duration needs a positive number of seconds, not "${values.duration}".`, 2);
+      throw new UpspanError(
+        `--duration needs a positive number of seconds, not "${values.duration}".`,
+        2,
+      );
     }
   }
   return {
@@ -124,10 +137,16 @@ export async function main(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
 
   const offset = realtimeNs() - monotonicNs();
-  const exporter: SpanExporter = opts.format === "json" ? new JsonLinesExporter() : new PrettyExporter();
+  const exporter: SpanExporter = opts.format === "json"
+    ? new JsonLinesExporter()
+    : new PrettyExporter();
   const names = new Map<number, string>();
   const dump = opts.dump
-    ? new DumpPrinter({ toUnixNano: (m) => m + offset, processName: (pid) => names.get(pid), hex: opts.hex })
+    ? new DumpPrinter({
+      toUnixNano: (m) => m + offset,
+      processName: (pid) => names.get(pid),
+      hex: opts.hex,
+    })
     : undefined;
   let summary: TraceSummary;
   try {
@@ -143,7 +162,9 @@ export async function main(argv: string[]): Promise<number> {
       onReady: (r) => {
         for (const p of r.processes) names.set(p.pid, p.comm);
         stderr(
-          `ready: ${plural(r.probes, "probe")} on ${plural(r.processes.length, "process")} (${r.tracepoints} syscall tracepoints)`,
+          `ready: ${plural(r.probes, "probe")} on ${
+            plural(r.processes.length, "process")
+          } (${r.tracepoints} syscall tracepoints)`,
         );
       },
     });

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { BpfError, BpfObject, monotonicNs, possibleCpus, realtimeNs, setLogSink } from "../ffi/mod.ts";
+import {
+  BpfError,
+  BpfObject,
+  monotonicNs,
+  possibleCpus,
+  realtimeNs,
+  setLogSink,
+} from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import { UpspanError } from "./errors.ts";
 import { ProbeSet } from "./probe_set.ts";
@@ -111,7 +118,9 @@ async function preflight(objectPath: string, log: (line: string) => void): Promi
   try {
     await Deno.stat(objectPath);
   } catch {
-    throw new UpspanError(`The BPF object ${objectPath} is not built; run \`deno task build\` first.`);
+    throw new UpspanError(
+      `The BPF object ${objectPath} is not built; run \`deno task build\` first.`,
+    );
   }
   await ensureTracefs(log);
 }
@@ -129,7 +138,9 @@ async function preflight(objectPath: string, log: (line: string) => void): Promi
 export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const log = opts.log ?? (() => {});
   const objectPath = opts.objectPath ?? TLS_OBJECT;
-  if (opts.pids.length === 0) throw new UpspanError("No process to trace; name one with --pid N.", 2);
+  if (opts.pids.length === 0) {
+    throw new UpspanError("No process to trace; name one with --pid N.", 2);
+  }
 
   // discovery → symbols: where OpenSSL is in each process.
   const processes: ProcessInfo[] = [];
@@ -183,7 +194,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       opts.onSpan?.(span);
     },
   });
-  const decode = tlsDecoder(obj.structLayout("tls_data_event"), obj.structLayout("tls_socket_event"));
+  const decode = tlsDecoder(
+    obj.structLayout("tls_data_event"),
+    obj.structLayout("tls_socket_event"),
+  );
   let events = 0;
   const onRecord = (bytes: Uint8Array, view: DataView, at: number, length: number) => {
     events++;

@@ -29,7 +29,11 @@ export interface Agent extends AsyncDisposable {
   /** Stderr so far. */
   stderr(): string;
   /** Resolves when `count` spans matching `pred` have been printed (or rejects on timeout). */
-  waitForSpans(pred: (s: JsonSpan) => boolean, count: number, timeoutMs?: number): Promise<JsonSpan[]>;
+  waitForSpans(
+    pred: (s: JsonSpan) => boolean,
+    count: number,
+    timeoutMs?: number,
+  ): Promise<JsonSpan[]>;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
   /** The exit status once it has ended. */
@@ -72,7 +76,7 @@ export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Ag
   })();
 
   const status = child.status;
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const failed = await Promise.race([
     ready.then(() => false),
     status.then(() => true),
@@ -113,7 +117,13 @@ export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Ag
         };
         const t = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`timed out waiting for ${count} spans; have ${JSON.stringify(spans, null, 1)}\nstderr:\n${err}`));
+          reject(
+            new Error(
+              `timed out waiting for ${count} spans; have ${
+                JSON.stringify(spans, null, 1)
+              }\nstderr:\n${err}`,
+            ),
+          );
         }, wait);
         waiters.add(check);
         check();
@@ -126,7 +136,9 @@ export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Ag
 }
 
 /** Runs the agent to completion and returns its exit code and output. */
-export async function runAgent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runAgent(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MOD, ...args],
     stdin: "null",
@@ -139,6 +151,8 @@ export async function runAgent(args: string[]): Promise<{ code: number; stdout: 
 /** `curl -sk` with extra args; returns stdout. */
 export async function curl(...args: string[]): Promise<string> {
   const out = await new Deno.Command("curl", { args: ["-sk", ...args], stderr: "piped" }).output();
-  if (!out.success) throw new Error(`curl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`curl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return new TextDecoder().decode(out.stdout);
 }

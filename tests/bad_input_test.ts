@@ -40,7 +40,7 @@ Deno.test("usage mistakes: exit 2 with a sentence", async (t) => {
     [[], /--pid/],
     [["--pid", "abc"], /--pid needs a whole number/],
     [["--pid", "1", "--format", "xml"], /--format must be/],
-    [["--pid", "1", "--duration", "-3"], /--duration needs a positive number/],
+    [["--pid", "1", "--duration", "soon"], /--duration needs a positive number/],
   ];
   for (const [args, pattern] of cases) {
     await t.step(args.join(" ") || "(no arguments)", async () => {

@@ -14,8 +14,18 @@ Deno.test("node https server: SERVER spans from OpenSSL inside the node binary",
   const spans = await agent.waitForSpans((s) => s.kind === "SERVER", 3);
   assert.equal(spans.length, 3);
   assert.deepEqual(
-    spans.map((s) => [s.name, s.attributes["http.response.status_code"], s.attributes["http.response.body.size"]]),
-    [["GET /hello", 200, 6], ["GET /status/404", 404, spans[1]!.attributes["http.response.body.size"]], [
+    spans.map((
+      s,
+    ) => [
+      s.name,
+      s.attributes["http.response.status_code"],
+      s.attributes["http.response.body.size"],
+    ]),
+    [["GET /hello", 200, 6], [
+      "GET /status/404",
+      404,
+      spans[1]!.attributes["http.response.body.size"],
+    ], [
       "GET /bytes/1000",
       200,
       1000,

@@ -57,7 +57,11 @@ Deno.test("python https server: an incoming traceparent continues the caller's t
   await using server = await startPythonServer({ cert, key });
   await using agent = await startAgent(["--pid", String(server.pid)]);
   const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-  await curl("-H", `traceparent: 00-${traceId}-00f067aa0ba902b7-01`, `https://127.0.0.1:${server.port}/hello`);
+  await curl(
+    "-H",
+    `traceparent: 00-${traceId}-00f067aa0ba902b7-01`,
+    `https://127.0.0.1:${server.port}/hello`,
+  );
   const [span] = await agent.waitForSpans((s) => s.kind === "SERVER", 1);
   assert.equal(span!.traceId, traceId);
   assert.equal(span!.parentSpanId, "00f067aa0ba902b7");
@@ -76,7 +80,12 @@ Deno.test("curl: CLIENT spans with the full URL and the server's address", async
     stderr: "null",
   }).spawn();
   try {
-    await using agent = await startAgent(["--pid", String(client.pid), "--pid", String(server.pid)]);
+    await using agent = await startAgent([
+      "--pid",
+      String(client.pid),
+      "--pid",
+      String(server.pid),
+    ]);
     const clients = await agent.waitForSpans((s) => s.kind === "CLIENT", 4);
     for (const s of clients) {
       const n = Number(String(s.attributes["url.query"]).slice(2));
@@ -90,7 +99,10 @@ Deno.test("curl: CLIENT spans with the full URL and the server's address", async
       assert.equal(s.attributes["server.port"], server.port);
     }
     // The same exchanges seen from the server side, in the same agent.
-    await agent.waitForSpans((s) => s.kind === "SERVER" && s.resource["process.pid"] === server.pid, 4);
+    await agent.waitForSpans(
+      (s) => s.kind === "SERVER" && s.resource["process.pid"] === server.pid,
+      4,
+    );
   } finally {
     await client.status;
   }

@@ -89,7 +89,10 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
   const dir = `/proc/${pid}`;
   const stat = await readText(`${dir}/stat`);
   if (stat === undefined) {
-    return fail("not-found", `No process with pid ${pid} exists; check the pid with \`ps -p ${pid}\`.`);
+    return fail(
+      "not-found",
+      `No process with pid ${pid} exists; check the pid with \`ps -p ${pid}\`.`,
+    );
   }
   // pid (comm) state ppid … flags is the 9th field; comm may contain spaces and parens.
   const close = stat.lastIndexOf(")");

@@ -11,4 +11,4 @@ export {
   type ProbeSpec,
   SOCKET_TRACEPOINTS,
 } from "./openssl.ts";
-export { type TlsEvent, tlsDecoder } from "./events.ts";
+export { tlsDecoder, type TlsEvent } from "./events.ts";

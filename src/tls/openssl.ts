@@ -65,13 +65,19 @@ async function sitesIn(file: MappedFile): Promise<ProbeSite[] | string> {
   try {
     const sites: ProbeSite[] = [];
     for (const spec of OPENSSL_PROBES) {
-      const sym = await elf.findSymbol(spec.symbol);
+      const sym = elf.findSymbol(spec.symbol);
       const offset = sym && sym.value !== 0 ? elf.vaddrToOffset(sym.value) : undefined;
       if (offset === undefined) {
         if (spec.optional) continue;
         return `${file.path} does not define ${spec.symbol}`;
       }
-      sites.push({ file, symbol: spec.symbol, program: spec.program, retprobe: !!spec.retprobe, offset });
+      sites.push({
+        file,
+        symbol: spec.symbol,
+        program: spec.program,
+        retprobe: !!spec.retprobe,
+        offset,
+      });
     }
     return sites;
   } finally {

@@ -1,0 +1,206 @@
+/**
+ * The HTTP span stage: plaintext stream chunks and socket facts in, one OpenTelemetry span
+ * per HTTP/1.x exchange out.
+ *
+ * @module
+ */
+import type { SocketInfo, StreamChunk } from "./stream_chunk.ts";
+import type { Attributes, Span } from "./span.ts";
+import { HttpConnection, type HttpCounters, newHttpCounters } from "./http_exchange.ts";
+import { type IdGenerator, RandomIdGenerator } from "./ids.ts";
+
+/** Options for {@linkcode HttpSpanBuilder}. */
+export interface HttpSpanBuilderOptions {
+  /** Converts kernel monotonic nanoseconds to Unix nanoseconds. */
+  toUnixNano(monoNs: bigint): bigint;
+  /** The resource attributes of a process (`service.name`, `process.pid`, …). */
+  resource(pid: number): Attributes;
+  /** `url.scheme` of every span: "https" for plaintext captured from TLS. */
+  scheme: "https" | "http";
+  /** Receives each finished span. */
+  onSpan(span: Span): void;
+  /** Connections tracked at once; beyond it the least recently active are closed. Default 10 000. */
+  maxConnections?: number;
+  /** A connection quiet for this long is closed by `tick`. Default 60 s. */
+  idleTimeoutNs?: bigint;
+  /** A request without a response for this long is dropped by `tick`. Default 60 s. */
+  requestTimeoutNs?: bigint;
+  /** How long a chunk waits for an earlier one before the hole is declared lost. Default 50 ms. */
+  reorderWaitNs?: bigint;
+  /** Bytes held per direction waiting for earlier ones. Default 1 MiB. */
+  maxPendingBytes?: number;
+  /** Chunks held per direction waiting for earlier ones. Default 64. */
+  maxPendingChunks?: number;
+  /** Largest header block accepted. Default 64 KiB. */
+  maxHeaderBytes?: number;
+  /** Requests in flight per connection; beyond it the oldest is dropped. Default 64. */
+  maxPipelined?: number;
+  /** Trace and span ids for new spans. Default: {@linkcode RandomIdGenerator}. */
+  ids?: IdGenerator;
+}
+
+/** What the stage has seen and done; read at any time. */
+export interface HttpSpanStats extends HttpCounters {
+  /** Chunks taken. */
+  chunks: number;
+  /** Captured bytes taken. */
+  bytes: number;
+  /** Socket infos taken. */
+  socketInfos: number;
+  /** Connections tracked now. */
+  connections: number;
+  /** Connections closed because they were idle or to make room. */
+  connectionsEvicted: number;
+}
+
+/**
+ * Builds HTTP/1.x spans from the plaintext of traced connections.
+ *
+ * Feed it every {@linkcode StreamChunk} and {@linkcode SocketInfo} in arrival order, call
+ * `tick` every few tens of milliseconds with the current monotonic time, and `flush` at the
+ * end. Socket info may come before or after a connection's first chunk.
+ *
+ * @example
+ * ```ts
+ * import { HttpSpanBuilder } from "./http_spans.ts";
+ * const builder = new HttpSpanBuilder({
+ *   toUnixNano: (monoNs) => monoNs + 1_700_000_000_000_000_000n,
+ *   resource: (pid) => ({ "process.pid": pid }),
+ *   scheme: "https",
+ *   onSpan: (span) => console.log(span.name, span.attributes["http.response.status_code"]),
+ * });
+ * const chunk = (direction: "ingress" | "egress", text: string, pos: number, monoNs: bigint) => {
+ *   const data = new TextEncoder().encode(text);
+ *   return { pid: 42, tid: 43, conn: "0x1", direction, pos, data, callEnd: pos + data.length, last: true, monoNs };
+ * };
+ * builder.chunk(chunk("ingress", "GET /hi HTTP/1.1\r\nHost: api\r\n\r\n", 0, 1000n));
+ * builder.chunk(chunk("egress", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 2000n));
+ * // logs: GET /hi 200
+ * builder.flush();
+ * ```
+ */
+export class HttpSpanBuilder {
+  /** Live counters. */
+  readonly stats: HttpSpanStats;
+  readonly #byPid = new Map<number, Map<string, HttpConnection>>();
+  readonly #config: ConstructorParameters<typeof HttpConnection>[2];
+  readonly #maxConnections: number;
+  readonly #idleTimeoutNs: bigint;
+  #clock = 0n;
+
+  /** Makes a builder; see {@linkcode HttpSpanBuilderOptions}. */
+  constructor(options: HttpSpanBuilderOptions) {
+    const counters = newHttpCounters();
+    this.stats = {
+      ...counters,
+      chunks: 0,
+      bytes: 0,
+      socketInfos: 0,
+      connections: 0,
+      connectionsEvicted: 0,
+    };
+    this.#config = {
+      scheme: options.scheme,
+      toUnixNano: options.toUnixNano,
+      resource: options.resource,
+      onSpan: options.onSpan,
+      ids: options.ids ?? new RandomIdGenerator(),
+      counters: this.stats,
+      reassembly: {
+        maxWaitNs: options.reorderWaitNs ?? 50_000_000n,
+        maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
+        maxPendingChunks: options.maxPendingChunks ?? 64,
+      },
+      maxHeaderBytes: options.maxHeaderBytes ?? 65536,
+      maxPipelined: options.maxPipelined ?? 64,
+      requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
+    };
+    this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000);
+    this.#idleTimeoutNs = options.idleTimeoutNs ?? 60_000_000_000n;
+  }
+
+  /** Takes one chunk of plaintext. */
+  chunk(c: StreamChunk): void {
+    const stats = this.stats;
+    stats.chunks++;
+    stats.bytes += c.data.length;
+    if (c.monoNs > this.#clock) this.#clock = c.monoNs;
+    const conn = this.#connection(c.pid, c.conn);
+    if (c.monoNs > conn.lastSeenMonoNs) conn.lastSeenMonoNs = c.monoNs;
+    conn.push(c);
+  }
+
+  /** Takes the addresses of a connection's socket. */
+  socket(info: SocketInfo): void {
+    this.stats.socketInfos++;
+    const conn = this.#connection(info.pid, info.conn);
+    if (this.#clock > conn.lastSeenMonoNs) conn.lastSeenMonoNs = this.#clock;
+    conn.setSocket(info);
+  }
+
+  /**
+   * Lets time pass: declares overdue stream holes lost, drops requests that waited too long
+   * and closes idle connections (completing responses read until close).
+   */
+  tick(nowMonoNs: bigint): void {
+    if (nowMonoNs > this.#clock) this.#clock = nowMonoNs;
+    for (const [pid, conns] of this.#byPid) {
+      for (const [key, conn] of conns) {
+        conn.tick(nowMonoNs);
+        if (nowMonoNs - conn.lastSeenMonoNs > this.#idleTimeoutNs) {
+          conns.delete(key);
+          this.#evicted(conn);
+        }
+      }
+      if (conns.size === 0) this.#byPid.delete(pid);
+    }
+  }
+
+  /** End of the run: closes every connection, emitting every span that can still be made. */
+  flush(): void {
+    for (const conns of this.#byPid.values()) {
+      for (const conn of conns.values()) conn.close();
+    }
+    this.#byPid.clear();
+    this.stats.connections = 0;
+  }
+
+  #connection(pid: number, key: string): HttpConnection {
+    const found = this.#byPid.get(pid)?.get(key);
+    if (found !== undefined) return found;
+    if (this.stats.connections >= this.#maxConnections) this.#makeRoom();
+    let conns = this.#byPid.get(pid);
+    if (conns === undefined) {
+      conns = new Map();
+      this.#byPid.set(pid, conns);
+    }
+    const conn = new HttpConnection(pid, key, this.#config);
+    conn.lastSeenMonoNs = this.#clock;
+    conns.set(key, conn);
+    this.stats.connections++;
+    return conn;
+  }
+
+  /** Closes the least recently active eighth of the connections. */
+  #makeRoom(): void {
+    const all: HttpConnection[] = [];
+    for (const conns of this.#byPid.values()) for (const c of conns.values()) all.push(c);
+    all.sort((a, b) =>
+      a.lastSeenMonoNs < b.lastSeenMonoNs ? -1 : a.lastSeenMonoNs > b.lastSeenMonoNs ? 1 : 0
+    );
+    const count = Math.max(1, all.length >> 3);
+    for (let i = 0; i < count; i++) {
+      const c = all[i]!;
+      const conns = this.#byPid.get(c.pid)!;
+      conns.delete(c.conn);
+      if (conns.size === 0) this.#byPid.delete(c.pid);
+      this.#evicted(c);
+    }
+  }
+
+  #evicted(conn: HttpConnection): void {
+    this.stats.connections--;
+    this.stats.connectionsEvicted++;
+    conn.close();
+  }
+}

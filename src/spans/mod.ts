@@ -1,0 +1,65 @@
+/**
+ * The span stage: turns what the probes report into OpenTelemetry spans.
+ *
+ * For HTTP/1.x over captured plaintext, {@linkcode HttpSpanBuilder} is the entry point:
+ * stream chunks and socket facts in, one span per exchange out. The pieces it is built from
+ * (stream reassembly, the HTTP/1 parser, trace-context parsing, semantic-convention
+ * mapping) are exported for other instrumentations and for tests.
+ *
+ * @example
+ * ```ts ignore
+ * import { HttpSpanBuilder } from "./src/spans/mod.ts";
+ * const spans = new HttpSpanBuilder({ toUnixNano, resource, scheme: "https", onSpan: print });
+ * for (const event of events) {
+ *   if (event.type === "chunk") spans.chunk(event.chunk);
+ *   else spans.socket(event.socket);
+ * }
+ * spans.flush();
+ * ```
+ *
+ * @module
+ */
+export type { Attributes, AttributeValue, Span, SpanKind, StatusCode } from "./span.ts";
+export type { Direction, SocketInfo, StreamChunk } from "./stream_chunk.ts";
+export {
+  type ReassemblyCounters,
+  type StreamPart,
+  StreamReassembler,
+  type StreamReassemblerOptions,
+  type StreamSink,
+} from "./stream.ts";
+export {
+  type BodyFraming,
+  countHeader,
+  decodeLatin1,
+  equalsLower,
+  getHeader,
+  type HeaderField,
+  type Http1Message,
+  type Http1MessageBase,
+  Http1Parser,
+  type Http1ParserOptions,
+  type Http1Problem,
+  type Http1Request,
+  type Http1Response,
+  parseContentLength,
+  sniffHttp1,
+} from "./http1.ts";
+export { formatTraceparent, parseTraceparent, type TraceParent } from "./traceparent.ts";
+export { type IdGenerator, RandomIdGenerator } from "./ids.ts";
+export {
+  type HttpExchangeContext,
+  httpExchangeSpan,
+  redactQuery,
+  splitHostPort,
+  splitTarget,
+  type TargetParts,
+} from "./http_semconv.ts";
+export {
+  type ConnectionRole,
+  HttpConnection,
+  type HttpConnectionConfig,
+  type HttpCounters,
+  newHttpCounters,
+} from "./http_exchange.ts";
+export { HttpSpanBuilder, type HttpSpanBuilderOptions, type HttpSpanStats } from "./http_spans.ts";
