@@ -57,7 +57,7 @@ export async function waitReadable(fd: number, timeoutMs: number): Promise<boole
   const view = new DataView(pfd.buffer);
   view.setInt32(0, fd, true);
   view.setInt16(4, POLLIN, true);
-  const n = await lib.symbols.poll(pfd, 1n, timeoutMs);
+  const n = await lib.symbols.poll(pfd, 1n, Math.max(0, Math.ceil(timeoutMs)));
   return n > 0;
 }
 

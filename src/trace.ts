@@ -20,7 +20,7 @@ import { processResource } from "./resource.ts";
 import { HttpSpanBuilder } from "./spans/mod.ts";
 import type { Span } from "./spans/span.ts";
 import type { StreamChunk } from "./spans/stream_chunk.ts";
-import { locateOpenSSL, SOCKET_TRACEPOINTS, tlsDecoder } from "./tls/mod.ts";
+import { locateOpenSSL, type ProbeSite, SOCKET_TRACEPOINTS, tlsDecoder } from "./tls/mod.ts";
 
 /** Default location of the built TLS capture object. */
 export const TLS_OBJECT = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
@@ -144,7 +144,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
 
   // discovery → symbols: where OpenSSL is in each process.
   const processes: ProcessInfo[] = [];
-  const sites = [];
+  const sitesByFile = new Map<string, { sites: ProbeSite[]; pids: number[] }>();
   for (const pid of new Set(opts.pids)) {
     const r = await inspectProcess(pid);
     if (!r.ok) throw new UpspanError(r.message);
@@ -152,7 +152,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     if (!where.ok) throw new UpspanError(where.message);
     log(`pid ${pid} (${r.process.comm}): OpenSSL in ${where.file.path}`);
     processes.push(r.process);
-    sites.push(...where.sites);
+    const key = `${where.file.device}:${where.file.inode}`;
+    const entry = sitesByFile.get(key) ?? { sites: where.sites, pids: [] };
+    entry.pids.push(pid);
+    sitesByFile.set(key, entry);
   }
   await preflight(objectPath, log);
 
@@ -171,7 +174,9 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(4));
     }
     for (const tp of SOCKET_TRACEPOINTS) probes.attachTracepoint(tp.program, tp.category, tp.name);
-    probes.attach(sites);
+    for (const { sites, pids } of sitesByFile.values()) {
+      probes.attach(sites, pids.length === 1 ? pids[0] : -1);
+    }
     ring = obj.map("events").ringReader();
   } catch (e) {
     probes.close();
