@@ -61,7 +61,7 @@ class Slab {
 
 /** A connection key: the process and its SSL* (a Number holds a 48-bit address exactly). */
 function connKey(view: DataView, at: number): string {
-  return String(view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32);
+  return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
 }
 
 /**

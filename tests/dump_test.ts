@@ -1,0 +1,44 @@
+// --dump: the captured plaintext of every TLS read and write, as sslsniff users expect.
+import assert from "node:assert/strict";
+import { makeCert } from "./targets/certs.ts";
+import { startPythonServer } from "./targets/targets.ts";
+import { curl } from "./agent.ts";
+
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+
+Deno.test("--dump prints each chunk with time, pid, thread, direction, connection and length", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  const agent = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, "--pid", String(server.pid), "--dump", "--capture-bytes", "100"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const out = (async () => await new Response(agent.stdout).text())();
+  let err = "";
+  for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) {
+    err += t;
+    if (/^ready/m.test(err)) break;
+  }
+  await curl(`https://127.0.0.1:${server.port}/bytes/300`);
+  await new Promise((r) => setTimeout(r, 500));
+  agent.kill("SIGINT");
+  assert.equal((await agent.status).code, 0);
+  const text = await out;
+
+  const headers = text.split("\n").filter((l) => /^\d\d:\d\d:\d\d\.\d{6} (READ|WRITE) /.test(l));
+  const read = headers.find((l) => l.includes(" READ "))!;
+  assert.match(
+    read,
+    new RegExp(`pid ${server.pid} tid \\d+ \\(python3\\) conn 0x[0-9a-f]+ pos 0 len \\d+`),
+  );
+  assert.match(text, /GET \/bytes\/300 HTTP\/1\.1/);
+  assert.match(text, /HTTP\/1\.0 200 OK|HTTP\/1\.1 200 OK/);
+  // The 300-byte body is captured only up to --capture-bytes, and says so.
+  assert.ok(
+    headers.some((l) => /WRITE .*len 100 of 300.*200 bytes not captured/.test(l)),
+    headers.join("\n"),
+  );
+  assert.equal(text.match(/x{100}/g)?.length, 1, "exactly the captured 100 body bytes");
+});
