@@ -6,6 +6,7 @@
  * @module
  */
 import { type Http1Message, Http1Parser } from "./http1.ts";
+import { mulberry32 } from "../prng.ts";
 
 /** What a fuzz run saw. */
 export interface FuzzHttp1Result {
@@ -40,18 +41,6 @@ const CORPUS_TEXT: string[] = [
 const CORPUS: Uint8Array[] = CORPUS_TEXT.map((t) =>
   Uint8Array.from(t, (ch) => ch.charCodeAt(0) & 0xff)
 );
-
-/** mulberry32: small, fast and good enough to drive mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = ["\r\n", "\r\n\r\n", "\n", ":", " ", "0\r\n", "HTTP/1.1 ", "GET ", ";", "ff"]
   .map((t) => Uint8Array.from(t, (ch) => ch.charCodeAt(0)));
@@ -116,7 +105,7 @@ function check(m: Http1Message): void {
  * ```
  */
 export function fuzzHttp1(iterations: number, seed: number): FuzzHttp1Result {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   let messages = 0;
   let problems = 0;
   const methods = ["GET", "HEAD", "CONNECT", undefined];

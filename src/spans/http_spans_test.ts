@@ -3,6 +3,7 @@ import { HttpSpanBuilder, type HttpSpanBuilderOptions } from "./http_spans.ts";
 import type { Span } from "./span.ts";
 import type { StreamChunk } from "./stream_chunk.ts";
 import { countingIds, socketOf, Wire } from "./_test_wire.ts";
+import { mulberry32 } from "../prng.ts";
 
 const EPOCH = 1_700_000_000_000_000_000n;
 
@@ -420,18 +421,6 @@ Deno.test("spans: separate processes and connections do not mix", () => {
   );
 });
 
-/** mulberry32 */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 Deno.test("spans: random chunking, reordering and duplicates give the same spans", () => {
   const exchanges: [string, string][] = [
     [GET_USERS, OK_HELLO],
@@ -452,7 +441,7 @@ Deno.test("spans: random chunking, reordering and duplicates give the same spans
   })();
   assert.equal(clean.length, 3);
   for (let seed = 1; seed <= 200; seed++) {
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     const { builder, spans, wire } = setup();
     const chunks: StreamChunk[] = [];
     exchanges.forEach(([rq, rs], i) => {
@@ -488,7 +477,7 @@ Deno.test("spans: random records never throw and every span is well formed", () 
     "\x16\x03\x01\x00\x05hello",
     "\r\n",
   ];
-  const rand = prng(4242);
+  const rand = mulberry32(4242);
   const { builder, spans } = setup({
     maxConnections: 8,
     reorderWaitNs: 100n,

@@ -13,6 +13,7 @@
 
 import { parseElf } from "./elf.ts";
 import type { ElfFile } from "./elf.ts";
+import { mulberry32 } from "../prng.ts";
 
 /** Options for {@linkcode fuzzElf}. */
 export interface FuzzElfOptions {
@@ -251,18 +252,6 @@ function exercise(elf: ElfFile, names: readonly string[]): number {
   void elf.warnings.length;
   elf.close();
   return decoded;
-}
-
-/** A small, fast, seedable PRNG (mulberry32); returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 if (import.meta.main) {
