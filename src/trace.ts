@@ -107,6 +107,18 @@ async function ensureTracefs(log: (line: string) => void): Promise<void> {
   );
 }
 
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+
+/** True when this process may load BPF programs and open perf events. */
+async function privileged(): Promise<boolean> {
+  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
+  const eff = BigInt("0x" + (/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0"));
+  const has = (cap: bigint) => (eff >> cap) & 1n;
+  return has(CAP_SYS_ADMIN) === 1n || (has(CAP_BPF) === 1n && has(CAP_PERFMON) === 1n);
+}
+
 async function preflight(objectPath: string, log: (line: string) => void): Promise<void> {
   try {
     await Deno.stat("/sys/kernel/btf/vmlinux");
@@ -140,6 +152,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const objectPath = opts.objectPath ?? TLS_OBJECT;
   if (opts.pids.length === 0) {
     throw new UpspanError("No process to trace; name one with --pid N.", 2);
+  }
+  if (!(await privileged())) {
+    throw new UpspanError(
+      "Loading eBPF probes needs root, or the capabilities CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE; run upspan with sudo.",
+    );
   }
 
   // discovery → symbols: where OpenSSL is in each process.
@@ -211,7 +228,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     if (ev.type === "socket") builder.socket(ev.socket);
     else {
       opts.onChunk?.(ev.chunk, byPid.get(ev.chunk.pid));
-      builder.chunk(ev.chunk);
+      if (opts.onSpan) builder.chunk(ev.chunk);
     }
   };
 
@@ -221,6 +238,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     ? performance.now() + opts.durationSeconds * 1000
     : Infinity;
   let lastCheck = performance.now();
+  let dropsReported = 0;
   const alive = new Set(processes.map((p) => p.pid));
   try {
     while (!opts.signal?.aborted && performance.now() < deadline && alive.size > 0) {
@@ -236,9 +254,19 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
             log(`pid ${pid} exited`);
           }
         }
+        // Said once per burst, not per event: the counter only grows.
+        const drops = readStats(obj).drops;
+        if (drops > dropsReported) {
+          log(
+            `the ring buffer was full: ${
+              drops - dropsReported
+            } events dropped, so some spans may be missing`,
+          );
+          dropsReported = drops;
+        }
       }
     }
-    ring.consume(onRecord);
+    while (ring.consume(onRecord) > 0);
     builder.flush();
     const s = readStats(obj);
     return {

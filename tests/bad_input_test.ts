@@ -50,3 +50,33 @@ Deno.test("usage mistakes: exit 2 with a sentence", async (t) => {
     });
   }
 });
+
+Deno.test("no privileges (run as nobody): exit 1, says to run as root", async () => {
+  // A world-readable copy of the agent, and a Deno cache that nobody may write.
+  const dir = await Deno.makeTempDir();
+  const root = new URL("..", import.meta.url).pathname;
+  for (const p of ["mod.ts", "deno.json", "src", "ffi", "bpf"]) {
+    await new Deno.Command("cp", { args: ["-r", root + p, dir] }).output();
+  }
+  await Deno.mkdir(`${dir}/.deno`);
+  await new Deno.Command("chmod", { args: ["-R", "a+rwX", dir] }).output();
+  await Deno.chmod(dir, 0o777);
+  const out = await new Deno.Command("runuser", {
+    args: [
+      "-u",
+      "nobody",
+      "--",
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${dir}/mod.ts`,
+      "--pid",
+      String(Deno.pid),
+    ],
+    env: { DENO_DIR: `${dir}/.deno`, NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 1, stderr);
+  assertOneSentence(stderr, /needs root.*run upspan with sudo/);
+  await Deno.remove(dir, { recursive: true });
+});
