@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { BpfError, BpfObject } from "./mod.ts";
+
+const TLS = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
+
+Deno.test("structLayout reads the event structs from the object's BTF", () => {
+  const obj = BpfObject.open(TLS);
+  try {
+    const data = obj.structLayout("tls_data_event");
+    assert.deepEqual(data.fields["kind"], { offset: 0, size: 4 });
+    assert.deepEqual(data.fields["ts_ns"], { offset: 16, size: 8 });
+    assert.equal(data.fields["data"]!.size, 16384);
+    assert.equal(data.size, data.fields["data"]!.offset + 16384);
+    const sock = obj.structLayout("tls_socket_event");
+    assert.equal(sock.fields["peer_addr"]!.size, 16);
+    assert.throws(() => obj.structLayout("no_such_struct"), /has no struct no_such_struct/);
+  } finally {
+    obj.close();
+  }
+});
+
+Deno.test("libbpf failures become errors that name the call and errno", () => {
+  assert.throws(
+    () => BpfObject.open("/nonexistent/x.bpf.o"),
+    (e) =>
+      e instanceof BpfError &&
+      /open BPF object "\/nonexistent\/x.bpf.o": No such file/.test(e.message),
+  );
+  const obj = BpfObject.open(TLS);
+  try {
+    assert.throws(
+      () => obj.map("misspelt"),
+      (e) => e instanceof BpfError && /find map "misspelt"/.test(e.message) && e.errno > 0,
+    );
+    assert.throws(() => obj.program("nope"), /find program "nope"/);
+    assert.throws(
+      () => obj.setConstants({ no_such_constant: 1 }),
+      /has no constant "no_such_constant"/,
+    );
+  } finally {
+    obj.close();
+  }
+});
+
+Deno.test("constants, load, maps and an empty ring buffer", () => {
+  const obj = BpfObject.open(TLS);
+  try {
+    obj.setConstants({ capture_bytes: 4096 });
+    obj.load();
+    assert.throws(() => obj.setConstants({ capture_bytes: 1 }), /after load/);
+    const traced = obj.map("traced_tgids");
+    const key = new Uint8Array(new Uint32Array([Deno.pid]).buffer);
+    const value = new Uint8Array(4);
+    assert.equal(traced.lookup(key, value), false);
+    traced.update(key, new Uint8Array([7, 0, 0, 0]));
+    assert.equal(traced.lookup(key, value), true);
+    assert.equal(value[0], 7);
+    assert.equal(traced.delete(key), true);
+    const ring = obj.map("events").ringReader();
+    assert.equal(ring.pending, 0);
+    assert.equal(ring.consume(() => assert.fail("no records expected")), 0);
+    ring.close();
+  } finally {
+    obj.close();
+  }
+});
