@@ -85,5 +85,6 @@ export function socketOf(conn = "c1", pid = 100): SocketInfo {
     localPort: 8443,
     peerAddress: "10.1.0.9",
     peerPort: 51000,
+    monoNs: 0n,
   };
 }

@@ -82,6 +82,13 @@ export interface HttpConnectionConfig {
   maxPipelined: number;
   /** A request older than this without a response is dropped by `tick`. */
   requestTimeoutNs: bigint;
+  /**
+   * How long a finished exchange waits for its connection's socket addresses. They are
+   * learnt from the first socket syscall inside an SSL call, which for a connection
+   * whose first request was already buffered during the handshake is the response's
+   * own write, just after the response's bytes were captured. 0: never wait.
+   */
+  socketWaitNs: bigint;
 }
 
 /** Which end of the connection the traced process is. */
@@ -133,6 +140,8 @@ export class HttpConnection {
   #orphan: Http1Response | undefined;
   #orphanDone = false;
   #ctx: HttpExchangeContext;
+  /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
+  #awaitingSocket: { req: Http1Request; resp: Http1Response }[] = [];
   /** Socket info arrived after the last chunk (so it belongs to any new connection). */
   #socketFresh = false;
   // Role detection, per direction.
@@ -196,6 +205,7 @@ export class HttpConnection {
     }
     this.#ctx.socket = info;
     this.#socketFresh = true;
+    this.#releaseAwaiting();
   }
 
   /** Declares overdue holes lost and drops requests that waited too long for a response. */
@@ -210,6 +220,10 @@ export class HttpConnection {
     }
     const orphan = this.#orphan;
     if (orphan !== undefined && nowMonoNs - orphan.firstByteMonoNs > timeout) this.#dropOrphan();
+    const first = this.#awaitingSocket[0];
+    if (first && nowMonoNs - first.resp.lastByteMonoNs > this.#cfg.socketWaitNs) {
+      this.#releaseAwaiting();
+    }
   }
 
   /**
@@ -225,6 +239,15 @@ export class HttpConnection {
     this.#pending = [];
     this.#inflight = undefined;
     this.#dropOrphan();
+    this.#releaseAwaiting();
+  }
+
+  /** Emits the exchanges that were waiting for socket addresses, with what is known now. */
+  #releaseAwaiting(): void {
+    const waiting = this.#awaitingSocket;
+    if (waiting.length === 0) return;
+    this.#awaitingSocket = [];
+    for (const { req, resp } of waiting) this.#emitNow(req, resp);
   }
 
   #sink(dir: Dir): StreamSink {
@@ -264,6 +287,7 @@ export class HttpConnection {
    */
   #reset(keep: Dir | undefined): void {
     this.#cfg.counters.connectionResets++;
+    this.#releaseAwaiting();
     this.#requests?.end();
     this.#responses?.end();
     this.#cfg.counters.requestsDropped += this.#pending.length;
@@ -412,16 +436,25 @@ export class HttpConnection {
   }
 
   #emit(req: Http1Request, resp: Http1Response): void {
-    const ctx = this.#ctx;
-    ctx.resource = this.#cfg.resource(this.pid);
-    const span = httpExchangeSpan(req, resp, ctx);
-    this.#cfg.counters.spans++;
+    const wait = this.#cfg.socketWaitNs > 0n;
+    if (wait && (this.#ctx.socket === undefined || this.#awaitingSocket.length > 0)) {
+      this.#awaitingSocket.push({ req, resp });
+    } else {
+      this.#emitNow(req, resp);
+    }
     if (
       resp.status === 101 ||
       (req.method === "CONNECT" && resp.status >= 200 && resp.status < 300)
     ) {
       this.#requests?.stop(); // a tunnel or another protocol from here on
     }
+  }
+
+  #emitNow(req: Http1Request, resp: Http1Response): void {
+    const ctx = this.#ctx;
+    ctx.resource = this.#cfg.resource(this.pid);
+    const span = httpExchangeSpan(req, resp, ctx);
+    this.#cfg.counters.spans++;
     this.#cfg.onSpan(span);
   }
 }

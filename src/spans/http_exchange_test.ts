@@ -17,6 +17,7 @@ function setup(overrides: Partial<HttpConnectionConfig> = {}) {
     maxHeaderBytes: 65536,
     maxPipelined: 64,
     requestTimeoutNs: 1_000_000n,
+    socketWaitNs: 0n,
     ...overrides,
   });
   const wire = new Wire();

@@ -59,6 +59,7 @@ const V4: SocketInfo = {
   localPort: 8443,
   peerAddress: "10.0.0.2",
   peerPort: 40000,
+  monoNs: 0n,
 };
 
 function ctx(kind: "SERVER" | "CLIENT", socket?: SocketInfo): HttpExchangeContext {

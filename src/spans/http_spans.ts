@@ -31,6 +31,8 @@ export interface HttpSpanBuilderOptions {
   maxPendingBytes?: number;
   /** Chunks held per direction waiting for earlier ones. Default 64. */
   maxPendingChunks?: number;
+  /** How long a finished exchange waits for its socket's addresses. Default 50 ms. */
+  socketWaitNs?: bigint;
   /** Largest header block accepted. Default 64 KiB. */
   maxHeaderBytes?: number;
   /** Requests in flight per connection; beyond it the oldest is dropped. Default 64. */
@@ -114,6 +116,7 @@ export class HttpSpanBuilder {
       maxHeaderBytes: options.maxHeaderBytes ?? 65536,
       maxPipelined: options.maxPipelined ?? 64,
       requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
+      socketWaitNs: options.socketWaitNs ?? 50_000_000n,
     };
     this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000);
     this.#idleTimeoutNs = options.idleTimeoutNs ?? 60_000_000_000n;
@@ -133,8 +136,11 @@ export class HttpSpanBuilder {
   /** Takes the addresses of a connection's socket. */
   socket(info: SocketInfo): void {
     this.stats.socketInfos++;
+    // The socket may be the first thing seen of a connection (and of the whole run): its
+    // own time keeps a fresh connection from looking idle since boot.
+    if (info.monoNs > this.#clock) this.#clock = info.monoNs;
     const conn = this.#connection(info.pid, info.conn);
-    if (this.#clock > conn.lastSeenMonoNs) conn.lastSeenMonoNs = this.#clock;
+    if (info.monoNs > conn.lastSeenMonoNs) conn.lastSeenMonoNs = info.monoNs;
     conn.setSocket(info);
   }
 

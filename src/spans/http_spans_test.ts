@@ -15,6 +15,7 @@ function setup(options: Partial<HttpSpanBuilderOptions> = {}) {
     scheme: "https",
     onSpan: (s) => spans.push(s),
     ids: countingIds(),
+    socketWaitNs: 0n,
     ...options,
   });
   const wire = new Wire();
@@ -539,4 +540,92 @@ Deno.test("spans: random records never throw and every span is well formed", () 
     assert.ok(s.startTimeUnixNano <= s.endTimeUnixNano);
     assert.equal(typeof s.attributes["http.response.status_code"], "number");
   }
+});
+
+Deno.test("spans: a finished exchange waits briefly for its socket's addresses", () => {
+  const { builder, spans } = setup({ socketWaitNs: 50_000_000n });
+  const enc = (t: string) => new TextEncoder().encode(t);
+  const chunk = (direction: "ingress" | "egress", text: string, monoNs: bigint) => {
+    const data = enc(text);
+    return {
+      pid: 7,
+      tid: 7,
+      conn: "0x1",
+      direction,
+      pos: 0,
+      data,
+      callEnd: data.length,
+      last: true,
+      monoNs,
+    };
+  };
+  // The request was buffered during the handshake: no syscall named the socket before the
+  // response's write, whose socket fact arrives just after the response's bytes.
+  builder.chunk(chunk("ingress", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1_000n));
+  builder.chunk(chunk("egress", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2_000n));
+  assert.equal(spans.length, 0, "held for the socket");
+  builder.socket({
+    pid: 7,
+    conn: "0x1",
+    fd: 5,
+    family: "ipv4",
+    localAddress: "127.0.0.1",
+    localPort: 8443,
+    peerAddress: "127.0.0.2",
+    peerPort: 40000,
+    monoNs: 2_500n,
+  });
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0]!.attributes["client.address"], "127.0.0.2");
+  assert.equal(spans[0]!.attributes["client.port"], 40000);
+
+  // Without any socket fact (a memory BIO), the span goes out after the wait.
+  builder.chunk({ ...chunk("ingress", "GET /b HTTP/1.1\r\nHost: x\r\n\r\n", 3_000n), conn: "0x2" });
+  builder.chunk({
+    ...chunk("egress", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4_000n),
+    conn: "0x2",
+  });
+  builder.tick(4_000n + 10_000_000n);
+  assert.equal(spans.length, 1, "still within the wait");
+  builder.tick(4_000n + 60_000_000n);
+  assert.equal(spans.length, 2);
+  assert.equal(spans[1]!.attributes["url.path"], "/b");
+  assert.equal(spans[1]!.attributes["client.address"], undefined);
+});
+
+Deno.test("spans: socket facts seen first, before a tick, are kept for the connection", () => {
+  const { builder, spans } = setup();
+  const boot = 3_600_000_000_000n; // an hour after boot: the run's first record
+  builder.socket({
+    pid: 7,
+    conn: "0x9",
+    fd: 5,
+    family: "ipv4",
+    localAddress: "127.0.0.1",
+    localPort: 8443,
+    peerAddress: "127.0.0.3",
+    peerPort: 40001,
+    monoNs: boot,
+  });
+  builder.tick(boot + 1_000_000n);
+  const enc = (t: string) => new TextEncoder().encode(t);
+  const req = enc("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+  const resp = enc("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  const base = { pid: 7, tid: 7, conn: "0x9", pos: 0, last: true };
+  builder.chunk({
+    ...base,
+    direction: "ingress",
+    data: req,
+    callEnd: req.length,
+    monoNs: boot + 2_000_000n,
+  });
+  builder.chunk({
+    ...base,
+    direction: "egress",
+    data: resp,
+    callEnd: resp.length,
+    monoNs: boot + 3_000_000n,
+  });
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0]!.attributes["client.address"], "127.0.0.3");
 });

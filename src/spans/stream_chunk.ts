@@ -45,4 +45,6 @@ export interface SocketInfo {
   localPort: number;
   peerAddress: string;
   peerPort: number;
+  /** Kernel monotonic time at which the socket was seen, nanoseconds. */
+  monoNs: bigint;
 }

@@ -85,6 +85,7 @@ export function tlsDecoder(data: StructLayout, socket: StructLayout) {
   };
   const s = {
     tgid: field(socket, "tgid"),
+    ts: field(socket, "ts_ns"),
     fd: field(socket, "fd"),
     conn: field(socket, "conn"),
     family: field(socket, "family"),
@@ -138,6 +139,7 @@ export function tlsDecoder(data: StructLayout, socket: StructLayout) {
           localPort: view.getUint16(at + s.localPort, true),
           peerAddress: addr(bytes, at + s.peerAddr),
           peerPort: view.getUint16(at + s.peerPort, true),
+          monoNs: view.getBigUint64(at + s.ts, true),
         },
       };
     }
