@@ -55,15 +55,18 @@ function rssKb(pid: number): { total: number; own: number } {
   }
 }
 
-async function httpsUnderLoad() {
-  const { cert, key } = await makeCert(await Deno.makeTempDir());
-  await using server = await startPythonServer({ cert, key });
-  const url = `https://127.0.0.1:${server.port}/hello`;
-  await wrk(url); // warm-up
-  const before = await wrk(url);
+interface AgentRun {
+  load: { requests: number; rps: number };
+  spans: number;
+  hits: { write: number; read: number; readReturn: number };
+  dropped: number;
+  rss: { total: number; own: number };
+}
 
+/** Runs wrk against `url` while an agent traces `pid`; returns what both saw. */
+async function tracedLoad(pid: number, url: string): Promise<AgentRun> {
   const agent = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, "--pid", String(server.pid), "--format", "json"],
+    args: ["run", "-A", MOD, "--pid", String(pid), "--format", "json"],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -76,50 +79,75 @@ async function httpsUnderLoad() {
     for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) err += t;
   })();
   while (!/^ready/m.test(err)) await new Promise((r) => setTimeout(r, 50));
-  const peak = { total: 0, own: 0 };
+  const rss = { total: 0, own: 0 };
   const sampler = setInterval(() => {
     const r = rssKb(agent.pid);
-    peak.total = Math.max(peak.total, r.total);
-    peak.own = Math.max(peak.own, r.own);
+    rss.total = Math.max(rss.total, r.total);
+    rss.own = Math.max(rss.own, r.own);
   }, 200);
-  const during = await wrk(url);
+  const load = await wrk(url);
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 500));
   agent.kill("SIGINT");
   await agent.status;
   await counting;
   await errs;
-  const after = await wrk(url);
-
   const m = /probe hits: (\d+) write, (\d+) read, (\d+) read-return; (\d+) dropped/.exec(err);
-  const [write, read, readReturn, dropped] = (m?.slice(1) ?? []).map(Number) as number[];
-  const hits = write! + read! + readReturn!;
-  const baseline = (before.rps + after.rps) / 2;
+  const [write = 0, read = 0, readReturn = 0, dropped = 0] = (m?.slice(1) ?? []).map(Number);
+  return { load, spans, hits: { write, read, readReturn }, dropped, rss };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function httpsUnderLoad(rounds = 3) {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  const url = `https://127.0.0.1:${server.port}/hello`;
+  await wrk(url); // warm-up
+  // Alternate untraced and traced runs: this machine's speed drifts by ±10% over minutes.
+  const plain: number[] = [];
+  const runs: AgentRun[] = [];
+  for (let i = 0; i < rounds; i++) {
+    plain.push((await wrk(url)).rps);
+    runs.push(await tracedLoad(server.pid, url));
+  }
+  const traced = runs.map((r) => r.load.rps);
+  const requests = runs.reduce((n, r) => n + r.load.requests, 0);
+  const sum = (f: (r: AgentRun) => number) => runs.reduce((n, r) => n + f(r), 0);
+  const per = (n: number) => (n / requests).toFixed(2);
+  const write = sum((r) => r.hits.write), read = sum((r) => r.hits.read);
+  const readReturn = sum((r) => r.hits.readReturn);
   console.log("## Python HTTPS server under wrk (1 thread, 4 keep-alive connections)");
   console.log(
-    `without upspan   ${baseline.toFixed(0)} req/s (runs before and after: ${
-      before.rps.toFixed(0)
-    }, ${after.rps.toFixed(0)})`,
-  );
-  console.log(`with upspan      ${during.rps.toFixed(0)} req/s`);
-  console.log(`ratio            ${(during.rps / baseline).toFixed(3)}`);
-  console.log(
-    `probe hits       ${(hits / during.requests).toFixed(2)} per request ` +
-      `(${(write! / during.requests).toFixed(2)} SSL_write, ${
-        (read! / during.requests).toFixed(2)
-      } SSL_read entry, ` +
-      `${(readReturn! / during.requests).toFixed(2)} SSL_read return)`,
+    `without upspan   ${median(plain).toFixed(0)} req/s (median of ${
+      plain.map((x) => x.toFixed(0)).join(", ")
+    })`,
   );
   console.log(
-    `spans            ${spans} for ${during.requests} requests (${
-      (spans / during.requests).toFixed(3)
-    } per request), ${dropped} events dropped`,
+    `with upspan      ${median(traced).toFixed(0)} req/s (median of ${
+      traced.map((x) => x.toFixed(0)).join(", ")
+    })`,
+  );
+  console.log(`ratio            ${(median(traced) / median(plain)).toFixed(3)}`);
+  console.log(
+    `probe hits       ${per(write + read + readReturn)} per request (${per(write)} SSL_write, ` +
+      `${per(read)} SSL_read entry, ${per(readReturn)} SSL_read return)`,
+  );
+  const spans = sum((r) => r.spans);
+  console.log(
+    `spans            ${spans} for ${requests} requests (${
+      (spans / requests).toFixed(3)
+    } per request), ` +
+      `${sum((r) => r.dropped)} events dropped`,
   );
   console.log(
-    `agent RSS        ${(peak.total / 1024).toFixed(1)} MB peak while tracing, of which ` +
-      `${
-        (peak.own / 1024).toFixed(1)
-      } MB its own (heap and ring buffer; the rest is Deno's executable)`,
+    `agent RSS        ${
+      (Math.max(...runs.map((r) => r.rss.total)) / 1024).toFixed(1)
+    } MB peak while ` +
+      `tracing, of which ${
+        (Math.max(...runs.map((r) => r.rss.own)) / 1024).toFixed(1)
+      } MB its own ` +
+      `(heap and ring buffer; the rest is Deno's executable)`,
   );
 }
 

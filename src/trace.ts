@@ -25,6 +25,13 @@ import { locateOpenSSL, type ProbeSite, SOCKET_TRACEPOINTS, tlsDecoder } from ".
 /** Default location of the built TLS capture object. */
 export const TLS_OBJECT = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
 
+/** How often the ring buffer is read when it is not filling up, in milliseconds. */
+const POLL_MS = 10;
+/** Most records read before yielding to the event loop (signals, timers, output). */
+const BATCH = 4096;
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Options for {@link trace}. */
 export interface TraceOptions {
   /** Processes to trace. */
@@ -243,8 +250,13 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const alive = new Set(processes.map((p) => p.pid));
   try {
     while (!opts.signal?.aborted && performance.now() < deadline && alive.size > 0) {
-      await ring.wait(Math.max(0, Math.min(100, deadline - performance.now())));
-      ring.consume(onRecord);
+      // Read in batches on a short timer. Events wake the agent early only when the ring
+      // fills up (see tls.bpf.c); waiting on the ring while it holds a few records would
+      // turn into a loop of one FFI round trip per handful of events.
+      const wait = Math.max(0, Math.min(POLL_MS, deadline - performance.now()));
+      if (ring.consume(onRecord, BATCH) === BATCH) await delay(0);
+      else if (ring.pending === 0) await ring.wait(wait);
+      else await delay(wait);
       // Ticks walk every connection: a few dozen a second is enough for 50 ms timeouts.
       if (performance.now() - lastTick > 20) {
         lastTick = performance.now();

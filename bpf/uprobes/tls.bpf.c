@@ -66,10 +66,23 @@ struct {
 
 /* 2 MiB: the reader keeps up with ~1.5 M small events/s, and the agent maps the ring
  * twice (for wrap-around), so every MiB here is two MiB of its resident memory. */
+#define EVENTS_BYTES (2 << 20)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 2 << 20);
+	__uint(max_entries, EVENTS_BYTES);
 } events SEC(".maps");
+
+/*
+ * The agent reads the ring on a short timer, so an event wakes it only when the ring is
+ * filling up. A wake-up per event would cost the traced thread an irq_work and the agent
+ * a scheduler round trip for every SSL call.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EVENTS_BYTES / 4 ? BPF_RB_FORCE_WAKEUP
+										 : BPF_RB_NO_WAKEUP;
+}
 
 /* Event assembly space: a data event is too large for the BPF stack. */
 struct {
@@ -154,7 +167,7 @@ static __always_inline void emit_data(__u64 id, __u64 ssl, __u8 dir, __u64 buf, 
 		if (bpf_probe_read_user(e->data, n, (void *)(buf + off)) < 0)
 			n = 0;
 		e->data_len = n;
-		if (bpf_ringbuf_output(&events, e, offsetof(struct tls_data_event, data) + n, 0) < 0)
+		if (bpf_ringbuf_output(&events, e, offsetof(struct tls_data_event, data) + n, wakeup_flags()) < 0)
 			count(TLS_STAT_DROPS);
 		else
 			count(TLS_STAT_EVENTS);
@@ -302,7 +315,7 @@ static __always_inline int on_socket_syscall(int fd)
 		BPF_CORE_READ_INTO((struct in6_addr *)e->peer_addr, sk, __sk_common.skc_v6_daddr);
 	}
 	count(TLS_STAT_SOCKETS);
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0) < 0)
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) < 0)
 		count(TLS_STAT_DROPS);
 	return 0;
 }
