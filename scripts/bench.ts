@@ -1,6 +1,7 @@
 /**
  * upspan's benchmarks, each against a baseline measured in the same run:
  *
+ * 0. The cost of one probe hit: a probed no-op function against the same unprobed.
  * 1. A Python HTTPS server under wrk, without and with upspan attached: requests per
  *    second and their ratio, probe hits per request, spans per request and the agent's
  *    resident memory.
@@ -16,6 +17,7 @@ import { parseArgs } from "node:util";
 import { makeCert } from "../tests/targets/certs.ts";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { runIngest } from "./bench_ingest.ts";
+import { probeHitCost } from "./bench_probe_hit.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -206,6 +208,19 @@ async function symbolLookup() {
   );
 }
 
+async function probeHits() {
+  console.log("## What one probe hit costs the target (a probed no-op C function)");
+  const ns = await probeHitCost();
+  const none = ns["none"]!;
+  for (const [mode, v] of Object.entries(ns)) {
+    console.log(
+      `${mode.padEnd(18)} ${v.toFixed(1).padStart(8)} ns per call (${(v / none).toFixed(0)}x)`,
+    );
+  }
+  console.log("");
+}
+
+await probeHits();
 await httpsUnderLoad();
 await ingest();
 await symbolLookup();

@@ -1,0 +1,71 @@
+/**
+ * What one probe hit costs the target here: a C program calls a no-op function in a loop,
+ * untraced, then with a uprobe, a uretprobe and both on it (the BPF programs run and
+ * return at once, as for an untraced process). This is the floor every hit per request
+ * adds to a traced server.
+ *
+ * @module
+ */
+import { BpfObject } from "../ffi/mod.ts";
+import { openElf } from "../src/symbols/mod.ts";
+
+const SOURCE = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+__attribute__((noinline)) int probed(int x) { __asm__ volatile(""); return x + 1; }
+int main(int argc, char **argv) {
+  int n = atoi(argv[1]);
+  sleep(1); /* time for the probes to be placed */
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int s = 0;
+  for (int i = 0; i < n; i++) s = probed(s);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  printf("%.1f\\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n + 0 * s);
+}
+`;
+
+const TLS_OBJECT = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
+
+/** Nanoseconds per call of a probed no-op function, by kind of probe. */
+export async function probeHitCost(calls = 100_000): Promise<Record<string, number>> {
+  const dir = await Deno.makeTempDir();
+  const exe = `${dir}/noop_calls`;
+  await Deno.writeTextFile(`${exe}.c`, SOURCE);
+  const cc = await new Deno.Command("cc", { args: ["-O2", "-o", exe, `${exe}.c`] }).output();
+  if (!cc.success) throw new Error(new TextDecoder().decode(cc.stderr));
+  const r = await openElf(exe);
+  if (!r.ok) throw new Error(r.error);
+  const offset = r.elf.vaddrToOffset(r.elf.findSymbol("probed")!.value)!;
+  r.elf.close();
+
+  const out: Record<string, number> = {};
+  for (const mode of ["none", "uprobe", "uretprobe", "uprobe+uretprobe"]) {
+    const child = new Deno.Command(exe, { args: [String(calls)], stdout: "piped" }).spawn();
+    const obj = BpfObject.open(TLS_OBJECT);
+    obj.load();
+    const links = [];
+    if (mode.startsWith("uprobe")) {
+      links.push(obj.program("ssl_read").attachUprobe({ path: exe, offset, pid: child.pid }));
+    }
+    if (mode.includes("uretprobe")) {
+      links.push(
+        obj.program("ssl_read_return").attachUprobe({
+          path: exe,
+          offset,
+          pid: child.pid,
+          retprobe: true,
+        }),
+      );
+    }
+    out[mode] = Number(new TextDecoder().decode((await child.output()).stdout).trim());
+    links.forEach((l) => l.close());
+    obj.close();
+  }
+  await Deno.remove(dir, { recursive: true });
+  return out;
+}
+
+if (import.meta.main) console.log(await probeHitCost());
