@@ -42,3 +42,34 @@ Deno.test("--dump prints each chunk with time, pid, thread, direction, connectio
   );
   assert.equal(text.match(/x{100}/g)?.length, 1, "exactly the captured 100 body bytes");
 });
+
+Deno.test("--dump with --capture-bytes 65536: a large write arrives as 16 KiB chunks", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  const agent = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, "--pid", String(server.pid), "--dump", "--capture-bytes", "65536"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const out = (async () => await new Response(agent.stdout).text())();
+  let err = "";
+  for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) {
+    err += t;
+    if (/^ready/m.test(err)) break;
+  }
+  const body = await curl(`https://127.0.0.1:${server.port}/bytes/40000`);
+  assert.equal(body.length, 40000);
+  await new Promise((r) => setTimeout(r, 500));
+  agent.kill("SIGINT");
+  assert.equal((await agent.status).code, 0);
+  const text = await out;
+  const writes = text.split("\n").filter((l) => / WRITE .* of 40000/.test(l));
+  assert.deepEqual(
+    writes.map((l) => /len (\d+) of 40000/.exec(l)?.[1]),
+    ["16384", "16384", "7232"],
+    text.slice(0, 2000),
+  );
+  const bodyBytes = (text.match(/x{100,}/g) ?? []).reduce((n, run) => n + run.length, 0);
+  assert.equal(bodyBytes, 40000, "every body byte captured once");
+});

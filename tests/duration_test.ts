@@ -24,3 +24,14 @@ Deno.test("--duration 1.5: stops by itself with exit 0 and the spans it saw", as
   assert.ok(spans.length >= 1, "some requests fell inside the window");
   for (const s of spans) assert.equal(s.attributes["url.path"], "/hello");
 });
+
+Deno.test("the traced process exits: the agent says so and stops with exit 0", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  const server = await startPythonServer({ cert, key });
+  const run = runAgent(["--pid", String(server.pid)]);
+  await new Promise((r) => setTimeout(r, 2500));
+  await server.stop();
+  const r = await run;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`^pid ${server.pid} exited$`, "m"));
+});
