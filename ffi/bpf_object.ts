@@ -6,8 +6,14 @@
  *
  * @module
  */
-import { BpfError, checkPointer, checkResult, cString, libbpf } from "./libbpf.ts";
-import { type Field, sectionVariables, type StructLayout, structLayout } from "./btf.ts";
+import { BpfError, checkPointer, checkResult, cString, libbpf, possibleCpus } from "./libbpf.ts";
+import {
+  enumValues as btfEnumValues,
+  type Field,
+  sectionVariables,
+  type StructLayout,
+  structLayout,
+} from "./btf.ts";
 import { errno } from "./libc.ts";
 import { RingReader } from "./ring_reader.ts";
 
@@ -115,6 +121,19 @@ export class BpfMap {
   lookup(key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): boolean {
     return libbpf().bpf_map_lookup_elem(this.fd, key, value) === 0;
   }
+  /**
+   * The sum over CPUs of a per-CPU array's u64 counter at `index` (0 when absent).
+   */
+  sumPerCpu(index: number): number {
+    const cpus = possibleCpus();
+    const value = new Uint8Array(8 * cpus);
+    if (index < 0 || !this.lookup(new Uint8Array(new Uint32Array([index]).buffer), value)) return 0;
+    const view = new DataView(value.buffer);
+    let sum = 0;
+    for (let c = 0; c < cpus; c++) sum += Number(view.getBigUint64(c * 8, true));
+    return sum;
+  }
+
   /** Deletes an element; false when it was absent. */
   delete(key: Uint8Array<ArrayBuffer>): boolean {
     return libbpf().bpf_map_delete_elem(this.fd, key) === 0;
@@ -175,6 +194,13 @@ export class BpfObject {
     const layout = structLayout(this.#btf(), name);
     if (!layout) throw new Error(`BPF object "${this.label}" has no struct ${name} in its BTF`);
     return layout;
+  }
+
+  /** The values of an enum defined in the object's C code, read from its BTF. */
+  enumValues(name: string): Record<string, number> {
+    const values = btfEnumValues(this.#btf(), name);
+    if (!values) throw new Error(`BPF object "${this.label}" has no enum ${name} in its BTF`);
+    return values;
   }
 
   /** Sets `const volatile` globals (the `.rodata` section) before load. */

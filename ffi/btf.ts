@@ -7,6 +7,7 @@
 import { cString, libbpf } from "./libbpf.ts";
 
 const KIND_STRUCT = 4;
+const KIND_ENUM = 6;
 const KIND_VAR = 14;
 const KIND_DATASEC = 15;
 
@@ -79,4 +80,20 @@ export function sectionVariables(btf: Deno.PointerObject, section: string): Reco
     };
   }
   return vars;
+}
+
+/** The values of `enum name` by enumerator name, or undefined when there is no such enum. */
+export function enumValues(
+  btf: Deno.PointerObject,
+  enumName: string,
+): Record<string, number> | undefined {
+  const id = libbpf().btf__find_by_name_kind(btf, cString(enumName), KIND_ENUM);
+  const t = id > 0 ? typeHeader(btf, id) : undefined;
+  if (!t) return undefined;
+  const values: Record<string, number> = {};
+  for (let i = 0; i < t.vlen; i++) {
+    const base = 12 + i * 8; // struct btf_enum { name_off, val }
+    values[name(btf, t.view.getUint32(base))] = t.view.getInt32(base + 4);
+  }
+  return values;
 }

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { BpfObject, CallbackRing, possibleCpus, type RecordHandler } from "../ffi/mod.ts";
+import { BpfObject, CallbackRing, type RecordHandler } from "../ffi/mod.ts";
 import { tlsDecoder } from "../src/tls/mod.ts";
+import { TLS_OBJECT } from "../src/trace.ts";
 
 const OBJECT = new URL("../bpf/out/ingest.bpf.o", import.meta.url).pathname;
-const TLS_OBJECT = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
 
 /** Result of one consumer's run. */
 export interface IngestResult {
@@ -29,46 +29,47 @@ function cpuNs(): number {
 
 function counts(obj: BpfObject): [number, number] {
   const m = obj.map("counts");
-  const cpus = possibleCpus();
-  const v = new Uint8Array(8 * cpus);
-  const dv = new DataView(v.buffer);
-  return [0, 1].map((i) => {
-    m.lookup(new Uint8Array(new Uint32Array([i]).buffer), v);
-    let s = 0;
-    for (let c = 0; c < cpus; c++) s += Number(dv.getBigUint64(c * 8, true));
-    return s;
-  }) as [number, number];
+  return [m.sumPerCpu(0), m.sumPerCpu(1)];
 }
 
 /**
  * Runs one consumer for `seconds` against a fresh producer that makes `callsPerMs`
- * getppid() calls (32 events each) and then sleeps a millisecond, over and over.
+ * getppid() calls (32 events each) and then sleeps a millisecond, over and over. After the
+ * window the producer is stopped and the ring drained, so `totalConsumed` and
+ * `totalProduced` count the same records when none was dropped.
  */
 export async function runIngest(
   kind: "mmap" | "callback",
   seconds: number,
   callsPerMs: number,
-): Promise<IngestResult> {
-  const layoutObj = BpfObject.open(TLS_OBJECT);
-  const decode = tlsDecoder(
-    layoutObj.structLayout("tls_data_event"),
-    layoutObj.structLayout("tls_socket_event"),
-  );
-  layoutObj.close();
-
-  const producer = new Deno.Command("python3", {
-    args: [
-      "-c",
-      `import os, time\nwhile True:\n for _ in range(${callsPerMs}): os.getppid()\n time.sleep(0.001)`,
-    ],
-    stdout: "null",
-  }).spawn();
+): Promise<IngestResult & { totalProduced: number; totalConsumed: number }> {
+  // The producer emits the TLS capture's events: decode them by that object's BTF.
+  const tls = BpfObject.open(TLS_OBJECT);
+  const decode = (() => {
+    try {
+      return tlsDecoder(tls);
+    } finally {
+      tls.close();
+    }
+  })();
   const obj = BpfObject.open(OBJECT);
+  let producer: Deno.ChildProcess | undefined;
+  const closers: (() => void)[] = [];
   try {
+    producer = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import os, time\nwhile True:\n for _ in range(${callsPerMs}): os.getppid()\n time.sleep(0.001)`,
+      ],
+      stdout: "null",
+    }).spawn();
     obj.setConstants({ producer_tgid: producer.pid, burst: 32 });
     obj.load();
     const events = obj.map("events");
     const reader = kind === "mmap" ? events.ringReader() : new CallbackRing(events.fd);
+    closers.push(() => reader.close());
+    const waiter = events.ringReader();
+    closers.push(() => waiter.close());
     let consumed = 0;
     let bytes = 0;
     const handler: RecordHandler = (b, v, at, len) => {
@@ -77,22 +78,23 @@ export async function runIngest(
       consumed++;
     };
     const link = obj.program("produce").attachTracepoint("syscalls", "sys_enter_getppid");
+    closers.push(() => link.close());
     const cpu0 = cpuNs();
     const t0 = performance.now();
     const [p0, d0] = counts(obj);
     const c0 = consumed;
-    const waiter = events.ringReader();
     while (performance.now() - t0 < seconds * 1000) {
       if (reader.consume(handler) === 0) await waiter.wait(10);
     }
     const elapsed = (performance.now() - t0) / 1000;
     const [p1, d1] = counts(obj);
     const cpu = cpuNs() - cpu0;
-    link.close();
-    reader.consume(handler);
-    reader.close();
-    waiter.close();
     const n = consumed - c0;
+    producer.kill();
+    await producer.status;
+    producer = undefined;
+    while (reader.consume(handler) > 0);
+    const [produced] = counts(obj);
     if (bytes === 0) throw new Error("decoder saw no data");
     return {
       consumer: kind === "mmap" ? "zero-copy mmap reader" : "libbpf callback (baseline)",
@@ -101,11 +103,16 @@ export async function runIngest(
       consumed: n,
       dropped: d1 - d0,
       cpuNsPerEvent: cpu / n,
+      totalProduced: produced,
+      totalConsumed: consumed,
     };
   } finally {
+    for (const close of closers.reverse()) close();
     obj.close();
-    producer.kill();
-    await producer.status;
+    if (producer) {
+      producer.kill();
+      await producer.status;
+    }
   }
 }
 

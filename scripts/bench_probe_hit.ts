@@ -8,6 +8,7 @@
  */
 import { BpfObject } from "../ffi/mod.ts";
 import { openElf } from "../src/symbols/mod.ts";
+import { TLS_OBJECT } from "../src/trace.ts";
 
 const SOURCE = `
 #include <stdio.h>
@@ -26,8 +27,6 @@ int main(int argc, char **argv) {
   printf("%.1f\\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n + 0 * s);
 }
 `;
-
-const TLS_OBJECT = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
 
 /** Nanoseconds per call of a probed no-op function, by kind of probe. */
 export async function probeHitCost(calls = 100_000): Promise<Record<string, number>> {

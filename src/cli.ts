@@ -140,13 +140,8 @@ export async function main(argv: string[]): Promise<number> {
   const exporter: SpanExporter = opts.format === "json"
     ? new JsonLinesExporter()
     : new PrettyExporter();
-  const names = new Map<number, string>();
   const dump = opts.dump
-    ? new DumpPrinter({
-      toUnixNano: (m) => m + offset,
-      processName: (pid) => names.get(pid),
-      hex: opts.hex,
-    })
+    ? new DumpPrinter({ toUnixNano: (m) => m + offset, hex: opts.hex })
     : undefined;
   let summary: TraceSummary;
   try {
@@ -158,9 +153,8 @@ export async function main(argv: string[]): Promise<number> {
       log: (line) => stderr(line),
       debugLog: opts.debug ? stderr : undefined,
       onSpan: dump ? undefined : (span) => exporter.export(span),
-      onChunk: dump ? (chunk) => dump.print(chunk) : undefined,
+      onChunk: dump ? (chunk, process) => dump.print(chunk, process?.comm) : undefined,
       onReady: (r) => {
-        for (const p of r.processes) names.set(p.pid, p.comm);
         stderr(
           `ready: ${plural(r.probes, "probe")} on ${
             plural(r.processes.length, "process")

@@ -9,8 +9,8 @@ import {
   BpfError,
   BpfObject,
   monotonicNs,
-  possibleCpus,
   realtimeNs,
+  type RingReader,
   setLogSink,
 } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
@@ -74,25 +74,23 @@ export interface TraceSummary {
   probeHits: { write: number; readEntry: number; readReturn: number };
   /** Records the kernel could not queue because the ring buffer was full. */
   dropped: number;
-  /** Sockets identified under SSL connections. */
-  sockets: number;
 }
 
-const STATS = ["write", "readEntry", "readReturn", "events", "drops", "sockets"] as const;
+/** The BPF side's counters (`enum tls_stat` in tls.h), read by their enumerator names. */
+const STATS = {
+  write: "TLS_STAT_WRITE_HITS",
+  readEntry: "TLS_STAT_READ_ENTRY_HITS",
+  readReturn: "TLS_STAT_READ_RETURN_HITS",
+  drops: "TLS_STAT_DROPS",
+} as const;
 
-function readStats(obj: BpfObject): Record<(typeof STATS)[number], number> {
+function readStats(obj: BpfObject): Record<keyof typeof STATS, number> {
   const map = obj.map("stats");
-  const cpus = possibleCpus();
-  const value = new Uint8Array(8 * cpus);
-  const view = new DataView(value.buffer);
-  const out = {} as Record<(typeof STATS)[number], number>;
-  STATS.forEach((name, i) => {
-    let sum = 0;
-    if (map.lookup(new Uint8Array(new Uint32Array([i]).buffer), value)) {
-      for (let c = 0; c < cpus; c++) sum += Number(view.getBigUint64(c * 8, true));
-    }
-    out[name] = sum;
-  });
+  const index = obj.enumValues("tls_stat");
+  const out = {} as Record<keyof typeof STATS, number>;
+  for (const [name, enumerator] of Object.entries(STATS)) {
+    out[name as keyof typeof STATS] = map.sumPerCpu(index[enumerator] ?? -1);
+  }
   return out;
 }
 
@@ -162,7 +160,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   }
   if (!(await privileged())) {
     throw new UpspanError(
-      "Loading eBPF probes needs root, or the capabilities CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE; run upspan with sudo.",
+      "Loading eBPF probes needs root, or the capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8); run upspan with sudo.",
     );
   }
 
@@ -183,72 +181,74 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   }
   await preflight(objectPath, log);
 
-  // ffi → bpf: load, filter by pid, attach.
+  // ffi → bpf: open the object; its BTF describes the events.
   setLogSink((level, line) => {
     if (opts.debugLog) opts.debugLog(`libbpf ${level}: ${line}`);
   });
   const obj = BpfObject.open(objectPath);
   const probes = new ProbeSet(obj);
-  let ring;
+  let ring: RingReader | undefined;
   try {
-    obj.setConstants({ capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)) });
-    obj.load();
-    const traced = obj.map("traced_tgids");
-    for (const p of processes) {
-      traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(4));
-    }
-    for (const tp of SOCKET_TRACEPOINTS) probes.attachTracepoint(tp.program, tp.category, tp.name);
-    for (const { sites, pids } of sitesByFile.values()) {
-      probes.attach(sites, pids.length === 1 ? pids[0] : -1);
-    }
-    ring = obj.map("events").ringReader();
-  } catch (e) {
-    probes.close();
-    obj.close();
-    if (e instanceof BpfError) throw new UpspanError(e.message + ".");
-    throw e;
-  }
+    // spans: one builder for every connection; kernel monotonic time becomes wall time.
+    let clockOffset = realtimeNs() - monotonicNs();
+    const byPid = new Map(processes.map((p) => [p.pid, p]));
+    const resources = new Map(processes.map((p) => [p.pid, processResource(p)]));
+    let spans = 0;
+    const onSpan = opts.onSpan;
+    const builder = onSpan && new HttpSpanBuilder({
+      toUnixNano: (mono) => mono + clockOffset,
+      resource: (pid) => resources.get(pid) ?? { "process.pid": pid },
+      scheme: "https",
+      onSpan: (span) => {
+        spans++;
+        onSpan(span);
+      },
+    });
+    const decode = tlsDecoder(obj);
+    let events = 0;
+    const onRecord = (bytes: Uint8Array, view: DataView, at: number, length: number) => {
+      events++;
+      const ev = decode(bytes, view, at, length);
+      if (!ev) return;
+      if (ev.type === "socket") builder?.socket(ev.socket);
+      else {
+        opts.onChunk?.(ev.chunk, byPid.get(ev.chunk.pid));
+        builder?.chunk(ev.chunk);
+      }
+    };
 
-  // spans: monotonic kernel time → wall time, one builder for every connection.
-  let clockOffset = realtimeNs() - monotonicNs();
-  const byPid = new Map(processes.map((p) => [p.pid, p]));
-  const resources = new Map(processes.map((p) => [p.pid, processResource(p)]));
-  let spans = 0;
-  const builder = new HttpSpanBuilder({
-    toUnixNano: (mono) => mono + clockOffset,
-    resource: (pid) => resources.get(pid) ?? { "process.pid": pid },
-    scheme: "https",
-    onSpan: (span) => {
-      spans++;
-      opts.onSpan?.(span);
-    },
-  });
-  const decode = tlsDecoder(
-    obj.structLayout("tls_data_event"),
-    obj.structLayout("tls_socket_event"),
-  );
-  let events = 0;
-  const onRecord = (bytes: Uint8Array, view: DataView, at: number, length: number) => {
-    events++;
-    const ev = decode(bytes, view, at, length);
-    if (!ev) return;
-    if (ev.type === "socket") builder.socket(ev.socket);
-    else {
-      opts.onChunk?.(ev.chunk, byPid.get(ev.chunk.pid));
-      if (opts.onSpan) builder.chunk(ev.chunk);
+    // Load, filter by pid, attach.
+    try {
+      obj.setConstants({ capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)) });
+      obj.load();
+      const traced = obj.map("traced_tgids");
+      for (const p of processes) {
+        traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(4));
+      }
+      for (const tp of SOCKET_TRACEPOINTS) {
+        probes.attachTracepoint(tp.program, tp.category, tp.name);
+      }
+      for (const { sites, pids } of sitesByFile.values()) {
+        probes.attach(sites, pids.length === 1 ? pids[0] : -1);
+      }
+      ring = obj.map("events").ringReader();
+    } catch (e) {
+      if (e instanceof BpfError) throw new UpspanError(e.message + ".");
+      throw e;
     }
-  };
+    opts.onReady?.({
+      processes,
+      probes: probes.uprobes,
+      tracepoints: probes.size - probes.uprobes,
+    });
 
-  opts.onReady?.({ processes, probes: probes.uprobes, tracepoints: probes.size - probes.uprobes });
-
-  const deadline = opts.durationSeconds !== undefined
-    ? performance.now() + opts.durationSeconds * 1000
-    : Infinity;
-  let lastCheck = performance.now();
-  let lastTick = lastCheck;
-  let dropsReported = 0;
-  const alive = new Set(processes.map((p) => p.pid));
-  try {
+    const deadline = opts.durationSeconds !== undefined
+      ? performance.now() + opts.durationSeconds * 1000
+      : Infinity;
+    let lastCheck = performance.now();
+    let lastTick = lastCheck;
+    let dropsReported = 0;
+    const alive = new Set(processes.map((p) => p.pid));
     while (!opts.signal?.aborted && performance.now() < deadline && alive.size > 0) {
       // Read in batches on a short timer. Events wake the agent early only when the ring
       // fills up (see tls.bpf.c); waiting on the ring while it holds a few records would
@@ -258,7 +258,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       else if (ring.pending === 0) await ring.wait(wait);
       else await delay(wait);
       // Ticks walk every connection: a few dozen a second is enough for 50 ms timeouts.
-      if (performance.now() - lastTick > 20) {
+      if (builder && performance.now() - lastTick > 20) {
         lastTick = performance.now();
         builder.tick(monotonicNs());
       }
@@ -284,18 +284,17 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       }
     }
     while (ring.consume(onRecord) > 0);
-    builder.flush();
+    builder?.flush();
     const s = readStats(obj);
     return {
       spans,
       events,
       probeHits: { write: s.write, readEntry: s.readEntry, readReturn: s.readReturn },
       dropped: s.drops,
-      sockets: s.sockets,
     };
   } finally {
     probes.close();
-    ring.close();
+    ring?.close();
     obj.close();
   }
 }

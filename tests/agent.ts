@@ -28,6 +28,8 @@ export interface Agent extends AsyncDisposable {
   spans: JsonSpan[];
   /** Stderr so far. */
   stderr(): string;
+  /** Stdout so far (with `raw`, the only record of it). */
+  stdout(): string;
   /** Resolves when `count` spans matching `pred` have been printed (or rejects on timeout). */
   waitForSpans(
     pred: (s: JsonSpan) => boolean,
@@ -40,8 +42,17 @@ export interface Agent extends AsyncDisposable {
   status: Promise<Deno.CommandStatus>;
 }
 
+/** Options for {@link startAgent}. */
+export interface AgentOptions {
+  /** Stdout is not JSON spans (e.g. `--dump`): keep it as text only. Default false. */
+  raw?: boolean;
+  /** How long to wait for the `ready` line. Default 20 s. */
+  timeoutMs?: number;
+}
+
 /** Runs the agent with `args` and waits for its `ready` line. */
-export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Agent> {
+export async function startAgent(args: string[], opts: AgentOptions = {}): Promise<Agent> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MOD, "--format", "json", ...args],
     stdin: "null",
@@ -50,6 +61,7 @@ export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Ag
     env: { NO_COLOR: "1" },
   }).spawn();
   const spans: JsonSpan[] = [];
+  let out = "";
   let err = "";
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
@@ -58,6 +70,8 @@ export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Ag
   (async () => {
     let buf = "";
     for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      out += text;
+      if (opts.raw) continue;
       buf += text;
       let nl;
       while ((nl = buf.indexOf("\n")) >= 0) {
@@ -103,6 +117,7 @@ export async function startAgent(args: string[], timeoutMs = 20_000): Promise<Ag
     pid: child.pid,
     spans,
     stderr: () => err,
+    stdout: () => out,
     status,
     stop,
     waitForSpans(pred, count, wait = 15_000) {

@@ -34,6 +34,29 @@ Deno.test("a kernel thread: exit 1, says so", async () => {
   assertOneSentence(r.stderr, /kernel thread/);
 });
 
+Deno.test("a thread id instead of a process id: exit 1, names the process", async () => {
+  const child = new Deno.Command("python3", {
+    args: ["-c", "import threading, time; threading.Thread(target=time.sleep, args=(30,)).start()"],
+  }).spawn();
+  try {
+    let tid: number | undefined;
+    for (let i = 0; i < 50 && tid === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const tasks = [...Deno.readDirSync(`/proc/${child.pid}/task`)].map((e) => Number(e.name));
+      tid = tasks.find((t) => t !== child.pid);
+    }
+    const r = await runAgent(["--pid", String(tid)]);
+    assert.equal(r.code, 1);
+    assertOneSentence(
+      r.stderr,
+      new RegExp(`is a thread of process ${child.pid}.*use --pid ${child.pid}`),
+    );
+  } finally {
+    child.kill();
+    await child.status;
+  }
+});
+
 Deno.test("usage mistakes: exit 2 with a sentence", async (t) => {
   const cases: [string[], RegExp][] = [
     [["--bogus"], /Unknown option '--bogus'/],
@@ -61,22 +84,25 @@ Deno.test("no privileges (run as nobody): exit 1, says to run as root", async ()
   await Deno.mkdir(`${dir}/.deno`);
   await new Deno.Command("chmod", { args: ["-R", "a+rwX", dir] }).output();
   await Deno.chmod(dir, 0o777);
-  const out = await new Deno.Command("runuser", {
-    args: [
-      "-u",
-      "nobody",
-      "--",
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${dir}/mod.ts`,
-      "--pid",
-      String(Deno.pid),
-    ],
-    env: { DENO_DIR: `${dir}/.deno`, NO_COLOR: "1" },
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 1, stderr);
-  assertOneSentence(stderr, /needs root.*run upspan with sudo/);
-  await Deno.remove(dir, { recursive: true });
+  try {
+    const out = await new Deno.Command("runuser", {
+      args: [
+        "-u",
+        "nobody",
+        "--",
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${dir}/mod.ts`,
+        "--pid",
+        String(Deno.pid),
+      ],
+      env: { DENO_DIR: `${dir}/.deno`, NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assertOneSentence(stderr, /needs root.*run upspan with sudo/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -37,7 +37,7 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     const { cert, key } = await makeCert(await Deno.makeTempDir());
     await using server = await startPythonServer({ cert, key });
     const eventsBefore = await uprobeEvents();
-    const agent = await startAgent(["--pid", String(server.pid)]);
+    await using agent = await startAgent(["--pid", String(server.pid)]);
     const base = `https://127.0.0.1:${server.port}`;
     await curl(`${base}/hello`);
     await agent.waitForSpans((s) => s.kind === "SERVER", 1);

@@ -8,28 +8,23 @@ Deno.test("node https server: SERVER spans from OpenSSL inside the node binary",
   const { cert, key } = await makeCert(await Deno.makeTempDir());
   await using server = await startNodeServer({ cert, key });
   await using agent = await startAgent(["--pid", String(server.pid)]);
-  assert.match(agent.stderr(), /OpenSSL in \/usr\/bin\/node|OpenSSL in .*node/);
+  assert.match(agent.stderr(), new RegExp(`pid ${server.pid} \\(node\\): OpenSSL in /\\S*node`));
   const base = `https://127.0.0.1:${server.port}`;
   await curl(`${base}/hello`, `${base}/status/404`, `${base}/bytes/1000`);
-  const spans = await agent.waitForSpans((s) => s.kind === "SERVER", 3);
-  assert.equal(spans.length, 3);
+  await agent.waitForSpans((s) => s.kind === "SERVER", 3);
+  assert.equal(await agent.stop("SIGTERM"), 0);
+  const spans = agent.spans;
   assert.deepEqual(
-    spans.map((
-      s,
-    ) => [
-      s.name,
-      s.attributes["http.response.status_code"],
-      s.attributes["http.response.body.size"],
-    ]),
-    [["GET /hello", 200, 6], [
-      "GET /status/404",
-      404,
-      spans[1]!.attributes["http.response.body.size"],
-    ], [
-      "GET /bytes/1000",
-      200,
-      1000,
-    ]],
+    spans.map((s) => [s.attributes["url.path"], s.attributes["http.response.status_code"]]),
+    [["/hello", 200], ["/status/404", 404], ["/bytes/1000", 200]],
   );
-  for (const s of spans) assert.equal(s.resource["process.pid"], server.pid);
+  assert.equal(spans[0]!.attributes["http.response.body.size"], 6);
+  assert.equal(spans[2]!.attributes["http.response.body.size"], 1000);
+  for (const s of spans) {
+    assert.equal(s.resource["process.pid"], server.pid);
+    // Node reads and writes OpenSSL through memory buffers; the socket comes from the
+    // write that sends the encrypted bytes out right after SSL_write.
+    assert.equal(s.attributes["client.address"], "127.0.0.1");
+    assert.equal(s.attributes["server.port"], server.port);
+  }
 });

@@ -34,8 +34,13 @@ struct ssl_call {
 	__u64 ssl;
 	__u64 buf;
 	__u64 readbytes; /* SSL_read_ex's size_t *readbytes, 0 for SSL_read */
+	__u64 ts;	 /* entry time */
 	__u8 direction;
 };
+
+/* A write's socket syscall follows its entry at once; an older entry is stale (a memory
+ * BIO whose bytes the application writes out later, maybe for another connection). */
+#define EGRESS_CALL_TTL_NS 10000000ULL
 
 /* key: tid; value: the thread's SSL call in progress. Read entry → read return. */
 struct {
@@ -99,12 +104,17 @@ struct {
 	__type(value, struct tls_socket_event);
 } socket_scratch SEC(".maps");
 
+/* key: which counter; value: its per-CPU count. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TLS_STAT_MAX);
-	__type(key, __u32);
+	__type(key, enum tls_stat);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* Keep the event enums in the object's BTF: user space reads their values there. */
+const enum tls_event_kind *_event_kind __attribute__((unused));
+const enum tls_direction *_direction __attribute__((unused));
 
 static __always_inline void count(__u32 stat)
 {
@@ -130,7 +140,8 @@ static __always_inline struct conn_state *conn_of(__u32 tgid, __u64 ssl)
 }
 
 /* Sends the plaintext of one call as chunk events and advances the stream offset. */
-static __always_inline void emit_data(__u64 id, __u64 ssl, __u8 dir, __u64 buf, __u32 len)
+static __always_inline void emit_data(__u64 id, __u64 ssl, __u8 dir, __u64 buf, __u32 len,
+				      __u64 ts)
 {
 	__u32 tgid = id >> 32, zero = 0;
 	struct conn_state *st = conn_of(tgid, ssl);
@@ -146,7 +157,7 @@ static __always_inline void emit_data(__u64 id, __u64 ssl, __u8 dir, __u64 buf, 
 	e->tgid = tgid;
 	e->tid = (__u32)id;
 	e->direction = dir;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = ts;
 	e->conn = ssl;
 	e->call_pos = pos;
 	e->call_len = len;
@@ -180,9 +191,10 @@ static __always_inline int on_write(struct pt_regs *ctx, __u64 ssl, __u64 buf, _
 	count(TLS_STAT_WRITE_HITS);
 	if (!traced(id >> 32) || num <= 0)
 		return 0;
-	emit_data(id, ssl, TLS_EGRESS, buf, (__u32)num);
+	__u64 ts = bpf_ktime_get_ns();
+	emit_data(id, ssl, TLS_EGRESS, buf, (__u32)num, ts);
 	/* The socket syscall that follows, on this thread, names the connection's socket. */
-	struct ssl_call call = { .ssl = ssl, .direction = TLS_EGRESS };
+	struct ssl_call call = { .ssl = ssl, .ts = ts, .direction = TLS_EGRESS };
 	__u32 tid = id;
 	bpf_map_update_elem(&ssl_calls, &tid, &call, BPF_ANY);
 	return 0;
@@ -207,7 +219,11 @@ static __always_inline int on_read_entry(__u64 ssl, __u64 buf, __u64 readbytes)
 	if (!traced(id >> 32))
 		return 0;
 	struct ssl_call call = {
-		.ssl = ssl, .buf = buf, .readbytes = readbytes, .direction = TLS_INGRESS
+		.ssl = ssl,
+		.buf = buf,
+		.readbytes = readbytes,
+		.ts = bpf_ktime_get_ns(),
+		.direction = TLS_INGRESS,
 	};
 	__u32 tid = id;
 	bpf_map_update_elem(&ssl_calls, &tid, &call, BPF_ANY);
@@ -249,7 +265,7 @@ int BPF_KRETPROBE(ssl_read_return, long ret)
 	}
 	if (len <= 0)
 		return 0;
-	emit_data(id, c.ssl, TLS_INGRESS, c.buf, (__u32)len);
+	emit_data(id, c.ssl, TLS_INGRESS, c.buf, (__u32)len, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -281,11 +297,14 @@ static __always_inline int on_socket_syscall(int fd)
 	struct sock *sk = socket_of(fd);
 	if (!sk)
 		return 0;
-	__u64 ssl = call->ssl;
+	__u64 ssl = call->ssl, call_ts = call->ts, now = bpf_ktime_get_ns();
 	/* A write's socket syscall comes right after its entry: forget the call so later
 	 * syscalls of this thread are not taken for it. Reads end at their return probe. */
-	if (call->direction == TLS_EGRESS)
+	if (call->direction == TLS_EGRESS) {
 		bpf_map_delete_elem(&ssl_calls, &tid);
+		if (now - call_ts > EGRESS_CALL_TTL_NS)
+			return 0;
+	}
 
 	struct conn_state *st = conn_of(tgid, ssl);
 	if (!st || st->sock == (__u64)sk)
@@ -299,7 +318,8 @@ static __always_inline int on_socket_syscall(int fd)
 	e->tgid = tgid;
 	e->tid = tid;
 	e->fd = fd;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = now;
+	e->call_ts = call_ts;
 	e->conn = ssl;
 	e->sock = (__u64)sk;
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -328,6 +348,18 @@ int sys_enter_read(struct trace_event_raw_sys_enter *ctx)
 
 SEC("tracepoint/syscalls/sys_enter_write")
 int sys_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_socket_syscall((int)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int sys_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_socket_syscall((int)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int sys_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	return on_socket_syscall((int)ctx->args[0]);
 }

@@ -54,15 +54,21 @@ struct tls_data_event {
 	__u8 data[TLS_CHUNK];
 };
 
-/* The socket under an SSL*, sent when a call on it first reaches a socket syscall. */
+/*
+ * The socket under an SSL*, sent when a call on it reaches a socket syscall on a socket
+ * other than the last one seen under that SSL* (the first, or a new connection that
+ * reuses a freed SSL*'s address). Bytes of calls that began at or after call_ts belong
+ * to this socket.
+ */
 struct tls_socket_event {
 	__u32 kind;
 	__u32 tgid;
 	__u32 tid;
 	__s32 fd;
 	__u64 ts_ns;
+	__u64 call_ts;	  /* entry time of the SSL call that made the syscall */
 	__u64 conn;
-	__u64 sock;	  /* kernel struct sock address: tells a reused SSL* apart */
+	__u64 sock;	  /* kernel struct sock address */
 	__u16 family;	  /* AF_INET, AF_INET6, AF_UNIX, … */
 	__u16 local_port; /* host byte order */
 	__u16 peer_port;  /* host byte order */

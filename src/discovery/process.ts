@@ -34,8 +34,8 @@ export interface ProcessInfo {
 /** Why a process cannot be inspected, with what to do. */
 export interface ProcessError {
   ok: false;
-  /** `not-found`, `kernel-thread`, `permission` or `gone` (exited while being read). */
-  reason: "not-found" | "kernel-thread" | "permission" | "gone";
+  /** `not-found`, `thread`, `kernel-thread`, `permission` or `gone` (exited while read). */
+  reason: "not-found" | "thread" | "kernel-thread" | "permission" | "gone";
   message: string;
 }
 
@@ -56,21 +56,28 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-/** Parses the mapped files out of /proc/PID/maps text (anonymous and pseudo maps skipped). */
-export function parseMaps(text: string, root: string): MappedFile[] {
+/**
+ * Parses the mapped files out of /proc/PID/maps text (anonymous and pseudo maps skipped).
+ * `dir` is /proc/PID. A file deleted since it was mapped (a library upgraded under a
+ * running server) is still reachable through /proc/PID/map_files.
+ */
+export function parseMaps(text: string, dir: string): MappedFile[] {
   const seen = new Set<string>();
   const files: MappedFile[] = [];
   for (const line of text.split("\n")) {
     // address perms offset dev inode path
-    const m = /^\S+\s+\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\/.*)$/.exec(line);
+    const m = /^(\S+)\s+\S+\s+\S+\s+(\S+)\s+(\d+)\s+(\/.*)$/.exec(line);
     if (!m) continue;
-    const [, device = "", inodeText = "0", path = ""] = m;
+    const [, range = "", device = "", inodeText = "0", name = ""] = m;
     const inode = Number(inodeText);
-    if (inode === 0 || path.endsWith(" (deleted)")) continue;
+    if (inode === 0) continue;
     const key = `${device}:${inode}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    files.push({ path, hostPath: root + path, device, inode });
+    const deleted = name.endsWith(" (deleted)");
+    const path = deleted ? name.slice(0, -" (deleted)".length) : name;
+    const hostPath = deleted ? `${dir}/map_files/${range}` : `${dir}/root${path}`;
+    files.push({ path, hostPath, device, inode });
   }
   return files;
 }
@@ -98,6 +105,14 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
   const close = stat.lastIndexOf(")");
   const comm = stat.slice(stat.indexOf("(") + 1, close);
   const flags = Number(stat.slice(close + 2).split(" ")[6] ?? 0);
+  // /proc/TID exists for every thread, but probes filter by process (the thread group).
+  const tgid = Number(/^Tgid:\s*(\d+)/m.exec((await readText(`${dir}/status`)) ?? "")?.[1] ?? pid);
+  if (tgid !== pid) {
+    return fail(
+      "thread",
+      `Pid ${pid} is a thread of process ${tgid} (${comm}), not a process; use --pid ${tgid}.`,
+    );
+  }
   if (flags & PF_KTHREAD) {
     return fail(
       "kernel-thread",
@@ -130,7 +145,7 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
   exe = exe.replace(/ \(deleted\)$/, "");
   const root = `${dir}/root`;
   const cmdline = (await readText(`${dir}/cmdline`)) ?? "";
-  const files = parseMaps(maps, root);
+  const files = parseMaps(maps, dir);
   const exeIndex = files.findIndex((f) => f.path === exe);
   if (exeIndex > 0) files.unshift(...files.splice(exeIndex, 1));
   return {

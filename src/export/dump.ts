@@ -29,8 +29,6 @@ import {
 export interface DumpPrinterOptions {
   /** Converts a chunk's kernel monotonic time to Unix nanoseconds. */
   toUnixNano: (monoNs: bigint) => bigint;
-  /** The command or service name of a pid, when known. Default: none shown. */
-  processName?: (pid: number) => string | undefined;
   /**
    * Print data as a hexdump (`hexdump -C` layout, offsets in the stream) instead of
    * escaped text. Default: false.
@@ -60,7 +58,6 @@ interface OpenCall {
  * ```ts
  * const printer = new DumpPrinter({
  *   toUnixNano: (mono) => mono + 1_700_000_000_000_000_000n,
- *   processName: () => "curl",
  *   color: false,
  * });
  * printer.print({
@@ -72,7 +69,6 @@ interface OpenCall {
  */
 export class DumpPrinter {
   #toUnixNano: (monoNs: bigint) => bigint;
-  #processName: (pid: number) => string | undefined;
   #hex: boolean;
   #write: (text: string) => void;
   #paint: (style: _Style, text: string) => string;
@@ -81,14 +77,13 @@ export class DumpPrinter {
 
   constructor(options: DumpPrinterOptions) {
     this.#toUnixNano = options.toUnixNano;
-    this.#processName = options.processName ?? (() => undefined);
     this.#hex = options.hex ?? false;
     this.#write = options.write ?? _writeStdout;
     this.#paint = _painter(options.color ?? _stdoutWantsColor());
   }
 
   /** Prints one chunk. Chunks of one connection direction must come in stream order. */
-  print(chunk: StreamChunk): void {
+  print(chunk: StreamChunk, name?: string): void {
     const p = this.#paint;
     const key = `${chunk.pid}/${chunk.conn}/${chunk.direction}`;
     const open = chunk.pos === 0 ? undefined : this.#open.get(key);
@@ -103,7 +98,6 @@ export class DumpPrinter {
     if (chunk.last && callLength > captured) {
       length += p("red", ` (truncated: ${callLength - captured} bytes not captured)`);
     }
-    const name = this.#processName(chunk.pid);
     const header = [
       p("dim", _wallClock(this.#toUnixNano(chunk.monoNs), 6)),
       chunk.direction === "ingress" ? p("green", "READ ") : p("yellow", "WRITE"),

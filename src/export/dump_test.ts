@@ -25,13 +25,16 @@ function chunk(overrides: Partial<StreamChunk> = {}): StreamChunk {
 
 function collect(options: Partial<DumpPrinterOptions> = {}) {
   const out: string[] = [];
-  const printer = new DumpPrinter({
+  const dump = new DumpPrinter({
     toUnixNano: (mono) => BOOT + mono,
-    processName: (pid) => (pid === 4242 ? "curl" : undefined),
     color: false,
     write: (text) => out.push(text),
     ...options,
   });
+  // The agent names the process it knows (pid 4242 here); others print without a name.
+  const printer = {
+    print: (c: StreamChunk) => dump.print(c, c.pid === 4242 ? "curl" : undefined),
+  };
   return { printer, out };
 }
 

@@ -193,7 +193,12 @@ export class PrettyExporter implements SpanExporter {
     const a = span.attributes;
     const lead = tree === "" ? "" : p("dim", tree);
     const parts = [p("dim", _wallClock(span.startTimeUnixNano)) + " " + lead + kind(span, p)];
-    parts.push(p("bold", _sanitize(span.name)));
+    // A name without its route ("GET") reads better with the path beside it.
+    const path = span.attributes["url.path"];
+    const title = !span.name.includes(" ") && typeof path === "string"
+      ? `${span.name} ${path}`
+      : span.name;
+    parts.push(p("bold", _sanitize(title)));
     parts.push(status(span, p));
     parts.push(formatDuration(span.endTimeUnixNano - span.startTimeUnixNano));
     const service = span.resource["service.name"];

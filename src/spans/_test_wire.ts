@@ -6,6 +6,7 @@
  */
 import type { Direction, SocketInfo, StreamChunk } from "./stream_chunk.ts";
 import type { IdGenerator } from "./ids.ts";
+import type { Span } from "./span.ts";
 
 /** Ids 000…1, 000…2, … so tests can name them. */
 export function countingIds(): IdGenerator {
@@ -66,7 +67,10 @@ export class Wire {
     this.#pos.set(key, (this.#pos.get(key) ?? 0) + n);
   }
 
-  /** Starts a connection over (positions back to 0), as when a key is reused. */
+  /**
+   * Starts a connection over (positions back to 0), as when the BPF side has forgotten a
+   * key (its LRU map evicted it). A key reused by a new connection keeps counting instead.
+   */
   restart(o: CallOptions = {}): void {
     for (const d of ["ingress", "egress"]) {
       this.#pos.delete(`${o.pid ?? 100}/${o.conn ?? "c1"}/${d}`);
@@ -74,11 +78,12 @@ export class Wire {
   }
 }
 
-/** An IPv4 socket for `conn`. */
-export function socketOf(conn = "c1", pid = 100): SocketInfo {
+/** An IPv4 socket for `conn`; `socket` names the kernel socket. */
+export function socketOf(conn = "c1", pid = 100, socket = `sock-${conn}`): SocketInfo {
   return {
     pid,
     conn,
+    socket,
     fd: 5,
     family: "ipv4",
     localAddress: "10.1.0.5",
@@ -86,5 +91,12 @@ export function socketOf(conn = "c1", pid = 100): SocketInfo {
     peerAddress: "10.1.0.9",
     peerPort: 51000,
     monoNs: 0n,
+    callMonoNs: 0n,
   };
+}
+
+/** A span's name with its path beside it ("GET /a"): names carry no path by themselves. */
+export function label(span: Span): string {
+  const path = span.attributes["url.path"];
+  return typeof path === "string" && !span.name.includes(" ") ? `${span.name} ${path}` : span.name;
 }

@@ -195,9 +195,10 @@ export class Http1Parser<K extends "request" | "response"> {
     return this.#state === S_STOPPED;
   }
 
-  /** True between messages (nothing of a message has been seen). */
-  get idle(): boolean {
-    return this.#state === S_START;
+  /** First-byte time of the message in progress; undefined between messages. */
+  get inProgressSince(): bigint | undefined {
+    if (this.#state === S_START || this.#state === S_STOPPED) return undefined;
+    return this.#msg?.firstByteMonoNs ?? this.#headMonoNs;
   }
 
   /** Treats the rest of the stream as not HTTP/1 (the other direction saw an upgrade). */

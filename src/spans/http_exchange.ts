@@ -193,19 +193,40 @@ export class HttpConnection {
   }
 
   /**
-   * Records the socket's addresses. Different addresses for a key that has carried data
-   * mean the key now names a new connection.
+   * Records the socket under the key. Another socket for a key that has carried data
+   * means the key now names a new connection.
    */
   setSocket(info: SocketInfo): void {
     const old = this.#ctx.socket;
-    if (
-      old !== undefined && (this.#seen[INGRESS] || this.#seen[EGRESS]) && !sameSocket(old, info)
-    ) {
-      this.#reset(undefined);
-    }
+    if (old !== undefined && old.socket !== info.socket) this.#switchSocket(info.callMonoNs);
     this.#ctx.socket = info;
     this.#socketFresh = true;
     this.#releaseAwaiting();
+  }
+
+  /**
+   * The key has moved to a new connection whose first call began at `since`. Stream
+   * offsets go on counting across the move, so the streams stay; what was begun before
+   * `since` belonged to the old connection and is dropped, while a message the new
+   * connection already began (a request written just before its socket was seen) stays.
+   */
+  #switchSocket(since: bigint): void {
+    this.#cfg.counters.connectionResets++;
+    this.#releaseAwaiting(); // finished exchanges of the old connection, with its socket
+    for (const parser of [this.#requests, this.#responses]) {
+      const started = parser?.inProgressSince;
+      if (started !== undefined && started < since) parser!.end(); // completes read-until-close
+    }
+    const old = this.#pending.filter((r) => r.firstByteMonoNs < since);
+    if (old.length > 0) {
+      this.#cfg.counters.requestsDropped += old.length;
+      this.#pending = this.#pending.filter((r) => r.firstByteMonoNs >= since);
+    }
+    if (this.#inflight !== undefined && this.#inflight.firstByteMonoNs < since) {
+      this.#cfg.counters.requestsDropped++;
+      this.#inflight = undefined;
+    }
+    if (this.#orphan !== undefined && this.#orphan.firstByteMonoNs < since) this.#dropOrphan();
   }
 
   /** Declares overdue holes lost and drops requests that waited too long for a response. */
@@ -464,9 +485,4 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
-}
-
-function sameSocket(a: SocketInfo, b: SocketInfo): boolean {
-  return a.fd === b.fd && a.family === b.family && a.localAddress === b.localAddress &&
-    a.localPort === b.localPort && a.peerAddress === b.peerAddress && a.peerPort === b.peerPort;
 }

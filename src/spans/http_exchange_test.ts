@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { HttpConnection, type HttpConnectionConfig, newHttpCounters } from "./http_exchange.ts";
 import type { Span } from "./span.ts";
-import { countingIds, Wire } from "./_test_wire.ts";
+import { countingIds, label, Wire } from "./_test_wire.ts";
 
 function setup(overrides: Partial<HttpConnectionConfig> = {}) {
   const spans: Span[] = [];
@@ -58,7 +58,7 @@ Deno.test("exchange: role from the response direction when the request's start w
   wire.call("ingress", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4n).forEach((c) =>
     conn.push(c)
   );
-  assert.deepEqual(spans.map((s) => s.name), ["GET /y"]);
+  assert.deepEqual(spans.map((s) => label(s)), ["GET /y"]);
   assert.equal(counters.lostGaps, 1);
 });
 
@@ -71,7 +71,7 @@ Deno.test("exchange: tiny opening pieces are held until they say what they are",
   wire.call("egress", "HE", 0n).forEach((c) => conn.push(c));
   wire.call("egress", "AD /h HTTP/1.1\r\n\r\n", 0n).forEach((c) => conn.push(c));
   wire.call("ingress", "00 OK\r\nContent-Length: 9\r\n\r\n", 3n).forEach((c) => conn.push(c));
-  assert.deepEqual(spans.map((s) => [s.name, s.startTimeUnixNano, s.endTimeUnixNano]), [
+  assert.deepEqual(spans.map((s) => [label(s), s.startTimeUnixNano, s.endTimeUnixNano]), [
     ["HEAD /h", 0n, 3n],
   ]);
 });
@@ -107,7 +107,7 @@ Deno.test("exchange: too many requests in flight drops the oldest", () => {
   wire.call("egress", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2n).forEach((c) =>
     conn.push(c)
   );
-  assert.deepEqual(spans.map((s) => s.name), ["GET /2"]);
+  assert.deepEqual(spans.map((s) => label(s)), ["GET /2"]);
 });
 
 Deno.test("exchange: a 2xx to CONNECT ends parsing in both directions", () => {
@@ -122,7 +122,7 @@ Deno.test("exchange: a 2xx to CONNECT ends parsing in both directions", () => {
     conn.push(c)
   );
   wire.call("ingress", "\x16\x03\x03 HTTP/1.1 200 OK\r\n\r\n", 4n).forEach((c) => conn.push(c));
-  assert.deepEqual(spans.map((s) => s.name), ["CONNECT"]);
+  assert.deepEqual(spans.map((s) => label(s)), ["CONNECT"]);
   assert.equal(counters.parseErrors, 0);
 });
 
@@ -140,6 +140,6 @@ Deno.test("exchange: first bytes that contradict the role mean the key was reuse
   wire.call("ingress", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3n).forEach((c) =>
     conn.push(c)
   );
-  assert.deepEqual(spans.map((s) => [s.name, s.kind]), [["GET /new", "CLIENT"]]);
+  assert.deepEqual(spans.map((s) => [label(s), s.kind]), [["GET /new", "CLIENT"]]);
   assert.equal(counters.connectionResets, 1); // ingress at pos 0 is not a second reset
 });

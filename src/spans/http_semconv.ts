@@ -137,13 +137,14 @@ export function httpExchangeSpan(
   const start = ctx.toUnixNano(req.firstByteMonoNs);
   let end = ctx.toUnixNano(resp.lastByteMonoNs);
   if (end < start) end = start;
-  const route = target.path ?? "";
   const kind: SpanKind = ctx.kind;
   return {
     traceId,
     spanId,
     parentSpanId,
-    name: route === "" ? (known ? method : "HTTP") : `${known ? method : "HTTP"} ${route}`,
+    // `{method}`: the semantic conventions forbid the raw path as a span name (unbounded
+    // cardinality); `{method} {http.route}` comes once a low-cardinality route is known.
+    name: known ? method : "HTTP",
     kind,
     startTimeUnixNano: start,
     endTimeUnixNano: end,

@@ -34,10 +34,15 @@ export interface StreamChunk {
   monoNs: bigint;
 }
 
-/** Addresses of the socket under a connection, learnt once per connection. */
+/**
+ * The socket under a connection key, sent when it is first seen and again when the key
+ * turns up on another socket (a new connection reusing a freed key).
+ */
 export interface SocketInfo {
   pid: number;
   conn: string;
+  /** Identity of the kernel socket: differs between connections that share a key. */
+  socket: string;
   fd: number;
   /** "ipv4" | "ipv6" | "unix" | "other" */
   family: "ipv4" | "ipv6" | "unix" | "other";
@@ -47,4 +52,9 @@ export interface SocketInfo {
   peerPort: number;
   /** Kernel monotonic time at which the socket was seen, nanoseconds. */
   monoNs: bigint;
+  /**
+   * Start of the call during which it was seen: bytes of calls that began at or after
+   * this time belong to this socket, earlier ones to the key's previous connection.
+   */
+  callMonoNs: bigint;
 }

@@ -8,8 +8,6 @@
 import type { Field, StructLayout } from "../../ffi/mod.ts";
 import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
 
-const KIND_DATA = 1;
-const KIND_SOCKET = 2;
 const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -36,7 +34,16 @@ function ipv6(bytes: Uint8Array, at: number): string {
   }
   // ::ffff:a.b.c.d (an IPv4 peer on a dual-stack socket) reads best as IPv4.
   if (words.slice(0, 5).every((w) => w === "0") && words[5] === "ffff") return ipv4(bytes, at + 12);
-  return words.join(":").replace(/(^|:)0(:0)+(:|$)/, "::");
+  // RFC 5952: the longest run of two or more zero words (the first of equals) becomes "::".
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && words[j] === "0") j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j > i ? j : i + 1;
+  }
+  if (best < 0) return words.join(":");
+  return `${words.slice(0, best).join(":")}::${words.slice(best + bestLen).join(":")}`;
 }
 
 /**
@@ -64,11 +71,29 @@ function connKey(view: DataView, at: number): string {
   return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
 }
 
+/** Where the decoder reads the C definitions: the BPF object's BTF. */
+export interface TlsTypes {
+  structLayout(name: string): StructLayout;
+  enumValues(name: string): Record<string, number>;
+}
+
+function value(values: Record<string, number>, name: string): number {
+  const v = values[name];
+  if (v === undefined) throw new Error(`the BPF object's BTF has no ${name}`);
+  return v;
+}
+
 /**
- * Builds a decoder for records of the given layouts. The decoder copies only the
- * captured bytes out of the ring (the record itself is read in place).
+ * Builds a decoder for the records of `bpf/uprobes/tls.h`, by their BTF. The decoder
+ * copies only the captured bytes out of the ring (the record itself is read in place).
  */
-export function tlsDecoder(data: StructLayout, socket: StructLayout) {
+export function tlsDecoder(types: TlsTypes) {
+  const data = types.structLayout("tls_data_event");
+  const socket = types.structLayout("tls_socket_event");
+  const kinds = types.enumValues("tls_event_kind");
+  const KIND_DATA = value(kinds, "TLS_EVENT_DATA");
+  const KIND_SOCKET = value(kinds, "TLS_EVENT_SOCKET");
+  const INGRESS = value(types.enumValues("tls_direction"), "TLS_INGRESS");
   const d = {
     kind: field(data, "kind"),
     tgid: field(data, "tgid"),
@@ -86,6 +111,8 @@ export function tlsDecoder(data: StructLayout, socket: StructLayout) {
   const s = {
     tgid: field(socket, "tgid"),
     ts: field(socket, "ts_ns"),
+    callTs: field(socket, "call_ts"),
+    sock: field(socket, "sock"),
     fd: field(socket, "fd"),
     conn: field(socket, "conn"),
     family: field(socket, "family"),
@@ -110,7 +137,7 @@ export function tlsDecoder(data: StructLayout, socket: StructLayout) {
           pid: view.getUint32(at + d.tgid, true),
           tid: view.getUint32(at + d.tid, true),
           conn: connKey(view, at + d.conn),
-          direction: view.getUint8(at + d.direction) === 0 ? "ingress" : "egress",
+          direction: view.getUint8(at + d.direction) === INGRESS ? "ingress" : "egress",
           pos: callPos + view.getUint32(at + d.chunkOff, true),
           data: slab.copy(bytes, start, dataLen),
           callEnd: callPos + view.getUint32(at + d.callLen, true),
@@ -127,6 +154,7 @@ export function tlsDecoder(data: StructLayout, socket: StructLayout) {
         socket: {
           pid: view.getUint32(at + s.tgid, true),
           conn: connKey(view, at + s.conn),
+          socket: connKey(view, at + s.sock),
           fd: view.getInt32(at + s.fd, true),
           family: family === AF_INET
             ? "ipv4"
@@ -140,6 +168,7 @@ export function tlsDecoder(data: StructLayout, socket: StructLayout) {
           peerAddress: addr(bytes, at + s.peerAddr),
           peerPort: view.getUint16(at + s.peerPort, true),
           monoNs: view.getBigUint64(at + s.ts, true),
+          callMonoNs: view.getBigUint64(at + s.callTs, true),
         },
       };
     }

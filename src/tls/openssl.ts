@@ -39,6 +39,8 @@ export const SOCKET_TRACEPOINTS: readonly { program: string; category: string; n
   { program: "sys_enter_write", category: "syscalls", name: "sys_enter_write" },
   { program: "sys_enter_recvfrom", category: "syscalls", name: "sys_enter_recvfrom" },
   { program: "sys_enter_sendto", category: "syscalls", name: "sys_enter_sendto" },
+  { program: "sys_enter_writev", category: "syscalls", name: "sys_enter_writev" },
+  { program: "sys_enter_sendmsg", category: "syscalls", name: "sys_enter_sendmsg" },
 ];
 
 /** A probe to place: a program at a file offset. */
@@ -65,8 +67,10 @@ async function sitesIn(file: MappedFile): Promise<ProbeSite[] | string> {
   try {
     const sites: ProbeSite[] = [];
     for (const spec of OPENSSL_PROBES) {
+      // Only a function defined here: an undefined import or a PLT stub is not OpenSSL.
       const sym = elf.findSymbol(spec.symbol);
-      const offset = sym && sym.value !== 0 ? elf.vaddrToOffset(sym.value) : undefined;
+      const defined = sym?.defined && sym.type === "FUNC" && sym.value !== 0;
+      const offset = defined ? elf.vaddrToOffset(sym.value) : undefined;
       if (offset === undefined) {
         if (spec.optional) continue;
         return `${file.path} does not define ${spec.symbol}`;

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { BpfObject } from "../../ffi/mod.ts";
+import { TLS_OBJECT } from "../trace.ts";
+import { tlsDecoder } from "./events.ts";
+
+// Records laid out by the object's own BTF, as the kernel writes them.
+const obj = BpfObject.open(TLS_OBJECT);
+const data = obj.structLayout("tls_data_event");
+const socket = obj.structLayout("tls_socket_event");
+const decode = tlsDecoder(obj);
+const kinds = obj.enumValues("tls_event_kind");
+const egress = obj.enumValues("tls_direction")["TLS_EGRESS"]!;
+obj.close();
+
+function record(size: number, fill: (v: DataView, f: (name: string) => number) => void) {
+  const bytes = new Uint8Array(8 + size);
+  const view = new DataView(bytes.buffer);
+  fill(view, (name) => 8 + data.fields[name]!.offset);
+  return { bytes, view };
+}
+
+Deno.test("decoder: a data record becomes a stream chunk", () => {
+  const text = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n");
+  const { bytes, view } = record(data.fields["data"]!.offset + text.length, (v, f) => {
+    v.setUint32(f("kind"), kinds["TLS_EVENT_DATA"]!, true);
+    v.setUint32(f("tgid"), 42, true);
+    v.setUint32(f("tid"), 43, true);
+    v.setUint8(f("direction"), egress);
+    v.setUint8(f("last"), 1);
+    v.setBigUint64(f("ts_ns"), 123n, true);
+    v.setBigUint64(f("conn"), 0x7f00aa001230n, true);
+    v.setBigUint64(f("call_pos"), 5000n, true);
+    v.setUint32(f("call_len"), 100, true);
+    v.setUint32(f("chunk_off"), 0, true);
+    v.setUint32(f("data_len"), text.length, true);
+    new Uint8Array(v.buffer).set(text, f("data"));
+  });
+  const ev = decode(bytes, view, 8, bytes.length - 8);
+  assert.ok(ev?.type === "chunk");
+  const { data: got, ...rest } = ev.chunk;
+  assert.deepEqual(rest, {
+    pid: 42,
+    tid: 43,
+    conn: "0x7f00aa001230",
+    direction: "egress",
+    pos: 5000,
+    callEnd: 5100,
+    last: true,
+    monoNs: 123n,
+  });
+  assert.equal(new TextDecoder().decode(got), "GET / HTTP/1.1\r\n\r\n");
+});
+
+Deno.test("decoder: socket records, IPv4 and IPv6 addresses in their usual text forms", () => {
+  const cases: [number, number[], string][] = [
+    [2, [127, 0, 0, 1], "127.0.0.1"],
+    [10, [0x20, 0x01, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], "2001:0:0:1::1"],
+    [10, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], "::1"],
+    [10, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3], "10.1.2.3"],
+    [10, [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 3, 0, 4], "fe80::1:2:3:4"],
+  ];
+  for (const [family, addr, text] of cases) {
+    const bytes = new Uint8Array(8 + socket.size);
+    const v = new DataView(bytes.buffer);
+    const f = (name: string) => 8 + socket.fields[name]!.offset;
+    v.setUint32(f("kind"), kinds["TLS_EVENT_SOCKET"]!, true);
+    v.setUint32(f("tgid"), 7, true);
+    v.setUint16(f("family"), family, true);
+    v.setUint16(f("local_port"), 8443, true);
+    v.setUint16(f("peer_port"), 50000, true);
+    bytes.set(addr, f("peer_addr"));
+    const ev = decode(bytes, v, 8, socket.size);
+    assert.ok(ev?.type === "socket");
+    assert.equal(ev.socket.peerAddress, text);
+    assert.equal(ev.socket.localPort, 8443);
+    assert.equal(ev.socket.peerPort, 50000);
+  }
+});
+
+Deno.test("decoder: short or unknown records are skipped, never thrown", () => {
+  const bytes = new Uint8Array(64);
+  const view = new DataView(bytes.buffer);
+  assert.equal(decode(bytes, view, 0, 2), undefined);
+  view.setUint32(0, 99, true);
+  assert.equal(decode(bytes, view, 0, 64), undefined);
+  view.setUint32(0, kinds["TLS_EVENT_DATA"]!, true);
+  assert.equal(decode(bytes, view, 0, 20), undefined, "shorter than a data header");
+});
