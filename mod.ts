@@ -15,6 +15,7 @@
  */
 export { type ReadyInfo, trace, type TraceOptions, type TraceSummary } from "./src/trace.ts";
 export type { Span } from "./src/spans/span.ts";
+export type { MappedFile, ProcessInfo } from "./src/discovery/mod.ts";
 export type { SocketInfo, StreamChunk } from "./src/spans/stream_chunk.ts";
 export { UpspanError } from "./src/errors.ts";
 

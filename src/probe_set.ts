@@ -1,10 +1,11 @@
 /**
- * The probes upspan has placed, attached once per (file, offset, program): a uprobe is
- * placed on a file, and every process mapping that file fires it, so a second process
- * that shares a library costs a map update, not a new attach. Where only one traced
- * process maps a file, the probe is placed for that process alone: the kernel then
- * plants no breakpoint in the others (curl, wrk, every other OpenSSL user on the host),
- * which would each pay ~10 µs per SSL call for nothing.
+ * The probes upspan has placed, attached once per (file, offset, program). A uprobe is
+ * placed on a file: attached for every process (pid -1), it fires in all that map the
+ * file and BPF filters by the traced-pid map, so more traced processes sharing a library
+ * cost map updates, not attaches. Where one traced process maps a file, the probe is
+ * attached for that process alone: the kernel then plants no breakpoint in the others
+ * (curl, wrk, every other OpenSSL user on the host), which would each pay ~4 µs per SSL
+ * call for nothing.
  *
  * @module
  */

@@ -10,8 +10,8 @@
  * - a jump in `pos` is either reordering or lost ring-buffer records; the later chunk is held
  *   until the hole fills, until it has waited `maxWaitNs`, or until too much is held, and
  *   then the hole becomes a *lost* gap;
- * - `pos` 0 on a stream that has moved on means the connection key was reused: the sink is
- *   told to reset before the new connection's bytes arrive.
+ * - `pos` 0 on a stream that has moved on means the producer started counting the key
+ *   afresh (the BPF side forgot it): the sink is told to reset before those bytes arrive.
  *
  * @module
  */

@@ -18,7 +18,11 @@ export interface StreamChunk {
   /** Connection key, unique per process while the connection lives (e.g. the SSL* address). */
   conn: string;
   direction: Direction;
-  /** Offset of `data[0]` in this direction's stream; 0 starts a new connection. */
+  /**
+   * Offset of `data[0]` in this direction's stream. Offsets go on counting when a new
+   * connection reuses the key (a new {@link SocketInfo} says so); 0 again means the
+   * producer started the key afresh.
+   */
   pos: number;
   /** Captured bytes (may be fewer than the call moved). */
   data: Uint8Array;
