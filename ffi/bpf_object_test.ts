@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BpfError, BpfObject } from "./mod.ts";
+import { BpfError, BpfObject, setLogSink } from "./mod.ts";
 
 const TLS = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
 
@@ -43,10 +43,13 @@ Deno.test("libbpf failures become errors that name the call and errno", () => {
 });
 
 Deno.test("constants, load, maps and an empty ring buffer", () => {
+  const warnings: string[] = [];
+  setLogSink((level, line) => level === "warn" && warnings.push(line));
   const obj = BpfObject.open(TLS);
   try {
     obj.setConstants({ capture_bytes: 4096 });
     obj.load();
+    assert.deepEqual(warnings, [], "libbpf loads the object without a warning");
     assert.throws(() => obj.setConstants({ capture_bytes: 1 }), /after load/);
     const traced = obj.map("traced_tgids");
     const key = new Uint8Array(new Uint32Array([Deno.pid]).buffer);

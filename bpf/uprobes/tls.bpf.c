@@ -108,13 +108,14 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TLS_STAT_MAX);
-	__type(key, enum tls_stat);
+	__type(key, __u32); /* enum tls_stat: array maps take integer keys only */
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Keep the event enums in the object's BTF: user space reads their values there. */
+/* Keep the enums in the object's BTF: user space reads their values there. */
 const enum tls_event_kind *_event_kind __attribute__((unused));
 const enum tls_direction *_direction __attribute__((unused));
+const enum tls_stat *_stat __attribute__((unused));
 
 static __always_inline void count(__u32 stat)
 {
