@@ -71,9 +71,15 @@ const symbols = {
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
 
-/** The loaded library; opened on first use so that importing ffi/ costs nothing. */
+/**
+ * The loaded library; opened on first use so that importing ffi/ costs nothing. libbpf
+ * starts silent: its own printing to stderr would break the agent's one-sentence errors.
+ */
 export function libbpf(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  lib ??= open();
+  if (!lib) {
+    lib = open();
+    lib.symbols.libbpf_set_print(null);
+  }
   return lib.symbols;
 }
 
@@ -105,24 +111,24 @@ const LEVELS: LogLevel[] = ["warn", "info", "debug"];
 /** Receives libbpf's own log lines. */
 export type LogSink = (level: LogLevel, line: string) => void;
 
-let logSink: LogSink = () => {};
 const logDefinition = { parameters: ["i32", "pointer", "pointer"], result: "i32" } as const;
 let logCallback: Deno.UnsafeCallback<typeof logDefinition> | undefined;
 
 /**
- * Routes libbpf's log (verifier output, attach warnings) to `sink`. The callback is kept
- * for the life of the process: libbpf may call it from any later operation.
+ * Routes libbpf's log (verifier output, attach warnings) to `sink`, or silences it again
+ * with `undefined`. The log hook is process-wide and calls into this isolate, so remove
+ * it when done: a hook left behind by an isolate that has gone (a worker) would crash the
+ * next libbpf call that logs, and only one isolate may hook it at a time.
  */
-export function setLogSink(sink: LogSink): void {
-  logSink = sink;
-  if (logCallback) return;
-  const callback = new Deno.UnsafeCallback(logDefinition, (level, fmt, args) => {
+export function setLogSink(sink: LogSink | undefined): void {
+  const old = logCallback;
+  logCallback = sink && new Deno.UnsafeCallback(logDefinition, (level, fmt, args) => {
     const line = formatVaList(fmt, args).trimEnd();
-    if (line) logSink(LEVELS[level] ?? "debug", line);
+    if (line) sink(LEVELS[level] ?? "debug", line);
     return 0;
   });
-  logCallback = callback;
-  libbpf().libbpf_set_print(callback.pointer);
+  libbpf().libbpf_set_print(logCallback?.pointer ?? null);
+  old?.close();
 }
 
 /** How many CPUs the kernel may run, the width of per-CPU map values. */

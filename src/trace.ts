@@ -182,10 +182,15 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   await preflight(objectPath, log);
 
   // ffi → bpf: open the object; its BTF describes the events.
-  setLogSink((level, line) => {
-    if (opts.debugLog) opts.debugLog(`libbpf ${level}: ${line}`);
-  });
-  const obj = BpfObject.open(objectPath);
+  const debugLog = opts.debugLog;
+  if (debugLog) setLogSink((level, line) => debugLog(`libbpf ${level}: ${line}`));
+  let obj: BpfObject;
+  try {
+    obj = BpfObject.open(objectPath);
+  } catch (e) {
+    if (debugLog) setLogSink(undefined);
+    throw e;
+  }
   const probes = new ProbeSet(obj);
   let ring: RingReader | undefined;
   try {
@@ -296,5 +301,6 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     probes.close();
     ring?.close();
     obj.close();
+    if (debugLog) setLogSink(undefined);
   }
 }

@@ -29,3 +29,11 @@ Deno.test("the traced process exits: the agent says so and stops with exit 0", a
   assert.equal(status.code, 0, agent.stderr());
   assert.match(agent.stderr(), new RegExp(`^pid ${server.pid} exited$`, "m"));
 });
+
+Deno.test("--debug: libbpf's own log appears on stderr", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  await using agent = await startAgent(["--pid", String(server.pid), "--debug", "--duration", "1"]);
+  assert.equal((await agent.status).code, 0);
+  assert.match(agent.stderr(), /^libbpf debug: libbpf: /m);
+});
