@@ -226,15 +226,18 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     try {
       obj.setConstants({ capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)) });
       obj.load();
-      const traced = obj.map("traced_tgids");
-      for (const p of processes) {
-        traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(4));
-      }
       for (const tp of SOCKET_TRACEPOINTS) {
         probes.attachTracepoint(tp.program, tp.category, tp.name);
       }
       for (const { sites, pids } of sitesByFile.values()) {
         probes.attach(sites, pids.length === 1 ? pids[0] : -1);
+      }
+      // Only now let the probes capture, all at once: had writes been captured while the
+      // read probes were still being placed, a response missed that way would pair with
+      // the next request.
+      const traced = obj.map("traced_tgids");
+      for (const p of processes) {
+        traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(4));
       }
       ring = obj.map("events").ringReader();
     } catch (e) {
