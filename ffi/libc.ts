@@ -14,7 +14,6 @@ const lib = Deno.dlopen("libc.so.6", {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
-  geteuid: { parameters: [], result: "u32" },
 });
 
 /** The calling thread's current errno. */
@@ -104,9 +103,4 @@ export function mapShared(fd: number, length: number, offset: number, writable: 
 /** The system page size. */
 export function pageSize(): number {
   return lib.symbols.getpagesize();
-}
-
-/** The effective user id of this process. */
-export function effectiveUid(): number {
-  return lib.symbols.geteuid();
 }

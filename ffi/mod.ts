@@ -8,4 +8,4 @@ export { BpfError, type LogLevel, type LogSink, possibleCpus, setLogSink } from 
 export type { Field, StructLayout } from "./btf.ts";
 export { type RecordHandler, RingReader } from "./ring_reader.ts";
 export { CallbackRing } from "./callback_ring.ts";
-export { effectiveUid, monotonicNs, realtimeNs } from "./libc.ts";
+export { monotonicNs, realtimeNs } from "./libc.ts";

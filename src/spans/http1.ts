@@ -877,16 +877,8 @@ export function getHeader(fields: readonly HeaderField[], name: string): string 
   return undefined;
 }
 
-/** How many fields have this name (in lower case). */
-export function countHeader(fields: readonly HeaderField[], name: string): number {
-  let count = 0;
-  for (let i = 0; i < fields.length; i++) {
-    if (equalsLower(fields[i]![0], name)) count++;
-  }
-  return count;
-}
-
-const KNOWN_METHODS = new Set([
+/** Methods a request stream may open with (sniffing only; wider than semconv's list). */
+const SNIFFED_METHODS = new Set([
   "GET",
   "HEAD",
   "POST",
@@ -928,5 +920,5 @@ export function sniffHttp1(b: Uint8Array): "request" | "response" | "no" | "more
   while (j < b.length && j - i <= 10 && b[j]! >= 65 && b[j]! <= 90) j++;
   if (j === b.length && j - i <= 10) return "more";
   if (b[j] !== SP || j === i) return "no";
-  return KNOWN_METHODS.has(String.fromCharCode(...b.subarray(i, j))) ? "request" : "no";
+  return SNIFFED_METHODS.has(String.fromCharCode(...b.subarray(i, j))) ? "request" : "no";
 }

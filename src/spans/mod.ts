@@ -30,7 +30,6 @@ export {
 } from "./stream.ts";
 export {
   type BodyFraming,
-  countHeader,
   decodeLatin1,
   equalsLower,
   getHeader,
