@@ -121,11 +121,28 @@ Deno.test("curl: CLIENT spans with the full URL and the server's address", async
       assert.equal(s.attributes["server.port"], server.port);
       assert.equal(s.attributes["network.peer.port"], server.port);
     }
-    // The same exchanges seen from the server side, in the same agent.
-    await agent.waitForSpans(
-      (s) => s.kind === "SERVER" && s.resource["process.pid"] === server.pid,
-      4,
+    // The same exchanges seen from the server side, in the same agent, each the child of
+    // its client span in one trace (upspan sees both ends of the connection).
+    await client.status;
+    assert.equal(await agent.stop("SIGTERM"), 0);
+    const servers = agent.spans.filter((s) => s.kind === "SERVER");
+    const callers = new Map(
+      agent.spans.filter((s) => s.kind === "CLIENT").map((c) => [c.attributes["url.query"], c]),
     );
+    let linked = 0;
+    for (const s of servers) {
+      assert.equal(s.resource["process.pid"], server.pid);
+      const caller = callers.get(s.attributes["url.query"]);
+      if (caller === undefined) continue; // sent before the probes were in place
+      assert.equal(s.traceId, caller.traceId, `${s.attributes["url.query"]}: one trace`);
+      assert.equal(
+        s.parentSpanId,
+        caller.spanId,
+        `${s.attributes["url.query"]}: its caller's child`,
+      );
+      linked++;
+    }
+    assert.ok(linked >= 4, `server spans linked to their callers: ${linked}`);
   } finally {
     await client.status;
   }

@@ -18,7 +18,8 @@ import {
   type StreamSink,
 } from "./stream.ts";
 import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "./http1.ts";
-import { type HttpExchangeContext, httpExchangeSpan } from "./http_semconv.ts";
+import { type HttpExchangeContext, httpExchangeSpan, requestContext } from "./http_semconv.ts";
+import { clientToServer, type PeerLinks, type TraceContext } from "./peer_links.ts";
 import type { IdGenerator } from "./ids.ts";
 
 /** Counters shared by all connections of one span builder. */
@@ -89,6 +90,8 @@ export interface HttpConnectionConfig {
    * own write, just after the response's bytes were captured. 0: never wait.
    */
   socketWaitNs: bigint;
+  /** Shared by every connection: client requests' ids for the traced servers they call. */
+  peers: PeerLinks;
 }
 
 /** Which end of the connection the traced process is. */
@@ -140,6 +143,10 @@ export class HttpConnection {
   #orphan: Http1Response | undefined;
   #orphanDone = false;
   #ctx: HttpExchangeContext;
+  /** Each request's span ids, fixed when its head is seen. */
+  #contexts = new WeakMap<Http1Request, TraceContext>();
+  /** Requests whose head came before the socket: linked to their peer once it is known. */
+  #unlinked: Http1Request[] = [];
   /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
   #awaitingSocket: { req: Http1Request; resp: Http1Response }[] = [];
   /** Socket info arrived after the last chunk (so it belongs to any new connection). */
@@ -201,6 +208,9 @@ export class HttpConnection {
     if (old !== undefined && old.socket !== info.socket) this.#switchSocket(info.callMonoNs);
     this.#ctx.socket = info;
     this.#socketFresh = true;
+    const unlinked = this.#unlinked;
+    this.#unlinked = [];
+    for (const req of unlinked) this.#link(req);
     this.#releaseAwaiting();
   }
 
@@ -326,6 +336,7 @@ export class HttpConnection {
     this.#sniffBuf = [null, null];
     this.#lostStart = [false, false];
     this.#sniffMisses = 0;
+    this.#unlinked = [];
   }
 
   /**
@@ -410,11 +421,35 @@ export class HttpConnection {
     this.#parsers = role === "server" ? [requests, responses] : [responses, requests];
   }
 
+  /**
+   * Fixes a request's span ids. A client offers them under its connection's addresses;
+   * a server takes those of the traced client on the other end, if any (`peer_links.ts`).
+   */
+  #link(req: Http1Request): void {
+    const socket = this.#ctx.socket;
+    const server = this.#role === "server";
+    if (socket === undefined) {
+      this.#unlinked.push(req);
+      return;
+    }
+    const key = clientToServer(socket, server);
+    const peers = this.#cfg.peers;
+    if (server) {
+      const caller = key === undefined ? undefined : peers.take(key);
+      this.#contexts.set(req, requestContext(req, "SERVER", this.#cfg.ids, caller));
+    } else {
+      const context = requestContext(req, "CLIENT", this.#cfg.ids);
+      this.#contexts.set(req, context);
+      if (key !== undefined) peers.offer(key, context);
+    }
+  }
+
   #requestHead(req: Http1Request): void {
     const orphan = this.#orphan;
     if (orphan !== undefined) {
       if (this.#pending.length === 0 && req.firstByteMonoNs <= orphan.firstByteMonoNs) {
         // The response was early: this is its request.
+        this.#link(req);
         this.#orphan = undefined;
         if (this.#orphanDone) this.#emit(req, orphan);
         else this.#inflight = req;
@@ -422,6 +457,7 @@ export class HttpConnection {
       }
       this.#dropOrphan();
     }
+    this.#link(req);
     if (this.#pending.length >= this.#cfg.maxPipelined) {
       this.#pending.shift();
       this.#cfg.counters.requestsDropped++;
@@ -454,6 +490,11 @@ export class HttpConnection {
     if (this.#orphan === undefined) return;
     this.#orphan = undefined;
     this.#cfg.counters.unpairedResponses++;
+    // A server answering a request it was not seen reading (it was read before the
+    // probes were in place): its traced client's offer for that request goes unused.
+    const socket = this.#ctx.socket;
+    const key = this.#role === "server" && socket && clientToServer(socket, true);
+    if (key) this.#cfg.peers.take(key);
   }
 
   #emit(req: Http1Request, resp: Http1Response): void {
@@ -474,7 +515,7 @@ export class HttpConnection {
   #emitNow(req: Http1Request, resp: Http1Response): void {
     const ctx = this.#ctx;
     ctx.resource = this.#cfg.resource(this.pid);
-    const span = httpExchangeSpan(req, resp, ctx);
+    const span = httpExchangeSpan(req, resp, ctx, this.#contexts.get(req));
     this.#cfg.counters.spans++;
     this.#cfg.onSpan(span);
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { HttpConnection, type HttpConnectionConfig, newHttpCounters } from "./http_exchange.ts";
+import { PeerLinks } from "./peer_links.ts";
 import type { Span } from "./span.ts";
 import { countingIds, label, Wire } from "./_test_wire.ts";
 
@@ -18,6 +19,7 @@ function setup(overrides: Partial<HttpConnectionConfig> = {}) {
     maxPipelined: 64,
     requestTimeoutNs: 1_000_000n,
     socketWaitNs: 0n,
+    peers: new PeerLinks(),
     ...overrides,
   });
   const wire = new Wire();

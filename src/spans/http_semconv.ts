@@ -10,6 +10,7 @@ import type { SocketInfo } from "./stream_chunk.ts";
 import { equalsLower, type HeaderField, type Http1Request, type Http1Response } from "./http1.ts";
 import type { IdGenerator } from "./ids.ts";
 import { parseTraceparent } from "./traceparent.ts";
+import type { TraceContext } from "./peer_links.ts";
 
 /** What besides the two messages a span needs. */
 export interface HttpExchangeContext {
@@ -44,6 +45,30 @@ const KNOWN_METHODS = new Set([
 const SENSITIVE_QUERY = /(?:^|&)(?:AWSAccessKeyId|Signature|sig|X-Goog-Signature)=/;
 
 /**
+ * The ids of a request's span. A server continues the trace its caller put in a
+ * `traceparent` header, else the trace of `caller` (a traced client on this host, see
+ * `peer_links.ts`); a client whose request an instrumented app already stamped takes the
+ * ids the next hop will see as its parent. Otherwise new ids.
+ */
+export function requestContext(
+  req: Http1Request,
+  kind: SpanKind,
+  ids: IdGenerator,
+  caller?: TraceContext,
+): TraceContext {
+  const header = requestHeaders(req.headers).traceparent;
+  const tp = header === undefined ? undefined : parseTraceparent(header);
+  if (tp !== undefined && kind === "SERVER") {
+    return { traceId: tp.traceId, spanId: ids.spanId(), parentSpanId: tp.parentId };
+  }
+  if (tp !== undefined) return { traceId: tp.traceId, spanId: tp.parentId, parentSpanId: "" };
+  if (caller !== undefined && kind === "SERVER") {
+    return { traceId: caller.traceId, spanId: ids.spanId(), parentSpanId: caller.spanId };
+  }
+  return { traceId: ids.traceId(), spanId: ids.spanId(), parentSpanId: "" };
+}
+
+/**
  * Builds the span of one exchange.
  *
  * @example
@@ -59,6 +84,7 @@ export function httpExchangeSpan(
   req: Http1Request,
   resp: Http1Response,
   ctx: HttpExchangeContext,
+  context?: TraceContext,
 ): Span {
   const server = ctx.kind === "SERVER";
   const socket = ctx.socket;
@@ -116,23 +142,7 @@ export function httpExchangeSpan(
   const code: StatusCode = error ? "ERROR" : "UNSET";
   if (error) attributes["error.type"] = String(status);
 
-  // Trace context: a server continues its caller's trace; a client span whose request an
-  // instrumented app already stamped takes the ids the next hop will see as its parent.
-  let traceId: string;
-  let spanId: string;
-  let parentSpanId = "";
-  const tp = h.traceparent === undefined ? undefined : parseTraceparent(h.traceparent);
-  if (tp !== undefined && server) {
-    traceId = tp.traceId;
-    spanId = ctx.ids.spanId();
-    parentSpanId = tp.parentId;
-  } else if (tp !== undefined) {
-    traceId = tp.traceId;
-    spanId = tp.parentId;
-  } else {
-    traceId = ctx.ids.traceId();
-    spanId = ctx.ids.spanId();
-  }
+  const { traceId, spanId, parentSpanId } = context ?? requestContext(req, ctx.kind, ctx.ids);
 
   const start = ctx.toUnixNano(req.firstByteMonoNs);
   let end = ctx.toUnixNano(resp.lastByteMonoNs);

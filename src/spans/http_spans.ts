@@ -8,6 +8,7 @@ import type { SocketInfo, StreamChunk } from "./stream_chunk.ts";
 import type { Attributes, Span } from "./span.ts";
 import { HttpConnection, type HttpCounters, newHttpCounters } from "./http_exchange.ts";
 import { type IdGenerator, RandomIdGenerator } from "./ids.ts";
+import { PeerLinks } from "./peer_links.ts";
 
 /** Options for {@linkcode HttpSpanBuilder}. */
 export interface HttpSpanBuilderOptions {
@@ -117,6 +118,7 @@ export class HttpSpanBuilder {
       maxPipelined: options.maxPipelined ?? 64,
       requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
       socketWaitNs: options.socketWaitNs ?? 50_000_000n,
+      peers: new PeerLinks(),
     };
     this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000);
     this.#idleTimeoutNs = options.idleTimeoutNs ?? 60_000_000_000n;

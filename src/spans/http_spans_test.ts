@@ -655,3 +655,91 @@ Deno.test("spans: a reused key whose request was written before its socket was s
   assert.equal(builder.stats.requestsDropped, 0);
   assert.equal(builder.stats.lostGaps, 0, "offsets go on across the reuse: no hole");
 });
+
+Deno.test("spans: a traced client calling a traced server on this host: one trace", () => {
+  const { builder, spans, wire, feed } = setup();
+  const ends = { family: "ipv4" as const, fd: 5, monoNs: 0n, callMonoNs: 0n };
+  const client = { ...ends, pid: 1, conn: "cl", socket: "s-cl" };
+  const server = { ...ends, pid: 2, conn: "sv", socket: "s-sv" };
+  const request = "GET /chain HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n\r\n";
+  const response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  // The client's request is captured before its socket is learnt (inside that write).
+  feed(wire.call("egress", request, 10n, { pid: 1, conn: "cl" }));
+  builder.socket({
+    ...client,
+    localAddress: "127.0.0.1",
+    localPort: 50000,
+    peerAddress: "127.0.0.1",
+    peerPort: 8443,
+  });
+  builder.socket({
+    ...server,
+    localAddress: "127.0.0.1",
+    localPort: 8443,
+    peerAddress: "127.0.0.1",
+    peerPort: 50000,
+  });
+  feed(wire.call("ingress", request, 11n, { pid: 2, conn: "sv" }));
+  feed(wire.call("egress", response, 12n, { pid: 2, conn: "sv" }));
+  feed(wire.call("ingress", response, 13n, { pid: 1, conn: "cl" }));
+  const [serverSpan, clientSpan] = spans;
+  assert.equal(serverSpan!.kind, "SERVER");
+  assert.equal(clientSpan!.kind, "CLIENT");
+  assert.equal(serverSpan!.traceId, clientSpan!.traceId);
+  assert.equal(serverSpan!.parentSpanId, clientSpan!.spanId);
+  assert.equal(clientSpan!.parentSpanId, "");
+
+  // Another connection between other ports is not linked.
+  feed(wire.call("ingress", request, 20n, { pid: 2, conn: "other" }));
+  builder.socket({
+    ...server,
+    conn: "other",
+    socket: "s-o",
+    localAddress: "127.0.0.1",
+    localPort: 8443,
+    peerAddress: "127.0.0.1",
+    peerPort: 50001,
+  });
+  feed(wire.call("egress", response, 21n, { pid: 2, conn: "other" }));
+  assert.equal(spans[2]!.parentSpanId, "");
+  assert.notEqual(spans[2]!.traceId, clientSpan!.traceId);
+});
+
+Deno.test("spans: a request the server was not seen reading does not shift the links", () => {
+  const { builder, spans, wire, feed } = setup();
+  const ends = { family: "ipv4" as const, fd: 5, monoNs: 0n, callMonoNs: 0n };
+  builder.socket({
+    ...ends,
+    pid: 1,
+    conn: "cl",
+    socket: "a",
+    localAddress: "10.0.0.1",
+    localPort: 40000,
+    peerAddress: "10.0.0.2",
+    peerPort: 443,
+  });
+  builder.socket({
+    ...ends,
+    pid: 2,
+    conn: "sv",
+    socket: "b",
+    localAddress: "10.0.0.2",
+    localPort: 443,
+    peerAddress: "10.0.0.1",
+    peerPort: 40000,
+  });
+  const req = (n: number) => `GET /${n} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  const resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  const c = { pid: 1, conn: "cl" }, s = { pid: 2, conn: "sv" };
+  feed(wire.call("egress", req(1), 10n, c));
+  // The server's read of /1 was not seen (it was under way when the probes came in).
+  feed(wire.call("egress", resp, 12n, s));
+  feed(wire.call("ingress", resp, 13n, c));
+  feed(wire.call("egress", req(2), 20n, c));
+  feed(wire.call("ingress", req(2), 21n, s));
+  feed(wire.call("egress", resp, 22n, s));
+  feed(wire.call("ingress", resp, 23n, c));
+  const byPath = (kind: string, path: string) =>
+    spans.find((x) => x.kind === kind && x.attributes["url.path"] === path)!;
+  assert.equal(byPath("SERVER", "/2").parentSpanId, byPath("CLIENT", "/2").spanId);
+});

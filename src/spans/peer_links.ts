@@ -1,0 +1,61 @@
+/**
+ * Trace context between traced processes on one host. When upspan sees both ends of a
+ * connection — a client it traces calling a server it traces — the client's request
+ * offers its span's ids under the connection's address pair, and the server's request
+ * on the other end takes them, so the server span becomes the client span's child in one
+ * trace, with no header on the wire.
+ *
+ * @module
+ */
+import type { SocketInfo } from "./stream_chunk.ts";
+
+/** The ids a span takes: its trace, itself and its parent ("" for none). */
+export interface TraceContext {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+}
+
+/** Connection key of both ends: client address and port, then server address and port. */
+export function clientToServer(socket: SocketInfo, server: boolean): string | undefined {
+  if (socket.family !== "ipv4" && socket.family !== "ipv6") return undefined;
+  const local = `${socket.localAddress}:${socket.localPort}`;
+  const peer = `${socket.peerAddress}:${socket.peerPort}`;
+  return server ? `${peer}>${local}` : `${local}>${peer}`;
+}
+
+const MAX_CONNECTIONS = 10_000;
+const MAX_PER_CONNECTION = 64;
+
+/** Client requests' contexts waiting for their server side, first in, first out. */
+export class PeerLinks {
+  readonly #waiting = new Map<string, TraceContext[]>();
+
+  /** A client request on connection `key` was sent with these ids. */
+  offer(key: string, context: TraceContext): void {
+    let queue = this.#waiting.get(key);
+    if (queue === undefined) {
+      if (this.#waiting.size >= MAX_CONNECTIONS) {
+        // Oldest first: a server that is not traced never takes its clients' offers.
+        this.#waiting.delete(this.#waiting.keys().next().value!);
+      }
+      queue = [];
+      this.#waiting.set(key, queue);
+    }
+    if (queue.length >= MAX_PER_CONNECTION) queue.shift();
+    queue.push(context);
+  }
+
+  /** The context of the oldest client request on connection `key` not yet taken. */
+  take(key: string): TraceContext | undefined {
+    const queue = this.#waiting.get(key);
+    const context = queue?.shift();
+    if (queue !== undefined && queue.length === 0) this.#waiting.delete(key);
+    return context;
+  }
+
+  /** Connections with offers waiting. */
+  get size(): number {
+    return this.#waiting.size;
+  }
+}
