@@ -34,6 +34,8 @@ export interface PrettyExporterOptions {
    * Default: 2000.
    */
   holdMs?: number;
+  /** How long a SERVER span waits for its parent. Default 250 ms. */
+  serverHoldMs?: number;
   /**
    * How long a printed span's id is remembered, in ms: a child of a span printed within
    * this time is printed at once instead of waiting. Default: 60 000.
@@ -63,11 +65,11 @@ const MAX_REMEMBERED = 100_000;
  * Children usually end, and so arrive, before their parents, so a span is held back:
  *
  * - its parent is held: it is attached under it and printed with it;
- * - it has a parent that is not held and was not printed recently, and it is not a
- *   SERVER span: it waits for the parent, at most `holdMs`, and is then printed alone.
- *   (CLIENT and INTERNAL spans are made inside a local request whose span ends later;
- *   a SERVER span's parent comes from an incoming `traceparent`, i.e. from a remote
- *   process that may never be traced.)
+ * - it has a parent that is not held and was not printed recently: it waits for the
+ *   parent, at most `holdMs` (CLIENT and INTERNAL spans: made inside a local request
+ *   whose span ends later) or `serverHoldMs` (SERVER spans: their parent is a traced
+ *   client on this host, whose span ends just after, or a remote caller that may never
+ *   come), and is then printed alone.
  * - otherwise (no parent, a remote parent, or a parent already printed): it is printed
  *   at once, together with the children that were waiting for it.
  *
@@ -85,6 +87,7 @@ export class PrettyExporter implements SpanExporter {
   #write: (text: string) => void;
   #paint: (style: _Style, text: string) => string;
   #holdMs: number;
+  #serverHoldMs: number;
   #rememberMs: number;
   #now: () => number;
   /** Every held span, at any depth, by span id. */
@@ -100,6 +103,7 @@ export class PrettyExporter implements SpanExporter {
     this.#write = options.write ?? _writeStdout;
     this.#paint = _painter(options.color ?? _stdoutWantsColor());
     this.#holdMs = options.holdMs ?? 2000;
+    this.#serverHoldMs = options.serverHoldMs ?? 250;
     this.#rememberMs = options.rememberMs ?? 60_000;
     this.#now = options.now ?? (() => performance.now());
   }
@@ -107,7 +111,8 @@ export class PrettyExporter implements SpanExporter {
   export(span: Span): void {
     const now = this.#now();
     this.#forgetOld(now);
-    const node: Node = { span, children: [], parent: undefined, deadline: now + this.#holdMs };
+    const hold = span.kind === "SERVER" ? this.#serverHoldMs : this.#holdMs;
+    const node: Node = { span, children: [], parent: undefined, deadline: now + hold };
     const waitingForMe = this.#waiting.get(span.spanId);
     if (waitingForMe) {
       this.#waiting.delete(span.spanId);
@@ -121,7 +126,7 @@ export class PrettyExporter implements SpanExporter {
       this.#attach(parent, node);
       return;
     }
-    if (parentId !== "" && span.kind !== "SERVER" && !this.#printed.has(parentId)) {
+    if (parentId !== "" && !this.#printed.has(parentId)) {
       this.#held.set(span.spanId, node);
       const list = this.#waiting.get(parentId);
       if (list) list.push(node);

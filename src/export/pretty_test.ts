@@ -83,14 +83,18 @@ Deno.test("a child is held until its parent arrives, then printed under it", asy
 });
 
 Deno.test("nested held spans form a tree under a SERVER span with a remote parent", async () => {
-  const { exporter, shown } = collect();
+  const { exporter, shown, clock } = collect();
   exporter.export(span("db", "handler", { startTimeUnixNano: T0 + 1n * MS }));
   exporter.export(span("api", "handler", { startTimeUnixNano: T0 + 2n * MS }));
   exporter.export(span("handler", "srv", { kind: "INTERNAL" }));
   exporter.export(span("log", "srv", { startTimeUnixNano: T0 + 3n * MS }));
   assert.deepEqual(shown(), []);
-  // The parent of a SERVER span is remote (from traceparent): it prints at once.
+  // A SERVER span's parent may be a traced caller on this host, which ends just after:
+  // it waits briefly; this one's is remote (from traceparent) and never comes.
   exporter.export(span("srv", "remote00parent00", { kind: "SERVER" }));
+  assert.deepEqual(shown(), []);
+  clock.now += 250;
+  exporter.flushExpired();
   assert.deepEqual(shown(), [
     "SERVER srv UNSET 1.00ms app[7]",
     "├─ INTERNAL handler UNSET 1.00ms app[7]",
@@ -114,6 +118,18 @@ Deno.test("an orphan is printed alone once the hold time is over", async () => {
   // Its parent arriving late is printed on its own.
   exporter.export(span("gone", "", { kind: "SERVER" }));
   assert.equal(shown().at(-1), "SERVER gone UNSET 1.00ms app[7]");
+  await exporter.shutdown();
+});
+
+Deno.test("a SERVER span whose caller is traced on this host prints under it", async () => {
+  const { exporter, shown } = collect();
+  exporter.export(span("srv", "cli", { kind: "SERVER" }));
+  assert.deepEqual(shown(), []);
+  exporter.export(span("cli", ""));
+  assert.deepEqual(shown(), [
+    "CLIENT cli UNSET 1.00ms app[7]",
+    "└─ SERVER srv UNSET 1.00ms app[7]",
+  ]);
   await exporter.shutdown();
 });
 
