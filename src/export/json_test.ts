@@ -39,11 +39,15 @@ function span(overrides: Partial<Span> = {}): Span {
   };
 }
 
-Deno.test("JsonLinesExporter writes one JSON object per line, fields as the contract says", () => {
-  const lines: string[] = [];
-  const exporter = new JsonLinesExporter({ write: (line) => lines.push(line) });
+Deno.test("JsonLinesExporter writes one JSON object per line, fields as the contract says", async () => {
+  const writes: string[] = [];
+  const exporter = new JsonLinesExporter({ write: (text) => writes.push(text) });
   exporter.export(span());
   exporter.export(span({ spanId: "b7ad6b7169203331", parentSpanId: "00f067aa0ba902b7" }));
+  assert.equal(writes.length, 0, "held until the current task ends");
+  await Promise.resolve();
+  assert.equal(writes.length, 1, "spans that arrive together go out in one write");
+  const lines = writes[0]!.split(/(?<=\n)/);
 
   assert.equal(lines.length, 2);
   for (const line of lines) {
