@@ -24,8 +24,9 @@ export function clientToServer(socket: SocketInfo, server: boolean): string | un
   return server ? `${peer}>${local}` : `${local}>${peer}`;
 }
 
-const MAX_CONNECTIONS = 10_000;
-const MAX_PER_CONNECTION = 64;
+// A client calling a server that is not traced offers ids nobody takes: keep few, briefly.
+const MAX_CONNECTIONS = 2_000;
+const MAX_PER_CONNECTION = 16;
 
 /** Client requests' contexts waiting for their server side, first in, first out. */
 export class PeerLinks {
