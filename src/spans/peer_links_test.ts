@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { clientToServer, PeerLinks } from "./peer_links.ts";
+import type { SocketInfo } from "./stream_chunk.ts";
+
+const ctx = (n: number) => ({ traceId: `t${n}`, spanId: `s${n}`, parentSpanId: "" });
+
+Deno.test("peer links: both ends name a connection the same way", () => {
+  const base = { pid: 1, conn: "c", socket: "s", fd: 3, monoNs: 0n, callMonoNs: 0n };
+  const client: SocketInfo = {
+    ...base,
+    family: "ipv6",
+    localAddress: "::1",
+    localPort: 50000,
+    peerAddress: "::1",
+    peerPort: 443,
+  };
+  const server: SocketInfo = { ...client, localPort: 443, peerPort: 50000 };
+  assert.equal(clientToServer(client, false), clientToServer(server, true));
+  assert.equal(clientToServer({ ...client, family: "unix" }, false), undefined);
+});
+
+Deno.test("peer links: first in, first out, and bounded", () => {
+  const links = new PeerLinks();
+  links.offer("a", ctx(1));
+  links.offer("a", ctx(2));
+  assert.equal(links.take("a")?.spanId, "s1");
+  assert.equal(links.take("a")?.spanId, "s2");
+  assert.equal(links.take("a"), undefined);
+  assert.equal(links.size, 0);
+  // Offers nobody takes (a server that is not traced) stay bounded.
+  for (let i = 0; i < 100; i++) links.offer("busy", ctx(i));
+  let kept = 0;
+  while (links.take("busy")) kept++;
+  assert.ok(kept <= 16, `kept ${kept}`);
+  for (let i = 0; i < 5000; i++) links.offer(`conn${i}`, ctx(i));
+  assert.ok(links.size <= 2000, `connections ${links.size}`);
+  assert.equal(links.take("conn4999")?.spanId, "s4999", "the newest are kept");
+});
