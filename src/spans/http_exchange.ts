@@ -429,6 +429,8 @@ export class HttpConnection {
     const socket = this.#ctx.socket;
     const server = this.#role === "server";
     if (socket === undefined) {
+      // Bounded: a connection whose socket is never learnt must not grow this forever.
+      if (this.#unlinked.length >= this.#cfg.maxPipelined) this.#unlinked.shift();
       this.#unlinked.push(req);
       return;
     }
