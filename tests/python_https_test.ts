@@ -48,6 +48,12 @@ Deno.test("python https server: one SERVER span per exchange, paths and statuses
   assert.equal(unavailable!.attributes["error.type"], "503");
   assert.equal(echo!.attributes["http.request.body.size"], 9);
   assert.equal(echo!.attributes["http.response.body.size"], 9);
+  // Two curl runs, two connections: the second may reuse the first's freed SSL* address,
+  // and must still carry its own socket.
+  const ports = spans.map((s) => s.attributes["client.port"]);
+  assert.equal(ports[0], ports[1]);
+  assert.equal(ports[1], ports[2]);
+  assert.notEqual(ports[3], ports[0]);
   for (const s of spans) {
     assert.match(s.traceId, /^[0-9a-f]{32}$/);
     assert.match(s.spanId, /^[0-9a-f]{16}$/);
