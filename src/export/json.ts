@@ -57,8 +57,25 @@ export function spanToJson(span: Span): string {
     endTimeUnixNano: span.endTimeUnixNano.toString(),
     attributes: span.attributes,
     status,
-    resource: span.resource,
   });
+  // `resource` comes last; a process's resource object is shared by its spans (and never
+  // changed), so it is serialised once.
+  return `${lineSafe(json.slice(0, -1))},"resource":${resourceJson(span.resource)}}`;
+}
+
+const resourceCache = new WeakMap<object, string>();
+
+function resourceJson(resource: Span["resource"]): string {
+  let json = resourceCache.get(resource);
+  if (json === undefined) {
+    json = lineSafe(JSON.stringify(resource));
+    resourceCache.set(resource, json);
+  }
+  return json;
+}
+
+/** U+2028/U+2029 are valid in JSON but end a line for some readers: escape them. */
+function lineSafe(json: string): string {
   return json.replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
