@@ -66,9 +66,14 @@ class Slab {
   }
 }
 
-/** A connection key: the process and its SSL* (a Number holds a 48-bit address exactly). */
+/** A user-space address (the SSL*) as hex: a Number holds a 48-bit address exactly. */
 function connKey(view: DataView, at: number): string {
   return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
+}
+
+/** A kernel address (the struct sock) as hex: it needs all 64 bits, so a BigInt. */
+function kernelAddress(view: DataView, at: number): string {
+  return "0x" + view.getBigUint64(at, true).toString(16);
 }
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
@@ -154,7 +159,7 @@ export function tlsDecoder(types: TlsTypes) {
         socket: {
           pid: view.getUint32(at + s.tgid, true),
           conn: connKey(view, at + s.conn),
-          socket: connKey(view, at + s.sock),
+          socket: kernelAddress(view, at + s.sock),
           fd: view.getInt32(at + s.fd, true),
           family: family === AF_INET
             ? "ipv4"

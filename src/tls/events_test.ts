@@ -69,8 +69,10 @@ Deno.test("decoder: socket records, IPv4 and IPv6 addresses in their usual text 
     v.setUint16(f("local_port"), 8443, true);
     v.setUint16(f("peer_port"), 50000, true);
     bytes.set(addr, f("peer_addr"));
+    v.setBigUint64(f("sock"), 0xffff888104a3c123n, true); // all 64 bits of a kernel address
     const ev = decode(bytes, v, 8, socket.size);
     assert.ok(ev?.type === "socket");
+    assert.equal(ev.socket.socket, "0xffff888104a3c123");
     assert.equal(ev.socket.peerAddress, text);
     assert.equal(ev.socket.localPort, 8443);
     assert.equal(ev.socket.peerPort, 50000);
