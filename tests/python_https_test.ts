@@ -153,3 +153,18 @@ Deno.test("curl: CLIENT spans with the full URL and the server's address", async
     await client.status;
   }
 });
+
+Deno.test("python https server on IPv6: addresses from the socket in their text form", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key, host: "::1" });
+  await using agent = await startAgent(["--pid", String(server.pid)]);
+  await curl("-6", `https://[::1]:${server.port}/hello`);
+  await agent.waitForSpans((s) => s.kind === "SERVER", 1);
+  assert.equal(await agent.stop("SIGTERM"), 0);
+  const [span] = agent.spans;
+  assert.equal(span!.attributes["url.path"], "/hello");
+  assert.equal(span!.attributes["client.address"], "::1");
+  assert.equal(span!.attributes["network.peer.address"], "::1");
+  assert.equal(span!.attributes["server.address"], "::1");
+  assert.equal(span!.attributes["server.port"], server.port);
+});

@@ -3,7 +3,7 @@
 
 Usage: https_server.py PORT CERT KEY
 
-Listens on 127.0.0.1:PORT (0 picks a free port) and prints ``listening PORT`` on stdout
+Listens on 127.0.0.1:PORT, or HOST:PORT (0 picks a free port) and prints ``listening PORT`` on stdout
 once it accepts connections. HTTP/1.1 with keep-alive; every response with a body carries
 Content-Length (never chunked), so a reader can find where each response ends.
 
@@ -91,13 +91,16 @@ class Server(ThreadingHTTPServer):
 
 
 def main():
-    if len(sys.argv) != 4:
-        print("usage: https_server.py PORT CERT KEY", file=sys.stderr)
+    if len(sys.argv) not in (4, 5):
+        print("usage: https_server.py PORT CERT KEY [HOST]", file=sys.stderr)
         sys.exit(2)
     port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    host = sys.argv[4] if len(sys.argv) == 5 else "127.0.0.1"
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = Server(("127.0.0.1", port), context)
+    if ":" in host:
+        Server.address_family = socket.AF_INET6
+    server = Server((host, port), context)
     print(f"listening {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

@@ -44,6 +44,8 @@ export interface ServerOptions {
   port?: number;
   /** How long to wait for the `listening PORT` line. Default: 10 000 ms. */
   timeoutMs?: number;
+  /** Address to listen on (Python target only). Default: `127.0.0.1`. */
+  host?: string;
   /** Interpreter to run. Default: `python3` or `node` from PATH. */
   interpreter?: string;
 }
@@ -51,6 +53,7 @@ export interface ServerOptions {
 /** Starts `https_server.py` and waits until it listens. */
 export function startPythonServer(options: ServerOptions): Promise<TargetServer> {
   const args = [PYTHON_SERVER, String(options.port ?? 0), options.cert, options.key];
+  if (options.host !== undefined) args.push(options.host);
   return startServer(options.interpreter ?? "python3", args, options);
 }
 
