@@ -31,6 +31,13 @@ export class Link {
     if (this.#ptr) libbpf().bpf_link__destroy(this.#ptr);
     this.#ptr = null;
   }
+
+  /** Detaches the probe off the main thread, so that many can be detached at once. */
+  async closeAsync(): Promise<void> {
+    const ptr = this.#ptr;
+    this.#ptr = null;
+    if (ptr) await libbpf().bpf_link__destroy_async(ptr);
+  }
 }
 
 /** Where and how to place a uprobe. */

@@ -56,6 +56,14 @@ const symbols = {
     result: "pointer",
   },
   bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
+  // The same call off the main thread: detaching a probe waits for the kernel's RCU grace
+  // period (~90 ms here), so detaching a dozen one after another takes a second.
+  bpf_link__destroy_async: {
+    name: "bpf_link__destroy",
+    parameters: ["pointer"],
+    result: "i32",
+    nonblocking: true,
+  },
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   bpf_map_lookup_elem: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   bpf_map_delete_elem: { parameters: ["i32", "buffer"], result: "i32" },

@@ -59,9 +59,10 @@ export class ProbeSet {
     return [...this.#links.keys()].filter((k) => !k.startsWith("tp:")).length;
   }
 
-  /** Detaches every probe. */
-  close(): void {
-    for (const link of this.#links.values()) link.close();
+  /** Detaches every probe, all at once (each detach waits out an RCU grace period). */
+  async close(): Promise<void> {
+    const links = [...this.#links.values()];
     this.#links.clear();
+    await Promise.all(links.map((link) => link.closeAsync()));
   }
 }

@@ -301,7 +301,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       dropped: s.drops,
     };
   } finally {
-    probes.close();
+    await probes.close();
     ring?.close();
     obj.close();
     if (debugLog) setLogSink(undefined);
