@@ -63,10 +63,14 @@ interface AgentRun {
   hits: { write: number; read: number; readReturn: number };
   dropped: number;
   rss: { total: number; own: number };
+  /** Milliseconds from starting the agent to its `ready` line, and from SIGINT to exit. */
+  readyMs: number;
+  stopMs: number;
 }
 
 /** Runs wrk against `url` while an agent traces `pid`; returns what both saw. */
 async function tracedLoad(pid: number, url: string): Promise<AgentRun> {
+  const started = performance.now();
   const agent = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MOD, "--pid", String(pid), "--format", "json"],
     stdout: "piped",
@@ -80,7 +84,8 @@ async function tracedLoad(pid: number, url: string): Promise<AgentRun> {
   const errs = (async () => {
     for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) err += t;
   })();
-  while (!/^ready/m.test(err)) await new Promise((r) => setTimeout(r, 50));
+  while (!/^ready/m.test(err)) await new Promise((r) => setTimeout(r, 5));
+  const readyMs = performance.now() - started;
   const rss = { total: 0, own: 0 };
   const sampler = setInterval(() => {
     const r = rssKb(agent.pid);
@@ -90,13 +95,15 @@ async function tracedLoad(pid: number, url: string): Promise<AgentRun> {
   const load = await wrk(url);
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 500));
+  const stopping = performance.now();
   agent.kill("SIGINT");
   await agent.status;
+  const stopMs = performance.now() - stopping;
   await counting;
   await errs;
   const m = /probe hits: (\d+) write, (\d+) read, (\d+) read-return; (\d+) dropped/.exec(err);
   const [write = 0, read = 0, readReturn = 0, dropped = 0] = (m?.slice(1) ?? []).map(Number);
-  return { load, spans, hits: { write, read, readReturn }, dropped, rss };
+  return { load, spans, hits: { write, read, readReturn }, dropped, rss, readyMs, stopMs };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -141,6 +148,13 @@ async function httpsUnderLoad(rounds = 3) {
       (spans / requests).toFixed(3)
     } per request), ` +
       `${sum((r) => r.dropped)} events dropped`,
+  );
+  console.log(
+    `start-up         ready ${median(runs.map((r) => r.readyMs)).toFixed(0)} ms after start ` +
+      `(Deno, discovery, BPF load, attach); exit ${
+        median(runs.map((r) => r.stopMs)).toFixed(0)
+      } ms ` +
+      `after SIGINT (flush, detach)`,
   );
   console.log(
     `agent RSS        ${
