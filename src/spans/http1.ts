@@ -271,32 +271,20 @@ export class Http1Parser<K extends "request" | "response"> {
         case S_TRAILERS:
           i = this.#scanBlock(bytes, i, monoNs);
           break;
-        case S_BODY: {
-          const msg = this.#msg!;
-          const take = Math.min(this.#remaining, n - i);
-          msg.bodySize += take;
-          msg.lastByteMonoNs = monoNs;
-          this.#remaining -= take;
-          i += take;
+        case S_BODY:
+          i += this.#takeBody(n - i, monoNs);
           if (this.#remaining === 0) this.#finish(true);
           break;
-        }
         case S_CHUNK_SIZE:
           i = this.#scanChunkSize(bytes, i, monoNs);
           break;
-        case S_CHUNK_DATA: {
-          const msg = this.#msg!;
-          const take = Math.min(this.#remaining, n - i);
-          msg.bodySize += take;
-          msg.lastByteMonoNs = monoNs;
-          this.#remaining -= take;
-          i += take;
+        case S_CHUNK_DATA:
+          i += this.#takeBody(n - i, monoNs);
           if (this.#remaining === 0) {
             this.#state = S_CHUNK_END;
             this.#sawCR = false;
           }
           break;
-        }
         case S_CHUNK_END: {
           const b = bytes[i]!;
           if (b === CR && !this.#sawCR) {
@@ -407,6 +395,16 @@ export class Http1Parser<K extends "request" | "response"> {
       }
     }
     this.reset();
+  }
+
+  /** Counts up to `available` body bytes (of a Content-Length body or a chunk); returns how many. */
+  #takeBody(available: number, monoNs: bigint): number {
+    const msg = this.#msg!;
+    const take = Math.min(this.#remaining, available);
+    msg.bodySize += take;
+    msg.lastByteMonoNs = monoNs;
+    this.#remaining -= take;
+    return take;
   }
 
   #problem(p: Http1Problem): void {
