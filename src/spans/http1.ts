@@ -875,8 +875,8 @@ export function getHeader(fields: readonly HeaderField[], name: string): string 
   return undefined;
 }
 
-/** Methods a request stream may open with (sniffing only; wider than semconv's list). */
-const SNIFFED_METHODS = new Set([
+/** The methods of RFC 9110 and RFC 5789 (PATCH): what `http.request.method` may carry. */
+export const HTTP_METHODS: ReadonlySet<string> = new Set([
   "GET",
   "HEAD",
   "POST",
@@ -886,16 +886,12 @@ const SNIFFED_METHODS = new Set([
   "OPTIONS",
   "TRACE",
   "PATCH",
-  "PROPFIND",
-  "PROPPATCH",
-  "MKCOL",
-  "COPY",
-  "MOVE",
-  "LOCK",
-  "UNLOCK",
-  "SEARCH",
-  "REPORT",
-  "PURGE",
+]);
+
+/** Methods a request stream may open with: the above and WebDAV's and caches'. */
+const SNIFFED_METHODS = new Set([
+  ...HTTP_METHODS,
+  ..."PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK SEARCH REPORT PURGE".split(" "),
 ]);
 
 /**

@@ -7,7 +7,13 @@
  */
 import type { Attributes, Span, SpanKind, StatusCode } from "./span.ts";
 import type { SocketInfo } from "./stream_chunk.ts";
-import { equalsLower, type HeaderField, type Http1Request, type Http1Response } from "./http1.ts";
+import {
+  equalsLower,
+  type HeaderField,
+  type Http1Request,
+  type Http1Response,
+  HTTP_METHODS,
+} from "./http1.ts";
 import type { IdGenerator } from "./ids.ts";
 import { parseTraceparent } from "./traceparent.ts";
 import type { TraceContext } from "./peer_links.ts";
@@ -27,19 +33,6 @@ export interface HttpExchangeContext {
   /** Ids for spans that do not continue a trace. */
   ids: IdGenerator;
 }
-
-/** Methods `http.request.method` may carry; others become `_OTHER` (semconv). */
-const KNOWN_METHODS = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "CONNECT",
-  "OPTIONS",
-  "TRACE",
-  "PATCH",
-]);
 
 /** Query parameters whose values semconv asks to redact from `url.query` and `url.full`. */
 const SENSITIVE_QUERY = /(?:^|&)(?:AWSAccessKeyId|Signature|sig|X-Goog-Signature)=/;
@@ -90,7 +83,7 @@ export function httpExchangeSpan(
   const socket = ctx.socket;
   const target = splitTarget(req.target);
   const method = req.method;
-  const known = KNOWN_METHODS.has(method);
+  const known = HTTP_METHODS.has(method);
   const attributes: Attributes = {};
   const h = requestHeaders(req.headers);
 
