@@ -578,6 +578,16 @@ export class Http1Parser<K extends "request" | "response"> {
     let length = 0;
     let bad: Http1Problem | undefined;
     let msg: Http1Message;
+    const common = {
+      headers,
+      trailers: [],
+      framing: "none" as BodyFraming,
+      bodySize: 0,
+      complete: true,
+      firstByteMonoNs: this.#headMonoNs,
+      lastByteMonoNs: monoNs,
+      tid: this.#headTid,
+    };
     if (this.kind === "request") {
       const sp1 = startLine.indexOf(" ");
       const sp2 = startLine.lastIndexOf(" ");
@@ -586,14 +596,7 @@ export class Http1Parser<K extends "request" | "response"> {
         method: startLine.slice(0, sp1),
         target: startLine.slice(sp1 + 1, sp2),
         version: startLine.slice(sp2 + 6),
-        headers,
-        trailers: [],
-        framing: "none",
-        bodySize: 0,
-        complete: true,
-        firstByteMonoNs: this.#headMonoNs,
-        lastByteMonoNs: monoNs,
-        tid: this.#headTid,
+        ...common,
       };
       if (transferEncoding !== undefined) {
         if (isChunked(transferEncoding)) framing = "chunked";
@@ -619,14 +622,7 @@ export class Http1Parser<K extends "request" | "response"> {
         status,
         reason: startLine.slice(13),
         version: startLine.slice(5, 8),
-        headers,
-        trailers: [],
-        framing: "none",
-        bodySize: 0,
-        complete: true,
-        firstByteMonoNs: this.#headMonoNs,
-        lastByteMonoNs: monoNs,
-        tid: this.#headTid,
+        ...common,
       };
       const method = this.#opts.requestMethod?.();
       if (status === 101 || (method === "CONNECT" && status >= 200 && status < 300)) {
