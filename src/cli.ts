@@ -153,7 +153,9 @@ export async function main(argv: string[]): Promise<number> {
       log: (line) => stderr(line),
       debugLog: opts.debug ? stderr : undefined,
       onSpan: dump ? undefined : (span) => exporter.export(span),
-      onChunk: dump ? (chunk, process) => dump.print(chunk, process?.comm) : undefined,
+      onChunk: dump
+        ? (chunk, process, socket) => dump.print(chunk, process?.comm, socket)
+        : undefined,
       onReady: (r) => {
         stderr(
           `ready: ${plural(r.probes, "probe")} on ${

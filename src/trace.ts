@@ -19,7 +19,7 @@ import { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import { HttpSpanBuilder } from "./spans/mod.ts";
 import type { Span } from "./spans/span.ts";
-import type { StreamChunk } from "./spans/stream_chunk.ts";
+import type { SocketInfo, StreamChunk } from "./spans/stream_chunk.ts";
 import { locateOpenSSL, type ProbeSite, SOCKET_TRACEPOINTS, tlsDecoder } from "./tls/mod.ts";
 
 /** Default location of the built TLS capture object. */
@@ -32,14 +32,31 @@ const BATCH = 4096;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A Map that forgets its oldest entry beyond `max` entries. */
+class LruMap<K, V> extends Map<K, V> {
+  constructor(readonly max: number) {
+    super();
+  }
+  override set(key: K, value: V): this {
+    this.delete(key);
+    super.set(key, value);
+    if (this.size > this.max) this.delete(this.keys().next().value!);
+    return this;
+  }
+}
+
 /** Options for {@link trace}. */
 export interface TraceOptions {
   /** Processes to trace. */
   pids: number[];
   /** Receives each finished span. */
   onSpan?: (span: Span) => void;
-  /** Receives each captured plaintext chunk (for a dump), with its process. */
-  onChunk?: (chunk: StreamChunk, process: ProcessInfo | undefined) => void;
+  /** Receives each captured plaintext chunk (for a dump), with its process and socket. */
+  onChunk?: (
+    chunk: StreamChunk,
+    process: ProcessInfo | undefined,
+    socket: SocketInfo | undefined,
+  ) => void;
   /** Called once, when the probes are attached. */
   onReady?: (ready: ReadyInfo) => void;
   /** Status lines (what was found, what exited); default: none. */
@@ -210,15 +227,21 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       },
     });
     const decode = tlsDecoder(obj);
+    // The socket last seen under each connection, for the chunk receiver (a dump).
+    const onChunk = opts.onChunk;
+    const socketsForChunks = new LruMap<string, SocketInfo>(10_000);
     let events = 0;
     const onRecord = (bytes: Uint8Array, view: DataView, at: number, length: number) => {
       events++;
       const ev = decode(bytes, view, at, length);
       if (!ev) return;
-      if (ev.type === "socket") builder?.socket(ev.socket);
-      else {
-        opts.onChunk?.(ev.chunk, byPid.get(ev.chunk.pid));
-        builder?.chunk(ev.chunk);
+      if (ev.type === "socket") {
+        builder?.socket(ev.socket);
+        if (onChunk) socketsForChunks.set(`${ev.socket.pid}/${ev.socket.conn}`, ev.socket);
+      } else {
+        const c = ev.chunk;
+        onChunk?.(c, byPid.get(c.pid), socketsForChunks.get(`${c.pid}/${c.conn}`));
+        builder?.chunk(c);
       }
     };
 

@@ -19,7 +19,10 @@ Deno.test("--dump prints each chunk with time, pid, thread, direction, connectio
   const read = headers.find((l) => l.includes(" READ "))!;
   assert.match(
     read,
-    new RegExp(`pid ${server.pid} tid \\d+ \\(python3\\) conn 0x[0-9a-f]+ pos 0 len \\d+`),
+    new RegExp(
+      `pid ${server.pid} tid \\d+ \\(python3\\) conn 0x[0-9a-f]+ ` +
+        `127\\.0\\.0\\.1:${server.port} ← 127\\.0\\.0\\.1:\\d+ pos 0 len \\d+`,
+    ),
   );
   assert.match(text, /GET \/bytes\/300 HTTP\/1\.1/);
   assert.match(text, /HTTP\/1\.[01] 200 OK/);

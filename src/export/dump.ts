@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { StreamChunk } from "../spans/stream_chunk.ts";
+import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
 import {
   _isUnsafeCodePoint,
   _painter,
@@ -83,7 +83,7 @@ export class DumpPrinter {
   }
 
   /** Prints one chunk. Chunks of one connection direction must come in stream order. */
-  print(chunk: StreamChunk, name?: string): void {
+  print(chunk: StreamChunk, name?: string, socket?: SocketInfo): void {
     const p = this.#paint;
     const key = `${chunk.pid}/${chunk.conn}/${chunk.direction}`;
     const open = chunk.pos === 0 ? undefined : this.#open.get(key);
@@ -104,6 +104,7 @@ export class DumpPrinter {
       `pid ${chunk.pid} tid ${chunk.tid}`,
       ...(name ? [`(${_sanitize(name)})`] : []),
       `conn ${_sanitize(chunk.conn)}`,
+      ...(socket ? [addresses(socket, chunk.direction)] : []),
       `pos ${chunk.pos}`,
       length,
     ].join(" ");
@@ -116,6 +117,16 @@ export class DumpPrinter {
         `${p("dim", "----- END DATA -----")}\n`,
     );
   }
+}
+
+/** `local → peer` for writes, `local ← peer` for reads (IPv6 in brackets). */
+function addresses(socket: SocketInfo, direction: StreamChunk["direction"]): string {
+  if (socket.family !== "ipv4" && socket.family !== "ipv6") return socket.family;
+  const at = (a: string, p: number) => (a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`);
+  const arrow = direction === "egress" ? "→" : "←";
+  return `${at(socket.localAddress, socket.localPort)} ${arrow} ${
+    at(socket.peerAddress, socket.peerPort)
+  }`;
 }
 
 /**

@@ -127,3 +127,30 @@ Deno.test("escapes are marked when colors are on", () => {
   printer.print(chunk({ data: new Uint8Array([0x41, 0x00]) }));
   assert.ok(out[0]!.includes("A\x1b[2m\\x00\x1b[0m"));
 });
+
+Deno.test("a chunk's socket is shown as local and peer addresses, IPv6 in brackets", () => {
+  const out: string[] = [];
+  const dump = new DumpPrinter({ toUnixNano: (m) => m, color: false, write: (t) => out.push(t) });
+  const socket = {
+    pid: 1,
+    conn: "0x1",
+    socket: "0xffff1",
+    fd: 3,
+    family: "ipv6" as const,
+    localAddress: "::1",
+    localPort: 443,
+    peerAddress: "::1",
+    peerPort: 50000,
+    monoNs: 0n,
+    callMonoNs: 0n,
+  };
+  dump.print(chunk({ direction: "ingress" }), "srv", socket);
+  dump.print(chunk({ direction: "egress" }), "srv", {
+    ...socket,
+    family: "ipv4",
+    localAddress: "10.0.0.1",
+    peerAddress: "10.0.0.2",
+  });
+  assert.match(out[0]!, / \(srv\) conn \S+ \[::1\]:443 ← \[::1\]:50000 pos /);
+  assert.match(out[1]!, / 10\.0\.0\.1:443 → 10\.0\.0\.2:50000 pos /);
+});
