@@ -7,7 +7,13 @@
  */
 import { parseArgs } from "node:util";
 import { UpspanError } from "./errors.ts";
-import { DumpPrinter, JsonLinesExporter, PrettyExporter, type SpanExporter } from "./export/mod.ts";
+import {
+  DumpPrinter,
+  JsonLinesExporter,
+  onStdoutClosed,
+  PrettyExporter,
+  type SpanExporter,
+} from "./export/mod.ts";
 import { monotonicNs, realtimeNs } from "../ffi/mod.ts";
 import { trace, type TraceSummary } from "./trace.ts";
 
@@ -135,6 +141,7 @@ export async function main(argv: string[]): Promise<number> {
   const stop = () => ac.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  onStdoutClosed(stop);
 
   const offset = realtimeNs() - monotonicNs();
   const exporter: SpanExporter = opts.format === "json"

@@ -37,3 +37,48 @@ Deno.test("--debug: libbpf's own log appears on stderr", async () => {
   assert.equal((await agent.status).code, 0);
   assert.match(agent.stderr(), /^libbpf debug: libbpf: /m);
 });
+
+Deno.test("the reader of stdout goes away (`| head -1`): the agent stops quietly with exit 0", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  const agent = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../mod.ts", import.meta.url).pathname,
+      "--pid",
+      String(server.pid),
+      "--format",
+      "json",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(agent.stderr).text();
+  const reader = agent.stdout.getReader();
+  const traffic = setInterval(
+    () => curl(`https://127.0.0.1:${server.port}/hello`).catch(() => {}),
+    100,
+  );
+  try {
+    const first = await reader.read(); // a span line: the agent is tracing
+    assert.ok(first.value && first.value.length > 0);
+    await reader.cancel(); // the reader goes away; the next write finds a broken pipe
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      agent.status,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the agent went on tracing")), 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const err = await stderr;
+    assert.equal(status.code, 0, err);
+    assert.doesNotMatch(err, /Uncaught|BrokenPipe/);
+    assert.match(err, /^stopped: /m);
+  } finally {
+    clearInterval(traffic);
+    try {
+      agent.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+});

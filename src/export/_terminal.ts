@@ -7,11 +7,29 @@
 
 const encoder = new TextEncoder();
 
+let stdoutClosed = false;
+let stdoutClosedHandler: () => void = () => {};
+
+/**
+ * What to do once the reader of stdout has gone (`… | head -1`): the command line stops
+ * tracing quietly, as `yes | head` does. Later output is dropped.
+ */
+export function onStdoutClosed(handler: () => void): void {
+  stdoutClosedHandler = handler;
+}
+
 /** Writes `text` to stdout synchronously, looping over partial writes. */
 export function _writeStdout(text: string): void {
+  if (stdoutClosed) return;
   const bytes = encoder.encode(text);
   let done = 0;
-  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
+  try {
+    while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+    stdoutClosed = true;
+    stdoutClosedHandler();
+  }
 }
 
 /**

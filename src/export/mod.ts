@@ -23,3 +23,4 @@ export type { SpanExporter } from "./exporter.ts";
 export { JsonLinesExporter, type JsonLinesExporterOptions, spanToJson } from "./json.ts";
 export { formatDuration, PrettyExporter, type PrettyExporterOptions } from "./pretty.ts";
 export { DumpPrinter, type DumpPrinterOptions, escapeText, hexdump } from "./dump.ts";
+export { onStdoutClosed } from "./_terminal.ts";
