@@ -20,6 +20,12 @@ export type { SocketInfo, StreamChunk } from "./src/spans/stream_chunk.ts";
 export { UpspanError } from "./src/errors.ts";
 
 if (import.meta.main) {
+  // Probes need FFI, /proc, tracefs and child processes: every permission, said plainly.
+  const names = ["read", "write", "ffi", "env", "run", "sys"] as const;
+  if (names.some((name) => Deno.permissions.querySync({ name }).state !== "granted")) {
+    console.error("upspan: Probes need every permission; run it as `deno run -A mod.ts …`.");
+    Deno.exit(2);
+  }
   const { main } = await import("./src/cli.ts");
   Deno.exit(await main(Deno.args));
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { errno, formatVaList, strerror } from "./libc.ts";
+import { errno, formatVaList, libc, strerror } from "./libc.ts";
 
 /** Thrown when a libbpf or kernel operation fails. */
 export class BpfError extends Error {
@@ -85,6 +85,7 @@ let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
  */
 export function libbpf(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
   if (!lib) {
+    libc(); // open before any libbpf call whose errno is read (see libc.ts)
     lib = open();
     lib.symbols.libbpf_set_print(null);
   }

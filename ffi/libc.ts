@@ -5,7 +5,7 @@
  * @module
  */
 
-const lib = Deno.dlopen("libc.so.6", {
+const symbols = {
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
@@ -14,17 +14,28 @@ const lib = Deno.dlopen("libc.so.6", {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
-});
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
+
+/**
+ * libc, opened on first use so that importing ffi/ needs no permission. Whoever reads
+ * `errno` after another library's call opens it first (opening may itself set errno).
+ */
+export function libc(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", symbols);
+  return lib.symbols;
+}
 
 /** The calling thread's current errno. */
 export function errno(): number {
-  const p = lib.symbols.__errno_location();
+  const p = libc().__errno_location();
   return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
 }
 
 /** The text of an errno value, as `strerror(3)` gives it. */
 export function strerror(code: number): string {
-  const p = lib.symbols.strerror(Math.abs(code));
+  const p = libc().strerror(Math.abs(code));
   return p ? Deno.UnsafePointerView.getCString(p) : `errno ${code}`;
 }
 
@@ -34,7 +45,7 @@ const timespec = new BigInt64Array(2);
 const timespecBytes = new Uint8Array(timespec.buffer);
 
 function clock(id: number): bigint {
-  lib.symbols.clock_gettime(id, timespecBytes);
+  libc().clock_gettime(id, timespecBytes);
   return timespec[0]! * 1_000_000_000n + timespec[1]!;
 }
 
@@ -56,7 +67,7 @@ export async function waitReadable(fd: number, timeoutMs: number): Promise<boole
   const view = new DataView(pfd.buffer);
   view.setInt32(0, fd, true);
   view.setInt16(4, POLLIN, true);
-  const n = await lib.symbols.poll(pfd, 1n, Math.max(0, Math.ceil(timeoutMs)));
+  const n = await libc().poll(pfd, 1n, Math.max(0, Math.ceil(timeoutMs)));
   return n > 0;
 }
 
@@ -65,7 +76,7 @@ let formatBuffer: Uint8Array<ArrayBuffer> | undefined;
 export function formatVaList(fmt: Deno.PointerValue, args: Deno.PointerValue): string {
   // The verifier's log arrives as one line of up to a few hundred KiB.
   const buf = formatBuffer ??= new Uint8Array(1 << 20);
-  const n = lib.symbols.vsnprintf(buf, BigInt(buf.length), fmt, args);
+  const n = libc().vsnprintf(buf, BigInt(buf.length), fmt, args);
   return new TextDecoder().decode(buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))));
 }
 
@@ -84,7 +95,7 @@ export interface Mapping {
 /** `mmap(2)` of `length` bytes of `fd` at `offset`, readable (and writable if asked). */
 export function mapShared(fd: number, length: number, offset: number, writable: boolean): Mapping {
   const prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
-  const p = lib.symbols.mmap(null, BigInt(length), prot, MAP_SHARED, fd, BigInt(offset));
+  const p = libc().mmap(null, BigInt(length), prot, MAP_SHARED, fd, BigInt(offset));
   if (!p || Deno.UnsafePointer.value(p) === BigInt.asUintN(64, MAP_FAILED)) {
     const e = errno();
     throw new Error(`Cannot map ${length} bytes of fd ${fd}: ${strerror(e)}`);
@@ -94,7 +105,7 @@ export function mapShared(fd: number, length: number, offset: number, writable: 
     pointer: p,
     bytes: Deno.UnsafePointerView.getArrayBuffer(p, length),
     unmap() {
-      if (mapped) lib.symbols.munmap(p, BigInt(length));
+      if (mapped) libc().munmap(p, BigInt(length));
       mapped = false;
     },
   };
@@ -102,5 +113,5 @@ export function mapShared(fd: number, length: number, offset: number, writable: 
 
 /** The system page size. */
 export function pageSize(): number {
-  return lib.symbols.getpagesize();
+  return libc().getpagesize();
 }

@@ -57,6 +57,17 @@ Deno.test("a thread id instead of a process id: exit 1, names the process", asyn
   }
 });
 
+Deno.test("without -A: exit 2, says how to run it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", new URL("../mod.ts", import.meta.url).pathname, "--pid", "1"],
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, stderr);
+  assertOneSentence(stderr, /deno run -A mod\.ts/);
+});
+
 Deno.test("usage mistakes: exit 2 with a sentence", async (t) => {
   const cases: [string[], RegExp][] = [
     [["--bogus"], /Unknown option '--bogus'/],
