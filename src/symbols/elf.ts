@@ -339,22 +339,15 @@ function readHeaders(reader: ElfReader, name: string): ElfOpenResult {
         `${name} has a corrupt ELF header: program header size is ${header.phentsize}, expected ${PHDR_SIZE}`,
       );
     }
-    if (header.phnum > MAX_PROGRAM_HEADERS) {
-      return fail(
-        `${name} has a corrupt ELF header: it claims ${header.phnum} program headers, more than the ${MAX_PROGRAM_HEADERS} accepted`,
-      );
-    }
-    const length = header.phnum * header.phentsize;
-    if (!inRange(header.phoff, length, size)) {
-      return fail(
-        `${name} is truncated or corrupt: its program header table (${header.phnum} entries at offset ${
-          hex(header.phoff)
-        }) runs past the end of the file (${size} bytes)`,
-      );
-    }
-    const bytes = reader.readAt(header.phoff, length);
-    if (bytes === undefined) return fail(readFailure(name, reader, "its program headers"));
-    const view = dataView(bytes);
+    const table = readTable(reader, name, {
+      what: "program header",
+      count: header.phnum,
+      max: MAX_PROGRAM_HEADERS,
+      entrySize: header.phentsize,
+      offset: header.phoff,
+    });
+    if (typeof table === "string") return fail(table);
+    const view = dataView(table);
     for (let i = 0; i < header.phnum; i++) {
       const o = i * header.phentsize;
       programHeaders.push({
@@ -372,22 +365,15 @@ function readHeaders(reader: ElfReader, name: string): ElfOpenResult {
 
   const sections: ElfSection[] = [];
   if (header.shnum > 0) {
-    if (header.shnum > MAX_SECTIONS) {
-      return fail(
-        `${name} has a corrupt ELF header: it claims ${header.shnum} sections, more than the ${MAX_SECTIONS} accepted`,
-      );
-    }
-    const length = header.shnum * header.shentsize;
-    if (!inRange(header.shoff, length, size)) {
-      return fail(
-        `${name} is truncated or corrupt: its section header table (${header.shnum} entries at offset ${
-          hex(header.shoff)
-        }) runs past the end of the file (${size} bytes)`,
-      );
-    }
-    const bytes = reader.readAt(header.shoff, length);
-    if (bytes === undefined) return fail(readFailure(name, reader, "its section headers"));
-    const view = dataView(bytes);
+    const table = readTable(reader, name, {
+      what: "section header",
+      count: header.shnum,
+      max: MAX_SECTIONS,
+      entrySize: header.shentsize,
+      offset: header.shoff,
+    });
+    if (typeof table === "string") return fail(table);
+    const view = dataView(table);
     for (let i = 0; i < header.shnum; i++) {
       sections.push(decodeSection(view, i * header.shentsize, i));
     }
@@ -773,6 +759,28 @@ function sectionLabel(section: ElfSection): string {
 
 function hex(n: number): string {
   return `0x${n.toString(16)}`;
+}
+
+/**
+ * Reads a header table (program or section headers) after checking its claimed size
+ * against a cap and the file; returns its bytes or the sentence saying what is wrong.
+ */
+function readTable(
+  reader: ElfReader,
+  name: string,
+  t: { what: string; count: number; max: number; entrySize: number; offset: number },
+): Uint8Array | string {
+  if (t.count > t.max) {
+    const noun = t.what === "section header" ? "sections" : `${t.what}s`;
+    return `${name} has a corrupt ELF header: it claims ${t.count} ${noun}, more than the ${t.max} accepted`;
+  }
+  const length = t.count * t.entrySize;
+  if (!inRange(t.offset, length, reader.size)) {
+    return `${name} is truncated or corrupt: its ${t.what} table (${t.count} entries at offset ${
+      hex(t.offset)
+    }) runs past the end of the file (${reader.size} bytes)`;
+  }
+  return reader.readAt(t.offset, length) ?? readFailure(name, reader, `its ${t.what}s`);
 }
 
 function readFailure(name: string, reader: ElfReader, what: string): string {
