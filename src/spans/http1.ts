@@ -605,11 +605,7 @@ export class Http1Parser<K extends "request" | "response"> {
           bad = "bad-transfer-encoding";
         }
       } else if (contentLength !== undefined) {
-        length = parseContentLength(contentLength);
-        if (length < 0) {
-          framing = "none";
-          bad = "bad-content-length";
-        } else framing = "length";
+        ({ framing, length, bad } = lengthFraming(contentLength));
       } else framing = "none";
     } else {
       const status = Number(startLine.slice(9, 12));
@@ -633,11 +629,7 @@ export class Http1Parser<K extends "request" | "response"> {
       } else if (transferEncoding !== undefined) {
         framing = isChunked(transferEncoding) ? "chunked" : "close";
       } else if (contentLength !== undefined) {
-        length = parseContentLength(contentLength);
-        if (length < 0) {
-          framing = "none";
-          bad = "bad-content-length";
-        } else framing = "length";
+        ({ framing, length, bad } = lengthFraming(contentLength));
       } else framing = "close";
     }
     msg.framing = framing;
@@ -869,6 +861,16 @@ export function getHeader(fields: readonly HeaderField[], name: string): string 
     if (equalsLower(f[0], name)) return f[1];
   }
   return undefined;
+}
+
+/** Framing by a Content-Length value: its length, or no body and a problem if it is bad. */
+function lengthFraming(
+  value: string,
+): { framing: BodyFraming; length: number; bad: Http1Problem | undefined } {
+  const length = parseContentLength(value);
+  return length < 0
+    ? { framing: "none", length: 0, bad: "bad-content-length" }
+    : { framing: "length", length, bad: undefined };
 }
 
 /** The methods of RFC 9110 and RFC 5789 (PATCH): what `http.request.method` may carry. */

@@ -28,28 +28,20 @@ function records(): StreamChunk[] {
     for (let c = 0; c < CONNS; c++) {
       const conn = `0x${(0x7f0000 + c).toString(16)}`;
       t += 1000n;
-      out.push({
-        pid: 1234,
-        tid: 1235 + (c & 7),
-        conn,
-        direction: "ingress",
-        pos: r * REQ.length,
-        data: REQ,
-        callEnd: (r + 1) * REQ.length,
-        last: true,
-        monoNs: t,
-      });
-      out.push({
-        pid: 1234,
-        tid: 1235 + (c & 7),
-        conn,
-        direction: "egress",
-        pos: r * RESP.length,
-        data: RESP,
-        callEnd: (r + 1) * RESP.length,
-        last: true,
-        monoNs: t + 500n,
-      });
+      const record = (direction: "ingress" | "egress", data: Uint8Array, monoNs: bigint) =>
+        out.push({
+          pid: 1234,
+          tid: 1235 + (c & 7),
+          conn,
+          direction,
+          pos: r * data.length,
+          data,
+          callEnd: (r + 1) * data.length,
+          last: true,
+          monoNs,
+        });
+      record("ingress", REQ, t);
+      record("egress", RESP, t + 500n);
     }
   }
   return out;
