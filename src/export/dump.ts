@@ -14,6 +14,7 @@
  * @module
  */
 
+import { joinHostPort } from "../spans/http_semconv.ts";
 import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
 import {
   _isUnsafeCodePoint,
@@ -122,11 +123,9 @@ export class DumpPrinter {
 /** `local → peer` for writes, `local ← peer` for reads (IPv6 in brackets). */
 function addresses(socket: SocketInfo, direction: StreamChunk["direction"]): string {
   if (socket.family !== "ipv4" && socket.family !== "ipv6") return socket.family;
-  const at = (a: string, p: number) => (a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`);
   const arrow = direction === "egress" ? "→" : "←";
-  return `${at(socket.localAddress, socket.localPort)} ${arrow} ${
-    at(socket.peerAddress, socket.peerPort)
-  }`;
+  const local = joinHostPort(socket.localAddress, socket.localPort);
+  return `${local} ${arrow} ${joinHostPort(socket.peerAddress, socket.peerPort)}`;
 }
 
 /**

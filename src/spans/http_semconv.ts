@@ -202,6 +202,12 @@ function splitPathQuery(t: string): { path: string; query?: string } {
   return { path: t.slice(0, q), query: t.slice(q + 1) };
 }
 
+/** `host`, or `[v6]` for an IPv6 address; with `:port` when a port is given. */
+export function joinHostPort(address: string, port?: number): string {
+  const host = address.includes(":") ? `[${address}]` : address;
+  return port === undefined ? host : `${host}:${port}`;
+}
+
 /** Splits `host`, `host:port` or `[v6]:port`; a port that is not a number is dropped. */
 export function splitHostPort(authority: string): { host: string; port?: number } {
   let host = authority;
@@ -267,9 +273,8 @@ function fullUrl(
   let host = authority;
   if (host === undefined || host === "") {
     if (address === undefined) return undefined;
-    host = address.includes(":") ? `[${address}]` : address;
     const defaultPort = scheme === "https" ? 443 : 80;
-    if (port !== undefined && port !== defaultPort) host = `${host}:${port}`;
+    host = joinHostPort(address, port === defaultPort ? undefined : port);
   }
   return `${scheme}://${host}${pathQuery}`;
 }

@@ -49,6 +49,7 @@ export { type IdGenerator, RandomIdGenerator } from "./ids.ts";
 export {
   type HttpExchangeContext,
   httpExchangeSpan,
+  joinHostPort,
   redactQuery,
   splitHostPort,
   splitTarget,
