@@ -20,11 +20,8 @@ import { RingReader } from "./ring_reader.ts";
 /** An attached probe. Closing it detaches the probe. */
 export class Link {
   #ptr: Deno.PointerObject | null;
-  /** What this link is, for messages: `uprobe ssl_write at /usr/lib/…:0x3a2f0`. */
-  readonly description: string;
-  constructor(ptr: Deno.PointerObject, description: string) {
+  constructor(ptr: Deno.PointerObject) {
     this.#ptr = ptr;
-    this.description = description;
   }
   /** Detaches the probe. Safe to call twice. */
   close(): void {
@@ -79,7 +76,7 @@ export class BpfProgram {
       BigInt(opts.offset),
       o,
     );
-    return new Link(checkPointer(p, `attach ${what}`), what);
+    return new Link(checkPointer(p, `attach ${what}`));
   }
 
   /** Attaches this program to a kernel tracepoint such as `syscalls:sys_enter_read`. */
@@ -92,7 +89,6 @@ export class BpfProgram {
         `attach ${this.name} to ${what}`,
         "is tracefs mounted at /sys/kernel/tracing?",
       ),
-      what,
     );
   }
 }
@@ -109,15 +105,8 @@ export class BpfMap {
   get fd(): number {
     return libbpf().bpf_map__fd(this.#ptr);
   }
-  /** Sets the size before load (for a ring buffer: its bytes, a power of two). */
-  setMaxEntries(n: number): void {
-    checkResult(libbpf().bpf_map__set_max_entries(this.#ptr, n), `resize map "${this.name}"`);
-  }
   get maxEntries(): number {
     return libbpf().bpf_map__max_entries(this.#ptr);
-  }
-  get valueSize(): number {
-    return libbpf().bpf_map__value_size(this.#ptr);
   }
   /** Inserts or replaces an element. */
   update(key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): void {

@@ -43,8 +43,6 @@ const symbols = {
   bpf_map__name: { parameters: ["pointer"], result: "pointer" },
   bpf_map__fd: { parameters: ["pointer"], result: "i32" },
   bpf_map__max_entries: { parameters: ["pointer"], result: "u32" },
-  bpf_map__set_max_entries: { parameters: ["pointer", "u32"], result: "i32" },
-  bpf_map__value_size: { parameters: ["pointer"], result: "u32" },
   bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_program__name: { parameters: ["pointer"], result: "pointer" },
   bpf_program__attach_uprobe_opts: {

@@ -24,8 +24,6 @@ export interface ProcessInfo {
   comm: string;
   /** The executable path inside the process's mount namespace. */
   exe: string;
-  /** The executable as the agent can open it. */
-  hostExe: string;
   commandLine: string[];
   /** Distinct mapped files, the executable first. */
   files: MappedFile[];
@@ -143,7 +141,6 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
     return fail("gone", `Cannot read /proc/${pid}: ${(e as Error).message}.`);
   }
   exe = exe.replace(/ \(deleted\)$/, "");
-  const root = `${dir}/root`;
   const cmdline = (await readText(`${dir}/cmdline`)) ?? "";
   const files = parseMaps(maps, dir);
   const exeIndex = files.findIndex((f) => f.path === exe);
@@ -154,7 +151,6 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
       pid,
       comm,
       exe,
-      hostExe: root + exe,
       commandLine: cmdline.split("\0").filter((s, i, a) => s !== "" || i < a.length - 1),
       files,
     },

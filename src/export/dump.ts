@@ -14,7 +14,7 @@
  * @module
  */
 
-import { joinHostPort } from "../spans/http_semconv.ts";
+import { joinHostPort } from "../spans/mod.ts";
 import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
 import {
   _isUnsafeCodePoint,
