@@ -162,7 +162,7 @@ export class BpfObject {
    *
    * @example
    * ```ts
-   * const obj = BpfObject.open("bpf/out/tls.bpf.o");
+   * const obj = BpfObject.open("bpf/out/capture.bpf.o");
    * obj.setConstants({ capture_bytes: 16384 });
    * obj.load();
    * ```

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { BpfError, BpfObject } from "./mod.ts";
 
-const TLS = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
+const TLS = new URL("../bpf/out/capture.bpf.o", import.meta.url).pathname;
 
 Deno.test("structLayout reads the event structs from the object's BTF", () => {
   const obj = BpfObject.open(TLS);
   try {
-    const data = obj.structLayout("tls_data_event");
+    const data = obj.structLayout("data_event");
     assert.deepEqual(data.fields["kind"], { offset: 0, size: 4 });
     assert.deepEqual(data.fields["ts_ns"], { offset: 16, size: 8 });
     assert.equal(data.fields["data"]!.size, 16384);
     assert.equal(data.size, data.fields["data"]!.offset + 16384);
-    const sock = obj.structLayout("tls_socket_event");
+    const sock = obj.structLayout("socket_event");
     assert.equal(sock.fields["peer_addr"]!.size, 16);
     assert.throws(() => obj.structLayout("no_such_struct"), /has no struct no_such_struct/);
   } finally {

@@ -7,8 +7,8 @@
  * @module
  */
 import { BpfObject, CallbackRing, type RecordHandler } from "../ffi/mod.ts";
-import { tlsDecoder } from "../src/tls/mod.ts";
-import { TLS_OBJECT } from "../src/trace.ts";
+import { captureDecoder } from "../src/capture/mod.ts";
+import { CAPTURE_OBJECT } from "../src/trace.ts";
 
 const OBJECT = new URL("../bpf/out/ingest.bpf.o", import.meta.url).pathname;
 
@@ -44,10 +44,10 @@ export async function runIngest(
   callsPerMs: number,
 ): Promise<IngestResult & { totalProduced: number; totalConsumed: number }> {
   // The producer emits the TLS capture's events: decode them by that object's BTF.
-  const tls = BpfObject.open(TLS_OBJECT);
+  const tls = BpfObject.open(CAPTURE_OBJECT);
   const decode = (() => {
     try {
-      return tlsDecoder(tls);
+      return captureDecoder(tls);
     } finally {
       tls.close();
     }

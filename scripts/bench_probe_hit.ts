@@ -8,7 +8,7 @@
  */
 import { BpfObject } from "../ffi/mod.ts";
 import { openElf } from "../src/symbols/mod.ts";
-import { TLS_OBJECT } from "../src/trace.ts";
+import { CAPTURE_OBJECT } from "../src/trace.ts";
 
 const SOURCE = `
 #include <stdio.h>
@@ -43,7 +43,7 @@ export async function probeHitCost(calls = 100_000): Promise<Record<string, numb
   const out: Record<string, number> = {};
   for (const mode of ["none", "uprobe", "uretprobe", "uprobe+uretprobe"]) {
     const child = new Deno.Command(exe, { args: [String(calls)], stdout: "piped" }).spawn();
-    const obj = BpfObject.open(TLS_OBJECT);
+    const obj = BpfObject.open(CAPTURE_OBJECT);
     obj.load();
     const links = [];
     if (mode.startsWith("uprobe")) {

@@ -1,12 +1,14 @@
 /**
  * The engine: from process ids to spans, one stage after another — discovery, symbols
- * (through the OpenSSL instrumentation), the BPF object through ffi/, the ring buffer,
- * the span builder — until stopped. The command line and library users both run this.
+ * (through the OpenSSL instrumentation), the capture's BPF object through ffi/ (OpenSSL
+ * uprobes and plain-socket syscall tracepoints), the ring buffer, the span builder — until
+ * stopped. The command line and library users both run this.
  *
  * @module
  */
 import {
   BpfError,
+  type BpfMap,
   BpfObject,
   monotonicNs,
   realtimeNs,
@@ -20,10 +22,11 @@ import { processResource } from "./resource.ts";
 import { HttpSpanBuilder } from "./spans/mod.ts";
 import type { Span } from "./spans/span.ts";
 import type { SocketInfo, StreamChunk } from "./spans/stream_chunk.ts";
-import { locateOpenSSL, type ProbeSite, SOCKET_TRACEPOINTS, tlsDecoder } from "./tls/mod.ts";
+import { locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
+import { captureDecoder, SOCKET_CONN_PREFIX, SYSCALL_TRACEPOINTS } from "./capture/mod.ts";
 
-/** Default location of the built TLS capture object. */
-export const TLS_OBJECT = new URL("../bpf/out/tls.bpf.o", import.meta.url).pathname;
+/** Default location of the built capture object. */
+export const CAPTURE_OBJECT = new URL("../bpf/out/capture.bpf.o", import.meta.url).pathname;
 
 /** How often the ring buffer is read when it is not filling up, in milliseconds. */
 const POLL_MS = 10;
@@ -69,7 +72,7 @@ export interface TraceOptions {
   signal?: AbortSignal;
   /** Most plaintext bytes captured per SSL call (1 to 65536); default 16384. */
   captureBytes?: number;
-  /** The BPF object; default {@link TLS_OBJECT}. */
+  /** The BPF object; default {@link CAPTURE_OBJECT}. */
   objectPath?: string;
 }
 
@@ -89,21 +92,27 @@ export interface TraceSummary {
   events: number;
   /** Probe hits, by probe, as counted by the BPF programs. */
   probeHits: { write: number; readEntry: number; readReturn: number };
+  /** Socket syscalls of traced processes that the capture looked at. */
+  socketSyscalls: number;
+  /** Plain-socket bytes not shipped to user space (ciphertext, protocols not parsed). */
+  ignoredBytes: number;
   /** Records the kernel could not queue because the ring buffer was full. */
   dropped: number;
 }
 
-/** The BPF side's counters (`enum tls_stat` in tls.h), read by their enumerator names. */
+/** The BPF side's counters (`enum capture_stat` in capture.h), read by their enumerator names. */
 const STATS = {
-  write: "TLS_STAT_WRITE_HITS",
-  readEntry: "TLS_STAT_READ_ENTRY_HITS",
-  readReturn: "TLS_STAT_READ_RETURN_HITS",
-  drops: "TLS_STAT_DROPS",
+  write: "STAT_WRITE_HITS",
+  readEntry: "STAT_READ_ENTRY_HITS",
+  readReturn: "STAT_READ_RETURN_HITS",
+  drops: "STAT_DROPS",
+  syscalls: "STAT_SYSCALLS",
+  ignoredBytes: "STAT_IGNORED_BYTES",
 } as const;
 
 function readStats(obj: BpfObject): Record<keyof typeof STATS, number> {
   const map = obj.map("stats");
-  const index = obj.enumValues("tls_stat");
+  const index = obj.enumValues("capture_stat");
   const out = {} as Record<keyof typeof STATS, number>;
   for (const [name, enumerator] of Object.entries(STATS)) {
     out[name as keyof typeof STATS] = map.sumPerCpu(index[enumerator] ?? -1);
@@ -171,7 +180,7 @@ async function preflight(objectPath: string, log: (line: string) => void): Promi
  */
 export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const log = opts.log ?? (() => {});
-  const objectPath = opts.objectPath ?? TLS_OBJECT;
+  const objectPath = opts.objectPath ?? CAPTURE_OBJECT;
   if (opts.pids.length === 0) {
     throw new UpspanError("No process to trace; name one with --pid N.", 2);
   }
@@ -187,10 +196,13 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   for (const pid of new Set(opts.pids)) {
     const r = await inspectProcess(pid);
     if (!r.ok) throw new UpspanError(r.message);
-    const where = await locateOpenSSL(r.process);
-    if (!where.ok) throw new UpspanError(where.message);
-    log(`pid ${pid} (${r.process.comm}): OpenSSL in ${where.file.path}`);
     processes.push(r.process);
+    const where = await locateOpenSSL(r.process);
+    if (!where.ok) {
+      log(`pid ${pid} (${r.process.comm}) ${where.message}: tracing its plain sockets only`);
+      continue;
+    }
+    log(`pid ${pid} (${r.process.comm}): OpenSSL in ${where.file.path}`);
     const key = `${where.file.device}:${where.file.inode}`;
     const entry = sitesByFile.get(key) ?? { sites: where.sites, pids: [] };
     entry.pids.push(pid);
@@ -217,16 +229,23 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     const resources = new Map(processes.map((p) => [p.pid, processResource(p)]));
     let spans = 0;
     const onSpan = opts.onSpan;
+    // Plain sockets found to carry no HTTP: the capture stops shipping their bytes.
+    let ignoredSocks: BpfMap | undefined;
+    const one = new Uint8Array([1]);
     const builder = onSpan && new HttpSpanBuilder({
       toUnixNano: (mono) => mono + clockOffset,
       resource: (pid) => resources.get(pid) ?? { "process.pid": pid },
-      scheme: "https",
       onSpan: (span) => {
         spans++;
         onSpan(span);
       },
+      onNotHttp: (_pid, conn) => {
+        if (!ignoredSocks || !conn.startsWith(SOCKET_CONN_PREFIX)) return;
+        const key = new BigUint64Array([BigInt(conn.slice(SOCKET_CONN_PREFIX.length))]);
+        ignoredSocks.update(new Uint8Array(key.buffer), one);
+      },
     });
-    const decode = tlsDecoder(obj);
+    const decode = captureDecoder(obj);
     // The socket last seen under each connection, for the chunk receiver (a dump).
     const onChunk = opts.onChunk;
     const socketsForChunks = new LruMap<string, SocketInfo>(10_000);
@@ -238,6 +257,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       if (ev.type === "socket") {
         builder?.socket(ev.socket);
         if (onChunk) socketsForChunks.set(`${ev.socket.pid}/${ev.socket.conn}`, ev.socket);
+      } else if (ev.type === "close") {
+        builder?.close(ev.socket.pid, ev.socket.conn);
       } else {
         const c = ev.chunk;
         onChunk?.(c, byPid.get(c.pid), socketsForChunks.get(`${c.pid}/${c.conn}`));
@@ -249,7 +270,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     try {
       obj.setConstants({ capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)) });
       obj.load();
-      for (const tp of SOCKET_TRACEPOINTS) {
+      for (const tp of SYSCALL_TRACEPOINTS) {
         probes.attachTracepoint(tp.program, tp.category, tp.name);
       }
       for (const { sites, pids } of sitesByFile.values()) {
@@ -258,9 +279,14 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // Only now let the probes capture, all at once: had writes been captured while the
       // read probes were still being placed, a response missed that way would pair with
       // the next request.
+      ignoredSocks = obj.map("ignored_socks");
       const traced = obj.map("traced_tgids");
+      const flagValues = obj.enumValues("trace_flags");
+      const flags = new Uint32Array([
+        (flagValues["TRACE_TLS"] ?? 0) | (flagValues["TRACE_SOCKETS"] ?? 0),
+      ]);
       for (const p of processes) {
-        traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(4));
+        traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(flags.buffer));
       }
       ring = obj.map("events").ringReader();
     } catch (e) {
@@ -282,7 +308,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     const alive = new Set(processes.map((p) => p.pid));
     while (!opts.signal?.aborted && performance.now() < deadline && alive.size > 0) {
       // Read in batches on a short timer. Events wake the agent early only when the ring
-      // fills up (see tls.bpf.c); waiting on the ring while it holds a few records would
+      // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
       const wait = Math.max(0, Math.min(POLL_MS, deadline - performance.now()));
       if (ring.consume(onRecord, BATCH) === BATCH) await delay(0);
@@ -321,6 +347,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       spans,
       events,
       probeHits: { write: s.write, readEntry: s.readEntry, readReturn: s.readReturn },
+      socketSyscalls: s.syscalls,
+      ignoredBytes: s.ignoredBytes,
       dropped: s.drops,
     };
   } finally {

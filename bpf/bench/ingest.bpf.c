@@ -6,7 +6,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "tls.h"
+#include "capture.h"
 
 #define PAYLOAD 64
 
@@ -39,16 +39,16 @@ int produce(void *ctx)
 	if ((id >> 32) != producer_tgid)
 		return 0;
 	for (__u32 i = 0; i < 64 && i < burst; i++) {
-		struct tls_data_event *e =
-			bpf_ringbuf_reserve(&events, offsetof(struct tls_data_event, data) + PAYLOAD, 0);
+		struct data_event *e =
+			bpf_ringbuf_reserve(&events, offsetof(struct data_event, data) + PAYLOAD, 0);
 		if (!e) {
 			add(1);
 			continue;
 		}
-		e->kind = TLS_EVENT_DATA;
+		e->kind = EVENT_DATA;
 		e->tgid = id >> 32;
 		e->tid = (__u32)id;
-		e->direction = TLS_INGRESS;
+		e->direction = DIR_INGRESS;
 		e->last = 1;
 		e->ts_ns = bpf_ktime_get_ns();
 		e->conn = 0x55550000 + (i & 7);

@@ -13,6 +13,7 @@ function chunk(overrides: Partial<StreamChunk> = {}): StreamChunk {
     pid: 4242,
     tid: 4243,
     conn: "0x55d0c0a1b2c0",
+    secure: true,
     direction: "egress",
     pos,
     data,

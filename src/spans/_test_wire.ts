@@ -49,6 +49,7 @@ export class Wire {
         pid,
         tid: o.tid ?? 200,
         conn,
+        secure: true,
         direction,
         pos: start + off,
         data: piece,

@@ -63,8 +63,6 @@ export function newHttpCounters(): HttpCounters {
 
 /** Settings shared by all connections of one span builder. */
 export interface HttpConnectionConfig {
-  /** `url.scheme` of every span. */
-  scheme: "https" | "http";
   /** Kernel monotonic ns to Unix ns. */
   toUnixNano(monoNs: bigint): bigint;
   /** Resource attributes of a process. */
@@ -92,6 +90,8 @@ export interface HttpConnectionConfig {
   socketWaitNs: bigint;
   /** Shared by every connection: client requests' ids for the traced servers they call. */
   peers: PeerLinks;
+  /** Told when a connection is found not to carry HTTP, so its bytes can stop coming. */
+  onNotHttp?: (pid: number, conn: string) => void;
 }
 
 /** Which end of the connection the traced process is. */
@@ -165,7 +165,7 @@ export class HttpConnection {
     this.#cfg = config;
     this.#ctx = {
       kind: "SERVER",
-      scheme: config.scheme,
+      scheme: "https",
       socket: undefined,
       resource: {},
       toUnixNano: config.toUnixNano,
@@ -195,6 +195,7 @@ export class HttpConnection {
 
   /** Takes a chunk of either direction. */
   push(chunk: StreamChunk): void {
+    this.#ctx.scheme = chunk.secure ? "https" : "http";
     this.#streams[chunk.direction === "ingress" ? INGRESS : EGRESS].push(chunk);
     this.#socketFresh = false;
   }
@@ -373,6 +374,7 @@ export class HttpConnection {
         this.#role = "not-http";
         this.#sniffBuf = [null, null];
         this.#cfg.counters.nonHttpConnections++;
+        this.#cfg.onNotHttp?.(this.pid, this.conn);
       }
       return;
     }

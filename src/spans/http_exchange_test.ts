@@ -8,7 +8,6 @@ function setup(overrides: Partial<HttpConnectionConfig> = {}) {
   const spans: Span[] = [];
   const counters = newHttpCounters();
   const conn = new HttpConnection(100, "c1", {
-    scheme: "http",
     toUnixNano: (ns) => ns,
     resource: () => ({}),
     onSpan: (s) => spans.push(s),

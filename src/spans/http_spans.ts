@@ -16,8 +16,6 @@ export interface HttpSpanBuilderOptions {
   toUnixNano(monoNs: bigint): bigint;
   /** The resource attributes of a process (`service.name`, `process.pid`, …). */
   resource(pid: number): Attributes;
-  /** `url.scheme` of every span: "https" for plaintext captured from TLS. */
-  scheme: "https" | "http";
   /** Receives each finished span. */
   onSpan(span: Span): void;
   /** Connections tracked at once; beyond it the least recently active are closed. Default 10 000. */
@@ -40,6 +38,8 @@ export interface HttpSpanBuilderOptions {
   maxPipelined?: number;
   /** Trace and span ids for new spans. Default: {@linkcode RandomIdGenerator}. */
   ids?: IdGenerator;
+  /** Told when a connection is found not to carry HTTP, so its bytes can stop coming. */
+  onNotHttp?: (pid: number, conn: string) => void;
 }
 
 /** What the stage has seen and done; read at any time. */
@@ -69,12 +69,11 @@ export interface HttpSpanStats extends HttpCounters {
  * const builder = new HttpSpanBuilder({
  *   toUnixNano: (monoNs) => monoNs + 1_700_000_000_000_000_000n,
  *   resource: (pid) => ({ "process.pid": pid }),
- *   scheme: "https",
  *   onSpan: (span) => console.log(span.name, span.attributes["http.response.status_code"]),
  * });
  * const chunk = (direction: "ingress" | "egress", text: string, pos: number, monoNs: bigint) => {
  *   const data = new TextEncoder().encode(text);
- *   return { pid: 42, tid: 43, conn: "0x1", direction, pos, data, callEnd: pos + data.length, last: true, monoNs };
+ *   return { pid: 42, tid: 43, conn: "0x1", secure: true, direction, pos, data, callEnd: pos + data.length, last: true, monoNs };
  * };
  * builder.chunk(chunk("ingress", "GET /hi HTTP/1.1\r\nHost: api\r\n\r\n", 0, 1000n));
  * builder.chunk(chunk("egress", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, 2000n));
@@ -103,7 +102,6 @@ export class HttpSpanBuilder {
       connectionsEvicted: 0,
     };
     this.#config = {
-      scheme: options.scheme,
       toUnixNano: options.toUnixNano,
       resource: options.resource,
       onSpan: options.onSpan,
@@ -119,6 +117,7 @@ export class HttpSpanBuilder {
       requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
       socketWaitNs: options.socketWaitNs ?? 50_000_000n,
       peers: new PeerLinks(),
+      onNotHttp: options.onNotHttp,
     };
     this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000);
     this.#idleTimeoutNs = options.idleTimeoutNs ?? 60_000_000_000n;
@@ -144,6 +143,17 @@ export class HttpSpanBuilder {
     const conn = this.#connection(info.pid, info.conn);
     if (info.monoNs > conn.lastSeenMonoNs) conn.lastSeenMonoNs = info.monoNs;
     conn.setSocket(info);
+  }
+
+  /** The connection is over (its socket was closed): completes and forgets it. */
+  close(pid: number, key: string): void {
+    const conns = this.#byPid.get(pid);
+    const conn = conns?.get(key);
+    if (conns === undefined || conn === undefined) return;
+    conns.delete(key);
+    if (conns.size === 0) this.#byPid.delete(pid);
+    this.stats.connections--;
+    conn.close();
   }
 
   /**

@@ -33,6 +33,7 @@ function records(): StreamChunk[] {
           pid: 1234,
           tid: 1235 + (c & 7),
           conn,
+          secure: true,
           direction,
           pos: r * data.length,
           data,
@@ -54,7 +55,6 @@ function run(): number {
   const builder = new HttpSpanBuilder({
     toUnixNano: (ns) => ns + 1_700_000_000_000_000_000n,
     resource: () => ({ "service.name": "bench" }),
-    scheme: "https",
     onSpan: () => spans++,
     socketWaitNs: 0n, // these records come without socket facts: do not wait for them
   });
@@ -79,6 +79,7 @@ function bodyRecords(): StreamChunk[] {
     pid: 1,
     tid: 2,
     conn: "big",
+    secure: true,
     direction,
     pos,
     data,
@@ -106,7 +107,6 @@ function runBodies(): number {
   const builder = new HttpSpanBuilder({
     toUnixNano: (ns) => ns,
     resource: () => ({}),
-    scheme: "https",
     onSpan: () => spans++,
     socketWaitNs: 0n, // these records come without socket facts: do not wait for them
   });

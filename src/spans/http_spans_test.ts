@@ -12,7 +12,6 @@ function setup(options: Partial<HttpSpanBuilderOptions> = {}) {
   const builder = new HttpSpanBuilder({
     toUnixNano: (monoNs) => EPOCH + monoNs,
     resource: (pid) => ({ "service.name": "shop", "process.pid": pid }),
-    scheme: "https",
     onSpan: (s) => spans.push(s),
     ids: countingIds(),
     socketWaitNs: 0n,
@@ -523,6 +522,7 @@ Deno.test("spans: random records never throw and every span is well formed", () 
       pid: 1,
       tid: 2,
       conn,
+      secure: true,
       direction,
       pos: p,
       data,
@@ -552,6 +552,7 @@ Deno.test("spans: a finished exchange waits briefly for its socket's addresses",
       pid: 7,
       tid: 7,
       conn: "0x1",
+      secure: true,
       direction,
       pos: 0,
       data,
@@ -616,7 +617,7 @@ Deno.test("spans: socket facts seen first, before a tick, are kept for the conne
   const enc = (t: string) => new TextEncoder().encode(t);
   const req = enc("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
   const resp = enc("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-  const base = { pid: 7, tid: 7, conn: "0x9", pos: 0, last: true };
+  const base = { pid: 7, tid: 7, conn: "0x9", secure: true, pos: 0, last: true };
   builder.chunk({
     ...base,
     direction: "ingress",

@@ -9,7 +9,7 @@
  * @example
  * ```ts ignore
  * import { HttpSpanBuilder } from "./src/spans/mod.ts";
- * const spans = new HttpSpanBuilder({ toUnixNano, resource, scheme: "https", onSpan: print });
+ * const spans = new HttpSpanBuilder({ toUnixNano, resource, onSpan: print });
  * for (const event of events) {
  *   if (event.type === "chunk") spans.chunk(event.chunk);
  *   else spans.socket(event.socket);

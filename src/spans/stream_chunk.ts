@@ -17,6 +17,8 @@ export interface StreamChunk {
   tid: number;
   /** Connection key, unique per process while the connection lives (e.g. the SSL* address). */
   conn: string;
+  /** True for plaintext decrypted from TLS, false for bytes of a plain socket. */
+  secure: boolean;
   direction: Direction;
   /**
    * Offset of `data[0]` in this direction's stream. Offsets go on counting when a new

@@ -1,5 +1,5 @@
 /**
- * TLS plaintext capture: OpenSSL's SSL_read/SSL_write, decoded into stream chunks.
+ * TLS plaintext capture: where OpenSSL's SSL_read/SSL_write are and which programs probe them.
  *
  * @module
  */
@@ -9,6 +9,4 @@ export {
   type OpenSSLLocation,
   type ProbeSite,
   type ProbeSpec,
-  SOCKET_TRACEPOINTS,
 } from "./openssl.ts";
-export { tlsDecoder, type TlsEvent } from "./events.ts";

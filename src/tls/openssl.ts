@@ -1,6 +1,6 @@
 /**
  * The OpenSSL instrumentation as a table: which exported function gets which program of
- * `bpf/uprobes/tls.bpf.c`, at entry or at return, and where OpenSSL lives in a process —
+ * `bpf/uprobes/capture.bpf.c`, at entry or at return, and where OpenSSL lives in a process —
  * a mapped `libssl.so.*`, or an executable that links it statically and exports
  * `SSL_read` (Node.js does).
  *
@@ -31,16 +31,6 @@ export const OPENSSL_PROBES: readonly ProbeSpec[] = [
   { symbol: "SSL_read", program: "ssl_read_return", retprobe: true },
   { symbol: "SSL_read_ex", program: "ssl_read_ex", optional: true },
   { symbol: "SSL_read_ex", program: "ssl_read_return", retprobe: true, optional: true },
-];
-
-/** Syscall tracepoints that reveal the socket under an SSL call, program by program. */
-export const SOCKET_TRACEPOINTS: readonly { program: string; category: string; name: string }[] = [
-  { program: "sys_enter_read", category: "syscalls", name: "sys_enter_read" },
-  { program: "sys_enter_write", category: "syscalls", name: "sys_enter_write" },
-  { program: "sys_enter_recvfrom", category: "syscalls", name: "sys_enter_recvfrom" },
-  { program: "sys_enter_sendto", category: "syscalls", name: "sys_enter_sendto" },
-  { program: "sys_enter_writev", category: "syscalls", name: "sys_enter_writev" },
-  { program: "sys_enter_sendmsg", category: "syscalls", name: "sys_enter_sendmsg" },
 ];
 
 /** A probe to place: a program at a file offset. */
@@ -112,7 +102,6 @@ export async function locateOpenSSL(proc: ProcessInfo): Promise<OpenSSLLocation>
   const detail = problems.length ? ` (${problems.join("; ")})` : "";
   return {
     ok: false,
-    message:
-      `Process ${proc.pid} (${proc.comm}) does not use OpenSSL: no libssl is mapped and ${proc.exe} does not export SSL_read${detail}; point upspan at a process that serves or calls HTTPS through OpenSSL.`,
+    message: `does not use OpenSSL: no libssl is mapped and ${proc.exe} does not export SSL_read${detail}`,
   };
 }

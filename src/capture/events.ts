@@ -1,7 +1,7 @@
 /**
- * Decodes the TLS capture's ring-buffer records (`struct tls_data_event` and
- * `struct tls_socket_event` of `bpf/uprobes/tls.h`) into stream chunks and socket facts.
- * Field offsets come from the object's BTF, so the C header stays the one definition.
+ * Decodes the capture's ring-buffer records (`struct data_event` and `struct socket_event`
+ * of `bpf/uprobes/capture.h`) into stream chunks and socket facts. Field offsets come from
+ * the object's BTF, so the C header stays the one definition.
  *
  * @module
  */
@@ -12,10 +12,14 @@ const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
-/** A decoded record. */
-export type TlsEvent =
+/** A decoded record: bytes, a connection's socket, or a plain socket closed. */
+export type CaptureEvent =
   | { type: "chunk"; chunk: StreamChunk }
-  | { type: "socket"; socket: SocketInfo };
+  | { type: "socket"; socket: SocketInfo }
+  | { type: "close"; socket: SocketInfo };
+
+/** Prefix of the connection key of a plain socket (its kernel address follows). */
+export const SOCKET_CONN_PREFIX = "sock:";
 
 function field(layout: StructLayout, name: string): number {
   const f: Field | undefined = layout.fields[name];
@@ -77,7 +81,7 @@ function kernelAddress(view: DataView, at: number): string {
 }
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
-export interface TlsTypes {
+export interface CaptureTypes {
   structLayout(name: string): StructLayout;
   enumValues(name: string): Record<string, number>;
 }
@@ -89,22 +93,25 @@ function value(values: Record<string, number>, name: string): number {
 }
 
 /**
- * Builds a decoder for the records of `bpf/uprobes/tls.h`, by their BTF. The decoder
+ * Builds a decoder for the records of `bpf/uprobes/capture.h`, by their BTF. The decoder
  * copies only the captured bytes out of the ring (the record itself is read in place).
  */
-export function tlsDecoder(types: TlsTypes) {
-  const data = types.structLayout("tls_data_event");
-  const socket = types.structLayout("tls_socket_event");
-  const kinds = types.enumValues("tls_event_kind");
-  const KIND_DATA = value(kinds, "TLS_EVENT_DATA");
-  const KIND_SOCKET = value(kinds, "TLS_EVENT_SOCKET");
-  const INGRESS = value(types.enumValues("tls_direction"), "TLS_INGRESS");
+export function captureDecoder(types: CaptureTypes) {
+  const data = types.structLayout("data_event");
+  const socket = types.structLayout("socket_event");
+  const kinds = types.enumValues("event_kind");
+  const KIND_DATA = value(kinds, "EVENT_DATA");
+  const KIND_SOCKET = value(kinds, "EVENT_SOCKET");
+  const KIND_CLOSE = value(kinds, "EVENT_CLOSE");
+  const SOURCE_SOCKET = value(types.enumValues("event_source"), "SOURCE_SOCKET");
+  const INGRESS = value(types.enumValues("direction"), "DIR_INGRESS");
   const d = {
     kind: field(data, "kind"),
     tgid: field(data, "tgid"),
     tid: field(data, "tid"),
     direction: field(data, "direction"),
     last: field(data, "last"),
+    source: field(data, "source"),
     ts: field(data, "ts_ns"),
     conn: field(data, "conn"),
     callPos: field(data, "call_pos"),
@@ -120,6 +127,7 @@ export function tlsDecoder(types: TlsTypes) {
     sock: field(socket, "sock"),
     fd: field(socket, "fd"),
     conn: field(socket, "conn"),
+    source: field(socket, "source"),
     family: field(socket, "family"),
     localPort: field(socket, "local_port"),
     peerPort: field(socket, "peer_port"),
@@ -128,7 +136,18 @@ export function tlsDecoder(types: TlsTypes) {
   };
   const slab = new Slab();
 
-  return (bytes: Uint8Array, view: DataView, at: number, length: number): TlsEvent | undefined => {
+  // A plain socket is keyed by its kernel address, an SSL* by its address in the process.
+  const key = (view: DataView, at: number, source: number) =>
+    source === SOURCE_SOCKET
+      ? SOCKET_CONN_PREFIX + kernelAddress(view, at)
+      : connKey(view, at);
+
+  return (
+    bytes: Uint8Array,
+    view: DataView,
+    at: number,
+    length: number,
+  ): CaptureEvent | undefined => {
     if (length < 4) return undefined;
     const kind = view.getUint32(at + d.kind, true);
     if (kind === KIND_DATA && length >= d.data) {
@@ -136,12 +155,14 @@ export function tlsDecoder(types: TlsTypes) {
         view.getUint32(at + d.callPos + 4, true) * 2 ** 32;
       const dataLen = Math.min(view.getUint32(at + d.dataLen, true), length - d.data);
       const start = at + d.data;
+      const source = view.getUint8(at + d.source);
       return {
         type: "chunk",
         chunk: {
           pid: view.getUint32(at + d.tgid, true),
           tid: view.getUint32(at + d.tid, true),
-          conn: connKey(view, at + d.conn),
+          conn: key(view, at + d.conn, source),
+          secure: source !== SOURCE_SOCKET,
           direction: view.getUint8(at + d.direction) === INGRESS ? "ingress" : "egress",
           pos: callPos + view.getUint32(at + d.chunkOff, true),
           data: slab.copy(bytes, start, dataLen),
@@ -151,14 +172,14 @@ export function tlsDecoder(types: TlsTypes) {
         },
       };
     }
-    if (kind === KIND_SOCKET && length >= socket.size) {
+    if ((kind === KIND_SOCKET || kind === KIND_CLOSE) && length >= socket.size) {
       const family = view.getUint16(at + s.family, true);
       const addr = family === AF_INET ? ipv4 : family === AF_INET6 ? ipv6 : () => "";
       return {
-        type: "socket",
+        type: kind === KIND_SOCKET ? "socket" : "close",
         socket: {
           pid: view.getUint32(at + s.tgid, true),
-          conn: connKey(view, at + s.conn),
+          conn: key(view, at + s.conn, view.getUint8(at + s.source)),
           socket: kernelAddress(view, at + s.sock),
           fd: view.getInt32(at + s.fd, true),
           family: family === AF_INET

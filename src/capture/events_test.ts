@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import { BpfObject } from "../../ffi/mod.ts";
-import { TLS_OBJECT } from "../trace.ts";
-import { tlsDecoder } from "./events.ts";
+import { CAPTURE_OBJECT } from "../trace.ts";
+import { captureDecoder } from "./events.ts";
 
 // Records laid out by the object's own BTF, as the kernel writes them.
-const obj = BpfObject.open(TLS_OBJECT);
-const data = obj.structLayout("tls_data_event");
-const socket = obj.structLayout("tls_socket_event");
-const decode = tlsDecoder(obj);
-const kinds = obj.enumValues("tls_event_kind");
-const egress = obj.enumValues("tls_direction")["TLS_EGRESS"]!;
+const obj = BpfObject.open(CAPTURE_OBJECT);
+const data = obj.structLayout("data_event");
+const socket = obj.structLayout("socket_event");
+const decode = captureDecoder(obj);
+const kinds = obj.enumValues("event_kind");
+const egress = obj.enumValues("direction")["DIR_EGRESS"]!;
+const sourceSocket = obj.enumValues("event_source")["SOURCE_SOCKET"]!;
 obj.close();
 
 function record(size: number, fill: (v: DataView, f: (name: string) => number) => void) {
@@ -22,7 +23,7 @@ function record(size: number, fill: (v: DataView, f: (name: string) => number) =
 Deno.test("decoder: a data record becomes a stream chunk", () => {
   const text = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n");
   const { bytes, view } = record(data.fields["data"]!.offset + text.length, (v, f) => {
-    v.setUint32(f("kind"), kinds["TLS_EVENT_DATA"]!, true);
+    v.setUint32(f("kind"), kinds["EVENT_DATA"]!, true);
     v.setUint32(f("tgid"), 42, true);
     v.setUint32(f("tid"), 43, true);
     v.setUint8(f("direction"), egress);
@@ -42,6 +43,7 @@ Deno.test("decoder: a data record becomes a stream chunk", () => {
     pid: 42,
     tid: 43,
     conn: "0x7f00aa001230",
+    secure: true,
     direction: "egress",
     pos: 5000,
     callEnd: 5100,
@@ -63,7 +65,7 @@ Deno.test("decoder: socket records, IPv4 and IPv6 addresses in their usual text 
     const bytes = new Uint8Array(8 + socket.size);
     const v = new DataView(bytes.buffer);
     const f = (name: string) => 8 + socket.fields[name]!.offset;
-    v.setUint32(f("kind"), kinds["TLS_EVENT_SOCKET"]!, true);
+    v.setUint32(f("kind"), kinds["EVENT_SOCKET"]!, true);
     v.setUint32(f("tgid"), 7, true);
     v.setUint16(f("family"), family, true);
     v.setUint16(f("local_port"), 8443, true);
@@ -79,12 +81,35 @@ Deno.test("decoder: socket records, IPv4 and IPv6 addresses in their usual text 
   }
 });
 
+Deno.test("decoder: a plain socket's records are keyed by the kernel socket", () => {
+  const { bytes, view } = record(data.fields["data"]!.offset + 2, (v, f) => {
+    v.setUint32(f("kind"), kinds["EVENT_DATA"]!, true);
+    v.setUint8(f("source"), sourceSocket);
+    v.setBigUint64(f("conn"), 0xffff888104a3c123n, true);
+    v.setUint32(f("call_len"), 2, true);
+    v.setUint32(f("data_len"), 2, true);
+  });
+  const ev = decode(bytes, view, 8, bytes.length - 8);
+  assert.ok(ev?.type === "chunk");
+  assert.equal(ev.chunk.conn, "sock:0xffff888104a3c123");
+  assert.equal(ev.chunk.secure, false);
+
+  const close = new Uint8Array(8 + socket.size);
+  const v = new DataView(close.buffer);
+  v.setUint32(8 + socket.fields["kind"]!.offset, kinds["EVENT_CLOSE"]!, true);
+  v.setUint8(8 + socket.fields["source"]!.offset, sourceSocket);
+  v.setBigUint64(8 + socket.fields["conn"]!.offset, 0xffff888104a3c123n, true);
+  const closed = decode(close, v, 8, socket.size);
+  assert.ok(closed?.type === "close");
+  assert.equal(closed.socket.conn, "sock:0xffff888104a3c123");
+});
+
 Deno.test("decoder: short or unknown records are skipped, never thrown", () => {
   const bytes = new Uint8Array(64);
   const view = new DataView(bytes.buffer);
   assert.equal(decode(bytes, view, 0, 2), undefined);
   view.setUint32(0, 99, true);
   assert.equal(decode(bytes, view, 0, 64), undefined);
-  view.setUint32(0, kinds["TLS_EVENT_DATA"]!, true);
+  view.setUint32(0, kinds["EVENT_DATA"]!, true);
   assert.equal(decode(bytes, view, 0, 20), undefined, "shorter than a data header");
 });

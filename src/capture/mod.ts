@@ -1,0 +1,13 @@
+/**
+ * The conversation capture: the BPF object's syscall tracepoints and the decoder of its
+ * ring-buffer records into stream chunks and socket facts, for TLS and plain sockets alike.
+ *
+ * @module
+ */
+export {
+  type CaptureEvent,
+  captureDecoder,
+  type CaptureTypes,
+  SOCKET_CONN_PREFIX,
+} from "./events.ts";
+export { SYSCALL_TRACEPOINTS, type Tracepoint } from "./syscalls.ts";
