@@ -1,7 +1,7 @@
 // A small HTTPS server for upspan's end-to-end tests (Node.js `https`, i.e. the OpenSSL
 // built into the node binary).
 //
-// Usage: node https_server.mjs PORT CERT KEY
+// Usage: node https_server.mjs PORT CERT KEY   (CERT and KEY "-": plain HTTP)
 //
 // Listens on 127.0.0.1:PORT (0 picks a free port) and prints `listening PORT` on stdout
 // once it accepts connections. HTTP/1.1 with keep-alive; every response with a body
@@ -15,7 +15,8 @@
 //   anything else     404
 
 import { readFileSync } from "node:fs";
-import { createServer } from "node:https";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import process from "node:process";
 
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -55,11 +56,14 @@ function main() {
     process.exit(2);
   }
   const [port, cert, key] = process.argv.slice(2);
-  const server = createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
+  const handler = (req, res) => {
     const chunks = [];
     req.on("data", (chunk) => chunks.push(chunk));
     req.on("end", () => route(req, res, Buffer.concat(chunks)));
-  });
+  };
+  const server = cert === "-"
+    ? createHttpServer(handler)
+    : createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }, handler);
   // A client that hangs up or fails the handshake is normal in tests.
   server.on("tlsClientError", () => {});
   server.listen(Number(port), "127.0.0.1", () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small HTTPS server for upspan's end-to-end tests (Python's ssl, i.e. libssl.so).
 
-Usage: https_server.py PORT CERT KEY
+Usage: https_server.py PORT CERT KEY [HOST]   (CERT and KEY "-": plain HTTP)
 
 Listens on 127.0.0.1:PORT, or HOST:PORT (0 picks a free port) and prints ``listening PORT`` on stdout
 once it accepts connections. HTTP/1.1 with keep-alive; every response with a body carries
@@ -76,6 +76,8 @@ class Server(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         # Runs in the connection's own thread: handshake here, not in accept().
+        if self.context is None:
+            return self.RequestHandlerClass(request, client_address, self)
         tls = self.context.wrap_socket(request, server_side=True)
         try:
             self.RequestHandlerClass(tls, client_address, self)
@@ -96,8 +98,10 @@ def main():
         sys.exit(2)
     port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     host = sys.argv[4] if len(sys.argv) == 5 else "127.0.0.1"
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = None
+    if cert != "-":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
     if ":" in host:
         Server.address_family = socket.AF_INET6
     server = Server((host, port), context)

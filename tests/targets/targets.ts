@@ -36,10 +36,10 @@ export interface TargetServer extends AsyncDisposable {
 
 /** Options for {@linkcode startPythonServer} and {@linkcode startNodeServer}. */
 export interface ServerOptions {
-  /** PEM certificate file (see `makeCert`). */
-  cert: string;
-  /** PEM private key file. */
-  key: string;
+  /** PEM certificate file (see `makeCert`). Default: none, plain HTTP. */
+  cert?: string;
+  /** PEM private key file. Default: none, plain HTTP. */
+  key?: string;
   /** Port to listen on. Default: 0, a free port chosen by the kernel. */
   port?: number;
   /** How long to wait for the `listening PORT` line. Default: 10 000 ms. */
@@ -52,14 +52,14 @@ export interface ServerOptions {
 
 /** Starts `https_server.py` and waits until it listens. */
 export function startPythonServer(options: ServerOptions): Promise<TargetServer> {
-  const args = [PYTHON_SERVER, String(options.port ?? 0), options.cert, options.key];
+  const args = [PYTHON_SERVER, String(options.port ?? 0), options.cert ?? "-", options.key ?? "-"];
   if (options.host !== undefined) args.push(options.host);
   return startServer(options.interpreter ?? "python3", args, options);
 }
 
 /** Starts `https_server.mjs` and waits until it listens. */
 export function startNodeServer(options: ServerOptions): Promise<TargetServer> {
-  const args = [NODE_SERVER, String(options.port ?? 0), options.cert, options.key];
+  const args = [NODE_SERVER, String(options.port ?? 0), options.cert ?? "-", options.key ?? "-"];
   return startServer(options.interpreter ?? "node", args, options);
 }
 

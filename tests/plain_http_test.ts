@@ -1,0 +1,149 @@
+// Plain HTTP, no TLS: servers in Python, Node.js and nginx, and curl as a client, traced
+// from the read and write syscalls of their sockets.
+import assert from "node:assert/strict";
+import { curl, type JsonSpan, runAgent, startAgent } from "./agent.ts";
+import { startNodeServer, startPythonServer, type TargetServer } from "./targets/targets.ts";
+import { startNginx } from "./targets/nginx.ts";
+
+/** Requests every server target answers the same way, and the spans they must give. */
+async function exerciseServer(server: TargetServer): Promise<void> {
+  const base = `http://127.0.0.1:${server.port}`;
+  await using agent = await startAgent(["--pid", String(server.pid)]);
+  // One curl, one keep-alive connection: four exchanges on it, one with a 1 MB body.
+  await curl(`${base}/hello`, `${base}/status/404?x=1`, `${base}/bytes/1000000`, "-o", "/dev/null");
+  await curl("-X", "POST", "--data-binary", "ping-pong", `${base}/echo`);
+  // Two requests in one write (pipelining) on a raw connection.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const req = (path: string) => `GET ${path} HTTP/1.1\r\nHost: pipelined\r\n\r\n`;
+  await conn.write(new TextEncoder().encode(req("/status/201") + req("/status/202")));
+  await readUntil(conn, (text) => text.includes("status 202\n"));
+  conn.close();
+
+  const spans = await agent.waitForSpans((s) => s.kind === "SERVER", 6);
+  assert.equal(spans.length, 6, JSON.stringify(spans, null, 1));
+  const byPath = new Map(spans.map((s) => [s.attributes["url.path"], s]));
+  const hello = byPath.get("/hello")!;
+  assert.equal(hello.name, "GET");
+  assert.equal(hello.attributes["url.scheme"], "http");
+  assert.equal(hello.attributes["http.response.status_code"], 200);
+  assert.equal(hello.attributes["http.response.body.size"], 6);
+  assert.equal(hello.attributes["server.port"], server.port);
+  assert.equal(hello.attributes["client.address"], "127.0.0.1");
+  assert.equal(hello.resource["process.pid"], server.pid);
+  const missing = byPath.get("/status/404")!;
+  assert.equal(missing.attributes["url.query"], "x=1");
+  assert.equal(missing.attributes["http.response.status_code"], 404);
+  assert.equal(missing.attributes["client.port"], hello.attributes["client.port"], "keep-alive");
+  assert.equal(byPath.get("/bytes/1000000")!.attributes["http.response.body.size"], 1_000_000);
+  const echo = byPath.get("/echo")!;
+  assert.equal(echo.name, "POST");
+  assert.equal(echo.attributes["http.request.body.size"], 9);
+  assert.equal(echo.attributes["http.response.body.size"], 9);
+  assert.equal(byPath.get("/status/201")!.attributes["http.response.status_code"], 201);
+  assert.equal(byPath.get("/status/202")!.attributes["http.response.status_code"], 202);
+  for (const s of spans) assert.equal(s.parentSpanId, "", "no incoming traceparent: roots");
+  await agent.stop();
+  assert.match(agent.stderr(), /tracing its plain sockets only|OpenSSL in/);
+}
+
+async function readUntil(conn: Deno.Conn, done: (text: string) => boolean): Promise<string> {
+  const buf = new Uint8Array(65536);
+  let text = "";
+  while (!done(text)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+Deno.test("plain HTTP: python http.server, spans exact", async () => {
+  await using server = await startPythonServer({});
+  await exerciseServer(server);
+});
+
+Deno.test("plain HTTP: node http server, spans exact", async () => {
+  await using server = await startNodeServer({});
+  await exerciseServer(server);
+});
+
+Deno.test("plain HTTP: nginx (master and worker), bodies sent with sendfile", async () => {
+  await using nginx = await startNginx({ "index.html": "<h1>hi</h1>\n", "big.bin": 300_000 });
+  await using agent = await startAgent(nginx.pids.flatMap((p) => ["--pid", String(p)]));
+  const base = `http://127.0.0.1:${nginx.port}`;
+  await curl(`${base}/index.html`, `${base}/big.bin?n=1`, `${base}/nope`, "-o", "/dev/null");
+  const spans = await agent.waitForSpans((s) => s.kind === "SERVER", 3);
+  const byPath = new Map(spans.map((s) => [s.attributes["url.path"], s]));
+  assert.equal(spans.length, 3);
+  assert.equal(byPath.get("/index.html")!.attributes["http.response.status_code"], 200);
+  assert.equal(byPath.get("/index.html")!.attributes["http.response.body.size"], 12);
+  const big = byPath.get("/big.bin")!;
+  assert.equal(big.attributes["http.response.body.size"], 300_000, "sendfile's bytes counted");
+  assert.equal(big.attributes["url.query"], "n=1");
+  assert.equal(byPath.get("/nope")!.attributes["http.response.status_code"], 404);
+  assert.equal(byPath.get("/nope")!.status.code, "UNSET", "a 4xx is not a server error");
+  for (const s of spans) assert.equal(s.resource["process.pid"], nginx.workerPid);
+});
+
+Deno.test("plain HTTP: curl as a client, linked to the traced server", async () => {
+  await using server = await startPythonServer({});
+  const base = `http://127.0.0.1:${server.port}`;
+  const urls = Array.from({ length: 24 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
+  const client = new Deno.Command("curl", {
+    args: ["-s", "--rate", "6/s", "-o", "/dev/null", ...urls],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await using agent = await startAgent([
+      "--pid",
+      String(client.pid),
+      "--pid",
+      String(server.pid),
+    ]);
+    const clients = await agent.waitForSpans((s) => s.kind === "CLIENT", 4);
+    for (const s of clients) {
+      const n = Number(String(s.attributes["url.query"]).slice(2));
+      const status = n % 2 ? 404 : 200;
+      assert.equal(s.resource["process.pid"], client.pid);
+      assert.equal(s.attributes["url.full"], `${base}/status/${status}?n=${n}`);
+      assert.equal(s.attributes["http.response.status_code"], status);
+      assert.equal(s.attributes["server.port"], server.port);
+    }
+    await client.status;
+    await agent.stop();
+    const callers = new Map(
+      agent.spans.filter((s) => s.kind === "CLIENT").map((c) => [c.attributes["url.query"], c]),
+    );
+    let linked = 0;
+    for (const s of agent.spans.filter((s: JsonSpan) => s.kind === "SERVER")) {
+      const caller = callers.get(s.attributes["url.query"]);
+      if (caller === undefined) continue;
+      assert.equal(s.traceId, caller.traceId);
+      assert.equal(s.parentSpanId, caller.spanId);
+      linked++;
+    }
+    assert.ok(linked >= 4, `server spans linked to their callers: ${linked}`);
+  } finally {
+    await client.status;
+  }
+});
+
+Deno.test("plain HTTP: processes that are not traced cause no events", async () => {
+  // Traffic between an untraced curl and an untraced server, while only `sleep` is traced.
+  await using server = await startPythonServer({});
+  const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const run = runAgent(["--pid", String(sleeper.pid), "--duration", "3"]);
+    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < 5; i++) await curl(`http://127.0.0.1:${server.port}/hello`);
+    const r = await run;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /\(sleep\) does not use OpenSSL.*tracing its plain sockets only/);
+    assert.match(r.stderr, /^ready: 0 probes on 1 process \(19 syscall tracepoints\)/m);
+    assert.match(r.stderr, /stopped: 0 spans from 0 events;.* 0 socket syscalls/);
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+});
