@@ -147,3 +147,16 @@ Deno.test("plain HTTP: processes that are not traced cause no events", async () 
     await sleeper.status;
   }
 });
+
+Deno.test("plain HTTP: a call made while serving a request is its child (by thread)", async () => {
+  await using backend = await startPythonServer({});
+  await using front = await startPythonServer({});
+  await using agent = await startAgent(["--pid", String(front.pid)]);
+  await curl(`http://127.0.0.1:${front.port}/call/${backend.port}/status/203`);
+  const [client] = await agent.waitForSpans((s) => s.kind === "CLIENT", 1);
+  const [server] = await agent.waitForSpans((s) => s.kind === "SERVER", 1);
+  assert.equal(server!.attributes["http.response.status_code"], 203, "the answer passed on");
+  assert.equal(client!.attributes["url.full"], `http://127.0.0.1:${backend.port}/status/203`);
+  assert.equal(client!.traceId, server!.traceId);
+  assert.equal(client!.parentSpanId, server!.spanId);
+});

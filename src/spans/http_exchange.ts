@@ -20,6 +20,7 @@ import {
 import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "./http1.ts";
 import { type HttpExchangeContext, httpExchangeSpan, requestContext } from "./http_semconv.ts";
 import { clientToServer, type PeerLinks, type TraceContext } from "./peer_links.ts";
+import type { ThreadRequests } from "./thread_requests.ts";
 import type { IdGenerator } from "./ids.ts";
 
 /** Counters shared by all connections of one span builder. */
@@ -92,6 +93,8 @@ export interface HttpConnectionConfig {
   peers: PeerLinks;
   /** Told when a connection is found not to carry HTTP, so its bytes can stop coming. */
   onNotHttp?: (pid: number, conn: string) => void;
+  /** Shared by every connection: the requests each thread is serving, to parent its calls. */
+  threads: ThreadRequests;
 }
 
 /** Which end of the connection the traced process is. */
@@ -440,9 +443,13 @@ export class HttpConnection {
     const peers = this.#cfg.peers;
     if (server) {
       const caller = key === undefined ? undefined : peers.take(key);
-      this.#contexts.set(req, requestContext(req, "SERVER", this.#cfg.ids, caller));
+      const context = requestContext(req, "SERVER", this.#cfg.ids, caller);
+      this.#contexts.set(req, context);
+      this.#cfg.threads.begin(this.pid, req.tid, context, req.firstByteMonoNs);
     } else {
-      const context = requestContext(req, "CLIENT", this.#cfg.ids);
+      // A call made by a thread while it serves a request is that request's child.
+      const parent = this.#cfg.threads.parentOf(this.pid, req.tid, req.firstByteMonoNs);
+      const context = requestContext(req, "CLIENT", this.#cfg.ids, parent);
       this.#contexts.set(req, context);
       if (key !== undefined) peers.offer(key, context);
     }
@@ -502,6 +509,8 @@ export class HttpConnection {
   }
 
   #emit(req: Http1Request, resp: Http1Response): void {
+    const context = this.#contexts.get(req);
+    if (this.#role === "server" && context) this.#cfg.threads.end(this.pid, req.tid, context);
     const wait = this.#cfg.socketWaitNs > 0n;
     if (wait && (this.#ctx.socket === undefined || this.#awaitingSocket.length > 0)) {
       this.#awaitingSocket.push({ req, resp });

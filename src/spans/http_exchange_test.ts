@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { HttpConnection, type HttpConnectionConfig, newHttpCounters } from "./http_exchange.ts";
 import { PeerLinks } from "./peer_links.ts";
+import { ThreadRequests } from "./thread_requests.ts";
 import type { Span } from "./span.ts";
 import { countingIds, label, Wire } from "./_test_wire.ts";
 
@@ -19,6 +20,7 @@ function setup(overrides: Partial<HttpConnectionConfig> = {}) {
     requestTimeoutNs: 1_000_000n,
     socketWaitNs: 0n,
     peers: new PeerLinks(),
+    threads: new ThreadRequests(),
     ...overrides,
   });
   const wire = new Wire();

@@ -55,7 +55,7 @@ export function requestContext(
     return { traceId: tp.traceId, spanId: ids.spanId(), parentSpanId: tp.parentId };
   }
   if (tp !== undefined) return { traceId: tp.traceId, spanId: tp.parentId, parentSpanId: "" };
-  if (caller !== undefined && kind === "SERVER") {
+  if (caller !== undefined) {
     return { traceId: caller.traceId, spanId: ids.spanId(), parentSpanId: caller.spanId };
   }
   return { traceId: ids.traceId(), spanId: ids.spanId(), parentSpanId: "" };

@@ -9,6 +9,7 @@ import type { Attributes, Span } from "./span.ts";
 import { HttpConnection, type HttpCounters, newHttpCounters } from "./http_exchange.ts";
 import { type IdGenerator, RandomIdGenerator } from "./ids.ts";
 import { PeerLinks } from "./peer_links.ts";
+import { ThreadRequests } from "./thread_requests.ts";
 
 /** Options for {@linkcode HttpSpanBuilder}. */
 export interface HttpSpanBuilderOptions {
@@ -40,6 +41,8 @@ export interface HttpSpanBuilderOptions {
   ids?: IdGenerator;
   /** Told when a connection is found not to carry HTTP, so its bytes can stop coming. */
   onNotHttp?: (pid: number, conn: string) => void;
+  /** Requests in progress by thread, shared with other span stages. Default: a new one. */
+  threads?: ThreadRequests;
 }
 
 /** What the stage has seen and done; read at any time. */
@@ -118,6 +121,7 @@ export class HttpSpanBuilder {
       socketWaitNs: options.socketWaitNs ?? 50_000_000n,
       peers: new PeerLinks(),
       onNotHttp: options.onNotHttp,
+      threads: options.threads ?? new ThreadRequests(),
     };
     this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000);
     this.#idleTimeoutNs = options.idleTimeoutNs ?? 60_000_000_000n;

@@ -744,3 +744,41 @@ Deno.test("spans: a request the server was not seen reading does not shift the l
     spans.find((x) => x.kind === kind && x.attributes["url.path"] === path)!;
   assert.equal(byPath("SERVER", "/2").parentSpanId, byPath("CLIENT", "/2").spanId);
 });
+
+Deno.test("spans: a call made by the thread serving a request is that request's child", () => {
+  const { builder, spans, wire, feed } = setup();
+  builder.socket(socketOf("sv"));
+  builder.socket({ ...socketOf("cl"), localPort: 40000, peerPort: 9000 });
+  const call = "GET /inventory HTTP/1.1\r\nHost: stock:9000\r\n\r\n";
+  const answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  feed(wire.call("ingress", GET_USERS, 1_000n, { conn: "sv", tid: 7 }));
+  feed(wire.call("egress", call, 2_000n, { conn: "cl", tid: 7 }));
+  feed(wire.call("ingress", answer, 3_000n, { conn: "cl", tid: 7 }));
+  feed(wire.call("egress", OK_HELLO, 4_000n, { conn: "sv", tid: 7 }));
+  // Another thread's call, and a call after the answer: no parent.
+  feed(wire.call("egress", call, 5_000n, { conn: "cl", tid: 8 }));
+  feed(wire.call("ingress", answer, 6_000n, { conn: "cl", tid: 8 }));
+  feed(wire.call("egress", call, 7_000n, { conn: "cl", tid: 7 }));
+  feed(wire.call("ingress", answer, 8_000n, { conn: "cl", tid: 7 }));
+  const [client, server, other, after] = spans;
+  assert.equal(spans.length, 4);
+  assert.equal(server!.kind, "SERVER");
+  assert.equal(client!.kind, "CLIENT");
+  assert.equal(client!.traceId, server!.traceId);
+  assert.equal(client!.parentSpanId, server!.spanId);
+  assert.equal(other!.parentSpanId, "");
+  assert.notEqual(other!.traceId, server!.traceId);
+  assert.equal(after!.parentSpanId, "");
+});
+
+Deno.test("spans: a thread serving two requests at once gives its calls no parent", () => {
+  const { builder, spans, wire, feed } = setup();
+  for (const conn of ["a", "b"]) builder.socket(socketOf(conn));
+  builder.socket({ ...socketOf("cl"), localPort: 40000, peerPort: 9000 });
+  feed(wire.call("ingress", GET_USERS, 1_000n, { conn: "a", tid: 7 }));
+  feed(wire.call("ingress", GET_USERS, 1_500n, { conn: "b", tid: 7 }));
+  feed(wire.call("egress", "GET /x HTTP/1.1\r\n\r\n", 2_000n, { conn: "cl", tid: 7 }));
+  feed(wire.call("ingress", "HTTP/1.1 204 No Content\r\n\r\n", 3_000n, { conn: "cl", tid: 7 }));
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0]!.parentSpanId, "");
+});

@@ -11,6 +11,8 @@ Routes:
   GET  /hello       200 "hello\\n"
   GET  /status/NNN  status NNN (200-599) with a short body; 204 and 304 have none
   GET  /bytes/N     N bytes of "x" (at most 64 MiB)
+  GET  /call/PORT/P  calls http://127.0.0.1:PORT/P (plain HTTP) from the handling thread and
+                    answers with that call's status and body
   POST /echo        the request body, unchanged
   anything else     404
 
@@ -18,6 +20,7 @@ Each connection's TLS handshake runs in that connection's thread, so a stalled c
 cannot hold up accept(). Nothing is logged per request.
 """
 
+import http.client
 import re
 import socket
 import ssl
@@ -42,6 +45,14 @@ class Handler(BaseHTTPRequestHandler):
         if m and 200 <= int(m.group(1)) <= 599:
             code = int(m.group(1))
             return self._reply(code, b"" if code in NO_BODY_STATUSES else b"status %d\n" % code)
+        m = re.fullmatch(r"/call/(\d+)(/.*)", path)
+        if m:
+            conn = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=10)
+            conn.request("GET", m.group(2))
+            answer = conn.getresponse()
+            body = answer.read()
+            conn.close()
+            return self._reply(answer.status, body)
         m = re.fullmatch(r"/bytes/(\d+)", path)
         if m and int(m.group(1)) <= MAX_BYTES:
             return self._reply(200, b"x" * int(m.group(1)))
