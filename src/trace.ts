@@ -74,6 +74,8 @@ export interface TraceOptions {
   captureBytes?: number;
   /** The BPF object; default {@link CAPTURE_OBJECT}. */
   objectPath?: string;
+  /** Called about once a second with the run's counters so far (for `/metrics`). */
+  onStats?: (stats: { events: number; dropped: number; spans: number }) => void;
 }
 
 /** What {@link TraceOptions.onReady} is told. */
@@ -286,7 +288,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         (flagValues["TRACE_TLS"] ?? 0) | (flagValues["TRACE_SOCKETS"] ?? 0),
       ]);
       for (const p of processes) {
-        traced.update(new Uint8Array(new Uint32Array([p.pid]).buffer), new Uint8Array(flags.buffer));
+        traced.update(
+          new Uint8Array(new Uint32Array([p.pid]).buffer),
+          new Uint8Array(flags.buffer),
+        );
       }
       ring = obj.map("events").ringReader();
     } catch (e) {
@@ -338,6 +343,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
           );
           dropsReported = drops;
         }
+        opts.onStats?.({ events, dropped: drops, spans });
       }
     }
     while (ring.consume(onRecord) > 0);

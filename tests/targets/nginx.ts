@@ -17,7 +17,7 @@ export interface Nginx extends AsyncDisposable {
 /** Files to serve: name → text, or a size in bytes of filler. */
 export type Site = Record<string, string | number>;
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -39,7 +39,7 @@ export async function startNginx(site: Site): Promise<Nginx> {
     const text = typeof content === "number" ? "x".repeat(content) : content;
     await Deno.writeTextFile(`${root}/${name}`, text);
   }
-  const port = await freePort();
+  const port = freePort();
   await Deno.writeTextFile(
     `${dir}/nginx.conf`,
     `daemon off;
