@@ -5,24 +5,32 @@
  * 1. A Python HTTPS server under wrk, without and with upspan attached: requests per
  *    second and their ratio, probe hits per request, spans per request and the agent's
  *    resident memory.
- * 2. Ingest: TLS data events read and decoded per second, the zero-copy ring reader
+ * 2. nginx on plain HTTP under wrk, without and with upspan (syscall tracepoints): the
+ *    same figures.
+ * 3. What the syscall tracepoints cost a process upspan does not trace: a loop of 2 M
+ *    read/write syscalls, with no agent and with an agent tracing another process.
+ * 4. Ingest: TLS data events read and decoded per second, the zero-copy ring reader
  *    against libbpf's callback consumer.
- * 3. Symbol lookup in /usr/bin/node: upspan's lazy ELF reader against `nm -D`.
+ * 5. Symbol lookup in /usr/bin/node: upspan's lazy ELF reader against `nm -D`.
  *
- *   deno task bench [--seconds N]
+ *   deno task bench [--seconds N] [--only https,plain,untraced,ingest,symbols,hits]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { makeCert } from "../tests/targets/certs.ts";
 import { startPythonServer } from "../tests/targets/targets.ts";
+import { startNginx } from "../tests/targets/nginx.ts";
 import { runIngest } from "./bench_ingest.ts";
 import { probeHitCost } from "./bench_probe_hit.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { seconds: { type: "string", default: "5" } },
+  options: { seconds: { type: "string", default: "5" }, only: { type: "string" } },
 });
+/** `--only https,plain,untraced,ingest,symbols,hits`: run just those. */
+const only = values.only?.split(",");
+const wanted = (name: string) => only === undefined || only.includes(name);
 const seconds = Number(values.seconds);
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -60,7 +68,7 @@ function rssKb(pid: number): { total: number; own: number } {
 interface AgentRun {
   load: { requests: number; rps: number };
   spans: number;
-  hits: { write: number; read: number; readReturn: number };
+  hits: { write: number; read: number; readReturn: number; syscalls: number };
   dropped: number;
   rss: { total: number; own: number };
   /** Milliseconds from starting the agent to its `ready` line, and from SIGINT to exit. */
@@ -68,11 +76,11 @@ interface AgentRun {
   stopMs: number;
 }
 
-/** Runs wrk against `url` while an agent traces `pid`; returns what both saw. */
-async function tracedLoad(pid: number, url: string): Promise<AgentRun> {
+/** Runs wrk against `url` while an agent traces `pids`; returns what both saw. */
+async function tracedLoad(pids: number[], url: string): Promise<AgentRun> {
   const started = performance.now();
   const agent = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, "--pid", String(pid), "--format", "json"],
+    args: ["run", "-A", MOD, ...pids.flatMap((p) => ["--pid", String(p)]), "--format", "json"],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -101,9 +109,20 @@ async function tracedLoad(pid: number, url: string): Promise<AgentRun> {
   const stopMs = performance.now() - stopping;
   await counting;
   await errs;
-  const m = /probe hits: (\d+) write, (\d+) read, (\d+) read-return; (\d+) dropped/.exec(err);
-  const [write = 0, read = 0, readReturn = 0, dropped = 0] = (m?.slice(1) ?? []).map(Number);
-  return { load, spans, hits: { write, read, readReturn }, dropped, rss, readyMs, stopMs };
+  const m =
+    /probe hits: (\d+) write, (\d+) read, (\d+) read-return, (\d+) socket syscalls; (\d+) dropped/
+      .exec(err);
+  const [write = 0, read = 0, readReturn = 0, syscalls = 0, dropped = 0] = (m?.slice(1) ?? [])
+    .map(Number);
+  return {
+    load,
+    spans,
+    hits: { write, read, readReturn, syscalls },
+    dropped,
+    rss,
+    readyMs,
+    stopMs,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -118,7 +137,7 @@ async function httpsUnderLoad(rounds = 3) {
   const runs: AgentRun[] = [];
   for (let i = 0; i < rounds; i++) {
     plain.push((await wrk(url)).rps);
-    runs.push(await tracedLoad(server.pid, url));
+    runs.push(await tracedLoad([server.pid], url));
   }
   const traced = runs.map((r) => r.load.rps);
   const requests = runs.reduce((n, r) => n + r.load.requests, 0);
@@ -234,7 +253,91 @@ async function probeHits() {
   console.log("");
 }
 
-await probeHits();
-await httpsUnderLoad();
-await ingest();
-await symbolLookup();
+/** nginx on plain HTTP: requests per second with and without upspan, alternated. */
+async function plainUnderLoad(rounds = 3) {
+  await using nginx = await startNginx({ "hello.txt": "hello\n" });
+  const url = `http://127.0.0.1:${nginx.port}/hello.txt`;
+  await wrk(url); // warm-up
+  const plain: number[] = [];
+  const runs: AgentRun[] = [];
+  for (let i = 0; i < rounds; i++) {
+    plain.push((await wrk(url)).rps);
+    runs.push(await tracedLoad(nginx.pids, url));
+  }
+  const traced = runs.map((r) => r.load.rps);
+  const requests = runs.reduce((n, r) => n + r.load.requests, 0);
+  const sum = (f: (r: AgentRun) => number) => runs.reduce((n, r) => n + f(r), 0);
+  console.log("\n## nginx on plain HTTP under wrk (1 thread, 4 keep-alive connections)");
+  console.log(
+    `without upspan   ${median(plain).toFixed(0)} req/s (${plain.map((x) => x.toFixed(0))})`,
+  );
+  console.log(
+    `with upspan      ${median(traced).toFixed(0)} req/s (${traced.map((x) => x.toFixed(0))})`,
+  );
+  console.log(`ratio            ${(median(traced) / median(plain)).toFixed(3)}`);
+  console.log(
+    `socket syscalls  ${(sum((r) => r.hits.syscalls) / requests).toFixed(2)} per request looked at`,
+  );
+  const spans = sum((r) => r.spans);
+  console.log(
+    `spans            ${spans} for ${requests} requests (${(spans / requests).toFixed(3)} per ` +
+      `request), ${sum((r) => r.dropped)} events dropped`,
+  );
+}
+
+/** Seconds a loop of 2 M one-byte read+write syscalls takes (dd, /dev/zero → /dev/null). */
+async function syscallLoop(): Promise<number> {
+  const t = performance.now();
+  const out = await new Deno.Command("dd", {
+    args: ["if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"],
+    stderr: "null",
+  }).output();
+  if (!out.success) throw new Error("dd failed");
+  return (performance.now() - t) / 1000;
+}
+
+/** What the tracepoints cost a process that is not traced, against no agent at all. */
+async function untracedCost(rounds = 3) {
+  const sleeper = new Deno.Command("sleep", { args: ["3600"] }).spawn();
+  try {
+    await syscallLoop(); // warm-up
+    const none: number[] = [];
+    const elsewhere: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      none.push(await syscallLoop());
+      const agent = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MOD, "--pid", String(sleeper.pid), "--format", "json"],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let err = "";
+      const errs = (async () => {
+        for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) err += t;
+      })();
+      while (!/^ready/m.test(err)) await new Promise((r) => setTimeout(r, 5));
+      elsewhere.push(await syscallLoop());
+      agent.kill("SIGINT");
+      await agent.status;
+      await errs;
+    }
+    const a = median(none), b = median(elsewhere);
+    console.log("\n## Syscall tracepoints: the cost to a process upspan does not trace");
+    console.log(`no agent              ${(a * 1000).toFixed(0)} ms for 2 M read/write syscalls`);
+    console.log(`agent tracing another ${(b * 1000).toFixed(0)} ms`);
+    console.log(
+      `ratio                 ${(b / a).toFixed(3)} (${
+        ((b - a) * 1e9 / 2e6).toFixed(0)
+      } ns per syscall)`,
+    );
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+}
+
+if (wanted("hits")) await probeHits();
+if (wanted("https")) await httpsUnderLoad();
+if (wanted("plain")) await plainUnderLoad();
+if (wanted("untraced")) await untracedCost();
+if (wanted("ingest")) await ingest();
+if (wanted("symbols")) await symbolLookup();

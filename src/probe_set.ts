@@ -28,8 +28,10 @@ export class ProbeSet {
   attach(sites: readonly ProbeSite[], pid = -1): number {
     let added = 0;
     for (const site of sites) {
-      const key = `${site.file.device}:${site.file.inode}:${site.offset}:${site.program}`;
-      if (this.#links.has(key)) continue;
+      const where = `${site.file.device}:${site.file.inode}:${site.offset}:${site.program}`;
+      const key = `${pid}@${where}`;
+      // Attached for every process already: it fires in this one too.
+      if (this.#links.has(key) || this.#links.has(`-1@${where}`)) continue;
       const link = this.#obj.program(site.program).attachUprobe({
         path: site.file.hostPath,
         offset: site.offset,

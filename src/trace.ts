@@ -16,14 +16,19 @@ import {
   setLogSink,
 } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
+import { TracedProcesses } from "./traced_processes.ts";
 import { UpspanError } from "./errors.ts";
 import { ProbeSet } from "./probe_set.ts";
-import { processResource } from "./resource.ts";
 import { HttpSpanBuilder } from "./spans/mod.ts";
 import type { Span } from "./spans/span.ts";
 import type { SocketInfo, StreamChunk } from "./spans/stream_chunk.ts";
-import { locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
-import { captureDecoder, SOCKET_CONN_PREFIX, SYSCALL_TRACEPOINTS } from "./capture/mod.ts";
+import {
+  captureDecoder,
+  type CaptureEvent,
+  PROCESS_TRACEPOINTS,
+  SOCKET_CONN_PREFIX,
+  SYSCALL_TRACEPOINTS,
+} from "./capture/mod.ts";
 
 /** Default location of the built capture object. */
 export const CAPTURE_OBJECT = new URL("../bpf/out/capture.bpf.o", import.meta.url).pathname;
@@ -74,8 +79,24 @@ export interface TraceOptions {
   captureBytes?: number;
   /** The BPF object; default {@link CAPTURE_OBJECT}. */
   objectPath?: string;
+  /**
+   * Processes to find besides `pids`, now and as they start (`--exe`, `--port`, `--all`,
+   * `--container`). Default: none, only `pids`; the run ends when they have all exited.
+   */
+  watch?: ProcessWatch;
   /** Called about once a second with the run's counters so far (for `/metrics`). */
   onStats?: (stats: { events: number; dropped: number; spans: number }) => void;
+}
+
+/** Chooses processes to trace besides fixed pids. */
+export interface ProcessWatch {
+  /** Pids to trace from the start. */
+  initial(): Promise<number[]>;
+  /** Whether a process that just executed a program is wanted: why, or undefined. */
+  matches(pid: number): Promise<string | undefined>;
+  /** Called about once a second: pids that match now by what an exec does not show
+   * (a port listened on later); usually none. */
+  rescan(): Promise<number[]>;
 }
 
 /** What {@link TraceOptions.onReady} is told. */
@@ -183,7 +204,9 @@ async function preflight(objectPath: string, log: (line: string) => void): Promi
 export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const log = opts.log ?? (() => {});
   const objectPath = opts.objectPath ?? CAPTURE_OBJECT;
-  if (opts.pids.length === 0) {
+  const pids = [...new Set(opts.pids)];
+  const watch = opts.watch;
+  if (pids.length === 0 && watch === undefined) {
     throw new UpspanError("No process to trace; name one with --pid N.", 2);
   }
   if (!(await privileged())) {
@@ -191,24 +214,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       "Loading eBPF probes needs root, or the capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8); run upspan with sudo.",
     );
   }
-
-  // discovery → symbols: where OpenSSL is in each process.
-  const processes: ProcessInfo[] = [];
-  const sitesByFile = new Map<string, { sites: ProbeSite[]; pids: number[] }>();
-  for (const pid of new Set(opts.pids)) {
+  // Named processes must exist before anything is loaded.
+  for (const pid of pids) {
     const r = await inspectProcess(pid);
     if (!r.ok) throw new UpspanError(r.message);
-    processes.push(r.process);
-    const where = await locateOpenSSL(r.process);
-    if (!where.ok) {
-      log(`pid ${pid} (${r.process.comm}) ${where.message}: tracing its plain sockets only`);
-      continue;
-    }
-    log(`pid ${pid} (${r.process.comm}): OpenSSL in ${where.file.path}`);
-    const key = `${where.file.device}:${where.file.inode}`;
-    const entry = sitesByFile.get(key) ?? { sites: where.sites, pids: [] };
-    entry.pids.push(pid);
-    sitesByFile.set(key, entry);
   }
   await preflight(objectPath, log);
 
@@ -227,8 +236,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   try {
     // spans: one builder for every connection; kernel monotonic time becomes wall time.
     let clockOffset = realtimeNs() - monotonicNs();
-    const byPid = new Map(processes.map((p) => [p.pid, p]));
-    const resources = new Map(processes.map((p) => [p.pid, processResource(p)]));
+    let traced: TracedProcesses | undefined;
     let spans = 0;
     const onSpan = opts.onSpan;
     // Plain sockets found to carry no HTTP: the capture stops shipping their bytes.
@@ -236,7 +244,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     const one = new Uint8Array([1]);
     const builder = onSpan && new HttpSpanBuilder({
       toUnixNano: (mono) => mono + clockOffset,
-      resource: (pid) => resources.get(pid) ?? { "process.pid": pid },
+      resource: (pid) => traced?.resource(pid) ?? { "process.pid": pid },
       onSpan: (span) => {
         spans++;
         onSpan(span);
@@ -251,47 +259,53 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     // The socket last seen under each connection, for the chunk receiver (a dump).
     const onChunk = opts.onChunk;
     const socketsForChunks = new LruMap<string, SocketInfo>(10_000);
+    // Execs and exits, handled between reads (adding a process is asynchronous).
+    const lifecycle: CaptureEvent[] = [];
     let events = 0;
     const onRecord = (bytes: Uint8Array, view: DataView, at: number, length: number) => {
       events++;
       const ev = decode(bytes, view, at, length);
       if (!ev) return;
-      if (ev.type === "socket") {
+      if (ev.type === "chunk") {
+        const c = ev.chunk;
+        onChunk?.(c, traced?.info(c.pid), socketsForChunks.get(`${c.pid}/${c.conn}`));
+        builder?.chunk(c);
+      } else if (ev.type === "socket") {
         builder?.socket(ev.socket);
         if (onChunk) socketsForChunks.set(`${ev.socket.pid}/${ev.socket.conn}`, ev.socket);
       } else if (ev.type === "close") {
         builder?.close(ev.socket.pid, ev.socket.conn);
       } else {
-        const c = ev.chunk;
-        onChunk?.(c, byPid.get(c.pid), socketsForChunks.get(`${c.pid}/${c.conn}`));
-        builder?.chunk(c);
+        lifecycle.push(ev);
       }
     };
 
-    // Load, filter by pid, attach.
+    // Load, attach, then let the capture see the processes.
     try {
-      obj.setConstants({ capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)) });
+      obj.setConstants({
+        capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)),
+        watch_exec: watch !== undefined,
+      });
       obj.load();
-      for (const tp of SYSCALL_TRACEPOINTS) {
+      for (const tp of [...SYSCALL_TRACEPOINTS, ...PROCESS_TRACEPOINTS]) {
         probes.attachTracepoint(tp.program, tp.category, tp.name);
       }
-      for (const { sites, pids } of sitesByFile.values()) {
-        probes.attach(sites, pids.length === 1 ? pids[0] : -1);
-      }
-      // Only now let the probes capture, all at once: had writes been captured while the
-      // read probes were still being placed, a response missed that way would pair with
-      // the next request.
       ignoredSocks = obj.map("ignored_socks");
-      const traced = obj.map("traced_tgids");
       const flagValues = obj.enumValues("trace_flags");
-      const flags = new Uint32Array([
-        (flagValues["TRACE_TLS"] ?? 0) | (flagValues["TRACE_SOCKETS"] ?? 0),
-      ]);
-      for (const p of processes) {
-        traced.update(
-          new Uint8Array(new Uint32Array([p.pid]).buffer),
-          new Uint8Array(flags.buffer),
-        );
+      traced = new TracedProcesses({
+        tracedMap: obj.map("traced_tgids"),
+        flags: (flagValues["TRACE_TLS"] ?? 0) | (flagValues["TRACE_SOCKETS"] ?? 0),
+        probes,
+        log,
+        pin: watch === undefined,
+      });
+      const initial = [...pids];
+      if (watch) {
+        for (const pid of await watch.initial()) if (!initial.includes(pid)) initial.push(pid);
+      }
+      for (const r of await traced.addAll(initial)) {
+        if (!r.ok && watch === undefined) throw new UpspanError(r.message);
+        if (!r.ok && r.reason !== "gone") log(r.message);
       }
       ring = obj.map("events").ringReader();
     } catch (e) {
@@ -299,10 +313,32 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       throw e;
     }
     opts.onReady?.({
-      processes,
+      processes: traced.pids.map((pid) => traced!.info(pid)!),
       probes: probes.uprobes,
       tracepoints: probes.size - probes.uprobes,
     });
+
+    const exited = (pid: number) => {
+      if (!traced!.has(pid)) return;
+      traced!.remove(pid);
+      log(`pid ${pid} exited`);
+    };
+    const onLifecycle = async (ev: CaptureEvent) => {
+      if (ev.type === "exit") return exited(ev.process.pid);
+      if (ev.type !== "exec") return;
+      const pid = ev.process.pid;
+      if (traced!.has(pid)) {
+        // The same process runs another program now: look at it again.
+        const r = await traced!.add(pid);
+        if (r.ok) log(`pid ${pid} executed ${r.process.exe}`);
+        else exited(pid);
+        return;
+      }
+      const why = watch && await watch.matches(pid);
+      if (!why) return;
+      const r = await traced!.add(pid);
+      if (r.ok) log(`pid ${pid} (${r.process.comm}) started: ${why}`);
+    };
 
     const deadline = opts.durationSeconds !== undefined
       ? performance.now() + opts.durationSeconds * 1000
@@ -310,8 +346,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     let lastCheck = performance.now();
     let lastTick = lastCheck;
     let dropsReported = 0;
-    const alive = new Set(processes.map((p) => p.pid));
-    while (!opts.signal?.aborted && performance.now() < deadline && alive.size > 0) {
+    while (
+      !opts.signal?.aborted && performance.now() < deadline &&
+      (traced.size > 0 || watch !== undefined)
+    ) {
       // Read in batches on a short timer. Events wake the agent early only when the ring
       // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
@@ -319,6 +357,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       if (ring.consume(onRecord, BATCH) === BATCH) await delay(0);
       else if (ring.pending === 0) await ring.wait(wait);
       else await delay(wait);
+      while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
       // Ticks walk every connection: a few dozen a second is enough for 50 ms timeouts.
       if (builder && performance.now() - lastTick > 20) {
         lastTick = performance.now();
@@ -327,10 +366,12 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       if (performance.now() - lastCheck > 1000) {
         lastCheck = performance.now();
         clockOffset = realtimeNs() - monotonicNs();
-        for (const pid of alive) {
-          if (!(await isAlive(pid))) {
-            alive.delete(pid);
-            log(`pid ${pid} exited`);
+        // The exit tracepoint tells of most ends; this catches the rest.
+        for (const pid of traced.pids) if (!(await isAlive(pid))) exited(pid);
+        for (const pid of traced.withoutTls) await traced.recheck(pid);
+        if (watch) {
+          for (const pid of await watch.rescan()) {
+            if (!traced.has(pid) && (await traced.add(pid)).ok) log(`pid ${pid} now matches`);
           }
         }
         // Said once per burst, not per event: the counter only grows.

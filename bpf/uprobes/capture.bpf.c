@@ -29,6 +29,8 @@
 
 /* Most bytes captured per SSL call; the rest is reported by length only. */
 const volatile __u32 capture_bytes = CHUNK_BYTES;
+/* Tell user space of every exec on the host (it is looking for processes to trace). */
+const volatile __u8 watch_exec = 0;
 
 /* key: tgid; value: enum trace_flags. Only these processes' calls are captured. */
 struct {
@@ -127,6 +129,7 @@ const enum direction *_direction __attribute__((unused));
 const enum capture_stat *_stat __attribute__((unused));
 const enum event_source *_source __attribute__((unused));
 const enum trace_flags *_flags __attribute__((unused));
+const struct process_event *_process_event __attribute__((unused));
 
 static __always_inline void count_n(__u32 stat, __u64 n)
 {
@@ -711,6 +714,39 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	bpf_map_delete_elem(&ignored_socks, &key);
 	if (bpf_map_delete_elem(&socks, &key) == 0)
 		send_socket(id, EVENT_CLOSE, SOURCE_SOCKET, key, sk, fd, 0, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* ---- Processes ---- */
+
+static __always_inline void send_process(__u32 kind, __u32 tgid)
+{
+	struct process_event e = { .kind = kind, .tgid = tgid, .ts_ns = bpf_ktime_get_ns() };
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wakeup_flags()) < 0)
+		count(STAT_DROPS);
+}
+
+/* Any process's exec, when user space watches for new processes: it decides whom to trace. */
+SEC("tracepoint/sched/sched_process_exec")
+int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (watch_exec || traced(tgid))
+		send_process(EVENT_EXEC, tgid);
+	return 0;
+}
+
+/* A traced process's last thread ended: stop capturing for it (its pid may be reused). */
+SEC("tracepoint/sched/sched_process_exit")
+int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if ((__u32)id != tgid || !traced(tgid))
+		return 0;
+	bpf_map_delete_elem(&traced_tgids, &tgid);
+	send_process(EVENT_EXIT, tgid);
 	return 0;
 }
 

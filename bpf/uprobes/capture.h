@@ -18,6 +18,8 @@ enum event_kind {
 	EVENT_DATA = 1,
 	EVENT_SOCKET = 2,
 	EVENT_CLOSE = 3, /* the process closed a plain socket (a socket_event) */
+	EVENT_EXEC = 4,	 /* a process executed a new program (a process_event) */
+	EVENT_EXIT = 5,	 /* a traced process ended (a process_event) */
 };
 
 /* Where a connection's bytes come from, and so what `conn` is. */
@@ -96,6 +98,14 @@ struct socket_event {
 	__u8 _pad;
 	__u8 local_addr[16]; /* IPv4 in the first 4 bytes */
 	__u8 peer_addr[16];
+};
+
+/* A process started a new program, or a traced process ended. */
+struct process_event {
+	__u32 kind;
+	__u32 tgid;
+	__u64 ts_ns;
+	char comm[16];
 };
 
 #endif /* UPSPAN_CAPTURE_H */

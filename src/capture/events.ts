@@ -12,11 +12,21 @@ const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
-/** A decoded record: bytes, a connection's socket, or a plain socket closed. */
+/** A process that executed a new program, or a traced process that ended. */
+export interface ProcessEvent {
+  pid: number;
+  /** The thread's name (after an exec: the new program's). */
+  comm: string;
+  monoNs: bigint;
+}
+
+/** A decoded record: bytes, a connection's socket, a plain socket closed, a process event. */
 export type CaptureEvent =
   | { type: "chunk"; chunk: StreamChunk }
   | { type: "socket"; socket: SocketInfo }
-  | { type: "close"; socket: SocketInfo };
+  | { type: "close"; socket: SocketInfo }
+  | { type: "exec"; process: ProcessEvent }
+  | { type: "exit"; process: ProcessEvent };
 
 /** Prefix of the connection key of a plain socket (its kernel address follows). */
 export const SOCKET_CONN_PREFIX = "sock:";
@@ -103,6 +113,15 @@ export function captureDecoder(types: CaptureTypes) {
   const KIND_DATA = value(kinds, "EVENT_DATA");
   const KIND_SOCKET = value(kinds, "EVENT_SOCKET");
   const KIND_CLOSE = value(kinds, "EVENT_CLOSE");
+  const KIND_EXEC = value(kinds, "EVENT_EXEC");
+  const KIND_EXIT = value(kinds, "EVENT_EXIT");
+  const proc = types.structLayout("process_event");
+  const p = {
+    tgid: field(proc, "tgid"),
+    ts: field(proc, "ts_ns"),
+    comm: field(proc, "comm"),
+  };
+  const latin1 = new TextDecoder("latin1");
   const SOURCE_SOCKET = value(types.enumValues("event_source"), "SOURCE_SOCKET");
   const INGRESS = value(types.enumValues("direction"), "DIR_INGRESS");
   const d = {
@@ -138,9 +157,7 @@ export function captureDecoder(types: CaptureTypes) {
 
   // A plain socket is keyed by its kernel address, an SSL* by its address in the process.
   const key = (view: DataView, at: number, source: number) =>
-    source === SOURCE_SOCKET
-      ? SOCKET_CONN_PREFIX + kernelAddress(view, at)
-      : connKey(view, at);
+    source === SOURCE_SOCKET ? SOCKET_CONN_PREFIX + kernelAddress(view, at) : connKey(view, at);
 
   return (
     bytes: Uint8Array,
@@ -195,6 +212,18 @@ export function captureDecoder(types: CaptureTypes) {
           peerPort: view.getUint16(at + s.peerPort, true),
           monoNs: view.getBigUint64(at + s.ts, true),
           callMonoNs: view.getBigUint64(at + s.callTs, true),
+        },
+      };
+    }
+    if ((kind === KIND_EXEC || kind === KIND_EXIT) && length >= proc.size) {
+      const comm = bytes.subarray(at + p.comm, at + p.comm + 16);
+      const end = comm.indexOf(0);
+      return {
+        type: kind === KIND_EXEC ? "exec" : "exit",
+        process: {
+          pid: view.getUint32(at + p.tgid, true),
+          comm: latin1.decode(end < 0 ? comm : comm.subarray(0, end)),
+          monoNs: view.getBigUint64(at + p.ts, true),
         },
       };
     }

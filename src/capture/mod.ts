@@ -5,9 +5,10 @@
  * @module
  */
 export {
-  type CaptureEvent,
   captureDecoder,
+  type CaptureEvent,
   type CaptureTypes,
+  type ProcessEvent,
   SOCKET_CONN_PREFIX,
 } from "./events.ts";
-export { SYSCALL_TRACEPOINTS, type Tracepoint } from "./syscalls.ts";
+export { PROCESS_TRACEPOINTS, SYSCALL_TRACEPOINTS, type Tracepoint } from "./syscalls.ts";

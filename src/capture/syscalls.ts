@@ -36,3 +36,9 @@ export const SYSCALL_TRACEPOINTS: readonly Tracepoint[] = [
   ),
   { program: "sys_enter_close", category: "syscalls", name: "sys_enter_close" },
 ];
+
+/** Process life tracepoints: execs (new processes to look at) and traced processes' ends. */
+export const PROCESS_TRACEPOINTS: readonly Tracepoint[] = [
+  { program: "sched_process_exec", category: "sched", name: "sched_process_exec" },
+  { program: "sched_process_exit", category: "sched", name: "sched_process_exit" },
+];

@@ -1,0 +1,160 @@
+/**
+ * The processes being traced. Adding one finds what to probe in it (OpenSSL, through the
+ * TLS instrumentation), attaches what its files still need — once per file, so the
+ * hundredth process sharing a library costs a map update, not an attach — and lets the
+ * capture see it through the traced-pid map. Removing one clears its entry.
+ *
+ * @module
+ */
+import type { BpfMap } from "../ffi/mod.ts";
+import { inspectProcess, type ProcessInfo } from "./discovery/mod.ts";
+import type { ProbeSet } from "./probe_set.ts";
+import { processResource } from "./resource.ts";
+import type { Attributes } from "./spans/span.ts";
+import { locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
+
+/** What adding a process came to. */
+export type AddResult =
+  | { ok: true; process: ProcessInfo; tls: boolean }
+  | { ok: false; reason: string; message: string };
+
+/** Options for {@linkcode TracedProcesses}. */
+export interface TracedProcessesOptions {
+  /** The capture's traced-pid map (key: tgid, value: enum trace_flags). */
+  tracedMap: BpfMap;
+  /** Its value for a traced process. */
+  flags: number;
+  /** Where probes are attached. */
+  probes: ProbeSet;
+  /** Status lines. */
+  log: (line: string) => void;
+  /**
+   * The set of processes is fixed: a file only one of them maps is probed for that process
+   * alone, so that the others on the host that map it pay no breakpoint. Otherwise every
+   * probe fires in every process and the traced-pid map filters.
+   */
+  pin: boolean;
+}
+
+/** Processes upspan traces now, by pid. */
+export class TracedProcesses {
+  readonly #opts: TracedProcessesOptions;
+  readonly #procs = new Map<number, { info: ProcessInfo; resource: Attributes; tls: boolean }>();
+
+  constructor(options: TracedProcessesOptions) {
+    this.#opts = options;
+  }
+
+  /** Pids traced now. */
+  get pids(): number[] {
+    return [...this.#procs.keys()];
+  }
+
+  /** How many processes are traced. */
+  get size(): number {
+    return this.#procs.size;
+  }
+
+  has(pid: number): boolean {
+    return this.#procs.has(pid);
+  }
+
+  info(pid: number): ProcessInfo | undefined {
+    return this.#procs.get(pid)?.info;
+  }
+
+  /** The resource attributes of a traced process's spans. */
+  resource(pid: number): Attributes | undefined {
+    return this.#procs.get(pid)?.resource;
+  }
+
+  /** Traced processes in which no OpenSSL was found (yet): it may be loaded later. */
+  get withoutTls(): number[] {
+    return [...this.#procs].filter(([, p]) => !p.tls).map(([pid]) => pid);
+  }
+
+  /**
+   * Inspects processes and attaches what they need, then lets the capture see all of them
+   * at once: had one process's writes been captured while its read probes were still being
+   * placed, a response missed that way would pair with the next request.
+   */
+  async addAll(pids: number[]): Promise<AddResult[]> {
+    const found: { info: ProcessInfo; sites?: ProbeSite[] }[] = [];
+    const results: AddResult[] = [];
+    for (const pid of pids) {
+      const r = await this.#inspect(pid);
+      results.push(r.result);
+      if (r.result.ok) found.push({ info: r.result.process, sites: r.sites });
+    }
+    const byFile = new Map<string, { sites: ProbeSite[]; pids: number[] }>();
+    for (const { info, sites } of found) {
+      if (!sites?.length) continue;
+      const key = `${sites[0]!.file.device}:${sites[0]!.file.inode}`;
+      const entry = byFile.get(key) ?? { sites, pids: [] };
+      entry.pids.push(info.pid);
+      byFile.set(key, entry);
+    }
+    for (const { sites, pids } of byFile.values()) {
+      this.#opts.probes.attach(sites, this.#opts.pin && pids.length === 1 ? pids[0] : -1);
+    }
+    for (const { info, sites } of found) this.#enter(info, sites !== undefined);
+    return results;
+  }
+
+  /** Adds one process (a new one, or one that executed another program). */
+  async add(pid: number): Promise<AddResult> {
+    const r = await this.#inspect(pid);
+    if (!r.result.ok) return r.result;
+    if (r.sites) this.#opts.probes.attach(r.sites, this.#opts.pin ? pid : -1);
+    this.#enter(r.result.process, r.sites !== undefined);
+    return r.result;
+  }
+
+  /** Looks again for OpenSSL loaded since (a program that imports `ssl` late). */
+  async recheck(pid: number): Promise<boolean> {
+    const p = this.#procs.get(pid);
+    if (p === undefined || p.tls) return false;
+    const r = await inspectProcess(pid);
+    if (!r.ok) return false;
+    const where = await locateOpenSSL(r.process);
+    if (!where.ok) return false;
+    this.#opts.log(`pid ${pid} (${r.process.comm}): OpenSSL loaded, in ${where.file.path}`);
+    this.#opts.probes.attach(where.sites, this.#opts.pin ? pid : -1);
+    p.info = r.process;
+    p.tls = true;
+    return true;
+  }
+
+  /** Stops tracing a process (it exited, or is no longer wanted). */
+  remove(pid: number): void {
+    if (!this.#procs.delete(pid)) return;
+    try {
+      this.#opts.tracedMap.delete(key(pid));
+    } catch { /* the capture removed it itself when the process exited */ }
+  }
+
+  async #inspect(pid: number): Promise<{ result: AddResult; sites?: ProbeSite[] }> {
+    const r = await inspectProcess(pid);
+    if (!r.ok) return { result: { ok: false, reason: r.reason, message: r.message } };
+    const where = await locateOpenSSL(r.process);
+    const name = `pid ${pid} (${r.process.comm})`;
+    if (!where.ok) {
+      this.#opts.log(`${name} ${where.message}: tracing its plain sockets only`);
+      return { result: { ok: true, process: r.process, tls: false } };
+    }
+    this.#opts.log(`${name}: OpenSSL in ${where.file.path}`);
+    return { result: { ok: true, process: r.process, tls: true }, sites: where.sites };
+  }
+
+  #enter(info: ProcessInfo, tls: boolean): void {
+    this.#procs.set(info.pid, { info, resource: processResource(info), tls });
+    this.#opts.tracedMap.update(
+      key(info.pid),
+      new Uint8Array(new Uint32Array([this.#opts.flags]).buffer),
+    );
+  }
+}
+
+function key(pid: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new Uint32Array([pid]).buffer);
+}
