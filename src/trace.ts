@@ -369,6 +369,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         // The exit tracepoint tells of most ends; this catches the rest.
         for (const pid of traced.pids) if (!(await isAlive(pid))) exited(pid);
         for (const pid of traced.withoutTls) await traced.recheck(pid);
+        for (const child of await traced.untracedChildren()) {
+          const r = await traced.add(child);
+          if (r.ok) log(`pid ${child} (${r.process.comm}) forked from a traced process`);
+        }
         if (watch) {
           for (const pid of await watch.rescan()) {
             if (!traced.has(pid) && (await traced.add(pid)).ok) log(`pid ${pid} now matches`);

@@ -125,6 +125,30 @@ export class TracedProcesses {
     return true;
   }
 
+  /**
+   * Children of traced processes not traced yet: forked workers of a pre-forking server
+   * (nginx, gunicorn) run the same program without an exec to reveal them.
+   */
+  async untracedChildren(): Promise<number[]> {
+    const out: number[] = [];
+    for (const pid of this.#procs.keys()) {
+      let tasks: string[];
+      try {
+        tasks = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) => t.name);
+      } catch {
+        continue; // exited
+      }
+      for (const tid of tasks) {
+        const text = await Deno.readTextFile(`/proc/${pid}/task/${tid}/children`).catch(() => "");
+        for (const child of text.split(" ")) {
+          const n = Number(child);
+          if (n > 0 && !this.#procs.has(n) && !out.includes(n)) out.push(n);
+        }
+      }
+    }
+    return out;
+  }
+
   /** Stops tracing a process (it exited, or is no longer wanted). */
   remove(pid: number): void {
     if (!this.#procs.delete(pid)) return;
