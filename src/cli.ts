@@ -16,11 +16,19 @@ import {
 } from "./export/mod.ts";
 import { monotonicNs, realtimeNs } from "../ffi/mod.ts";
 import { trace, type TraceSummary } from "./trace.ts";
+import { OtlpSpanExporter } from "./export/otlp.ts";
+import { OtlpMetricsExporter } from "./export/otlp_metrics.ts";
+import { SpanMetrics } from "./export/metrics.ts";
+import { type AgentHealth, PrometheusServer } from "./export/prometheus.ts";
+import { ParentBasedRatioSampler } from "./sampling.ts";
+import { withRoute } from "./spans/route.ts";
+import type { Span } from "./spans/span.ts";
 
 export const USAGE = `Usage: deno run -A mod.ts --pid N [options]
 
-Traces the HTTPS traffic of running processes (OpenSSL's SSL_read/SSL_write) and prints
-one span per HTTP exchange, with no change to the processes.
+Traces the HTTP traffic of running processes — TLS through OpenSSL's SSL_read/SSL_write,
+plain sockets through their read and write syscalls — and prints one span per HTTP
+exchange, with no change to the processes.
 
 Selectors:
   --pid N                a process to trace (repeatable)
@@ -31,6 +39,13 @@ Options:
   --hex                  with --dump: show data as a hexdump
   --capture-bytes N      most plaintext bytes captured per SSL call (default 16384)
   --duration SECONDS     stop by itself after this long
+  --otlp-endpoint URL    also export spans and RED metrics over OTLP/HTTP (protobuf) to
+                         URL/v1/traces and URL/v1/metrics; without it, OTLP is on when
+                         OTEL_EXPORTER_OTLP_ENDPOINT or _TRACES_ENDPOINT is set (the other
+                         OTEL_EXPORTER_OTLP_* variables are honoured too)
+  --metrics-port N       serve Prometheus metrics on port N at /metrics
+  --sample-ratio R       export this share of traces, 0 to 1 (default 1); a span whose
+                         parent sent a traceparent follows its sampled flag
   --debug                show libbpf's log and stack traces
   -h, --help             show this help
 `;
@@ -43,6 +58,12 @@ export interface CliOptions {
   hex: boolean;
   captureBytes: number;
   durationSeconds?: number;
+  /** `--otlp-endpoint`: the OTLP/HTTP base URL. */
+  otlpEndpoint?: string;
+  /** `--metrics-port`: where `/metrics` is served. */
+  metricsPort?: number;
+  /** `--sample-ratio`: the share of traces exported, 0 to 1. */
+  sampleRatio: number;
   debug: boolean;
   help: boolean;
 }
@@ -70,6 +91,9 @@ export function parseCli(argv: string[]): CliOptions {
         hex: { type: "boolean", default: false },
         "capture-bytes": { type: "string", default: "16384" },
         duration: { type: "string" },
+        "otlp-endpoint": { type: "string" },
+        "metrics-port": { type: "string" },
+        "sample-ratio": { type: "string", default: "1" },
         debug: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -84,6 +108,7 @@ export function parseCli(argv: string[]): CliOptions {
       dump: false,
       hex: false,
       captureBytes: 16384,
+      sampleRatio: 1,
       debug: false,
       help: true,
     };
@@ -106,6 +131,21 @@ export function parseCli(argv: string[]): CliOptions {
       );
     }
   }
+  const otlpEndpoint = values["otlp-endpoint"];
+  if (otlpEndpoint !== undefined && !/^https?:\/\/[^/?#\s]+/.test(otlpEndpoint)) {
+    throw new UpspanError(
+      `--otlp-endpoint needs an http:// or https:// URL such as http://127.0.0.1:4318, not "${otlpEndpoint}".`,
+      2,
+    );
+  }
+  const metricsPort = values["metrics-port"] === undefined
+    ? undefined
+    : positiveInt("--metrics-port", values["metrics-port"], 65535);
+  const ratioText = values["sample-ratio"];
+  const sampleRatio = Number(ratioText);
+  if (ratioText.trim() === "" || !(sampleRatio >= 0 && sampleRatio <= 1)) {
+    throw new UpspanError(`--sample-ratio needs a number from 0 to 1, not "${ratioText}".`, 2);
+  }
   return {
     pids,
     format,
@@ -113,6 +153,9 @@ export function parseCli(argv: string[]): CliOptions {
     hex: values.hex,
     captureBytes: positiveInt("--capture-bytes", values["capture-bytes"], 65536),
     durationSeconds,
+    otlpEndpoint,
+    metricsPort,
+    sampleRatio,
     debug: values.debug,
     help: false,
   };
@@ -137,6 +180,59 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Beyond the console: every span gets its route and feeds the RED metrics; sampling
+  // decides only what is exported.
+  const otlpOn = opts.otlpEndpoint !== undefined ||
+    !!Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT")?.trim() ||
+    !!Deno.env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.trim();
+  const sampler = new ParentBasedRatioSampler(opts.sampleRatio);
+  const metrics = otlpOn || opts.metricsPort !== undefined ? new SpanMetrics() : undefined;
+  const otlp = otlpOn
+    ? new OtlpSpanExporter({ endpoint: opts.otlpEndpoint, log: (l) => stderr(`upspan: ${l}`) })
+    : undefined;
+  const otlpMetrics = otlpOn && metrics
+    ? new OtlpMetricsExporter(metrics, { endpoint: opts.otlpEndpoint })
+    : undefined;
+  const health: AgentHealth = { spans: 0 };
+  let prom: PrometheusServer | undefined;
+  if (opts.metricsPort !== undefined && metrics) {
+    try {
+      prom = new PrometheusServer({
+        port: opts.metricsPort,
+        metrics,
+        health: () => {
+          const h: AgentHealth = { ...health, spansSampledOut: sampler.counts.dropped };
+          if (otlp) {
+            const st = otlp.stats;
+            h.spansExported = st.exported;
+            h.otlpPending = st.queued + st.inFlightSpans;
+            h.spansExportDropped = {
+              queueFull: st.droppedQueueFull,
+              exportFailed: st.droppedExportFailed,
+            };
+          }
+          return h;
+        },
+      });
+    } catch (e) {
+      stderr(
+        `upspan: Cannot serve metrics on port ${opts.metricsPort} (${
+          (e as Error).message
+        }); choose another --metrics-port.`,
+      );
+      await otlp?.shutdown();
+      return 1;
+    }
+  }
+  const exportSpan = (span: Span) => {
+    withRoute(span);
+    health.spans!++;
+    metrics?.record(span);
+    if (!sampler.sample(span)) return;
+    exporter.export(span);
+    otlp?.export(span);
+  };
+
   const ac = new AbortController();
   const stop = () => ac.abort();
   Deno.addSignalListener("SIGINT", stop);
@@ -159,15 +255,21 @@ export async function main(argv: string[]): Promise<number> {
       signal: ac.signal,
       log: (line) => stderr(line),
       debugLog: opts.debug ? stderr : undefined,
-      onSpan: dump ? undefined : (span) => exporter.export(span),
+      onSpan: dump ? undefined : exportSpan,
+      onStats: (s) => {
+        health.eventsRead = s.events;
+        health.eventsDropped = s.dropped;
+      },
       onChunk: dump
         ? (chunk, process, socket) => dump.print(chunk, process?.comm, socket)
         : undefined,
       onReady: (r) => {
+        health.processesTraced = r.processes.length;
+        health.probesAttached = r.probes + r.tracepoints;
         stderr(
           `ready: ${plural(r.probes, "probe")} on ${
             plural(r.processes.length, "process")
-          } (${r.tracepoints} syscall tracepoints)`,
+          } (${r.tracepoints} tracepoints)`,
         );
       },
     });
@@ -183,9 +285,20 @@ export async function main(argv: string[]): Promise<number> {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     await exporter.shutdown();
+    await otlp?.shutdown();
+    await otlpMetrics?.shutdown();
+    await prom?.close();
   }
   stderr(
-    `stopped: ${summary.spans} spans from ${summary.events} events; probe hits: ${summary.probeHits.write} write, ${summary.probeHits.readEntry} read, ${summary.probeHits.readReturn} read-return; ${summary.dropped} dropped`,
+    `stopped: ${summary.spans} spans from ${summary.events} events; probe hits: ${summary.probeHits.write} write, ${summary.probeHits.readEntry} read, ${summary.probeHits.readReturn} read-return, ${summary.socketSyscalls} socket syscalls; ${summary.dropped} dropped`,
   );
+  if (otlp) {
+    const st = otlp.stats;
+    stderr(
+      `otlp: ${st.exported} spans exported to ${otlp.url}, ${
+        st.droppedQueueFull + st.droppedExportFailed
+      } dropped`,
+    );
+  }
   return 0;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCli } from "./cli.ts";
+import { main, parseCli } from "./cli.ts";
 import { UpspanError } from "./errors.ts";
 
 Deno.test("parseCli: defaults and every option", () => {
@@ -10,6 +10,9 @@ Deno.test("parseCli: defaults and every option", () => {
     hex: false,
     captureBytes: 16384,
     durationSeconds: undefined,
+    otlpEndpoint: undefined,
+    metricsPort: undefined,
+    sampleRatio: 1,
     debug: false,
     help: false,
   });
@@ -55,4 +58,57 @@ Deno.test("parseCli: usage mistakes are UpspanErrors with exit code 2", () => {
       args.join(" "),
     );
   }
+});
+
+Deno.test("parseCli: export flags", () => {
+  const o = parseCli([
+    "--pid",
+    "1",
+    "--otlp-endpoint",
+    "http://127.0.0.1:4318",
+    "--metrics-port",
+    "9464",
+    "--sample-ratio",
+    "0.25",
+  ]);
+  assert.equal(o.otlpEndpoint, "http://127.0.0.1:4318");
+  assert.equal(o.metricsPort, 9464);
+  assert.equal(o.sampleRatio, 0.25);
+  assert.equal(parseCli(["--pid", "1", "--sample-ratio", "0"]).sampleRatio, 0);
+  for (
+    const args of [
+      ["--otlp-endpoint", "127.0.0.1:4318"],
+      ["--otlp-endpoint", "ftp://h"],
+      ["--metrics-port", "0"],
+      ["--metrics-port", "70000"],
+      ["--sample-ratio", "1.5"],
+      ["--sample-ratio", "-0.1"],
+      ["--sample-ratio", "half"],
+      ["--sample-ratio", ""],
+    ]
+  ) {
+    assert.throws(
+      () => parseCli(["--pid", "1", ...args]),
+      (e) => e instanceof UpspanError && e.exitCode === 2 && /[.]$/.test(e.message),
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("main: a --metrics-port already in use is one sentence and exit 1", async () => {
+  using busy = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  const lines: string[] = [];
+  const error = console.error;
+  console.error = (line: string) => lines.push(line);
+  try {
+    const code = await main(["--pid", String(Deno.pid), "--metrics-port", String(busy.addr.port)]);
+    assert.equal(code, 1);
+  } finally {
+    console.error = error;
+  }
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(
+    lines[0]!,
+    /^upspan: Cannot serve metrics on port \d+ .*choose another --metrics-port\.$/,
+  );
 });

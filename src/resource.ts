@@ -1,21 +1,173 @@
 /**
- * The OpenTelemetry resource of a traced process: who emitted its spans.
+ * The OpenTelemetry resource of a traced process: who emitted its spans. The service name
+ * comes from the process's own `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` (read from
+ * /proc/PID/environ) when it has them, as an SDK inside it would report, else from its
+ * executable's name.
  *
  * @module
  */
 import type { ProcessInfo } from "./discovery/mod.ts";
 import type { Attributes } from "./spans/span.ts";
+import denoJson from "../deno.json" with { type: "json" };
 
-/** Resource attributes for a process, by the OpenTelemetry resource conventions. */
-export function processResource(proc: ProcessInfo): Attributes {
+/** `telemetry.distro.version`: upspan's own version. */
+export const DISTRO_VERSION: string = denoJson.version;
+
+/** Where {@linkcode processResource} reads what is not in {@link ProcessInfo}. */
+export interface ResourceSources {
+  /** The process's environment (`NAME=value` entries); default: /proc/PID/environ. */
+  environ?: string[];
+  /** The text of /proc/PID/cgroup; default: read from /proc. */
+  cgroup?: string;
+  /** `host.name`; default: `Deno.hostname()`. */
+  hostName?: string;
+}
+
+function readProc(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined; // gone, or not ours to read: the resource is only poorer
+  }
+}
+
+/**
+ * Resource attributes for a process, by the OpenTelemetry resource conventions:
+ * `service.name`, `service.instance.id`, `process.*`, `host.name`, `container.id` and
+ * `telemetry.distro.*`, plus what the process's `OTEL_RESOURCE_ATTRIBUTES` says.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await inspectProcess(pid);
+ * if (r.ok) processResource(r.process)["service.name"]; // "checkout" or "python3.11"
+ * ```
+ */
+export function processResource(proc: ProcessInfo, sources: ResourceSources = {}): Attributes {
   const exeName = proc.exe.split("/").pop() || proc.comm;
-  return {
-    "service.name": exeName,
-    "process.pid": proc.pid,
-    "process.executable.name": exeName,
-    "process.executable.path": proc.exe,
-    "process.command_line": proc.commandLine.join(" "),
-    "host.name": Deno.hostname(),
-    "telemetry.distro.name": "upspan",
-  };
+  const environ = sources.environ ??
+    (readProc(`/proc/${proc.pid}/environ`) ?? "").split("\0").filter((e) => e !== "");
+  const env = otelEnv(environ);
+  const hostName = sources.hostName ?? Deno.hostname();
+  const fromEnv = parseResourceAttributes(env.resourceAttributes ?? "").attributes;
+  const serviceName = nonEmpty(env.serviceName) ?? nonEmpty(fromEnv["service.name"]) ?? exeName;
+
+  const attributes: Attributes = {};
+  // The process's own OTEL_RESOURCE_ATTRIBUTES first: what upspan knows as fact (pid,
+  // executable, host) is set after and wins.
+  for (const [k, v] of Object.entries(fromEnv)) attributes[k] = v;
+  attributes["service.name"] = serviceName;
+  if (attributes["service.instance.id"] === undefined) {
+    attributes["service.instance.id"] = `${hostName}:${proc.pid}`;
+  }
+  attributes["process.pid"] = proc.pid;
+  attributes["process.executable.name"] = exeName;
+  attributes["process.executable.path"] = proc.exe;
+  attributes["process.command_line"] = proc.commandLine.join(" ");
+  const runtime = runtimeOf(exeName);
+  if (runtime !== undefined) {
+    attributes["process.runtime.name"] = runtime.name;
+    if (runtime.version !== undefined) attributes["process.runtime.version"] = runtime.version;
+  }
+  attributes["host.name"] = hostName;
+  const containerId = containerIdFromCgroup(
+    sources.cgroup ?? readProc(`/proc/${proc.pid}/cgroup`) ?? "",
+  );
+  if (containerId !== undefined) attributes["container.id"] = containerId;
+  attributes["telemetry.distro.name"] = "upspan";
+  attributes["telemetry.distro.version"] = DISTRO_VERSION;
+  return attributes;
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+}
+
+/** The OpenTelemetry resource variables of an environment (last value wins, as in a shell). */
+export function otelEnv(
+  environ: readonly string[],
+): { serviceName?: string; resourceAttributes?: string } {
+  const out: { serviceName?: string; resourceAttributes?: string } = {};
+  for (const entry of environ) {
+    if (entry.startsWith("OTEL_SERVICE_NAME=")) {
+      out.serviceName = entry.slice("OTEL_SERVICE_NAME=".length);
+    } else if (entry.startsWith("OTEL_RESOURCE_ATTRIBUTES=")) {
+      out.resourceAttributes = entry.slice("OTEL_RESOURCE_ATTRIBUTES=".length);
+    }
+  }
+  return out;
+}
+
+/** The outcome of {@linkcode parseResourceAttributes}: what was read, and what was not. */
+export interface ResourceAttributesResult {
+  attributes: Record<string, string>;
+  /** Entries skipped (no `=`, an empty key, a bad percent escape), as found. */
+  skipped: string[];
+}
+
+/**
+ * Parses `OTEL_RESOURCE_ATTRIBUTES` (`key1=value1,key2=value2`, values percent-encoded, as
+ * the OpenTelemetry SDK environment specification defines it). Never throws: a malformed
+ * entry is skipped and listed.
+ *
+ * @example
+ * ```ts
+ * parseResourceAttributes("service.name=shop,deployment.environment.name=prod%20eu");
+ * // { attributes: { "service.name": "shop", "deployment.environment.name": "prod eu" }, skipped: [] }
+ * ```
+ */
+export function parseResourceAttributes(text: string): ResourceAttributesResult {
+  const attributes: Record<string, string> = {};
+  const skipped: string[] = [];
+  if (text.trim() === "") return { attributes, skipped };
+  for (const entry of text.split(",")) {
+    const eq = entry.indexOf("=");
+    const key = eq < 0 ? "" : entry.slice(0, eq).trim();
+    if (key === "") {
+      if (entry.trim() !== "") skipped.push(entry);
+      continue;
+    }
+    let value: string;
+    try {
+      value = decodeURIComponent(entry.slice(eq + 1).trim());
+    } catch {
+      skipped.push(entry);
+      continue;
+    }
+    attributes[key] = value;
+  }
+  return { attributes, skipped };
+}
+
+/**
+ * The container id in /proc/PID/cgroup text, if a line names one: the 64-hex id that
+ * Docker, containerd, CRI-O and Podman put in the cgroup path (`/docker/<id>`,
+ * `…/cri-containerd-<id>.scope`, `…/libpod-<id>.scope`). Never throws.
+ *
+ * @example
+ * ```ts
+ * containerIdFromCgroup("0::/system.slice/docker-" + "ab".repeat(32) + ".scope\n");
+ * // "abab…ab" (64 hex digits)
+ * ```
+ */
+export function containerIdFromCgroup(text: string): string | undefined {
+  for (const line of text.split("\n")) {
+    // hierarchy-ID:controller-list:cgroup-path; the path may itself hold colons.
+    const first = line.indexOf(":");
+    const second = first < 0 ? -1 : line.indexOf(":", first + 1);
+    if (second < 0) continue;
+    const path = line.slice(second + 1);
+    const m = /(?:^|[/\-:])([0-9a-f]{64})(?:\.scope)?(?:\/|$)/.exec(path);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** `process.runtime.*` where the executable's name says it (python3.11 → cpython 3.11). */
+export function runtimeOf(exeName: string): { name: string; version?: string } | undefined {
+  const py = /^python(\d+(?:\.\d+)*)?$/.exec(exeName);
+  if (py) return py[1] !== undefined ? { name: "cpython", version: py[1] } : { name: "cpython" };
+  if (exeName === "node" || exeName === "nodejs") return { name: "nodejs" };
+  if (exeName === "deno") return { name: "deno" };
+  if (exeName === "bun") return { name: "bun" };
+  return undefined;
 }

@@ -19,7 +19,7 @@ import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import { TracedProcesses } from "./traced_processes.ts";
 import { UpspanError } from "./errors.ts";
 import { ProbeSet } from "./probe_set.ts";
-import { HttpSpanBuilder } from "./spans/mod.ts";
+import { SpanBuilder } from "./spans/mod.ts";
 import type { Span } from "./spans/span.ts";
 import type { SocketInfo, StreamChunk } from "./spans/stream_chunk.ts";
 import {
@@ -239,17 +239,17 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     let traced: TracedProcesses | undefined;
     let spans = 0;
     const onSpan = opts.onSpan;
-    // Plain sockets found to carry no HTTP: the capture stops shipping their bytes.
+    // Plain sockets found to carry nothing parsed: the capture stops shipping their bytes.
     let ignoredSocks: BpfMap | undefined;
     const one = new Uint8Array([1]);
-    const builder = onSpan && new HttpSpanBuilder({
+    const builder = onSpan && new SpanBuilder({
       toUnixNano: (mono) => mono + clockOffset,
       resource: (pid) => traced?.resource(pid) ?? { "process.pid": pid },
       onSpan: (span) => {
         spans++;
         onSpan(span);
       },
-      onNotHttp: (_pid, conn) => {
+      onNotParsed: (_pid, conn) => {
         if (!ignoredSocks || !conn.startsWith(SOCKET_CONN_PREFIX)) return;
         const key = new BigUint64Array([BigInt(conn.slice(SOCKET_CONN_PREFIX.length))]);
         ignoredSocks.update(new Uint8Array(key.buffer), one);

@@ -1,5 +1,7 @@
 /**
- * Which processes to trace, and what is mapped inside them.
+ * Which processes to trace, and what is mapped inside them: selectors (`--pid`, `--exe`,
+ * `--port`, `--all`, `--container`), container identity and namespaces, and a watcher for
+ * processes that start, exec or exit.
  *
  * @module
  */
@@ -12,3 +14,32 @@ export {
   type ProcessInfo,
   type ProcessResult,
 } from "./process.ts";
+export {
+  type ContainerIdentity,
+  type ContainerInfo,
+  type ContainerRuntime,
+  type NamespaceInfo,
+  parseCgroup,
+  parseCgroupPath,
+  parseNsPids,
+  readContainer,
+  readNamespaces,
+} from "./container.ts";
+export {
+  exeMatches,
+  globToRegExp,
+  listeningInodes,
+  type SelectedProcess,
+  type Selection,
+  type SelectOptions,
+  type Selectors,
+  selectProcesses,
+} from "./selectors.ts";
+export {
+  type ExecReason,
+  isLibssl,
+  newlyMappedFiles,
+  type WatchedProcess,
+  type WatchOptions,
+  watchProcesses,
+} from "./watch.ts";

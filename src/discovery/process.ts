@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type ContainerIdentity, parseCgroup, parseNsPids } from "./container.ts";
+
 /** A file mapped into a process, as /proc/PID/maps lists it. */
 export interface MappedFile {
   /** The path inside the process's mount namespace. */
@@ -27,6 +29,10 @@ export interface ProcessInfo {
   commandLine: string[];
   /** Distinct mapped files, the executable first. */
   files: MappedFile[];
+  /** Its pid inside its own (innermost) pid namespace; equals `pid` outside containers. */
+  nsPid?: number;
+  /** The container it runs in, when its cgroup path names one (`container.id`). */
+  container?: ContainerIdentity;
 }
 
 /** Why a process cannot be inspected, with what to do. */
@@ -54,12 +60,19 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
+/** `path` as seen from `root` (a chroot directory as we see it); unchanged outside it. */
+function insideRoot(path: string, root: string): string {
+  return root !== "/" && path.startsWith(`${root}/`) ? path.slice(root.length) : path;
+}
+
 /**
  * Parses the mapped files out of /proc/PID/maps text (anonymous and pseudo maps skipped).
  * `dir` is /proc/PID. A file deleted since it was mapped (a library upgraded under a
- * running server) is still reachable through /proc/PID/map_files.
+ * running server) is still reachable through /proc/PID/map_files. `root` is the
+ * process's root directory as we see it (/proc/PID/root's link): for a chrooted process
+ * the kernel writes paths as seen from our root, and they are made relative to its own.
  */
-export function parseMaps(text: string, dir: string): MappedFile[] {
+export function parseMaps(text: string, dir: string, root = "/"): MappedFile[] {
   const seen = new Set<string>();
   const files: MappedFile[] = [];
   for (const line of text.split("\n")) {
@@ -73,7 +86,7 @@ export function parseMaps(text: string, dir: string): MappedFile[] {
     if (seen.has(key)) continue;
     seen.add(key);
     const deleted = name.endsWith(" (deleted)");
-    const path = deleted ? name.slice(0, -" (deleted)".length) : name;
+    const path = insideRoot(deleted ? name.slice(0, -" (deleted)".length) : name, root);
     const hostPath = deleted ? `${dir}/map_files/${range}` : `${dir}/root${path}`;
     files.push({ path, hostPath, device, inode });
   }
@@ -104,7 +117,8 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
   const comm = stat.slice(stat.indexOf("(") + 1, close);
   const flags = Number(stat.slice(close + 2).split(" ")[6] ?? 0);
   // /proc/TID exists for every thread, but probes filter by process (the thread group).
-  const tgid = Number(/^Tgid:\s*(\d+)/m.exec((await readText(`${dir}/status`)) ?? "")?.[1] ?? pid);
+  const status = (await readText(`${dir}/status`)) ?? "";
+  const tgid = Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1] ?? pid);
   if (tgid !== pid) {
     return fail(
       "thread",
@@ -140,9 +154,13 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
     }
     return fail("gone", `Cannot read /proc/${pid}: ${(e as Error).message}.`);
   }
-  exe = exe.replace(/ \(deleted\)$/, "");
+  // A process in another mount namespace shows "/" here; a chrooted one its directory.
+  const root = await Deno.readLink(`${dir}/root`).catch(() => "/");
+  exe = insideRoot(exe.replace(/ \(deleted\)$/, ""), root);
   const cmdline = (await readText(`${dir}/cmdline`)) ?? "";
-  const files = parseMaps(maps, dir);
+  const files = parseMaps(maps, dir, root);
+  const nsPids = parseNsPids(status);
+  const container = parseCgroup((await readText(`${dir}/cgroup`)) ?? "");
   const exeIndex = files.findIndex((f) => f.path === exe);
   if (exeIndex > 0) files.unshift(...files.splice(exeIndex, 1));
   return {
@@ -153,6 +171,8 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
       exe,
       commandLine: cmdline.split("\0").filter((s, i, a) => s !== "" || i < a.length - 1),
       files,
+      nsPid: nsPids[nsPids.length - 1] ?? pid,
+      ...(container ? { container } : {}),
     },
   };
 }

@@ -2,7 +2,10 @@
  * Where finished spans go: the {@linkcode SpanExporter} interface and its console
  * implementations — {@linkcode PrettyExporter} (`--format pretty`, a live span tree) and
  * {@linkcode JsonLinesExporter} (`--format json`, one span per line) — plus
- * {@linkcode DumpPrinter}, which prints captured TLS plaintext for debugging.
+ * {@linkcode DumpPrinter}, which prints captured TLS plaintext for debugging — and the
+ * exports to backends: {@linkcode OtlpSpanExporter} and {@linkcode OtlpMetricsExporter}
+ * (OTLP/HTTP), {@linkcode PrometheusServer} (`/metrics`), both fed by the span-derived
+ * histograms of {@linkcode SpanMetrics}.
  *
  * @example
  * ```ts
@@ -24,3 +27,18 @@ export { JsonLinesExporter, type JsonLinesExporterOptions, spanToJson } from "./
 export { formatDuration, PrettyExporter, type PrettyExporterOptions } from "./pretty.ts";
 export { DumpPrinter, type DumpPrinterOptions, escapeText, hexdump } from "./dump.ts";
 export { onStdoutClosed } from "./_terminal.ts";
+export {
+  type OtlpExportStats,
+  OtlpSpanExporter,
+  type OtlpSpanExporterOptions,
+  toReadableSpan,
+} from "./otlp.ts";
+export { OtlpMetricsExporter, type OtlpMetricsExporterOptions } from "./otlp_metrics.ts";
+export {
+  type DurationMetric,
+  type HistogramSeries,
+  type SpanMeasurement,
+  spanMeasurement,
+  SpanMetrics,
+} from "./metrics.ts";
+export { type AgentHealth, PrometheusServer, renderPrometheus } from "./prometheus.ts";

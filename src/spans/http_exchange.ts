@@ -186,6 +186,16 @@ export class HttpConnection {
     return this.#role;
   }
 
+  /** Next stream position of each direction: [ingress, egress]. */
+  get positions(): [number, number] {
+    return [this.#streams[INGRESS].position, this.#streams[EGRESS].position];
+  }
+
+  /** Whether either direction has carried anything yet. */
+  get seen(): boolean {
+    return this.#seen[INGRESS] || this.#seen[EGRESS] || this.#sniffBuf.some((b) => b !== null);
+  }
+
   /** The socket under the connection, once known. */
   get socket(): SocketInfo | undefined {
     return this.#ctx.socket;
@@ -510,7 +520,9 @@ export class HttpConnection {
 
   #emit(req: Http1Request, resp: Http1Response): void {
     const context = this.#contexts.get(req);
-    if (this.#role === "server" && context) this.#cfg.threads.end(this.pid, req.tid, context);
+    if (this.#role === "server" && context) {
+      this.#cfg.threads.end(this.pid, req.tid, context, resp.lastByteMonoNs);
+    }
     const wait = this.#cfg.socketWaitNs > 0n;
     if (wait && (this.#ctx.socket === undefined || this.#awaitingSocket.length > 0)) {
       this.#awaitingSocket.push({ req, resp });

@@ -1,15 +1,15 @@
 /**
  * The span stage: turns what the probes report into OpenTelemetry spans.
  *
- * For HTTP/1.x over captured plaintext, {@linkcode HttpSpanBuilder} is the entry point:
+ * For HTTP/1.x over captured plaintext, {@linkcode SpanBuilder} is the entry point:
  * stream chunks and socket facts in, one span per exchange out. The pieces it is built from
  * (stream reassembly, the HTTP/1 parser, trace-context parsing, semantic-convention
  * mapping) are exported for other instrumentations and for tests.
  *
  * @example
  * ```ts ignore
- * import { HttpSpanBuilder } from "./src/spans/mod.ts";
- * const spans = new HttpSpanBuilder({ toUnixNano, resource, onSpan: print });
+ * import { SpanBuilder } from "./src/spans/mod.ts";
+ * const spans = new SpanBuilder({ toUnixNano, resource, onSpan: print });
  * for (const event of events) {
  *   if (event.type === "chunk") spans.chunk(event.chunk);
  *   else spans.socket(event.socket);
@@ -62,4 +62,4 @@ export {
   type HttpCounters,
   newHttpCounters,
 } from "./http_exchange.ts";
-export { HttpSpanBuilder, type HttpSpanBuilderOptions, type HttpSpanStats } from "./http_spans.ts";
+export { SpanBuilder, type SpanBuilderOptions, type SpanBuilderStats } from "./span_builder.ts";

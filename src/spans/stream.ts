@@ -177,6 +177,16 @@ export class StreamReassembler {
     while (this.#held.length > 0) this.#releaseFirstHole();
   }
 
+  /**
+   * Starts passing on at `pos` (a stream another parser had until now): what lies before
+   * it is not this sink's business.
+   */
+  skipTo(pos: number): void {
+    if (pos <= this.#next) return;
+    this.#next = pos;
+    if (this.#held.length > 0) this.#drain();
+  }
+
   /** Forgets everything; the next chunk is expected at position 0. */
   reset(): void {
     this.#next = 0;

@@ -1,9 +1,12 @@
 /**
  * Parent and child by thread: a request a traced process serves on one thread is the parent
- * of the calls (HTTP, SQL) that the same thread makes before it answers. This is how
+ * of the calls (HTTP, SQL) that the same thread makes while serving it. This is how
  * thread-per-request servers work (Python's threading servers, Java, C); where one thread
  * serves several requests at once (an event loop) the parent is ambiguous and none is given.
  * Not for Go, whose goroutines move between threads: its probes follow goroutines instead.
+ *
+ * Each thread keeps the time spans of its last few requests, so a call is matched to the
+ * request whose span holds its start, whichever of the two is seen first.
  *
  * @module
  */
@@ -11,17 +14,18 @@ import type { TraceContext } from "./peer_links.ts";
 
 interface Served {
   context: TraceContext;
-  /** Requests in progress on the thread; the context is only trusted while it is one. */
-  open: number;
   sinceMonoNs: bigint;
+  /** When the response was complete; undefined while it is not. */
+  untilMonoNs?: bigint;
 }
 
-// Threads are few; a request that never gets its answer must not pin an entry forever.
+// Threads are many in a thread-per-connection server, requests per thread few at a time.
 const MAX_THREADS = 10_000;
+const PER_THREAD = 8;
 
-/** Server requests in progress, by thread. */
+/** Requests served recently, by thread. */
 export class ThreadRequests {
-  readonly #byThread = new Map<string, Served>();
+  readonly #byThread = new Map<string, Served[]>();
   readonly #maxAgeNs: bigint;
 
   /** `maxAgeNs`: a request open longer than this no longer adopts calls. Default 60 s. */
@@ -29,41 +33,42 @@ export class ThreadRequests {
     this.#maxAgeNs = maxAgeNs;
   }
 
-  /** Thread `tid` of `pid` began serving a request with this context. */
+  /** Thread `tid` of `pid` began serving a request with this context at `monoNs`. */
   begin(pid: number, tid: number, context: TraceContext, monoNs: bigint): void {
     const key = `${pid}/${tid}`;
-    const served = this.#byThread.get(key);
-    if (served !== undefined && monoNs - served.sinceMonoNs < this.#maxAgeNs) {
-      served.open++;
-      served.context = context;
-      served.sinceMonoNs = monoNs;
-      return;
+    let served = this.#byThread.get(key);
+    if (served === undefined) {
+      if (this.#byThread.size >= MAX_THREADS) {
+        this.#byThread.delete(this.#byThread.keys().next().value!);
+      }
+      served = [];
+      this.#byThread.set(key, served);
     }
-    if (served === undefined && this.#byThread.size >= MAX_THREADS) {
-      this.#byThread.delete(this.#byThread.keys().next().value!);
-    }
-    this.#byThread.set(key, { context, open: 1, sinceMonoNs: monoNs });
+    if (served.length >= PER_THREAD) served.shift();
+    served.push({ context, sinceMonoNs: monoNs });
   }
 
-  /** The request with this context, begun on thread `tid`, was answered. */
-  end(pid: number, tid: number, context: TraceContext): void {
-    const key = `${pid}/${tid}`;
-    const served = this.#byThread.get(key);
-    if (served === undefined) return;
-    if (--served.open <= 0 || served.context === context) this.#byThread.delete(key);
+  /** The request with this context, begun on thread `tid`, was answered at `monoNs`. */
+  end(pid: number, tid: number, context: TraceContext, monoNs: bigint): void {
+    const found = this.#byThread.get(`${pid}/${tid}`)?.find((s) => s.context === context);
+    if (found !== undefined) found.untilMonoNs = monoNs;
   }
 
-  /** The request thread `tid` is serving alone, at `monoNs`, if there is one. */
+  /** The one request thread `tid` was serving at `monoNs`, if exactly one. */
   parentOf(pid: number, tid: number, monoNs: bigint): TraceContext | undefined {
     const served = this.#byThread.get(`${pid}/${tid}`);
-    if (served === undefined || served.open !== 1) return undefined;
-    if (monoNs < served.sinceMonoNs || monoNs - served.sinceMonoNs > this.#maxAgeNs) {
-      return undefined;
+    if (served === undefined) return undefined;
+    let match: Served | undefined;
+    for (const s of served) {
+      if (monoNs < s.sinceMonoNs || monoNs - s.sinceMonoNs > this.#maxAgeNs) continue;
+      if (s.untilMonoNs !== undefined && monoNs > s.untilMonoNs) continue;
+      if (match !== undefined) return undefined; // two at once: an event loop
+      match = s;
     }
-    return served.context;
+    return match?.context;
   }
 
-  /** Threads with a request in progress. */
+  /** Threads with requests remembered. */
   get size(): number {
     return this.#byThread.size;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpSpanBuilder, type HttpSpanBuilderOptions } from "./http_spans.ts";
+import { SpanBuilder, type SpanBuilderOptions } from "./span_builder.ts";
 import type { Span } from "./span.ts";
 import type { StreamChunk } from "./stream_chunk.ts";
 import { countingIds, label, socketOf, Wire } from "./_test_wire.ts";
@@ -7,9 +7,9 @@ import { mulberry32 } from "../prng.ts";
 
 const EPOCH = 1_700_000_000_000_000_000n;
 
-function setup(options: Partial<HttpSpanBuilderOptions> = {}) {
+function setup(options: Partial<SpanBuilderOptions> = {}) {
   const spans: Span[] = [];
-  const builder = new HttpSpanBuilder({
+  const builder = new SpanBuilder({
     toUnixNano: (monoNs) => EPOCH + monoNs,
     resource: (pid) => ({ "service.name": "shop", "process.pid": pid }),
     onSpan: (s) => spans.push(s),
@@ -393,15 +393,42 @@ Deno.test("spans: the number of connections is bounded", () => {
   assert.equal(builder.stats.requestsDropped, builder.stats.connectionsEvicted);
 });
 
-Deno.test("spans: a connection that is not HTTP is given up", () => {
-  const { builder, spans, wire, feed } = setup();
+Deno.test("spans: a connection that is neither HTTP nor SQL is given up, once", () => {
+  const given: string[] = [];
+  const { builder, spans, wire, feed } = setup({
+    onNotParsed: (pid, c) => given.push(`${pid}/${c}`),
+  });
   for (let i = 0; i < 10; i++) {
-    feed(wire.call("egress", "\x00\x00\x00\x08\x04\xd2\x16\x2f", BigInt(i))); // Postgres
-    feed(wire.call("ingress", "S\x00\x00\x00\x10", BigInt(i)));
+    feed(wire.call("egress", "\x7fELF\x02\x01\x01\x00", BigInt(i)));
+    feed(wire.call("ingress", "\xff\xfe\xfd\xfc", BigInt(i)));
   }
   assert.equal(spans.length, 0);
   assert.equal(builder.stats.nonHttpConnections, 1);
+  assert.equal(builder.stats.sql.nonSqlConnections, 1);
   assert.equal(builder.stats.parseErrors, 0);
+  assert.deepEqual(given, ["100/c1"]);
+});
+
+Deno.test("spans: a PostgreSQL conversation becomes SQL client spans", () => {
+  const { spans, wire, feed } = setup();
+  const msg = (type: string, body: string) => {
+    const len = body.length + 4;
+    return type +
+      String.fromCharCode(len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255) + body;
+  };
+  const startup = "\x00\x03\x00\x00user\x00app\x00database\x00shop\x00\x00";
+  const len = startup.length + 4;
+  feed(wire.call("egress", String.fromCharCode(0, 0, len >> 8, len & 255) + startup, 1n));
+  feed(wire.call("ingress", msg("R", "\x00\x00\x00\x00") + msg("Z", "I"), 2n));
+  feed(wire.call("egress", msg("Q", "SELECT * FROM users WHERE id = 42\x00"), 3n, { tid: 9 }));
+  feed(wire.call("ingress", msg("C", "SELECT 1\x00") + msg("Z", "I"), 4n));
+  assert.equal(spans.length, 1);
+  const [span] = spans;
+  assert.equal(span!.name, "SELECT users");
+  assert.equal(span!.kind, "CLIENT");
+  assert.equal(span!.attributes["db.system.name"], "postgresql");
+  assert.equal(span!.attributes["db.namespace"], "shop");
+  assert.equal(span!.attributes["db.query.text"], "SELECT * FROM users WHERE id = ?");
 });
 
 Deno.test("spans: separate processes and connections do not mix", () => {

@@ -1,6 +1,8 @@
 /**
- * The HTTP span stage: plaintext stream chunks and socket facts in, one OpenTelemetry span
- * per HTTP/1.x exchange out.
+ * The span stage: plaintext stream chunks and socket facts in, one OpenTelemetry span per
+ * HTTP/1.x exchange or SQL statement (PostgreSQL, MySQL/MariaDB wire protocols) out. Each
+ * connection goes to the protocol its opening bytes (or a database port) announce; one that
+ * turns out to carry neither is given up, and the capture is told to stop sending it.
  *
  * @module
  */
@@ -10,9 +12,20 @@ import { HttpConnection, type HttpCounters, newHttpCounters } from "./http_excha
 import { type IdGenerator, RandomIdGenerator } from "./ids.ts";
 import { PeerLinks } from "./peer_links.ts";
 import { ThreadRequests } from "./thread_requests.ts";
+import { sniffHttp1 } from "./http1.ts";
+import { newSqlCounters, type SqlCounters } from "../sql/sql_connection.ts";
+import { SqlConnection } from "../sql/sql_connection.ts";
+import { sniffMysql } from "../sql/mysql_wire.ts";
+import { sniffPostgres } from "../sql/postgres_wire.ts";
 
-/** Options for {@linkcode HttpSpanBuilder}. */
-export interface HttpSpanBuilderOptions {
+/** Server ports that say a connection is a database's before a byte is seen. */
+const SQL_PORTS = new Set([5432, 3306]);
+
+/** One connection, whichever protocol it carries. */
+type Connection = HttpConnection | SqlConnection;
+
+/** Options for {@linkcode SpanBuilder}. */
+export interface SpanBuilderOptions {
   /** Converts kernel monotonic nanoseconds to Unix nanoseconds. */
   toUnixNano(monoNs: bigint): bigint;
   /** The resource attributes of a process (`service.name`, `process.pid`, …). */
@@ -39,14 +52,16 @@ export interface HttpSpanBuilderOptions {
   maxPipelined?: number;
   /** Trace and span ids for new spans. Default: {@linkcode RandomIdGenerator}. */
   ids?: IdGenerator;
-  /** Told when a connection is found not to carry HTTP, so its bytes can stop coming. */
-  onNotHttp?: (pid: number, conn: string) => void;
+  /** Told when a connection is found to carry nothing parsed, so its bytes can stop coming. */
+  onNotParsed?: (pid: number, conn: string) => void;
+  /** Put SQL statements in `db.query.text` as sent, literals included. Default false. */
+  fullQueryText?: boolean;
   /** Requests in progress by thread, shared with other span stages. Default: a new one. */
   threads?: ThreadRequests;
 }
 
 /** What the stage has seen and done; read at any time. */
-export interface HttpSpanStats extends HttpCounters {
+export interface SpanBuilderStats extends HttpCounters {
   /** Chunks taken. */
   chunks: number;
   /** Captured bytes taken. */
@@ -57,6 +72,8 @@ export interface HttpSpanStats extends HttpCounters {
   connections: number;
   /** Connections closed because they were idle or to make room. */
   connectionsEvicted: number;
+  /** SQL connections' counters. */
+  sql: SqlCounters;
 }
 
 /**
@@ -68,8 +85,8 @@ export interface HttpSpanStats extends HttpCounters {
  *
  * @example
  * ```ts
- * import { HttpSpanBuilder } from "./http_spans.ts";
- * const builder = new HttpSpanBuilder({
+ * import { SpanBuilder } from "./span_builder.ts";
+ * const builder = new SpanBuilder({
  *   toUnixNano: (monoNs) => monoNs + 1_700_000_000_000_000_000n,
  *   resource: (pid) => ({ "process.pid": pid }),
  *   onSpan: (span) => console.log(span.name, span.attributes["http.response.status_code"]),
@@ -84,17 +101,19 @@ export interface HttpSpanStats extends HttpCounters {
  * builder.flush();
  * ```
  */
-export class HttpSpanBuilder {
+export class SpanBuilder {
   /** Live counters. */
-  readonly stats: HttpSpanStats;
-  readonly #byPid = new Map<number, Map<string, HttpConnection>>();
+  readonly stats: SpanBuilderStats;
+  readonly #byPid = new Map<number, Map<string, Connection>>();
   readonly #config: ConstructorParameters<typeof HttpConnection>[2];
+  readonly #sqlConfig: ConstructorParameters<typeof SqlConnection>[2];
+  readonly #onNotParsed?: (pid: number, conn: string) => void;
   readonly #maxConnections: number;
   readonly #idleTimeoutNs: bigint;
   #clock = 0n;
 
-  /** Makes a builder; see {@linkcode HttpSpanBuilderOptions}. */
-  constructor(options: HttpSpanBuilderOptions) {
+  /** Makes a builder; see {@linkcode SpanBuilderOptions}. */
+  constructor(options: SpanBuilderOptions) {
     const counters = newHttpCounters();
     this.stats = {
       ...counters,
@@ -103,25 +122,40 @@ export class HttpSpanBuilder {
       socketInfos: 0,
       connections: 0,
       connectionsEvicted: 0,
+      sql: newSqlCounters(),
     };
+    const ids = options.ids ?? new RandomIdGenerator();
+    const reassembly = {
+      maxWaitNs: options.reorderWaitNs ?? 50_000_000n,
+      maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
+      maxPendingChunks: options.maxPendingChunks ?? 64,
+    };
+    const threads = options.threads ?? new ThreadRequests();
+    this.#onNotParsed = options.onNotParsed;
     this.#config = {
       toUnixNano: options.toUnixNano,
       resource: options.resource,
       onSpan: options.onSpan,
-      ids: options.ids ?? new RandomIdGenerator(),
+      ids,
       counters: this.stats,
-      reassembly: {
-        maxWaitNs: options.reorderWaitNs ?? 50_000_000n,
-        maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
-        maxPendingChunks: options.maxPendingChunks ?? 64,
-      },
+      reassembly,
       maxHeaderBytes: options.maxHeaderBytes ?? 65536,
       maxPipelined: options.maxPipelined ?? 64,
       requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
       socketWaitNs: options.socketWaitNs ?? 50_000_000n,
       peers: new PeerLinks(),
-      onNotHttp: options.onNotHttp,
-      threads: options.threads ?? new ThreadRequests(),
+      onNotHttp: (pid, conn) => this.#notHttp(pid, conn),
+      threads,
+    };
+    this.#sqlConfig = {
+      toUnixNano: options.toUnixNano,
+      resource: options.resource,
+      onSpan: options.onSpan,
+      ids,
+      counters: this.stats.sql,
+      reassembly,
+      fullQueryText: options.fullQueryText,
+      parentOf: (pid, tid, monoNs) => threads.parentOf(pid, tid, monoNs),
     };
     this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000);
     this.#idleTimeoutNs = options.idleTimeoutNs ?? 60_000_000_000n;
@@ -133,9 +167,18 @@ export class HttpSpanBuilder {
     stats.chunks++;
     stats.bytes += c.data.length;
     if (c.monoNs > this.#clock) this.#clock = c.monoNs;
-    const conn = this.#connection(c.pid, c.conn);
+    let conn = this.#connection(c.pid, c.conn);
+    // A connection's first bytes may announce a database protocol.
+    if (conn instanceof HttpConnection && conn.role === "unknown" && !conn.seen && looksSql(c)) {
+      conn = this.#toSql(conn);
+    }
     if (c.monoNs > conn.lastSeenMonoNs) conn.lastSeenMonoNs = c.monoNs;
+    const wanted = !(conn instanceof SqlConnection) || conn.protocol !== "not-sql";
     conn.push(c);
+    // Told once, as the last protocol gives up.
+    if (wanted && conn instanceof SqlConnection && conn.protocol === "not-sql") {
+      this.#onNotParsed?.(conn.pid, conn.conn);
+    }
   }
 
   /** Takes the addresses of a connection's socket. */
@@ -144,7 +187,13 @@ export class HttpSpanBuilder {
     // The socket may be the first thing seen of a connection (and of the whole run): its
     // own time keeps a fresh connection from looking idle since boot.
     if (info.monoNs > this.#clock) this.#clock = info.monoNs;
-    const conn = this.#connection(info.pid, info.conn);
+    let conn = this.#connection(info.pid, info.conn);
+    if (
+      conn instanceof HttpConnection && conn.role === "unknown" && !conn.seen &&
+      (SQL_PORTS.has(info.peerPort) || SQL_PORTS.has(info.localPort))
+    ) {
+      conn = this.#toSql(conn);
+    }
     if (info.monoNs > conn.lastSeenMonoNs) conn.lastSeenMonoNs = info.monoNs;
     conn.setSocket(info);
   }
@@ -187,7 +236,7 @@ export class HttpSpanBuilder {
     this.stats.connections = 0;
   }
 
-  #connection(pid: number, key: string): HttpConnection {
+  #connection(pid: number, key: string): Connection {
     const found = this.#byPid.get(pid)?.get(key);
     if (found !== undefined) return found;
     if (this.stats.connections >= this.#maxConnections) this.#makeRoom();
@@ -203,9 +252,25 @@ export class HttpSpanBuilder {
     return conn;
   }
 
+  /** Hands a connection that has not carried HTTP over to the SQL protocols. */
+  #toSql(http: HttpConnection): SqlConnection {
+    const sql = new SqlConnection(http.pid, http.conn, this.#sqlConfig);
+    sql.lastSeenMonoNs = http.lastSeenMonoNs;
+    if (http.socket !== undefined) sql.setSocket(http.socket);
+    sql.resumeAt(http.positions);
+    this.#byPid.get(http.pid)?.set(http.conn, sql);
+    return sql;
+  }
+
+  /** HTTP gave up on a connection: the SQL protocols get the rest of its bytes. */
+  #notHttp(pid: number, key: string): void {
+    const conn = this.#byPid.get(pid)?.get(key);
+    if (conn instanceof HttpConnection) this.#toSql(conn);
+  }
+
   /** Closes the least recently active eighth of the connections. */
   #makeRoom(): void {
-    const all: HttpConnection[] = [];
+    const all: Connection[] = [];
     for (const conns of this.#byPid.values()) for (const c of conns.values()) all.push(c);
     all.sort((a, b) =>
       a.lastSeenMonoNs < b.lastSeenMonoNs ? -1 : a.lastSeenMonoNs > b.lastSeenMonoNs ? 1 : 0
@@ -220,9 +285,19 @@ export class HttpSpanBuilder {
     }
   }
 
-  #evicted(conn: HttpConnection): void {
+  #evicted(conn: Connection): void {
     this.stats.connections--;
     this.stats.connectionsEvicted++;
     conn.close();
   }
+}
+
+/** Opening bytes of a PostgreSQL or MySQL conversation (and not of HTTP). */
+function looksSql(c: StreamChunk): boolean {
+  const verdict = sniffHttp1(c.data);
+  if (verdict === "request" || verdict === "response") return false;
+  const pg = sniffPostgres(c.data);
+  if (pg === "startup" || (pg === "frontend" && c.direction === "egress")) return true;
+  const my = sniffMysql(c.data);
+  return my === "greeting" || (my === "command" && c.direction === "egress");
 }

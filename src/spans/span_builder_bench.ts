@@ -1,10 +1,10 @@
 /**
  * Throughput of the HTTP span stage on small keep-alive exchanges (one record per call).
- * Run with `deno bench src/spans/http_spans_bench.ts`.
+ * Run with `deno bench src/spans/span_builder_bench.ts`.
  *
  * @module
  */
-import { HttpSpanBuilder } from "./http_spans.ts";
+import { SpanBuilder } from "./span_builder.ts";
 import type { StreamChunk } from "./stream_chunk.ts";
 
 const enc = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -52,7 +52,7 @@ const RECORDS = records();
 
 function run(): number {
   let spans = 0;
-  const builder = new HttpSpanBuilder({
+  const builder = new SpanBuilder({
     toUnixNano: (ns) => ns + 1_700_000_000_000_000_000n,
     resource: () => ({ "service.name": "bench" }),
     onSpan: () => spans++,
@@ -104,7 +104,7 @@ const BODY_RECORDS = bodyRecords();
 
 function runBodies(): number {
   let spans = 0;
-  const builder = new HttpSpanBuilder({
+  const builder = new SpanBuilder({
     toUnixNano: (ns) => ns,
     resource: () => ({}),
     onSpan: () => spans++,

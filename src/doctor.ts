@@ -1,0 +1,302 @@
+/**
+ * `upspan doctor`: checks, before any probe is placed, that this machine and this process
+ * have what tracing needs — kernel version, BTF, uprobes, tracefs and its tracepoints,
+ * privileges, libbpf and the built BPF object — and says for each missing piece what to do.
+ *
+ * @module
+ */
+import { libbpf } from "../ffi/libbpf.ts";
+
+/** One line of the doctor's report. */
+export interface DoctorCheck {
+  /** What was checked, e.g. `btf`. */
+  check: string;
+  ok: boolean;
+  /** Whether tracing cannot work without it (else it only limits what can be traced). */
+  required: boolean;
+  /** What was found. */
+  detail: string;
+  /** What to do when it is not ok ("" when it is). */
+  fix: string;
+}
+
+/** Options for {@link runChecks} and {@link runDoctor}. */
+export interface DoctorOptions {
+  /** The BPF object to look for. Default: `bpf/out/capture.bpf.o` in this checkout. */
+  objectPath?: string;
+  /** Where the report goes, line by line. Default: stdout. */
+  print?: (line: string) => void;
+}
+
+/** The built capture object, where `deno task build` puts it (trace.ts's CAPTURE_OBJECT). */
+const DEFAULT_OBJECT = new URL("../bpf/out/capture.bpf.o", import.meta.url).pathname;
+/** Tracefs mount points, the modern one first. */
+const TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+/** Tracepoints the engine attaches to: socket syscalls and process life. */
+const TRACEPOINTS = [
+  "syscalls/sys_enter_read",
+  "syscalls/sys_exit_read",
+  "syscalls/sys_enter_connect",
+  "sched/sched_process_exec",
+  "sched/sched_process_exit",
+];
+
+const CAP_DAC_READ_SEARCH = 2;
+const CAP_SYS_PTRACE = 19;
+const CAP_SYS_ADMIN = 21;
+const CAP_PERFMON = 38;
+const CAP_BPF = 39;
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+function ok(check: string, detail: string, required = true): DoctorCheck {
+  return { check, ok: true, required, detail, fix: "" };
+}
+
+function bad(check: string, detail: string, fix: string, required = true): DoctorCheck {
+  return { check, ok: false, required, detail, fix };
+}
+
+/** "6.1.0-18-amd64" → [6, 1]; [0, 0] when it does not parse. */
+export function kernelVersion(release: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/** The capability numbers set in a `CapEff:` hex mask. */
+export function capabilities(mask: string): Set<number> {
+  const bits = BigInt(`0x${/^[0-9a-f]+$/i.test(mask) ? mask : "0"}`);
+  const out = new Set<number>();
+  for (let i = 0; i < 64; i++) if ((bits >> BigInt(i)) & 1n) out.add(i);
+  return out;
+}
+
+function checkKernel(): DoctorCheck {
+  const release = Deno.osRelease();
+  const [major, minor] = kernelVersion(release);
+  return major > 5 || (major === 5 && minor >= 8)
+    ? ok("kernel", `Linux ${release} (5.8 or newer needed)`)
+    : bad(
+      "kernel",
+      `Linux ${release}: older than 5.8, which brought the BPF ring buffer and CAP_BPF`,
+      "Run upspan on a Linux 5.8 or newer kernel.",
+    );
+}
+
+async function checkBtf(): Promise<DoctorCheck> {
+  try {
+    const { size } = await Deno.stat("/sys/kernel/btf/vmlinux");
+    return ok("btf", `/sys/kernel/btf/vmlinux (${(size / 1e6).toFixed(1)} MB)`);
+  } catch {
+    return bad(
+      "btf",
+      "/sys/kernel/btf/vmlinux is missing",
+      "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.8 are); in a container, mount the host's /sys/kernel/btf.",
+    );
+  }
+}
+
+async function checkUprobes(): Promise<DoctorCheck> {
+  const type = await Deno.readTextFile("/sys/bus/event_source/devices/uprobe/type").catch(() =>
+    undefined
+  );
+  return type !== undefined ? ok("uprobes", `uprobe perf event type ${type.trim()}`) : bad(
+    "uprobes",
+    "/sys/bus/event_source/devices/uprobe is missing",
+    "Use a kernel built with CONFIG_UPROBE_EVENTS=y.",
+  );
+}
+
+/** Tracefs and its tracepoints: two lines, as they have different fixes. */
+async function checkTracefs(): Promise<DoctorCheck[]> {
+  let root: string | undefined;
+  let denied = false;
+  for (const dir of TRACEFS) {
+    try {
+      await Deno.stat(`${dir}/events`);
+      root = dir;
+      break;
+    } catch (e) {
+      if (e instanceof Deno.errors.PermissionDenied) denied = true;
+    }
+  }
+  if (!root) {
+    const known = await Deno.readTextFile("/proc/filesystems").then(
+      (t) => /\ttracefs$/m.test(t),
+      () => false,
+    );
+    const tracefs = denied
+      ? bad(
+        "tracefs",
+        "tracefs is mounted but not readable by this user",
+        "Run upspan as root; tracefs is readable by root only.",
+      )
+      : known
+      ? bad(
+        "tracefs",
+        "tracefs is not mounted (the kernel supports it)",
+        "Run `mount -t tracefs nodev /sys/kernel/tracing` as root (upspan does this itself when run as root); in a container, mount the host's /sys/kernel/tracing.",
+      )
+      : bad(
+        "tracefs",
+        "the kernel has no tracefs",
+        "Use a kernel built with CONFIG_FTRACE=y and CONFIG_FTRACE_SYSCALLS=y.",
+      );
+    return [
+      tracefs,
+      bad("tracepoints", "not checked: tracefs is not available", "Fix tracefs first."),
+    ];
+  }
+  const missing: string[] = [];
+  for (const tp of TRACEPOINTS) {
+    if (!(await exists(`${root}/events/${tp}/id`))) missing.push(tp);
+  }
+  return [
+    ok("tracefs", `mounted at ${root}`),
+    missing.length === 0
+      ? ok("tracepoints", `${TRACEPOINTS.length} needed tracepoints present (syscalls, sched)`)
+      : bad(
+        "tracepoints",
+        `missing: ${missing.join(", ")}`,
+        "Use a kernel built with CONFIG_FTRACE_SYSCALLS=y (syscalls:*) and tracepoints enabled.",
+      ),
+  ];
+}
+
+async function checkPrivileges(): Promise<DoctorCheck[]> {
+  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
+  const caps = capabilities(/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0");
+  const uid = /^Uid:\s*(\d+)/m.exec(status)?.[1] ?? "?";
+  const names: [number, string][] = [
+    [CAP_BPF, "CAP_BPF"],
+    [CAP_PERFMON, "CAP_PERFMON"],
+    [CAP_SYS_ADMIN, "CAP_SYS_ADMIN"],
+    [CAP_SYS_PTRACE, "CAP_SYS_PTRACE"],
+    [CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"],
+  ];
+  const held = names.filter(([n]) => caps.has(n)).map(([, s]) => s);
+  const heldText = `uid ${uid}; ${
+    held.length ? held.join(", ") : "none of the capabilities below"
+  }`;
+  const canLoad = caps.has(CAP_SYS_ADMIN) || (caps.has(CAP_BPF) && caps.has(CAP_PERFMON));
+  const canRead = caps.has(CAP_SYS_PTRACE);
+  return [
+    canLoad ? ok("privileges", `may load BPF programs and attach probes (${heldText})`) : bad(
+      "privileges",
+      `may not load BPF programs (${heldText})`,
+      "Run upspan as root (sudo), or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8): `sudo setpriv --inh-caps=+bpf,+perfmon --ambient-caps=+bpf,+perfmon …`; in Kubernetes use deploy/daemonset.yaml.",
+    ),
+    canRead
+      ? ok(
+        "process access",
+        "may read other users' /proc/PID/maps, exe and root (CAP_SYS_PTRACE)",
+        false,
+      )
+      : bad(
+        "process access",
+        "only processes of this user can be inspected (no CAP_SYS_PTRACE)",
+        "To trace other users' processes, run as root or grant CAP_SYS_PTRACE.",
+        false,
+      ),
+  ];
+}
+
+async function checkLockdown(): Promise<DoctorCheck> {
+  const text = await Deno.readTextFile("/sys/kernel/security/lockdown").catch(() => undefined);
+  const mode = text && /\[(\w+)\]/.exec(text)?.[1];
+  if (!mode) return ok("lockdown", "no kernel lockdown");
+  return mode === "confidentiality"
+    ? bad(
+      "lockdown",
+      "kernel lockdown is in confidentiality mode, which forbids BPF reads of memory",
+      "Boot with lockdown=integrity or none (or disable Secure Boot's lockdown) to capture TLS plaintext.",
+    )
+    : ok("lockdown", `kernel lockdown mode: ${mode}`);
+}
+
+function checkLibbpf(): DoctorCheck {
+  try {
+    libbpf(); // every symbol upspan binds, so an old libbpf fails here, not mid-run
+  } catch (e) {
+    return bad(
+      "libbpf",
+      (e as Error).message.replace(/\s*\(install it:.*\)$/, ""),
+      "Install libbpf 1.x: `apt-get install libbpf1` (Debian 12, Ubuntu 22.04 and newer).",
+    );
+  }
+  let version = "";
+  try {
+    const lib = Deno.dlopen("libbpf.so.1", {
+      libbpf_major_version: { parameters: [], result: "u32" },
+      libbpf_minor_version: { parameters: [], result: "u32" },
+    });
+    version = ` ${lib.symbols.libbpf_major_version()}.${lib.symbols.libbpf_minor_version()}`;
+    lib.close();
+  } catch { /* the version is a nicety */ }
+  return ok("libbpf", `libbpf.so.1${version} loads, with every function upspan calls`);
+}
+
+async function checkObject(path: string): Promise<DoctorCheck> {
+  try {
+    const { size } = await Deno.stat(path);
+    return ok("bpf object", `${path} (${Math.round(size / 1024)} KiB)`);
+  } catch {
+    return bad(
+      "bpf object",
+      `${path} is not built`,
+      "Run `deno task build` (needs clang, llvm, libbpf-dev and bpftool; `./upspan setup` installs them).",
+    );
+  }
+}
+
+/**
+ * Runs every check; never throws.
+ *
+ * @example
+ * ```ts
+ * const missing = (await runChecks()).filter((c) => c.required && !c.ok);
+ * ```
+ */
+export async function runChecks(opts: DoctorOptions = {}): Promise<DoctorCheck[]> {
+  return [
+    checkKernel(),
+    await checkBtf(),
+    await checkUprobes(),
+    ...(await checkTracefs()),
+    ...(await checkPrivileges()),
+    await checkLockdown(),
+    checkLibbpf(),
+    await checkObject(opts.objectPath ?? DEFAULT_OBJECT),
+  ];
+}
+
+/**
+ * Prints the checks as a table — status, check, what was found, then what to do for each
+ * problem — and returns the exit code: 0 when everything required is present, else 1.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await runDoctor());
+ * ```
+ */
+export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
+  const print = opts.print ?? ((line: string) => console.log(line));
+  const checks = await runChecks(opts);
+  const width = Math.max(...checks.map((c) => c.check.length));
+  for (const c of checks) {
+    const status = c.ok ? "ok  " : c.required ? "FAIL" : "warn";
+    print(`${status}  ${c.check.padEnd(width)}  ${c.detail}`);
+    if (!c.ok) print(`      ${" ".repeat(width)}  → ${c.fix}`);
+  }
+  const failed = checks.filter((c) => c.required && !c.ok);
+  print(
+    failed.length === 0
+      ? "upspan can trace on this machine."
+      : `upspan cannot trace yet: ${failed.map((c) => c.check).join(", ")} ${
+        failed.length === 1 ? "needs" : "need"
+      } fixing (see → above).`,
+  );
+  return failed.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await runDoctor());
