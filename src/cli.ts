@@ -15,23 +15,33 @@ import {
   type SpanExporter,
 } from "./export/mod.ts";
 import { monotonicNs, realtimeNs } from "../ffi/mod.ts";
-import { trace, type TraceSummary } from "./trace.ts";
-import { OtlpSpanExporter } from "./export/otlp.ts";
-import { OtlpMetricsExporter } from "./export/otlp_metrics.ts";
+import { CAPTURE_OBJECT, trace, type TraceSummary } from "./trace.ts";
+// The OTLP exporters bring in the OpenTelemetry packages from npm: loaded only when used.
+import type { OtlpSpanExporter } from "./export/otlp.ts";
+import type { OtlpMetricsExporter } from "./export/otlp_metrics.ts";
 import { SpanMetrics } from "./export/metrics.ts";
 import { type AgentHealth, PrometheusServer } from "./export/prometheus.ts";
 import { ParentBasedRatioSampler } from "./sampling.ts";
 import { withRoute } from "./spans/route.ts";
 import type { Span } from "./spans/span.ts";
+import type { Selectors } from "./discovery/selectors.ts";
+import { selectorWatch, watchesProcesses } from "./selector_watch.ts";
+import { runDoctor } from "./doctor.ts";
 
-export const USAGE = `Usage: deno run -A mod.ts --pid N [options]
+export const USAGE = `Usage: deno run -A mod.ts [selectors…] [options…]
+       deno run -A mod.ts doctor      check this machine for what upspan needs
 
 Traces the HTTP traffic of running processes — TLS through OpenSSL's SSL_read/SSL_write,
 plain sockets through their read and write syscalls — and prints one span per HTTP
 exchange, with no change to the processes.
 
-Selectors:
-  --pid N                a process to trace (repeatable)
+Selectors (combinable; each may be repeated):
+  --pid N                a process to trace (its forked children too)
+  --exe GLOB             processes whose executable matches (a glob without "/" matches the
+                         base name), now and as they start
+  --port N               processes listening on TCP port N
+  --all                  every process on the host (except kernel threads and upspan)
+  --container ID         processes in the container with this id (or a unique prefix)
 
 Options:
   --format pretty|json   pretty (default): a live span tree; json: one span per line
@@ -53,6 +63,8 @@ Options:
 /** Parsed command-line options. */
 export interface CliOptions {
   pids: number[];
+  /** `--exe`, `--port`, `--all`, `--container`: processes found now and as they start. */
+  selectors: Selectors;
   format: "pretty" | "json";
   dump: boolean;
   hex: boolean;
@@ -86,6 +98,10 @@ export function parseCli(argv: string[]): CliOptions {
       allowPositionals: false,
       options: {
         pid: { type: "string", multiple: true },
+        exe: { type: "string", multiple: true },
+        port: { type: "string", multiple: true },
+        all: { type: "boolean", default: false },
+        container: { type: "string", multiple: true },
         format: { type: "string", default: "pretty" },
         dump: { type: "boolean", default: false },
         hex: { type: "boolean", default: false },
@@ -104,6 +120,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (values.help) {
     return {
       pids: [],
+      selectors: {},
       format: "pretty",
       dump: false,
       hex: false,
@@ -118,8 +135,25 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UpspanError(`--format must be "pretty" or "json", not "${format}".`, 2);
   }
   const pids = (values.pid ?? []).map((p) => positiveInt("--pid", p, 2 ** 22));
-  if (pids.length === 0) {
-    throw new UpspanError("Name a process to trace with --pid N; see --help.", 2);
+  const selectors: Selectors = {
+    exes: values.exe ?? [],
+    ports: (values.port ?? []).map((p) => positiveInt("--port", p, 65535)),
+    all: values.all,
+    containers: values.container ?? [],
+  };
+  for (const id of selectors.containers!) {
+    if (!/^[0-9a-fA-F]{1,64}$/.test(id)) {
+      throw new UpspanError(
+        `--container needs a container id (hex digits, as \`docker ps --no-trunc\` shows), not "${id}".`,
+        2,
+      );
+    }
+  }
+  if (pids.length === 0 && !watchesProcesses(selectors)) {
+    throw new UpspanError(
+      "Name what to trace with --pid N, --exe GLOB, --port N, --container ID or --all; see --help.",
+      2,
+    );
   }
   let durationSeconds: number | undefined;
   if (values.duration !== undefined) {
@@ -148,6 +182,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
   return {
     pids,
+    selectors,
     format,
     dump: values.dump,
     hex: values.hex,
@@ -168,6 +203,13 @@ function plural(n: number, word: string): string {
 /** Runs the command line; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const stderr = (line: string) => console.error(line);
+  if (argv[0] === "doctor") {
+    if (argv.length > 1) {
+      stderr(`upspan: doctor takes no options, not "${argv[1]}"; see --help.`);
+      return 2;
+    }
+    return await runDoctor({ objectPath: CAPTURE_OBJECT });
+  }
   let opts: CliOptions;
   try {
     opts = parseCli(argv);
@@ -187,12 +229,24 @@ export async function main(argv: string[]): Promise<number> {
     !!Deno.env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.trim();
   const sampler = new ParentBasedRatioSampler(opts.sampleRatio);
   const metrics = otlpOn || opts.metricsPort !== undefined ? new SpanMetrics() : undefined;
-  const otlp = otlpOn
-    ? new OtlpSpanExporter({ endpoint: opts.otlpEndpoint, log: (l) => stderr(`upspan: ${l}`) })
-    : undefined;
-  const otlpMetrics = otlpOn && metrics
-    ? new OtlpMetricsExporter(metrics, { endpoint: opts.otlpEndpoint })
-    : undefined;
+  let otlp: OtlpSpanExporter | undefined;
+  let otlpMetrics: OtlpMetricsExporter | undefined;
+  if (otlpOn) {
+    // A specifier Deno cannot see ahead of time: the npm packages load only now.
+    const otlpModule = "./export/otlp.ts";
+    const { OtlpSpanExporter } = await import(otlpModule) as typeof import("./export/otlp.ts");
+    otlp = new OtlpSpanExporter({
+      endpoint: opts.otlpEndpoint,
+      log: (l) => stderr(`upspan: ${l}`),
+    });
+    if (metrics) {
+      const metricsModule = "./export/otlp_metrics.ts";
+      const { OtlpMetricsExporter } = await import(
+        metricsModule
+      ) as typeof import("./export/otlp_metrics.ts");
+      otlpMetrics = new OtlpMetricsExporter(metrics, { endpoint: opts.otlpEndpoint });
+    }
+  }
   const health: AgentHealth = { spans: 0 };
   let prom: PrometheusServer | undefined;
   if (opts.metricsPort !== undefined && metrics) {
@@ -250,6 +304,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     summary = await trace({
       pids: opts.pids,
+      watch: watchesProcesses(opts.selectors)
+        ? selectorWatch(opts.selectors, (line) => stderr(`upspan: ${line}`))
+        : undefined,
       durationSeconds: opts.durationSeconds,
       captureBytes: opts.captureBytes,
       signal: ac.signal,

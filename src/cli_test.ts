@@ -5,6 +5,7 @@ import { UpspanError } from "./errors.ts";
 Deno.test("parseCli: defaults and every option", () => {
   assert.deepEqual(parseCli(["--pid", "12"]), {
     pids: [12],
+    selectors: { exes: [], ports: [], all: false, containers: [] },
     format: "pretty",
     dump: false,
     hex: false,
@@ -36,6 +37,23 @@ Deno.test("parseCli: defaults and every option", () => {
   assert.equal(all.durationSeconds, 0.5);
   assert.ok(all.dump && all.hex && all.debug);
   assert.equal(parseCli(["-h"]).help, true);
+  const selected = parseCli([
+    "--exe",
+    "python3*",
+    "--exe=/usr/sbin/nginx",
+    "--port",
+    "8443",
+    "--container",
+    "abc123",
+    "--all",
+  ]);
+  assert.deepEqual(selected.pids, []);
+  assert.deepEqual(selected.selectors, {
+    exes: ["python3*", "/usr/sbin/nginx"],
+    ports: [8443],
+    all: true,
+    containers: ["abc123"],
+  });
 });
 
 Deno.test("parseCli: usage mistakes are UpspanErrors with exit code 2", () => {
@@ -49,6 +67,8 @@ Deno.test("parseCli: usage mistakes are UpspanErrors with exit code 2", () => {
       ["--pid", "1", "--duration", "0"],
       ["--pid", "1", "--format", "yaml"],
       ["--pid", "1", "extra"],
+      ["--port", "70000"],
+      ["--container", "not-hex!"],
       ["--nope"],
     ]
   ) {

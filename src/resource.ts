@@ -7,6 +7,7 @@
  * @module
  */
 import type { ProcessInfo } from "./discovery/mod.ts";
+import { parseCgroup } from "./discovery/container.ts";
 import type { Attributes } from "./spans/span.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -19,7 +20,7 @@ export interface ResourceSources {
   environ?: string[];
   /** The text of /proc/PID/cgroup; default: read from /proc. */
   cgroup?: string;
-  /** `host.name`; default: `Deno.hostname()`. */
+  /** `host.name`; default: `UPSPAN_HOST_NAME` (a DaemonSet sets the node's), else `Deno.hostname()`. */
   hostName?: string;
 }
 
@@ -47,7 +48,7 @@ export function processResource(proc: ProcessInfo, sources: ResourceSources = {}
   const environ = sources.environ ??
     (readProc(`/proc/${proc.pid}/environ`) ?? "").split("\0").filter((e) => e !== "");
   const env = otelEnv(environ);
-  const hostName = sources.hostName ?? Deno.hostname();
+  const hostName = sources.hostName ?? (Deno.env.get("UPSPAN_HOST_NAME") || Deno.hostname());
   const fromEnv = parseResourceAttributes(env.resourceAttributes ?? "").attributes;
   const serviceName = nonEmpty(env.serviceName) ?? nonEmpty(fromEnv["service.name"]) ?? exeName;
 
@@ -69,10 +70,13 @@ export function processResource(proc: ProcessInfo, sources: ResourceSources = {}
     if (runtime.version !== undefined) attributes["process.runtime.version"] = runtime.version;
   }
   attributes["host.name"] = hostName;
-  const containerId = containerIdFromCgroup(
-    sources.cgroup ?? readProc(`/proc/${proc.pid}/cgroup`) ?? "",
-  );
-  if (containerId !== undefined) attributes["container.id"] = containerId;
+  // One cgroup parser for discovery and resource: the process's own, unless given text.
+  const container = sources.cgroup !== undefined ? parseCgroup(sources.cgroup) : proc.container;
+  if (container !== undefined) {
+    attributes["container.id"] = container.id;
+    if (container.runtime !== undefined) attributes["container.runtime.name"] = container.runtime;
+    if (container.podUid !== undefined) attributes["k8s.pod.uid"] = container.podUid;
+  }
   attributes["telemetry.distro.name"] = "upspan";
   attributes["telemetry.distro.version"] = DISTRO_VERSION;
   return attributes;
@@ -136,30 +140,6 @@ export function parseResourceAttributes(text: string): ResourceAttributesResult 
     attributes[key] = value;
   }
   return { attributes, skipped };
-}
-
-/**
- * The container id in /proc/PID/cgroup text, if a line names one: the 64-hex id that
- * Docker, containerd, CRI-O and Podman put in the cgroup path (`/docker/<id>`,
- * `…/cri-containerd-<id>.scope`, `…/libpod-<id>.scope`). Never throws.
- *
- * @example
- * ```ts
- * containerIdFromCgroup("0::/system.slice/docker-" + "ab".repeat(32) + ".scope\n");
- * // "abab…ab" (64 hex digits)
- * ```
- */
-export function containerIdFromCgroup(text: string): string | undefined {
-  for (const line of text.split("\n")) {
-    // hierarchy-ID:controller-list:cgroup-path; the path may itself hold colons.
-    const first = line.indexOf(":");
-    const second = first < 0 ? -1 : line.indexOf(":", first + 1);
-    if (second < 0) continue;
-    const path = line.slice(second + 1);
-    const m = /(?:^|[/\-:])([0-9a-f]{64})(?:\.scope)?(?:\/|$)/.exec(path);
-    if (m) return m[1];
-  }
-  return undefined;
 }
 
 /** `process.runtime.*` where the executable's name says it (python3.11 → cpython 3.11). */

@@ -1,12 +1,13 @@
 /**
  * A seeded fuzzer for the resource readers of text a traced process controls:
  * {@linkcode parseResourceAttributes} (its `OTEL_RESOURCE_ATTRIBUTES`) and
- * {@linkcode containerIdFromCgroup} (/proc/PID/cgroup). Mutates real samples and checks
+ * {@linkcode parseCgroup} (/proc/PID/cgroup). Mutates real samples and checks
  * that neither throws and that what they return is well formed.
  *
  * @module
  */
-import { containerIdFromCgroup, parseResourceAttributes } from "./resource.ts";
+import { parseResourceAttributes } from "./resource.ts";
+import { parseCgroup } from "./discovery/container.ts";
 import { mulberry32 } from "./prng.ts";
 
 /** What a fuzz run saw. */
@@ -69,7 +70,7 @@ export function fuzzResource(iterations: number, seed: number): FuzzResourceResu
         result.attributes++;
       }
       result.skipped += r.skipped.length;
-      const id = containerIdFromCgroup(input);
+      const id = parseCgroup(input)?.id;
       if (id !== undefined) {
         if (!/^[0-9a-f]{64}$/.test(id)) result.problems++;
         result.containerIds++;

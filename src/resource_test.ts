@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  containerIdFromCgroup,
   DISTRO_VERSION,
   otelEnv,
   parseResourceAttributes,
@@ -89,18 +88,6 @@ Deno.test("resource: OTEL_RESOURCE_ATTRIBUTES parsing skips what is malformed", 
     skipped: ["=v", "noeq", "c=%zz"],
   });
   assert.deepEqual(otelEnv(["OTEL_SERVICE_NAME=a", "OTEL_SERVICE_NAME=b"]), { serviceName: "b" });
-});
-
-Deno.test("resource: container ids from cgroup v1 and v2 paths", () => {
-  assert.equal(containerIdFromCgroup(`12:pids:/docker/${ID}\n`), ID);
-  assert.equal(
-    containerIdFromCgroup(`0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-${ID}.scope\n`),
-    ID,
-  );
-  assert.equal(containerIdFromCgroup(`0::/machine.slice/libpod-${ID}.scope/container\n`), ID);
-  assert.equal(containerIdFromCgroup("0::/user.slice/user-0.slice/session-1.scope\n"), undefined);
-  assert.equal(containerIdFromCgroup("garbage"), undefined);
-  assert.equal(containerIdFromCgroup(`0::/x/${ID}0\n`), undefined, "65 hex digits are not an id");
 });
 
 Deno.test("resource: runtimes from executable names", () => {

@@ -105,3 +105,13 @@ Deno.test("no privileges (run as nobody): exit 1, says to run as root", async ()
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("doctor: every check passes here, one line each, exit 0", async () => {
+  const r = await runAgent(["doctor"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok\s+btf/m);
+  assert.match(r.stdout, /^ok\s+privileges/m);
+  assert.match(r.stdout, /upspan can trace on this machine\.$/m);
+  const bad = await runAgent(["doctor", "--all"]);
+  assert.equal(bad.code, 2);
+});

@@ -3,9 +3,9 @@
  * implementations — {@linkcode PrettyExporter} (`--format pretty`, a live span tree) and
  * {@linkcode JsonLinesExporter} (`--format json`, one span per line) — plus
  * {@linkcode DumpPrinter}, which prints captured TLS plaintext for debugging — and the
- * exports to backends: {@linkcode OtlpSpanExporter} and {@linkcode OtlpMetricsExporter}
- * (OTLP/HTTP), {@linkcode PrometheusServer} (`/metrics`), both fed by the span-derived
- * histograms of {@linkcode SpanMetrics}.
+ * exports to backends: OTLP/HTTP in `otlp.ts` and `otlp_metrics.ts` (imported on demand:
+ * they load the OpenTelemetry packages from npm) and {@linkcode PrometheusServer}
+ * (`/metrics`), both fed by the span-derived histograms of {@linkcode SpanMetrics}.
  *
  * @example
  * ```ts
@@ -27,13 +27,6 @@ export { JsonLinesExporter, type JsonLinesExporterOptions, spanToJson } from "./
 export { formatDuration, PrettyExporter, type PrettyExporterOptions } from "./pretty.ts";
 export { DumpPrinter, type DumpPrinterOptions, escapeText, hexdump } from "./dump.ts";
 export { onStdoutClosed } from "./_terminal.ts";
-export {
-  type OtlpExportStats,
-  OtlpSpanExporter,
-  type OtlpSpanExporterOptions,
-  toReadableSpan,
-} from "./otlp.ts";
-export { OtlpMetricsExporter, type OtlpMetricsExporterOptions } from "./otlp_metrics.ts";
 export {
   type DurationMetric,
   type HistogramSeries,

@@ -137,6 +137,12 @@ export async function joinContainerCgroup(
 export interface ContainerizedServerOptions {
   /** Put the server in a cgroup named like Docker container `containerId`. Default: none. */
   containerId?: string;
+  /**
+   * How the root file system becomes the server's root: `pivot_root` (default), as container
+   * runtimes do, or a plain `chroot`, as chrooted daemons do (the root is then a directory
+   * of the host's tree, and /proc/PID/maps shows host paths).
+   */
+  root?: "pivot_root" | "chroot";
   /** How long to wait for the server to listen. Default: 15 000 ms. */
   timeoutMs?: number;
 }
@@ -201,14 +207,18 @@ export async function startContainerizedHttpsServer(
     // system becomes a mount of its own, then the namespace's root, as in a container. The
     // old root stays mounted at /.old-root: unmounting it needs a umount inside the rootfs.
     await Deno.mkdir(`${dir}/.old-root`);
+    const serve = `${rootfs.python} /srv/https_server.py 0 /srv/cert.pem /srv/key.pem`;
+    const pivot = options.root !== "chroot";
     const script = [
       `mount --make-rprivate /`,
-      `mount --bind ${dir} ${dir}`,
+      // pivot_root needs the new root to be a mount point; made first, the mounts below
+      // land inside it.
+      ...(pivot ? [`mount --bind ${dir} ${dir}`] : []),
       `mount --bind ${rootfs.stdlib} ${dir}${rootfs.stdlib}`,
       `mount --bind /dev ${dir}/dev`,
-      `cd ${dir}`,
-      `pivot_root . .old-root`,
-      `exec ${rootfs.python} /srv/https_server.py 0 /srv/cert.pem /srv/key.pem`,
+      ...(pivot
+        ? [`cd ${dir}`, `pivot_root . .old-root`, `exec ${serve}`]
+        : [`exec chroot ${dir} ${serve}`]),
     ].join(" && ");
     server = await startServer(
       "unshare",

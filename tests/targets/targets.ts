@@ -70,11 +70,12 @@ export function startNodeServer(options: ServerOptions): Promise<TargetServer> {
 export async function startServer(
   command: string,
   args: string[],
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<TargetServer> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const child = new Deno.Command(command, {
     args,
+    env: options.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
