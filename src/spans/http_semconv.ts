@@ -51,12 +51,16 @@ export function requestContext(
 ): TraceContext {
   const header = requestHeaders(req.headers).traceparent;
   const tp = header === undefined ? undefined : parseTraceparent(header);
+  const sampled = tp === undefined ? undefined : (tp.flags & 1) === 1;
   if (tp !== undefined && kind === "SERVER") {
-    return { traceId: tp.traceId, spanId: ids.spanId(), parentSpanId: tp.parentId };
+    return { traceId: tp.traceId, spanId: ids.spanId(), parentSpanId: tp.parentId, sampled };
   }
-  if (tp !== undefined) return { traceId: tp.traceId, spanId: tp.parentId, parentSpanId: "" };
+  if (tp !== undefined) {
+    return { traceId: tp.traceId, spanId: tp.parentId, parentSpanId: "", sampled };
+  }
   if (caller !== undefined) {
-    return { traceId: caller.traceId, spanId: ids.spanId(), parentSpanId: caller.spanId };
+    const { traceId, spanId: parentSpanId, sampled } = caller;
+    return { traceId, spanId: ids.spanId(), parentSpanId, sampled };
   }
   return { traceId: ids.traceId(), spanId: ids.spanId(), parentSpanId: "" };
 }
@@ -135,7 +139,8 @@ export function httpExchangeSpan(
   const code: StatusCode = error ? "ERROR" : "UNSET";
   if (error) attributes["error.type"] = String(status);
 
-  const { traceId, spanId, parentSpanId } = context ?? requestContext(req, ctx.kind, ctx.ids);
+  const { traceId, spanId, parentSpanId, sampled } = context ??
+    requestContext(req, ctx.kind, ctx.ids);
 
   const start = ctx.toUnixNano(req.firstByteMonoNs);
   let end = ctx.toUnixNano(resp.lastByteMonoNs);
@@ -154,6 +159,7 @@ export function httpExchangeSpan(
     attributes,
     status: { code },
     resource: ctx.resource,
+    ...(sampled === undefined ? {} : { parentSampled: sampled }),
   };
 }
 

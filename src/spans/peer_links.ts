@@ -14,6 +14,8 @@ export interface TraceContext {
   traceId: string;
   spanId: string;
   parentSpanId: string;
+  /** The incoming `traceparent`'s sampled flag, when the trace came with one. */
+  sampled?: boolean;
 }
 
 /** Connection key of both ends: client address and port, then server address and port. */

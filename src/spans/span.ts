@@ -29,4 +29,9 @@ export interface Span {
   attributes: Attributes;
   status: { code: StatusCode; message?: string };
   resource: Attributes;
+  /**
+   * The sampled flag of the `traceparent` the trace came in with, for parent-based
+   * sampling; absent when upspan started the trace. Not part of the printed span.
+   */
+  parentSampled?: boolean;
 }

@@ -108,6 +108,7 @@ Deno.test("spans: a client exchange, socket known after the first chunk", () => 
     },
     status: { code: "ERROR" },
     resource: { "service.name": "shop", "process.pid": 100 },
+    parentSampled: true,
   }]);
 });
 

@@ -319,8 +319,12 @@ export class SqlConnection {
     }
     const cfg = this.#cfg;
     const parent = this.#client ? cfg.parentOf?.(this.pid, e.tid, e.startMonoNs) : undefined;
-    const context = parent &&
-      { traceId: parent.traceId, spanId: cfg.ids.spanId(), parentSpanId: parent.spanId };
+    const context = parent && {
+      traceId: parent.traceId,
+      spanId: cfg.ids.spanId(),
+      parentSpanId: parent.spanId,
+      sampled: parent.sampled,
+    };
     const span = sqlExchangeSpan(e, {
       system,
       kind: this.#client ? "CLIENT" : "SERVER",

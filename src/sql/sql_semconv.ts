@@ -117,7 +117,7 @@ export function sqlExchangeSpan(
   const name = operation !== undefined
     ? (collection !== undefined ? `${operation} ${collection}` : operation)
     : ctx.system;
-  const { traceId, spanId, parentSpanId } = context ??
+  const { traceId, spanId, parentSpanId, sampled } = context ??
     { traceId: ctx.ids.traceId(), spanId: ctx.ids.spanId(), parentSpanId: "" };
   const start = ctx.toUnixNano(ex.startMonoNs);
   let end = ctx.toUnixNano(ex.endMonoNs);
@@ -136,6 +136,7 @@ export function sqlExchangeSpan(
     attributes,
     status,
     resource: ctx.resource,
+    ...(sampled === undefined ? {} : { parentSampled: sampled }),
   };
 }
 
