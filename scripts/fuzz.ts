@@ -1,41 +1,104 @@
 /**
  * Runs every fuzz harness of a parser of untrusted bytes at full count (deterministic
- * seeds): `deno task fuzz [ITERATIONS] [SEED]`. Exits non-zero on any failure. The test
- * suite runs the same harnesses at a reduced count.
+ * seeds): `deno task fuzz [ITERATIONS] [SEED] [NAME,…]`. Exits non-zero on any failure.
+ * The test suite runs the same harnesses at a reduced count.
  *
  * @module
  */
 import { fuzzElf } from "../src/symbols/elf_fuzz.ts";
 import { fuzzHttp1 } from "../src/spans/http1_fuzz.ts";
+import { fuzzPostgresWire } from "../src/sql/postgres_wire_fuzz.ts";
+import { fuzzMysqlWire } from "../src/sql/mysql_wire_fuzz.ts";
+import { fuzzSqlText } from "../src/sql/sql_text_fuzz.ts";
+import { fuzzGoBinary, goFuzzSamples } from "../src/symbols/go/go_fuzz.ts";
+import { fuzzProcText } from "../src/discovery/proc_text_fuzz.ts";
+import { fuzzResource } from "../src/resource_fuzz.ts";
 
 const iterations = Number(Deno.args[0] ?? 1_000_000);
 const seed = Number(Deno.args[1] ?? 1);
+const only = Deno.args[2]?.split(",");
+
+/** One harness: runs `n` inputs and says what it saw; a failure is a thrown error or a list. */
+type Harness = (n: number, seed: number) => Promise<{ summary: string; failures: string[] }>;
+
+const HARNESSES: Record<string, Harness> = {
+  "elf": (n, s) => {
+    const r = fuzzElf(n, s);
+    return Promise.resolve({
+      summary: `${r.opened} opened, ${r.rejected} rejected, slowest ${r.slowest.ms.toFixed(1)} ms`,
+      failures: r.failures.map((f) => `iteration ${f.iteration}: ${f.message}`),
+    });
+  },
+  "http1": (n, s) => {
+    const r = fuzzHttp1(n, s);
+    return Promise.resolve({
+      summary: `${r.messages} messages, ${r.problems} problems reported`,
+      failures: [],
+    });
+  },
+  "postgres-wire": (n, s) => {
+    const r = fuzzPostgresWire(n, s);
+    return Promise.resolve({
+      summary: `${r.exchanges} exchanges, ${r.problems} problems reported`,
+      failures: [],
+    });
+  },
+  "mysql-wire": (n, s) => {
+    const r = fuzzMysqlWire(n, s);
+    return Promise.resolve({
+      summary: `${r.exchanges} exchanges, ${r.problems} problems reported`,
+      failures: [],
+    });
+  },
+  "sql-text": (n, s) => {
+    const r = fuzzSqlText(n, s);
+    return Promise.resolve({
+      summary: `${r.operations} operations, ${r.collections} collections named`,
+      failures: [],
+    });
+  },
+  "go-binary": async (n, s) => {
+    const r = fuzzGoBinary(n, s, await goFuzzSamples());
+    return {
+      summary: `buildinfo ${r.buildInfo.ok} ok/${r.buildInfo.rejected} rejected, pclntab ` +
+        `${r.pclntab.ok}/${r.pclntab.rejected}, DWARF ${r.dwarf.ok}/${r.dwarf.rejected}`,
+      failures: r.failures,
+    };
+  },
+  "proc-text": (n, s) => {
+    const r = fuzzProcText(n, s);
+    return Promise.resolve({
+      summary: `${r.containers} container ids, ${r.sockets} sockets`,
+      failures: [],
+    });
+  },
+  "resource": (n, s) => {
+    const r = fuzzResource(n, s);
+    return Promise.resolve({
+      summary: `${r.attributes} attributes, ${r.containerIds} container ids`,
+      failures: r.problems > 0 ? [`${r.problems} malformed results`] : [],
+    });
+  },
+};
+
 let failed = false;
-
-let t0 = performance.now();
-const elf = fuzzElf(iterations, seed);
-console.log(
-  `ELF:    ${elf.iterations} inputs, seed ${seed}, ${elf.opened} opened, ${elf.rejected} rejected, ` +
-    `${elf.failures.length} failures, slowest ${elf.slowest.ms.toFixed(1)} ms, ` +
-    `${((performance.now() - t0) / 1000).toFixed(0)} s, rss ${
-      (Deno.memoryUsage().rss / 2 ** 20).toFixed(0)
-    } MiB`,
-);
-for (const f of elf.failures) console.log(`  iteration ${f.iteration}: ${f.message}`);
-failed ||= elf.failures.length > 0;
-
-t0 = performance.now();
-try {
-  const http = fuzzHttp1(iterations, seed);
+for (const [name, run] of Object.entries(HARNESSES)) {
+  if (only && !only.includes(name)) continue;
+  const t0 = performance.now();
+  let line: string;
+  try {
+    const r = await run(iterations, seed);
+    failed ||= r.failures.length > 0;
+    line = `${r.summary}, ${r.failures.length} failures`;
+    for (const f of r.failures) line += `\n  ${f}`;
+  } catch (e) {
+    failed = true;
+    line = `failure: ${(e as Error).message}`;
+  }
+  const seconds = ((performance.now() - t0) / 1000).toFixed(0);
+  const rss = (Deno.memoryUsage().rss / 2 ** 20).toFixed(0);
   console.log(
-    `HTTP/1: ${http.iterations} inputs, seed ${seed}, ${http.messages} messages, ` +
-      `${http.problems} problems reported, 0 failures, ${
-        ((performance.now() - t0) / 1000).toFixed(0)
-      } s, ` +
-      `rss ${(Deno.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+    `${name.padEnd(14)} ${iterations} inputs, seed ${seed}, ${seconds} s, rss ${rss} MiB: ${line}`,
   );
-} catch (e) {
-  console.log(`HTTP/1: failure: ${(e as Error).message}`);
-  failed = true;
 }
 Deno.exit(failed ? 1 : 0);
