@@ -337,7 +337,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       const why = watch && await watch.matches(pid);
       if (!why) return;
       const r = await traced!.add(pid);
-      if (r.ok) log(`pid ${pid} (${r.process.comm}) started: ${why}`);
+      // Under --all every exec matches: only those with something to probe are worth a line.
+      if (r.ok && (r.tls || why !== "--all")) log(`pid ${pid} (${r.process.comm}) started: ${why}`);
     };
 
     const deadline = opts.durationSeconds !== undefined

@@ -13,6 +13,8 @@ import { processResource } from "./resource.ts";
 import type { Attributes } from "./spans/span.ts";
 import { locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
 
+const INSPECT_AT_ONCE = 32;
+
 /** What adding a process came to. */
 export type AddResult =
   | { ok: true; process: ProcessInfo; tls: boolean }
@@ -81,10 +83,21 @@ export class TracedProcesses {
   async addAll(pids: number[]): Promise<AddResult[]> {
     const found: { info: ProcessInfo; sites?: ProbeSite[] }[] = [];
     const results: AddResult[] = [];
-    for (const pid of pids) {
-      const r = await this.#inspect(pid);
-      results.push(r.result);
-      if (r.result.ok) found.push({ info: r.result.process, sites: r.sites });
+    // A few at a time: /proc reads are many small waits (a thousand processes under --all).
+    for (let i = 0; i < pids.length; i += INSPECT_AT_ONCE) {
+      const batch = pids.slice(i, i + INSPECT_AT_ONCE);
+      const say = pids.length <= 8 ? "all" : "none";
+      for (const r of await Promise.all(batch.map((pid) => this.#inspect(pid, say)))) {
+        results.push(r.result);
+        if (r.result.ok) found.push({ info: r.result.process, sites: r.sites });
+      }
+    }
+    if (pids.length > 8) {
+      const tls = found.filter((f) => f.sites !== undefined).length;
+      this.#opts.log(
+        `tracing ${found.length} processes: ${tls} through OpenSSL and plain sockets, ` +
+          `${found.length - tls} through plain sockets only`,
+      );
     }
     const byFile = new Map<string, { sites: ProbeSite[]; pids: number[] }>();
     for (const { info, sites } of found) {
@@ -103,7 +116,7 @@ export class TracedProcesses {
 
   /** Adds one process (a new one, or one that executed another program). */
   async add(pid: number): Promise<AddResult> {
-    const r = await this.#inspect(pid);
+    const r = await this.#inspect(pid, this.#opts.pin ? "all" : "tls");
     if (!r.result.ok) return r.result;
     if (r.sites) this.#opts.probes.attach(r.sites, this.#opts.pin ? pid : -1);
     this.#enter(r.result.process, r.sites !== undefined);
@@ -157,16 +170,20 @@ export class TracedProcesses {
     } catch { /* the capture removed it itself when the process exited */ }
   }
 
-  async #inspect(pid: number): Promise<{ result: AddResult; sites?: ProbeSite[] }> {
+  /** `say`: a line per process (a few named ones), or only for those with OpenSSL. */
+  async #inspect(
+    pid: number,
+    say: "all" | "tls" | "none",
+  ): Promise<{ result: AddResult; sites?: ProbeSite[] }> {
     const r = await inspectProcess(pid);
     if (!r.ok) return { result: { ok: false, reason: r.reason, message: r.message } };
     const where = await locateOpenSSL(r.process);
     const name = `pid ${pid} (${r.process.comm})`;
     if (!where.ok) {
-      this.#opts.log(`${name} ${where.message}: tracing its plain sockets only`);
+      if (say === "all") this.#opts.log(`${name} ${where.message}: tracing its plain sockets only`);
       return { result: { ok: true, process: r.process, tls: false } };
     }
-    this.#opts.log(`${name}: OpenSSL in ${where.file.path}`);
+    if (say !== "none") this.#opts.log(`${name}: OpenSSL in ${where.file.path}`);
     return { result: { ok: true, process: r.process, tls: true }, sites: where.sites };
   }
 

@@ -50,12 +50,30 @@ export type OpenSSLLocation =
 
 const LIBSSL = /(^|\/)libssl\.so(\.[0-9.]+)?$/;
 
+/**
+ * What each file held, by identity (device and inode): the hundredth process that maps a
+ * library costs a lookup here, not another ELF read. Files are few; the cache is bounded.
+ */
+const byFile = new Map<string, Omit<ProbeSite, "file">[] | string>();
+const MAX_FILES = 4096;
+
 async function sitesIn(file: MappedFile): Promise<ProbeSite[] | string> {
+  const key = `${file.device}:${file.inode}`;
+  let found = byFile.get(key);
+  if (found === undefined) {
+    found = await readSites(file);
+    if (byFile.size >= MAX_FILES) byFile.delete(byFile.keys().next().value!);
+    byFile.set(key, found);
+  }
+  return typeof found === "string" ? found : found.map((site) => ({ ...site, file }));
+}
+
+async function readSites(file: MappedFile): Promise<Omit<ProbeSite, "file">[] | string> {
   const opened = await openElf(file.hostPath);
   if (!opened.ok) return opened.error;
   const elf = opened.elf;
   try {
-    const sites: ProbeSite[] = [];
+    const sites: Omit<ProbeSite, "file">[] = [];
     for (const spec of OPENSSL_PROBES) {
       // Only a function defined here: an undefined import or a PLT stub is not OpenSSL.
       const sym = elf.findSymbol(spec.symbol);
@@ -66,7 +84,6 @@ async function sitesIn(file: MappedFile): Promise<ProbeSite[] | string> {
         return `${file.path} does not define ${spec.symbol}`;
       }
       sites.push({
-        file,
         symbol: spec.symbol,
         program: spec.program,
         retprobe: !!spec.retprobe,
