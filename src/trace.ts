@@ -17,6 +17,7 @@ import {
 } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import { TracedProcesses } from "./traced_processes.ts";
+import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
 import { ProbeSet } from "./probe_set.ts";
 import { SpanBuilder } from "./spans/mod.ts";
@@ -84,6 +85,11 @@ export interface TraceOptions {
    * `--container`). Default: none, only `pids`; the run ends when they have all exited.
    */
   watch?: ProcessWatch;
+  /**
+   * Where a watch learns of new processes: the scheduler's exec and exit tracepoints
+   * (default; /proc polling if they cannot be attached), or /proc polling alone.
+   */
+  processEvents?: "tracepoints" | "proc";
   /** Called about once a second with the run's counters so far (for `/metrics`). */
   onStats?: (stats: { events: number; dropped: number; spans: number }) => void;
 }
@@ -233,6 +239,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   }
   const probes = new ProbeSet(obj);
   let ring: RingReader | undefined;
+  let pollProc: AbortController | undefined;
   try {
     // spans: one builder for every connection; kernel monotonic time becomes wall time.
     let clockOffset = realtimeNs() - monotonicNs();
@@ -287,8 +294,33 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         watch_exec: watch !== undefined,
       });
       obj.load();
-      for (const tp of [...SYSCALL_TRACEPOINTS, ...PROCESS_TRACEPOINTS]) {
+      for (const tp of SYSCALL_TRACEPOINTS) {
         probes.attachTracepoint(tp.program, tp.category, tp.name);
+      }
+      // New and ended processes from the scheduler's tracepoints, or from /proc when they
+      // cannot be had (exits are also polled below, so only a watch needs the fallback).
+      let schedEvents = opts.processEvents !== "proc";
+      if (schedEvents) {
+        try {
+          for (const tp of PROCESS_TRACEPOINTS) {
+            probes.attachTracepoint(tp.program, tp.category, tp.name);
+          }
+        } catch (e) {
+          if (!(e instanceof BpfError) || watch === undefined) throw e;
+          log(`${e.message}; watching /proc for new processes instead`);
+          schedEvents = false;
+        }
+      }
+      if (!schedEvents && watch !== undefined) {
+        pollProc = new AbortController();
+        const event = (pid: number, comm: string) => ({ pid, comm, monoNs: monotonicNs() });
+        watchProcesses({
+          intervalMs: 250,
+          initial: false,
+          onExec: (p) => lifecycle.push({ type: "exec", process: event(p.pid, p.comm) }),
+          onExit: (pid) => lifecycle.push({ type: "exit", process: event(pid, "") }),
+          signal: pollProc.signal,
+        }).catch((e) => log(`watching /proc stopped: ${(e as Error).message}`));
       }
       ignoredSocks = obj.map("ignored_socks");
       const flagValues = obj.enumValues("trace_flags");
@@ -404,6 +436,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       dropped: s.drops,
     };
   } finally {
+    pollProc?.abort();
     await probes.close();
     ring?.close();
     obj.close();

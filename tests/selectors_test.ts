@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { curl, runAgent, startAgent } from "./agent.ts";
 import { startNodeServer, startPythonServer, startServer } from "./targets/targets.ts";
 import { PYTHON_SERVER } from "./targets/targets.ts";
+import { trace } from "../src/trace.ts";
+import { selectorWatch } from "../src/selector_watch.ts";
+import type { Span } from "../src/spans/span.ts";
 
 /** python3 under a name of its own, so that `--exe` can pick it alone on a busy host. */
 async function uniquePython(): Promise<{ exe: string; env: Record<string, string> }> {
@@ -100,4 +103,38 @@ Deno.test("a container id that is not hex: exit 2 with a sentence", async () => 
   const r = await runAgent(["--container", "my-app"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--container needs a container id/);
+});
+
+Deno.test("without the scheduler's tracepoints, /proc polling finds a new process", async () => {
+  const py = await uniquePython();
+  const ac = new AbortController();
+  const spans: Span[] = [];
+  const lines: string[] = [];
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const run = trace({
+    pids: [],
+    watch: selectorWatch({ exes: [py.exe] }, (l) => lines.push(l)),
+    processEvents: "proc",
+    onSpan: (s) => spans.push(s),
+    onReady: () => ready(),
+    log: (l) => lines.push(l),
+    signal: ac.signal,
+  });
+  try {
+    await isReady;
+    await using server = await startServer(py.exe, [PYTHON_SERVER, "0", "-", "-"], {
+      env: py.env,
+    });
+    const deadline = performance.now() + 5000;
+    while (spans.length === 0 && performance.now() < deadline) {
+      await curl(`http://127.0.0.1:${server.port}/hello`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(spans.length > 0, lines.join("\n"));
+    assert.equal(spans[0]!.resource["process.pid"], server.pid);
+  } finally {
+    ac.abort();
+    await run;
+  }
 });
