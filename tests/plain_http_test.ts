@@ -160,3 +160,24 @@ Deno.test("plain HTTP: a call made while serving a request is its child (by thre
   assert.equal(client!.traceId, server!.traceId);
   assert.equal(client!.parentSpanId, server!.spanId);
 });
+
+Deno.test("plain HTTP: 20 concurrent keep-alive connections, 25 requests each, every span", async () => {
+  await using server = await startPythonServer({});
+  await using agent = await startAgent(["--pid", String(server.pid)]);
+  const client = async (c: number) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    for (let i = 0; i < 25; i++) {
+      const req = `GET /status/200?c=${c}&i=${i} HTTP/1.1\r\nHost: load\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(req));
+      await readUntil(conn, (text) => text.endsWith("status 200\n"));
+    }
+    conn.close();
+  };
+  await Promise.all(Array.from({ length: 20 }, (_, c) => client(c)));
+  const spans = await agent.waitForSpans((s) => s.kind === "SERVER", 500, 20_000);
+  assert.equal(spans.length, 500);
+  const queries = new Set(spans.map((s) => s.attributes["url.query"]));
+  assert.equal(queries.size, 500, "each request once");
+  const ports = new Set(spans.map((s) => s.attributes["client.port"]));
+  assert.equal(ports.size, 20, "one connection per client");
+});
