@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { curl, startAgent } from "./agent.ts";
 import { startServer } from "./targets/targets.ts";
-import { PG_BIN, startPostgres } from "./targets/sql_servers.ts";
+import { PG_BIN, startMariadb, startPostgres } from "./targets/sql_servers.ts";
 
 const PG_APP = new URL("./targets/pg_app.ts", import.meta.url).pathname;
 
@@ -75,5 +75,39 @@ Deno.test("psql over TCP: statements, a failing one with its SQLSTATE, the datab
   } finally {
     await writer.close().catch(() => {});
     await psql.status;
+  }
+});
+
+Deno.test("mariadb client over TCP: MySQL-protocol spans, errors with their code", async () => {
+  await using db = await startMariadb();
+  const client = new Deno.Command("mariadb", {
+    args: ["-h", "127.0.0.1", "-P", String(db.port), "-u", "root", "--skip-ssl", "-N"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const writer = client.stdin.getWriter();
+  try {
+    await new Promise((r) => setTimeout(r, 300)); // connected by now
+    await using agent = await startAgent(["--pid", String(client.pid)]);
+    const input = "CREATE DATABASE shop;\nUSE shop;\n" +
+      "CREATE TABLE t (id INT PRIMARY KEY, note TEXT);\n" +
+      "INSERT INTO t VALUES (1, 'secret'), (2, 'x');\n" +
+      "SELECT note FROM t WHERE id = 2;\n" +
+      "INSERT INTO t VALUES (1, 'again');\n";
+    await writer.write(new TextEncoder().encode(input));
+    // Connected before the probes: no greeting seen, so the server is known as MySQL-protocol.
+    const spans = await agent.waitForSpans((s) => s.attributes["db.system.name"] === "mysql", 6);
+    const byName = new Map(spans.map((s) => [s.name, s]));
+    assert.equal(byName.get("CREATE t")?.kind, "CLIENT");
+    const select = byName.get("SELECT t")!;
+    assert.equal(select.attributes["db.query.text"], "SELECT note FROM t WHERE id = ?");
+    assert.equal(select.attributes["server.port"], db.port);
+    const dup = spans.filter((s) => s.name === "INSERT t").at(-1)!;
+    assert.equal(dup.status.code, "ERROR");
+    assert.equal(dup.attributes["db.response.status_code"], "1062", "duplicate key");
+  } finally {
+    await writer.close().catch(() => {});
+    await client.status;
   }
 });
