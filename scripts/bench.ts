@@ -110,7 +110,7 @@ async function tracedLoad(pids: number[], url: string): Promise<AgentRun> {
   await counting;
   await errs;
   const m =
-    /probe hits: (\d+) write, (\d+) read, (\d+) read-return, (\d+) socket syscalls; (\d+) dropped/
+    /probe hits: (\d+) write, (\d+) read, (\d+) read-return, \d+ Go and SQL library, (\d+) socket syscalls; (\d+) dropped/
       .exec(err);
   const [write = 0, read = 0, readReturn = 0, syscalls = 0, dropped = 0] = (m?.slice(1) ?? [])
     .map(Number);

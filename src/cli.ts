@@ -347,7 +347,7 @@ export async function main(argv: string[]): Promise<number> {
     await prom?.close();
   }
   stderr(
-    `stopped: ${summary.spans} spans from ${summary.events} events; probe hits: ${summary.probeHits.write} write, ${summary.probeHits.readEntry} read, ${summary.probeHits.readReturn} read-return, ${summary.socketSyscalls} socket syscalls; ${summary.dropped} dropped`,
+    `stopped: ${summary.spans} spans from ${summary.events} events; probe hits: ${summary.probeHits.write} write, ${summary.probeHits.readEntry} read, ${summary.probeHits.readReturn} read-return, ${summary.probeHits.libraries} Go and SQL library, ${summary.socketSyscalls} socket syscalls; ${summary.dropped} dropped`,
   );
   if (otlp) {
     const st = otlp.stats;

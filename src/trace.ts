@@ -17,6 +17,10 @@ import {
 } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import { TracedProcesses } from "./traced_processes.ts";
+import type { Instrumentation } from "./instrumentation.ts";
+import { GoInstrumentation } from "./golang/instrumentation.ts";
+import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
+import { ThreadRequests } from "./spans/thread_requests.ts";
 import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
 import { ProbeSet } from "./probe_set.ts";
@@ -119,8 +123,8 @@ export interface TraceSummary {
   spans: number;
   /** Ring-buffer records read. */
   events: number;
-  /** Probe hits, by probe, as counted by the BPF programs. */
-  probeHits: { write: number; readEntry: number; readReturn: number };
+  /** Probe hits, by probe, as counted by the BPF programs (Go's and SQL libraries' summed). */
+  probeHits: { write: number; readEntry: number; readReturn: number; libraries: number };
   /** Socket syscalls of traced processes that the capture looked at. */
   socketSyscalls: number;
   /** Plain-socket bytes not shipped to user space (ciphertext, protocols not parsed). */
@@ -240,6 +244,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const probes = new ProbeSet(obj);
   let ring: RingReader | undefined;
   let pollProc: AbortController | undefined;
+  let closeInstrumentations = (): Promise<unknown> => Promise.resolve();
   try {
     // spans: one builder for every connection; kernel monotonic time becomes wall time.
     let clockOffset = realtimeNs() - monotonicNs();
@@ -249,19 +254,40 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     // Plain sockets found to carry nothing parsed: the capture stops shipping their bytes.
     let ignoredSocks: BpfMap | undefined;
     const one = new Uint8Array([1]);
+    const emit = (span: Span) => {
+      spans++;
+      onSpan!(span);
+    };
+    const toUnixNano = (mono: bigint) => mono + clockOffset;
+    const resource = (pid: number) => traced?.resource(pid) ?? { "process.pid": pid };
+    // The requests each thread serves, shared by every kind of span that can be their child.
+    const threads = new ThreadRequests();
     const builder = onSpan && new SpanBuilder({
-      toUnixNano: (mono) => mono + clockOffset,
-      resource: (pid) => traced?.resource(pid) ?? { "process.pid": pid },
-      onSpan: (span) => {
-        spans++;
-        onSpan(span);
-      },
+      toUnixNano,
+      resource,
+      onSpan: emit,
+      threads,
+      sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
       onNotParsed: (_pid, conn) => {
         if (!ignoredSocks || !conn.startsWith(SOCKET_CONN_PREFIX)) return;
         const key = new BigUint64Array([BigInt(conn.slice(SOCKET_CONN_PREFIX.length))]);
         ignoredSocks.update(new Uint8Array(key.buffer), one);
       },
     });
+    // Beside the capture: Go's probes and the SQL client libraries', each with its own
+    // object, loaded once a process needs it.
+    const instrumentations: Instrumentation[] = onSpan
+      ? [
+        new GoInstrumentation({ onSpan: emit, toUnixNano, resource }),
+        new SqlLibInstrumentation({
+          onSpan: emit,
+          toUnixNano,
+          resource,
+          parentOf: (pid, tid, monoNs) => threads.parentOf(pid, tid, monoNs),
+        }),
+      ]
+      : [];
+    closeInstrumentations = () => Promise.all(instrumentations.map((i) => i.close()));
     const decode = captureDecoder(obj);
     // The socket last seen under each connection, for the chunk receiver (a dump).
     const onChunk = opts.onChunk;
@@ -330,6 +356,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         probes,
         log,
         pin: watch === undefined,
+        instrumentations,
       });
       const initial = [...pids];
       if (watch) {
@@ -344,9 +371,15 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       if (e instanceof BpfError) throw new UpspanError(e.message + ".");
       throw e;
     }
+    const uprobes = () => instrumentations.reduce((n, i) => n + i.uprobes, probes.uprobes);
+    const libraryCounters = () =>
+      instrumentations.reduce((sum, i) => {
+        const c = i.counters();
+        return { hits: sum.hits + c.hits, drops: sum.drops + c.drops };
+      }, { hits: 0, drops: 0 });
     opts.onReady?.({
       processes: traced.pids.map((pid) => traced!.info(pid)!),
-      probes: probes.uprobes,
+      probes: uprobes(),
       tracepoints: probes.size - probes.uprobes,
     });
 
@@ -387,7 +420,9 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
       const wait = Math.max(0, Math.min(POLL_MS, deadline - performance.now()));
-      if (ring.consume(onRecord, BATCH) === BATCH) await delay(0);
+      const busy = ring.consume(onRecord, BATCH) === BATCH;
+      for (const i of instrumentations) i.consume();
+      if (busy) await delay(0);
       else if (ring.pending === 0) await ring.wait(wait);
       else await delay(wait);
       while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
@@ -412,7 +447,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
           }
         }
         // Said once per burst, not per event: the counter only grows.
-        const drops = readStats(obj).drops;
+        const drops = readStats(obj).drops + libraryCounters().drops;
         if (drops > dropsReported) {
           log(
             `the ring buffer was full: ${
@@ -425,17 +460,25 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       }
     }
     while (ring.consume(onRecord) > 0);
+    for (const i of instrumentations) while (i.consume() > 0);
     builder?.flush();
     const s = readStats(obj);
+    const library = libraryCounters();
     return {
       spans,
       events,
-      probeHits: { write: s.write, readEntry: s.readEntry, readReturn: s.readReturn },
+      probeHits: {
+        write: s.write,
+        readEntry: s.readEntry,
+        readReturn: s.readReturn,
+        libraries: library.hits,
+      },
       socketSyscalls: s.syscalls,
       ignoredBytes: s.ignoredBytes,
-      dropped: s.drops,
+      dropped: s.drops + library.drops,
     };
   } finally {
+    await closeInstrumentations();
     pollProc?.abort();
     await probes.close();
     ring?.close();

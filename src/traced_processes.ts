@@ -1,8 +1,9 @@
 /**
  * The processes being traced. Adding one finds what to probe in it (OpenSSL, through the
- * TLS instrumentation), attaches what its files still need — once per file, so the
- * hundredth process sharing a library costs a map update, not an attach — and lets the
- * capture see it through the traced-pid map. Removing one clears its entry.
+ * TLS instrumentation; Go and SQL client libraries, through theirs), attaches what its
+ * files still need — once per file, so the hundredth process sharing a library costs a map
+ * update, not an attach — and lets the capture see it through the traced-pid map (unless
+ * an instrumentation sees its traffic itself). Removing one clears its entries.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import type { Attributes } from "./spans/span.ts";
 import { locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
+import type { Instrumentation } from "./instrumentation.ts";
 
 const INSPECT_AT_ONCE = 32;
 
@@ -26,6 +28,8 @@ export interface TracedProcessesOptions {
   tracedMap: BpfMap;
   /** Its value for a traced process. */
   flags: number;
+  /** Instrumentations with their own objects, asked about every process. Default none. */
+  instrumentations?: Instrumentation[];
   /** Where probes are attached. */
   probes: ProbeSet;
   /** Status lines. */
@@ -38,10 +42,18 @@ export interface TracedProcessesOptions {
   pin: boolean;
 }
 
+interface Traced {
+  info: ProcessInfo;
+  resource: Attributes;
+  tls: boolean;
+  /** A library probe gives its SQL spans: the wire parsers leave its connections alone. */
+  sqlByLibrary: boolean;
+}
+
 /** Processes upspan traces now, by pid. */
 export class TracedProcesses {
   readonly #opts: TracedProcessesOptions;
-  readonly #procs = new Map<number, { info: ProcessInfo; resource: Attributes; tls: boolean }>();
+  readonly #procs = new Map<number, Traced>();
 
   constructor(options: TracedProcessesOptions) {
     this.#opts = options;
@@ -68,6 +80,11 @@ export class TracedProcesses {
   /** The resource attributes of a traced process's spans. */
   resource(pid: number): Attributes | undefined {
     return this.#procs.get(pid)?.resource;
+  }
+
+  /** Whether a process's SQL spans come from a client library's probes. */
+  sqlByLibrary(pid: number): boolean {
+    return this.#procs.get(pid)?.sqlByLibrary ?? false;
   }
 
   /** Traced processes in which no OpenSSL was found (yet): it may be loaded later. */
@@ -110,7 +127,9 @@ export class TracedProcesses {
     for (const { sites, pids } of byFile.values()) {
       this.#opts.probes.attach(sites, this.#opts.pin && pids.length === 1 ? pids[0] : -1);
     }
-    for (const { info, sites } of found) this.#enter(info, sites !== undefined);
+    for (const { info, sites } of found) {
+      await this.#enter(info, sites !== undefined, pids.length <= 8);
+    }
     return results;
   }
 
@@ -119,7 +138,7 @@ export class TracedProcesses {
     const r = await this.#inspect(pid, this.#opts.pin ? "all" : "tls");
     if (!r.result.ok) return r.result;
     if (r.sites) this.#opts.probes.attach(r.sites, this.#opts.pin ? pid : -1);
-    this.#enter(r.result.process, r.sites !== undefined);
+    await this.#enter(r.result.process, r.sites !== undefined, true);
     return r.result;
   }
 
@@ -165,6 +184,7 @@ export class TracedProcesses {
   /** Stops tracing a process (it exited, or is no longer wanted). */
   remove(pid: number): void {
     if (!this.#procs.delete(pid)) return;
+    for (const inst of this.#opts.instrumentations ?? []) inst.remove(pid);
     try {
       this.#opts.tracedMap.delete(key(pid));
     } catch { /* the capture removed it itself when the process exited */ }
@@ -187,12 +207,23 @@ export class TracedProcesses {
     return { result: { ok: true, process: r.process, tls: true }, sites: where.sites };
   }
 
-  #enter(info: ProcessInfo, tls: boolean): void {
-    this.#procs.set(info.pid, { info, resource: processResource(info), tls });
-    this.#opts.tracedMap.update(
-      key(info.pid),
-      new Uint8Array(new Uint32Array([this.#opts.flags]).buffer),
-    );
+  /** Asks the other instrumentations, then lets the capture see the process. */
+  async #enter(info: ProcessInfo, tls: boolean, say: boolean): Promise<void> {
+    let flags = this.#opts.flags;
+    let sqlByLibrary = false;
+    for (const inst of this.#opts.instrumentations ?? []) {
+      let r;
+      try {
+        r = await inst.add(info, this.#opts.pin);
+      } catch (e) {
+        r = { attached: false, note: `pid ${info.pid}: ${inst.name}: ${(e as Error).message}` };
+      }
+      if (r.note && (say || r.attached)) this.#opts.log(r.note);
+      if (r.ownsTraffic) flags = 0; // its probes make the spans: no second one from the capture
+      if (r.ownsSql) sqlByLibrary = true;
+    }
+    this.#procs.set(info.pid, { info, resource: processResource(info), tls, sqlByLibrary });
+    this.#opts.tracedMap.update(key(info.pid), new Uint8Array(new Uint32Array([flags]).buffer));
   }
 }
 

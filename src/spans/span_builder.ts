@@ -56,6 +56,11 @@ export interface SpanBuilderOptions {
   onNotParsed?: (pid: number, conn: string) => void;
   /** Put SQL statements in `db.query.text` as sent, literals included. Default false. */
   fullQueryText?: boolean;
+  /**
+   * Whether a process's SQL spans come from elsewhere (its client library's probes): its
+   * database connections are then given up here rather than parsed twice. Default: never.
+   */
+  sqlByLibrary?: (pid: number) => boolean;
   /** Requests in progress by thread, shared with other span stages. Default: a new one. */
   threads?: ThreadRequests;
 }
@@ -108,6 +113,7 @@ export class SpanBuilder {
   readonly #config: ConstructorParameters<typeof HttpConnection>[2];
   readonly #sqlConfig: ConstructorParameters<typeof SqlConnection>[2];
   readonly #onNotParsed?: (pid: number, conn: string) => void;
+  readonly #sqlByLibrary: (pid: number) => boolean;
   readonly #maxConnections: number;
   readonly #idleTimeoutNs: bigint;
   #clock = 0n;
@@ -132,6 +138,7 @@ export class SpanBuilder {
     };
     const threads = options.threads ?? new ThreadRequests();
     this.#onNotParsed = options.onNotParsed;
+    this.#sqlByLibrary = options.sqlByLibrary ?? (() => false);
     this.#config = {
       toUnixNano: options.toUnixNano,
       resource: options.resource,
@@ -255,6 +262,10 @@ export class SpanBuilder {
   /** Hands a connection that has not carried HTTP over to the SQL protocols. */
   #toSql(http: HttpConnection): SqlConnection {
     const sql = new SqlConnection(http.pid, http.conn, this.#sqlConfig);
+    if (this.#sqlByLibrary(http.pid)) {
+      sql.giveUp();
+      this.#onNotParsed?.(http.pid, http.conn);
+    }
     sql.lastSeenMonoNs = http.lastSeenMonoNs;
     if (http.socket !== undefined) sql.setSocket(http.socket);
     sql.resumeAt(http.positions);

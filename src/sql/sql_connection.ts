@@ -155,6 +155,11 @@ export class SqlConnection {
     this.#streams[chunk.direction === "ingress" ? INGRESS : EGRESS].push(chunk);
   }
 
+  /** Not to be parsed: its statements are reported elsewhere (by a client library's probes). */
+  giveUp(): void {
+    this.#protocol = "not-sql";
+  }
+
   /** Takes over a connection mid-stream: its bytes before these positions went elsewhere. */
   resumeAt([ingress, egress]: [number, number]): void {
     this.#streams[INGRESS].skipTo(ingress);

@@ -119,6 +119,7 @@ export async function locateOpenSSL(proc: ProcessInfo): Promise<OpenSSLLocation>
   const detail = problems.length ? ` (${problems.join("; ")})` : "";
   return {
     ok: false,
-    message: `does not use OpenSSL: no libssl is mapped and ${proc.exe} does not export SSL_read${detail}`,
+    message:
+      `does not use OpenSSL: no libssl is mapped and ${proc.exe} does not export SSL_read${detail}`,
   };
 }

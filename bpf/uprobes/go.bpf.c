@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Go instrumentation: net/http server and client spans and database/sql spans, read from
+ * Go's own structures, with parent/child links across goroutines.
+ *
+ * Plain uprobes only: at a function's entry and at each of its RET instructions (a
+ * uretprobe rewrites the return address on a stack Go may move, which crashes the
+ * target). Entry and return pair by goroutine id: Go's register ABI keeps the current
+ * runtime.g in R14 (its goid is read from there), and a goroutine may change threads
+ * between the two. Goroutine ids are never reused, unlike runtime.g structs, so a stale
+ * entry can never be mistaken for a new goroutine's.
+ *
+ * - net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request): entry keeps
+ *   req (RDI) and rw's data pointer (RCX, a *http.response) and makes the goroutine's
+ *   span context; return reads the request and the status, and sends the event.
+ * - net/http.(*Transport).roundTrip(req *Request) (*Response, error): req in RBX at entry;
+ *   *Response in RAX and the error's itab in RBX at return.
+ * - database/sql.(*DB).queryDC(ctx, txctx, dc, releaseConn, query string, args) and
+ *   (*DB).execDC(ctx, dc, release, query string, args), as Beyla and OpenTelemetry Go
+ *   auto-instrumentation choose: every DB/Conn/Tx Query and Exec without a prepared
+ *   statement passes here. query is in R10/R11 (queryDC) or R8/R9 (execDC); the error's
+ *   itab is in RBX (queryDC: *Rows, error) or RCX (execDC: Result, error) at return.
+ * - runtime.newproc1(…) *g, at its returns only: the new g (RAX) already carries its goid
+ *   and its creator's (parentGoid), so a goroutine started while a span is current
+ *   inherits that span's context with one probe hit per goroutine.
+ *
+ * Probes attach per file; go_traced says whose hits count and go_offsets holds each
+ * process's struct member offsets (from its DWARF, or the table for its Go version).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "go.h"
+
+/* key: tgid; value: 1. Only these processes' hits count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} go_traced SEC(".maps");
+
+/* key: tgid; value: the process's struct member offsets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct go_offsets);
+} go_offsets SEC(".maps");
+
+/* A goroutine of a process: its goid (runtime.g.goid of the g in R14). */
+struct g_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 goid;
+};
+
+/* The span current on a goroutine: what its client and SQL spans are children of. */
+struct go_ctx {
+	__u8 trace_id[16];
+	__u64 span_id;
+};
+
+/* key: goroutine; value: its current span. Set by a server entry (deleted at its return)
+ * and by newproc1 for goroutines started under a span. LRU: goroutines end unseen, and
+ * their ids are never reused, so an old entry is only wasted space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct g_key);
+	__type(value, struct go_ctx);
+} g_ctx SEC(".maps");
+
+struct http_call {
+	__u64 start_ns;
+	__u64 req; /* *http.Request */
+	__u64 rw;  /* server: *http.response (rw's data word) */
+	struct go_span_ids ids;
+};
+
+/* key: goroutine; value: its ServeHTTP in progress. Entry → return. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct g_key);
+	__type(value, struct http_call);
+} server_calls SEC(".maps");
+
+/* key: goroutine; value: its roundTrip in progress. Entry → return. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct g_key);
+	__type(value, struct http_call);
+} client_calls SEC(".maps");
+
+struct sql_call {
+	__u64 start_ns;
+	struct go_span_ids ids;
+	__u32 query_len;
+	__u8 op;
+	char query[GO_SQL_BYTES];
+};
+
+/* key: goroutine; value: its queryDC/execDC in progress, with the query text read at
+ * entry (it may live on the goroutine's stack, which can move before the return). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct g_key);
+	__type(value, struct sql_call);
+} sql_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sql_call);
+} sql_scratch SEC(".maps");
+
+#define GO_EVENTS_BYTES (1 << 20)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GO_EVENTS_BYTES);
+} go_events SEC(".maps");
+
+/* key: enum go_stat; value: its per-CPU count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GO_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} go_stats SEC(".maps");
+
+/* Keep the header's types in the BTF, where user space reads them. */
+const enum go_event_kind *_go_kind __attribute__((unused));
+const enum go_sql_op *_go_op __attribute__((unused));
+const enum go_stat *_go_stat __attribute__((unused));
+const struct go_http_event *_go_http __attribute__((unused));
+const struct go_sql_event *_go_sql __attribute__((unused));
+
+static __always_inline void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&go_stats, &stat);
+	if (v)
+		*v += 1;
+}
+
+/* The agent reads the ring on a short timer; wake it only when the ring fills up. */
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&go_events, BPF_RB_AVAIL_DATA) > GO_EVENTS_BYTES / 4
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
+/* The offsets of a traced process, or NULL when its hits do not count. */
+static __always_inline struct go_offsets *traced(__u32 tgid)
+{
+	if (!bpf_map_lookup_elem(&go_traced, &tgid))
+		return NULL;
+	return bpf_map_lookup_elem(&go_offsets, &tgid);
+}
+
+static __always_inline __u64 read_u64(__u64 addr)
+{
+	__u64 v = 0;
+	if (addr)
+		bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+/* The current goroutine: the goid of the runtime.g in R14. */
+static __always_inline struct g_key goroutine(struct pt_regs *ctx, __u32 tgid,
+					      const struct go_offsets *o)
+{
+	struct g_key key = {.tgid = tgid, .goid = read_u64(ctx->r14 + o->g_goid)};
+	return key;
+}
+
+static __always_inline __u64 random_u64(void)
+{
+	__u64 v = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+	return v ? v : 1;
+}
+
+/* New ids for a span: a child of `parent`, or the root of a new trace. */
+static __always_inline void new_ids(struct go_span_ids *ids, const struct go_ctx *parent)
+{
+	if (parent) {
+		__builtin_memcpy(ids->trace_id, parent->trace_id, 16);
+		ids->parent_id = parent->span_id;
+	} else {
+		__u64 hi = random_u64(), lo = random_u64();
+		__builtin_memcpy(ids->trace_id, &hi, 8);
+		__builtin_memcpy(ids->trace_id + 8, &lo, 8);
+		ids->parent_id = 0;
+	}
+	ids->span_id = random_u64();
+}
+
+/* Copies at most `cap` bytes of a Go string (data, len); returns its true length. */
+static __always_inline __u32 copy_str(char *dst, __u32 cap, __u64 data, __s64 len)
+{
+	if (!data || len <= 0)
+		return 0;
+	__u32 n = len < cap ? (__u32)len : cap;
+	if (bpf_probe_read_user(dst, n, (void *)data) < 0)
+		return 0;
+	return len > 0xffffffffLL ? 0xffffffffu : (__u32)len;
+}
+
+/* Copies the Go string at `addr` (a string header: data, len). */
+static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 base, __u32 off)
+{
+	struct {
+		__u64 data;
+		__s64 len;
+	} s = {};
+	if (!base || off == GO_OFFSET_ABSENT)
+		return 0;
+	if (bpf_probe_read_user(&s, sizeof(s), (void *)(base + off)) < 0)
+		return 0;
+	return copy_str(dst, cap, s.data, s.len);
+}
+
+/* Request fields common to both sides. */
+static __always_inline void read_request(struct go_http_event *e, const struct go_offsets *o,
+					 __u64 req, bool client)
+{
+	__u64 url = read_u64(req + o->req_url);
+	e->method_len = read_str(e->method, GO_METHOD_BYTES, req, o->req_method);
+	e->path_len = read_str(e->path, GO_PATH_BYTES, url, o->url_path);
+	e->query_len = read_str(e->query, GO_QUERY_BYTES, url, o->url_raw_query);
+	e->content_length = (__s64)read_u64(req + o->req_content_length);
+	if (client) {
+		e->scheme_len = read_str(e->scheme, GO_SCHEME_BYTES, url, o->url_scheme);
+		e->host_len = read_str(e->host, GO_HOST_BYTES, url, o->url_host);
+	}
+	if (!e->host_len)
+		e->host_len = read_str(e->host, GO_HOST_BYTES, req, o->req_host);
+}
+
+static __always_inline struct go_http_event *reserve_http(__u32 kind, __u32 tgid,
+							  const struct http_call *call)
+{
+	struct go_http_event *e = bpf_ringbuf_reserve(&go_events, sizeof(*e), 0);
+	if (!e) {
+		count(GO_STAT_DROPS);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->tgid = tgid;
+	e->start_ns = call->start_ns;
+	e->end_ns = bpf_ktime_get_ns();
+	e->ids = call->ids;
+	return e;
+}
+
+SEC("uprobe")
+int go_server_entry(struct pt_regs *ctx)
+{
+	count(GO_STAT_SERVER_ENTRY);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call call = {.start_ns = bpf_ktime_get_ns(), .req = ctx->di, .rw = ctx->cx};
+	/* A new trace: an incoming traceparent is not read (the header map's layout changes
+	 * across Go versions: swiss tables since Go 1.24). */
+	new_ids(&call.ids, NULL);
+	struct go_ctx current = {.span_id = call.ids.span_id};
+	__builtin_memcpy(current.trace_id, call.ids.trace_id, 16);
+	bpf_map_update_elem(&server_calls, &key, &call, BPF_ANY);
+	bpf_map_update_elem(&g_ctx, &key, &current, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_server_ret(struct pt_regs *ctx)
+{
+	count(GO_STAT_SERVER_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call *call = bpf_map_lookup_elem(&server_calls, &key);
+	if (!call)
+		return 0;
+	struct go_http_event *e = reserve_http(GO_EVENT_HTTP_SERVER, tgid, call);
+	if (!e)
+		goto cleanup;
+	__u64 req = call->req;
+	read_request(e, o, req, false);
+	e->remote_len = read_str(e->remote, GO_REMOTE_BYTES, req, o->req_remote_addr);
+	e->tls = read_u64(req + o->req_tls) != 0;
+	if (o->req_pattern != GO_OFFSET_ABSENT)
+		e->route_len = read_str(e->route, GO_ROUTE_BYTES, req, o->req_pattern);
+	else if (o->req_pat != GO_OFFSET_ABSENT)
+		e->route_len =
+			read_str(e->route, GO_ROUTE_BYTES, read_u64(req + o->req_pat), o->pattern_str);
+	/* Go's int is 64-bit on amd64; 0 means the handler wrote nothing: 200. */
+	__s64 status = (__s64)read_u64(call->rw + o->response_status);
+	e->status = status == 0 ? 200 : (status >= 100 && status <= 999 ? (__s32)status : 0);
+	count(GO_STAT_EVENTS);
+	bpf_ringbuf_submit(e, wakeup_flags());
+cleanup:
+	bpf_map_delete_elem(&server_calls, &key);
+	bpf_map_delete_elem(&g_ctx, &key);
+	return 0;
+}
+
+SEC("uprobe")
+int go_client_entry(struct pt_regs *ctx)
+{
+	count(GO_STAT_CLIENT_ENTRY);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call call = {.start_ns = bpf_ktime_get_ns(), .req = ctx->bx};
+	new_ids(&call.ids, bpf_map_lookup_elem(&g_ctx, &key));
+	bpf_map_update_elem(&client_calls, &key, &call, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_client_ret(struct pt_regs *ctx)
+{
+	count(GO_STAT_CLIENT_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
+	if (!call)
+		return 0;
+	struct go_http_event *e = reserve_http(GO_EVENT_HTTP_CLIENT, tgid, call);
+	if (!e)
+		goto cleanup;
+	read_request(e, o, call->req, true);
+	__u64 resp = ctx->ax;
+	e->error = ctx->bx != 0; /* the error's itab */
+	if (resp && !e->error)
+		e->status = (__s32)read_u64(resp + o->resp_status_code);
+	count(GO_STAT_EVENTS);
+	bpf_ringbuf_submit(e, wakeup_flags());
+cleanup:
+	bpf_map_delete_elem(&client_calls, &key);
+	return 0;
+}
+
+static __always_inline int sql_entry(struct pt_regs *ctx, __u8 op, __u64 data, __s64 len)
+{
+	count(GO_STAT_SQL_ENTRY);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	__u32 zero = 0;
+	struct sql_call *call = bpf_map_lookup_elem(&sql_scratch, &zero);
+	if (!call)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	call->start_ns = bpf_ktime_get_ns();
+	call->op = op;
+	new_ids(&call->ids, bpf_map_lookup_elem(&g_ctx, &key));
+	call->query_len = copy_str(call->query, GO_SQL_BYTES, data, len);
+	bpf_map_update_elem(&sql_calls, &key, call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int sql_ret(struct pt_regs *ctx, bool error)
+{
+	count(GO_STAT_SQL_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct sql_call *call = bpf_map_lookup_elem(&sql_calls, &key);
+	if (!call)
+		return 0;
+	struct go_sql_event *e = bpf_ringbuf_reserve(&go_events, sizeof(*e), 0);
+	if (!e) {
+		count(GO_STAT_DROPS);
+		goto cleanup;
+	}
+	e->kind = GO_EVENT_SQL;
+	e->tgid = tgid;
+	e->start_ns = call->start_ns;
+	e->end_ns = bpf_ktime_get_ns();
+	e->ids = call->ids;
+	e->op = call->op;
+	e->error = error;
+	e->_pad = 0;
+	e->query_len = call->query_len;
+	__builtin_memcpy(e->query, call->query, GO_SQL_BYTES);
+	count(GO_STAT_EVENTS);
+	bpf_ringbuf_submit(e, wakeup_flags());
+cleanup:
+	bpf_map_delete_elem(&sql_calls, &key);
+	return 0;
+}
+
+SEC("uprobe")
+int go_query_entry(struct pt_regs *ctx)
+{
+	return sql_entry(ctx, GO_SQL_QUERY, ctx->r10, (__s64)ctx->r11);
+}
+
+SEC("uprobe")
+int go_query_ret(struct pt_regs *ctx)
+{
+	return sql_ret(ctx, ctx->bx != 0);
+}
+
+SEC("uprobe")
+int go_exec_entry(struct pt_regs *ctx)
+{
+	return sql_entry(ctx, GO_SQL_EXEC, ctx->r8, (__s64)ctx->r9);
+}
+
+SEC("uprobe")
+int go_exec_ret(struct pt_regs *ctx)
+{
+	return sql_ret(ctx, ctx->cx != 0);
+}
+
+/* At each RET of newproc1: the new goroutine inherits its creator's span, if any. */
+SEC("uprobe")
+int go_newproc_ret(struct pt_regs *ctx)
+{
+	count(GO_STAT_NEWPROC_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o || o->g_parent_goid == GO_OFFSET_ABSENT)
+		return 0;
+	__u64 newg = ctx->ax;
+	struct g_key parent = {.tgid = tgid, .goid = read_u64(newg + o->g_parent_goid)};
+	struct go_ctx *current = bpf_map_lookup_elem(&g_ctx, &parent);
+	if (!current)
+		return 0;
+	struct g_key child = {.tgid = tgid, .goid = read_u64(newg + o->g_goid)};
+	bpf_map_update_elem(&g_ctx, &child, current, BPF_ANY);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Events and settings of the Go instrumentation (go.bpf.c): net/http server and client,
+ * database/sql. This header is the one definition of their layout: user space reads it
+ * from the object's BTF, by field name. Fixed-width types only, no BPF includes.
+ */
+#ifndef UPSPAN_GO_H
+#define UPSPAN_GO_H
+
+/* Bytes kept of each text field; the true length is reported beside it. */
+#define GO_METHOD_BYTES 16
+#define GO_SCHEME_BYTES 8
+#define GO_HOST_BYTES 64
+#define GO_PATH_BYTES 128
+#define GO_QUERY_BYTES 128
+#define GO_ROUTE_BYTES 64
+#define GO_REMOTE_BYTES 48
+#define GO_SQL_BYTES 256
+
+/* A struct member the target's Go version does not have (go_offsets values). */
+#define GO_OFFSET_ABSENT 0xffffffffu
+
+enum go_event_kind {
+	GO_EVENT_HTTP_SERVER = 1, /* a go_http_event: serverHandler.ServeHTTP */
+	GO_EVENT_HTTP_CLIENT = 2, /* a go_http_event: (*Transport).roundTrip */
+	GO_EVENT_SQL = 3,	  /* a go_sql_event: (*DB).queryDC or (*DB).execDC */
+};
+
+enum go_sql_op {
+	GO_SQL_QUERY = 1,
+	GO_SQL_EXEC = 2,
+};
+
+/* Indexes into the per-CPU `go_stats` array: probe hits per program, events, drops. */
+enum go_stat {
+	GO_STAT_SERVER_ENTRY,
+	GO_STAT_SERVER_RET,
+	GO_STAT_CLIENT_ENTRY,
+	GO_STAT_CLIENT_RET,
+	GO_STAT_SQL_ENTRY,
+	GO_STAT_SQL_RET,
+	GO_STAT_NEWPROC_RET,
+	GO_STAT_EVENTS,
+	GO_STAT_DROPS,
+	GO_STAT_MAX,
+};
+
+/*
+ * Struct member offsets of one traced process (go_offsets values), in bytes, from its own
+ * DWARF or from the measured table for its Go version. GO_OFFSET_ABSENT: not in this
+ * version (Request.Pattern before Go 1.23, Request.pat before Go 1.22).
+ */
+struct go_offsets {
+	__u32 req_method;	  /* net/http.Request.Method (string) */
+	__u32 req_url;		  /* net/http.Request.URL (*url.URL) */
+	__u32 req_host;		  /* net/http.Request.Host (string) */
+	__u32 req_content_length; /* net/http.Request.ContentLength (int64) */
+	__u32 req_remote_addr;	  /* net/http.Request.RemoteAddr (string) */
+	__u32 req_tls;		  /* net/http.Request.TLS (*tls.ConnectionState) */
+	__u32 req_pattern;	  /* net/http.Request.Pattern (string, Go 1.23+) */
+	__u32 req_pat;		  /* net/http.Request.pat (*http.pattern, Go 1.22) */
+	__u32 pattern_str;	  /* net/http.pattern.str (string) */
+	__u32 url_scheme;	  /* net/url.URL.Scheme */
+	__u32 url_host;		  /* net/url.URL.Host */
+	__u32 url_path;		  /* net/url.URL.Path */
+	__u32 url_raw_query;	  /* net/url.URL.RawQuery */
+	__u32 response_status;	  /* net/http.response.status (int; 0 means 200) */
+	__u32 resp_status_code;	  /* net/http.Response.StatusCode (int) */
+	__u32 g_goid;		  /* runtime.g.goid (uint64) */
+	__u32 g_parent_goid;	  /* runtime.g.parentGoid (uint64, Go 1.21+) */
+};
+
+/* The trace context of a span: new ids made in BPF, the parent's span id or 0. */
+struct go_span_ids {
+	__u8 trace_id[16];
+	__u64 span_id;
+	__u64 parent_id; /* 0: a root span */
+};
+
+/* One HTTP request, served (SERVER) or made (CLIENT), sent at the function's return. */
+struct go_http_event {
+	__u32 kind; /* enum go_event_kind */
+	__u32 tgid;
+	__u64 start_ns; /* bpf_ktime_get_ns() at entry: CLOCK_MONOTONIC */
+	__u64 end_ns;	/* at return */
+	struct go_span_ids ids;
+	__s64 content_length; /* request body size, -1 unknown */
+	__s32 status;	      /* response status; 0: none (client error) */
+	__u8 error;	      /* client: roundTrip returned an error */
+	__u8 tls;	      /* server: the request came over TLS (Request.TLS != nil) */
+	__u8 _pad[2];
+	/* True lengths of the strings; at most the field's size was copied. */
+	__u32 method_len;
+	__u32 scheme_len;
+	__u32 host_len; /* server: Request.Host; client: URL.Host, else Request.Host */
+	__u32 path_len;
+	__u32 query_len;
+	__u32 route_len; /* Go 1.22+: the ServeMux pattern that matched */
+	__u32 remote_len;
+	__u32 _pad2;
+	char method[GO_METHOD_BYTES];
+	char scheme[GO_SCHEME_BYTES];
+	char host[GO_HOST_BYTES];
+	char path[GO_PATH_BYTES];
+	char query[GO_QUERY_BYTES];
+	char route[GO_ROUTE_BYTES];
+	char remote[GO_REMOTE_BYTES];
+};
+
+/* One database/sql query or exec, sent at the function's return. */
+struct go_sql_event {
+	__u32 kind; /* GO_EVENT_SQL */
+	__u32 tgid;
+	__u64 start_ns;
+	__u64 end_ns;
+	struct go_span_ids ids;
+	__u8 op;    /* enum go_sql_op */
+	__u8 error; /* the call returned a non-nil error */
+	__u16 _pad;
+	__u32 query_len; /* true length; at most GO_SQL_BYTES copied */
+	char query[GO_SQL_BYTES];
+};
+
+#endif /* UPSPAN_GO_H */

@@ -1,0 +1,232 @@
+/**
+ * Decodes the Go instrumentation's ring-buffer records (`struct go_http_event` and
+ * `struct go_sql_event` of `bpf/uprobes/go.h`). Field offsets come from the object's BTF,
+ * so the C header stays the one definition. The strings in a record were copied from the
+ * target's memory: a short, damaged or unknown record gives an error result, never a throw.
+ *
+ * @module
+ */
+import type { Field, StructLayout } from "../../ffi/mod.ts";
+
+/** The ids BPF made for a span; `parentSpanId` is "" for a root. */
+export interface GoSpanIds {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+}
+
+/** A Go string as copied: its text (at most the field's size) and whether it was cut. */
+export interface GoText {
+  text: string;
+  truncated: boolean;
+}
+
+/** One HTTP request served (`server`) or made (`client`). */
+export interface GoHttpEvent {
+  type: "server" | "client";
+  pid: number;
+  startMonoNs: bigint;
+  endMonoNs: bigint;
+  ids: GoSpanIds;
+  method: GoText;
+  /** Client: the URL's scheme. Server: "". */
+  scheme: GoText;
+  /** Server: Request.Host. Client: URL.Host, else Request.Host. */
+  host: GoText;
+  path: GoText;
+  query: GoText;
+  /** The ServeMux pattern that matched (Go 1.22+), "" when none. */
+  route: GoText;
+  /** Server: Request.RemoteAddr. */
+  remote: GoText;
+  /** Request.ContentLength: -1 unknown. */
+  contentLength: number;
+  /** Response status; 0 when there is none (a client error) or it was implausible. */
+  status: number;
+  /** Client: roundTrip returned an error. */
+  error: boolean;
+  /** Server: the request came over TLS. */
+  tls: boolean;
+}
+
+/** One database/sql query or exec. */
+export interface GoSqlEvent {
+  type: "sql";
+  pid: number;
+  startMonoNs: bigint;
+  endMonoNs: bigint;
+  ids: GoSpanIds;
+  op: "query" | "exec";
+  query: GoText;
+  error: boolean;
+}
+
+/** A decoded record. */
+export type GoEvent = GoHttpEvent | GoSqlEvent;
+
+/** What a decoder returns for one record. */
+export type GoDecodeResult = { ok: true; event: GoEvent } | { ok: false; error: string };
+
+/** Where the decoder reads the C definitions: the BPF object's BTF. */
+export interface GoEventTypes {
+  structLayout(name: string): StructLayout;
+  enumValues(name: string): Record<string, number>;
+}
+
+/** Decodes one record `bytes[offset, offset + length)`. */
+export type GoEventDecoder = (
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  length: number,
+) => GoDecodeResult;
+
+function field(layout: StructLayout, name: string): Field {
+  const f: Field | undefined = layout.fields[name];
+  if (!f) throw new Error(`struct ${layout.name} has no field "${name}"`);
+  return f;
+}
+
+function value(values: Record<string, number>, name: string): number {
+  const v = values[name];
+  if (v === undefined) throw new Error(`the BPF object's BTF has no ${name}`);
+  return v;
+}
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function hex(bytes: Uint8Array, at: number, n: number): string {
+  let s = "";
+  for (let i = at; i < at + n; i++) s += HEX[bytes[i]!]!;
+  return s;
+}
+
+/** A u64 read as the 16 hex digits of its big-endian bytes (the id as W3C writes it). */
+function idHex(view: DataView, at: number): string {
+  return view.getBigUint64(at, true).toString(16).padStart(16, "0");
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+/**
+ * Builds a decoder for the records of `bpf/uprobes/go.h`, by the object's BTF. Throws only
+ * here, when the object does not match the header (a build problem), never per record.
+ */
+export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
+  const http = types.structLayout("go_http_event");
+  const sql = types.structLayout("go_sql_event");
+  const ids = types.structLayout("go_span_ids");
+  const kinds = types.enumValues("go_event_kind");
+  const ops = types.enumValues("go_sql_op");
+  const SERVER = value(kinds, "GO_EVENT_HTTP_SERVER");
+  const CLIENT = value(kinds, "GO_EVENT_HTTP_CLIENT");
+  const SQL = value(kinds, "GO_EVENT_SQL");
+  const OP_EXEC = value(ops, "GO_SQL_EXEC");
+  const idf = {
+    trace: field(ids, "trace_id").offset,
+    span: field(ids, "span_id").offset,
+    parent: field(ids, "parent_id").offset,
+  };
+  const common = (layout: StructLayout) => ({
+    kind: field(layout, "kind").offset,
+    tgid: field(layout, "tgid").offset,
+    start: field(layout, "start_ns").offset,
+    end: field(layout, "end_ns").offset,
+    ids: field(layout, "ids").offset,
+  });
+  const h = common(http);
+  const s = common(sql);
+  const text = (layout: StructLayout, name: string) => ({
+    len: field(layout, `${name}_len`).offset,
+    data: field(layout, name),
+  });
+  const ht = {
+    method: text(http, "method"),
+    scheme: text(http, "scheme"),
+    host: text(http, "host"),
+    path: text(http, "path"),
+    query: text(http, "query"),
+    route: text(http, "route"),
+    remote: text(http, "remote"),
+  };
+  const hContentLength = field(http, "content_length").offset;
+  const hStatus = field(http, "status").offset;
+  const hError = field(http, "error").offset;
+  const hTls = field(http, "tls").offset;
+  const sOp = field(sql, "op").offset;
+  const sError = field(sql, "error").offset;
+  const sQuery = text(sql, "query");
+
+  const readIds = (bytes: Uint8Array, view: DataView, at: number): GoSpanIds => {
+    const parent = view.getBigUint64(at + idf.parent, true);
+    return {
+      traceId: hex(bytes, at + idf.trace, 16),
+      spanId: idHex(view, at + idf.span),
+      parentSpanId: parent === 0n ? "" : idHex(view, at + idf.parent),
+    };
+  };
+  const readText = (
+    bytes: Uint8Array,
+    view: DataView,
+    base: number,
+    t: { len: number; data: Field },
+  ): GoText => {
+    const len = view.getUint32(base + t.len, true);
+    const n = Math.min(len, t.data.size);
+    const start = base + t.data.offset;
+    return { text: utf8.decode(bytes.subarray(start, start + n)), truncated: len > n };
+  };
+
+  return (bytes, view, offset, length) => {
+    if (length < 8 || offset < 0 || offset + length > bytes.length) {
+      return { ok: false, error: `a ${length}-byte record is too short for any Go event` };
+    }
+    const kind = view.getUint32(offset + h.kind, true);
+    if (kind === SERVER || kind === CLIENT) {
+      if (length < http.size) {
+        return { ok: false, error: `an HTTP event of ${length} bytes (expected ${http.size})` };
+      }
+      const status = view.getInt32(offset + hStatus, true);
+      return {
+        ok: true,
+        event: {
+          type: kind === SERVER ? "server" : "client",
+          pid: view.getUint32(offset + h.tgid, true),
+          startMonoNs: view.getBigUint64(offset + h.start, true),
+          endMonoNs: view.getBigUint64(offset + h.end, true),
+          ids: readIds(bytes, view, offset + h.ids),
+          method: readText(bytes, view, offset, ht.method),
+          scheme: readText(bytes, view, offset, ht.scheme),
+          host: readText(bytes, view, offset, ht.host),
+          path: readText(bytes, view, offset, ht.path),
+          query: readText(bytes, view, offset, ht.query),
+          route: readText(bytes, view, offset, ht.route),
+          remote: readText(bytes, view, offset, ht.remote),
+          contentLength: Number(view.getBigInt64(offset + hContentLength, true)),
+          status: status >= 100 && status <= 999 ? status : 0,
+          error: bytes[offset + hError] !== 0,
+          tls: bytes[offset + hTls] !== 0,
+        },
+      };
+    }
+    if (kind === SQL) {
+      if (length < sql.size) {
+        return { ok: false, error: `a SQL event of ${length} bytes (expected ${sql.size})` };
+      }
+      return {
+        ok: true,
+        event: {
+          type: "sql",
+          pid: view.getUint32(offset + s.tgid, true),
+          startMonoNs: view.getBigUint64(offset + s.start, true),
+          endMonoNs: view.getBigUint64(offset + s.end, true),
+          ids: readIds(bytes, view, offset + s.ids),
+          op: bytes[offset + sOp] === OP_EXEC ? "exec" : "query",
+          query: readText(bytes, view, offset, sQuery),
+          error: bytes[offset + sError] !== 0,
+        },
+      };
+    }
+    return { ok: false, error: `unknown Go event kind ${kind}` };
+  };
+}

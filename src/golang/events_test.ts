@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { BpfObject } from "../../ffi/mod.ts";
+import { goEventDecoder } from "./events.ts";
+import { GO_BPF_OBJECT } from "./session.ts";
+import { encodeGoEvent, sampleGoEvents } from "./_test_events.ts";
+
+Deno.test("goEventDecoder: reads records laid out by the object's BTF", () => {
+  const obj = BpfObject.open(GO_BPF_OBJECT);
+  try {
+    const decode = goEventDecoder(obj);
+    for (const event of sampleGoEvents()) {
+      const record = encodeGoEvent(obj, event);
+      const bytes = new Uint8Array(record.length + 8);
+      bytes.set(record, 8);
+      const r = decode(bytes, new DataView(bytes.buffer), 8, record.length);
+      assert.ok(r.ok, r.ok ? "" : r.error);
+      assert.deepEqual(r.event, event);
+    }
+  } finally {
+    obj.close();
+  }
+});
+
+Deno.test("goEventDecoder: truncation flags, short records, unknown kinds", () => {
+  const obj = BpfObject.open(GO_BPF_OBJECT);
+  try {
+    const decode = goEventDecoder(obj);
+    const [server, , sql] = sampleGoEvents();
+    const long = "/".padEnd(500, "a");
+    const record = encodeGoEvent(obj, { ...server, path: { text: long, truncated: true } });
+    const r = decode(record, new DataView(record.buffer), 0, record.length);
+    assert.ok(r.ok && r.event.type === "server");
+    assert.equal(r.event.path.truncated, true);
+    assert.equal(
+      r.event.path.text,
+      long.slice(0, obj.structLayout("go_http_event").fields["path"]!.size),
+    );
+
+    const short = encodeGoEvent(obj, sql);
+    const cut = decode(short, new DataView(short.buffer), 0, 40);
+    assert.ok(!cut.ok);
+    assert.match(cut.error, /SQL event of 40 bytes/);
+    assert.ok(!decode(short, new DataView(short.buffer), 0, 4).ok);
+    new DataView(short.buffer).setUint32(0, 99, true);
+    const unknown = decode(short, new DataView(short.buffer), 0, short.length);
+    assert.ok(!unknown.ok);
+    assert.match(unknown.error, /unknown Go event kind 99/);
+  } finally {
+    obj.close();
+  }
+});

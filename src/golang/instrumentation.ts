@@ -1,0 +1,164 @@
+/**
+ * Go programs as the engine traces them: for each Go process, its probe sites (entry and
+ * every RET of net/http's and database/sql's functions) and struct offsets, loaded into
+ * `go.bpf.o` — opened the first time a Go process turns up — and its events turned into
+ * spans. Binaries are read once per file; processes of one binary share its probes.
+ *
+ * @module
+ */
+import { BpfObject, type RingReader } from "../../ffi/mod.ts";
+import type { ProcessInfo } from "../discovery/mod.ts";
+import type { Instrumentation, Instrumented } from "../instrumentation.ts";
+import { ProbeSet } from "../probe_set.ts";
+import type { Attributes, Span } from "../spans/span.ts";
+import { type GoEventDecoder, goEventDecoder } from "./events.ts";
+import { type GoLocateResult, locateGo } from "./locate.ts";
+import { encodeGoOffsets } from "./offsets.ts";
+import { GO_BPF_OBJECT, type GoStats, probeHits } from "./session.ts";
+import { goSpan } from "./spans.ts";
+
+/** Options for {@linkcode GoInstrumentation}. */
+export interface GoInstrumentationOptions {
+  onSpan(span: Span): void;
+  toUnixNano(monoNs: bigint): bigint;
+  resource(pid: number): Attributes;
+  /** Default {@linkcode GO_BPF_OBJECT}. */
+  objectPath?: string;
+}
+
+const STATS: Record<keyof GoStats, string> = {
+  serverEntry: "GO_STAT_SERVER_ENTRY",
+  serverRet: "GO_STAT_SERVER_RET",
+  clientEntry: "GO_STAT_CLIENT_ENTRY",
+  clientRet: "GO_STAT_CLIENT_RET",
+  sqlEntry: "GO_STAT_SQL_ENTRY",
+  sqlRet: "GO_STAT_SQL_RET",
+  newprocRet: "GO_STAT_NEWPROC_RET",
+  events: "GO_STAT_EVENTS",
+  drops: "GO_STAT_DROPS",
+};
+
+const MAX_FILES = 1024;
+
+/** Go's net/http and database/sql probes for the engine. */
+export class GoInstrumentation implements Instrumentation {
+  readonly name = "Go";
+  readonly #opts: GoInstrumentationOptions;
+  /** What each executable held, by file identity. */
+  readonly #located = new Map<string, GoLocateResult>();
+  #open?: {
+    obj: BpfObject;
+    probes: ProbeSet;
+    ring: RingReader;
+    decode: GoEventDecoder;
+  };
+
+  constructor(options: GoInstrumentationOptions) {
+    this.#opts = options;
+  }
+
+  get uprobes(): number {
+    return this.#open?.probes.uprobes ?? 0;
+  }
+
+  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented> {
+    const exe = process.files[0];
+    if (exe === undefined) return { attached: false };
+    const key = `${exe.device}:${exe.inode}`;
+    let found = this.#located.get(key);
+    if (found === undefined) {
+      found = await locateGo({ path: exe.hostPath });
+      if (this.#located.size >= MAX_FILES) this.#located.delete(this.#located.keys().next().value!);
+      this.#located.set(key, found);
+    }
+    if (!found.ok) {
+      // Most processes are not Go: only a Go binary that cannot be probed is worth a line.
+      return /not a Go executable/.test(found.error) ? { attached: false } : {
+        attached: false,
+        note: `pid ${process.pid} (${process.comm}): ${found.error}`,
+      };
+    }
+    const loc = found.location;
+    const open = this.#load();
+    const pidKey = new Uint8Array(new Uint32Array([process.pid]).buffer);
+    open.obj.map("go_offsets").update(
+      pidKey,
+      encodeGoOffsets(loc.offsets, open.obj.structLayout("go_offsets")),
+    );
+    open.obj.map("go_traced").update(pidKey, new Uint8Array(new Uint32Array([1]).buffer));
+    open.probes.attach(
+      loc.sites.map((s) => ({
+        file: exe,
+        symbol: s.symbol,
+        program: s.program,
+        retprobe: false, // never uretprobes on Go: probes sit on each RET instead
+        offset: s.fileOffset,
+      })),
+      pin ? process.pid : -1,
+    );
+    const skipped = loc.skipped.length ? `; not probed: ${loc.skipped.map((s) => s.symbol)}` : "";
+    return {
+      attached: true,
+      ownsTraffic: true,
+      note: `pid ${process.pid} (${process.comm}): Go ${loc.version}, offsets from ${
+        loc.offsetsSource === "dwarf" ? "its DWARF" : "the table"
+      }, ${loc.sites.length} probe sites${skipped}`,
+    };
+  }
+
+  remove(pid: number): void {
+    if (!this.#open) return;
+    const pidKey = new Uint8Array(new Uint32Array([pid]).buffer);
+    this.#open.obj.map("go_traced").delete(pidKey);
+    this.#open.obj.map("go_offsets").delete(pidKey);
+  }
+
+  consume(): number {
+    const open = this.#open;
+    if (!open) return 0;
+    const { onSpan, resource, toUnixNano } = this.#opts;
+    return open.ring.consume((bytes, view, at, length) => {
+      const r = open.decode(bytes, view, at, length);
+      if (r.ok) onSpan(goSpan(r.event, { resource: resource(r.event.pid), toUnixNano }));
+    });
+  }
+
+  counters(): { hits: number; drops: number } {
+    const open = this.#open;
+    if (!open) return { hits: 0, drops: 0 };
+    const index = open.obj.enumValues("go_stat");
+    const map = open.obj.map("go_stats");
+    const stats = {} as GoStats;
+    for (const [k, name] of Object.entries(STATS)) {
+      stats[k as keyof GoStats] = map.sumPerCpu(index[name] ?? -1);
+    }
+    return { hits: probeHits(stats), drops: stats.drops };
+  }
+
+  async close(): Promise<void> {
+    const open = this.#open;
+    this.#open = undefined;
+    if (!open) return;
+    await open.probes.close();
+    open.ring.close();
+    open.obj.close();
+  }
+
+  #load() {
+    if (this.#open) return this.#open;
+    const obj = BpfObject.open(this.#opts.objectPath ?? GO_BPF_OBJECT);
+    try {
+      obj.load();
+      this.#open = {
+        obj,
+        probes: new ProbeSet(obj),
+        ring: obj.map("go_events").ringReader(),
+        decode: goEventDecoder(obj),
+      };
+      return this.#open;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Where to probe one Go process: the file offsets of each probed function's entry and
+ * `RET` instructions (from the function table, so stripped binaries work too) and the
+ * struct member offsets to load for it, or one plain sentence saying why it cannot be
+ * probed (not Go, not x86-64, a Go version with no known offsets, nothing to probe).
+ *
+ * @module
+ */
+
+import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
+import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
+import { GO_OFFSET_ABSENT, type GoProbeOffsets, resolveGoOffsets } from "./offsets.ts";
+
+/** One uprobe to attach. */
+export interface GoProbeSite {
+  /** The probed function. */
+  symbol: string;
+  /** The program of `go.bpf.o` to attach. */
+  program: string;
+  /** At the function's entry or at one of its `RET`s. */
+  at: "entry" | "return";
+  /** File offset of the instruction. */
+  fileOffset: number;
+  /** What the probe is for. */
+  group: GoProbeGroup;
+}
+
+/** Where and how to probe a Go binary. */
+export interface GoLocation {
+  /** The file probes attach to (`/proc/PID/exe` for a process). */
+  path: string;
+  /** The toolchain version from the binary's build information. */
+  version: string;
+  /** Where the struct offsets came from. */
+  offsetsSource: "dwarf" | "table";
+  /** Offsets to load into `go_offsets` for the process. */
+  offsets: GoProbeOffsets;
+  /** Every probe to attach. */
+  sites: GoProbeSite[];
+  /** Probed functions the binary lacks or that could not be decoded, with the reason. */
+  skipped: { symbol: string; reason: string }[];
+}
+
+/** What {@linkcode locateGo} returns. */
+export type GoLocateResult = { ok: true; location: GoLocation } | { ok: false; error: string };
+
+/** Options for {@linkcode locateGo}. */
+export interface LocateGoOptions {
+  /** The offsets table to use for stripped binaries. Default: the bundled one. */
+  table?: OffsetsTable;
+  /** Treat the binary as built by this Go version (tests of unknown versions). */
+  versionOverride?: string;
+  /** Ignore the binary's DWARF and use the table. Default false. */
+  ignoreDwarf?: boolean;
+  /**
+   * Follow goroutines (probe `runtime.newproc1`) so that spans made in goroutines a
+   * handler starts are its children. Costs two probe hits per goroutine started by the
+   * process. Default true.
+   */
+  followGoroutines?: boolean;
+}
+
+/**
+ * Locates the probe sites of a process (`{ pid }`, probed through `/proc/PID/exe`) or a
+ * file (`{ path }`). Never throws.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await locateGo({ pid: 1234 });
+ * if (!r.ok) console.error(r.error); // e.g. "… is not a Go executable …"
+ * else r.location.sites.length; // entry + RET probes
+ * ```
+ */
+export async function locateGo(
+  target: { pid: number } | { path: string },
+  options: LocateGoOptions = {},
+): Promise<GoLocateResult> {
+  const path = "pid" in target ? `/proc/${target.pid}/exe` : target.path;
+  const opened = await openGoBinary(path);
+  if (!opened.ok) return { ok: false, error: opened.error };
+  using bin = opened.binary;
+  const version = options.versionOverride ?? bin.version;
+  if (version === undefined) {
+    return { ok: false, error: `${path}: its Go build information is unreadable; no probes` };
+  }
+  const dwarf = options.ignoreDwarf ? undefined : bin.dwarf();
+  const resolved = resolveGoOffsets(version, dwarf?.ok ? dwarf.dwarf : undefined, options.table);
+  if (!resolved.ok) {
+    return { ok: false, error: `${path} (${version}): ${resolved.error}; no probes attached` };
+  }
+  const sites: GoProbeSite[] = [];
+  const skipped: { symbol: string; reason: string }[] = [];
+  const found = bin.findFunctions(GO_PROBES.map((p) => p.symbol));
+  const follow = options.followGoroutines ?? true;
+  for (const probe of GO_PROBES) {
+    if (probe.group === "goroutines" && !follow) continue;
+    if (probe.group === "goroutines" && resolved.offsets.g_parent_goid === GO_OFFSET_ABSENT) {
+      skipped.push({ symbol: probe.symbol, reason: "runtime.g.parentGoid is unknown" });
+      continue;
+    }
+    const fn = found.get(probe.symbol);
+    if (fn === undefined) {
+      skipped.push({ symbol: probe.symbol, reason: "not in the binary" });
+      continue;
+    }
+    const rets = bin.retOffsets(fn);
+    if (!rets.ok || rets.fileOffsets.length === 0) {
+      skipped.push({ symbol: probe.symbol, reason: rets.ok ? "no RET found" : rets.error });
+      continue;
+    }
+    const base = { symbol: probe.symbol, group: probe.group };
+    if (probe.entry !== undefined) {
+      sites.push({ ...base, program: probe.entry, at: "entry", fileOffset: fn.fileOffset });
+    }
+    for (const off of rets.fileOffsets) {
+      sites.push({ ...base, program: probe.ret, at: "return", fileOffset: off });
+    }
+  }
+  if (!sites.some((s) => s.group !== "goroutines")) {
+    return {
+      ok: false,
+      error: `${path} (${version}) uses neither net/http nor database/sql; nothing to probe`,
+    };
+  }
+  return {
+    ok: true,
+    location: {
+      path,
+      version,
+      offsetsSource: resolved.source,
+      offsets: resolved.offsets,
+      sites,
+      skipped,
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The struct member offsets the Go probes read (`struct go_offsets` of
+ * `bpf/uprobes/go.h`), for one binary: from its own DWARF when it has one, else from the
+ * measured table by Go version (`src/symbols/go/offsets.ts`). A version the table does
+ * not know gives an error, never a neighbour's offsets.
+ *
+ * @module
+ */
+
+import {
+  type Dwarf,
+  goOffsets,
+  OFFSETS,
+  type OffsetsTable,
+  parseGoVersion,
+  type StructOffsets,
+} from "../symbols/go/mod.ts";
+import type { StructLayout } from "../../ffi/mod.ts";
+
+/** Value of a member the binary's Go version does not have (`GO_OFFSET_ABSENT`). */
+export const GO_OFFSET_ABSENT = 0xffffffff;
+
+/** Where each `struct go_offsets` field comes from: [struct, member, required]. */
+export const GO_OFFSET_FIELDS = {
+  req_method: ["net/http.Request", "Method", true],
+  req_url: ["net/http.Request", "URL", true],
+  req_host: ["net/http.Request", "Host", true],
+  req_content_length: ["net/http.Request", "ContentLength", true],
+  req_remote_addr: ["net/http.Request", "RemoteAddr", true],
+  req_tls: ["net/http.Request", "TLS", true],
+  req_pattern: ["net/http.Request", "Pattern", false], // Go 1.23+
+  req_pat: ["net/http.Request", "pat", false], // Go 1.22+
+  pattern_str: ["net/http.pattern", "str", false], // Go 1.22+
+  url_scheme: ["net/url.URL", "Scheme", true],
+  url_host: ["net/url.URL", "Host", true],
+  url_path: ["net/url.URL", "Path", true],
+  url_raw_query: ["net/url.URL", "RawQuery", true],
+  response_status: ["net/http.response", "status", true],
+  resp_status_code: ["net/http.Response", "StatusCode", true],
+  g_goid: ["runtime.g", "goid", true],
+  g_parent_goid: ["runtime.g", "parentGoid", false],
+} as const satisfies Record<string, readonly [string, string, boolean]>;
+
+/** A `struct go_offsets` field name. */
+export type GoOffsetField = keyof typeof GO_OFFSET_FIELDS;
+
+/** Offsets by `struct go_offsets` field; {@linkcode GO_OFFSET_ABSENT} where absent. */
+export type GoProbeOffsets = Record<GoOffsetField, number>;
+
+/** What {@linkcode resolveGoOffsets} returns. */
+export type GoOffsetsResolution =
+  | { ok: true; offsets: GoProbeOffsets; source: "dwarf" | "table"; tableVersion?: string }
+  | { ok: false; error: string };
+
+/**
+ * Members the shared table does not carry, by minor version, measured here from the
+ * DWARF of the first and the last patch release of each (equal within each minor
+ * version; go1.26.8 to go1.26.10 too). Only used once the shared table knows the exact
+ * version, so the minor version's layout is verified.
+ *
+ * - Go 1.22's route lives in the unexported `Request.pat` (a `*http.pattern`); Go 1.23+
+ *   has the exported `Request.Pattern`, which the shared table has.
+ * - `runtime.g.parentGoid` (the creating goroutine's id) moves between releases.
+ */
+const SUPPLEMENT: Record<string, StructOffsets> = {
+  "go1.21": { "runtime.g": { parentGoid: 272 } },
+  "go1.22": {
+    "runtime.g": { parentGoid: 272 },
+    "net/http.Request": { pat: 248 },
+    "net/http.pattern": { str: 0 },
+  },
+  "go1.23": { "runtime.g": { parentGoid: 280 } },
+  "go1.24": { "runtime.g": { parentGoid: 280 } },
+  "go1.25": { "runtime.g": { parentGoid: 272 } },
+  "go1.26": { "runtime.g": { parentGoid: 280 } },
+};
+
+function pick(
+  lookup: (struct: string, member: string) => number | undefined,
+): { ok: true; offsets: GoProbeOffsets } | { ok: false; missing: string[] } {
+  const offsets = {} as GoProbeOffsets;
+  const missing: string[] = [];
+  for (const [field, [struct, member, required]] of Object.entries(GO_OFFSET_FIELDS)) {
+    const off = lookup(struct, member);
+    if (off === undefined && required) missing.push(`${struct}.${member}`);
+    offsets[field as GoOffsetField] = off ?? GO_OFFSET_ABSENT;
+  }
+  // One source of the route: Request.Pattern (Go 1.23+) makes Request.pat irrelevant.
+  if (offsets.req_pattern !== GO_OFFSET_ABSENT) {
+    offsets.req_pat = GO_OFFSET_ABSENT;
+    offsets.pattern_str = GO_OFFSET_ABSENT;
+  }
+  return missing.length === 0 ? { ok: true, offsets } : { ok: false, missing };
+}
+
+/**
+ * The probes' offsets for a binary of Go `version`, from `dwarf` when given and complete,
+ * else from the measured table.
+ *
+ * @example
+ * ```ts
+ * import { resolveGoOffsets } from "./offsets.ts";
+ * const r = resolveGoOffsets("go1.22.12");
+ * if (r.ok) r.offsets.req_method; // 0
+ * ```
+ */
+export function resolveGoOffsets(
+  version: string | undefined,
+  dwarf?: Dwarf,
+  table: OffsetsTable = OFFSETS,
+): GoOffsetsResolution {
+  if (dwarf !== undefined) {
+    const cache = new Map<string, Map<string, number> | undefined>();
+    const fromDwarf = pick((struct, member) => {
+      if (!cache.has(struct)) cache.set(struct, dwarf.structMembers(struct));
+      return cache.get(struct)?.get(member);
+    });
+    if (fromDwarf.ok) return { ok: true, offsets: fromDwarf.offsets, source: "dwarf" };
+  }
+  if (version === undefined) {
+    return { ok: false, error: "the Go version is unknown (no readable build information)" };
+  }
+  const known = goOffsets(version, table);
+  if (!known.ok) return known;
+  const v = parseGoVersion(known.version);
+  const extra = (v !== undefined ? SUPPLEMENT[`go${v[0]}.${v[1]}`] : undefined) ?? {};
+  const fromTable = pick((struct, member) =>
+    known.offsets[struct]?.[member] ?? extra[struct]?.[member]
+  );
+  if (!fromTable.ok) {
+    return {
+      ok: false,
+      error: `the offsets table for ${version} lacks ${fromTable.missing.join(", ")}`,
+    };
+  }
+  return { ok: true, offsets: fromTable.offsets, source: "table", tableVersion: known.version };
+}
+
+/** Encodes offsets as the kernel's `struct go_offsets`, laid out by the object's BTF. */
+export function encodeGoOffsets(
+  offsets: GoProbeOffsets,
+  layout: StructLayout,
+): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(layout.size);
+  const view = new DataView(bytes.buffer);
+  for (const [name, value] of Object.entries(offsets)) {
+    const f = layout.fields[name];
+    if (f === undefined || f.size !== 4) {
+      throw new Error(`struct ${layout.name} has no 4-byte field "${name}"`);
+    }
+    view.setUint32(f.offset, value, true);
+  }
+  return bytes;
+}

@@ -1,0 +1,61 @@
+/**
+ * The Go instrumentation as a table: which function is probed, by which program of
+ * `bpf/uprobes/go.bpf.c` at its entry and at each of its `RET` instructions (never a
+ * uretprobe: Go moves stacks), and what it is for.
+ *
+ * @module
+ */
+
+/** What a probed function contributes. */
+export type GoProbeGroup = "http.server" | "http.client" | "sql" | "goroutines";
+
+/** One probed function. */
+export interface GoProbe {
+  /** The function's name in the Go function table. */
+  symbol: string;
+  /** Program attached at the function's entry, if any. */
+  entry?: string;
+  /** Program attached at every `RET` of the function. */
+  ret: string;
+  /** What the probe is for. */
+  group: GoProbeGroup;
+}
+
+/**
+ * The probed functions. database/sql's `queryDC`/`execDC` are where every DB, Conn and
+ * Tx Query/Exec without a prepared statement passes (the choice of Beyla and
+ * OpenTelemetry Go auto-instrumentation); `runtime.newproc1` hands a span's context to
+ * the goroutines started under it (one hit per goroutine the process starts).
+ */
+export const GO_PROBES: readonly GoProbe[] = [
+  {
+    symbol: "net/http.serverHandler.ServeHTTP",
+    entry: "go_server_entry",
+    ret: "go_server_ret",
+    group: "http.server",
+  },
+  {
+    symbol: "net/http.(*Transport).roundTrip",
+    entry: "go_client_entry",
+    ret: "go_client_ret",
+    group: "http.client",
+  },
+  {
+    symbol: "database/sql.(*DB).queryDC",
+    entry: "go_query_entry",
+    ret: "go_query_ret",
+    group: "sql",
+  },
+  {
+    symbol: "database/sql.(*DB).execDC",
+    entry: "go_exec_entry",
+    ret: "go_exec_ret",
+    group: "sql",
+  },
+  {
+    // Returns only: the new g carries its own and its creator's goroutine ids.
+    symbol: "runtime.newproc1",
+    ret: "go_newproc_ret",
+    group: "goroutines",
+  },
+];

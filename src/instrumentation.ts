@@ -1,0 +1,45 @@
+/**
+ * What the engine asks of an instrumentation that has its own BPF object (Go's uprobes,
+ * the SQL client libraries'): look at a process and probe what it finds, forget a process,
+ * read what its probes sent, detach. The capture of sockets and OpenSSL is the engine's
+ * own (src/capture); these come beside it, each loaded only once a process needs it.
+ *
+ * @module
+ */
+import type { ProcessInfo } from "./discovery/mod.ts";
+
+/** What an instrumentation made of a process. */
+export interface Instrumented {
+  /** Probes now cover this process. */
+  attached: boolean;
+  /** One line for the log: what was found, or why nothing could be probed. */
+  note?: string;
+  /**
+   * Its probes see the process's requests themselves: the socket capture must leave the
+   * process alone, or each request would make two spans (Go's net/http).
+   */
+  ownsTraffic?: boolean;
+  /** Its probes see the process's SQL statements: the wire parsers must not add spans. */
+  ownsSql?: boolean;
+}
+
+/** An instrumentation with its own BPF object, probes and ring buffer. */
+export interface Instrumentation {
+  /** For log lines: "Go", "SQL client libraries". */
+  readonly name: string;
+  /**
+   * Finds what to probe in a process and attaches it. `pin`: the set of processes is
+   * fixed, so probes may fire for this process alone (see ProbeSet).
+   */
+  add(process: ProcessInfo, pin: boolean): Promise<Instrumented>;
+  /** Stops capturing for a process (its probes stay: other processes may share the file). */
+  remove(pid: number): void;
+  /** Reads what the probes sent and hands out spans; returns the records read. */
+  consume(): number;
+  /** Uprobes attached. */
+  readonly uprobes: number;
+  /** Probe hits and ring-buffer drops counted by the BPF side. */
+  counters(): { hits: number; drops: number };
+  /** Detaches everything and closes the object. */
+  close(): Promise<void>;
+}

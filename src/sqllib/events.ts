@@ -1,0 +1,186 @@
+/**
+ * Decodes the SQL library instrumentation's ring-buffer records (`struct sql_event` of
+ * `bpf/uprobes/sqllib.h`). Field offsets and enum values come from the object's BTF, so the
+ * C header stays the one definition. Texts were copied from the target's memory: a short,
+ * damaged or unknown record gives an error result, never a throw.
+ *
+ * @module
+ */
+import type { StructLayout } from "../../ffi/mod.ts";
+import type { SqlLibrary } from "./probes.ts";
+
+/** What happened, as `enum sql_event_kind` says. */
+export type SqlLibEventKind = "call" | "send" | "result" | "stmt-end" | "stmt-rc";
+
+/** The statement operation, as `enum sql_op` says. */
+export type SqlLibOp = "query" | "prepare" | "execute" | "result";
+
+/** One decoded `struct sql_event`. */
+export interface SqlLibEvent {
+  kind: SqlLibEventKind;
+  library: SqlLibrary;
+  op: SqlLibOp;
+  pid: number;
+  tid: number;
+  startMonoNs: bigint;
+  endMonoNs: bigint;
+  /** The PGconn*, MYSQL*, MYSQL_STMT*, sqlite3_stmt* or sqlite3* that pairs events. */
+  handle: bigint;
+  /** The function's return value (an ExecStatusType for a PGresult, -1 for none). */
+  rc: number;
+  /** Vendor error number (MySQL errno), 0 when none. */
+  code: number;
+  /** For `result`: false when PQgetResult returned NULL (the statement is complete). */
+  hasResult: boolean;
+  /** SQLSTATE, "" when none. */
+  sqlstate: string;
+  /** PostgreSQL command status or error message; MySQL error message. */
+  detail: string;
+  /** libpq prepared statement name; MySQL server version. */
+  name: string;
+  text: string;
+  truncated: boolean;
+}
+
+/** What a decoder returns for one record. */
+export type SqlLibDecodeResult = { ok: true; event: SqlLibEvent } | { ok: false; error: string };
+
+/** Where the decoder reads the C definitions: the BPF object's BTF. */
+export interface SqlLibEventTypes {
+  structLayout(name: string): StructLayout;
+  enumValues(name: string): Record<string, number>;
+}
+
+/** Decodes one record `bytes[offset, offset + length)`. */
+export type SqlLibEventDecoder = (
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  length: number,
+) => SqlLibDecodeResult;
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+function invert<T extends string>(
+  values: Record<string, number>,
+  names: Record<string, T>,
+): Map<number, T> {
+  const out = new Map<number, T>();
+  for (const [cName, ours] of Object.entries(names)) {
+    const v = values[cName];
+    if (v === undefined) throw new Error(`BPF object lacks enumerator ${cName}`);
+    out.set(v, ours);
+  }
+  return out;
+}
+
+/** A NUL-terminated string within `bytes[at, at + size)`. */
+function cString(bytes: Uint8Array, at: number, size: number): string {
+  let end = at;
+  const limit = at + size;
+  while (end < limit && bytes[end] !== 0) end++;
+  return utf8.decode(bytes.subarray(at, end));
+}
+
+/**
+ * Makes a decoder for the records of one loaded object. Throws (at creation, not per
+ * record) when the object lacks a field or enumerator it needs: that is a build mismatch.
+ *
+ * @example
+ * ```ts ignore
+ * const decode = sqlLibEventDecoder(obj);
+ * ring.consume((bytes, view, offset, length) => {
+ *   const r = decode(bytes, view, offset, length);
+ *   if (r.ok) console.log(r.event.kind, r.event.text);
+ * });
+ * ```
+ */
+export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder {
+  const layout = types.structLayout("sql_event");
+  const f = (name: string) => {
+    const field = layout.fields[name];
+    if (!field) throw new Error(`struct sql_event has no field ${name}`);
+    return field;
+  };
+  const kinds = invert(
+    types.enumValues("sql_event_kind"),
+    {
+      SQL_EVENT_CALL: "call",
+      SQL_EVENT_SEND: "send",
+      SQL_EVENT_RESULT: "result",
+      SQL_EVENT_STMT_END: "stmt-end",
+      SQL_EVENT_STMT_RC: "stmt-rc",
+    } as const,
+  );
+  const libs = invert(
+    types.enumValues("sql_lib"),
+    {
+      SQL_LIB_LIBPQ: "libpq",
+      SQL_LIB_MYSQL: "mysql",
+      SQL_LIB_SQLITE: "sqlite",
+    } as const,
+  );
+  const ops = invert(
+    types.enumValues("sql_op"),
+    {
+      SQL_OP_QUERY: "query",
+      SQL_OP_PREPARE: "prepare",
+      SQL_OP_EXECUTE: "execute",
+      SQL_OP_RESULT: "result",
+    } as const,
+  );
+  const kind = f("kind"), tgid = f("tgid"), tid = f("tid"), lib = f("lib"), op = f("op");
+  const truncated = f("truncated"), hasResult = f("has_result");
+  const start = f("start_ns"), end = f("end_ns"), handle = f("handle"), rc = f("rc");
+  const code = f("code"), textLen = f("text_len"), sqlstate = f("sqlstate");
+  const detail = f("detail"), name = f("name"), text = f("text");
+  const header = text.offset;
+
+  return (bytes, view, offset, length) => {
+    if (length < header || offset < 0 || offset + length > bytes.length) {
+      return {
+        ok: false,
+        error: `record of ${length} bytes is shorter than its ${header}-byte header`,
+      };
+    }
+    const k = kinds.get(view.getUint32(offset + kind.offset, true));
+    if (!k) {
+      return {
+        ok: false,
+        error: `unknown event kind ${view.getUint32(offset + kind.offset, true)}`,
+      };
+    }
+    const l = libs.get(bytes[offset + lib.offset]!);
+    if (!l) return { ok: false, error: `unknown library ${bytes[offset + lib.offset]}` };
+    const o = ops.get(bytes[offset + op.offset]!);
+    if (!o) return { ok: false, error: `unknown operation ${bytes[offset + op.offset]}` };
+    const n = view.getUint32(offset + textLen.offset, true);
+    if (n > text.size || header + n > length) {
+      return { ok: false, error: `text of ${n} bytes overruns the ${length}-byte record` };
+    }
+    const startNs = view.getBigUint64(offset + start.offset, true);
+    let endNs = view.getBigUint64(offset + end.offset, true);
+    if (startNs !== 0n && endNs < startNs) endNs = startNs;
+    return {
+      ok: true,
+      event: {
+        kind: k,
+        library: l,
+        op: o,
+        pid: view.getUint32(offset + tgid.offset, true),
+        tid: view.getUint32(offset + tid.offset, true),
+        startMonoNs: startNs,
+        endMonoNs: endNs,
+        handle: view.getBigUint64(offset + handle.offset, true),
+        rc: Number(view.getBigInt64(offset + rc.offset, true)),
+        code: view.getUint32(offset + code.offset, true),
+        hasResult: bytes[offset + hasResult.offset] !== 0,
+        sqlstate: cString(bytes, offset + sqlstate.offset, sqlstate.size),
+        detail: cString(bytes, offset + detail.offset, detail.size),
+        name: cString(bytes, offset + name.offset, name.size),
+        text: utf8.decode(bytes.subarray(offset + header, offset + header + n)),
+        truncated: bytes[offset + truncated.offset] !== 0,
+      },
+    };
+  };
+}

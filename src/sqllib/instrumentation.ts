@@ -1,0 +1,144 @@
+/**
+ * SQL client libraries as the engine traces them: libpq, the MySQL/MariaDB client and
+ * SQLite, found mapped in a process (or linked into its executable), probed in
+ * `sqllib.bpf.o` — opened the first time a process has one — and their statements turned
+ * into spans, children of the request their thread is serving.
+ *
+ * @module
+ */
+import { BpfObject, type RingReader } from "../../ffi/mod.ts";
+import type { ProcessInfo } from "../discovery/mod.ts";
+import type { Instrumentation, Instrumented } from "../instrumentation.ts";
+import { ProbeSet } from "../probe_set.ts";
+import { type IdGenerator, RandomIdGenerator } from "../spans/ids.ts";
+import type { TraceContext } from "../spans/peer_links.ts";
+import type { Attributes, Span } from "../spans/span.ts";
+import { type SqlLibEventDecoder, sqlLibEventDecoder } from "./events.ts";
+import { locateSqlLibraries } from "./locate.ts";
+import { encodeSqlLibProc, SQLLIB_BPF_OBJECT } from "./session.ts";
+import { sqlLibSpan } from "./spans.ts";
+import { SqlLibStatements } from "./statements.ts";
+
+/** Options for {@linkcode SqlLibInstrumentation}. */
+export interface SqlLibInstrumentationOptions {
+  onSpan(span: Span): void;
+  toUnixNano(monoNs: bigint): bigint;
+  resource(pid: number): Attributes;
+  /** The request a thread was serving at a time, if any: its statements are children. */
+  parentOf?(pid: number, tid: number, monoNs: bigint): TraceContext | undefined;
+  /** Statements as sent, literals included. Default false. */
+  fullQueryText?: boolean;
+  /** Default {@linkcode SQLLIB_BPF_OBJECT}. */
+  objectPath?: string;
+}
+
+const HIT_STATS = ["SQLLIB_STAT_PQ_HITS", "SQLLIB_STAT_MYSQL_HITS", "SQLLIB_STAT_SQLITE_HITS"];
+
+/** libpq, MySQL client and SQLite probes for the engine. */
+export class SqlLibInstrumentation implements Instrumentation {
+  readonly name = "SQL client libraries";
+  readonly #opts: SqlLibInstrumentationOptions;
+  readonly #ids: IdGenerator = new RandomIdGenerator();
+  #open?: {
+    obj: BpfObject;
+    probes: ProbeSet;
+    ring: RingReader;
+    decode: SqlLibEventDecoder;
+    statements: SqlLibStatements;
+  };
+
+  constructor(options: SqlLibInstrumentationOptions) {
+    this.#opts = options;
+  }
+
+  get uprobes(): number {
+    return this.#open?.probes.uprobes ?? 0;
+  }
+
+  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented> {
+    const where = await locateSqlLibraries(process);
+    const name = `pid ${process.pid} (${process.comm})`;
+    if (where.sites.length === 0) {
+      return where.problems.length
+        ? { attached: false, note: `${name}: ${where.problems.join("; ")}` }
+        : { attached: false };
+    }
+    const open = this.#load();
+    open.obj.map("sqllib_procs").update(
+      new Uint8Array(new Uint32Array([process.pid]).buffer),
+      encodeSqlLibProc(where.offsets, open.obj.structLayout("sqllib_proc")),
+    );
+    open.probes.attach(where.sites, pin ? process.pid : -1);
+    const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
+    return { attached: true, ownsSql: true, note: `${name}: ${found}` };
+  }
+
+  remove(pid: number): void {
+    this.#open?.obj.map("sqllib_procs").delete(new Uint8Array(new Uint32Array([pid]).buffer));
+  }
+
+  consume(): number {
+    const open = this.#open;
+    if (!open) return 0;
+    return open.ring.consume((bytes, view, at, length) => {
+      const r = open.decode(bytes, view, at, length);
+      if (r.ok) open.statements.push(r.event);
+    });
+  }
+
+  counters(): { hits: number; drops: number } {
+    const open = this.#open;
+    if (!open) return { hits: 0, drops: 0 };
+    const index = open.obj.enumValues("sqllib_stat");
+    const map = open.obj.map("sqllib_stats");
+    const stat = (name: string) => map.sumPerCpu(index[name] ?? -1);
+    return {
+      hits: HIT_STATS.reduce((n, s) => n + stat(s), 0),
+      drops: stat("SQLLIB_STAT_DROPS"),
+    };
+  }
+
+  async close(): Promise<void> {
+    const open = this.#open;
+    this.#open = undefined;
+    if (!open) return;
+    await open.probes.close();
+    open.ring.close();
+    open.obj.close();
+  }
+
+  #load() {
+    if (this.#open) return this.#open;
+    const obj = BpfObject.open(this.#opts.objectPath ?? SQLLIB_BPF_OBJECT);
+    try {
+      obj.load();
+      const { onSpan, resource, toUnixNano, parentOf, fullQueryText } = this.#opts;
+      const statements = new SqlLibStatements((s) => {
+        const span = sqlLibSpan(s, {
+          resource: resource(s.pid),
+          toUnixNano,
+          ids: this.#ids,
+          ...(fullQueryText !== undefined ? { fullQueryText } : {}),
+        });
+        const parent = parentOf?.(s.pid, s.exchange.tid, s.exchange.startMonoNs);
+        if (parent) {
+          span.traceId = parent.traceId;
+          span.parentSpanId = parent.spanId;
+          if (parent.sampled !== undefined) span.parentSampled = parent.sampled;
+        }
+        onSpan(span);
+      });
+      this.#open = {
+        obj,
+        probes: new ProbeSet(obj),
+        ring: obj.map("sql_events").ringReader(),
+        decode: sqlLibEventDecoder(obj),
+        statements,
+      };
+      return this.#open;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The SQL client library instrumentation as tables: for each library, which exported
+ * function gets which program of `bpf/uprobes/sqllib.bpf.c`, at entry or at return, and
+ * which accessor function tells which member offset (`struct sqllib_proc` field).
+ *
+ * libpq's synchronous calls (PQexec, PQexecParams, PQprepare, PQexecPrepared) are not in
+ * the table on purpose: each calls the matching PQsend* and then PQgetResult through the
+ * PLT (seen in libpq 15's machine code), so the PQsend* and PQgetResult probes already see
+ * them, and probing them too would add two hits per statement.
+ *
+ * @module
+ */
+
+/** The client libraries this instrumentation knows. */
+export type SqlLibrary = "libpq" | "mysql" | "sqlite";
+
+/** One row of a probe table. */
+export interface SqlProbeSpec {
+  symbol: string;
+  program: string;
+  /** At the function's return (C code only). */
+  retprobe?: boolean;
+  /** Absent from some versions: skip instead of failing. */
+  optional?: boolean;
+}
+
+/** One member offset and the accessor whose code gives it. */
+export interface SqlAccessorSpec {
+  /** The `struct sqllib_proc` field it fills. */
+  field: string;
+  /** The accessor function. */
+  symbol: string;
+  /** What the accessor must be: a load or an address (`lea`) or a byte compare. */
+  kind: "load" | "lea" | "cmp";
+}
+
+/** libpq: statements sent, and the results read back. */
+export const LIBPQ_PROBES: readonly SqlProbeSpec[] = [
+  { symbol: "PQsendQuery", program: "pq_send_query" },
+  { symbol: "PQsendQueryParams", program: "pq_send_query" },
+  { symbol: "PQsendPrepare", program: "pq_send_prepare" },
+  { symbol: "PQsendQueryPrepared", program: "pq_send_query_prepared" },
+  { symbol: "PQgetResult", program: "pq_get_result" },
+  { symbol: "PQgetResult", program: "pq_get_result_ret", retprobe: true },
+];
+
+/** MariaDB Connector/C and libmysqlclient: the same API. */
+export const MYSQL_PROBES: readonly SqlProbeSpec[] = [
+  { symbol: "mysql_real_query", program: "my_real_query" },
+  { symbol: "mysql_real_query", program: "my_call_ret", retprobe: true },
+  { symbol: "mysql_send_query", program: "my_send_query", optional: true },
+  { symbol: "mysql_read_query_result", program: "my_read_result", optional: true },
+  { symbol: "mysql_read_query_result", program: "my_call_ret", retprobe: true, optional: true },
+  { symbol: "mysql_stmt_prepare", program: "my_stmt_prepare", optional: true },
+  { symbol: "mysql_stmt_prepare", program: "my_call_ret", retprobe: true, optional: true },
+  { symbol: "mysql_stmt_execute", program: "my_stmt_execute", optional: true },
+  { symbol: "mysql_stmt_execute", program: "my_call_ret", retprobe: true, optional: true },
+];
+
+/** SQLite: prepare (start), reset and finalize (end of a run), exec. Nothing per row. */
+export const SQLITE_PROBES: readonly SqlProbeSpec[] = [
+  { symbol: "sqlite3_prepare_v2", program: "lite_prepare_v2" },
+  { symbol: "sqlite3_prepare_v2", program: "lite_prepare_ret", retprobe: true },
+  { symbol: "sqlite3_prepare_v3", program: "lite_prepare_v3", optional: true },
+  { symbol: "sqlite3_prepare_v3", program: "lite_prepare_ret", retprobe: true, optional: true },
+  { symbol: "sqlite3_reset", program: "lite_reset" },
+  { symbol: "sqlite3_reset", program: "lite_end_ret", retprobe: true },
+  { symbol: "sqlite3_finalize", program: "lite_finalize" },
+  { symbol: "sqlite3_finalize", program: "lite_end_ret", retprobe: true },
+  { symbol: "sqlite3_exec", program: "lite_exec" },
+  { symbol: "sqlite3_exec", program: "lite_exec_ret", retprobe: true },
+];
+
+/** The probe table of each library. */
+export const SQL_PROBES: Readonly<Record<SqlLibrary, readonly SqlProbeSpec[]>> = {
+  libpq: LIBPQ_PROBES,
+  mysql: MYSQL_PROBES,
+  sqlite: SQLITE_PROBES,
+};
+
+/**
+ * Member offsets of each library, from its accessors. A library whose required accessors
+ * cannot be decoded is not probed (its events could not be read).
+ */
+export const SQL_ACCESSORS: Readonly<Record<SqlLibrary, readonly SqlAccessorSpec[]>> = {
+  libpq: [
+    { field: "pg_result_status", symbol: "PQresultStatus", kind: "load" },
+    { field: "pg_cmd_status", symbol: "PQcmdStatus", kind: "lea" },
+    { field: "pg_err_fields", symbol: "PQresultErrorField", kind: "load" },
+  ],
+  mysql: [
+    { field: "my_errno", symbol: "mysql_errno", kind: "load" },
+    { field: "my_error", symbol: "mysql_error", kind: "lea" },
+    { field: "my_sqlstate", symbol: "mysql_sqlstate", kind: "lea" },
+    { field: "my_stmt_errno", symbol: "mysql_stmt_errno", kind: "load" },
+    { field: "my_stmt_error", symbol: "mysql_stmt_error", kind: "lea" },
+    { field: "my_stmt_sqlstate", symbol: "mysql_stmt_sqlstate", kind: "lea" },
+    { field: "my_server_version", symbol: "mysql_get_server_info", kind: "load" },
+  ],
+  sqlite: [
+    { field: "lite_state", symbol: "sqlite3_stmt_busy", kind: "cmp" },
+    { field: "lite_sql", symbol: "sqlite3_sql", kind: "load" },
+  ],
+};
+
+/**
+ * `struct pgMessageField { struct pgMessageField *next; char code; char contents[]; }`
+ * (libpq-int.h, unchanged since PostgreSQL 7.4): no accessor returns these members alone,
+ * so they are fixed here. PQresultErrorField's code walks the same layout.
+ */
+export const PG_MESSAGE_FIELD = { pg_field_next: 0, pg_field_code: 8, pg_field_text: 9 };
+
+/** The library a mapped file's name says it is, if any. */
+export function libraryOfPath(path: string): SqlLibrary | undefined {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  // libpq.so.5, and copies bundled by wheels (psycopg2_binary.libs/libpq-1a2b3c4d.so.5.17)
+  if (/^libpq([-.][\w.-]*)?\.so(\.[0-9.]+)?$/.test(base)) return "libpq";
+  if (/^lib(mariadb|mysqlclient)([-.][\w.-]*)?\.so(\.[0-9.]+)?$/.test(base)) return "mysql";
+  if (/^libsqlite3([-.][\w.-]*)?\.so(\.[0-9.]+)?$/.test(base)) return "sqlite";
+  return undefined;
+}
+
+/** A function whose presence in an executable says it has the library linked in. */
+export const LIBRARY_MARKER: Readonly<Record<SqlLibrary, string>> = {
+  libpq: "PQgetResult",
+  mysql: "mysql_real_query",
+  sqlite: "sqlite3_prepare_v2",
+};

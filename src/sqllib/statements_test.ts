@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
+import { SAMPLE_EVENTS, sqlLibEvent } from "./_test_events.ts";
+import { sqlLibSpan } from "./spans.ts";
+import { RandomIdGenerator } from "../spans/ids.ts";
+
+function run(events = SAMPLE_EVENTS): SqlLibStatement[] {
+  const out: SqlLibStatement[] = [];
+  const s = new SqlLibStatements((x) => out.push(x));
+  for (const e of events) s.push(e);
+  return out;
+}
+
+Deno.test("SqlLibStatements: pairs each library's events into statements", () => {
+  const out = run();
+  assert.deepEqual(
+    out.map((s) => [s.system, s.exchange.text, s.exchange.error?.sqlstate ?? null]),
+    [
+      ["postgresql", "SELECT * FROM t WHERE a = 1", null],
+      ["mariadb", "SELECT 1", null],
+      ["mariadb", "SELECT * FROM x", "42S02"],
+      ["mariadb", "INSERT INTO t VALUES (1)", null],
+      ["sqlite", "SELECT * FROM t", ""],
+      ["sqlite", "SELECT * FROM nope", ""],
+    ],
+  );
+  assert.equal(out[0]!.exchange.rows, 1);
+  assert.equal(out[0]!.exchange.commandTag, "SELECT 1");
+  assert.equal(out[2]!.exchange.error?.code, 1146);
+  assert.equal(out[4]!.exchange.error?.code, 19);
+});
+
+Deno.test("SqlLibStatements: a libpq prepared statement is executed by name; its prepare is silent", () => {
+  const out = run([
+    sqlLibEvent({ kind: "send", library: "libpq", op: "prepare", name: "s1", text: "SELECT $1" }),
+    sqlLibEvent({ kind: "result", library: "libpq", op: "result", hasResult: true, rc: 1 }),
+    sqlLibEvent({ kind: "result", library: "libpq", op: "result" }),
+    sqlLibEvent({ kind: "send", library: "libpq", op: "execute", name: "s1", startMonoNs: 5000n }),
+    sqlLibEvent({
+      kind: "result",
+      library: "libpq",
+      op: "result",
+      hasResult: true,
+      rc: 7,
+      sqlstate: "22012",
+      detail: "division by zero",
+    }),
+    sqlLibEvent({ kind: "result", library: "libpq", op: "result", endMonoNs: 9000n }),
+  ]);
+  assert.equal(out.length, 1);
+  const ex = out[0]!.exchange;
+  assert.equal(ex.text, "SELECT $1");
+  assert.equal(ex.statementName, "s1");
+  assert.equal(ex.startMonoNs, 5000n);
+  assert.equal(ex.endMonoNs, 9000n);
+  assert.deepEqual(ex.error, { sqlstate: "22012", message: "division by zero" });
+});
+
+Deno.test("sqlLibSpan: SQLite spans use the generic dialect and SQLite's result code", () => {
+  const [stmt] = run([
+    sqlLibEvent({
+      kind: "stmt-end",
+      library: "sqlite",
+      op: "execute",
+      text: 'INSERT INTO "t" VALUES (1)',
+    }),
+    sqlLibEvent({ kind: "stmt-rc", library: "sqlite", op: "execute", rc: 19, hasResult: true }),
+  ]);
+  const span = sqlLibSpan(stmt!, {
+    resource: {},
+    toUnixNano: (n) => n,
+    ids: new RandomIdGenerator(),
+  });
+  assert.equal(span.name, "INSERT t");
+  assert.equal(span.attributes["db.system.name"], "sqlite");
+  assert.equal(span.attributes["db.query.text"], 'INSERT INTO "t" VALUES (?)');
+  assert.equal(span.attributes["db.response.status_code"], "19");
+  assert.equal(span.status.code, "ERROR");
+});

@@ -1,0 +1,45 @@
+// A Go server traced the way a user does it — `deno run -A mod.ts --pid N` — with its own
+// probes: net/http and database/sql spans with parents, exactly one span per request (the
+// socket capture leaves a Go process to its Go probes), a stripped build alike.
+import assert from "node:assert/strict";
+import { startAgent } from "./agent.ts";
+import { buildGoServer, startGoServer } from "./targets/go/build.ts";
+
+for (const stripped of [false, true]) {
+  Deno.test(`go via the agent${stripped ? ", stripped" : ""}: one span per request, parents`, async () => {
+    const built = await buildGoServer("go1.26.8", { stripped });
+    if (!built.ok) throw new Error(built.error);
+    const server = await startGoServer(built.path);
+    try {
+      await using agent = await startAgent(["--pid", String(server.pid)]);
+      assert.match(agent.stderr(), /Go go1\.26\.8, offsets from (its DWARF|the table)/);
+      assert.match(agent.stderr(), stripped ? /from the table/ : /from its DWARF/);
+      const base = `http://127.0.0.1:${server.port}`;
+      for (let i = 0; i < 5; i++) await (await fetch(`${base}/backend/${i}`)).arrayBuffer();
+      const res = await fetch(`${base}/users/7?x=1`);
+      await res.arrayBuffer();
+      assert.equal(res.status, 200);
+
+      const [users] = await agent.waitForSpans((s) => s.attributes["url.path"] === "/users/7", 1);
+      await agent.waitForSpans((s) => s.parentSpanId === users!.spanId, 3);
+      await new Promise((r) => setTimeout(r, 300)); // anything extra would have come by now
+      await agent.stop();
+      const backend = agent.spans.filter((s) =>
+        s.kind === "SERVER" && String(s.attributes["url.path"]).startsWith("/backend/")
+      );
+      // 5 direct requests and 1 made by /users: each once, none twice from the sockets.
+      assert.equal(backend.length, 6, JSON.stringify(backend.map((s) => s.attributes["url.path"])));
+      assert.equal(users!.name, "GET /users/{id}");
+      assert.equal(users!.attributes["http.route"], "/users/{id}");
+      assert.equal(users!.attributes["http.response.status_code"], 200);
+      const children = agent.spans.filter((s) => s.parentSpanId === users!.spanId);
+      assert.deepEqual(children.map((s) => s.kind).sort(), ["CLIENT", "CLIENT", "CLIENT"]);
+      assert.ok(children.some((s) => s.attributes["db.query.text"] !== undefined), "SQL child");
+      assert.ok(children.some((s) => s.attributes["url.full"] !== undefined), "HTTP child");
+      for (const s of agent.spans) assert.equal(s.resource["process.pid"], server.pid);
+      assert.match(agent.stderr(), /stopped: .* [1-9]\d* Go and SQL library/);
+    } finally {
+      await server.stop();
+    }
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * End-to-end test of the Go instrumentation: the fixture server
+ * (`tests/targets/go/server/`) built by several Go toolchains, with DWARF and stripped,
+ * traced by real uprobes through `runGoTrace`. Needs root (or CAP_BPF + CAP_PERFMON) and
+ * a `go` toolchain that can fetch others through the module proxy. The full matrix of
+ * toolchains and 10,000 requests each: `deno run -A scripts/go_matrix.ts`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { GO_PROBES, type GoProbeSite, locateGo, runGoTrace } from "../src/golang/mod.ts";
+import { buildGoServer, GO_TEST_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
+import { checkGoScenario, hitsPerRequest, runGoScenario } from "./targets/go/scenario.ts";
+
+const root = Deno.uid() === 0;
+/** Requests served under probes per build in the safety check. */
+const N = 500;
+
+const shapes = new Map<string, string[]>();
+
+for (const toolchain of GO_TEST_TOOLCHAINS) {
+  for (const stripped of [false, true]) {
+    const label = `${toolchain}${stripped ? " stripped" : ""}`;
+    Deno.test({
+      name: `go: ${label}: server, client and SQL spans with parents; ${N} requests unchanged`,
+      ignore: !root,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      async fn() {
+        const outcome = await runGoScenario(toolchain, { stripped, requests: N });
+        const mine = checkGoScenario(outcome);
+        console.log(
+          `${label}: ${outcome.result.probes} probes, ` +
+            `${hitsPerRequest(outcome).toFixed(1)} hits per /users request; ` +
+            JSON.stringify(outcome.result.stats),
+        );
+        // A stripped binary gives the same spans as the one with DWARF.
+        const other = shapes.get(toolchain);
+        if (other !== undefined) assert.deepEqual(mine, other);
+        shapes.set(toolchain, mine);
+      },
+    });
+  }
+}
+
+Deno.test("go: locateGo: DWARF and the offsets table agree; stripped sites equal", async () => {
+  for (const toolchain of GO_TEST_TOOLCHAINS) {
+    const dwarf = await buildGoServer(toolchain);
+    const stripped = await buildGoServer(toolchain, { stripped: true });
+    if (!dwarf.ok || !stripped.ok) throw new Error("build failed");
+    const a = await locateGo({ path: dwarf.path });
+    const b = await locateGo({ path: stripped.path });
+    const c = await locateGo({ path: dwarf.path }, { ignoreDwarf: true });
+    if (!a.ok || !b.ok || !c.ok) throw new Error("locateGo failed on a fixture");
+    const sitesA: GoProbeSite[] = a.location.sites;
+    assert.equal(a.location.offsetsSource, "dwarf");
+    assert.equal(b.location.offsetsSource, "table");
+    // The measured table says what this binary's own DWARF says.
+    assert.deepEqual(c.location.offsets, a.location.offsets);
+    assert.deepEqual(b.location.offsets, a.location.offsets);
+    assert.equal(a.location.version, toolchain);
+    assert.deepEqual(a.location.skipped, []);
+    // An entry (where the table has one) and at least one RET per probed function.
+    for (const probe of GO_PROBES) {
+      const sites = sitesA.filter((s) => s.symbol === probe.symbol);
+      const entries = sites.filter((s) => s.at === "entry").length;
+      assert.equal(entries, probe.entry === undefined ? 0 : 1, probe.symbol);
+      assert.ok(sites.some((s) => s.at === "return"), probe.symbol);
+    }
+    assert.equal(a.location.sites.length, b.location.sites.length);
+    const quiet = await locateGo({ path: stripped.path }, { followGoroutines: false });
+    assert.ok(quiet.ok);
+    assert.ok(quiet.location.sites.every((s) => s.group !== "goroutines"));
+  }
+});
+
+Deno.test({
+  name: "go: a Go version missing from the offsets table gets no probes and one sentence",
+  ignore: !root,
+  async fn() {
+    const built = await buildGoServer("go1.26.8", { stripped: true });
+    if (!built.ok) throw new Error(built.error);
+    const r = await locateGo({ path: built.path }, { versionOverride: "go1.99.0" });
+    assert.ok(!r.ok);
+    assert.match(r.error, /no struct offsets are known for Go version go1\.99\.0/);
+    assert.match(r.error, /no probes attached$/);
+    assert.doesNotMatch(r.error, /\n/);
+
+    const server = await startGoServer(built.path);
+    try {
+      const result = await runGoTrace({
+        pid: server.pid,
+        signal: AbortSignal.timeout(5000),
+        onSpan: () => assert.fail("no span expected"),
+        onReady: () => assert.fail("nothing should attach"),
+        locate: { versionOverride: "go1.99.0" },
+      });
+      assert.ok(!result.ok);
+      assert.match(result.error, /go1\.99\.0/);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test("go: a non-Go binary is refused with a plain message", async () => {
+  const r = await locateGo({ path: "/bin/true" });
+  assert.ok(!r.ok);
+  assert.match(r.error, /^\/bin\/true is not a Go executable/);
+  const missing = await locateGo({ path: "/nonexistent/server" });
+  assert.ok(!missing.ok);
+  assert.match(missing.error, /nonexistent/);
+});
