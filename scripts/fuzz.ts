@@ -13,6 +13,8 @@ import { fuzzSqlText } from "../src/sql/sql_text_fuzz.ts";
 import { fuzzGoBinary, goFuzzSamples } from "../src/symbols/go/go_fuzz.ts";
 import { fuzzProcText } from "../src/discovery/proc_text_fuzz.ts";
 import { fuzzResource } from "../src/resource_fuzz.ts";
+import { fuzzGoEvents } from "../src/golang/events_fuzz.ts";
+import { fuzzSqlLibEvents } from "../src/sqllib/events_fuzz.ts";
 
 const iterations = Number(Deno.args[0] ?? 1_000_000);
 const seed = Number(Deno.args[1] ?? 1);
@@ -64,6 +66,20 @@ const HARNESSES: Record<string, Harness> = {
         `${r.pclntab.ok}/${r.pclntab.rejected}, DWARF ${r.dwarf.ok}/${r.dwarf.rejected}`,
       failures: r.failures,
     };
+  },
+  "go-events": (n, s) => {
+    const r = fuzzGoEvents(n, s);
+    return Promise.resolve({
+      summary: `${r.events} events decoded, ${r.rejected} rejected`,
+      failures: r.problems > 0 ? [`${r.problems} malformed results`] : [],
+    });
+  },
+  "sqllib-events": (n, s) => {
+    const r = fuzzSqlLibEvents(n, s);
+    return Promise.resolve({
+      summary: `${r.decoded} decoded, ${r.rejected} rejected, ${r.statements} statements`,
+      failures: [],
+    });
   },
   "proc-text": (n, s) => {
     const r = fuzzProcText(n, s);
