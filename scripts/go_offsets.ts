@@ -15,19 +15,41 @@ import { openGoBinary } from "../src/symbols/go/go_binary.ts";
 import type { OffsetsTable, StructOffsets } from "../src/symbols/go/offsets.ts";
 
 /** Latest patch release of each minor version served by the proxy (checked 2026-11). */
-const LATEST = ["go1.21.13", "go1.22.12", "go1.23.12", "go1.24.13", "go1.25.14", "go1.26.11"];
+const LATEST = [
+  "go1.19.13",
+  "go1.20.14",
+  "go1.21.13",
+  "go1.22.12",
+  "go1.23.12",
+  "go1.24.13",
+  "go1.25.14",
+  "go1.26.11",
+];
 /** First patch releases, measured to check that patch releases agree. */
-const FIRST = ["go1.21.0", "go1.22.0", "go1.23.0", "go1.24.0", "go1.25.0", "go1.26.0"];
+const FIRST = [
+  "go1.19.0",
+  "go1.20.0",
+  "go1.21.0",
+  "go1.22.0",
+  "go1.23.0",
+  "go1.24.0",
+  "go1.25.0",
+  "go1.26.0",
+];
 
 /**
  * Further releases measured exactly: go1.26.0 and go1.26.11 differ (net/http.response
  * was reordered in a 1.26 patch release), so the releases between are measured one by one.
  */
-const EXTRA = ["go1.26.8", "go1.26.9", "go1.26.10"];
+const EXTRA = ["go1.19.8", "go1.26.8", "go1.26.9", "go1.26.10"];
+
+/** Structs that only some supported versions have. */
+const OPTIONAL_STRUCTS = new Set(["net/http.pattern"]);
 
 /** Struct → members the probes read. Members missing in a version are left out. */
 const WANTED: Record<string, string[]> = {
-  "runtime.g": ["goid"],
+  "runtime.g": ["goid", "parentGoid"],
+  "net/http.pattern": ["str"],
   "net/http.Request": [
     "Method",
     "URL",
@@ -40,6 +62,7 @@ const WANTED: Record<string, string[]> = {
     "Response",
     "RequestURI",
     "TLS",
+    "pat",
   ],
   "net/url.URL": ["Scheme", "Host", "Path", "RawPath", "RawQuery"],
   "net/http.response": ["conn", "req", "status", "written", "contentLength", "wroteHeader"],
@@ -70,7 +93,11 @@ function measure(toolchain: string): Promise<StructOffsets> {
     const out: StructOffsets = {};
     for (const [struct, members] of Object.entries(WANTED)) {
       const all = dwarf.dwarf.structMembers(struct);
-      if (all === undefined) throw new Error(`${toolchain}: no struct ${struct} in DWARF`);
+      if (all === undefined) {
+        // A struct only some versions have (net/http.pattern: Go 1.22+) is left out there.
+        if (OPTIONAL_STRUCTS.has(struct)) continue;
+        throw new Error(`${toolchain}: no struct ${struct} in DWARF`);
+      }
       const picked: Record<string, number> = {};
       for (const m of members) {
         const off = all.get(m);

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { startAgent } from "./agent.ts";
 import { buildGoServer, startGoServer } from "./targets/go/build.ts";
+import { startCaddy } from "./targets/caddy.ts";
 
 for (const stripped of [false, true]) {
   Deno.test(`go via the agent${stripped ? ", stripped" : ""}: one span per request, parents`, async () => {
@@ -43,3 +44,21 @@ for (const stripped of [false, true]) {
     }
   });
 }
+
+Deno.test("caddy from Debian (a stripped Go binary nobody here built) serving HTTPS: server spans", async () => {
+  await using caddy = await startCaddy({ "index.html": "<h1>caddy</h1>\n" });
+  await using agent = await startAgent(["--pid", String(caddy.pid)]);
+  assert.match(agent.stderr(), /\(caddy\): Go go1\.\d+\.\d+, offsets from the table/);
+  const base = `https://127.0.0.1:${caddy.port}`;
+  for (const path of ["/index.html", "/missing.html"]) {
+    await new Deno.Command("curl", {
+      args: ["-s", "-o", "/dev/null", "--http1.1", "--cacert", caddy.cert, base + path],
+    }).output();
+  }
+  const spans = await agent.waitForSpans((s) => s.kind === "SERVER", 2);
+  const byPath = new Map(spans.map((s) => [s.attributes["url.path"], s]));
+  assert.equal(byPath.get("/index.html")?.attributes["http.response.status_code"], 200);
+  assert.equal(byPath.get("/index.html")?.attributes["url.scheme"], "https");
+  assert.equal(byPath.get("/missing.html")?.attributes["http.response.status_code"], 404);
+  for (const s of spans) assert.equal(s.resource["process.pid"], caddy.pid);
+});

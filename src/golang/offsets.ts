@@ -7,14 +7,7 @@
  * @module
  */
 
-import {
-  type Dwarf,
-  goOffsets,
-  OFFSETS,
-  type OffsetsTable,
-  parseGoVersion,
-  type StructOffsets,
-} from "../symbols/go/mod.ts";
+import { type Dwarf, goOffsets, OFFSETS, type OffsetsTable } from "../symbols/go/mod.ts";
 import type { StructLayout } from "../../ffi/mod.ts";
 
 /** Value of a member the binary's Go version does not have (`GO_OFFSET_ABSENT`). */
@@ -51,29 +44,6 @@ export type GoProbeOffsets = Record<GoOffsetField, number>;
 export type GoOffsetsResolution =
   | { ok: true; offsets: GoProbeOffsets; source: "dwarf" | "table"; tableVersion?: string }
   | { ok: false; error: string };
-
-/**
- * Members the shared table does not carry, by minor version, measured here from the
- * DWARF of the first and the last patch release of each (equal within each minor
- * version; go1.26.8 to go1.26.10 too). Only used once the shared table knows the exact
- * version, so the minor version's layout is verified.
- *
- * - Go 1.22's route lives in the unexported `Request.pat` (a `*http.pattern`); Go 1.23+
- *   has the exported `Request.Pattern`, which the shared table has.
- * - `runtime.g.parentGoid` (the creating goroutine's id) moves between releases.
- */
-const SUPPLEMENT: Record<string, StructOffsets> = {
-  "go1.21": { "runtime.g": { parentGoid: 272 } },
-  "go1.22": {
-    "runtime.g": { parentGoid: 272 },
-    "net/http.Request": { pat: 248 },
-    "net/http.pattern": { str: 0 },
-  },
-  "go1.23": { "runtime.g": { parentGoid: 280 } },
-  "go1.24": { "runtime.g": { parentGoid: 280 } },
-  "go1.25": { "runtime.g": { parentGoid: 272 } },
-  "go1.26": { "runtime.g": { parentGoid: 280 } },
-};
 
 function pick(
   lookup: (struct: string, member: string) => number | undefined,
@@ -122,11 +92,7 @@ export function resolveGoOffsets(
   }
   const known = goOffsets(version, table);
   if (!known.ok) return known;
-  const v = parseGoVersion(known.version);
-  const extra = (v !== undefined ? SUPPLEMENT[`go${v[0]}.${v[1]}`] : undefined) ?? {};
-  const fromTable = pick((struct, member) =>
-    known.offsets[struct]?.[member] ?? extra[struct]?.[member]
-  );
+  const fromTable = pick((struct, member) => known.offsets[struct]?.[member]);
   if (!fromTable.ok) {
     return {
       ok: false,

@@ -72,7 +72,8 @@ for (const toolchain of TEST_TOOLCHAINS) {
     );
     let compared = 0;
     for (const [struct, members] of Object.entries(found.offsets)) {
-      if (struct === "runtime.g") continue; // not reachable through reflect
+      // Not reachable through reflect: the DWARF tests cover them.
+      if (struct === "runtime.g" || struct === "net/http.pattern") continue;
       for (const [member, offset] of Object.entries(members)) {
         assert.equal(reflected[struct]?.[member], offset, `${struct}.${member}`);
         compared++;
