@@ -2,13 +2,21 @@ import assert from "node:assert/strict";
 import { inspectProcess } from "../discovery/mod.ts";
 import { locateOpenSSL } from "./openssl.ts";
 
+/** Runs a command and locates OpenSSL in it once it has started (its `exec` done, its
+ * libraries loaded): until found, for up to 10 s on a busy machine, then the last answer. */
 async function locateIn(command: string, args: string[]) {
   const child = new Deno.Command(command, { args, stdin: "piped", stdout: "null" }).spawn();
   try {
-    await new Promise((r) => setTimeout(r, 300));
-    const r = await inspectProcess(child.pid);
-    assert.ok(r.ok);
-    return await locateOpenSSL(r.process);
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 100));
+      const r = await inspectProcess(child.pid);
+      assert.ok(r.ok);
+      const started = r.process.exe.endsWith(command) || r.process.comm !== "deno";
+      const where = started ? await locateOpenSSL(r.process) : undefined;
+      if (where?.ok || (where && performance.now() > deadline)) return where;
+      if (where && command === "sleep") return where; // nothing will ever be loaded there
+    }
   } finally {
     child.kill();
     await child.status;
