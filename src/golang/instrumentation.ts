@@ -14,7 +14,7 @@ import type { Attributes, Span } from "../spans/span.ts";
 import { type GoEventDecoder, goEventDecoder } from "./events.ts";
 import { type GoLocateResult, locateGo } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";
-import { GO_BPF_OBJECT, type GoStats, probeHits } from "./session.ts";
+import { GO_BPF_OBJECT, probeHits, readGoStats } from "./session.ts";
 import { goSpan } from "./spans.ts";
 
 /** Options for {@linkcode GoInstrumentation}. */
@@ -25,18 +25,6 @@ export interface GoInstrumentationOptions {
   /** Default {@linkcode GO_BPF_OBJECT}. */
   objectPath?: string;
 }
-
-const STATS: Record<keyof GoStats, string> = {
-  serverEntry: "GO_STAT_SERVER_ENTRY",
-  serverRet: "GO_STAT_SERVER_RET",
-  clientEntry: "GO_STAT_CLIENT_ENTRY",
-  clientRet: "GO_STAT_CLIENT_RET",
-  sqlEntry: "GO_STAT_SQL_ENTRY",
-  sqlRet: "GO_STAT_SQL_RET",
-  newprocRet: "GO_STAT_NEWPROC_RET",
-  events: "GO_STAT_EVENTS",
-  drops: "GO_STAT_DROPS",
-};
 
 const MAX_FILES = 1024;
 
@@ -126,12 +114,7 @@ export class GoInstrumentation implements Instrumentation {
   counters(): { hits: number; drops: number } {
     const open = this.#open;
     if (!open) return { hits: 0, drops: 0 };
-    const index = open.obj.enumValues("go_stat");
-    const map = open.obj.map("go_stats");
-    const stats = {} as GoStats;
-    for (const [k, name] of Object.entries(STATS)) {
-      stats[k as keyof GoStats] = map.sumPerCpu(index[name] ?? -1);
-    }
+    const stats = readGoStats(open.obj);
     return { hits: probeHits(stats), drops: stats.drops };
   }
 

@@ -42,6 +42,17 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
   drops: "GO_STAT_DROPS",
 };
 
+/** The BPF side's counters of an opened `go.bpf.o`. */
+export function readGoStats(obj: BpfObject): GoStats {
+  const index = obj.enumValues("go_stat");
+  const map = obj.map("go_stats");
+  const stats = {} as GoStats;
+  for (const [key, name] of Object.entries(STAT_NAMES)) {
+    stats[key as keyof GoStats] = map.sumPerCpu(index[name] ?? -1);
+  }
+  return stats;
+}
+
 /** Total probe hits in `stats` (every entry and return program run). */
 export function probeHits(stats: GoStats): number {
   return stats.serverEntry + stats.serverRet + stats.clientEntry + stats.clientRet +
@@ -120,8 +131,6 @@ export async function runGoTrace(options: GoTraceOptions): Promise<GoTraceResult
       );
     }
     const decode = goEventDecoder(obj);
-    const statIndex = obj.enumValues("go_stat");
-    const statsMap = obj.map("go_stats");
     const ring = obj.map("go_events").ringReader();
     const resource = options.resource ?? { "process.pid": options.pid };
     let clockOffset = realtimeNs() - monotonicNs();
@@ -150,11 +159,7 @@ export async function runGoTrace(options: GoTraceOptions): Promise<GoTraceResult
     } finally {
       ring.close();
     }
-    const stats = {} as GoStats;
-    for (const [key, name] of Object.entries(STAT_NAMES)) {
-      stats[key as keyof GoStats] = statsMap.sumPerCpu(statIndex[name] ?? -1);
-    }
-    return { ok: true, location, probes: links.length, spans, badRecords, stats };
+    return { ok: true, location, probes: links.length, spans, badRecords, stats: readGoStats(obj) };
   } finally {
     for (const link of links) link.close();
     obj.close();

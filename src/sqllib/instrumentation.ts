@@ -15,7 +15,7 @@ import type { TraceContext } from "../spans/peer_links.ts";
 import type { Attributes, Span } from "../spans/span.ts";
 import { type SqlLibEventDecoder, sqlLibEventDecoder } from "./events.ts";
 import { locateSqlLibraries } from "./locate.ts";
-import { encodeSqlLibProc, SQLLIB_BPF_OBJECT } from "./session.ts";
+import { encodeSqlLibProc, readSqlLibStats, SQLLIB_BPF_OBJECT } from "./session.ts";
 import { sqlLibSpan } from "./spans.ts";
 import { SqlLibStatements } from "./statements.ts";
 
@@ -31,8 +31,6 @@ export interface SqlLibInstrumentationOptions {
   /** Default {@linkcode SQLLIB_BPF_OBJECT}. */
   objectPath?: string;
 }
-
-const HIT_STATS = ["SQLLIB_STAT_PQ_HITS", "SQLLIB_STAT_MYSQL_HITS", "SQLLIB_STAT_SQLITE_HITS"];
 
 /** libpq, MySQL client and SQLite probes for the engine. */
 export class SqlLibInstrumentation implements Instrumentation {
@@ -89,13 +87,8 @@ export class SqlLibInstrumentation implements Instrumentation {
   counters(): { hits: number; drops: number } {
     const open = this.#open;
     if (!open) return { hits: 0, drops: 0 };
-    const index = open.obj.enumValues("sqllib_stat");
-    const map = open.obj.map("sqllib_stats");
-    const stat = (name: string) => map.sumPerCpu(index[name] ?? -1);
-    return {
-      hits: HIT_STATS.reduce((n, s) => n + stat(s), 0),
-      drops: stat("SQLLIB_STAT_DROPS"),
-    };
+    const s = readSqlLibStats(open.obj);
+    return { hits: s.libpqHits + s.mysqlHits + s.sqliteHits, drops: s.drops };
   }
 
   async close(): Promise<void> {

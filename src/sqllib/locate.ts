@@ -124,13 +124,13 @@ async function factsOf(
   let facts = byFile.get(key);
   if (facts === undefined) {
     const opened = await openElf(file.hostPath);
-    if (!opened.ok) facts = `${file.path}: ${opened.error}`;
-    else {
-      try {
-        facts = readLibrary(opened.elf, library, file.path, inExecutable);
-      } finally {
-        opened.elf.close();
-      }
+    // Not remembered: the path goes through /proc/PID/root, and a process that exited
+    // while being read says nothing about the file, which the next process may map.
+    if (!opened.ok) return `${file.path}: ${opened.error}`;
+    try {
+      facts = readLibrary(opened.elf, library, file.path, inExecutable);
+    } finally {
+      opened.elf.close();
     }
     if (byFile.size >= MAX_FILES) byFile.delete(byFile.keys().next().value!);
     byFile.set(key, facts);

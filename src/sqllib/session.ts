@@ -29,6 +29,20 @@ export interface SqlLibStats {
   drops: number;
 }
 
+/** The BPF side's counters of an opened `sqllib.bpf.o`. */
+export function readSqlLibStats(obj: BpfObject): SqlLibStats {
+  const index = obj.enumValues("sqllib_stat");
+  const map = obj.map("sqllib_stats");
+  const stat = (name: string) => map.sumPerCpu(index[name] ?? -1);
+  return {
+    libpqHits: stat("SQLLIB_STAT_PQ_HITS"),
+    mysqlHits: stat("SQLLIB_STAT_MYSQL_HITS"),
+    sqliteHits: stat("SQLLIB_STAT_SQLITE_HITS"),
+    events: stat("SQLLIB_STAT_EVENTS"),
+    drops: stat("SQLLIB_STAT_DROPS"),
+  };
+}
+
 /** Options for {@linkcode runSqlLibTrace}. */
 export interface SqlLibTraceOptions {
   /** The process to trace. */
@@ -123,8 +137,6 @@ export async function runSqlLibTrace(options: SqlLibTraceOptions): Promise<SqlLi
       );
     }
     const decode = sqlLibEventDecoder(obj);
-    const statIndex = obj.enumValues("sqllib_stat");
-    const statsMap = obj.map("sqllib_stats");
     const ring = obj.map("sql_events").ringReader();
     const resource = options.resource ?? { "process.pid": options.pid };
     let clockOffset = realtimeNs() - monotonicNs();
@@ -162,14 +174,7 @@ export async function runSqlLibTrace(options: SqlLibTraceOptions): Promise<SqlLi
     } finally {
       ring.close();
     }
-    const stat = (name: string) => statsMap.sumPerCpu(statIndex[name] ?? -1);
-    const stats: SqlLibStats = {
-      libpqHits: stat("SQLLIB_STAT_PQ_HITS"),
-      mysqlHits: stat("SQLLIB_STAT_MYSQL_HITS"),
-      sqliteHits: stat("SQLLIB_STAT_SQLITE_HITS"),
-      events: stat("SQLLIB_STAT_EVENTS"),
-      drops: stat("SQLLIB_STAT_DROPS"),
-    };
+    const stats = readSqlLibStats(obj);
     return { ok: true, location, probes: links.length, spans, badRecords, stats };
   } finally {
     for (const link of links) link.close();
