@@ -2,7 +2,7 @@
 // curl calling it (libcurl's SSL_read/SSL_write), both traced by one agent.
 import assert from "node:assert/strict";
 import { makeCert } from "./targets/certs.ts";
-import { startPythonServer } from "./targets/targets.ts";
+import { PYTHON_SERVER, startPythonServer } from "./targets/targets.ts";
 import { curl, startAgent } from "./agent.ts";
 
 Deno.test("python https server: one SERVER span per exchange, paths and statuses exact", async () => {
@@ -167,4 +167,42 @@ Deno.test("python https server on IPv6: addresses from the socket in their text 
   assert.equal(span!.attributes["network.peer.address"], "::1");
   assert.equal(span!.attributes["server.address"], "::1");
   assert.equal(span!.attributes["server.port"], server.port);
+});
+
+Deno.test("OpenSSL loaded after upspan attached (a late `import ssl`) is found and probed", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  // Plain Python first; the HTTPS server (and so libssl) only once the agent is ready.
+  const go = await Deno.makeTempFile();
+  const late = "import os, runpy, sys, time\n" +
+    `while not os.path.getsize(${JSON.stringify(go)}): time.sleep(0.05)\n` +
+    `sys.argv = ["https_server.py", "0", ${JSON.stringify(cert)}, ${JSON.stringify(key)}]\n` +
+    `runpy.run_path(${JSON.stringify(PYTHON_SERVER)}, run_name="__main__")\n`;
+  const child = new Deno.Command("python3", {
+    args: ["-c", late],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    await using agent = await startAgent(["--pid", String(child.pid)]);
+    assert.match(agent.stderr(), /tracing its plain sockets only/);
+    await Deno.writeTextFile(go, "go");
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!/listening \d+\n/.test(out)) out += (await reader.read()).value ?? "";
+    const port = Number(/listening (\d+)/.exec(out)![1]);
+    const deadline = performance.now() + 5000;
+    while (!/OpenSSL loaded/.test(agent.stderr()) && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(agent.stderr(), /pid \d+ \(python3\): OpenSSL loaded, in .*libssl\.so/);
+    await curl(`https://127.0.0.1:${port}/hello?late=1`);
+    const [span] = await agent.waitForSpans((s) => s.attributes["url.query"] === "late=1", 1);
+    assert.equal(span!.attributes["url.scheme"], "https");
+    reader.releaseLock();
+  } finally {
+    child.kill();
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
 });

@@ -37,8 +37,6 @@ export {
 } from "./selectors.ts";
 export {
   type ExecReason,
-  isLibssl,
-  newlyMappedFiles,
   type WatchedProcess,
   type WatchOptions,
   watchProcesses,

@@ -38,8 +38,11 @@ export interface ProcessInfo {
 /** Why a process cannot be inspected, with what to do. */
 export interface ProcessError {
   ok: false;
-  /** `not-found`, `thread`, `kernel-thread`, `permission` or `gone` (exited while read). */
-  reason: "not-found" | "thread" | "kernel-thread" | "permission" | "gone";
+  /**
+   * `not-found`, `thread`, `kernel-thread`, `permission`, `gone` (exited while read) or
+   * `unsupported` (a 32-bit program).
+   */
+  reason: "not-found" | "thread" | "kernel-thread" | "permission" | "gone" | "unsupported";
   message: string;
 }
 
@@ -154,6 +157,14 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
     }
     return fail("gone", `Cannot read /proc/${pid}: ${(e as Error).message}.`);
   }
+  // A 32-bit program makes its system calls through the compat entry, which the syscall
+  // tracepoints do not report, and its ELF32 objects have no symbols the reader can find.
+  if (await elfClass(`${dir}/exe`) === ELFCLASS32) {
+    return fail(
+      "unsupported",
+      `Process ${pid} (${comm}) is a 32-bit program; upspan traces 64-bit (x86-64) processes only.`,
+    );
+  }
   // A process in another mount namespace shows "/" here; a chrooted one its directory.
   const root = await Deno.readLink(`${dir}/root`).catch(() => "/");
   exe = insideRoot(exe.replace(/ \(deleted\)$/, ""), root);
@@ -175,6 +186,21 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
       ...(container ? { container } : {}),
     },
   };
+}
+
+const ELFCLASS32 = 1;
+
+/** The EI_CLASS byte of an ELF file (1: 32-bit, 2: 64-bit), or undefined if unreadable. */
+async function elfClass(path: string): Promise<number | undefined> {
+  try {
+    using file = await Deno.open(path);
+    const ident = new Uint8Array(5);
+    if ((await file.read(ident)) !== 5) return undefined;
+    const elf = ident[0] === 0x7f && ident[1] === 0x45 && ident[2] === 0x4c && ident[3] === 0x46;
+    return elf ? ident[4] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True while the process exists (and is not a zombie). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isLibssl, newlyMappedFiles, type WatchedProcess, watchProcesses } from "./watch.ts";
+import { type WatchedProcess, watchProcesses } from "./watch.ts";
 
 /** Writes a fake /proc/PID/stat (and exe link) into `root`. */
 function fakeProcess(root: string, pid: number, comm: string, startTime: number, exe: string) {
@@ -104,46 +104,4 @@ Deno.test("watchProcesses: a real process is seen starting, exec'ing and exiting
   await until(() => exits.includes(child.pid));
   ac.abort();
   await done;
-});
-
-Deno.test("newlyMappedFiles: libssl loaded after start is reported once", async () => {
-  const python = new Deno.Command("/usr/bin/python3.11", {
-    args: [
-      "-c",
-      "import sys; sys.stdin.readline(); import ssl; print('loaded', flush=True); sys.stdin.readline()",
-    ],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  try {
-    const known = new Set<string>();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(await newlyMappedFiles(python.pid, known, isLibssl), []);
-    const w = python.stdin.getWriter();
-    await w.write(new TextEncoder().encode("1\n"));
-    const reader = python.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    assert.match((await reader.read()).value ?? "", /loaded/);
-    const added = await newlyMappedFiles(python.pid, known, isLibssl);
-    assert.equal(added.length, 1);
-    assert.match(added[0]!.path, /\/libssl\.so\.3$/);
-    assert.equal(added[0]!.inode, Deno.statSync(added[0]!.hostPath).ino);
-    assert.deepEqual(await newlyMappedFiles(python.pid, known, isLibssl), [], "only once");
-    await w.close();
-    await reader.cancel();
-  } finally {
-    try {
-      python.kill("SIGKILL");
-    } catch { /* exited */ }
-    await python.status;
-  }
-  assert.deepEqual(await newlyMappedFiles(4_000_004, new Set(), isLibssl), []);
-});
-
-Deno.test("isLibssl: libssl's names, nothing else", () => {
-  const f = (path: string) => ({ path, hostPath: path, device: "0:0", inode: 1 });
-  assert.ok(isLibssl(f("/usr/lib/x86_64-linux-gnu/libssl.so.3")));
-  assert.ok(isLibssl(f("/opt/lib/libssl.so.1.1")));
-  assert.ok(isLibssl(f("/opt/lib/libssl.so")));
-  assert.ok(!isLibssl(f("/usr/lib/x86_64-linux-gnu/libcrypto.so.3")));
-  assert.ok(!isLibssl(f("/usr/lib/libssl.so.3.bak")));
 });
