@@ -452,7 +452,7 @@ export class HttpConnection {
     const key = clientToServer(socket, server);
     const peers = this.#cfg.peers;
     if (server) {
-      const caller = key === undefined ? undefined : peers.take(key);
+      const caller = key === undefined ? undefined : peers.take(key, requestLine(req));
       const context = requestContext(req, "SERVER", this.#cfg.ids, caller);
       this.#contexts.set(req, context);
       this.#cfg.threads.begin(this.pid, req.tid, context, req.firstByteMonoNs);
@@ -461,7 +461,7 @@ export class HttpConnection {
       const parent = this.#cfg.threads.parentOf(this.pid, req.tid, req.firstByteMonoNs);
       const context = requestContext(req, "CLIENT", this.#cfg.ids, parent);
       this.#contexts.set(req, context);
-      if (key !== undefined) peers.offer(key, context);
+      if (key !== undefined) peers.offer(key, context, requestLine(req));
     }
   }
 
@@ -511,11 +511,8 @@ export class HttpConnection {
     if (this.#orphan === undefined) return;
     this.#orphan = undefined;
     this.#cfg.counters.unpairedResponses++;
-    // A server answering a request it was not seen reading (it was read before the
-    // probes were in place): its traced client's offer for that request goes unused.
-    const socket = this.#ctx.socket;
-    const key = this.#role === "server" && socket && clientToServer(socket, true);
-    if (key) this.#cfg.peers.take(key);
+    // (A traced client's offer for the request this answered is passed over by the next
+    // request's lookup: offers are matched by request line.)
   }
 
   #emit(req: Http1Request, resp: Http1Response): void {
@@ -544,6 +541,11 @@ export class HttpConnection {
     this.#cfg.counters.spans++;
     this.#cfg.onSpan(span);
   }
+}
+
+/** What both ends of a connection see of a request: its method and target. */
+function requestLine(req: Http1Request): string {
+  return `${req.method} ${req.target}`;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -30,12 +30,22 @@ export function clientToServer(socket: SocketInfo, server: boolean): string | un
 const MAX_CONNECTIONS = 2_000;
 const MAX_PER_CONNECTION = 16;
 
-/** Client requests' contexts waiting for their server side, first in, first out. */
-export class PeerLinks {
-  readonly #waiting = new Map<string, TraceContext[]>();
+interface Offer {
+  context: TraceContext;
+  /** What the request was (method and target): the server side must have read the same. */
+  request: string;
+}
 
-  /** A client request on connection `key` was sent with these ids. */
-  offer(key: string, context: TraceContext): void {
+/**
+ * Client requests' contexts waiting for their server side, in order. Each side may have been
+ * attached after the other had already passed a request, so an offer is taken only by the
+ * request it describes; older offers that no server request matched are passed over.
+ */
+export class PeerLinks {
+  readonly #waiting = new Map<string, Offer[]>();
+
+  /** A client request (`request`: its method and target) on connection `key` had these ids. */
+  offer(key: string, context: TraceContext, request = ""): void {
     let queue = this.#waiting.get(key);
     if (queue === undefined) {
       if (this.#waiting.size >= MAX_CONNECTIONS) {
@@ -46,15 +56,22 @@ export class PeerLinks {
       this.#waiting.set(key, queue);
     }
     if (queue.length >= MAX_PER_CONNECTION) queue.shift();
-    queue.push(context);
+    queue.push({ context, request });
   }
 
-  /** The context of the oldest client request on connection `key` not yet taken. */
-  take(key: string): TraceContext | undefined {
+  /**
+   * The context of the oldest client request on connection `key` that is `request`, not yet
+   * taken; offers before it (requests this side never saw) are dropped. None when nothing
+   * waiting matches: the client side did not see this request.
+   */
+  take(key: string, request = ""): TraceContext | undefined {
     const queue = this.#waiting.get(key);
-    const context = queue?.shift();
-    if (queue !== undefined && queue.length === 0) this.#waiting.delete(key);
-    return context;
+    if (queue === undefined) return undefined;
+    const at = queue.findIndex((o) => o.request === request);
+    if (at < 0) return undefined;
+    const [offer] = queue.splice(0, at + 1).slice(-1);
+    if (queue.length === 0) this.#waiting.delete(key);
+    return offer!.context;
   }
 
   /** Connections with offers waiting. */

@@ -36,3 +36,17 @@ Deno.test("peer links: first in, first out, and bounded", () => {
   assert.ok(links.size <= 2000, `connections ${links.size}`);
   assert.equal(links.take("conn4999")?.spanId, "s4999", "the newest are kept");
 });
+
+Deno.test("PeerLinks: an offer is taken only by the request it describes", () => {
+  const links = new PeerLinks();
+
+  // The client side saw requests 1–3; the server side was attached late and first sees 2.
+  links.offer("c>s", ctx(1), "GET /1");
+  links.offer("c>s", ctx(2), "GET /2");
+  links.offer("c>s", ctx(3), "GET /3");
+  assert.equal(links.take("c>s", "GET /0"), undefined, "never offered: nothing taken");
+  assert.equal(links.take("c>s", "GET /2")?.traceId, "t2", "offer 1 passed over");
+  assert.equal(links.take("c>s", "GET /3")?.traceId, "t3");
+  assert.equal(links.take("c>s", "GET /1"), undefined, "gone with the requests before 2");
+  assert.equal(links.size, 0);
+});

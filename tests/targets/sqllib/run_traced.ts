@@ -43,6 +43,11 @@ async function exeIs(pid: number, cmd: string): Promise<boolean> {
   }
 }
 
+async function sleeping(pid: number): Promise<boolean> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  return stat.slice(stat.lastIndexOf(")") + 2).startsWith("S");
+}
+
 /** Runs `client` traced and returns what was seen. */
 export async function runTraced(client: TracedClient): Promise<TracedRun> {
   const child = new Deno.Command(client.cmd, {
@@ -68,7 +73,10 @@ export async function runTraced(client: TracedClient): Promise<TracedRun> {
   })();
   const until = Date.now() + 20_000;
   while (Date.now() < until) {
-    const ok = client.readyLine ? /^ready$/m.test(stdout) : await exeIs(child.pid, client.cmd);
+    // Its program running and, past the dynamic loader, waiting for its input.
+    const ok = client.readyLine
+      ? /^ready$/m.test(stdout)
+      : await exeIs(child.pid, client.cmd) && await sleeping(child.pid);
     if (ok) break;
     await new Promise((r) => setTimeout(r, 20));
   }
