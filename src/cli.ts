@@ -115,7 +115,15 @@ export function parseCli(argv: string[]): CliOptions {
       },
     }));
   } catch (e) {
-    throw new UpspanError(`${(e as Error).message.split("\n")[0]}; see --help.`, 2);
+    const first = (e as Error).message.split("\n")[0]!.replace(/\.$/, "");
+    // "-5" after a space reads as an option to parseArgs: say how to write it instead.
+    const flag = /^Option '(--[\w-]+)' argument is ambiguous/.exec(first)?.[1];
+    throw new UpspanError(
+      flag
+        ? `${flag} got a value that starts with "-"; write it as ${flag}=VALUE.`
+        : `${first}; see --help.`,
+      2,
+    );
   }
   if (values.help) {
     return {

@@ -362,9 +362,16 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       if (watch) {
         for (const pid of await watch.initial()) if (!initial.includes(pid)) initial.push(pid);
       }
-      for (const r of await traced.addAll(initial)) {
-        if (!r.ok && watch === undefined) throw new UpspanError(r.message);
-        if (!r.ok && r.reason !== "gone") log(r.message);
+      const results = await traced.addAll(initial);
+      for (const [i, r] of results.entries()) {
+        // A named process that exited meanwhile is said once; the others go on.
+        if (!r.ok && r.reason === "gone") log(`pid ${initial[i]} exited`);
+        else if (!r.ok && watch === undefined) throw new UpspanError(r.message);
+        else if (!r.ok) log(r.message);
+      }
+      if (watch === undefined && traced.size === 0) {
+        const first = results.find((r) => !r.ok);
+        throw new UpspanError(first && !first.ok ? first.message : "No process is left to trace.");
       }
       ring = obj.map("events").ringReader();
     } catch (e) {

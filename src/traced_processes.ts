@@ -8,7 +8,7 @@
  * @module
  */
 import type { BpfMap } from "../ffi/mod.ts";
-import { inspectProcess, type ProcessInfo } from "./discovery/mod.ts";
+import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import type { Attributes } from "./spans/span.ts";
@@ -124,20 +124,26 @@ export class TracedProcesses {
       entry.pids.push(info.pid);
       byFile.set(key, entry);
     }
-    for (const { sites, pids } of byFile.values()) {
-      this.#opts.probes.attach(sites, this.#opts.pin && pids.length === 1 ? pids[0] : -1);
+    const gone = new Set<number>();
+    for (const { sites, pids: sharing } of byFile.values()) {
+      const pin = this.#opts.pin && sharing.length === 1;
+      for (const pid of await this.#attachThrough(sites, sharing, pin)) gone.add(pid);
     }
     for (const { info, sites } of found) {
-      await this.#enter(info, sites !== undefined, pids.length <= 8);
+      if (!gone.has(info.pid)) await this.#enter(info, sites !== undefined, pids.length <= 8);
     }
-    return results;
+    return results.map((r) =>
+      r.ok && gone.has(r.process.pid) ? exitedWhileAttaching(r.process.pid) : r
+    );
   }
 
   /** Adds one process (a new one, or one that executed another program). */
   async add(pid: number): Promise<AddResult> {
     const r = await this.#inspect(pid, this.#opts.pin ? "all" : "tls");
     if (!r.result.ok) return r.result;
-    if (r.sites) this.#opts.probes.attach(r.sites, this.#opts.pin ? pid : -1);
+    if (r.sites && (await this.#attachThrough(r.sites, [pid], this.#opts.pin)).length > 0) {
+      return exitedWhileAttaching(pid);
+    }
     await this.#enter(r.result.process, r.sites !== undefined, true);
     return r.result;
   }
@@ -151,7 +157,7 @@ export class TracedProcesses {
     const where = await locateOpenSSL(r.process);
     if (!where.ok) return false;
     this.#opts.log(`pid ${pid} (${r.process.comm}): OpenSSL loaded, in ${where.file.path}`);
-    this.#opts.probes.attach(where.sites, this.#opts.pin ? pid : -1);
+    if ((await this.#attachThrough(where.sites, [pid], this.#opts.pin)).length > 0) return false;
     p.info = r.process;
     p.tls = true;
     return true;
@@ -188,6 +194,30 @@ export class TracedProcesses {
     try {
       this.#opts.tracedMap.delete(key(pid));
     } catch { /* the capture removed it itself when the process exited */ }
+  }
+
+  /**
+   * Attaches `sites` (a file, as one of `pids` maps it) through the first of `pids` still
+   * running; returns the pids found to have exited on the way. A process that exits between
+   * discovery and attach takes its /proc/PID/root path with it: that ends its tracing, not
+   * the run. Any other failure is thrown.
+   */
+  async #attachThrough(sites: ProbeSite[], pids: number[], pin: boolean): Promise<number[]> {
+    const gone: number[] = [];
+    for (const pid of pids) {
+      const via = sites.map((s) => ({
+        ...s,
+        file: { ...s.file, hostPath: s.file.hostPath.replace(/^\/proc\/\d+\//, `/proc/${pid}/`) },
+      }));
+      try {
+        this.#opts.probes.attach(via, pin ? pid : -1);
+        return gone;
+      } catch (e) {
+        if (await isAlive(pid)) throw e;
+        gone.push(pid);
+      }
+    }
+    return gone;
   }
 
   /** `say`: a line per process (a few named ones), or only for those with OpenSSL. */
@@ -229,4 +259,12 @@ export class TracedProcesses {
 
 function key(pid: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new Uint32Array([pid]).buffer);
+}
+
+function exitedWhileAttaching(pid: number): AddResult {
+  return {
+    ok: false,
+    reason: "gone",
+    message: `Process ${pid} exited while upspan was attaching to it.`,
+  };
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { BpfObject, type RingReader } from "../../ffi/mod.ts";
-import type { ProcessInfo } from "../discovery/mod.ts";
+import { isAlive, type ProcessInfo } from "../discovery/mod.ts";
 import type { Instrumentation, Instrumented } from "../instrumentation.ts";
 import { ProbeSet } from "../probe_set.ts";
 import type { Attributes, Span } from "../spans/span.ts";
@@ -56,6 +56,9 @@ export class GoInstrumentation implements Instrumentation {
     let found = this.#located.get(key);
     if (found === undefined) {
       found = await locateGo({ path: exe.hostPath });
+      // The path goes through /proc/PID/root: a process that exited while being read says
+      // nothing about its file, which the next process may map. Not remembered, not said.
+      if (!found.ok && !(await isAlive(process.pid))) return { attached: false };
       if (this.#located.size >= MAX_FILES) this.#located.delete(this.#located.keys().next().value!);
       this.#located.set(key, found);
     }

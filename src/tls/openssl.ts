@@ -7,7 +7,7 @@
  * @module
  */
 import type { MappedFile, ProcessInfo } from "../discovery/mod.ts";
-import { openElf } from "../symbols/mod.ts";
+import { type ElfFile, openElf } from "../symbols/mod.ts";
 
 /** One row of the probe table. */
 export interface ProbeSpec {
@@ -61,17 +61,18 @@ async function sitesIn(file: MappedFile): Promise<ProbeSite[] | string> {
   const key = `${file.device}:${file.inode}`;
   let found = byFile.get(key);
   if (found === undefined) {
-    found = await readSites(file);
+    const opened = await openElf(file.hostPath);
+    // Not remembered: the path goes through /proc/PID/root, and a process that exited
+    // while being read says nothing about the file, which the next process may map.
+    if (!opened.ok) return opened.error;
+    found = readSites(file, opened.elf);
     if (byFile.size >= MAX_FILES) byFile.delete(byFile.keys().next().value!);
     byFile.set(key, found);
   }
   return typeof found === "string" ? found : found.map((site) => ({ ...site, file }));
 }
 
-async function readSites(file: MappedFile): Promise<Omit<ProbeSite, "file">[] | string> {
-  const opened = await openElf(file.hostPath);
-  if (!opened.ok) return opened.error;
-  const elf = opened.elf;
+function readSites(file: MappedFile, elf: ElfFile): Omit<ProbeSite, "file">[] | string {
   try {
     const sites: Omit<ProbeSite, "file">[] = [];
     for (const spec of OPENSSL_PROBES) {

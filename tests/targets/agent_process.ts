@@ -124,9 +124,14 @@ export function spawnAgent(args: string[], options: SpawnOptions = {}): AgentPro
     status,
     async [Symbol.asyncDispose]() {
       if (!ended) {
+        // The agent first: a wrapper killed first would leave it running, holding the pipes.
+        if (options.wrapper) {
+          try {
+            Deno.kill(await agentPid(), "SIGKILL");
+          } catch { /* gone */ }
+        }
         try {
           child.kill("SIGKILL");
-          if (options.wrapper) Deno.kill(await agentPid(), "SIGKILL");
         } catch { /* gone */ }
       }
       await status;
