@@ -324,6 +324,9 @@ export async function main(argv: string[]): Promise<number> {
       onStats: (s) => {
         health.eventsRead = s.events;
         health.eventsDropped = s.dropped;
+        health.connectionsTracked = s.connections;
+        health.connectionsEvicted = s.connectionsEvicted;
+        health.requestsDropped = s.requestsDropped;
       },
       onChunk: dump
         ? (chunk, process, socket) => dump.print(chunk, process?.comm, socket)

@@ -95,7 +95,19 @@ export interface TraceOptions {
    */
   processEvents?: "tracepoints" | "proc";
   /** Called about once a second with the run's counters so far (for `/metrics`). */
-  onStats?: (stats: { events: number; dropped: number; spans: number }) => void;
+  onStats?: (stats: TraceStats) => void;
+}
+
+/** The run's counters so far, for the agent's own metrics. */
+export interface TraceStats {
+  events: number;
+  dropped: number;
+  spans: number;
+  /** Connections followed now, and those forgotten by the age and size limits. */
+  connections: number;
+  connectionsEvicted: number;
+  /** Requests given up on (no response in time, too many waiting). */
+  requestsDropped: number;
 }
 
 /** Chooses processes to trace besides fixed pids. */
@@ -463,7 +475,14 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
           );
           dropsReported = drops;
         }
-        opts.onStats?.({ events, dropped: drops, spans });
+        opts.onStats?.({
+          events,
+          dropped: drops,
+          spans,
+          connections: builder?.stats.connections ?? 0,
+          connectionsEvicted: builder?.stats.connectionsEvicted ?? 0,
+          requestsDropped: builder?.stats.requestsDropped ?? 0,
+        });
       }
     }
     while (ring.consume(onRecord) > 0);

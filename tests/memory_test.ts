@@ -127,7 +127,15 @@ for (const throttled of [true]) {
 
 Deno.test("memory: connections that never complete are held within bounds", async () => {
   await using server = await startServer("/usr/bin/python3", [FAULT_SERVER]);
-  await using agent = spawnAgent(["--format", "json", "--pid", String(server.pid)]);
+  const metricsPort = freePort();
+  await using agent = spawnAgent([
+    "--format",
+    "json",
+    "--metrics-port",
+    String(metricsPort),
+    "--pid",
+    String(server.pid),
+  ]);
   await agent.waitForStderr(/^ready: /m);
   const pid = await agent.pid();
   const base = `http://127.0.0.1:${server.port}`;
@@ -147,8 +155,11 @@ Deno.test("memory: connections that never complete are held within bounds", asyn
   await sleep(1500);
   await curl(`${base}/hello?n=during`);
   const during = await waitForQuery(agent, "n=during");
+  // The agent's own metrics count them (every connection that carried a byte: 800).
+  const held = await agentHealth(metricsPort);
   for (const c of conns) c.close();
   await sleep(1500);
+  const released = await agentHealth(metricsPort);
   await curl(`${base}/hello?n=after`);
   const after = await waitForQuery(agent, "n=after");
   const peak = await sampler.stop();
@@ -160,5 +171,7 @@ Deno.test("memory: connections that never complete are held within bounds", asyn
   assert.ok(during, `spans while the connections hang:\n${agent.stderr()}`);
   assert.ok(after, `spans after they close:\n${agent.stderr()}`);
   assert.ok(peak <= 2 * steady, `peak ${peak} KiB > 2 × steady ${steady} KiB`);
+  assert.ok(held["upspan_connections_tracked"]! >= 800, JSON.stringify(held));
+  assert.ok(released["upspan_connections_tracked"]! < 50, JSON.stringify(released));
   assert.equal(await agent.stop(), 0, agent.stderr());
 });

@@ -30,6 +30,12 @@ export interface AgentHealth {
   spansExportDropped?: { queueFull: number; exportFailed: number };
   /** Spans waiting in the OTLP exporter's queue or in flight now. */
   otlpPending?: number;
+  /** Connections whose streams are followed now. */
+  connectionsTracked?: number;
+  /** Connections closed because they were idle too long or to make room. */
+  connectionsEvicted?: number;
+  /** Requests given up on: no response in time, or too many waiting on one connection. */
+  requestsDropped?: number;
 }
 
 /** `http.server.request.duration` (unit seconds) → `http_server_request_duration_seconds`. */
@@ -157,6 +163,24 @@ export function renderPrometheus(metrics: SpanMetrics, health: AgentHealth = {})
     "gauge",
     "Spans waiting in the OTLP exporter's queue or in flight.",
     health.otlpPending,
+  );
+  one(
+    "upspan_connections_tracked",
+    "gauge",
+    "Connections whose byte streams are being followed.",
+    health.connectionsTracked,
+  );
+  one(
+    "upspan_connections_evicted_total",
+    "counter",
+    "Connections forgotten because they were idle too long or to make room.",
+    health.connectionsEvicted,
+  );
+  one(
+    "upspan_requests_dropped_total",
+    "counter",
+    "Requests given up on: no response in time, or too many waiting on a connection.",
+    health.requestsDropped,
   );
   one(
     "upspan_metric_series_overflow_total",
