@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { type MappedFile, parseMaps } from "./process.ts";
 
 /** A process as the watcher reports it. */
 export interface WatchedProcess {
