@@ -1,7 +1,9 @@
 /**
- * upspan: zero-code APM from eBPF uprobes. As a command, `deno run -A mod.ts --pid N`
- * prints one span per HTTP exchange that the process serves or sends over OpenSSL. As a
- * library, {@link trace} runs the same engine.
+ * upspan: zero-code APM from eBPF probes. As a command, `deno run -A mod.ts --pid N` (or
+ * `--exe`, `--port`, `--container`, `--all`) prints one span per HTTP exchange a process
+ * serves or sends — over OpenSSL, plain sockets or Go's net/http — and per SQL statement it
+ * runs. As a library, {@link trace} runs the same engine, and {@link selectorWatch} turns
+ * selectors into the processes it should trace.
  *
  * @example
  * ```ts
@@ -13,7 +15,17 @@
  *
  * @module
  */
-export { type ReadyInfo, trace, type TraceOptions, type TraceSummary } from "./src/trace.ts";
+export {
+  type ProcessWatch,
+  type ReadyInfo,
+  trace,
+  type TraceOptions,
+  type TraceStats,
+  type TraceSummary,
+} from "./src/trace.ts";
+export { selectorWatch } from "./src/selector_watch.ts";
+export type { Selectors } from "./src/discovery/selectors.ts";
+export { runDoctor } from "./src/doctor.ts";
 export type { Span } from "./src/spans/span.ts";
 export type { MappedFile, ProcessInfo } from "./src/discovery/mod.ts";
 export type { SocketInfo, StreamChunk } from "./src/spans/stream_chunk.ts";
