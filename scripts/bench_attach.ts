@@ -95,6 +95,7 @@ async function hundredthProcess() {
     const traced = new TracedProcesses({
       tracedMap: obj.map("traced_tgids"),
       flags: 3,
+      socketsFlag: 2,
       probes,
       log: () => {},
       pin: false,

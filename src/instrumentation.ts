@@ -15,10 +15,11 @@ export interface Instrumented {
   /** One line for the log: what was found, or why nothing could be probed. */
   note?: string;
   /**
-   * Its probes see the process's requests themselves: the socket capture must leave the
-   * process alone, or each request would make two spans (Go's net/http).
+   * Its probes see the process's HTTP requests themselves: the socket capture must leave
+   * the process alone and its TLS plaintext must not make HTTP spans, or each request would
+   * make two (Go's net/http).
    */
-  ownsTraffic?: boolean;
+  ownsHttp?: boolean;
   /** Its probes see the process's SQL statements: the wire parsers must not add spans. */
   ownsSql?: boolean;
 }

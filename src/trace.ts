@@ -280,6 +280,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       onSpan: emit,
       threads,
       sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
+      httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
       onNotParsed: (_pid, conn) => {
         if (!ignoredSocks || !conn.startsWith(SOCKET_CONN_PREFIX)) return;
         const key = new BigUint64Array([BigInt(conn.slice(SOCKET_CONN_PREFIX.length))]);
@@ -365,6 +366,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       traced = new TracedProcesses({
         tracedMap: obj.map("traced_tgids"),
         flags: (flagValues["TRACE_TLS"] ?? 0) | (flagValues["TRACE_SOCKETS"] ?? 0),
+        socketsFlag: flagValues["TRACE_SOCKETS"] ?? 0,
         probes,
         log,
         pin: watch === undefined,

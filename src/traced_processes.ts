@@ -12,7 +12,7 @@ import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import type { Attributes } from "./spans/span.ts";
-import { locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
+import { locateGoTls, locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 
 const INSPECT_AT_ONCE = 32;
@@ -28,6 +28,8 @@ export interface TracedProcessesOptions {
   tracedMap: BpfMap;
   /** Its value for a traced process. */
   flags: number;
+  /** The flag in `flags` that turns on the socket capture. */
+  socketsFlag: number;
   /** Instrumentations with their own objects, asked about every process. Default none. */
   instrumentations?: Instrumentation[];
   /** Where probes are attached. */
@@ -48,6 +50,8 @@ interface Traced {
   tls: boolean;
   /** A library probe gives its SQL spans: the wire parsers leave its connections alone. */
   sqlByLibrary: boolean;
+  /** Its own probes give its HTTP spans (Go's net/http): its TLS plaintext makes none. */
+  httpByProbes: boolean;
 }
 
 /** Processes upspan traces now, by pid. */
@@ -80,6 +84,11 @@ export class TracedProcesses {
   /** The resource attributes of a traced process's spans. */
   resource(pid: number): Attributes | undefined {
     return this.#procs.get(pid)?.resource;
+  }
+
+  /** Whether a process's HTTP spans come from its own probes (Go's net/http). */
+  httpByProbes(pid: number): boolean {
+    return this.#procs.get(pid)?.httpByProbes ?? false;
   }
 
   /** Whether a process's SQL spans come from a client library's probes. */
@@ -230,6 +239,12 @@ export class TracedProcesses {
     const where = await locateOpenSSL(r.process);
     const name = `pid ${pid} (${r.process.comm})`;
     if (!where.ok) {
+      // No OpenSSL: a Go program may have its own TLS.
+      const go = await locateGoTls(r.process);
+      if (typeof go !== "string") {
+        if (say !== "none") this.#opts.log(`${name}: Go's crypto/tls in ${r.process.exe}`);
+        return { result: { ok: true, process: r.process, tls: true }, sites: go };
+      }
       if (say === "all") this.#opts.log(`${name} ${where.message}: tracing its plain sockets only`);
       return { result: { ok: true, process: r.process, tls: false } };
     }
@@ -241,6 +256,7 @@ export class TracedProcesses {
   async #enter(info: ProcessInfo, tls: boolean, say: boolean): Promise<void> {
     let flags = this.#opts.flags;
     let sqlByLibrary = false;
+    let httpByProbes = false;
     for (const inst of this.#opts.instrumentations ?? []) {
       let r;
       try {
@@ -249,10 +265,20 @@ export class TracedProcesses {
         r = { attached: false, note: `pid ${info.pid}: ${inst.name}: ${(e as Error).message}` };
       }
       if (r.note && (say || r.attached)) this.#opts.log(r.note);
-      if (r.ownsTraffic) flags = 0; // its probes make the spans: no second one from the capture
+      // Its probes make the spans: none from the sockets, none for HTTP from TLS plaintext.
+      if (r.ownsHttp) {
+        flags &= ~this.#opts.socketsFlag;
+        httpByProbes = true;
+      }
       if (r.ownsSql) sqlByLibrary = true;
     }
-    this.#procs.set(info.pid, { info, resource: processResource(info), tls, sqlByLibrary });
+    this.#procs.set(info.pid, {
+      info,
+      resource: processResource(info),
+      tls,
+      sqlByLibrary,
+      httpByProbes,
+    });
     this.#opts.tracedMap.update(key(info.pid), new Uint8Array(new Uint32Array([flags]).buffer));
   }
 }

@@ -3,7 +3,9 @@
 // socket capture leaves a Go process to its Go probes), a stripped build alike.
 import assert from "node:assert/strict";
 import { startAgent } from "./agent.ts";
-import { buildGoServer, startGoServer } from "./targets/go/build.ts";
+import { buildGoServer, goTargetCacheDir, startGoServer } from "./targets/go/build.ts";
+import { makeCert } from "./targets/certs.ts";
+import { startPythonServer } from "./targets/targets.ts";
 import { startCaddy } from "./targets/caddy.ts";
 
 for (const stripped of [false, true]) {
@@ -61,4 +63,58 @@ Deno.test("caddy from Debian (a stripped Go binary nobody here built) serving HT
   assert.equal(byPath.get("/index.html")?.attributes["url.scheme"], "https");
   assert.equal(byPath.get("/missing.html")?.attributes["http.response.status_code"], 404);
   for (const s of spans) assert.equal(s.resource["process.pid"], caddy.pid);
+  assert.match(agent.stderr(), /\(caddy\): Go's crypto\/tls in \/usr\/bin\/caddy/);
+  await new Promise((r) => setTimeout(r, 300)); // a second span would have come by now
+  await agent.stop();
+  assert.equal(
+    agent.spans.filter((s) => s.kind === "SERVER").length,
+    2,
+    "net/http's probes and the TLS plaintext: one span per request",
+  );
 });
+
+Deno.test("Go's crypto/tls without net/http: the plaintext makes client spans", async () => {
+  const exe = await buildTlsClient();
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  const client = new Deno.Command(exe, {
+    args: [`127.0.0.1:${server.port}`],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = client.stdin.getWriter();
+  try {
+    await using agent = await startAgent(["--pid", String(client.pid)]);
+    assert.match(agent.stderr(), /Go's crypto\/tls in /);
+    await writer.write(new TextEncoder().encode("/status/201?go=tls\n/hello?go=again\n"));
+    const spans = await agent.waitForSpans((s) => s.kind === "CLIENT", 2);
+    assert.equal(
+      spans[0]!.attributes["url.full"],
+      `https://127.0.0.1:${server.port}/status/201?go=tls`,
+    );
+    assert.equal(spans[0]!.attributes["http.response.status_code"], 201);
+    assert.equal(spans[1]!.attributes["url.query"], "go=again");
+    for (const s of spans) assert.equal(s.resource["process.pid"], client.pid);
+  } finally {
+    await writer.close().catch(() => {});
+    await client.status;
+    await client.stdout.cancel().catch(() => {});
+  }
+});
+
+/** Builds tests/targets/go/tlsclient with the local Go, cached beside the other fixtures. */
+async function buildTlsClient(): Promise<string> {
+  const src = new URL("./targets/go/tlsclient/", import.meta.url).pathname;
+  const dir = `${goTargetCacheDir()}/tlsclient`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.copyFile(`${src}main.go`, `${dir}/main.go`);
+  await Deno.writeTextFile(`${dir}/go.mod`, "module example.com/tlsclient\n\ngo 1.21\n");
+  const out = await new Deno.Command("go", {
+    args: ["build", "-o", "tlsclient", "."],
+    cwd: dir,
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return `${dir}/tlsclient`;
+}

@@ -90,7 +90,8 @@ export class GoInstrumentation implements Instrumentation {
     const skipped = loc.skipped.length ? `; not probed: ${loc.skipped.map((s) => s.symbol)}` : "";
     return {
       attached: true,
-      ownsTraffic: true,
+      ownsHttp: true,
+      ownsSql: loc.sites.some((s) => s.group === "sql"),
       note: `pid ${process.pid} (${process.comm}): Go ${loc.version}, offsets from ${
         loc.offsetsSource === "dwarf" ? "its DWARF" : "the table"
       }, ${loc.sites.length} probe sites${skipped}`,

@@ -61,6 +61,11 @@ export interface SpanBuilderOptions {
    * database connections are then given up here rather than parsed twice. Default: never.
    */
   sqlByLibrary?: (pid: number) => boolean;
+  /**
+   * Whether a process's HTTP spans come from elsewhere (its own probes, as Go's net/http):
+   * its connections then go to the SQL parsers only. Default: never.
+   */
+  httpByProbes?: (pid: number) => boolean;
   /** Requests in progress by thread, shared with other span stages. Default: a new one. */
   threads?: ThreadRequests;
 }
@@ -114,6 +119,7 @@ export class SpanBuilder {
   readonly #sqlConfig: ConstructorParameters<typeof SqlConnection>[2];
   readonly #onNotParsed?: (pid: number, conn: string) => void;
   readonly #sqlByLibrary: (pid: number) => boolean;
+  readonly #httpByProbes: (pid: number) => boolean;
   readonly #maxConnections: number;
   readonly #idleTimeoutNs: bigint;
   #clock = 0n;
@@ -139,6 +145,7 @@ export class SpanBuilder {
     const threads = options.threads ?? new ThreadRequests();
     this.#onNotParsed = options.onNotParsed;
     this.#sqlByLibrary = options.sqlByLibrary ?? (() => false);
+    this.#httpByProbes = options.httpByProbes ?? (() => false);
     this.#config = {
       toUnixNano: options.toUnixNano,
       resource: options.resource,
@@ -252,11 +259,11 @@ export class SpanBuilder {
       conns = new Map();
       this.#byPid.set(pid, conns);
     }
-    const conn = new HttpConnection(pid, key, this.#config);
-    conn.lastSeenMonoNs = this.#clock;
-    conns.set(key, conn);
+    const http = new HttpConnection(pid, key, this.#config);
+    http.lastSeenMonoNs = this.#clock;
+    conns.set(key, http);
     this.stats.connections++;
-    return conn;
+    return this.#httpByProbes(pid) ? this.#toSql(http) : http;
   }
 
   /** Hands a connection that has not carried HTTP over to the SQL protocols. */

@@ -1,5 +1,6 @@
 /**
- * TLS plaintext capture: where OpenSSL's SSL_read/SSL_write are and which programs probe them.
+ * TLS plaintext capture: where OpenSSL's SSL_read/SSL_write and Go's crypto/tls Read/Write are,
+ * and which programs probe them.
  *
  * @module
  */
@@ -10,3 +11,4 @@ export {
   type ProbeSite,
   type ProbeSpec,
 } from "./openssl.ts";
+export { locateGoTls } from "./go_tls.ts";
