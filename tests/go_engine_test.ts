@@ -118,3 +118,31 @@ async function buildTlsClient(): Promise<string> {
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
   return `${dir}/tlsclient`;
 }
+
+for (const toolchain of ["go1.22.12", "go1.26.8"]) {
+  Deno.test(`go ${toolchain}: an incoming traceparent continues the caller's trace, children too`, async () => {
+    const built = await buildGoServer(toolchain, { stripped: true });
+    if (!built.ok) throw new Error(built.error);
+    const server = await startGoServer(built.path);
+    try {
+      await using agent = await startAgent(["--pid", String(server.pid)]);
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const parent = "00f067aa0ba902b7";
+      const res = await fetch(`http://127.0.0.1:${server.port}/users/3`, {
+        headers: { traceparent: `00-${traceId}-${parent}-01`, "x-other": "1" },
+      });
+      await res.arrayBuffer();
+      const [users] = await agent.waitForSpans((s) => s.attributes["url.path"] === "/users/3", 1);
+      assert.equal(users!.traceId, traceId, "the caller's trace");
+      assert.equal(users!.parentSpanId, parent, "the caller's span is its parent");
+      const children = await agent.waitForSpans((s) => s.parentSpanId === users!.spanId, 3);
+      for (const c of children) assert.equal(c.traceId, traceId);
+      // Without the header: a trace of its own.
+      await (await fetch(`http://127.0.0.1:${server.port}/backend/9`)).arrayBuffer();
+      const [own] = await agent.waitForSpans((s) => s.attributes["url.path"] === "/backend/9", 1);
+      assert.notEqual(own!.traceId, traceId);
+    } finally {
+      await server.stop();
+    }
+  });
+}

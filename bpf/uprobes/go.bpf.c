@@ -259,6 +259,135 @@ static __always_inline struct go_http_event *reserve_http(__u32 kind, __u32 tgid
 	return e;
 }
 
+/* ---- An incoming traceparent, from Request.Header (map[string][]string) ---- */
+
+#define GO_MAP_CLASSIC 1
+#define GO_MAP_SWISS 2
+#define TRACEPARENT_LEN 55
+
+static __always_inline int hexval(__u8 c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Parses "00-<trace id>-<parent id>-<flags>" into `out`; false when malformed. */
+static __always_inline bool parse_traceparent(const __u8 *s, struct go_ctx *out)
+{
+	if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return false;
+	__u8 any = 0;
+	for (int i = 0; i < 16; i++) {
+		int hi = hexval(s[3 + 2 * i]), lo = hexval(s[4 + 2 * i]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out->trace_id[i] = (hi << 4) | lo;
+		any |= out->trace_id[i];
+	}
+	__u64 parent = 0;
+	for (int i = 0; i < 16; i++) {
+		int v = hexval(s[36 + i]);
+		if (v < 0)
+			return false;
+		parent = (parent << 4) | v;
+	}
+	out->span_id = parent;
+	return any && parent;
+}
+
+struct go_string {
+	__u64 data;
+	__s64 len;
+};
+
+/* The map's entry at `slot` (a string key, then a []string value) if the key is
+ * "Traceparent" (http.Header keys are canonical): its first value, parsed into `out`. */
+static __always_inline bool traceparent_at(__u64 key_at, __u64 value_at, struct go_ctx *out)
+{
+	struct go_string key = {};
+	if (bpf_probe_read_user(&key, sizeof(key), (void *)key_at) < 0 || key.len != 11)
+		return false;
+	char name[11] = {};
+	if (bpf_probe_read_user(name, sizeof(name), (void *)key.data) < 0)
+		return false;
+	const char want[11] = "Traceparent";
+	for (int i = 0; i < 11; i++)
+		if (name[i] != want[i])
+			return false;
+	struct go_string first = {};
+	__u64 values = read_u64(value_at); /* the slice's array */
+	if (!values || bpf_probe_read_user(&first, sizeof(first), (void *)values) < 0 ||
+	    first.len != TRACEPARENT_LEN)
+		return false;
+	__u8 text[TRACEPARENT_LEN] = {};
+	if (bpf_probe_read_user(text, sizeof(text), (void *)first.data) < 0)
+		return false;
+	return parse_traceparent(text, out);
+}
+
+/* Key and value of a map[string][]string entry: 16 + 24 bytes. */
+#define SLOT_KEY 16
+#define SLOT_VALUE 24
+
+/*
+ * Looks for the request's "Traceparent" header. Classic maps (Go ≤ 1.23): the first 8
+ * buckets (headers fit in one or two), 8 slots each: tophash[8], keys[8], values[8].
+ * Swiss maps (Go 1.24+): a small map's one group (≤ 8 headers), a control word then 8
+ * (key, value) slots. Larger header sets are not searched.
+ */
+static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
+						 struct go_ctx *out)
+{
+	if (o->req_header == GO_OFFSET_ABSENT)
+		return false;
+	__u64 m = read_u64(req + o->req_header);
+	if (!m)
+		return false;
+	if (o->header_map == GO_MAP_SWISS) {
+		if (read_u64(m + 24) != 0) /* dirLen: a directory of tables, not a small map */
+			return false;
+		__u64 group = read_u64(m + 16);
+		if (!group)
+			return false;
+		__u64 ctrl = read_u64(group);
+		for (int i = 0; i < 8; i++) {
+			if ((ctrl >> (8 * i)) & 0x80) /* empty or deleted */
+				continue;
+			__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
+			if (traceparent_at(slot, slot + SLOT_KEY, out))
+				return true;
+		}
+		return false;
+	}
+	if (o->header_map != GO_MAP_CLASSIC)
+		return false;
+	__u8 b = 0;
+	bpf_probe_read_user(&b, 1, (void *)(m + 9));
+	__u64 buckets = read_u64(m + 16);
+	if (!buckets || b > 3)
+		return false;
+	__u32 n = 1u << b;
+	for (__u32 i = 0; i < 8; i++) {
+		if (i >= n)
+			break;
+		__u64 bucket = buckets + i * (8 + 8 * (SLOT_KEY + SLOT_VALUE) + 8);
+		__u8 tophash[8] = {};
+		if (bpf_probe_read_user(tophash, sizeof(tophash), (void *)bucket) < 0)
+			return false;
+		for (int j = 0; j < 8; j++) {
+			if (tophash[j] < 5) /* empty or evacuated (minTopHash is 5) */
+				continue;
+			if (traceparent_at(bucket + 8 + j * SLOT_KEY,
+					   bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE, out))
+				return true;
+		}
+	}
+	return false;
+}
+
 SEC("uprobe")
 int go_server_entry(struct pt_regs *ctx)
 {
@@ -269,9 +398,10 @@ int go_server_entry(struct pt_regs *ctx)
 		return 0;
 	struct g_key key = goroutine(ctx, tgid, o);
 	struct http_call call = {.start_ns = bpf_ktime_get_ns(), .req = ctx->di, .rw = ctx->cx};
-	/* A new trace: an incoming traceparent is not read (the header map's layout changes
-	 * across Go versions: swiss tables since Go 1.24). */
-	new_ids(&call.ids, NULL);
+	/* The caller's trace when the request carries a traceparent, else a new one. */
+	struct go_ctx caller = {};
+	bool continued = incoming_traceparent(call.req, o, &caller);
+	new_ids(&call.ids, continued ? &caller : NULL);
 	struct go_ctx current = {.span_id = call.ids.span_id};
 	__builtin_memcpy(current.trace_id, call.ids.trace_id, 16);
 	bpf_map_update_elem(&server_calls, &key, &call, BPF_ANY);

@@ -68,6 +68,8 @@ struct go_offsets {
 	__u32 resp_status_code;	  /* net/http.Response.StatusCode (int) */
 	__u32 g_goid;		  /* runtime.g.goid (uint64) */
 	__u32 g_parent_goid;	  /* runtime.g.parentGoid (uint64, Go 1.21+) */
+	__u32 req_header;	  /* net/http.Request.Header (map[string][]string) */
+	__u32 header_map;	  /* how Go lays out that map: 1 classic buckets, 2 swiss tables */
 };
 
 /* The trace context of a span: new ids made in BPF, the parent's span id or 0. */

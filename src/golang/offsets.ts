@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type Dwarf, goOffsets, OFFSETS, type OffsetsTable } from "../symbols/go/mod.ts";
+import {
+  type Dwarf,
+  goOffsets,
+  OFFSETS,
+  type OffsetsTable,
+  parseGoVersion,
+} from "../symbols/go/mod.ts";
 import type { StructLayout } from "../../ffi/mod.ts";
 
 /** Value of a member the binary's Go version does not have (`GO_OFFSET_ABSENT`). */
@@ -32,13 +38,22 @@ export const GO_OFFSET_FIELDS = {
   resp_status_code: ["net/http.Response", "StatusCode", true],
   g_goid: ["runtime.g", "goid", true],
   g_parent_goid: ["runtime.g", "parentGoid", false],
+  req_header: ["net/http.Request", "Header", false],
 } as const satisfies Record<string, readonly [string, string, boolean]>;
+
+/**
+ * How Go lays out a map (`struct go_offsets.header_map`), for reading the request's
+ * `traceparent` from `Request.Header`: classic buckets up to Go 1.23, swiss tables since
+ * 1.24 (`GOEXPERIMENT=noswissmap` builds are taken for swiss: their header goes unread).
+ */
+export const GO_MAP_CLASSIC = 1;
+export const GO_MAP_SWISS = 2;
 
 /** A `struct go_offsets` field name. */
 export type GoOffsetField = keyof typeof GO_OFFSET_FIELDS;
 
 /** Offsets by `struct go_offsets` field; {@linkcode GO_OFFSET_ABSENT} where absent. */
-export type GoProbeOffsets = Record<GoOffsetField, number>;
+export type GoProbeOffsets = Record<GoOffsetField | "header_map", number>;
 
 /** What {@linkcode resolveGoOffsets} returns. */
 export type GoOffsetsResolution =
@@ -48,7 +63,7 @@ export type GoOffsetsResolution =
 function pick(
   lookup: (struct: string, member: string) => number | undefined,
 ): { ok: true; offsets: GoProbeOffsets } | { ok: false; missing: string[] } {
-  const offsets = {} as GoProbeOffsets;
+  const offsets = { header_map: GO_OFFSET_ABSENT } as GoProbeOffsets;
   const missing: string[] = [];
   for (const [field, [struct, member, required]] of Object.entries(GO_OFFSET_FIELDS)) {
     const off = lookup(struct, member);
@@ -85,7 +100,9 @@ export function resolveGoOffsets(
       if (!cache.has(struct)) cache.set(struct, dwarf.structMembers(struct));
       return cache.get(struct)?.get(member);
     });
-    if (fromDwarf.ok) return { ok: true, offsets: fromDwarf.offsets, source: "dwarf" };
+    if (fromDwarf.ok) {
+      return { ok: true, offsets: withMapLayout(fromDwarf.offsets, version), source: "dwarf" };
+    }
   }
   if (version === undefined) {
     return { ok: false, error: "the Go version is unknown (no readable build information)" };
@@ -99,7 +116,20 @@ export function resolveGoOffsets(
       error: `the offsets table for ${version} lacks ${fromTable.missing.join(", ")}`,
     };
   }
-  return { ok: true, offsets: fromTable.offsets, source: "table", tableVersion: known.version };
+  return {
+    ok: true,
+    offsets: withMapLayout(fromTable.offsets, version),
+    source: "table",
+    tableVersion: known.version,
+  };
+}
+
+function withMapLayout(offsets: GoProbeOffsets, version: string | undefined): GoProbeOffsets {
+  const v = version === undefined ? undefined : parseGoVersion(version);
+  if (v !== undefined && v[0] === 1) {
+    offsets.header_map = v[1] >= 24 ? GO_MAP_SWISS : GO_MAP_CLASSIC;
+  }
+  return offsets;
 }
 
 /** Encodes offsets as the kernel's `struct go_offsets`, laid out by the object's BTF. */
