@@ -137,6 +137,14 @@ for (const toolchain of ["go1.22.12", "go1.26.8"]) {
       assert.equal(users!.parentSpanId, parent, "the caller's span is its parent");
       const children = await agent.waitForSpans((s) => s.parentSpanId === users!.spanId, 3);
       for (const c of children) assert.equal(c.traceId, traceId);
+      // Among many headers (a larger map: more buckets, or a swiss table of several groups).
+      const many: Record<string, string> = { traceparent: `00-${traceId}-${"1".repeat(16)}-01` };
+      for (let i = 0; i < 14; i++) many[`x-extra-${i}`] = String(i);
+      await (await fetch(`http://127.0.0.1:${server.port}/backend/5`, { headers: many }))
+        .arrayBuffer();
+      const [busy] = await agent.waitForSpans((s) => s.attributes["url.path"] === "/backend/5", 1);
+      assert.equal(busy!.traceId, traceId, "found among 17 headers");
+      assert.equal(busy!.parentSpanId, "1".repeat(16));
       // Without the header: a trace of its own.
       await (await fetch(`http://127.0.0.1:${server.port}/backend/9`)).arrayBuffer();
       const [own] = await agent.waitForSpans((s) => s.attributes["url.path"] === "/backend/9", 1);

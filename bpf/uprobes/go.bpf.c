@@ -332,11 +332,29 @@ static __always_inline bool traceparent_at(__u64 key_at, __u64 value_at, struct 
 #define SLOT_KEY 16
 #define SLOT_VALUE 24
 
+/* A swiss-table group: a control word (a byte per slot, high bit set when empty or
+ * deleted), then 8 (key, value) slots. */
+static __always_inline bool traceparent_in_group(__u64 group, struct go_ctx *out)
+{
+	__u64 ctrl = read_u64(group);
+	for (int i = 0; i < 8; i++) {
+		if ((ctrl >> (8 * i)) & 0x80)
+			continue;
+		__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
+		if (traceparent_at(slot, slot + SLOT_KEY, out))
+			return true;
+	}
+	return false;
+}
+
+#define SWISS_GROUP_BYTES (8 + 8 * (SLOT_KEY + SLOT_VALUE))
+
 /*
  * Looks for the request's "Traceparent" header. Classic maps (Go ≤ 1.23): the first 8
  * buckets (headers fit in one or two), 8 slots each: tophash[8], keys[8], values[8].
- * Swiss maps (Go 1.24+): a small map's one group (≤ 8 headers), a control word then 8
- * (key, value) slots. Larger header sets are not searched.
+ * Swiss maps (Go 1.24+): a small map's one group (≤ 8 headers), or, for more headers, the
+ * first 4 groups of a one-table directory (Map: dirPtr at 16, dirLen at 24; table: groups'
+ * data at 16, length mask at 24). Larger header sets are not searched.
  */
 static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
 						 struct go_ctx *out)
@@ -347,17 +365,20 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 	if (!m)
 		return false;
 	if (o->header_map == GO_MAP_SWISS) {
-		if (read_u64(m + 24) != 0) /* dirLen: a directory of tables, not a small map */
+		__u64 dir = read_u64(m + 16), dir_len = read_u64(m + 24);
+		if (!dir)
 			return false;
-		__u64 group = read_u64(m + 16);
-		if (!group)
+		if (dir_len == 0) /* a small map: dirPtr is its one group */
+			return traceparent_in_group(dir, out);
+		if (dir_len != 1)
 			return false;
-		__u64 ctrl = read_u64(group);
-		for (int i = 0; i < 8; i++) {
-			if ((ctrl >> (8 * i)) & 0x80) /* empty or deleted */
-				continue;
-			__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
-			if (traceparent_at(slot, slot + SLOT_KEY, out))
+		__u64 table = read_u64(dir);
+		__u64 groups = table ? read_u64(table + 16) : 0;
+		__u64 mask = table ? read_u64(table + 24) : 0;
+		for (__u64 g = 0; g < 4; g++) {
+			if (!groups || g > mask)
+				break;
+			if (traceparent_in_group(groups + g * SWISS_GROUP_BYTES, out))
 				return true;
 		}
 		return false;
