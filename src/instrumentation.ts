@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { BpfObject, type RingReader } from "../ffi/mod.ts";
 import type { ProcessInfo } from "./discovery/mod.ts";
+import { ProbeSet } from "./probe_set.ts";
 
 /** What an instrumentation made of a process. */
 export interface Instrumented {
@@ -43,4 +45,30 @@ export interface Instrumentation {
   counters(): { hits: number; drops: number };
   /** Detaches everything and closes the object. */
   close(): Promise<void>;
+}
+
+/** An instrumentation's own BPF object, loaded: its probes and its ring buffer. */
+export interface LoadedObject {
+  obj: BpfObject;
+  probes: ProbeSet;
+  ring: RingReader;
+}
+
+/** Opens and loads the object at `path` and maps its ring buffer `ring`. */
+export function loadObject(path: string, ring: string): LoadedObject {
+  const obj = BpfObject.open(path);
+  try {
+    obj.load();
+    return { obj, probes: new ProbeSet(obj), ring: obj.map(ring).ringReader() };
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+/** Detaches the object's probes and closes it. */
+export async function closeObject(loaded: LoadedObject): Promise<void> {
+  await loaded.probes.close();
+  loaded.ring.close();
+  loaded.obj.close();
 }

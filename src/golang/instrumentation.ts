@@ -6,10 +6,14 @@
  *
  * @module
  */
-import { BpfObject, type RingReader } from "../../ffi/mod.ts";
 import { isAlive, type ProcessInfo } from "../discovery/mod.ts";
-import type { Instrumentation, Instrumented } from "../instrumentation.ts";
-import { ProbeSet } from "../probe_set.ts";
+import {
+  closeObject,
+  type Instrumentation,
+  type Instrumented,
+  type LoadedObject,
+  loadObject,
+} from "../instrumentation.ts";
 import type { Attributes, Span } from "../spans/span.ts";
 import { type GoEventDecoder, goEventDecoder } from "./events.ts";
 import { type GoLocateResult, locateGo } from "./locate.ts";
@@ -34,12 +38,7 @@ export class GoInstrumentation implements Instrumentation {
   readonly #opts: GoInstrumentationOptions;
   /** What each executable held, by file identity. */
   readonly #located = new Map<string, GoLocateResult>();
-  #open?: {
-    obj: BpfObject;
-    probes: ProbeSet;
-    ring: RingReader;
-    decode: GoEventDecoder;
-  };
+  #open?: LoadedObject & { decode: GoEventDecoder };
 
   constructor(options: GoInstrumentationOptions) {
     this.#opts = options;
@@ -125,27 +124,13 @@ export class GoInstrumentation implements Instrumentation {
   async close(): Promise<void> {
     const open = this.#open;
     this.#open = undefined;
-    if (!open) return;
-    await open.probes.close();
-    open.ring.close();
-    open.obj.close();
+    if (open) await closeObject(open);
   }
 
   #load() {
     if (this.#open) return this.#open;
-    const obj = BpfObject.open(this.#opts.objectPath ?? GO_BPF_OBJECT);
-    try {
-      obj.load();
-      this.#open = {
-        obj,
-        probes: new ProbeSet(obj),
-        ring: obj.map("go_events").ringReader(),
-        decode: goEventDecoder(obj),
-      };
-      return this.#open;
-    } catch (e) {
-      obj.close();
-      throw e;
-    }
+    const loaded = loadObject(this.#opts.objectPath ?? GO_BPF_OBJECT, "go_events");
+    this.#open = { ...loaded, decode: goEventDecoder(loaded.obj) };
+    return this.#open;
   }
 }

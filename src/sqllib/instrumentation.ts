@@ -6,10 +6,14 @@
  *
  * @module
  */
-import { BpfObject, type RingReader } from "../../ffi/mod.ts";
 import type { ProcessInfo } from "../discovery/mod.ts";
-import type { Instrumentation, Instrumented } from "../instrumentation.ts";
-import { ProbeSet } from "../probe_set.ts";
+import {
+  closeObject,
+  type Instrumentation,
+  type Instrumented,
+  type LoadedObject,
+  loadObject,
+} from "../instrumentation.ts";
 import { type IdGenerator, RandomIdGenerator } from "../spans/ids.ts";
 import type { TraceContext } from "../spans/peer_links.ts";
 import type { Attributes, Span } from "../spans/span.ts";
@@ -37,13 +41,7 @@ export class SqlLibInstrumentation implements Instrumentation {
   readonly name = "SQL client libraries";
   readonly #opts: SqlLibInstrumentationOptions;
   readonly #ids: IdGenerator = new RandomIdGenerator();
-  #open?: {
-    obj: BpfObject;
-    probes: ProbeSet;
-    ring: RingReader;
-    decode: SqlLibEventDecoder;
-    statements: SqlLibStatements;
-  };
+  #open?: LoadedObject & { decode: SqlLibEventDecoder; statements: SqlLibStatements };
 
   constructor(options: SqlLibInstrumentationOptions) {
     this.#opts = options;
@@ -94,44 +92,29 @@ export class SqlLibInstrumentation implements Instrumentation {
   async close(): Promise<void> {
     const open = this.#open;
     this.#open = undefined;
-    if (!open) return;
-    await open.probes.close();
-    open.ring.close();
-    open.obj.close();
+    if (open) await closeObject(open);
   }
 
   #load() {
     if (this.#open) return this.#open;
-    const obj = BpfObject.open(this.#opts.objectPath ?? SQLLIB_BPF_OBJECT);
-    try {
-      obj.load();
-      const { onSpan, resource, toUnixNano, parentOf, fullQueryText } = this.#opts;
-      const statements = new SqlLibStatements((s) => {
-        const span = sqlLibSpan(s, {
-          resource: resource(s.pid),
-          toUnixNano,
-          ids: this.#ids,
-          ...(fullQueryText !== undefined ? { fullQueryText } : {}),
-        });
-        const parent = parentOf?.(s.pid, s.exchange.tid, s.exchange.startMonoNs);
-        if (parent) {
-          span.traceId = parent.traceId;
-          span.parentSpanId = parent.spanId;
-          if (parent.sampled !== undefined) span.parentSampled = parent.sampled;
-        }
-        onSpan(span);
+    const loaded = loadObject(this.#opts.objectPath ?? SQLLIB_BPF_OBJECT, "sql_events");
+    const { onSpan, resource, toUnixNano, parentOf, fullQueryText } = this.#opts;
+    const statements = new SqlLibStatements((s) => {
+      const span = sqlLibSpan(s, {
+        resource: resource(s.pid),
+        toUnixNano,
+        ids: this.#ids,
+        ...(fullQueryText !== undefined ? { fullQueryText } : {}),
       });
-      this.#open = {
-        obj,
-        probes: new ProbeSet(obj),
-        ring: obj.map("sql_events").ringReader(),
-        decode: sqlLibEventDecoder(obj),
-        statements,
-      };
-      return this.#open;
-    } catch (e) {
-      obj.close();
-      throw e;
-    }
+      const parent = parentOf?.(s.pid, s.exchange.tid, s.exchange.startMonoNs);
+      if (parent) {
+        span.traceId = parent.traceId;
+        span.parentSpanId = parent.spanId;
+        if (parent.sampled !== undefined) span.parentSampled = parent.sampled;
+      }
+      onSpan(span);
+    });
+    this.#open = { ...loaded, decode: sqlLibEventDecoder(loaded.obj), statements };
+    return this.#open;
   }
 }
