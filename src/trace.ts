@@ -433,6 +433,16 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     let lastCheck = performance.now();
     let lastTick = lastCheck;
     let dropsReported = 0;
+    let dropsSeen = 0;
+    const sayDrops = () => {
+      if (dropsSeen <= dropsReported) return;
+      log(
+        `the ring buffer was full: ${
+          dropsSeen - dropsReported
+        } events dropped, so some spans may be missing`,
+      );
+      dropsReported = dropsSeen;
+    };
     while (
       !opts.signal?.aborted && performance.now() < deadline &&
       (traced.size > 0 || watch !== undefined)
@@ -467,16 +477,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
             if (!traced.has(pid) && (await traced.add(pid)).ok) log(`pid ${pid} now matches`);
           }
         }
-        // Said once per burst, not per event: the counter only grows.
+        // Said once per burst, when it is over (a second without new drops), not per event
+        // or per check: the counter only grows.
         const drops = readStats(obj).drops + libraryCounters().drops;
-        if (drops > dropsReported) {
-          log(
-            `the ring buffer was full: ${
-              drops - dropsReported
-            } events dropped, so some spans may be missing`,
-          );
-          dropsReported = drops;
-        }
+        if (drops > dropsSeen) dropsSeen = drops;
+        else sayDrops();
         opts.onStats?.({
           events,
           dropped: drops,
@@ -488,6 +493,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       }
     }
     while (ring.consume(onRecord) > 0);
+    dropsSeen = Math.max(dropsSeen, readStats(obj).drops + libraryCounters().drops);
+    sayDrops();
     for (const i of instrumentations) while (i.consume() > 0);
     builder?.flush();
     const s = readStats(obj);
