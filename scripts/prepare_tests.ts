@@ -1,13 +1,16 @@
 /**
  * Builds what the test suite compiles from source, one thing at a time, before the suite
- * runs its files in parallel: the OpenTelemetry Collector, the Go fixtures for each test
- * toolchain (fetched through GOTOOLCHAIN), with and without DWARF. Everything is cached
- * outside the repository, so a second run costs a few stat calls. `./upspan test` runs it.
+ * runs its files in parallel (where a first-time build would slow the timing-sensitive
+ * tests beside it): the OpenTelemetry Collector, the Go fixtures for each test toolchain
+ * (fetched through GOTOOLCHAIN), with and without DWARF, and the Kubernetes manifest
+ * checker. Everything is cached outside the repository (Go's build cache for the checker),
+ * so a second run costs a few stat calls. `./upspan test` runs it.
  *
  * @module
  */
 import { buildCollector } from "../tests/collector/collector.ts";
 import { buildGoServer, GO_TEST_TOOLCHAINS } from "../tests/targets/go/build.ts";
+import { buildGoFixture, buildOldGoFixture, TEST_TOOLCHAINS } from "../tests/go_fixtures.ts";
 
 const t0 = performance.now();
 const say = (what: string) =>
@@ -22,3 +25,19 @@ for (const toolchain of GO_TEST_TOOLCHAINS) {
   }
   say(`Go fixture server built with ${toolchain}`);
 }
+for (const toolchain of TEST_TOOLCHAINS) {
+  for (const stripped of [false, true]) {
+    const built = buildGoFixture(toolchain, { stripped });
+    if (!built.ok) throw new Error(built.error);
+  }
+}
+buildOldGoFixture();
+say("Go reader fixtures built");
+const checker = await new Deno.Command("go", {
+  args: ["build", "-o", "/dev/null", "."],
+  cwd: new URL("../deploy/validate", import.meta.url).pathname,
+  stdout: "null",
+  stderr: "piped",
+}).output();
+if (!checker.success) throw new Error(new TextDecoder().decode(checker.stderr));
+say("Kubernetes manifest checker built");
