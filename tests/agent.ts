@@ -5,6 +5,8 @@
  * @module
  */
 
+import { tied } from "./targets/tied.ts";
+
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 
 /** A span as the JSON contract prints it. */
@@ -53,8 +55,9 @@ export interface AgentOptions {
 /** Runs the agent with `args` and waits for its `ready` line. */
 export async function startAgent(args: string[], opts: AgentOptions = {}): Promise<Agent> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, "--format", "json", ...args],
+  const [cmd, argv] = tied([Deno.execPath(), "run", "-A", MOD, "--format", "json", ...args]);
+  const child = new Deno.Command(cmd, {
+    args: argv,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -154,8 +157,9 @@ export async function startAgent(args: string[], opts: AgentOptions = {}): Promi
 export async function runAgent(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
+  const [cmd, argv] = tied([Deno.execPath(), "run", "-A", MOD, ...args]);
+  const out = await new Deno.Command(cmd, {
+    args: argv,
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { makeCert } from "./targets/certs.ts";
 import { startPythonServer } from "./targets/targets.ts";
 import { curl, startAgent } from "./agent.ts";
+import { tied } from "./targets/tied.ts";
 
 Deno.test("--duration: stops by itself with exit 0 and the spans it saw", async () => {
   const { cert, key } = await makeCert(await Deno.makeTempDir());
@@ -41,16 +42,18 @@ Deno.test("--debug: libbpf's own log appears on stderr", async () => {
 Deno.test("the reader of stdout goes away (`| head -1`): the agent stops quietly with exit 0", async () => {
   const { cert, key } = await makeCert(await Deno.makeTempDir());
   await using server = await startPythonServer({ cert, key });
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../mod.ts", import.meta.url).pathname,
-      "--pid",
-      String(server.pid),
-      "--format",
-      "json",
-    ],
+  const [cmd, argv] = tied([
+    Deno.execPath(),
+    "run",
+    "-A",
+    new URL("../mod.ts", import.meta.url).pathname,
+    "--pid",
+    String(server.pid),
+    "--format",
+    "json",
+  ]);
+  const agent = new Deno.Command(cmd, {
+    args: argv,
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { tied } from "./tied.ts";
+
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 
 /** A running agent process. */
@@ -36,9 +38,10 @@ export interface SpawnOptions {
 
 /** Runs `deno run -A mod.ts ARGS` (no `--format` added) and collects its output. */
 export function spawnAgent(args: string[], options: SpawnOptions = {}): AgentProcess {
-  const argv = [Deno.execPath(), "run", "-A", MOD, ...args];
-  const [cmd, ...rest] = [...(options.wrapper ?? []), ...argv];
-  const child = new Deno.Command(cmd!, {
+  // Tied at both levels: a wrapper (strace) killed with the runner lets its tracee go on.
+  const agent = tied([Deno.execPath(), "run", "-A", MOD, ...args]);
+  const [cmd, rest] = options.wrapper ? tied([...options.wrapper, agent[0], ...agent[1]]) : agent;
+  const child = new Deno.Command(cmd, {
     args: rest,
     stdin: "null",
     stdout: "piped",

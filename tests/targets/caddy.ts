@@ -6,6 +6,7 @@
  * @module
  */
 import { makeCert } from "./certs.ts";
+import { tied } from "./tied.ts";
 
 /** A running caddy. */
 export interface Caddy extends AsyncDisposable {
@@ -40,8 +41,16 @@ https://127.0.0.1:${port} {
 }
 `,
   );
-  const child = new Deno.Command("caddy", {
-    args: ["run", "--config", `${dir}/Caddyfile`, "--adapter", "caddyfile"],
+  const [cmd, argv] = tied([
+    "caddy",
+    "run",
+    "--config",
+    `${dir}/Caddyfile`,
+    "--adapter",
+    "caddyfile",
+  ]);
+  const child = new Deno.Command(cmd, {
+    args: argv,
     env: { HOME: dir, XDG_DATA_HOME: `${dir}/data`, XDG_CONFIG_HOME: `${dir}/config` },
     stdin: "null",
     stdout: "null",

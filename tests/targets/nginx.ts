@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { tied } from "./tied.ts";
 
 /** A running nginx. */
 export interface Nginx extends AsyncDisposable {
@@ -63,8 +64,9 @@ http {
 }
 `,
   );
-  const child = new Deno.Command("nginx", {
-    args: ["-p", dir, "-c", `${dir}/nginx.conf`],
+  const [cmd, args] = tied(["nginx", "-p", dir, "-c", `${dir}/nginx.conf`]);
+  const child = new Deno.Command(cmd, {
+    args,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { tied } from "./tied.ts";
+
 const HERE = new URL(".", import.meta.url).pathname;
 
 /** The Python (`http.server` + `ssl`) target. */
@@ -73,8 +75,9 @@ export async function startServer(
   options: { timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<TargetServer> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const child = new Deno.Command(command, {
-    args,
+  const [cmd, argv] = tied([command, ...args]);
+  const child = new Deno.Command(cmd, {
+    args: argv,
     env: options.env,
     stdin: "null",
     stdout: "piped",

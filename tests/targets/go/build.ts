@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { tied } from "../tied.ts";
 
 /** Toolchains the end-to-end test builds with: the oldest supported, the first with
  * ServeMux patterns, and the local one. */
@@ -100,7 +101,8 @@ export interface GoServer {
 
 /** Starts a built fixture server and waits for its "listening" line. */
 export async function startGoServer(path: string): Promise<GoServer> {
-  const child = new Deno.Command(path, { stdout: "piped", stderr: "inherit" }).spawn();
+  const [cmd, args] = tied([path]);
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
   const reader = child.stdout.getReader();
   let text = "";
   while (!text.includes("\n")) {
