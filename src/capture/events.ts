@@ -85,9 +85,13 @@ function connKey(view: DataView, at: number): string {
   return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
 }
 
-/** A kernel address (the struct sock) as hex: it needs all 64 bits, so a BigInt. */
+/** A kernel address (the struct sock) as hex: all 64 bits, so read as two halves. */
 function kernelAddress(view: DataView, at: number): string {
-  return "0x" + view.getBigUint64(at, true).toString(16);
+  // Two 32-bit halves, not a BigInt: this runs for every record of a plain socket.
+  const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
+  return hi === 0
+    ? "0x" + lo.toString(16)
+    : "0x" + hi.toString(16) + lo.toString(16).padStart(8, "0");
 }
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
