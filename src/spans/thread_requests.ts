@@ -67,9 +67,4 @@ export class ThreadRequests {
     }
     return match?.context;
   }
-
-  /** Threads with requests remembered. */
-  get size(): number {
-    return this.#byThread.size;
-  }
 }
