@@ -26,9 +26,9 @@ export {
 export { selectorWatch } from "./src/selector_watch.ts";
 export type { Selectors } from "./src/discovery/selectors.ts";
 export { runDoctor } from "./src/doctor.ts";
-export type { Span } from "./src/spans/span.ts";
+export type { Span } from "./src/model/span.ts";
 export type { MappedFile, ProcessInfo } from "./src/discovery/mod.ts";
-export type { SocketInfo, StreamChunk } from "./src/spans/stream_chunk.ts";
+export type { SocketInfo, StreamChunk } from "./src/model/stream_chunk.ts";
 export { UpspanError } from "./src/errors.ts";
 
 if (import.meta.main) {

@@ -10,7 +10,7 @@
  * @module
  */
 import { OtlpSpanExporter } from "../src/export/otlp.ts";
-import type { Span } from "../src/spans/span.ts";
+import type { Span } from "../src/model/span.ts";
 import { startCollector } from "../tests/collector/collector.ts";
 import process from "node:process";
 

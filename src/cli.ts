@@ -23,7 +23,7 @@ import { SpanMetrics } from "./export/metrics.ts";
 import { type AgentHealth, PrometheusServer } from "./export/prometheus.ts";
 import { ParentBasedRatioSampler } from "./sampling.ts";
 import { withRoute } from "./spans/route.ts";
-import type { Span } from "./spans/span.ts";
+import type { Span } from "./model/span.ts";
 import type { Selectors } from "./discovery/selectors.ts";
 import { selectorWatch, watchesProcesses } from "./selector_watch.ts";
 import { runDoctor } from "./doctor.ts";

@@ -8,7 +8,7 @@
  */
 import type { ProcessInfo } from "./discovery/mod.ts";
 import { parseCgroup } from "./discovery/container.ts";
-import type { Attributes } from "./spans/span.ts";
+import type { Attributes } from "./model/span.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** `telemetry.distro.version`: upspan's own version. */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Span } from "./spans/span.ts";
+import type { Span } from "./model/span.ts";
 
 /** What the sampler reads from a span. `parentSampled` is the incoming header's flag. */
 export interface SamplingInput {

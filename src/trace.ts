@@ -20,13 +20,13 @@ import { TracedProcesses } from "./traced_processes.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 import { GoInstrumentation } from "./golang/instrumentation.ts";
 import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
-import { ThreadRequests } from "./spans/thread_requests.ts";
+import { ThreadRequests } from "./context/thread_requests.ts";
 import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
 import { ProbeSet } from "./probe_set.ts";
 import { SpanBuilder } from "./spans/mod.ts";
-import type { Span } from "./spans/span.ts";
-import type { SocketInfo, StreamChunk } from "./spans/stream_chunk.ts";
+import type { Span } from "./model/span.ts";
+import type { SocketInfo, StreamChunk } from "./model/stream_chunk.ts";
 import {
   captureDecoder,
   type CaptureEvent,

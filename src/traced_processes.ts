@@ -11,7 +11,7 @@ import type { BpfMap } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
-import type { Attributes } from "./spans/span.ts";
+import type { Attributes } from "./model/span.ts";
 import { locateGoTls, locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 

@@ -6,7 +6,7 @@ import { startNodeServer, startPythonServer, startServer } from "./targets/targe
 import { PYTHON_SERVER } from "./targets/targets.ts";
 import { trace } from "../src/trace.ts";
 import { selectorWatch } from "../src/selector_watch.ts";
-import type { Span } from "../src/spans/span.ts";
+import type { Span } from "../src/model/span.ts";
 
 /** python3 under a name of its own, so that `--exe` can pick it alone on a busy host. */
 async function uniquePython(): Promise<{ exe: string; env: Record<string, string> }> {

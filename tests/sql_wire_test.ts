@@ -7,7 +7,7 @@ import { PostgresWireParser } from "../src/sql/postgres_wire.ts";
 import { MysqlWireParser } from "../src/sql/mysql_wire.ts";
 import type { SqlExchange } from "../src/sql/sql_exchange.ts";
 import { sqlExchangeSpan } from "../src/sql/sql_semconv.ts";
-import { RandomIdGenerator } from "../src/spans/ids.ts";
+import { RandomIdGenerator } from "../src/model/ids.ts";
 import { type RecordedPiece, startRecordingProxy } from "./targets/record_proxy.ts";
 import { haveMariadb, havePostgres, startMariadb, startPostgres } from "./targets/sql_servers.ts";
 import { PG_CLIENT_SCRIPT } from "./targets/pg_client.ts";

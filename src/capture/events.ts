@@ -6,7 +6,7 @@
  * @module
  */
 import type { Field, StructLayout } from "../../ffi/mod.ts";
-import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
+import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 
 const AF_UNIX = 1;
 const AF_INET = 2;

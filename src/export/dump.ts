@@ -15,7 +15,7 @@
  */
 
 import { joinHostPort } from "../spans/mod.ts";
-import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
+import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import {
   _isUnsafeCodePoint,
   _painter,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { StreamChunk } from "../spans/stream_chunk.ts";
+import type { StreamChunk } from "../model/stream_chunk.ts";
 import { _wallClock } from "./_terminal.ts";
 import { DumpPrinter, type DumpPrinterOptions, escapeText, hexdump } from "./dump.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 
 /**
  * Receives finished spans. `export` must not block for long and must not throw on a
@@ -12,7 +12,7 @@ import type { Span } from "../spans/span.ts";
  *
  * @example
  * ```ts
- * import type { Span } from "../spans/span.ts";
+ * import type { Span } from "../model/span.ts";
  *
  * class CountingExporter implements SpanExporter {
  *   count = 0;

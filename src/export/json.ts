@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 import type { SpanExporter } from "./exporter.ts";
 import { _writeStdout } from "./_terminal.ts";
 

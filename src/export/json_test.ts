@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 import { JsonLinesExporter, spanToJson } from "./json.ts";
 
 const KEYS = [

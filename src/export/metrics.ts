@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Attributes, Span } from "../spans/span.ts";
+import type { Attributes, Span } from "../model/span.ts";
 
 /** The duration metrics upspan derives, by their OpenTelemetry names. */
 export type DurationMetric =

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bucketIndex, HTTP_DURATION_BUCKETS, spanMeasurement, SpanMetrics } from "./metrics.ts";
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 
 const RES = { "service.name": "api", "process.pid": 1 };
 

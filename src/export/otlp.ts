@@ -19,7 +19,7 @@ import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import type { Attributes, Span } from "../spans/span.ts";
+import type { Attributes, Span } from "../model/span.ts";
 import type { SpanExporter } from "./exporter.ts";
 import { DISTRO_VERSION } from "../resource.ts";
 

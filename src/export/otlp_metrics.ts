@@ -10,7 +10,7 @@
 import type { Histogram } from "@opentelemetry/api";
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
-import type { Attributes } from "../spans/span.ts";
+import type { Attributes } from "../model/span.ts";
 import {
   DURATION_METRICS,
   type DurationMetric,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { metricsUrl, OtlpMetricsExporter } from "./otlp_metrics.ts";
 import { SpanMetrics } from "./metrics.ts";
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 
 Deno.test("otlp metrics: endpoint precedence", () => {
   const env = (vars: Record<string, string>) => (n: string) => vars[n];

@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import { OtlpSpanExporter, type ReadableSpanSink, toReadableSpan, tracesUrl } from "./otlp.ts";
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 
 const RESOURCE = { "service.name": "api", "process.pid": 42 };
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 import type { SpanExporter } from "./exporter.ts";
 import {
   _painter,

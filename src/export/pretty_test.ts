@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 import { _wallClock } from "./_terminal.ts";
 import { formatDuration, PrettyExporter, type PrettyExporterOptions } from "./pretty.ts";
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Attributes } from "../spans/span.ts";
+import type { Attributes } from "../model/span.ts";
 import { DURATION_METRICS, type HistogramSeries, type SpanMetrics } from "./metrics.ts";
 
 /** The agent's own counters, as far as they are known; absent ones are not shown. */

@@ -6,7 +6,7 @@ import {
   PrometheusServer,
   renderPrometheus,
 } from "./prometheus.ts";
-import type { Span } from "../spans/span.ts";
+import type { Span } from "../model/span.ts";
 
 function span(resource: Span["resource"], attributes: Span["attributes"], ms: number): Span {
   return {

@@ -14,7 +14,7 @@ import {
   type LoadedObject,
   loadObject,
 } from "../instrumentation.ts";
-import type { Attributes, Span } from "../spans/span.ts";
+import type { Attributes, Span } from "../model/span.ts";
 import { type GoEventDecoder, goEventDecoder } from "./events.ts";
 import { type GoLocateResult, locateGo } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";

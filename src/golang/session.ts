@@ -7,7 +7,7 @@
  * @module
  */
 import { BpfObject, type Link, monotonicNs, realtimeNs } from "../../ffi/mod.ts";
-import type { Attributes, Span } from "../spans/span.ts";
+import type { Attributes, Span } from "../model/span.ts";
 import { goEventDecoder } from "./events.ts";
 import { type GoLocation, locateGo, type LocateGoOptions } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Attributes, Span, StatusCode } from "../spans/span.ts";
+import type { Attributes, Span, StatusCode } from "../model/span.ts";
 import { HTTP_METHODS } from "../spans/http1.ts";
 import { joinHostPort, redactQuery, splitHostPort } from "../spans/http_semconv.ts";
 import { sanitizeSql, summarizeSql } from "../sql/sql_text.ts";

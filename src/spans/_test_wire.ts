@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { Direction, SocketInfo, StreamChunk } from "./stream_chunk.ts";
-import type { IdGenerator } from "./ids.ts";
-import type { Span } from "./span.ts";
+import type { Direction, SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
+import type { IdGenerator } from "../model/ids.ts";
+import type { Span } from "../model/span.ts";
 
 /** Ids 000…1, 000…2, … so tests can name them. */
 export function countingIds(): IdGenerator {

@@ -9,19 +9,20 @@
  *
  * @module
  */
-import type { SocketInfo, StreamChunk } from "./stream_chunk.ts";
-import type { Attributes, Span } from "./span.ts";
+import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
+import type { Attributes, Span } from "../model/span.ts";
 import {
   type ReassemblyCounters,
   StreamReassembler,
   type StreamReassemblerOptions,
   type StreamSink,
-} from "./stream.ts";
+} from "../streams/reassembler.ts";
 import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "./http1.ts";
 import { type HttpExchangeContext, httpExchangeSpan, requestContext } from "./http_semconv.ts";
-import { clientToServer, type PeerLinks, type TraceContext } from "./peer_links.ts";
-import type { ThreadRequests } from "./thread_requests.ts";
-import type { IdGenerator } from "./ids.ts";
+import { clientToServer, type PeerLinks } from "../context/peer_links.ts";
+import type { TraceContext } from "../model/trace_context.ts";
+import type { ThreadRequests } from "../context/thread_requests.ts";
+import type { IdGenerator } from "../model/ids.ts";
 
 /** Counters shared by all connections of one span builder. */
 export interface HttpCounters extends ReassemblyCounters {

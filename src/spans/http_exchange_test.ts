@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { HttpConnection, type HttpConnectionConfig, newHttpCounters } from "./http_exchange.ts";
-import { PeerLinks } from "./peer_links.ts";
-import { ThreadRequests } from "./thread_requests.ts";
-import type { Span } from "./span.ts";
+import { PeerLinks } from "../context/peer_links.ts";
+import { ThreadRequests } from "../context/thread_requests.ts";
+import type { Span } from "../model/span.ts";
 import { countingIds, label, Wire } from "./_test_wire.ts";
 
 function setup(overrides: Partial<HttpConnectionConfig> = {}) {

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { Attributes, Span, SpanKind, StatusCode } from "./span.ts";
-import type { SocketInfo } from "./stream_chunk.ts";
+import type { Attributes, Span, SpanKind, StatusCode } from "../model/span.ts";
+import type { SocketInfo } from "../model/stream_chunk.ts";
 import {
   equalsLower,
   type HeaderField,
@@ -14,9 +14,9 @@ import {
   type Http1Response,
   HTTP_METHODS,
 } from "./http1.ts";
-import type { IdGenerator } from "./ids.ts";
-import { parseTraceparent } from "./traceparent.ts";
-import type { TraceContext } from "./peer_links.ts";
+import type { IdGenerator } from "../model/ids.ts";
+import { parseTraceparent } from "../context/traceparent.ts";
+import type { TraceContext } from "../model/trace_context.ts";
 
 /** What besides the two messages a span needs. */
 export interface HttpExchangeContext {

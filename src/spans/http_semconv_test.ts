@@ -7,7 +7,7 @@ import {
   splitHostPort,
   splitTarget,
 } from "./http_semconv.ts";
-import type { SocketInfo } from "./stream_chunk.ts";
+import type { SocketInfo } from "../model/stream_chunk.ts";
 
 function req(
   method: string,

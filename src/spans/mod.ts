@@ -19,15 +19,6 @@
  *
  * @module
  */
-export type { Attributes, AttributeValue, Span, SpanKind, StatusCode } from "./span.ts";
-export type { Direction, SocketInfo, StreamChunk } from "./stream_chunk.ts";
-export {
-  type ReassemblyCounters,
-  type StreamPart,
-  StreamReassembler,
-  type StreamReassemblerOptions,
-  type StreamSink,
-} from "./stream.ts";
 export {
   type BodyFraming,
   decodeLatin1,
@@ -44,8 +35,6 @@ export {
   parseContentLength,
   sniffHttp1,
 } from "./http1.ts";
-export { formatTraceparent, parseTraceparent, type TraceParent } from "./traceparent.ts";
-export { type IdGenerator, RandomIdGenerator } from "./ids.ts";
 export {
   type HttpExchangeContext,
   httpExchangeSpan,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Span } from "./span.ts";
+import type { Span } from "../model/span.ts";
 
 /** The placeholder for a segment that looks like an identifier. */
 export const ID_PLACEHOLDER = "{id}";

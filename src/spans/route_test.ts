@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { deriveRoute, isIdSegment, withRoute } from "./route.ts";
-import type { Span } from "./span.ts";
+import type { Span } from "../model/span.ts";
 
 Deno.test("route: identifiers become {id}, route words stay", () => {
   const cases: [string, string][] = [

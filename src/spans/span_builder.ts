@@ -6,12 +6,12 @@
  *
  * @module
  */
-import type { SocketInfo, StreamChunk } from "./stream_chunk.ts";
-import type { Attributes, Span } from "./span.ts";
+import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
+import type { Attributes, Span } from "../model/span.ts";
 import { HttpConnection, type HttpCounters, newHttpCounters } from "./http_exchange.ts";
-import { type IdGenerator, RandomIdGenerator } from "./ids.ts";
-import { PeerLinks } from "./peer_links.ts";
-import { ThreadRequests } from "./thread_requests.ts";
+import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
+import { PeerLinks } from "../context/peer_links.ts";
+import { ThreadRequests } from "../context/thread_requests.ts";
 import { sniffHttp1 } from "./http1.ts";
 import { newSqlCounters, type SqlCounters } from "../sql/sql_connection.ts";
 import { SqlConnection } from "../sql/sql_connection.ts";

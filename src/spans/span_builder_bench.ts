@@ -5,7 +5,7 @@
  * @module
  */
 import { SpanBuilder } from "./span_builder.ts";
-import type { StreamChunk } from "./stream_chunk.ts";
+import type { StreamChunk } from "../model/stream_chunk.ts";
 
 const enc = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const REQ = enc(

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { StreamSink } from "../spans/stream.ts";
+import type { StreamSink } from "../streams/reassembler.ts";
 import type { CapturedPiece } from "./_testdata.ts";
 
 /** A random source returning floats in [0, 1). */

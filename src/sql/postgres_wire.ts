@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { StreamSink } from "../spans/stream.ts";
+import type { StreamSink } from "../streams/reassembler.ts";
 import type { SqlError, SqlExchange, SqlExchangeSink } from "./sql_exchange.ts";
 
 /** What the startup packet and the server's ParameterStatus messages said. */

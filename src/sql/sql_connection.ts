@@ -11,19 +11,19 @@
  *
  * @module
  */
-import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
-import type { Attributes, Span } from "../spans/span.ts";
-import type { IdGenerator } from "../spans/ids.ts";
+import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
+import type { Attributes, Span } from "../model/span.ts";
+import type { IdGenerator } from "../model/ids.ts";
 import {
   type ReassemblyCounters,
   StreamReassembler,
   type StreamReassemblerOptions,
   type StreamSink,
-} from "../spans/stream.ts";
+} from "../streams/reassembler.ts";
 import { PostgresWireParser, sniffPostgres } from "./postgres_wire.ts";
 import { MysqlWireParser, sniffMysql } from "./mysql_wire.ts";
 import type { SqlExchange } from "./sql_exchange.ts";
-import type { TraceContext } from "../spans/peer_links.ts";
+import type { TraceContext } from "../model/trace_context.ts";
 import { sqlExchangeSpan, type SqlSystem } from "./sql_semconv.ts";
 
 /** Counters shared by all SQL connections of one span builder. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { newSqlCounters, SqlConnection, type SqlConnectionConfig } from "./sql_connection.ts";
-import type { Span } from "../spans/span.ts";
-import type { SocketInfo, StreamChunk } from "../spans/stream_chunk.ts";
-import { RandomIdGenerator } from "../spans/ids.ts";
+import type { Span } from "../model/span.ts";
+import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
+import { RandomIdGenerator } from "../model/ids.ts";
 import { type CapturedPiece, CAPTURES } from "./_testdata.ts";
 
 function config(spans: Span[]): SqlConnectionConfig {

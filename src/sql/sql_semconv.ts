@@ -11,10 +11,10 @@
  *
  * @module
  */
-import type { Attributes, Span, SpanKind } from "../spans/span.ts";
-import type { SocketInfo } from "../spans/stream_chunk.ts";
-import type { IdGenerator } from "../spans/ids.ts";
-import type { TraceContext } from "../spans/peer_links.ts";
+import type { Attributes, Span, SpanKind } from "../model/span.ts";
+import type { SocketInfo } from "../model/stream_chunk.ts";
+import type { IdGenerator } from "../model/ids.ts";
+import type { TraceContext } from "../model/trace_context.ts";
 import type { SqlExchange } from "./sql_exchange.ts";
 import { sanitizeSql, type SqlDialect, summarizeSql } from "./sql_text.ts";
 
@@ -56,7 +56,7 @@ function dialectOf(system: SqlSystem): SqlDialect {
  * @example
  * ```ts
  * import { sqlExchangeSpan } from "./sql_semconv.ts";
- * import { RandomIdGenerator } from "../spans/ids.ts";
+ * import { RandomIdGenerator } from "../model/ids.ts";
  * const span = sqlExchangeSpan(
  *   { text: "SELECT * FROM users WHERE id = 42", startMonoNs: 1n, endMonoNs: 2n, tid: 7, rows: 1 },
  *   { system: "postgresql", namespace: "shop", resource: {}, toUnixNano: (ns) => ns,

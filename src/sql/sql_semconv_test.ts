@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { mysqlSystem, type SqlExchangeContext, sqlExchangeSpan } from "./sql_semconv.ts";
 import type { SqlExchange } from "./sql_exchange.ts";
-import type { IdGenerator } from "../spans/ids.ts";
-import type { SocketInfo } from "../spans/stream_chunk.ts";
+import type { IdGenerator } from "../model/ids.ts";
+import type { SocketInfo } from "../model/stream_chunk.ts";
 
 const ids: IdGenerator = {
   traceId: () => "0af7651916cd43dd8448eb211c80319c",

@@ -14,9 +14,9 @@ import {
   type LoadedObject,
   loadObject,
 } from "../instrumentation.ts";
-import { type IdGenerator, RandomIdGenerator } from "../spans/ids.ts";
-import type { TraceContext } from "../spans/peer_links.ts";
-import type { Attributes, Span } from "../spans/span.ts";
+import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
+import type { TraceContext } from "../model/trace_context.ts";
+import type { Attributes, Span } from "../model/span.ts";
 import { type SqlLibEventDecoder, sqlLibEventDecoder } from "./events.ts";
 import { locateSqlLibraries } from "./locate.ts";
 import { encodeSqlLibProc, readSqlLibStats, SQLLIB_BPF_OBJECT } from "./session.ts";

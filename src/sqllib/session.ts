@@ -9,8 +9,8 @@
  */
 import { BpfObject, type Link, monotonicNs, realtimeNs } from "../../ffi/mod.ts";
 import { inspectProcess } from "../discovery/mod.ts";
-import { RandomIdGenerator } from "../spans/ids.ts";
-import type { Attributes, Span } from "../spans/span.ts";
+import { RandomIdGenerator } from "../model/ids.ts";
+import type { Attributes, Span } from "../model/span.ts";
 import { sqlLibEventDecoder } from "./events.ts";
 import { locateSqlLibraries, SQL_OFFSET_ABSENT, type SqlLibLocation } from "./locate.ts";
 import { sqlLibSpan } from "./spans.ts";

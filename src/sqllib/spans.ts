@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { Attributes, Span } from "../spans/span.ts";
-import type { IdGenerator } from "../spans/ids.ts";
+import type { Attributes, Span } from "../model/span.ts";
+import type { IdGenerator } from "../model/ids.ts";
 import { sanitizeSql, sqlExchangeSpan, summarizeSql } from "../sql/mod.ts";
 import type { SqlLibStatement } from "./statements.ts";
 
@@ -34,7 +34,7 @@ export interface SqlLibSpanContext {
  * @example
  * ```ts
  * import { sqlLibSpan } from "./spans.ts";
- * import { RandomIdGenerator } from "../spans/ids.ts";
+ * import { RandomIdGenerator } from "../model/ids.ts";
  * const span = sqlLibSpan(
  *   { library: "sqlite", system: "sqlite", pid: 1,
  *     exchange: { text: 'SELECT * FROM "t" WHERE x = 3', startMonoNs: 1n, endMonoNs: 2n, tid: 1 } },

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
 import { SAMPLE_EVENTS, sqlLibEvent } from "./_test_events.ts";
 import { sqlLibSpan } from "./spans.ts";
-import { RandomIdGenerator } from "../spans/ids.ts";
+import { RandomIdGenerator } from "../model/ids.ts";
 
 function run(events = SAMPLE_EVENTS): SqlLibStatement[] {
   const out: SqlLibStatement[] = [];

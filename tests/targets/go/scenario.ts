@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { probeHits, runGoTrace } from "../../../src/golang/mod.ts";
 import type { GoTraceResult } from "../../../src/golang/mod.ts";
-import type { Span } from "../../../src/spans/span.ts";
+import type { Span } from "../../../src/model/span.ts";
 import { buildGoServer, startGoServer } from "./build.ts";
 
 /** What one scenario run produced. */

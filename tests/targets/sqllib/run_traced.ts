@@ -11,7 +11,7 @@ import {
   type SqlLibStatement,
   type SqlLibTraceResult,
 } from "../../../src/sqllib/mod.ts";
-import type { Span } from "../../../src/spans/span.ts";
+import type { Span } from "../../../src/model/span.ts";
 
 /** What to run. */
 export interface TracedClient {

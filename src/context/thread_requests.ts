@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { TraceContext } from "./peer_links.ts";
+import type { TraceContext } from "../model/trace_context.ts";
 
 interface Served {
   context: TraceContext;

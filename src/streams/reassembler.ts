@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { StreamChunk } from "./stream_chunk.ts";
+import type { StreamChunk } from "../model/stream_chunk.ts";
 
 /** Receives the reassembled stream, strictly in order and without overlaps. */
 export interface StreamSink {
@@ -75,7 +75,7 @@ interface Held {
  *
  * @example
  * ```ts
- * import { StreamReassembler } from "./stream.ts";
+ * import { StreamReassembler } from "./reassembler.ts";
  * const seen: string[] = [];
  * const r = new StreamReassembler({
  *   data: (b) => seen.push(new TextDecoder().decode(b)),

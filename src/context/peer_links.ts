@@ -7,16 +7,8 @@
  *
  * @module
  */
-import type { SocketInfo } from "./stream_chunk.ts";
-
-/** The ids a span takes: its trace, itself and its parent ("" for none). */
-export interface TraceContext {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  /** The incoming `traceparent`'s sampled flag, when the trace came with one. */
-  sampled?: boolean;
-}
+import type { SocketInfo } from "../model/stream_chunk.ts";
+import type { TraceContext } from "../model/trace_context.ts";
 
 /** Connection key of both ends: client address and port, then server address and port. */
 export function clientToServer(socket: SocketInfo, server: boolean): string | undefined {

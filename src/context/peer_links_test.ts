@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { clientToServer, PeerLinks } from "./peer_links.ts";
-import type { SocketInfo } from "./stream_chunk.ts";
+import type { SocketInfo } from "../model/stream_chunk.ts";
 
 const ctx = (n: number) => ({ traceId: `t${n}`, spanId: `s${n}`, parentSpanId: "" });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type StreamPart, StreamReassembler } from "./stream.ts";
+import { type StreamPart, StreamReassembler } from "./reassembler.ts";
 
 type Piece = { bytes: string; monoNs: bigint } | { gap: number; lost: boolean; monoNs: bigint } | {
   reset: true;
