@@ -23,6 +23,7 @@ export {
   type TraceStats,
   type TraceSummary,
 } from "./src/trace.ts";
+export type { SpanRecorder } from "./src/span_pipeline.ts";
 export { selectorWatch } from "./src/selector_watch.ts";
 export type { Selectors } from "./src/discovery/selectors.ts";
 export { runDoctor } from "./src/doctor.ts";

@@ -21,8 +21,6 @@ import type { OtlpSpanExporter } from "./export/otlp.ts";
 import type { OtlpMetricsExporter } from "./export/otlp_metrics.ts";
 import { SpanMetrics } from "./export/metrics.ts";
 import { type AgentHealth, PrometheusServer } from "./export/prometheus.ts";
-import { ParentBasedRatioSampler } from "./sampling.ts";
-import { withRoute } from "./spans/route.ts";
 import type { Span } from "./model/span.ts";
 import type { Selectors } from "./discovery/selectors.ts";
 import { selectorWatch, watchesProcesses } from "./selector_watch.ts";
@@ -230,12 +228,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  // Beyond the console: every span gets its route and feeds the RED metrics; sampling
-  // decides only what is exported.
+  // The engine routes every span and measures it (the RED metrics) before sampling; what
+  // it hands on is exported.
   const otlpOn = opts.otlpEndpoint !== undefined ||
     !!Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT")?.trim() ||
     !!Deno.env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.trim();
-  const sampler = new ParentBasedRatioSampler(opts.sampleRatio);
   const metrics = otlpOn || opts.metricsPort !== undefined ? new SpanMetrics() : undefined;
   let otlp: OtlpSpanExporter | undefined;
   let otlpMetrics: OtlpMetricsExporter | undefined;
@@ -256,6 +253,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const health: AgentHealth = { spans: 0 };
+  let spansKept = 0;
   let prom: PrometheusServer | undefined;
   if (opts.metricsPort !== undefined && metrics) {
     try {
@@ -263,7 +261,7 @@ export async function main(argv: string[]): Promise<number> {
         port: opts.metricsPort,
         metrics,
         health: () => {
-          const h: AgentHealth = { ...health, spansSampledOut: sampler.counts.dropped };
+          const h: AgentHealth = { ...health, spansSampledOut: health.spans! - spansKept };
           if (otlp) {
             const st = otlp.stats;
             h.spansExported = st.exported;
@@ -287,12 +285,16 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const exportSpan = (span: Span) => {
-    withRoute(span);
-    health.spans!++;
-    metrics?.record(span);
-    if (!sampler.sample(span)) return;
+    spansKept++;
     exporter.export(span);
     otlp?.export(span);
+  };
+  // Counted as the engine measures them, so /metrics is current between its stats calls.
+  const recorder = {
+    record(span: Span) {
+      health.spans!++;
+      metrics?.record(span);
+    },
   };
 
   const ac = new AbortController();
@@ -321,6 +323,8 @@ export async function main(argv: string[]): Promise<number> {
       log: (line) => stderr(line),
       debugLog: opts.debug ? stderr : undefined,
       onSpan: dump ? undefined : exportSpan,
+      sampleRatio: opts.sampleRatio,
+      metrics: recorder,
       onStats: (s) => {
         health.eventsRead = s.events;
         health.eventsDropped = s.dropped;

@@ -25,6 +25,7 @@ import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
 import { ProbeSet } from "./probe_set.ts";
 import { SpanBuilder } from "./spans/mod.ts";
+import { SpanPipeline, type SpanRecorder } from "./span_pipeline.ts";
 import type { Span } from "./model/span.ts";
 import type { SocketInfo, StreamChunk } from "./model/stream_chunk.ts";
 import {
@@ -62,8 +63,15 @@ class LruMap<K, V> extends Map<K, V> {
 export interface TraceOptions {
   /** Processes to trace. */
   pids: number[];
-  /** Receives each finished span. */
+  /**
+   * Receives each finished span the sampler keeps, with its `http.route` (derived from the
+   * path where the framework's route is unknown) — the spans the command line prints.
+   */
   onSpan?: (span: Span) => void;
+  /** The share of traces handed to `onSpan`, 0 to 1 (parent-based); default 1, all. */
+  sampleRatio?: number;
+  /** Measures every finished span, before sampling (the RED metrics); default none. */
+  metrics?: SpanRecorder;
   /** Receives each captured plaintext chunk (for a dump), with its process and socket. */
   onChunk?: (
     chunk: StreamChunk,
@@ -102,7 +110,9 @@ export interface TraceOptions {
 export interface TraceStats {
   events: number;
   dropped: number;
+  /** Spans finished, and those of them the sampler withheld from `onSpan`. */
   spans: number;
+  spansSampledOut: number;
   /** Connections followed now, and those forgotten by the age and size limits. */
   connections: number;
   connectionsEvicted: number;
@@ -132,7 +142,10 @@ export interface ReadyInfo {
 
 /** Counters of one run. */
 export interface TraceSummary {
+  /** Spans finished (sampled out ones included). */
   spans: number;
+  /** Spans the sampler withheld from `onSpan`. */
+  spansSampledOut: number;
   /** Ring-buffer records read. */
   events: number;
   /** Probe hits, by probe, as counted by the BPF programs (Go's and SQL libraries' summed). */
@@ -261,15 +274,14 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     // spans: one builder for every connection; kernel monotonic time becomes wall time.
     let clockOffset = realtimeNs() - monotonicNs();
     let traced: TracedProcesses | undefined;
-    let spans = 0;
     const onSpan = opts.onSpan;
     // Plain sockets found to carry nothing parsed: the capture stops shipping their bytes.
     let ignoredSocks: BpfMap | undefined;
     const one = new Uint8Array([1]);
-    const emit = (span: Span) => {
-      spans++;
-      onSpan!(span);
-    };
+    // Every span, whichever instrumentation made it, is routed, measured and sampled here.
+    const pipeline = onSpan &&
+      new SpanPipeline({ onSpan, sampleRatio: opts.sampleRatio, metrics: opts.metrics });
+    const emit = (span: Span) => pipeline!.push(span);
     const toUnixNano = (mono: bigint) => mono + clockOffset;
     const resource = (pid: number) => traced?.resource(pid) ?? { "process.pid": pid };
     // The requests each thread serves, shared by every kind of span that can be their child.
@@ -485,7 +497,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         opts.onStats?.({
           events,
           dropped: drops,
-          spans,
+          spans: pipeline?.counts.spans ?? 0,
+          spansSampledOut: pipeline?.counts.sampledOut ?? 0,
           connections: builder?.stats.connections ?? 0,
           connectionsEvicted: builder?.stats.connectionsEvicted ?? 0,
           requestsDropped: builder?.stats.requestsDropped ?? 0,
@@ -500,7 +513,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     const s = readStats(obj);
     const library = libraryCounters();
     return {
-      spans,
+      spans: pipeline?.counts.spans ?? 0,
+      spansSampledOut: pipeline?.counts.sampledOut ?? 0,
       events,
       probeHits: {
         write: s.write,

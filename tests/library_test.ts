@@ -50,6 +50,53 @@ Deno.test("trace(): spans in-process, stopped by an AbortSignal, with its counte
   );
 });
 
+Deno.test("trace(): the spans the command line prints — routed, measured, then sampled", async () => {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startNodeServer({ cert, key });
+  const base = `https://127.0.0.1:${server.port}`;
+  const run = async (sampleRatio: number) => {
+    const ac = new AbortController();
+    const kept: Span[] = [];
+    const measured: Span[] = [];
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const done = trace({
+      pids: [server.pid],
+      signal: ac.signal,
+      sampleRatio,
+      onReady: () => ready(),
+      onSpan: (s) => kept.push(s),
+      metrics: {
+        record: (s) => {
+          measured.push(s);
+          if (measured.length === 2) ac.abort();
+        },
+      },
+    });
+    await Promise.race([isReady, done]);
+    await curl(`${base}/bytes/64`, `${base}/status/404`);
+    const summary = await done;
+    return { kept, measured, summary };
+  };
+
+  const all = await run(1);
+  assert.deepEqual(
+    all.kept.map((s) => [s.kind, s.attributes["url.path"], s.attributes["http.route"]]),
+    [["SERVER", "/bytes/64", "/bytes/{id}"], ["SERVER", "/status/404", "/status/{id}"]],
+  );
+  assert.deepEqual(all.measured, all.kept);
+  assert.deepEqual([all.summary.spans, all.summary.spansSampledOut], [2, 0]);
+
+  // Ratio 0: nothing handed on, every span still measured (and routed).
+  const none = await run(0);
+  assert.equal(none.kept.length, 0);
+  assert.deepEqual(
+    none.measured.map((s) => s.attributes["http.route"]),
+    ["/bytes/{id}", "/status/{id}"],
+  );
+  assert.deepEqual([none.summary.spans, none.summary.spansSampledOut], [2, 2]);
+});
+
 Deno.test("trace(): bad input rejects with an UpspanError, nothing attached", async () => {
   await assert.rejects(trace({ pids: [] }), (e) => e instanceof UpspanError && e.exitCode === 2);
   await assert.rejects(
