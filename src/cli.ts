@@ -240,16 +240,25 @@ export async function main(argv: string[]): Promise<number> {
     // A specifier Deno cannot see ahead of time: the npm packages load only now.
     const otlpModule = "./export/otlp.ts";
     const { OtlpSpanExporter } = await import(otlpModule) as typeof import("./export/otlp.ts");
-    otlp = new OtlpSpanExporter({
-      endpoint: opts.otlpEndpoint,
-      log: (l) => stderr(`upspan: ${l}`),
-    });
-    if (metrics) {
-      const metricsModule = "./export/otlp_metrics.ts";
-      const { OtlpMetricsExporter } = await import(
-        metricsModule
-      ) as typeof import("./export/otlp_metrics.ts");
-      otlpMetrics = new OtlpMetricsExporter(metrics, { endpoint: opts.otlpEndpoint });
+    const metricsModule = "./export/otlp_metrics.ts";
+    const { OtlpMetricsExporter } = await import(
+      metricsModule
+    ) as typeof import("./export/otlp_metrics.ts");
+    try {
+      otlp = new OtlpSpanExporter({
+        endpoint: opts.otlpEndpoint,
+        log: (l) => stderr(`upspan: ${l}`),
+      });
+      if (metrics) {
+        otlpMetrics = new OtlpMetricsExporter(metrics, { endpoint: opts.otlpEndpoint });
+      }
+    } catch (e) {
+      // An OTEL_EXPORTER_OTLP_* file that cannot be read: a setting to fix, like a flag.
+      stderr(
+        `upspan: ${(e as Error).message.replace(/\.$/, "")}; fix the OTEL_EXPORTER_OTLP_* setting.`,
+      );
+      await otlp?.shutdown();
+      return 2;
     }
   }
   const health: AgentHealth = { spans: 0 };
@@ -357,8 +366,8 @@ export async function main(argv: string[]): Promise<number> {
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     await exporter.shutdown();
-    await otlp?.shutdown();
-    await otlpMetrics?.shutdown();
+    // Each bounded (3 s) and side by side: the agent is gone within 5 s of a signal.
+    await Promise.all([otlp?.shutdown(), otlpMetrics?.shutdown()]);
     await prom?.close();
   }
   stderr(

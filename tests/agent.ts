@@ -50,6 +50,8 @@ export interface AgentOptions {
   raw?: boolean;
   /** How long to wait for the `ready` line. Default 20 s. */
   timeoutMs?: number;
+  /** More environment variables for the agent (on top of this process's). */
+  env?: Record<string, string>;
 }
 
 /** Runs the agent with `args` and waits for its `ready` line. */
@@ -61,7 +63,7 @@ export async function startAgent(args: string[], opts: AgentOptions = {}): Promi
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { ...opts.env, NO_COLOR: "1" },
   }).spawn();
   const spans: JsonSpan[] = [];
   let out = "";

@@ -1,7 +1,9 @@
 /**
  * `--otlp-endpoint URL`: spans to an OpenTelemetry backend over OTLP/HTTP (protobuf),
- * through the OpenTelemetry JS exporter. upspan's own {@link Span}s become `ReadableSpan`s
- * only when a batch is sent. Between the engine and the network sits a bounded queue: when
+ * encoded by the OpenTelemetry JS serializer and sent by {@linkcode OtlpHttpClient}, whose
+ * every request is bounded in time (the JS exporter's Node `http` transport, under Deno,
+ * left a backend that never answers holding the agent at exit). upspan's own {@link Span}s
+ * become `ReadableSpan`s only when a batch is sent. Between the engine and the network sits a bounded queue: when
  * the backend is slow or gone, spans beyond the queue are dropped and counted, so the
  * agent never stalls and never grows without bound; when the backend returns, export
  * resumes by itself.
@@ -18,10 +20,11 @@ import {
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { Attributes, Span } from "../model/span.ts";
 import type { SpanExporter } from "./exporter.ts";
 import { DISTRO_VERSION } from "../resource.ts";
+import { OtlpHttpClient } from "./otlp_http.ts";
 
 /** The instrumentation scope of every span upspan exports. */
 export const INSTRUMENTATION_SCOPE = { name: "upspan", version: DISTRO_VERSION } as const;
@@ -38,7 +41,7 @@ export interface OtlpSpanExporterOptions {
    * Base URL of the OTLP/HTTP endpoint (like `OTEL_EXPORTER_OTLP_ENDPOINT`); spans go to
    * `<endpoint>/v1/traces`. `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, when set, wins (it names
    * the traces URL exactly). Default: what the OTEL_EXPORTER_OTLP_* variables say, else
-   * `http://localhost:4318`.
+   * `http://localhost:4318` (see {@linkcode OtlpHttpClient} for the other variables).
    */
   endpoint?: string;
   /** Extra request headers; default from `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`. */
@@ -62,11 +65,14 @@ export interface OtlpSpanExporterOptions {
   scheduledDelayMillis?: number;
   /** Most requests in flight at once. Default 2. */
   maxConcurrentExports?: number;
-  /** Most time {@linkcode OtlpSpanExporter.shutdown} waits for the last sends, in ms. Default 5000. */
+  /**
+   * Most time {@linkcode OtlpSpanExporter.shutdown} waits for the last sends, in ms; then
+   * what is in flight is aborted. Default 3000 (the agent exits within 5 s of a signal).
+   */
   shutdownTimeoutMillis?: number;
   /** Status lines (export failing, resumed); default: none. Said at most every 5 s. */
   log?: (line: string) => void;
-  /** The exporter to send through; default an `OTLPTraceExporter` (for tests). */
+  /** What sends the batches; default the OTLP protobuf encoding over HTTP (for tests). */
   sink?: ReadableSpanSink;
 }
 
@@ -84,18 +90,6 @@ export interface OtlpExportStats {
   inFlight: number;
   /** Spans in those requests. */
   inFlightSpans: number;
-}
-
-/** The URL spans are sent to, by the precedence the options describe. */
-export function tracesUrl(
-  endpoint: string | undefined,
-  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
-): string | undefined {
-  const specific = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.trim();
-  if (specific) return undefined; // the JS exporter reads it itself, as it is
-  const base = endpoint?.trim() || env("OTEL_EXPORTER_OTLP_ENDPOINT")?.trim();
-  if (!base) return undefined;
-  return base.replace(/\/+$/, "") + "/v1/traces";
 }
 
 /** A positive whole number from an environment variable, else undefined. */
@@ -205,7 +199,7 @@ export class OtlpSpanExporter implements SpanExporter {
   #lastLog = -Infinity;
   #failing = false;
   #unreported = { queueFull: 0, failed: 0, error: "" };
-  /** Where spans go, for messages. */
+  /** Where spans go, for messages (no credentials). */
   readonly url: string;
 
   readonly #stats = { exported: 0, droppedQueueFull: 0, droppedExportFailed: 0 };
@@ -219,23 +213,18 @@ export class OtlpSpanExporter implements SpanExporter {
     this.#delay = options.scheduledDelayMillis ?? envInt("OTEL_BSP_SCHEDULE_DELAY") ?? 1000;
     this.#maxInFlight = options.maxConcurrentExports ?? 2;
     this.#log = options.log ?? (() => {});
-    this.#shutdownTimeout = options.shutdownTimeoutMillis ?? 5000;
-    const url = tracesUrl(options.endpoint);
-    this.url = url ?? Deno.env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ??
-      "http://localhost:4318/v1/traces";
-    const envTimeout = Number(
-      Deno.env.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") ??
-        Deno.env.get("OTEL_EXPORTER_OTLP_TIMEOUT"),
-    );
-    this.#timeout = options.timeoutMillis ??
-      (Number.isFinite(envTimeout) && envTimeout > 0 ? envTimeout : 10_000);
-    this.#sink = options.sink ?? new OTLPTraceExporter({
-      ...(url !== undefined ? { url } : {}),
-      ...(options.headers !== undefined ? { headers: options.headers } : {}),
-      ...(options.timeoutMillis !== undefined ? { timeoutMillis: options.timeoutMillis } : {}),
-      // Our queue decides how many requests run; the exporter's limit only backs it up.
-      concurrencyLimit: this.#maxInFlight + 1,
-    });
+    this.#shutdownTimeout = options.shutdownTimeoutMillis ?? 3000;
+    let client: OtlpHttpClient | undefined;
+    if (options.sink === undefined) {
+      client = new OtlpHttpClient("traces", {
+        endpoint: options.endpoint,
+        headers: options.headers,
+        timeoutMillis: options.timeoutMillis,
+      });
+    }
+    this.url = client?.safeUrl ?? "(a test sink)";
+    this.#timeout = options.timeoutMillis ?? client?.timeoutMillis ?? 10_000;
+    this.#sink = options.sink ?? new HttpSpanSink(client!);
   }
 
   /** Counters so far (a fresh object each call). */
@@ -360,8 +349,8 @@ export class OtlpSpanExporter implements SpanExporter {
   }
 
   /**
-   * Sends what is queued (waiting at most `shutdownTimeoutMillis`), counts what is left as
-   * dropped, reports, closes the exporter.
+   * Sends what is queued (waiting at most `shutdownTimeoutMillis`), aborts what is still in
+   * flight, counts what is left as dropped, reports.
    */
   async shutdown(): Promise<void> {
     if (this.#closed) return;
@@ -379,5 +368,34 @@ export class OtlpSpanExporter implements SpanExporter {
     }
     this.#report(true);
     await this.#sink.shutdown().catch(() => {});
+  }
+}
+
+/** Batches as OTLP protobuf, POSTed by an {@linkcode OtlpHttpClient}. */
+class HttpSpanSink implements ReadableSpanSink {
+  #client: OtlpHttpClient;
+  constructor(client: OtlpHttpClient) {
+    this.#client = client;
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    const body = ProtobufTraceSerializer.serializeRequest(spans);
+    if (body === undefined) {
+      done({ code: ExportResultCode.FAILED, error: new Error("the spans could not be encoded") });
+      return;
+    }
+    this.#client.send(body).then((r) =>
+      done(
+        r.ok
+          ? { code: ExportResultCode.SUCCESS }
+          : { code: ExportResultCode.FAILED, error: new Error(r.error) },
+      )
+    );
+  }
+
+  /** Aborts what is in flight: its batches are already counted as dropped. */
+  shutdown(): Promise<void> {
+    this.#client.close();
+    return Promise.resolve();
   }
 }

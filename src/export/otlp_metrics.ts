@@ -2,14 +2,20 @@
  * The RED metrics of {@linkcode SpanMetrics} over OTLP/HTTP (protobuf): each traced
  * process gets its own OpenTelemetry `MeterProvider` with its resource, and every
  * measurement lands in the semantic-convention histogram of that process, exported
- * periodically by the OpenTelemetry JS metrics exporter. Cumulative histograms hold one
+ * periodically through one {@linkcode OtlpHttpClient} shared by every process. Cumulative histograms hold one
  * point per attribute set, so a backend that is down costs no growing memory.
  *
  * @module
  */
 import type { Histogram } from "@opentelemetry/api";
-import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import {
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
+import { ProtobufMetricsSerializer } from "@opentelemetry/otlp-transformer";
 import type { Attributes } from "../model/span.ts";
 import {
   DURATION_METRICS,
@@ -18,6 +24,7 @@ import {
   type SpanMetrics,
 } from "./metrics.ts";
 import { envInt, INSTRUMENTATION_SCOPE, otelResource } from "./otlp.ts";
+import { OtlpHttpClient } from "./otlp_http.ts";
 
 /** Options for {@linkcode OtlpMetricsExporter}. */
 export interface OtlpMetricsExporterOptions {
@@ -33,16 +40,8 @@ export interface OtlpMetricsExporterOptions {
   intervalMillis?: number;
   /** Most time one export may take, in ms. Default 5 000. */
   timeoutMillis?: number;
-}
-
-/** The URL metrics are sent to (undefined: leave it to the exporter and its variables). */
-export function metricsUrl(
-  endpoint: string | undefined,
-  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
-): string | undefined {
-  if (env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")?.trim()) return undefined;
-  const base = endpoint?.trim() || env("OTEL_EXPORTER_OTLP_ENDPOINT")?.trim();
-  return base ? base.replace(/\/+$/, "") + "/v1/metrics" : undefined;
+  /** Most time {@linkcode OtlpMetricsExporter.shutdown} waits for the last export. Default 3 000. */
+  shutdownTimeoutMillis?: number;
 }
 
 interface PerResource {
@@ -65,10 +64,23 @@ export class OtlpMetricsExporter {
   #options: OtlpMetricsExporterOptions;
   #byResource = new Map<Attributes, PerResource>();
   #closed = false;
+  #client: OtlpHttpClient;
+  #exporter: PushMetricExporter;
 
   constructor(metrics: SpanMetrics, options: OtlpMetricsExporterOptions = {}) {
     this.#options = options;
+    this.#client = new OtlpHttpClient("metrics", {
+      endpoint: options.endpoint,
+      headers: options.headers,
+      timeoutMillis: options.timeoutMillis ?? 5000,
+    });
+    this.#exporter = new HttpMetricExporter(this.#client);
     metrics.onMeasurement((m) => this.#record(m));
+  }
+
+  /** Where metrics go, for messages (no credentials). */
+  get url(): string {
+    return this.#client.safeUrl;
   }
 
   #record(m: SpanMeasurement): void {
@@ -93,15 +105,9 @@ export class OtlpMetricsExporter {
 
   #providerFor(resource: Attributes): PerResource {
     const o = this.#options;
-    const url = metricsUrl(o.endpoint);
-    const exporter = new OTLPMetricExporter({
-      ...(url !== undefined ? { url } : {}),
-      ...(o.headers !== undefined ? { headers: o.headers } : {}),
-      timeoutMillis: o.timeoutMillis ?? 5000,
-    });
     const interval = o.intervalMillis ?? envInt("OTEL_METRIC_EXPORT_INTERVAL") ?? 10_000;
     const reader = new PeriodicExportingMetricReader({
-      exporter,
+      exporter: this.#exporter,
       exportIntervalMillis: interval,
       exportTimeoutMillis: Math.min(o.timeoutMillis ?? 5000, interval),
     });
@@ -119,12 +125,53 @@ export class OtlpMetricsExporter {
     await Promise.all([...this.#byResource.values()].map((r) => r.provider.forceFlush()));
   }
 
-  /** A last export, then every provider is closed. */
+  /**
+   * A last export, then every provider is closed; what has not been sent after
+   * `shutdownTimeoutMillis` is aborted.
+   */
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(
-      [...this.#byResource.values()].map((r) => r.provider.shutdown().catch(() => {})),
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(
+        [...this.#byResource.values()].map((r) => r.provider.shutdown().catch(() => {})),
+      ),
+      new Promise((r) => (timer = setTimeout(r, this.#options.shutdownTimeoutMillis ?? 3000))),
+    ]);
+    clearTimeout(timer);
+    this.#client.close();
+  }
+}
+
+/** Each collection as OTLP protobuf, POSTed by the shared {@linkcode OtlpHttpClient}. */
+class HttpMetricExporter implements PushMetricExporter {
+  #client: OtlpHttpClient;
+  constructor(client: OtlpHttpClient) {
+    this.#client = client;
+  }
+
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    const body = ProtobufMetricsSerializer.serializeRequest(metrics);
+    if (body === undefined) {
+      done({ code: ExportResultCode.FAILED, error: new Error("the metrics could not be encoded") });
+      return;
+    }
+    this.#client.send(body).then((r) =>
+      done(
+        r.ok
+          ? { code: ExportResultCode.SUCCESS }
+          : { code: ExportResultCode.FAILED, error: new Error(r.error) },
+      )
     );
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The client is shared: its owner closes it. */
+  shutdown(): Promise<void> {
+    return Promise.resolve();
   }
 }

@@ -1,20 +1,7 @@
 import assert from "node:assert/strict";
-import { metricsUrl, OtlpMetricsExporter } from "./otlp_metrics.ts";
+import { OtlpMetricsExporter } from "./otlp_metrics.ts";
 import { SpanMetrics } from "./metrics.ts";
 import type { Span } from "../model/span.ts";
-
-Deno.test("otlp metrics: endpoint precedence", () => {
-  const env = (vars: Record<string, string>) => (n: string) => vars[n];
-  assert.equal(metricsUrl("http://c:4318/", env({})), "http://c:4318/v1/metrics");
-  assert.equal(
-    metricsUrl(undefined, env({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://e:4318" })),
-    "http://e:4318/v1/metrics",
-  );
-  assert.equal(
-    metricsUrl("http://c:4318", env({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://m/x" })),
-    undefined,
-  );
-});
 
 Deno.test("otlp metrics: one request per process on shutdown, protobuf to /v1/metrics", async () => {
   const bodies: { path: string; type: string | null; text: string }[] = [];

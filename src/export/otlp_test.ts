@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
-import { OtlpSpanExporter, type ReadableSpanSink, toReadableSpan, tracesUrl } from "./otlp.ts";
+import { OtlpSpanExporter, type ReadableSpanSink, toReadableSpan } from "./otlp.ts";
 import type { Span } from "../model/span.ts";
 
 const RESOURCE = { "service.name": "api", "process.pid": 42 };
@@ -63,26 +63,6 @@ Deno.test("otlp: a span as a ReadableSpan", () => {
   assert.equal(toReadableSpan(span(2)).parentSpanContext, undefined);
   // One Resource object per process: the encoder groups by identity.
   assert.equal(toReadableSpan(span(3)).resource, r.resource);
-});
-
-Deno.test("otlp: endpoint precedence", () => {
-  const env = (vars: Record<string, string>) => (n: string) => vars[n];
-  assert.equal(tracesUrl("http://c:4318/", env({})), "http://c:4318/v1/traces");
-  assert.equal(
-    tracesUrl(undefined, env({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://e:4318" })),
-    "http://e:4318/v1/traces",
-  );
-  assert.equal(
-    tracesUrl("http://c:4318", env({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://e:4318" })),
-    "http://c:4318/v1/traces",
-    "the flag wins over the general variable",
-  );
-  assert.equal(
-    tracesUrl("http://c:4318", env({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://t/x" })),
-    undefined,
-    "the traces variable is left to the exporter, as is",
-  );
-  assert.equal(tracesUrl(undefined, env({})), undefined);
 });
 
 Deno.test("otlp: batches by size and by time", async () => {
