@@ -2,15 +2,17 @@
  * Builds what the test suite compiles from source, one thing at a time, before the suite
  * runs its files in parallel (where a first-time build would slow the timing-sensitive
  * tests beside it): the OpenTelemetry Collector, the Go fixtures for each test toolchain
- * (fetched through GOTOOLCHAIN), with and without DWARF, and the Kubernetes manifest
- * checker. Everything is cached outside the repository (Go's build cache for the checker),
- * so a second run costs a few stat calls. `./upspan test` runs it.
+ * (fetched through GOTOOLCHAIN), with and without DWARF, the Kubernetes manifest checker
+ * and a Python environment of third-party clients and servers (from PyPI). Everything is
+ * cached outside the repository (Go's build cache for the checker), so a second run costs a
+ * few stat calls. `./upspan test` runs it.
  *
  * @module
  */
 import { buildCollector } from "../tests/collector/collector.ts";
 import { buildGoServer, GO_TEST_TOOLCHAINS } from "../tests/targets/go/build.ts";
 import { buildGoFixture, buildOldGoFixture, TEST_TOOLCHAINS } from "../tests/go_fixtures.ts";
+import { preparePythonEnv } from "../tests/targets/python_env.ts";
 
 const t0 = performance.now();
 const say = (what: string) =>
@@ -41,3 +43,5 @@ const checker = await new Deno.Command("go", {
 }).output();
 if (!checker.success) throw new Error(new TextDecoder().decode(checker.stderr));
 say("Kubernetes manifest checker built");
+await preparePythonEnv();
+say("Python environment ready");

@@ -65,7 +65,7 @@ struct data_event {
 	__u8 last;	  /* 1 on the call's last chunk */
 	__u8 source;	  /* enum event_source */
 	__u8 _pad;
-	__u64 ts_ns;	  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 ts_ns;	  /* CLOCK_MONOTONIC: a read's return, a write's entry */
 	__u64 conn;	  /* the SSL* or the struct sock, by source */
 	__u64 call_pos;	  /* stream offset where the call starts */
 	__u32 call_len;	  /* bytes the call moved */

@@ -11,6 +11,7 @@ Routes:
   GET  /hello       200 "hello\\n"
   GET  /status/NNN  status NNN (200-599) with a short body; 204 and 304 have none
   GET  /bytes/N     N bytes of "x" (at most 64 MiB)
+  GET  /sleep/MS    200 "slept\\n" after sleeping MS milliseconds (at most 10 s)
   GET  /call/PORT/P  calls http://127.0.0.1:PORT/P (plain HTTP) from the handling thread and
                     answers with that call's status and body
   POST /echo        the request body, unchanged
@@ -25,6 +26,7 @@ import re
 import socket
 import ssl
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -53,6 +55,10 @@ class Handler(BaseHTTPRequestHandler):
             body = answer.read()
             conn.close()
             return self._reply(answer.status, body)
+        m = re.fullmatch(r"/sleep/(\d+)", path)
+        if m and int(m.group(1)) <= 10_000:
+            time.sleep(int(m.group(1)) / 1000)
+            return self._reply(200, b"slept\n")
         m = re.fullmatch(r"/bytes/(\d+)", path)
         if m and int(m.group(1)) <= MAX_BYTES:
             return self._reply(200, b"x" * int(m.group(1)))

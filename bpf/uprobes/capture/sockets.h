@@ -261,7 +261,10 @@ static __always_inline int on_io_exit(long ret)
 	__u32 dir = c.direction & 1; /* a bound the verifier keeps */
 	__u64 pos = st->pos[dir];
 	st->pos[dir] = pos + len;
-	struct data_event *e = data_header(id, SOURCE_SOCKET, c.sk, dir, pos, len, c.ts);
+	/* Read bytes are stamped when they arrived (a read may wait long for them), written
+	 * bytes when they began to leave, as SSL_read and SSL_write are. */
+	__u64 ts = dir == DIR_INGRESS ? bpf_ktime_get_ns() : c.ts;
+	struct data_event *e = data_header(id, SOURCE_SOCKET, c.sk, dir, pos, len, ts);
 	if (!e)
 		return 0;
 	__u32 captured = c.no_data ? 0 : len < capture_bytes ? len : capture_bytes;
