@@ -5,16 +5,16 @@
  *
  * @module
  */
-import { fuzzElf } from "../src/symbols/elf_fuzz.ts";
-import { fuzzHttp1 } from "../src/spans/http1_fuzz.ts";
-import { fuzzPostgresWire } from "../src/sql/postgres_wire_fuzz.ts";
-import { fuzzMysqlWire } from "../src/sql/mysql_wire_fuzz.ts";
-import { fuzzSqlText } from "../src/sql/sql_text_fuzz.ts";
-import { fuzzGoBinary, goFuzzSamples } from "../src/symbols/go/go_fuzz.ts";
-import { fuzzProcText } from "../src/discovery/proc_text_fuzz.ts";
-import { fuzzResource } from "../src/resource_fuzz.ts";
-import { fuzzGoEvents } from "../src/golang/events_fuzz.ts";
-import { fuzzSqlLibEvents } from "../src/sqllib/events_fuzz.ts";
+import { fuzzElf } from "../fuzz/elf_fuzz.ts";
+import { fuzzHttp1 } from "../fuzz/http1_fuzz.ts";
+import { fuzzPostgresWire } from "../fuzz/postgres_wire_fuzz.ts";
+import { fuzzMysqlWire } from "../fuzz/mysql_wire_fuzz.ts";
+import { fuzzSqlText } from "../fuzz/sql_text_fuzz.ts";
+import { fuzzGoBinary, goFuzzSamples } from "../fuzz/go_binary_fuzz.ts";
+import { fuzzProcText } from "../fuzz/proc_text_fuzz.ts";
+import { fuzzResource } from "../fuzz/resource_fuzz.ts";
+import { fuzzGoEvents } from "../fuzz/go_events_fuzz.ts";
+import { fuzzSqlLibEvents } from "../fuzz/sqllib_events_fuzz.ts";
 
 const iterations = Number(Deno.args[0] ?? 1_000_000);
 const seed = Number(Deno.args[1] ?? 1);

@@ -3,10 +3,10 @@
 // statements). A recording proxy between client and server hands each direction's bytes,
 // piece by piece, to the parser; what the parser reports must match what the clients did.
 import assert from "node:assert/strict";
-import { PostgresWireParser } from "../src/sql/postgres_wire.ts";
-import { MysqlWireParser } from "../src/sql/mysql_wire.ts";
-import type { SqlExchange } from "../src/sql/sql_exchange.ts";
-import { sqlExchangeSpan } from "../src/sql/sql_semconv.ts";
+import { PostgresWireParser } from "../src/protocols/postgresql/wire.ts";
+import { MysqlWireParser } from "../src/protocols/mysql/wire.ts";
+import type { SqlExchange } from "../src/protocols/sql/exchange.ts";
+import { sqlExchangeSpan } from "../src/protocols/sql/semconv.ts";
 import { RandomIdGenerator } from "../src/model/ids.ts";
 import { type RecordedPiece, startRecordingProxy } from "./targets/record_proxy.ts";
 import { haveMariadb, havePostgres, startMariadb, startPostgres } from "./targets/sql_servers.ts";

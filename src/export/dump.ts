@@ -14,7 +14,7 @@
  * @module
  */
 
-import { joinHostPort } from "../spans/mod.ts";
+import { joinHostPort } from "../protocols/http/semconv.ts";
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import {
   _isUnsafeCodePoint,

@@ -6,9 +6,9 @@
  * @module
  */
 import type { Attributes, Span, StatusCode } from "../model/span.ts";
-import { HTTP_METHODS } from "../spans/http1.ts";
-import { joinHostPort, redactQuery, splitHostPort } from "../spans/http_semconv.ts";
-import { sanitizeSql, summarizeSql } from "../sql/sql_text.ts";
+import { HTTP_METHODS } from "../protocols/http1/framer.ts";
+import { joinHostPort, redactQuery, splitHostPort } from "../protocols/http/semconv.ts";
+import { sanitizeSql, summarizeSql } from "../protocols/sql/sql_text.ts";
 import type { GoEvent, GoHttpEvent, GoSqlEvent } from "./events.ts";
 
 /** What besides the event a span needs. */

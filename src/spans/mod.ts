@@ -1,10 +1,9 @@
 /**
  * The span stage: turns what the probes report into OpenTelemetry spans.
  *
- * For HTTP/1.x over captured plaintext, {@linkcode SpanBuilder} is the entry point:
- * stream chunks and socket facts in, one span per exchange out. The pieces it is built from
- * (stream reassembly, the HTTP/1 parser, trace-context parsing, semantic-convention
- * mapping) are exported for other instrumentations and for tests.
+ * {@linkcode SpanBuilder} is the entry point: stream chunks and socket facts in, one span
+ * per exchange of every protocol in the registry (`registry.ts`, the protocols under `src/protocols/`) out. `withRoute` adds
+ * a low-cardinality `http.route` to HTTP server spans that lack one.
  *
  * @example
  * ```ts ignore
@@ -19,36 +18,5 @@
  *
  * @module
  */
-export {
-  type BodyFraming,
-  decodeLatin1,
-  equalsLower,
-  getHeader,
-  type HeaderField,
-  type Http1Message,
-  type Http1MessageBase,
-  Http1Parser,
-  type Http1ParserOptions,
-  type Http1Problem,
-  type Http1Request,
-  type Http1Response,
-  parseContentLength,
-  sniffHttp1,
-} from "./http1.ts";
-export {
-  type HttpExchangeContext,
-  httpExchangeSpan,
-  joinHostPort,
-  redactQuery,
-  splitHostPort,
-  splitTarget,
-  type TargetParts,
-} from "./http_semconv.ts";
-export {
-  type ConnectionRole,
-  HttpConnection,
-  type HttpConnectionConfig,
-  type HttpCounters,
-  newHttpCounters,
-} from "./http_exchange.ts";
 export { SpanBuilder, type SpanBuilderOptions, type SpanBuilderStats } from "./span_builder.ts";
+export { deriveRoute, withRoute } from "./route.ts";

@@ -1,28 +1,21 @@
 /**
  * The span stage: plaintext stream chunks and socket facts in, one OpenTelemetry span per
- * HTTP/1.x exchange or SQL statement (PostgreSQL, MySQL/MariaDB wire protocols) out. Each
- * connection goes to the protocol its opening bytes (or a database port) announce; one that
- * turns out to carry neither is given up, and the capture is told to stop sending it.
+ * exchange out, for every protocol in the registry (HTTP/1.x, PostgreSQL, MySQL/MariaDB).
+ * Each connection goes to the protocol its opening bytes (or a well-known port) announce;
+ * one that carries none of them is given up, and the capture is told to stop sending it.
  *
  * @module
  */
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import type { Attributes, Span } from "../model/span.ts";
-import { HttpConnection, type HttpCounters, newHttpCounters } from "./http_exchange.ts";
 import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
 import { PeerLinks } from "../context/peer_links.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
-import { sniffHttp1 } from "./http1.ts";
-import { newSqlCounters, type SqlCounters } from "../sql/sql_connection.ts";
-import { SqlConnection } from "../sql/sql_connection.ts";
-import { sniffMysql } from "../sql/mysql_wire.ts";
-import { sniffPostgres } from "../sql/postgres_wire.ts";
-
-/** Server ports that say a connection is a database's before a byte is seen. */
-const SQL_PORTS = new Set([5432, 3306]);
-
-/** One connection, whichever protocol it carries. */
-type Connection = HttpConnection | SqlConnection;
+import type { Protocol, ProtocolFamily } from "../protocols/protocol.ts";
+import { PROTOCOLS } from "./registry.ts";
+import { Connection, type ConnectionConfig } from "../protocols/connection.ts";
+import { type HttpCounters, newHttpCounters } from "../protocols/http1/parser.ts";
+import { newSqlCounters, type SqlCounters } from "../protocols/sql/wire_parser.ts";
 
 /** Options for {@linkcode SpanBuilder}. */
 export interface SpanBuilderOptions {
@@ -63,11 +56,13 @@ export interface SpanBuilderOptions {
   sqlByLibrary?: (pid: number) => boolean;
   /**
    * Whether a process's HTTP spans come from elsewhere (its own probes, as Go's net/http):
-   * its connections then go to the SQL parsers only. Default: never.
+   * its HTTP connections are then given up here. Default: never.
    */
   httpByProbes?: (pid: number) => boolean;
   /** Requests in progress by thread, shared with other span stages. Default: a new one. */
   threads?: ThreadRequests;
+  /** The protocols to parse, first asked first. Default: every one in the registry. */
+  protocols?: readonly Protocol[];
 }
 
 /** What the stage has seen and done; read at any time. */
@@ -87,7 +82,8 @@ export interface SpanBuilderStats extends HttpCounters {
 }
 
 /**
- * Builds HTTP/1.x spans from the plaintext of traced connections.
+ * Builds spans from the plaintext of traced connections, one per exchange of any protocol
+ * in the registry (`registry.ts`).
  *
  * Feed it every {@linkcode StreamChunk} and {@linkcode SocketInfo} in arrival order, call
  * `tick` every few tens of milliseconds with the current monotonic time, and `flush` at the
@@ -115,20 +111,15 @@ export class SpanBuilder {
   /** Live counters. */
   readonly stats: SpanBuilderStats;
   readonly #byPid = new Map<number, Map<string, Connection>>();
-  readonly #config: ConstructorParameters<typeof HttpConnection>[2];
-  readonly #sqlConfig: ConstructorParameters<typeof SqlConnection>[2];
-  readonly #onNotParsed?: (pid: number, conn: string) => void;
-  readonly #sqlByLibrary: (pid: number) => boolean;
-  readonly #httpByProbes: (pid: number) => boolean;
+  readonly #config: ConnectionConfig;
   readonly #maxConnections: number;
   readonly #idleTimeoutNs: bigint;
   #clock = 0n;
 
   /** Makes a builder; see {@linkcode SpanBuilderOptions}. */
   constructor(options: SpanBuilderOptions) {
-    const counters = newHttpCounters();
-    this.stats = {
-      ...counters,
+    const stats: SpanBuilderStats = {
+      ...newHttpCounters(),
       chunks: 0,
       bytes: 0,
       socketInfos: 0,
@@ -136,40 +127,39 @@ export class SpanBuilder {
       connectionsEvicted: 0,
       sql: newSqlCounters(),
     };
-    const ids = options.ids ?? new RandomIdGenerator();
-    const reassembly = {
-      maxWaitNs: options.reorderWaitNs ?? 50_000_000n,
-      maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
-      maxPendingChunks: options.maxPendingChunks ?? 64,
-    };
-    const threads = options.threads ?? new ThreadRequests();
-    this.#onNotParsed = options.onNotParsed;
-    this.#sqlByLibrary = options.sqlByLibrary ?? (() => false);
-    this.#httpByProbes = options.httpByProbes ?? (() => false);
+    this.stats = stats;
+    const sqlByLibrary = options.sqlByLibrary ?? (() => false);
+    const httpByProbes = options.httpByProbes ?? (() => false);
     this.#config = {
-      toUnixNano: options.toUnixNano,
-      resource: options.resource,
-      onSpan: options.onSpan,
-      ids,
-      counters: this.stats,
-      reassembly,
-      maxHeaderBytes: options.maxHeaderBytes ?? 65536,
-      maxPipelined: options.maxPipelined ?? 64,
-      requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
-      socketWaitNs: options.socketWaitNs ?? 50_000_000n,
-      peers: new PeerLinks(),
-      onNotHttp: (pid, conn) => this.#notHttp(pid, conn),
-      threads,
-    };
-    this.#sqlConfig = {
-      toUnixNano: options.toUnixNano,
-      resource: options.resource,
-      onSpan: options.onSpan,
-      ids,
-      counters: this.stats.sql,
-      reassembly,
-      fullQueryText: options.fullQueryText,
-      parentOf: (pid, tid, monoNs) => threads.parentOf(pid, tid, monoNs),
+      protocols: options.protocols ?? PROTOCOLS,
+      env: {
+        toUnixNano: options.toUnixNano,
+        resource: options.resource,
+        onSpan: options.onSpan,
+        ids: options.ids ?? new RandomIdGenerator(),
+        peers: new PeerLinks(),
+        threads: options.threads ?? new ThreadRequests(),
+        limits: {
+          maxHeaderBytes: options.maxHeaderBytes ?? 65536,
+          maxPipelined: options.maxPipelined ?? 64,
+          requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
+          socketWaitNs: options.socketWaitNs ?? 50_000_000n,
+          fullQueryText: options.fullQueryText,
+        },
+      },
+      reassembly: {
+        maxWaitNs: options.reorderWaitNs ?? 50_000_000n,
+        maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
+        maxPendingChunks: options.maxPendingChunks ?? 64,
+      },
+      // Until a protocol claims a connection, what it costs counts as HTTP's.
+      counters: (family) => family === "sql" ? stats.sql : stats,
+      elsewhere: (pid, family) => family === "sql" ? sqlByLibrary(pid) : httpByProbes(pid),
+      onFamilyGaveUp: (family: ProtocolFamily) => {
+        if (family === "sql") stats.sql.nonSqlConnections++;
+        else stats.nonHttpConnections++;
+      },
+      onGiveUp: options.onNotParsed,
     };
     this.#maxConnections = Math.max(1, options.maxConnections ?? 10_000);
     this.#idleTimeoutNs = options.idleTimeoutNs ?? 60_000_000_000n;
@@ -181,18 +171,9 @@ export class SpanBuilder {
     stats.chunks++;
     stats.bytes += c.data.length;
     if (c.monoNs > this.#clock) this.#clock = c.monoNs;
-    let conn = this.#connection(c.pid, c.conn);
-    // A connection's first bytes may announce a database protocol.
-    if (conn instanceof HttpConnection && conn.role === "unknown" && !conn.seen && looksSql(c)) {
-      conn = this.#toSql(conn);
-    }
+    const conn = this.#connection(c.pid, c.conn);
     if (c.monoNs > conn.lastSeenMonoNs) conn.lastSeenMonoNs = c.monoNs;
-    const wanted = !(conn instanceof SqlConnection) || conn.protocol !== "not-sql";
     conn.push(c);
-    // Told once, as the last protocol gives up.
-    if (wanted && conn instanceof SqlConnection && conn.protocol === "not-sql") {
-      this.#onNotParsed?.(conn.pid, conn.conn);
-    }
   }
 
   /** Takes the addresses of a connection's socket. */
@@ -201,13 +182,7 @@ export class SpanBuilder {
     // The socket may be the first thing seen of a connection (and of the whole run): its
     // own time keeps a fresh connection from looking idle since boot.
     if (info.monoNs > this.#clock) this.#clock = info.monoNs;
-    let conn = this.#connection(info.pid, info.conn);
-    if (
-      conn instanceof HttpConnection && conn.role === "unknown" && !conn.seen &&
-      (SQL_PORTS.has(info.peerPort) || SQL_PORTS.has(info.localPort))
-    ) {
-      conn = this.#toSql(conn);
-    }
+    const conn = this.#connection(info.pid, info.conn);
     if (info.monoNs > conn.lastSeenMonoNs) conn.lastSeenMonoNs = info.monoNs;
     conn.setSocket(info);
   }
@@ -259,31 +234,11 @@ export class SpanBuilder {
       conns = new Map();
       this.#byPid.set(pid, conns);
     }
-    const http = new HttpConnection(pid, key, this.#config);
-    http.lastSeenMonoNs = this.#clock;
-    conns.set(key, http);
+    const conn = new Connection(pid, key, this.#config);
+    conn.lastSeenMonoNs = this.#clock;
+    conns.set(key, conn);
     this.stats.connections++;
-    return this.#httpByProbes(pid) ? this.#toSql(http) : http;
-  }
-
-  /** Hands a connection that has not carried HTTP over to the SQL protocols. */
-  #toSql(http: HttpConnection): SqlConnection {
-    const sql = new SqlConnection(http.pid, http.conn, this.#sqlConfig);
-    if (this.#sqlByLibrary(http.pid)) {
-      sql.giveUp();
-      this.#onNotParsed?.(http.pid, http.conn);
-    }
-    sql.lastSeenMonoNs = http.lastSeenMonoNs;
-    if (http.socket !== undefined) sql.setSocket(http.socket);
-    sql.resumeAt(http.positions);
-    this.#byPid.get(http.pid)?.set(http.conn, sql);
-    return sql;
-  }
-
-  /** HTTP gave up on a connection: the SQL protocols get the rest of its bytes. */
-  #notHttp(pid: number, key: string): void {
-    const conn = this.#byPid.get(pid)?.get(key);
-    if (conn instanceof HttpConnection) this.#toSql(conn);
+    return conn;
   }
 
   /** Closes the least recently active eighth of the connections. */
@@ -308,14 +263,4 @@ export class SpanBuilder {
     this.stats.connectionsEvicted++;
     conn.close();
   }
-}
-
-/** Opening bytes of a PostgreSQL or MySQL conversation (and not of HTTP). */
-function looksSql(c: StreamChunk): boolean {
-  const verdict = sniffHttp1(c.data);
-  if (verdict === "request" || verdict === "response") return false;
-  const pg = sniffPostgres(c.data);
-  if (pg === "startup" || (pg === "frontend" && c.direction === "egress")) return true;
-  const my = sniffMysql(c.data);
-  return my === "greeting" || (my === "command" && c.direction === "egress");
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { SpanBuilder, type SpanBuilderOptions } from "./span_builder.ts";
 import type { Span } from "../model/span.ts";
 import type { StreamChunk } from "../model/stream_chunk.ts";
-import { countingIds, label, socketOf, Wire } from "./_test_wire.ts";
+import { countingIds, label, socketOf, Wire } from "../protocols/_test_wire.ts";
 import { mulberry32 } from "../prng.ts";
 
 const EPOCH = 1_700_000_000_000_000_000n;

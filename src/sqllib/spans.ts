@@ -12,7 +12,7 @@
  */
 import type { Attributes, Span } from "../model/span.ts";
 import type { IdGenerator } from "../model/ids.ts";
-import { sanitizeSql, sqlExchangeSpan, summarizeSql } from "../sql/mod.ts";
+import { sanitizeSql, sqlExchangeSpan, summarizeSql } from "../protocols/sql/mod.ts";
 import type { SqlLibStatement } from "./statements.ts";
 
 /** What besides the statement a span needs. */

@@ -17,8 +17,8 @@
  *
  * @module
  */
-import type { SqlError, SqlExchange } from "../sql/mod.ts";
-import { rowsFromTag } from "../sql/mod.ts";
+import type { SqlError, SqlExchange } from "../protocols/sql/mod.ts";
+import { rowsFromTag } from "../protocols/postgresql/wire.ts";
 import type { SqlLibEvent } from "./events.ts";
 import type { SqlLibrary } from "./probes.ts";
 

@@ -1,0 +1,60 @@
+/**
+ * Test helper: one {@linkcode Connection} over chosen protocols, counting and giving up as
+ * the span builder does, with its spans collected.
+ *
+ * @module
+ */
+import type { Span } from "../model/span.ts";
+import type { IdGenerator } from "../model/ids.ts";
+import { RandomIdGenerator } from "../model/ids.ts";
+import { PeerLinks } from "../context/peer_links.ts";
+import { ThreadRequests } from "../context/thread_requests.ts";
+import { Connection } from "./connection.ts";
+import type { Protocol, ProtocolLimits } from "./protocol.ts";
+import { newHttpCounters } from "./http1/parser.ts";
+import { newSqlCounters } from "./sql/wire_parser.ts";
+
+/** What a test may set. */
+export interface TestConnectionOptions extends Partial<ProtocolLimits> {
+  pid?: number;
+  conn?: string;
+  ids?: IdGenerator;
+  toUnixNano?: (monoNs: bigint) => bigint;
+  resource?: (pid: number) => Record<string, string | number | boolean>;
+  threads?: ThreadRequests;
+}
+
+/** A connection over `protocols`, its spans, its counters and its give-ups. */
+export function testConnection(protocols: readonly Protocol[], o: TestConnectionOptions = {}) {
+  const spans: Span[] = [];
+  const counters = newHttpCounters();
+  const sql = newSqlCounters();
+  const givenUp: string[] = [];
+  const conn = new Connection(o.pid ?? 100, o.conn ?? "c1", {
+    protocols,
+    env: {
+      toUnixNano: o.toUnixNano ?? ((ns) => ns),
+      resource: o.resource ?? (() => ({})),
+      onSpan: (s) => spans.push(s),
+      ids: o.ids ?? new RandomIdGenerator(),
+      peers: new PeerLinks(),
+      threads: o.threads ?? new ThreadRequests(),
+      limits: {
+        maxHeaderBytes: o.maxHeaderBytes ?? 65536,
+        maxPipelined: o.maxPipelined ?? 64,
+        requestTimeoutNs: o.requestTimeoutNs ?? 1_000_000n,
+        socketWaitNs: o.socketWaitNs ?? 0n,
+        fullQueryText: o.fullQueryText,
+        maxTextBytes: o.maxTextBytes,
+      },
+    },
+    reassembly: {},
+    counters: (family) => family === "sql" ? sql : counters,
+    onFamilyGaveUp: (family) => {
+      if (family === "sql") sql.nonSqlConnections++;
+      else counters.nonHttpConnections++;
+    },
+    onGiveUp: (pid, c) => givenUp.push(`${pid}/${c}`),
+  });
+  return { conn, spans, counters, sql, givenUp };
+}

@@ -1,0 +1,320 @@
+/**
+ * The HTTP/1.x parser of one connection: request and response framing in the directions
+ * the traced process's role puts them, pairing responses with requests first in, first
+ * out (what HTTP/1.1 pipelining guarantees), and one span per exchange.
+ *
+ * Role (from the connection's sniffing, see `protocol.ts`): a process that reads requests
+ * (or writes responses) is the SERVER of the connection; one that writes requests (or
+ * reads responses) is the CLIENT.
+ *
+ * @module
+ */
+import type { Direction, SocketInfo } from "../../model/stream_chunk.ts";
+import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "./framer.ts";
+import { type HttpExchangeContext, httpExchangeSpan, requestContext } from "../http/semconv.ts";
+import { clientToServer } from "../../context/peer_links.ts";
+import type { TraceContext } from "../../model/trace_context.ts";
+import type { ConnectionParser, ParserConnection, ProtocolCounters } from "../protocol.ts";
+
+/** The HTTP family's counters: the span stage's own. */
+export interface HttpCounters extends ProtocolCounters {
+  /** Requests dropped without a response (timeout, too many in flight, connection gone). */
+  requestsDropped: number;
+  /** Final responses with no request to pair with. */
+  unpairedResponses: number;
+  /** Connections every HTTP protocol gave up on. */
+  nonHttpConnections: number;
+}
+
+/** Fresh zeroed counters. */
+export function newHttpCounters(): HttpCounters {
+  return {
+    duplicateChunks: 0,
+    outOfOrderChunks: 0,
+    gaps: 0,
+    gapBytes: 0,
+    lostGaps: 0,
+    connectionResets: 0,
+    spans: 0,
+    parseErrors: 0,
+    requestsDropped: 0,
+    unpairedResponses: 0,
+    nonHttpConnections: 0,
+  };
+}
+
+/**
+ * The HTTP/1 parser of one connection.
+ *
+ * @example
+ * ```ts ignore
+ * const parser = new Http1ConnectionParser(connection); // role known
+ * parser.data("ingress", bytes, monoNs, tid);
+ * parser.end();
+ * ```
+ */
+export class Http1ConnectionParser implements ConnectionParser {
+  readonly #c: ParserConnection;
+  readonly #counters: HttpCounters;
+  readonly #pid: number;
+  readonly #server: boolean;
+  readonly #requests: Http1Parser<"request">;
+  readonly #responses: Http1Parser<"response">;
+  /** Requests whose head was seen, waiting for a final response, oldest first. */
+  #pending: Http1Request[] = [];
+  /** The request the response being read answers. */
+  #inflight: Http1Request | undefined;
+  /**
+   * A response that arrived before any request it could answer (its request's records may
+   * be late); paired with the next request if that request started no later.
+   */
+  #orphan: Http1Response | undefined;
+  #orphanDone = false;
+  /** Each request's span ids, fixed when its head is seen. */
+  #contexts = new WeakMap<Http1Request, TraceContext>();
+  /** Requests seen before the socket was known: linked once it is. */
+  #unlinked: Http1Request[] = [];
+  /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
+  #awaitingSocket: { req: Http1Request; resp: Http1Response }[] = [];
+
+  /** Opens the parser of `connection`, whose role is known. */
+  constructor(connection: ParserConnection) {
+    this.#c = connection;
+    // The HTTP family's counters are HttpCounters (see `newHttpCounters`).
+    this.#counters = connection.counters as HttpCounters;
+    this.#pid = connection.pid;
+    this.#server = connection.role === "server";
+    const limits = connection.env.limits;
+    const counters = this.#counters;
+    const onProblem = () => counters.parseErrors++;
+    this.#requests = new Http1Parser("request", {
+      maxHeaderBytes: limits.maxHeaderBytes,
+      onProblem,
+      onHead: (req) => this.#requestHead(req),
+      onMessage: () => {},
+    });
+    this.#responses = new Http1Parser("response", {
+      maxHeaderBytes: limits.maxHeaderBytes,
+      onProblem,
+      requestMethod: () => this.#pending[0]?.method,
+      onHead: (resp) => this.#responseHead(resp),
+      onMessage: (resp) => this.#responseDone(resp),
+    });
+  }
+
+  /** Requests waiting for a response. */
+  get pendingRequests(): number {
+    return this.#pending.length;
+  }
+
+  /** The framer of a direction: requests come in to a server and go out of a client. */
+  #framer(direction: Direction): Http1Parser<"request"> | Http1Parser<"response"> {
+    return (direction === "ingress") === this.#server ? this.#requests : this.#responses;
+  }
+
+  data(direction: Direction, bytes: Uint8Array, monoNs: bigint, tid: number): void {
+    this.#framer(direction).data(bytes, monoNs, tid);
+  }
+
+  gap(direction: Direction, size: number, monoNs: bigint): void {
+    this.#framer(direction).gap(size, monoNs);
+  }
+
+  /** Links the requests seen before the socket and lets waiting exchanges go. */
+  socket(_info: SocketInfo): void {
+    const unlinked = this.#unlinked;
+    this.#unlinked = [];
+    for (const req of unlinked) this.#link(req);
+    this.#releaseAwaiting();
+  }
+
+  /**
+   * Stream offsets go on counting across the move, so the framers stay; what was begun
+   * before `since` belonged to the old connection and is dropped, while a message the new
+   * connection already began (a request written just before its socket was seen) stays.
+   */
+  switchSocket(since: bigint): void {
+    this.#releaseAwaiting(); // finished exchanges of the old connection, with its socket
+    for (const parser of [this.#requests, this.#responses]) {
+      const started = parser.inProgressSince;
+      if (started !== undefined && started < since) parser.end(); // completes read-until-close
+    }
+    const old = this.#pending.filter((r) => r.firstByteMonoNs < since);
+    if (old.length > 0) {
+      this.#counters.requestsDropped += old.length;
+      this.#pending = this.#pending.filter((r) => r.firstByteMonoNs >= since);
+    }
+    if (this.#inflight !== undefined && this.#inflight.firstByteMonoNs < since) {
+      this.#counters.requestsDropped++;
+      this.#inflight = undefined;
+    }
+    if (this.#orphan !== undefined && this.#orphan.firstByteMonoNs < since) this.#dropOrphan();
+  }
+
+  /**
+   * A direction's first bytes say the key changed hands when they carry the other kind of
+   * message than the role puts there.
+   */
+  contradicts(direction: Direction, bytes: Uint8Array): boolean {
+    const verdict = sniffHttp1(bytes);
+    if (verdict !== "request" && verdict !== "response") return false;
+    const requestsHere = (direction === "ingress") === this.#server;
+    return requestsHere !== (verdict === "request");
+  }
+
+  /** Drops requests that waited too long for a response. */
+  tick(nowMonoNs: bigint): void {
+    const pending = this.#pending;
+    const timeout = this.#c.env.limits.requestTimeoutNs;
+    while (pending.length > 0 && nowMonoNs - pending[0]!.firstByteMonoNs > timeout) {
+      pending.shift();
+      this.#counters.requestsDropped++;
+    }
+    const orphan = this.#orphan;
+    if (orphan !== undefined && nowMonoNs - orphan.firstByteMonoNs > timeout) this.#dropOrphan();
+    const first = this.#awaitingSocket[0];
+    if (first && nowMonoNs - first.resp.lastByteMonoNs > this.#c.env.limits.socketWaitNs) {
+      this.#releaseAwaiting();
+    }
+  }
+
+  /**
+   * The connection is over: ends both framers (a response read until close completes
+   * here), drops unanswered requests and emits what waited for the socket.
+   */
+  end(): void {
+    this.#requests.end();
+    this.#responses.end();
+    this.#counters.requestsDropped += this.#pending.length;
+    this.#pending = [];
+    this.#inflight = undefined;
+    this.#dropOrphan();
+    this.#releaseAwaiting();
+  }
+
+  /** Emits the exchanges that were waiting for socket addresses, with what is known now. */
+  #releaseAwaiting(): void {
+    const waiting = this.#awaitingSocket;
+    if (waiting.length === 0) return;
+    this.#awaitingSocket = [];
+    for (const { req, resp } of waiting) this.#emitNow(req, resp);
+  }
+
+  /**
+   * Fixes a request's span ids. A client offers them under its connection's addresses;
+   * a server takes those of the traced client on the other end, if any (`peer_links.ts`).
+   */
+  #link(req: Http1Request): void {
+    const socket = this.#c.socket;
+    const server = this.#server;
+    if (socket === undefined) {
+      // Bounded: a connection whose socket is never learnt must not grow this forever.
+      if (this.#unlinked.length >= this.#c.env.limits.maxPipelined) this.#unlinked.shift();
+      this.#unlinked.push(req);
+      return;
+    }
+    const key = clientToServer(socket, server);
+    const { peers, threads, ids } = this.#c.env;
+    if (server) {
+      const caller = key === undefined ? undefined : peers.take(key, requestLine(req));
+      const context = requestContext(req, "SERVER", ids, caller);
+      this.#contexts.set(req, context);
+      threads.begin(this.#pid, req.tid, context, req.firstByteMonoNs);
+    } else {
+      // A call made by a thread while it serves a request is that request's child.
+      const parent = threads.parentOf(this.#pid, req.tid, req.firstByteMonoNs);
+      const context = requestContext(req, "CLIENT", ids, parent);
+      this.#contexts.set(req, context);
+      if (key !== undefined) peers.offer(key, context, requestLine(req));
+    }
+  }
+
+  #requestHead(req: Http1Request): void {
+    const orphan = this.#orphan;
+    if (orphan !== undefined) {
+      if (this.#pending.length === 0 && req.firstByteMonoNs <= orphan.firstByteMonoNs) {
+        // The response was early: this is its request.
+        this.#link(req);
+        this.#orphan = undefined;
+        if (this.#orphanDone) this.#emit(req, orphan);
+        else this.#inflight = req;
+        return;
+      }
+      this.#dropOrphan();
+    }
+    this.#link(req);
+    if (this.#pending.length >= this.#c.env.limits.maxPipelined) {
+      this.#pending.shift();
+      this.#counters.requestsDropped++;
+    }
+    this.#pending.push(req);
+  }
+
+  #responseHead(resp: Http1Response): void {
+    const req = this.#pending[0];
+    // A response cannot answer a request that started after it.
+    if (req !== undefined && req.firstByteMonoNs <= resp.firstByteMonoNs) {
+      this.#pending.shift();
+      this.#inflight = req;
+      return;
+    }
+    this.#inflight = undefined;
+    this.#dropOrphan();
+    this.#orphan = resp;
+    this.#orphanDone = false;
+  }
+
+  #responseDone(resp: Http1Response): void {
+    const req = this.#inflight;
+    this.#inflight = undefined;
+    if (req !== undefined) this.#emit(req, resp);
+    else if (resp === this.#orphan) this.#orphanDone = true;
+  }
+
+  #dropOrphan(): void {
+    if (this.#orphan === undefined) return;
+    this.#orphan = undefined;
+    this.#counters.unpairedResponses++;
+    // (A traced client's offer for the request this answered is passed over by the next
+    // request's lookup: offers are matched by request line.)
+  }
+
+  #emit(req: Http1Request, resp: Http1Response): void {
+    const context = this.#contexts.get(req);
+    if (this.#server && context) {
+      this.#c.env.threads.end(this.#pid, req.tid, context, resp.lastByteMonoNs);
+    }
+    const wait = this.#c.env.limits.socketWaitNs > 0n;
+    if (wait && (this.#c.socket === undefined || this.#awaitingSocket.length > 0)) {
+      this.#awaitingSocket.push({ req, resp });
+    } else {
+      this.#emitNow(req, resp);
+    }
+    if (
+      resp.status === 101 ||
+      (req.method === "CONNECT" && resp.status >= 200 && resp.status < 300)
+    ) {
+      this.#requests.stop(); // a tunnel or another protocol from here on
+    }
+  }
+
+  #emitNow(req: Http1Request, resp: Http1Response): void {
+    const c = this.#c;
+    const ctx: HttpExchangeContext = {
+      kind: this.#server ? "SERVER" : "CLIENT",
+      scheme: c.secure ? "https" : "http",
+      socket: c.socket,
+      resource: c.env.resource(this.#pid),
+      toUnixNano: c.env.toUnixNano,
+      ids: c.env.ids,
+    };
+    const span = httpExchangeSpan(req, resp, ctx, this.#contexts.get(req));
+    this.#counters.spans++;
+    c.env.onSpan(span);
+  }
+}
+
+/** What both ends of a connection see of a request: its method and target. */
+function requestLine(req: Http1Request): string {
+  return `${req.method} ${req.target}`;
+}

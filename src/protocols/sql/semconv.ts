@@ -1,0 +1,154 @@
+/**
+ * Turns one SQL exchange into a {@linkcode Span} named and attributed by the OpenTelemetry
+ * database semantic conventions (https://opentelemetry.io/docs/specs/semconv/database/):
+ * `db.system.name`, `db.namespace`, `db.operation.name`, `db.collection.name`,
+ * `db.query.text` (sanitized unless asked otherwise), `db.response.status_code`,
+ * `server.address`/`server.port`, and `error.type` with status ERROR on failure.
+ *
+ * `db.response.status_code` is what each system's conventions say: PostgreSQL's SQLSTATE
+ * (`42P01`); for MySQL and MariaDB the server's error number (`1146`). `error.type` is
+ * the same code.
+ *
+ * @module
+ */
+import type { Attributes, Span, SpanKind } from "../../model/span.ts";
+import type { SocketInfo } from "../../model/stream_chunk.ts";
+import type { IdGenerator } from "../../model/ids.ts";
+import type { TraceContext } from "../../model/trace_context.ts";
+import type { SqlExchange } from "./exchange.ts";
+import { sanitizeSql, type SqlDialect, summarizeSql } from "./sql_text.ts";
+
+/** `db.system.name` values the wire parsers can tell apart. */
+export type SqlSystem = "postgresql" | "mysql" | "mariadb";
+
+/** What besides the exchange a span needs: facts about the connection and the process. */
+export interface SqlExchangeContext {
+  /** `db.system.name`. */
+  system: SqlSystem;
+  /** CLIENT when the traced process sent the statement (the usual case), SERVER when it is the database. */
+  kind?: "CLIENT" | "SERVER";
+  /** `db.namespace` when the exchange carries none (the connection's database). */
+  namespace?: string;
+  /** The socket under the connection, when known. */
+  socket?: SocketInfo;
+  /** Resource attributes of the process. */
+  resource: Attributes;
+  /** Kernel monotonic ns to Unix ns. */
+  toUnixNano(monoNs: bigint): bigint;
+  /** Ids for new spans. */
+  ids: IdGenerator;
+  /** Put the statement text in `db.query.text` as sent, literals included. Default false. */
+  fullQueryText?: boolean;
+  /** Most characters of `db.query.text`. Default 4096. */
+  maxQueryTextLength?: number;
+}
+
+/** Operations whose row count is rows returned (not rows affected). */
+const RETURNS_ROWS = new Set(["SELECT", "FETCH", "SHOW", "VALUES", "TABLE", "EXPLAIN", "CALL"]);
+
+function dialectOf(system: SqlSystem): SqlDialect {
+  return system === "postgresql" ? "postgresql" : "mysql";
+}
+
+/**
+ * Builds the span of one statement.
+ *
+ * @example
+ * ```ts
+ * import { sqlExchangeSpan } from "./semconv.ts";
+ * import { RandomIdGenerator } from "../../model/ids.ts";
+ * const span = sqlExchangeSpan(
+ *   { text: "SELECT * FROM users WHERE id = 42", startMonoNs: 1n, endMonoNs: 2n, tid: 7, rows: 1 },
+ *   { system: "postgresql", namespace: "shop", resource: {}, toUnixNano: (ns) => ns,
+ *     ids: new RandomIdGenerator() },
+ * );
+ * span.name; // "SELECT users"
+ * span.attributes["db.query.text"]; // "SELECT * FROM users WHERE id = ?"
+ * ```
+ */
+export function sqlExchangeSpan(
+  ex: SqlExchange,
+  ctx: SqlExchangeContext,
+  context?: TraceContext,
+): Span {
+  const kind: SpanKind = ctx.kind ?? "CLIENT";
+  const dialect = dialectOf(ctx.system);
+  const attributes: Attributes = { "db.system.name": ctx.system };
+  const namespace = ex.namespace ?? ctx.namespace;
+  if (namespace !== undefined && namespace !== "") attributes["db.namespace"] = namespace;
+
+  const { operation, collection } = summarizeSql(ex.text, { dialect });
+  if (operation !== undefined) attributes["db.operation.name"] = operation;
+  if (collection !== undefined) attributes["db.collection.name"] = collection;
+  if (ex.text !== "") {
+    const max = ctx.maxQueryTextLength ?? 4096;
+    attributes["db.query.text"] = ctx.fullQueryText
+      ? ex.text.slice(0, max)
+      : sanitizeSql(ex.text, { dialect, maxLength: max });
+  }
+  // Affected rows of DML have no attribute of their own in the conventions.
+  if (ex.rows !== undefined && operation !== undefined && RETURNS_ROWS.has(operation)) {
+    attributes["db.response.returned_rows"] = ex.rows;
+  }
+
+  const socket = ctx.socket;
+  if (socket !== undefined && (socket.family === "ipv4" || socket.family === "ipv6")) {
+    const server = kind === "SERVER";
+    attributes["server.address"] = server ? socket.localAddress : socket.peerAddress;
+    attributes["server.port"] = server ? socket.localPort : socket.peerPort;
+    attributes["network.peer.address"] = socket.peerAddress;
+    attributes["network.peer.port"] = socket.peerPort;
+  }
+  attributes["thread.id"] = ex.tid;
+
+  let failed = false;
+  const err = ex.error;
+  if (err !== undefined) {
+    failed = true;
+    const code = ctx.system === "postgresql"
+      ? err.sqlstate
+      : err.code !== undefined
+      ? String(err.code)
+      : err.sqlstate;
+    if (code !== "") attributes["db.response.status_code"] = code;
+    attributes["error.type"] = code !== "" ? code : "_OTHER";
+  }
+
+  const name = operation !== undefined
+    ? (collection !== undefined ? `${operation} ${collection}` : operation)
+    : ctx.system;
+  const { traceId, spanId, parentSpanId, sampled } = context ??
+    { traceId: ctx.ids.traceId(), spanId: ctx.ids.spanId(), parentSpanId: "" };
+  const start = ctx.toUnixNano(ex.startMonoNs);
+  let end = ctx.toUnixNano(ex.endMonoNs);
+  if (end < start) end = start;
+  const status: Span["status"] = failed
+    ? { code: "ERROR", message: err!.message.slice(0, 1024) }
+    : { code: "UNSET" };
+  return {
+    traceId,
+    spanId,
+    parentSpanId,
+    name,
+    kind,
+    startTimeUnixNano: start,
+    endTimeUnixNano: end,
+    attributes,
+    status,
+    resource: ctx.resource,
+    ...(sampled === undefined ? {} : { parentSampled: sampled }),
+  };
+}
+
+/**
+ * `db.system.name` for a MySQL-protocol server from its greeting's version string.
+ *
+ * @example
+ * ```ts
+ * import { mysqlSystem } from "./semconv.ts";
+ * mysqlSystem("5.5.5-10.11.6-MariaDB-0+deb12u1"); // "mariadb"
+ * ```
+ */
+export function mysqlSystem(serverVersion: string | undefined): "mysql" | "mariadb" {
+  return serverVersion !== undefined && /mariadb/i.test(serverVersion) ? "mariadb" : "mysql";
+}
