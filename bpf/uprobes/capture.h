@@ -17,7 +17,7 @@
 enum event_kind {
 	EVENT_DATA = 1,
 	EVENT_SOCKET = 2,
-	EVENT_CLOSE = 3, /* the process closed a plain socket (a socket_event) */
+	EVENT_CLOSE = 3, /* the process closed a plain socket or freed an SSL* (a socket_event) */
 	EVENT_EXEC = 4,	 /* a process executed a new program (a process_event) */
 	EVENT_EXIT = 5,	 /* a traced process ended (a process_event) */
 };
@@ -80,7 +80,8 @@ struct data_event {
  * syscall on a socket other than the last one seen under it (the first, or a new connection
  * that reuses a freed SSL*'s address); bytes of calls that began at or after call_ts belong
  * to this socket. For a plain socket: sent before its first bytes, and with kind
- * EVENT_CLOSE when the process closes it.
+ * EVENT_CLOSE when the process closes it. With kind EVENT_CLOSE and source SOURCE_TLS: the
+ * process freed the SSL* (SSL_free); sock is 0.
  */
 struct socket_event {
 	__u32 kind;

@@ -22,7 +22,8 @@ export interface ProbeSpec {
 /**
  * Writes are captured at entry, where the buffer already holds the plaintext (one hit
  * per call); reads at entry (arguments kept per thread) and at return, when the buffer
- * has been filled (two hits per call).
+ * has been filled (two hits per call). SSL_free ends what was known of the SSL*: the next
+ * connection may get the same address.
  */
 export const OPENSSL_PROBES: readonly ProbeSpec[] = [
   { symbol: "SSL_write", program: "ssl_write" },
@@ -31,6 +32,7 @@ export const OPENSSL_PROBES: readonly ProbeSpec[] = [
   { symbol: "SSL_read", program: "ssl_read_return", retprobe: true },
   { symbol: "SSL_read_ex", program: "ssl_read_ex", optional: true },
   { symbol: "SSL_read_ex", program: "ssl_read_return", retprobe: true, optional: true },
+  { symbol: "SSL_free", program: "ssl_free" },
 ];
 
 /** A probe to place: a program at a file offset. */

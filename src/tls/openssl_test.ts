@@ -36,6 +36,7 @@ Deno.test("locateOpenSSL: a mapped libssl, every probe at a function's file offs
       ["SSL_read", "ssl_read_return", true],
       ["SSL_read_ex", "ssl_read_ex", false],
       ["SSL_read_ex", "ssl_read_return", true],
+      ["SSL_free", "ssl_free", false],
     ],
   );
   // The offsets are where nm puts the functions (for a shared library, vaddr = offset here).
@@ -53,7 +54,7 @@ Deno.test("locateOpenSSL: OpenSSL inside the executable (node)", async () => {
   const where = await locateIn("node", ["-e", "setTimeout(() => {}, 5000)"]);
   assert.ok(where.ok);
   assert.match(where.file.path, /node$/);
-  assert.equal(where.sites.length, 6);
+  assert.equal(where.sites.length, 7);
 });
 
 Deno.test("locateOpenSSL: a process without OpenSSL says so", async () => {

@@ -10,13 +10,27 @@ import { tied } from "./tied.ts";
 export interface Nginx extends AsyncDisposable {
   port: number;
   masterPid: number;
+  /** The first worker. */
   workerPid: number;
-  /** Master and worker. */
+  workerPids: number[];
+  /** Master and workers. */
   pids: number[];
 }
 
 /** Files to serve: name → text, or a size in bytes of filler. */
 export type Site = Record<string, string | number>;
+
+/** Options for {@linkcode startNginx}. */
+export interface NginxOptions {
+  /** Serve HTTPS with this certificate and key (PEM files). Default: plain HTTP. */
+  tls?: { cert: string; key: string };
+  /** Offer HTTP/2 too (`listen … http2`; with `tls`, by ALPN). Default false. */
+  http2?: boolean;
+  /** Worker processes. Default 1. */
+  workers?: number;
+  /** More directives inside the `server` block (`location`s, …). Default none. */
+  server?: string;
+}
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -30,8 +44,9 @@ async function children(pid: number): Promise<number[]> {
   return text.split(" ").filter(Boolean).map(Number);
 }
 
-/** Starts nginx serving `site`; resolves once it accepts connections and has a worker. */
-export async function startNginx(site: Site): Promise<Nginx> {
+/** Starts nginx serving `site`; resolves once it accepts connections and has its workers. */
+export async function startNginx(site: Site, options: NginxOptions = {}): Promise<Nginx> {
+  const workerCount = options.workers ?? 1;
   const dir = await Deno.makeTempDir({ prefix: "upspan-nginx-" });
   await Deno.chmod(dir, 0o755); // the worker runs as an unprivileged user
   const root = `${dir}/www`;
@@ -41,10 +56,18 @@ export async function startNginx(site: Site): Promise<Nginx> {
     await Deno.writeTextFile(`${root}/${name}`, text);
   }
   const port = freePort();
+  const listen = [
+    `127.0.0.1:${port}`,
+    options.tls ? "ssl" : "",
+    options.http2 ? "http2" : "",
+  ].filter(Boolean).join(" ");
+  const tls = options.tls
+    ? `ssl_certificate ${options.tls.cert};\n    ssl_certificate_key ${options.tls.key};`
+    : "";
   await Deno.writeTextFile(
     `${dir}/nginx.conf`,
     `daemon off;
-worker_processes 1;
+worker_processes ${workerCount};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
 events { worker_connections 256; }
@@ -58,8 +81,10 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port};
+    listen ${listen};
     root ${root};
+    ${tls}
+    ${options.server ?? ""}
   }
 }
 `,
@@ -86,12 +111,13 @@ http {
       (c) => (c.close(), true),
       () => false,
     );
-    if (up && workers.length > 0) {
+    if (up && workers.length >= workerCount) {
       return {
         port,
         masterPid: child.pid,
         workerPid: workers[0]!,
-        pids: [child.pid, workers[0]!],
+        workerPids: workers,
+        pids: [child.pid, ...workers],
         [Symbol.asyncDispose]: stop,
       };
     }

@@ -69,3 +69,39 @@ int BPF_KRETPROBE(ssl_read_return, long ret)
 	emit_tls(id, c.ssl, DIR_INGRESS, c.buf, (__u32)len, bpf_ktime_get_ns());
 	return 0;
 }
+
+/* Tells user space that the connection under an SSL* is over (a socket_event, no socket). */
+static __always_inline void send_tls_close(__u64 id, __u64 ssl)
+{
+	__u32 zero = 0;
+	struct socket_event *e = bpf_map_lookup_elem(&socket_scratch, &zero);
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = EVENT_CLOSE;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = -1;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->conn = ssl;
+	e->source = SOURCE_TLS;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flags()) < 0)
+		count(STAT_DROPS);
+}
+
+/*
+ * SSL_free(ssl): the connection is over, and the next SSL_new may return the same address
+ * (nginx's workers do, connection after connection): its stream offsets, socket and every
+ * verdict user space made about it end here.
+ */
+SEC("uprobe")
+int BPF_KPROBE(ssl_free, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32))
+		return 0;
+	struct conn_key key = { .tgid = id >> 32, .ssl = (__u64)ssl };
+	if (bpf_map_delete_elem(&conns, &key) == 0)
+		send_tls_close(id, (__u64)ssl);
+	return 0;
+}
