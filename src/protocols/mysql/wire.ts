@@ -25,6 +25,7 @@
  * @module
  */
 import type { StreamSink } from "../../streams/reassembler.ts";
+import { type Frame, LengthPrefixedFramer } from "../../streams/length_prefixed.ts";
 import type { SqlError, SqlExchange, SqlExchangeSink } from "../sql/exchange.ts";
 
 /** What the handshake said. */
@@ -79,166 +80,28 @@ const SERVER_KEEP = 512;
 
 const UTF8 = new TextDecoder();
 
-/** One packet (continuations merged). */
-interface Packet {
-  seq: number;
-  /** Payload length (first packet of a continued payload: the total seen). */
-  length: number;
-  /** Payload bytes kept. */
-  body: Uint8Array;
-  truncated: boolean;
-  monoNs: bigint;
-  endMonoNs: bigint;
-  tid: number;
-}
+/** One packet (continuations merged; `length` the payload's total). */
+type Packet = Frame;
 
-const F_HEADER = 0;
-const F_BODY = 1;
-const F_RESYNC = 2;
-const F_STOPPED = 3;
-
-/** Splits one direction into packets. */
-class Framer {
-  #state: number = F_HEADER;
-  #hdr = new Uint8Array(4);
-  #hdrLen = 0;
-  #pkt: Packet | null = null;
-  #buf = new Uint8Array(0);
-  #bufLen = 0;
-  #remaining = 0;
-  /** The packet being read continues in the next one (its length was 2^24-1). */
-  #continues = false;
-  #hdrMonoNs = 0n;
-  #hdrTid = 0;
-
-  constructor(
-    readonly client: boolean,
-    readonly keep: number,
-    readonly onPacket: (p: Packet) => void,
-    readonly onProblem: (p: MysqlProblem) => void,
-  ) {}
-
-  get stopped(): boolean {
-    return this.#state === F_STOPPED;
-  }
-
-  get resyncing(): boolean {
-    return this.#state === F_RESYNC;
-  }
-
-  stop(): void {
-    this.#state = F_STOPPED;
-    this.#pkt = null;
-  }
-
-  resync(): void {
-    if (this.#state === F_STOPPED) return;
-    this.#state = F_RESYNC;
-    this.#pkt = null;
-    this.#hdrLen = 0;
-    this.#continues = false;
-  }
-
-  reset(): void {
-    this.#state = F_HEADER;
-    this.#pkt = null;
-    this.#hdrLen = 0;
-    this.#continues = false;
-  }
-
-  data(bytes: Uint8Array, monoNs: bigint, tid: number): void {
-    const n = bytes.length;
-    let i = 0;
-    if (this.#state === F_RESYNC) {
-      if (!plausiblePacketStart(bytes, this.client)) return;
-      this.#state = F_HEADER;
-    }
-    while (i < n) {
-      if (this.#state === F_HEADER) {
-        if (this.#hdrLen === 0) {
-          this.#hdrMonoNs = monoNs;
-          this.#hdrTid = tid;
-        }
-        while (this.#hdrLen < 4 && i < n) this.#hdr[this.#hdrLen++] = bytes[i++]!;
-        if (this.#hdrLen < 4) return;
-        this.#header(monoNs);
-        continue;
-      }
-      if (this.#state === F_BODY) {
-        const take = Math.min(this.#remaining, n - i);
-        const room = Math.min(take, this.keep - this.#bufLen);
-        if (room > 0) {
-          this.#buf.set(bytes.subarray(i, i + room), this.#bufLen);
-          this.#bufLen += room;
-        }
-        i += take;
-        this.#remaining -= take;
-        this.#pkt!.endMonoNs = monoNs;
-        if (this.#remaining === 0) this.#finishPart();
-        continue;
-      }
-      return;
-    }
-  }
-
-  gap(size: number, monoNs: bigint): void {
-    if (this.#state === F_HEADER) {
-      if (this.#hdrLen === 0 && size === 0) return;
-      this.onProblem("gap-lost-framing");
-      this.resync();
-      return;
-    }
-    if (this.#state !== F_BODY) return;
-    const pkt = this.#pkt!;
-    pkt.truncated = true;
-    pkt.endMonoNs = monoNs;
-    if (size <= this.#remaining) {
-      this.#remaining -= size;
-      if (this.#remaining === 0) this.#finishPart();
-      return;
-    }
-    this.#remaining = 0;
-    this.#continues = false;
-    this.#finishPart();
-    this.onProblem("gap-lost-framing");
-    this.resync();
-  }
-
-  #header(monoNs: bigint): void {
-    const h = this.#hdr;
-    const len = h[0]! | (h[1]! << 8) | (h[2]! << 16);
-    const seq = h[3]!;
-    this.#hdrLen = 0;
-    if (this.#pkt === null) {
-      if (this.#buf.length < this.keep) this.#buf = new Uint8Array(this.keep);
-      this.#bufLen = 0;
-      this.#pkt = {
-        seq,
-        length: 0,
-        body: this.#buf,
-        truncated: false,
-        monoNs: this.#hdrMonoNs,
-        endMonoNs: monoNs,
-        tid: this.#hdrTid,
-      };
-    }
-    this.#pkt.length += len;
-    this.#continues = len === MAX_PAYLOAD;
-    this.#remaining = len;
-    this.#state = F_BODY;
-    if (len === 0) this.#finishPart();
-  }
-
-  /** One physical packet ended: the logical one too, unless it continues. */
-  #finishPart(): void {
-    this.#state = F_HEADER;
-    if (this.#continues) return;
-    const pkt = this.#pkt!;
-    this.#pkt = null;
-    pkt.body = this.#buf.subarray(0, this.#bufLen);
-    if (this.#bufLen < pkt.length) pkt.truncated = true;
-    this.onPacket(pkt);
-  }
+/**
+ * Splits one direction into packets: MySQL's 4-byte header (3-byte little-endian length,
+ * sequence number) over the shared length-prefixed framer; a payload of 2^24-1 bytes
+ * continues in the next packet.
+ */
+function framer(
+  client: boolean,
+  keep: number,
+  onPacket: (p: Packet) => void,
+  onProblem: (p: MysqlProblem) => void,
+): LengthPrefixedFramer {
+  return new LengthPrefixedFramer({
+    headerSize: () => 4,
+    decode: (h) => {
+      const length = h[0]! | (h[1]! << 8) | (h[2]! << 16);
+      return { type: 0, seq: h[3]!, length, keep, continues: length === MAX_PAYLOAD };
+    },
+    plausible: (bytes) => plausiblePacketStart(bytes, client),
+  }, { onMessage: onPacket, onLostFraming: () => onProblem("gap-lost-framing") });
 }
 
 /** Whether a piece starts like a packet a resynchronising direction can begin with. */
@@ -377,8 +240,8 @@ export class MysqlWireParser {
   #facts: MysqlFacts = { encrypted: false, compressed: false };
   #serverCaps: number | undefined;
   #clientCaps: number | undefined;
-  #cf: Framer;
-  #sf: Framer;
+  #cf: LengthPrefixedFramer;
+  #sf: LengthPrefixedFramer;
   #ops: Op[] = [];
   #backlog: Packet[] = [];
   #statements = new Map<number, { text: string; truncated: boolean }>();
@@ -393,8 +256,8 @@ export class MysqlWireParser {
     const problem = (p: MysqlProblem) => this.#problem(p);
     // The handshake response needs no more than 1 KiB; statements need maxTextBytes.
     const keep = Math.max(1024, (options.maxTextBytes ?? 65536) + 1);
-    this.#cf = new Framer(true, keep, (p) => this.#clientPacket(p), problem);
-    this.#sf = new Framer(false, SERVER_KEEP, (p) => this.#serverPacket(p), problem);
+    this.#cf = framer(true, keep, (p) => this.#clientPacket(p), problem);
+    this.#sf = framer(false, SERVER_KEEP, (p) => this.#serverPacket(p), problem);
     this.client = {
       data: (b, monoNs, tid) => this.#cf.data(b, monoNs, tid),
       gap: (size, monoNs) => this.#clientGap(size, monoNs),
@@ -473,7 +336,9 @@ export class MysqlWireParser {
       this.#clientSeen = true;
       this.#push(
         this.#op(OP_LOST, {
+          type: 0,
           seq: 0,
+          single: false,
           length: 0,
           body: new Uint8Array(0),
           truncated: true,

@@ -25,6 +25,12 @@
  * @module
  */
 import type { StreamSink } from "../../streams/reassembler.ts";
+import {
+  type Frame,
+  type FrameFormat,
+  type FrameHead,
+  LengthPrefixedFramer,
+} from "../../streams/length_prefixed.ts";
 import type { SqlError, SqlExchange, SqlExchangeSink } from "../sql/exchange.ts";
 
 /** What the startup packet and the server's ParameterStatus messages said. */
@@ -78,172 +84,72 @@ const BACKEND_TYPES = new Set(
 const ch = (c: string) => c.charCodeAt(0);
 const UTF8 = new TextDecoder();
 
-/** One framed message. `type` 0: an untyped startup-phase message; `answer`: a bare byte. */
-interface Message {
-  type: number;
-  /** Body bytes kept (after the length field), at most the kept limit. */
-  body: Uint8Array;
-  /** Body length from the header. */
-  length: number;
-  /** Some of the body was not seen or not kept. */
-  truncated: boolean;
-  monoNs: bigint;
-  endMonoNs: bigint;
-  tid: number;
-  answer: boolean;
-}
-
-const F_HEADER = 0;
-const F_BODY = 1;
-const F_RESYNC = 2;
-const F_STOPPED = 3;
-
-/** Splits one direction into messages. */
-class Framer {
+/**
+ * One direction: PostgreSQL's headers (`type byte, Int32 length` — no type byte on the
+ * first frontend messages; a bare `S`/`N`/`G` answering an encryption request) over the
+ * shared length-prefixed framer. A message's `type` is 0 for an untyped startup-phase
+ * message; `single` marks a bare answer byte.
+ */
+class Framer implements FrameFormat {
   untyped: boolean;
   /** Backend: a bare answer byte may come next (stream start, or after another answer). */
   answerAllowed: boolean;
-  #state: number = F_HEADER;
-  #hdr = new Uint8Array(5);
-  #hdrLen = 0;
-  #msg: Message | null = null;
-  #body = new Uint8Array(0);
-  #bodyLen = 0;
-  #keep = 0;
-  #remaining = 0;
-  #hdrMonoNs = 0n;
-  #hdrTid = 0;
+  readonly #framer: LengthPrefixedFramer;
 
   constructor(
     readonly frontend: boolean,
     readonly keepFor: (type: number) => number,
-    readonly onMessage: (m: Message) => void,
+    readonly onMessage: (m: Frame) => void,
     readonly onProblem: (p: PostgresProblem) => void,
     readonly answerNow: () => boolean,
   ) {
     this.untyped = frontend;
     this.answerAllowed = !frontend;
+    this.#framer = new LengthPrefixedFramer(this, {
+      onMessage,
+      onLostFraming: () => onProblem("gap-lost-framing"),
+    });
   }
 
   get stopped(): boolean {
-    return this.#state === F_STOPPED;
+    return this.#framer.stopped;
   }
 
   /** Waiting for a piece that starts with a message header. */
   get resyncing(): boolean {
-    return this.#state === F_RESYNC;
+    return this.#framer.resyncing;
   }
 
   stop(): void {
-    this.#state = F_STOPPED;
-    this.#msg = null;
-  }
-
-  /** Looks for a message start at the start of the next piece. */
-  resync(): void {
-    if (this.#state === F_STOPPED) return;
-    this.#state = F_RESYNC;
-    this.#msg = null;
-    this.#hdrLen = 0;
-    this.untyped = false;
-    this.answerAllowed = false;
+    this.#framer.stop();
   }
 
   reset(): void {
-    this.#state = F_HEADER;
-    this.#msg = null;
-    this.#hdrLen = 0;
-    this.untyped = this.frontend;
-    this.answerAllowed = !this.frontend;
+    this.#framer.reset();
   }
 
   data(bytes: Uint8Array, monoNs: bigint, tid: number): void {
-    const n = bytes.length;
-    let i = 0;
-    if (this.#state === F_RESYNC) {
-      if (!plausibleHeader(bytes, this.frontend ? FRONTEND_TYPES : BACKEND_TYPES)) return;
-      this.#state = F_HEADER;
-    }
-    while (i < n) {
-      if (this.#state === F_HEADER) {
-        if (this.#hdrLen === 0) {
-          this.#hdrMonoNs = monoNs;
-          this.#hdrTid = tid;
-          const b = bytes[i]!;
-          if (this.answerAllowed && isAnswerByte(b) && this.answerNow()) {
-            i++;
-            this.#answer(b, monoNs, tid);
-            continue;
-          }
-          if (this.untyped && b !== 0 && FRONTEND_TYPES.has(b)) this.untyped = false;
-        }
-        const want = this.untyped ? 4 : 5;
-        while (this.#hdrLen < want && i < n) this.#hdr[this.#hdrLen++] = bytes[i++]!;
-        if (this.#hdrLen < want) return;
-        this.#header(monoNs, tid);
-        if (this.resyncing || this.stopped) return;
-        continue;
-      }
-      if (this.#state === F_BODY) {
-        const take = Math.min(this.#remaining, n - i);
-        const room = Math.min(take, this.#keep - this.#bodyLen);
-        if (room > 0) {
-          this.#body.set(bytes.subarray(i, i + room), this.#bodyLen);
-          this.#bodyLen += room;
-        }
-        i += take;
-        this.#remaining -= take;
-        this.#msg!.endMonoNs = monoNs;
-        if (this.#remaining === 0) this.#finish();
-        continue;
-      }
-      return; // RESYNC (after a bad header) or STOPPED
-    }
+    this.#framer.data(bytes, monoNs, tid);
   }
 
   gap(size: number, monoNs: bigint): void {
-    switch (this.#state) {
-      case F_HEADER:
-        if (this.#hdrLen === 0 && size === 0) return;
-        this.onProblem("gap-lost-framing");
-        this.resync();
-        return;
-      case F_BODY: {
-        const msg = this.#msg!;
-        msg.truncated = true;
-        msg.endMonoNs = monoNs;
-        if (size <= this.#remaining) {
-          this.#remaining -= size;
-          if (this.#remaining === 0) this.#finish();
-          return;
-        }
-        this.#remaining = 0;
-        this.#finish();
-        this.onProblem("gap-lost-framing");
-        this.resync();
-        return;
-      }
-      default:
-        return;
+    this.#framer.gap(size, monoNs);
+  }
+
+  headerSize(): number {
+    return this.untyped ? 4 : 5;
+  }
+
+  start(b: number, monoNs: bigint, tid: number): boolean {
+    if (this.answerAllowed && isAnswerByte(b) && this.answerNow()) {
+      this.#answer(b, monoNs, tid);
+      return true;
     }
+    if (this.untyped && b !== 0 && FRONTEND_TYPES.has(b)) this.untyped = false;
+    return false;
   }
 
-  /** A bare `S`/`N`/`G` answering an encryption request. */
-  #answer(b: number, monoNs: bigint, tid: number): void {
-    this.onMessage({
-      type: b,
-      body: new Uint8Array(0),
-      length: 0,
-      truncated: false,
-      monoNs,
-      endMonoNs: monoNs,
-      tid,
-      answer: true,
-    });
-  }
-
-  #header(monoNs: bigint, tid: number): void {
-    const h = this.#hdr;
+  decode(h: Uint8Array, monoNs: bigint, tid: number): FrameHead | null | "single" {
     let type = 0;
     let len: number;
     if (this.untyped) {
@@ -253,47 +159,47 @@ class Framer {
       len = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
       // A bare answer byte followed by the next message: `N` then `R\0\0\0`.
       if (this.answerAllowed && isAnswerByte(type) && (len > MAX_PLAUSIBLE || len < 4)) {
-        this.#answer(type, this.#hdrMonoNs, this.#hdrTid);
-        const rest = h.slice(1, 5);
-        this.#hdrLen = 0;
-        this.data(rest, monoNs, tid);
-        return;
+        this.#answer(type, monoNs, tid);
+        return "single";
       }
     }
-    this.#hdrLen = 0;
     const set = this.frontend ? FRONTEND_TYPES : BACKEND_TYPES;
     if (len < 4 || len > MAX_MESSAGE || (type !== 0 && !set.has(type))) {
       this.onProblem(this.untyped ? "bad-startup" : "bad-length");
-      this.resync();
-      return;
+      return null;
     }
     this.answerAllowed = false;
     const length = len - 4;
-    this.#keep = Math.min(length, this.keepFor(type));
-    if (this.#body.length < this.#keep) this.#body = new Uint8Array(Math.max(this.#keep, 256));
-    this.#bodyLen = 0;
-    this.#remaining = length;
-    this.#msg = {
-      type,
-      body: this.#body,
-      length,
-      truncated: false,
-      monoNs: this.#hdrMonoNs,
-      endMonoNs: monoNs,
-      tid: this.#hdrTid,
-      answer: false,
-    };
-    this.#state = F_BODY;
-    if (length === 0) this.#finish();
+    return { type, seq: 0, length, keep: Math.min(length, this.keepFor(type)), continues: false };
   }
 
-  #finish(): void {
-    const msg = this.#msg!;
-    this.#msg = null;
-    this.#state = F_HEADER;
-    msg.body = this.#body.subarray(0, this.#bodyLen);
-    if (this.#bodyLen < msg.length) msg.truncated = true;
-    this.onMessage(msg);
+  plausible(bytes: Uint8Array): boolean {
+    return plausibleHeader(bytes, this.frontend ? FRONTEND_TYPES : BACKEND_TYPES);
+  }
+
+  onResync(): void {
+    this.untyped = false;
+    this.answerAllowed = false;
+  }
+
+  onReset(): void {
+    this.untyped = this.frontend;
+    this.answerAllowed = !this.frontend;
+  }
+
+  /** A bare `S`/`N`/`G` answering an encryption request. */
+  #answer(b: number, monoNs: bigint, tid: number): void {
+    this.onMessage({
+      type: b,
+      seq: 0,
+      body: new Uint8Array(0),
+      length: 0,
+      truncated: false,
+      single: true,
+      monoNs,
+      endMonoNs: monoNs,
+      tid,
+    });
   }
 }
 
@@ -512,7 +418,7 @@ export class PostgresWireParser {
     this.#match();
   }
 
-  #op(kind: number, m: Message, extra: Partial<Op> = {}): Op {
+  #op(kind: number, m: Frame, extra: Partial<Op> = {}): Op {
     return {
       kind,
       text: "",
@@ -545,7 +451,7 @@ export class PostgresWireParser {
     this.#be.gap(size, monoNs);
   }
 
-  #frontendMessage(m: Message): void {
+  #frontendMessage(m: Frame): void {
     const b = m.body;
     const cur = new Cursor(b);
     switch (m.type) {
@@ -659,13 +565,13 @@ export class PostgresWireParser {
     }
   }
 
-  #noteBatch(m: Message): void {
+  #noteBatch(m: Frame): void {
     if (this.#batchStart === null) this.#batchStart = { monoNs: m.monoNs, tid: m.tid };
   }
 
-  #backendMessage(m: Message): void {
-    const a: Answer = { type: m.type, monoNs: m.monoNs, answer: m.answer };
-    if (m.answer) {
+  #backendMessage(m: Frame): void {
+    const a: Answer = { type: m.type, monoNs: m.monoNs, answer: m.single };
+    if (m.single) {
       if (m.type === 0x53 || m.type === 0x47) {
         // Encryption accepted: the rest of both directions is ciphertext.
         this.#facts.encrypted = true;
