@@ -1,0 +1,134 @@
+// A gRPC server and client (grpc-go from the module proxy) for tests: one service,
+// demo.Echo, with a unary method (Say: echoes, or fails with the status the request names)
+// and a server-streaming one (Count: as many messages as the request's length). Messages are
+// raw bytes through a codec registered under the proto name, so no generated code is needed.
+//
+//	grpc serve ADDR                 serve until killed; prints "ready" once listening
+//	grpc call ADDR                  Say "hello", Say "fail:5", Count "abcd", then exits
+//	grpc h2c ADDR                   net/http over cleartext HTTP/2 (prior knowledge and the
+//	                                Upgrade: h2c path): /hello answers, anything else 404
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/status"
+)
+
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
+func (rawCodec) Unmarshal(b []byte, v any) error {
+	*(v.(*[]byte)) = append([]byte(nil), b...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+func say(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+	var in []byte
+	if err := dec(&in); err != nil {
+		return nil, err
+	}
+	if s, ok := strings.CutPrefix(string(in), "fail:"); ok {
+		code, _ := strconv.Atoi(s)
+		return nil, status.Error(codes.Code(code), "failed as asked")
+	}
+	return &in, nil
+}
+
+func count(_ any, stream grpc.ServerStream) error {
+	var in []byte
+	if err := stream.RecvMsg(&in); err != nil {
+		return err
+	}
+	for i := range len(in) {
+		out := []byte(fmt.Sprintf("message %d", i))
+		if err := stream.SendMsg(&out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var desc = grpc.ServiceDesc{
+	ServiceName: "demo.Echo",
+	HandlerType: (*any)(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Say", Handler: say}},
+	Streams:     []grpc.StreamDesc{{StreamName: "Count", Handler: count, ServerStreams: true}},
+}
+
+func main() {
+	encoding.RegisterCodec(rawCodec{})
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: grpc serve|call ADDR")
+		os.Exit(2)
+	}
+	addr := os.Args[2]
+	switch os.Args[1] {
+	case "serve":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		s := grpc.NewServer()
+		s.RegisterService(&desc, struct{}{})
+		fmt.Println("ready")
+		_ = s.Serve(l)
+	case "h2c":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprintf(w, "hello over %s\n", r.Proto)
+		})
+		fmt.Println("ready")
+		_ = http.Serve(l, h2c.NewHandler(mux, &http2.Server{}))
+	case "call":
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, req := range []string{"hello", "fail:5"} {
+			in, out := []byte(req), []byte(nil)
+			err := conn.Invoke(ctx, "/demo.Echo/Say", &in, &out)
+			fmt.Printf("Say %s: %q %v\n", req, out, status.Code(err))
+		}
+		stream, err := conn.NewStream(ctx, &desc.Streams[0], "/demo.Echo/Count")
+		if err == nil {
+			in := []byte("abcd")
+			_ = stream.SendMsg(&in)
+			_ = stream.CloseSend()
+			n := 0
+			for {
+				var out []byte
+				if stream.RecvMsg(&out) != nil {
+					break
+				}
+				n++
+			}
+			fmt.Printf("Count: %d messages\n", n)
+		}
+	}
+}
