@@ -7,6 +7,7 @@
  */
 import { fuzzElf } from "../fuzz/elf_fuzz.ts";
 import { fuzzHttp1 } from "../fuzz/http1_fuzz.ts";
+import { fuzzHttp2 } from "../fuzz/http2_fuzz.ts";
 import { fuzzPostgresWire } from "../fuzz/postgres_wire_fuzz.ts";
 import { fuzzMysqlWire } from "../fuzz/mysql_wire_fuzz.ts";
 import { fuzzSqlText } from "../fuzz/sql_text_fuzz.ts";
@@ -36,6 +37,13 @@ const HARNESSES: Record<string, Harness> = {
     return Promise.resolve({
       summary: `${r.messages} messages, ${r.problems} problems reported`,
       failures: [],
+    });
+  },
+  "http2": (n, s) => {
+    const r = fuzzHttp2(n, s);
+    return Promise.resolve({
+      summary: `${r.exchanges} exchanges, ${r.spans} spans, ${r.fieldsChecked} fields checked`,
+      failures: r.problems,
     });
   },
   "postgres-wire": (n, s) => {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Http2Connection, type Http2Exchange, Http2Connection as Conn } from "./connection.ts";
+import { type Http2Connection, Http2Connection as Conn, type Http2Exchange } from "./connection.ts";
 
 /** One recorded piece: side 0 is the client's bytes, 1 the server's. */
 export interface Piece {

@@ -63,6 +63,13 @@ export interface Http2Exchange {
 export interface Http2ConnectionOptions {
   /** Receives each finished stream. */
   onExchange(exchange: Http2Exchange): void;
+  /** Told when a stream's request headers arrive (before its exchange ends). */
+  onRequest?(streamId: number, request: Http2Message): void;
+  /**
+   * The side whose bytes are the client's, when the caller knows (the traced process's
+   * role). Default: found from the preface or from the header blocks.
+   */
+  clientSide?: Side;
   /** Most open streams followed; beyond, the oldest is dropped. Default 256. */
   maxStreams?: number;
   /** Most bytes of one header block. Default 65536. */
@@ -114,6 +121,7 @@ export class Http2Connection {
   constructor(options: Http2ConnectionOptions) {
     this.#opts = options;
     this.#maxStreams = options.maxStreams ?? 256;
+    this.#client = options.clientSide;
   }
 
   /** The side whose bytes are the client's, once known. */
@@ -191,8 +199,8 @@ export class Http2Connection {
     const existing = this.#dirs[side];
     if (existing !== undefined) return existing;
     const fromStart = !this.#lostStart[side];
-    let preface = this.#client === side;
-    if (this.#client === undefined && fromStart && startsWithPreface(first)) {
+    let preface = this.#prefaceSeen && this.#client === side;
+    if ((this.#client ?? side) === side && fromStart && startsWithPreface(first)) {
       this.#client = side;
       preface = true;
     }
@@ -285,6 +293,7 @@ export class Http2Connection {
     if (grpc) request.grpcMessages = new GrpcMessages();
     this.#streams.set(ev.streamId, { id: ev.streamId, request, response: undefined, grpc });
     if (ev.endStream) request.ended = true;
+    this.#opts.onRequest?.(ev.streamId, request);
   }
 
   #responseHeaders(ev: HeadersEvent): void {

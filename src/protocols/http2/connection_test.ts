@@ -15,13 +15,55 @@ const summary = (x: Http2Exchange) => ({
 const NGINX = loadCapture("nginx_h2c");
 const NGINX_WANT = [
   [
-    { stream: 13, method: "GET", path: "/index.html", status: "200", requestBody: 0, responseBody: 15 },
-    { stream: 15, method: "GET", path: "/missing", status: "404", requestBody: 0, responseBody: 153 },
-    { stream: 17, method: "GET", path: "/big.bin", status: "200", requestBody: 0, responseBody: 20000 },
-    { stream: 19, method: "GET", path: "/index.html?again=1", status: "200", requestBody: 0, responseBody: 15 },
+    {
+      stream: 13,
+      method: "GET",
+      path: "/index.html",
+      status: "200",
+      requestBody: 0,
+      responseBody: 15,
+    },
+    {
+      stream: 15,
+      method: "GET",
+      path: "/missing",
+      status: "404",
+      requestBody: 0,
+      responseBody: 153,
+    },
+    {
+      stream: 17,
+      method: "GET",
+      path: "/big.bin",
+      status: "200",
+      requestBody: 0,
+      responseBody: 20000,
+    },
+    {
+      stream: 19,
+      method: "GET",
+      path: "/index.html?again=1",
+      status: "200",
+      requestBody: 0,
+      responseBody: 15,
+    },
   ],
-  [{ stream: 1, method: "HEAD", path: "/index.html", status: "200", requestBody: 0, responseBody: 0 }],
-  [{ stream: 1, method: "POST", path: "/index.html", status: "405", requestBody: 11, responseBody: 157 }],
+  [{
+    stream: 1,
+    method: "HEAD",
+    path: "/index.html",
+    status: "200",
+    requestBody: 0,
+    responseBody: 0,
+  }],
+  [{
+    stream: 1,
+    method: "POST",
+    path: "/index.html",
+    status: "405",
+    requestBody: 11,
+    responseBody: 157,
+  }],
 ];
 
 Deno.test("http2 connection: nghttp and curl against nginx (h2c), one exchange per stream, exact", () => {
@@ -49,7 +91,11 @@ Deno.test("http2 connection: nghttp and curl against nginx (h2c), one exchange p
 Deno.test("http2 connection: the same bytes in 1-, 7- and 100-byte pieces give the same exchanges", () => {
   for (const split of [1, 7, 100]) {
     for (const [i, pieces] of NGINX.entries()) {
-      assert.deepEqual(replay(pieces, { split }).exchanges.map(summary), NGINX_WANT[i], `split ${split}`);
+      assert.deepEqual(
+        replay(pieces, { split }).exchanges.map(summary),
+        NGINX_WANT[i],
+        `split ${split}`,
+      );
     }
   }
 });
@@ -73,7 +119,11 @@ Deno.test("http2 connection: joined mid-way at any frame, never a wrong header; 
   for (const at of cuts) {
     for (const serverFrom of [0, 1]) {
       const server = rest.filter((p) => p.side === 1).slice(serverFrom);
-      const pieces = [{ ...client!, bytes: client!.bytes.subarray(at) }, ...rest.filter((p) => p.side === 0), ...server];
+      const pieces = [
+        { ...client!, bytes: client!.bytes.subarray(at) },
+        ...rest.filter((p) => p.side === 0),
+        ...server,
+      ];
       const got = replay(pieces);
       assert.equal(got.conn.headersTrusted, false, `cut ${at}`);
       for (const x of got.exchanges) {
@@ -196,9 +246,30 @@ Deno.test("grpc-go client and server: unary, unary with NOT_FOUND (trailers-only
     received: x.response!.grpcMessages?.count,
   }));
   assert.deepEqual(rows, [
-    { path: "/demo.Echo/Say", status: "200", grpcStatus: "0", trailersOnly: false, sent: 1, received: 1 },
-    { path: "/demo.Echo/Say", status: "200", grpcStatus: "5", trailersOnly: true, sent: 1, received: 0 },
-    { path: "/demo.Echo/Count", status: "200", grpcStatus: "0", trailersOnly: false, sent: 1, received: 4 },
+    {
+      path: "/demo.Echo/Say",
+      status: "200",
+      grpcStatus: "0",
+      trailersOnly: false,
+      sent: 1,
+      received: 1,
+    },
+    {
+      path: "/demo.Echo/Say",
+      status: "200",
+      grpcStatus: "5",
+      trailersOnly: true,
+      sent: 1,
+      received: 0,
+    },
+    {
+      path: "/demo.Echo/Count",
+      status: "200",
+      grpcStatus: "0",
+      trailersOnly: false,
+      sent: 1,
+      received: 4,
+    },
   ]);
 });
 
@@ -218,7 +289,10 @@ Deno.test("h2c upgrade: curl and nghttp through Upgrade: h2c to Go, prior knowle
     u.end();
     assert.equal(u.state, "h2");
     assert.deepEqual(out.map(summary), want[i]);
-    assert.equal(field(out[0]!.request.headers!.fields, ":authority")?.startsWith("127.0.0.1:"), true);
+    assert.equal(
+      field(out[0]!.request.headers!.fields, ":authority")?.startsWith("127.0.0.1:"),
+      true,
+    );
   }
   // The third connection is prior knowledge: not an upgrade (and plain HTTP/2 replays it).
   const u = new H2cUpgrade({ onExchange: () => {} });

@@ -3,7 +3,12 @@ import { Flag, FrameType, PREFACE } from "./frames.ts";
 import { field, Http2Connection, type Http2Exchange } from "./connection.ts";
 
 /** A frame: 9-byte header and payload. */
-function frame(type: number, flags: number, stream: number, payload: Uint8Array | number[]): Uint8Array {
+function frame(
+  type: number,
+  flags: number,
+  stream: number,
+  payload: Uint8Array | number[],
+): Uint8Array {
   const p = payload instanceof Uint8Array ? payload : Uint8Array.from(payload);
   const out = new Uint8Array(9 + p.length);
   out.set([p.length >> 16, (p.length >> 8) & 0xff, p.length & 0xff, type, flags]);
@@ -18,12 +23,24 @@ const cat = (...parts: Uint8Array[]) => {
   return out;
 };
 /** A literal field without indexing, new name (HPACK §6.2.2). */
-const lit = (n: string, v: string) => [0, n.length, ...Array.from(n, (c) => c.charCodeAt(0)), v.length, ...Array.from(v, (c) => c.charCodeAt(0))];
+const lit = (
+  n: string,
+  v: string,
+) => [
+  0,
+  n.length,
+  ...Array.from(n, (c) => c.charCodeAt(0)),
+  v.length,
+  ...Array.from(v, (c) => c.charCodeAt(0)),
+];
 const SETTINGS = frame(FrameType.SETTINGS, 0, 0, [0, 4, 0, 0, 0xff, 0xff]);
 const GET = [0x82, 0x87, 0x84, ...lit(":authority", "h")]; // GET https / (static table)
 const OK = [0x88]; // :status 200
 
-function run(client: Uint8Array[], server: Uint8Array[]): { xs: Http2Exchange[]; conn: Http2Connection } {
+function run(
+  client: Uint8Array[],
+  server: Uint8Array[],
+): { xs: Http2Exchange[]; conn: Http2Connection } {
   const xs: Http2Exchange[] = [];
   const conn = new Http2Connection({ onExchange: (x) => xs.push(x), maxHeaderBlockBytes: 4096 });
   let t = 1n;
@@ -50,7 +67,10 @@ Deno.test("frames: padding and priority on HEADERS, padding on DATA, counted wit
     ],
   );
   assert.equal(xs.length, 1);
-  assert.deepEqual(xs[0]!.request.headers!.fields, [[":method", "GET"], [":scheme", "https"], [":path", "/"], [":authority", "h"]]);
+  assert.deepEqual(xs[0]!.request.headers!.fields, [[":method", "GET"], [":scheme", "https"], [
+    ":path",
+    "/",
+  ], [":authority", "h"]]);
   assert.equal(statusOf(xs[0]!), "200");
   assert.equal(xs[0]!.response!.bodySize, 3);
 });
@@ -83,9 +103,15 @@ Deno.test("frames: CONTINUATION completes a block; an interrupted block is lost 
 Deno.test("frames: a header list larger than the limit is rejected, not held", () => {
   const huge = [0x82, 0x87, 0x84, ...lit("x-big", "v".repeat(120))];
   const parts: Uint8Array[] = [frame(FrameType.HEADERS, Flag.END_STREAM, 1, huge)];
-  for (let i = 0; i < 40; i++) parts.push(frame(FrameType.CONTINUATION, 0, 1, Uint8Array.from(lit("x-more", "w".repeat(120)))));
+  for (let i = 0; i < 40; i++) {
+    parts.push(
+      frame(FrameType.CONTINUATION, 0, 1, Uint8Array.from(lit("x-more", "w".repeat(120)))),
+    );
+  }
   parts.push(frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, []));
-  const { xs, conn } = run(parts, [frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, OK)]);
+  const { xs, conn } = run(parts, [
+    frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, OK),
+  ]);
   assert.equal(xs.length, 1);
   assert.equal(xs[0]!.request.headers, undefined, "over 4,096 bytes: not decoded");
   assert.equal(conn.stats.lostBlocks, 1);
@@ -108,7 +134,11 @@ Deno.test("frames: WINDOW_UPDATE, PING, PRIORITY, SETTINGS and unknown types are
       frame(FrameType.DATA, Flag.END_STREAM, 1, [3]),
     ],
   );
-  assert.deepEqual(xs.map((x) => [statusOf(x), x.response!.bodySize, x.response!.complete]), [["200", 3, true]]);
+  assert.deepEqual(xs.map((x) => [statusOf(x), x.response!.bodySize, x.response!.complete]), [[
+    "200",
+    3,
+    true,
+  ]]);
 });
 
 Deno.test("frames: interleaved streams pair by id; RST_STREAM ends a stream; 1xx is passed over; trailers kept", () => {
@@ -146,13 +176,28 @@ Deno.test("frames: PUSH_PROMISE is decoded for the table but its stream not foll
   const { xs } = run(
     [frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, GET)],
     [
-      frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, 1, [0, 0, 0, 2, 0x82, 0x87, 0x44, 2, 0x2f, 0x78]), // inserts :path /x
+      frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, 1, [
+        0,
+        0,
+        0,
+        2,
+        0x82,
+        0x87,
+        0x44,
+        2,
+        0x2f,
+        0x78,
+      ]), // inserts :path /x
       frame(FrameType.HEADERS, Flag.END_HEADERS, 2, OK),
       frame(FrameType.DATA, Flag.END_STREAM, 2, [1]),
       frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, [0x88, 0xbe]), // 200, :path /x from the table
     ],
   );
-  assert.deepEqual(xs.map((x) => [x.streamId, statusOf(x), x.response!.headers!.fields.length]), [[1, "200", 2]]);
+  assert.deepEqual(xs.map((x) => [x.streamId, statusOf(x), x.response!.headers!.fields.length]), [[
+    1,
+    "200",
+    2,
+  ]]);
 });
 
 Deno.test("frames: after lost framing, the next piece's frame header resynchronises; garbage does not", () => {

@@ -61,7 +61,10 @@ export interface GrpcSpanPart {
  * part?.name; // "demo.Echo/Say"
  * ```
  */
-export function grpcSpanPart(x: Http2Exchange, kind: "SERVER" | "CLIENT"): GrpcSpanPart | undefined {
+export function grpcSpanPart(
+  x: Http2Exchange,
+  kind: "SERVER" | "CLIENT",
+): GrpcSpanPart | undefined {
   const req = x.request.headers;
   if (req === undefined) return undefined;
   const ct = field(req.fields, "content-type");

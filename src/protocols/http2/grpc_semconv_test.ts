@@ -9,32 +9,53 @@ const [GRPC] = loadCapture("grpc_go");
 Deno.test("grpc semconv: grpc-go calls as the server and the client see them", () => {
   const xs = replay(GRPC!).exchanges;
   const server = xs.map((x) => grpcSpanPart(x, "SERVER"));
-  assert.deepEqual(server.map((p) => [p?.name, p?.attributes, p?.error, p?.statusName, p?.message]), [
-    ["demo.Echo/Say", {
-      "rpc.system": "grpc",
-      "rpc.service": "demo.Echo",
-      "rpc.method": "Say",
-      "rpc.grpc.status_code": 0,
-      "rpc.grpc.request.message_count": 1,
-      "rpc.grpc.response.message_count": 1,
-    }, false, "OK", undefined],
-    ["demo.Echo/Say", {
-      "rpc.system": "grpc",
-      "rpc.service": "demo.Echo",
-      "rpc.method": "Say",
-      "rpc.grpc.status_code": 5,
-      "rpc.grpc.request.message_count": 1,
-      "rpc.grpc.response.message_count": 0,
-    }, false, "NOT_FOUND", "failed as asked"],
-    ["demo.Echo/Count", {
-      "rpc.system": "grpc",
-      "rpc.service": "demo.Echo",
-      "rpc.method": "Count",
-      "rpc.grpc.status_code": 0,
-      "rpc.grpc.request.message_count": 1,
-      "rpc.grpc.response.message_count": 4,
-    }, false, "OK", undefined],
-  ]);
+  assert.deepEqual(
+    server.map((p) => [p?.name, p?.attributes, p?.error, p?.statusName, p?.message]),
+    [
+      [
+        "demo.Echo/Say",
+        {
+          "rpc.system": "grpc",
+          "rpc.service": "demo.Echo",
+          "rpc.method": "Say",
+          "rpc.grpc.status_code": 0,
+          "rpc.grpc.request.message_count": 1,
+          "rpc.grpc.response.message_count": 1,
+        },
+        false,
+        "OK",
+        undefined,
+      ],
+      [
+        "demo.Echo/Say",
+        {
+          "rpc.system": "grpc",
+          "rpc.service": "demo.Echo",
+          "rpc.method": "Say",
+          "rpc.grpc.status_code": 5,
+          "rpc.grpc.request.message_count": 1,
+          "rpc.grpc.response.message_count": 0,
+        },
+        false,
+        "NOT_FOUND",
+        "failed as asked",
+      ],
+      [
+        "demo.Echo/Count",
+        {
+          "rpc.system": "grpc",
+          "rpc.service": "demo.Echo",
+          "rpc.method": "Count",
+          "rpc.grpc.status_code": 0,
+          "rpc.grpc.request.message_count": 1,
+          "rpc.grpc.response.message_count": 4,
+        },
+        false,
+        "OK",
+        undefined,
+      ],
+    ],
+  );
   // NOT_FOUND is an error for the client, not for the server.
   assert.deepEqual(xs.map((x) => grpcSpanPart(x, "CLIENT")?.error), [false, true, false]);
 });
@@ -43,7 +64,16 @@ Deno.test("grpc semconv: server errors are UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEME
   const x = replay(GRPC!).exchanges[1]!;
   const withStatus = (code: number): Http2Exchange => ({
     ...x,
-    response: { ...x.response!, headers: { ...x.response!.headers!, fields: [[":status", "200"], ["content-type", "application/grpc"], ["grpc-status", String(code)]] } },
+    response: {
+      ...x.response!,
+      headers: {
+        ...x.response!.headers!,
+        fields: [[":status", "200"], ["content-type", "application/grpc"], [
+          "grpc-status",
+          String(code),
+        ]],
+      },
+    },
   });
   const serverErrors = [];
   for (let code = 0; code <= 16; code++) {
@@ -56,9 +86,23 @@ Deno.test("grpc semconv: server errors are UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEME
 Deno.test("grpc semconv: not gRPC without the content-type or a /Service/Method path", () => {
   const x = replay(GRPC!).exchanges[0]!;
   const fields = x.request.headers!.fields.filter(([n]) => n !== "content-type");
-  assert.equal(grpcSpanPart({ ...x, request: { ...x.request, headers: { ...x.request.headers!, fields } } }, "SERVER"), undefined);
-  const badPath = x.request.headers!.fields.map(([n, v]) => [n, n === ":path" ? "/nope" : v] as [string, string]);
-  assert.equal(grpcSpanPart({ ...x, request: { ...x.request, headers: { ...x.request.headers!, fields: badPath } } }, "SERVER"), undefined);
+  assert.equal(
+    grpcSpanPart(
+      { ...x, request: { ...x.request, headers: { ...x.request.headers!, fields } } },
+      "SERVER",
+    ),
+    undefined,
+  );
+  const badPath = x.request.headers!.fields.map(([n, v]) =>
+    [n, n === ":path" ? "/nope" : v] as [string, string]
+  );
+  assert.equal(
+    grpcSpanPart({
+      ...x,
+      request: { ...x.request, headers: { ...x.request.headers!, fields: badPath } },
+    }, "SERVER"),
+    undefined,
+  );
 });
 
 Deno.test("grpc messages: prefixes split across pieces, gaps inside messages, a gap over a prefix", () => {

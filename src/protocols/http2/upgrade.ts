@@ -10,13 +10,8 @@
  *
  * @module
  */
-import {
-  getHeader,
-  Http1Parser,
-  type Http1Request,
-  parseContentLength,
-} from "../../spans/http1.ts";
-import { type Http2ConnectionOptions, Http2Connection, isGrpc, type Side } from "./connection.ts";
+import { getHeader, Http1Parser, type Http1Request, parseContentLength } from "../http1/framer.ts";
+import { Http2Connection, type Http2ConnectionOptions, isGrpc, type Side } from "./connection.ts";
 import { type HeaderField, latin1 } from "./hpack.ts";
 
 /** Where the upgrade is. */
@@ -189,7 +184,9 @@ export class H2cUpgrade {
       headers,
       trailers: undefined,
       hasTrailers: false,
-      bodySize: contentLength === undefined ? bodySize : Math.max(0, parseContentLength(contentLength)),
+      bodySize: contentLength === undefined
+        ? bodySize
+        : Math.max(0, parseContentLength(contentLength)),
       complete: this.#bodyLeft === 0,
       ended: true,
       grpcMessages: undefined,

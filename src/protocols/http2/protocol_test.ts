@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import type { Direction, SocketInfo, StreamChunk } from "../../model/stream_chunk.ts";
+import { PROTOCOLS } from "../../spans/registry.ts";
+import { testConnection } from "../_test_connection.ts";
+import { countingIds } from "../_test_wire.ts";
+import { loadCapture, type Piece } from "./_testdata.ts";
+import { sniffHttp2 } from "./protocol.ts";
+
+/** Replays a capture into a registry connection as the server's or the client's probe saw it. */
+function traced(pieces: Piece[], role: "server" | "client", socket?: SocketInfo) {
+  const t = testConnection(PROTOCOLS, { ids: countingIds() });
+  if (socket) t.conn.setSocket(socket);
+  const pos = { ingress: 0, egress: 0 };
+  for (const p of pieces) {
+    // The client's bytes are what a server reads and what a client writes.
+    const direction: Direction = (p.side === 0) === (role === "server") ? "ingress" : "egress";
+    const chunk: StreamChunk = {
+      pid: 100,
+      tid: 7,
+      conn: "c1",
+      secure: true,
+      direction,
+      pos: pos[direction],
+      data: p.bytes,
+      callEnd: pos[direction] + p.bytes.length,
+      last: true,
+      monoNs: 1_000_000n + p.ns,
+    };
+    pos[direction] += p.bytes.length;
+    t.conn.push(chunk);
+  }
+  t.conn.close();
+  return t;
+}
+
+const SOCKET: SocketInfo = {
+  pid: 100,
+  conn: "c1",
+  socket: "s1",
+  fd: 5,
+  family: "ipv4",
+  localAddress: "127.0.0.1",
+  localPort: 8443,
+  peerAddress: "127.0.0.1",
+  peerPort: 50000,
+  monoNs: 1n,
+  callMonoNs: 1n,
+};
+
+Deno.test("http2 protocol: nginx (server side) spans through the registry, HTTP attributes as HTTP/1's", () => {
+  const [conn] = loadCapture("nginx_h2c");
+  const { spans, conn: c, counters } = traced(conn!, "server", SOCKET);
+  assert.equal(c.protocol, "http2");
+  assert.deepEqual(
+    spans.map((
+      s,
+    ) => [
+      s.name,
+      s.kind,
+      s.attributes["url.path"],
+      s.attributes["http.response.status_code"],
+      s.attributes["http.response.body.size"],
+      s.status.code,
+    ]),
+    [
+      ["GET", "SERVER", "/index.html", 200, 15, "UNSET"],
+      ["GET", "SERVER", "/missing", 404, 153, "UNSET"],
+      ["GET", "SERVER", "/big.bin", 200, 20000, "UNSET"],
+      ["GET", "SERVER", "/index.html", 200, 15, "UNSET"],
+    ],
+  );
+  const s = spans[0]!;
+  assert.equal(s.attributes["network.protocol.version"], "2");
+  assert.equal(s.attributes["url.scheme"], "https");
+  assert.equal(s.attributes["user_agent.original"], "nghttp2/1.52.0");
+  assert.equal(s.attributes["server.address"], "127.0.0.1");
+  assert.equal(s.attributes["client.port"], 50000);
+  assert.equal(spans[3]!.attributes["url.query"], "again=1");
+  // traceparent from the request headers continues the trace.
+  for (const sp of spans) {
+    assert.equal(sp.traceId, "0af7651916cd43dd8448eb211c80319c");
+    assert.equal(sp.parentSpanId, "b7ad6b7169203331");
+  }
+  assert.equal(counters.spans, 4);
+  assert.equal(counters.requestsDropped, 0);
+});
+
+Deno.test("http2 protocol: the client's side of the same bytes: CLIENT spans, 404 is an error", () => {
+  const [conn] = loadCapture("nginx_h2c");
+  const { spans } = traced(conn!, "client", { ...SOCKET, localPort: 50000, peerPort: 8443 });
+  assert.deepEqual(
+    spans.map((s) => [s.kind, s.attributes["url.full"], s.status.code, s.attributes["error.type"]]),
+    [
+      ["CLIENT", "https://127.0.0.1:39823/index.html", "UNSET", undefined],
+      ["CLIENT", "https://127.0.0.1:39823/missing", "ERROR", "404"],
+      ["CLIENT", "https://127.0.0.1:39823/big.bin", "UNSET", undefined],
+      ["CLIENT", "https://127.0.0.1:39823/index.html?again=1", "UNSET", undefined],
+    ],
+  ); // (the port of :authority is the recording proxy's)
+});
+
+Deno.test("http2 protocol: HEAD and a refused POST (curl), request body size from DATA", () => {
+  const [, head, post] = loadCapture("nginx_h2c");
+  const h = traced(head!, "server").spans;
+  assert.deepEqual(
+    h.map((
+      s,
+    ) => [
+      s.name,
+      s.attributes["http.response.status_code"],
+      s.attributes["http.response.body.size"],
+    ]),
+    [["HEAD", 200, undefined]],
+  );
+  const p = traced(post!, "server").spans;
+  assert.deepEqual(
+    p.map((
+      s,
+    ) => [
+      s.name,
+      s.attributes["http.response.status_code"],
+      s.attributes["http.request.body.size"],
+      s.attributes["http.response.body.size"],
+    ]),
+    [["POST", 405, 11, 157]],
+  );
+});
+
+Deno.test("http2 protocol: grpc-go calls become gRPC spans, server and client statuses", () => {
+  const [conn] = loadCapture("grpc_go");
+  const server = traced(conn!, "server").spans;
+  assert.deepEqual(
+    server.map((
+      s,
+    ) => [
+      s.name,
+      s.attributes["rpc.system"],
+      s.attributes["rpc.grpc.status_code"],
+      s.status.code,
+      s.attributes["rpc.grpc.response.message_count"],
+    ]),
+    [
+      ["demo.Echo/Say", "grpc", 0, "UNSET", 1],
+      ["demo.Echo/Say", "grpc", 5, "UNSET", 0],
+      ["demo.Echo/Count", "grpc", 0, "UNSET", 4],
+    ],
+  );
+  const client = traced(conn!, "client").spans;
+  assert.deepEqual(client.map((s) => [s.name, s.status, s.attributes["error.type"]]), [
+    ["demo.Echo/Say", { code: "UNSET" }, undefined],
+    ["demo.Echo/Say", { code: "ERROR", message: "failed as asked" }, "NOT_FOUND"],
+    ["demo.Echo/Count", { code: "UNSET" }, undefined],
+  ]);
+});
+
+Deno.test("http2 protocol: joined mid-way, spans only with what is known, never wrong", () => {
+  const [conn] = loadCapture("nginx_h2c");
+  const full = traced(conn!, "server").spans;
+  // Skip the client's first piece (preface, settings, the first requests) entirely.
+  const t = testConnection(PROTOCOLS, { ids: countingIds() });
+  const rest = conn!.slice(1);
+  let pos = { ingress: 1000, egress: 0 };
+  t.conn.push({
+    pid: 100,
+    tid: 7,
+    conn: "c1",
+    secure: false,
+    direction: "ingress",
+    pos: 0,
+    data: new Uint8Array(0),
+    callEnd: 1000,
+    last: true,
+    monoNs: 1n,
+  });
+  for (const p of rest) {
+    const direction: Direction = p.side === 0 ? "ingress" : "egress";
+    t.conn.push({
+      pid: 100,
+      tid: 7,
+      conn: "c1",
+      secure: false,
+      direction,
+      pos: pos[direction],
+      data: p.bytes,
+      callEnd: pos[direction] + p.bytes.length,
+      last: true,
+      monoNs: p.ns,
+    });
+    pos = { ...pos, [direction]: pos[direction] + p.bytes.length };
+  }
+  t.conn.close();
+  // Without the requests no span can be made; and none is made up.
+  assert.equal(t.spans.length, 0);
+  assert.equal(full.length, 4);
+});
+
+Deno.test("http2 sniff: preface, server SETTINGS, mid-way HEADERS; not HTTP/1, PostgreSQL or TLS", () => {
+  const enc = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+  assert.equal(sniffHttp2(enc("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")), "client");
+  assert.equal(sniffHttp2(enc("PRI * HTTP")), "more");
+  assert.equal(sniffHttp2(Uint8Array.of(0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100)), "server");
+  assert.equal(sniffHttp2(Uint8Array.of(0, 0, 1, 1, 4, 0, 0, 0, 3, 0x82)), "client");
+  assert.equal(sniffHttp2(Uint8Array.of(0, 0, 1, 1, 5, 0, 0, 0, 3, 0x88)), "server");
+  assert.equal(sniffHttp2(enc("GET / HTTP/1.1\r\n")), "no");
+  assert.equal(sniffHttp2(Uint8Array.of(0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f)), "no"); // PG SSLRequest
+  assert.equal(sniffHttp2(Uint8Array.of(0x16, 3, 1, 0, 0xc8, 1, 0, 0, 0xc4)), "no"); // TLS hello
+  assert.equal(sniffHttp2(Uint8Array.of(0, 0, 0, 4, 1, 0, 0, 0, 0)), "no"); // a SETTINGS ack
+});
