@@ -27,7 +27,7 @@ function rows(spans: JsonSpan[]) {
 Deno.test("HTTP/2: nginx with http2 on TLS, curl --http2 with four requests on one connection", async () => {
   const dir = await Deno.makeTempDir();
   const certs = await makeCert(dir);
-  await using nginx = await startNginx(SITE, { listen: "h2", certs });
+  await using nginx = await startNginx(SITE, { tls: certs, http2: true });
   await using agent = await startAgent(nginx.pids.flatMap((p) => ["--pid", String(p)]));
   const base = `https://127.0.0.1:${nginx.port}`;
   const out = await curl(
@@ -67,7 +67,7 @@ Deno.test("HTTP/2: nginx with http2 on TLS, curl --http2 with four requests on o
 });
 
 Deno.test("HTTP/2: nginx h2c on a plain socket, nghttp multiplexing four requests", async () => {
-  await using nginx = await startNginx(SITE, { listen: "h2c" });
+  await using nginx = await startNginx(SITE, { http2: true });
   await using agent = await startAgent(nginx.pids.flatMap((p) => ["--pid", String(p)]));
   const base = `http://127.0.0.1:${nginx.port}`;
   const nghttp = await new Deno.Command("nghttp", {
