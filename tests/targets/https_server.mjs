@@ -1,7 +1,10 @@
 // A small HTTPS server for upspan's end-to-end tests (Node.js `https`, i.e. the OpenSSL
 // built into the node binary).
 //
-// Usage: node https_server.mjs PORT CERT KEY   (CERT and KEY "-": plain HTTP)
+// Usage: node https_server.mjs PORT CERT KEY [h2]   (CERT and KEY "-": plain HTTP)
+//
+// With `h2`, node:http2 serves the same routes: over TLS, HTTP/2 by ALPN (and HTTP/1.1);
+// on a plain socket, prior-knowledge h2c.
 //
 // Listens on 127.0.0.1:PORT (0 picks a free port) and prints `listening PORT` on stdout
 // once it accepts connections. HTTP/1.1 with keep-alive; every response with a body
@@ -17,6 +20,7 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { createSecureServer as createH2Server, createServer as createH2cServer } from "node:http2";
 import process from "node:process";
 
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -51,19 +55,24 @@ function route(req, res, body) {
 }
 
 function main() {
-  if (process.argv.length !== 5) {
-    process.stderr.write("usage: node https_server.mjs PORT CERT KEY\n");
+  if (process.argv.length !== 5 && !(process.argv.length === 6 && process.argv[5] === "h2")) {
+    process.stderr.write("usage: node https_server.mjs PORT CERT KEY [h2]\n");
     process.exit(2);
   }
-  const [port, cert, key] = process.argv.slice(2);
+  const [port, cert, key, h2] = process.argv.slice(2);
   const handler = (req, res) => {
     const chunks = [];
     req.on("data", (chunk) => chunks.push(chunk));
     req.on("end", () => route(req, res, Buffer.concat(chunks)));
   };
-  const server = cert === "-"
+  const tls = () => ({ cert: readFileSync(cert), key: readFileSync(key) });
+  const server = h2 === "h2"
+    ? (cert === "-"
+      ? createH2cServer(handler)
+      : createH2Server({ ...tls(), allowHTTP1: true }, handler))
+    : cert === "-"
     ? createHttpServer(handler)
-    : createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }, handler);
+    : createHttpsServer(tls(), handler);
   // A client that hangs up or fails the handshake is normal in tests.
   server.on("tlsClientError", () => {});
   server.listen(Number(port), "127.0.0.1", () => {

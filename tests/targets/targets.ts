@@ -50,6 +50,8 @@ export interface ServerOptions {
   host?: string;
   /** Interpreter to run. Default: `python3` or `node` from PATH. */
   interpreter?: string;
+  /** Serve with node:http2 (Node target only): h2 over TLS, h2c on a plain socket. */
+  http2?: boolean;
 }
 
 /** Starts `https_server.py` and waits until it listens. */
@@ -62,6 +64,7 @@ export function startPythonServer(options: ServerOptions): Promise<TargetServer>
 /** Starts `https_server.mjs` and waits until it listens. */
 export function startNodeServer(options: ServerOptions): Promise<TargetServer> {
   const args = [NODE_SERVER, String(options.port ?? 0), options.cert ?? "-", options.key ?? "-"];
+  if (options.http2) args.push("h2");
   return startServer(options.interpreter ?? "node", args, options);
 }
 
