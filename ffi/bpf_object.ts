@@ -91,6 +91,21 @@ export class BpfProgram {
       ),
     );
   }
+
+  /**
+   * Attaches this program where its section names, for sections that name their target
+   * alone (`tp_btf/sys_enter`: the BTF raw tracepoint `sys_enter`).
+   */
+  attach(): Link {
+    const p = libbpf().bpf_program__attach(this.#ptr);
+    return new Link(checkPointer(p, `attach ${this.name}`));
+  }
+
+  /** Whether the object's load loads this program (default true); set before load. */
+  setAutoload(load: boolean): void {
+    const rc = libbpf().bpf_program__set_autoload(this.#ptr, load);
+    checkResult(rc, `set autoload of ${this.name}`);
+  }
 }
 
 /** A BPF map of a loaded object. Keys and values are raw bytes in the kernel's layout. */

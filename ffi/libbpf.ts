@@ -53,6 +53,9 @@ const symbols = {
     parameters: ["pointer", "buffer", "buffer"],
     result: "pointer",
   },
+  // Attaches as the program's section says (tp_btf/NAME: the BTF raw tracepoint NAME).
+  bpf_program__attach: { parameters: ["pointer"], result: "pointer" },
+  bpf_program__set_autoload: { parameters: ["pointer", "bool"], result: "i32" },
   bpf_link__destroy: { parameters: ["pointer"], result: "i32" },
   // The same call off the main thread: detaching a probe waits for the kernel's RCU grace
   // period (~90 ms here), so detaching a dozen one after another takes a second.

@@ -350,7 +350,7 @@ export async function main(argv: string[]): Promise<number> {
         stderr(
           `ready: ${plural(r.probes, "probe")} on ${
             plural(r.processes.length, "process")
-          } (${r.tracepoints} tracepoints)`,
+          } (${r.tracepoints} tracepoints, syscalls via ${r.syscallAttach})`,
         );
       },
     });

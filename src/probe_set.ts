@@ -51,6 +51,20 @@ export class ProbeSet {
     this.#links.set(key, this.#obj.program(program).attachTracepoint(category, name));
   }
 
+  /** Attaches a program where its section names (`tp_btf/sys_enter`), once. */
+  attachProgram(program: string): void {
+    const key = `tp:${program}`;
+    if (this.#links.has(key)) return;
+    this.#links.set(key, this.#obj.program(program).attach());
+  }
+
+  /** Detaches what {@link attachProgram} attached. */
+  detachProgram(program: string): void {
+    const key = `tp:${program}`;
+    this.#links.get(key)?.close();
+    this.#links.delete(key);
+  }
+
   /** How many probes are attached. */
   get size(): number {
     return this.#links.size;

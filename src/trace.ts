@@ -29,11 +29,14 @@ import { SpanPipeline, type SpanRecorder } from "./span_pipeline.ts";
 import type { Span } from "./model/span.ts";
 import type { SocketInfo, StreamChunk } from "./model/stream_chunk.ts";
 import {
+  attachSyscalls,
   captureDecoder,
   type CaptureEvent,
   PROCESS_TRACEPOINTS,
   SOCKET_CONN_PREFIX,
-  SYSCALL_TRACEPOINTS,
+  SYSCALL_PROGRAMS,
+  type SyscallAttach,
+  syscallAttachOrder,
 } from "./capture/mod.ts";
 
 /** Default location of the built capture object. */
@@ -93,6 +96,12 @@ export interface TraceOptions {
   /** The BPF object; default {@link CAPTURE_OBJECT}. */
   objectPath?: string;
   /**
+   * How to hook the read/write syscalls: `tp_btf` (BTF raw tracepoints, cheapest for
+   * untraced processes), `tracepoint` (one per syscall) or `auto`; default
+   * `UPSPAN_SYSCALL_ATTACH`, else `auto` (tp_btf, then tracepoint).
+   */
+  syscallAttach?: string;
+  /**
    * Processes to find besides `pids`, now and as they start (`--exe`, `--port`, `--all`,
    * `--container`). Default: none, only `pids`; the run ends when they have all exited.
    */
@@ -138,6 +147,8 @@ export interface ReadyInfo {
   probes: number;
   /** Syscall tracepoints placed. */
   tracepoints: number;
+  /** How the syscalls are hooked. */
+  syscallAttach: SyscallAttach;
 }
 
 /** Counters of one run. */
@@ -254,6 +265,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     const r = await inspectProcess(pid);
     if (!r.ok) throw new UpspanError(r.message);
   }
+  const syscallOrder = syscallAttachOrder(
+    opts.syscallAttach ?? Deno.env.get("UPSPAN_SYSCALL_ATTACH"),
+  );
+  if (typeof syscallOrder === "string") throw new UpspanError(syscallOrder, 2);
   await preflight(objectPath, log);
 
   // ffi → bpf: open the object; its BTF describes the events.
@@ -268,6 +283,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   }
   const probes = new ProbeSet(obj);
   let ring: RingReader | undefined;
+  let syscallAttach: SyscallAttach = "tracepoint";
   let pollProc: AbortController | undefined;
   let closeInstrumentations = (): Promise<unknown> => Promise.resolve();
   try {
@@ -344,10 +360,14 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)),
         watch_exec: watch !== undefined,
       });
-      obj.load();
-      for (const tp of SYSCALL_TRACEPOINTS) {
-        probes.attachTracepoint(tp.program, tp.category, tp.name);
+      // Only the methods that may be tried are loaded: a kernel without BTF raw tracepoints
+      // can then still load the object when told to use the per-syscall ones.
+      for (const [method, programs] of Object.entries(SYSCALL_PROGRAMS)) {
+        if (syscallOrder.includes(method as SyscallAttach)) continue;
+        for (const program of programs) obj.program(program).setAutoload(false);
       }
+      obj.load();
+      syscallAttach = attachSyscalls(probes, syscallOrder, log);
       // New and ended processes from the scheduler's tracepoints, or from /proc when they
       // cannot be had (exits are also polled below, so only a watch needs the fallback).
       let schedEvents = opts.processEvents !== "proc";
@@ -414,6 +434,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       processes: traced.pids.map((pid) => traced!.info(pid)!),
       probes: uprobes(),
       tracepoints: probes.size - probes.uprobes,
+      syscallAttach,
     });
 
     const exited = (pid: number) => {

@@ -158,12 +158,13 @@ export async function startAgent(args: string[], opts: AgentOptions = {}): Promi
 /** Runs the agent to completion and returns its exit code and output. */
 export async function runAgent(
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const [cmd, argv] = tied([Deno.execPath(), "run", "-A", MOD, ...args]);
   const out = await new Deno.Command(cmd, {
     args: argv,
     stdin: "null",
-    env: { NO_COLOR: "1" },
+    env: { ...env, NO_COLOR: "1" },
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };

@@ -6,9 +6,12 @@ import { startNodeServer, startPythonServer, type TargetServer } from "./targets
 import { startNginx } from "./targets/nginx.ts";
 
 /** Requests every server target answers the same way, and the spans they must give. */
-async function exerciseServer(server: TargetServer): Promise<void> {
+async function exerciseServer(
+  server: TargetServer,
+  env: Record<string, string> = {},
+): Promise<void> {
   const base = `http://127.0.0.1:${server.port}`;
-  await using agent = await startAgent(["--pid", String(server.pid)]);
+  await using agent = await startAgent(["--pid", String(server.pid)], { env });
   // One curl, one keep-alive connection: four exchanges on it, one with a 1 MB body.
   await curl(`${base}/hello`, `${base}/status/404?x=1`, `${base}/bytes/1000000`, "-o", "/dev/null");
   await curl("-X", "POST", "--data-binary", "ping-pong", `${base}/echo`);
@@ -60,6 +63,11 @@ async function readUntil(conn: Deno.Conn, done: (text: string) => boolean): Prom
 Deno.test("plain HTTP: python http.server, spans exact", async () => {
   await using server = await startPythonServer({});
   await exerciseServer(server);
+});
+
+Deno.test("plain HTTP: the same spans through the per-syscall tracepoints", async () => {
+  await using server = await startPythonServer({});
+  await exerciseServer(server, { UPSPAN_SYSCALL_ATTACH: "tracepoint" });
 });
 
 Deno.test("plain HTTP: node http server, spans exact", async () => {
@@ -130,18 +138,31 @@ Deno.test("plain HTTP: curl as a client, linked to the traced server", async () 
 });
 
 Deno.test("plain HTTP: processes that are not traced cause no events", async () => {
-  // Traffic between an untraced curl and an untraced server, while only `sleep` is traced.
+  // Traffic between an untraced curl and an untraced server, while only `sleep` is traced,
+  // through either way of hooking the syscalls (this kernel has BTF raw tracepoints).
   await using server = await startPythonServer({});
-  const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
   try {
-    const run = runAgent(["--pid", String(sleeper.pid), "--duration", "3"]);
-    await new Promise((r) => setTimeout(r, 1500));
-    for (let i = 0; i < 5; i++) await curl(`http://127.0.0.1:${server.port}/hello`);
-    const r = await run;
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /\(sleep\) does not use OpenSSL.*tracing its plain sockets only/);
-    assert.match(r.stderr, /^ready: 0 probes on 1 process \(21 tracepoints\)/m);
-    assert.match(r.stderr, /stopped: 0 spans from 0 events;.* 0 socket syscalls/);
+    for (
+      const [method, ready] of [
+        ["tp_btf", /^ready: 0 probes on 1 process \(4 tracepoints, syscalls via tp_btf\)/m],
+        [
+          "tracepoint",
+          /^ready: 0 probes on 1 process \(21 tracepoints, syscalls via tracepoint\)/m,
+        ],
+      ] as const
+    ) {
+      const run = runAgent(["--pid", String(sleeper.pid), "--duration", "3"], {
+        UPSPAN_SYSCALL_ATTACH: method,
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      for (let i = 0; i < 5; i++) await curl(`http://127.0.0.1:${server.port}/hello`);
+      const r = await run;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /\(sleep\) does not use OpenSSL.*tracing its plain sockets only/);
+      assert.match(r.stderr, ready);
+      assert.match(r.stderr, /stopped: 0 spans from 0 events;.* 0 socket syscalls/);
+    }
   } finally {
     sleeper.kill();
     await sleeper.status;

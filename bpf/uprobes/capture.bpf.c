@@ -24,6 +24,7 @@
 #include "capture/openssl.h"
 #include "capture/go_tls.h"
 #include "capture/sockets.h"
+#include "capture/raw_syscalls.h"
 #include "capture/process.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

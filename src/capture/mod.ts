@@ -11,4 +11,12 @@ export {
   type ProcessEvent,
   SOCKET_CONN_PREFIX,
 } from "./events.ts";
-export { PROCESS_TRACEPOINTS, SYSCALL_TRACEPOINTS, type Tracepoint } from "./syscalls.ts";
+export {
+  attachSyscalls,
+  PROCESS_TRACEPOINTS,
+  SYSCALL_PROGRAMS,
+  SYSCALL_TRACEPOINTS,
+  type SyscallAttach,
+  syscallAttachOrder,
+  type Tracepoint,
+} from "./syscalls.ts";

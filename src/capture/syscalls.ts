@@ -42,3 +42,71 @@ export const PROCESS_TRACEPOINTS: readonly Tracepoint[] = [
   { program: "sched_process_exec", category: "sched", name: "sched_process_exec" },
   { program: "sched_process_exit", category: "sched", name: "sched_process_exit" },
 ];
+
+/**
+ * How the capture hooks the read, write and close syscalls:
+ * - `tp_btf`: two programs on the BTF raw tracepoints `sys_enter`/`sys_exit`, which every
+ *   syscall passes; the kernel calls them directly and they compare the syscall number
+ *   before any map lookup, so a process upspan does not trace pays the least.
+ * - `tracepoint`: one program per syscall tracepoint (`syscalls:sys_enter_read`, …); the
+ *   kernel builds a trace record per call before the program runs. Works wherever tracefs
+ *   has the syscall events (no BTF raw tracepoints needed).
+ * (fentry on the syscall functions is refused on some kernels and kprobes may be compiled
+ * out; either would be one more method here.)
+ */
+export type SyscallAttach = "tp_btf" | "tracepoint";
+
+/** The programs of each method. */
+export const SYSCALL_PROGRAMS: Readonly<Record<SyscallAttach, readonly string[]>> = {
+  tp_btf: ["raw_sys_enter", "raw_sys_exit"],
+  tracepoint: SYSCALL_TRACEPOINTS.map((tp) => tp.program),
+};
+
+/**
+ * The methods to try, in order: the one named (by the option or `UPSPAN_SYSCALL_ATTACH`),
+ * else `tp_btf` and then `tracepoint`. A string when the name is not a method.
+ */
+export function syscallAttachOrder(named: string | undefined): SyscallAttach[] | string {
+  if (named === undefined || named === "" || named === "auto") return ["tp_btf", "tracepoint"];
+  if (named === "tp_btf" || named === "tracepoint") return [named];
+  return `UPSPAN_SYSCALL_ATTACH=${named} is not a syscall attach method; use tp_btf, tracepoint or auto.`;
+}
+
+/** Where the chosen programs go: the agent's probe set. */
+export interface SyscallHooks {
+  attachTracepoint(program: string, category: string, name: string): void;
+  attachProgram(program: string): void;
+  detachProgram(program: string): void;
+}
+
+/**
+ * Attaches the first method in `order` that the kernel accepts; returns its name. A method
+ * that fails halfway is detached before the next is tried; the last one's error is thrown.
+ */
+export function attachSyscalls(
+  hooks: SyscallHooks,
+  order: readonly SyscallAttach[],
+  log: (line: string) => void,
+): SyscallAttach {
+  for (const [i, method] of order.entries()) {
+    const done: string[] = [];
+    try {
+      if (method === "tp_btf") {
+        for (const program of SYSCALL_PROGRAMS.tp_btf) {
+          hooks.attachProgram(program);
+          done.push(program);
+        }
+      } else {
+        for (const tp of SYSCALL_TRACEPOINTS) {
+          hooks.attachTracepoint(tp.program, tp.category, tp.name);
+        }
+      }
+      return method;
+    } catch (e) {
+      for (const program of done) hooks.detachProgram(program);
+      if (i === order.length - 1) throw e;
+      log(`${(e as Error).message}; hooking syscalls through ${order[i + 1]} instead`);
+    }
+  }
+  throw new Error("no syscall attach method to try");
+}

@@ -399,14 +399,12 @@ int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* close(fd) of a plain socket we numbered: the connection is over; forget it. */
-SEC("tracepoint/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int on_close_enter(int fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	if (!traced(tgid))
 		return 0;
-	int fd = ctx->args[0];
 	struct sock *sk = socket_of(fd);
 	if (!sk)
 		return 0;
@@ -415,4 +413,10 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (bpf_map_delete_elem(&socks, &key) == 0)
 		send_socket(id, EVENT_CLOSE, SOURCE_SOCKET, key, sk, fd, 0, bpf_ktime_get_ns());
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_close_enter(ctx->args[0]);
 }

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Part of capture.bpf.c, included there only: the same read, write and close handlers as
+ * sockets.h's per-syscall tracepoints, behind the two BTF raw tracepoints every syscall
+ * passes (tp_btf/sys_enter, tp_btf/sys_exit). The kernel then builds no per-syscall trace
+ * record before the program runs, and the syscall number is compared before any map is
+ * looked at, so other syscalls and untraced processes cost a few instructions. User space
+ * attaches either these two or the per-syscall set, never both.
+ *
+ * x86-64 syscall numbers and argument registers (arch/x86/entry/syscalls/syscall_64.tbl);
+ * a 32-bit process's syscalls are numbered otherwise and are not followed here.
+ */
+
+#if defined(__TARGET_ARCH_x86)
+
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_CLOSE 3
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDFILE 40
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
+{
+	switch (nr) {
+	case NR_READ:
+		return on_io_enter(regs->di, regs->si, 0, DIR_INGRESS, false);
+	case NR_RECVFROM:
+		if (regs->r10 & MSG_PEEK) /* the bytes stay queued: the next read moves them */
+			return 0;
+		return on_io_enter(regs->di, regs->si, 0, DIR_INGRESS, false);
+	case NR_READV:
+		return on_io_enter(regs->di, regs->si, regs->dx, DIR_INGRESS, false);
+	case NR_RECVMSG:
+		if (regs->dx & MSG_PEEK)
+			return 0;
+		return on_msg_enter(regs->di, regs->si, DIR_INGRESS);
+	case NR_WRITE:
+	case NR_SENDTO:
+		return on_io_enter(regs->di, regs->si, 0, DIR_EGRESS, false);
+	case NR_WRITEV:
+		return on_io_enter(regs->di, regs->si, regs->dx, DIR_EGRESS, false);
+	case NR_SENDMSG:
+		return on_msg_enter(regs->di, regs->si, DIR_EGRESS);
+	case NR_SENDFILE:
+		return on_io_enter(regs->di, 0, 0, DIR_EGRESS, true);
+	case NR_CLOSE:
+		return on_close_enter(regs->di);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+{
+	switch (regs->orig_ax) {
+	case NR_READ:
+	case NR_RECVFROM:
+	case NR_READV:
+	case NR_RECVMSG:
+	case NR_WRITE:
+	case NR_SENDTO:
+	case NR_WRITEV:
+	case NR_SENDMSG:
+	case NR_SENDFILE:
+		return on_io_exit(ret);
+	}
+	return 0;
+}
+
+#endif
