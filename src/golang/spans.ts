@@ -5,10 +5,13 @@
  *
  * @module
  */
-import type { Attributes, Span, StatusCode } from "../model/span.ts";
-import { HTTP_METHODS } from "../protocols/http1/framer.ts";
-import { joinHostPort, redactQuery, splitHostPort } from "../protocols/http/semconv.ts";
-import { sanitizeSql, summarizeSql } from "../protocols/sql/sql_text.ts";
+import type { Attributes, Span } from "../model/span.ts";
+import {
+  type HttpExchange,
+  httpSpan as httpExchangeSpan,
+  splitHostPort,
+} from "../protocols/http/semconv.ts";
+import { sqlExchangeSpan } from "../protocols/sql/semconv.ts";
 import type { GoEvent, GoHttpEvent, GoSqlEvent } from "./events.ts";
 
 /** What besides the event a span needs. */
@@ -28,101 +31,45 @@ export function routeOfPattern(pattern: string): string {
   return slash < 0 ? "" : pattern.slice(slash);
 }
 
-function times(e: GoEvent, ctx: GoSpanContext) {
-  const start = ctx.toUnixNano(e.startMonoNs);
-  const end = ctx.toUnixNano(e.endMonoNs);
-  return { startTimeUnixNano: start, endTimeUnixNano: end < start ? start : end };
-}
-
 function httpSpan(e: GoHttpEvent, ctx: GoSpanContext): Span {
   const server = e.type === "server";
-  const a: Attributes = {};
-  const method = e.method.text;
-  const known = HTTP_METHODS.has(method);
-  a["http.request.method"] = known ? method : "_OTHER";
-  if (!known) a["http.request.method_original"] = method;
   const scheme = server ? (e.tls ? "https" : "http") : (e.scheme.text || "http");
-  if (e.path.text !== "") a["url.path"] = e.path.text;
-  if (e.query.text !== "") a["url.query"] = redactQuery(e.query.text);
-  a["url.scheme"] = scheme;
-  let route = "";
-  if (server) {
-    route = routeOfPattern(e.route.text);
-    if (route !== "") a["http.route"] = route;
-  }
-  if (e.status > 0) a["http.response.status_code"] = e.status;
-  if (e.host.text !== "") {
-    const hp = splitHostPort(e.host.text);
-    a["server.address"] = hp.host;
-    const port = hp.port ?? (server ? undefined : scheme === "https" ? 443 : 80);
-    if (port !== undefined) a["server.port"] = port;
-    if (!server) {
-      const q = e.query.text === "" ? "" : `?${redactQuery(e.query.text)}`;
-      const authority = hp.port === undefined
-        ? joinHostPort(hp.host)
-        : joinHostPort(hp.host, hp.port);
-      a["url.full"] = `${scheme}://${authority}${e.path.text || "/"}${q}`;
-    }
-  }
+  const exchange: HttpExchange = {
+    kind: server ? "SERVER" : "CLIENT",
+    method: e.method.text,
+    scheme,
+    path: e.path.text,
+    authority: e.host.text,
+    // Go's server sees the Host it was sent: a port absent there is not known to be default.
+    defaultPort: !server,
+    status: e.status,
+    failed: e.error,
+    startMonoNs: e.startMonoNs,
+    endMonoNs: e.endMonoNs,
+  };
+  if (e.query.text !== "") exchange.query = e.query.text;
+  if (server) exchange.route = routeOfPattern(e.route.text);
   if (server && e.remote.text !== "") {
     const peer = splitHostPort(e.remote.text);
-    a["client.address"] = peer.host;
-    a["network.peer.address"] = peer.host;
-    if (peer.port !== undefined) {
-      a["client.port"] = peer.port;
-      a["network.peer.port"] = peer.port;
-    }
+    exchange.peer = { address: peer.host, port: peer.port };
   }
-  if (e.contentLength > 0) a["http.request.body.size"] = e.contentLength;
-  let code: StatusCode = "UNSET";
-  if (!server && e.error) {
-    code = "ERROR";
-    a["error.type"] = "_OTHER";
-  } else if (e.status >= (server ? 500 : 400)) {
-    code = "ERROR";
-    a["error.type"] = String(e.status);
-  }
-  const name = known ? (route !== "" ? `${method} ${route}` : method) : "HTTP";
-  return {
-    ...e.ids,
-    name,
-    kind: server ? "SERVER" : "CLIENT",
-    ...times(e, ctx),
-    attributes: a,
-    status: { code },
-    resource: ctx.resource,
-  };
+  if (e.contentLength > 0) exchange.requestBodySize = e.contentLength;
+  return httpExchangeSpan(exchange, e.ids, ctx);
 }
 
 function sqlSpan(e: GoSqlEvent, ctx: GoSpanContext): Span {
-  const a: Attributes = { "db.system.name": "other_sql" };
-  // The text as the application passed it, literals sanitized (as the wire-protocol
-  // SQL spans do); the table only when the whole statement was copied.
-  const text = e.query.text;
-  if (text !== "") a["db.query.text"] = sanitizeSql(text);
-  const { operation, collection: named } = summarizeSql(text);
-  const collection = e.query.truncated ? undefined : named;
-  if (operation !== undefined) a["db.operation.name"] = operation;
-  if (collection !== undefined) a["db.collection.name"] = collection;
-  let code: StatusCode = "UNSET";
-  if (e.error) {
-    code = "ERROR";
-    a["error.type"] = "_OTHER";
-  }
-  const name = operation === undefined
-    ? "other_sql"
-    : collection === undefined
-    ? operation
-    : `${operation} ${collection}`;
-  return {
-    ...e.ids,
-    name,
-    kind: "CLIENT",
-    ...times(e, ctx),
-    attributes: a,
-    status: { code },
-    resource: ctx.resource,
-  };
+  // database/sql does not say which driver: the generic SQL dialect, no namespace.
+  return sqlExchangeSpan(
+    {
+      text: e.query.text,
+      truncated: e.query.truncated,
+      startMonoNs: e.startMonoNs,
+      endMonoNs: e.endMonoNs,
+      ...(e.error ? { error: { sqlstate: "", message: "" } } : {}),
+    },
+    { system: "other_sql", resource: ctx.resource, toUnixNano: ctx.toUnixNano },
+    e.ids,
+  );
 }
 
 /**

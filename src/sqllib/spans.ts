@@ -4,15 +4,14 @@
  * TCP socket look the same. Adds `db.client.library` (not a semantic-convention name: it
  * says which probe saw the statement).
  *
- * SQLite is not among `sqlExchangeSpan`'s systems yet: its span is built as MySQL's (so
- * the error code is SQLite's result code) and the text-derived attributes are redone with
- * the generic SQL dialect, where `"…"` is an identifier as in SQLite.
+ * The SQL dialect follows the system: SQLite's statements are read with the generic
+ * rules, where `"…"` is an identifier as in SQLite; its error code is SQLite's result code.
  *
  * @module
  */
 import type { Attributes, Span } from "../model/span.ts";
 import type { IdGenerator } from "../model/ids.ts";
-import { sanitizeSql, sqlExchangeSpan, summarizeSql } from "../protocols/sql/mod.ts";
+import { sqlExchangeSpan } from "../protocols/sql/mod.ts";
 import type { SqlLibStatement } from "./statements.ts";
 
 /** What besides the statement a span needs. */
@@ -44,37 +43,15 @@ export interface SqlLibSpanContext {
  * ```
  */
 export function sqlLibSpan(statement: SqlLibStatement, ctx: SqlLibSpanContext): Span {
-  const { system, exchange } = statement;
-  const base = {
-    kind: "CLIENT" as const,
+  const span = sqlExchangeSpan(statement.exchange, {
+    system: statement.system,
+    kind: "CLIENT",
     resource: ctx.resource,
     toUnixNano: ctx.toUnixNano,
     ids: ctx.ids,
     ...(ctx.fullQueryText !== undefined ? { fullQueryText: ctx.fullQueryText } : {}),
     ...(ctx.maxQueryTextLength !== undefined ? { maxQueryTextLength: ctx.maxQueryTextLength } : {}),
-  };
-  const span = sqlExchangeSpan(exchange, {
-    ...base,
-    system: system === "sqlite" ? "mysql" : system,
   });
   span.attributes["db.client.library"] = statement.library;
-  if (system !== "sqlite") return span;
-
-  const a = span.attributes;
-  a["db.system.name"] = "sqlite";
-  delete a["db.operation.name"];
-  delete a["db.collection.name"];
-  const { operation, collection } = summarizeSql(exchange.text, { dialect: "generic" });
-  if (operation !== undefined) a["db.operation.name"] = operation;
-  if (collection !== undefined) a["db.collection.name"] = collection;
-  if (exchange.text !== "") {
-    const max = ctx.maxQueryTextLength ?? 4096;
-    a["db.query.text"] = ctx.fullQueryText
-      ? exchange.text.slice(0, max)
-      : sanitizeSql(exchange.text, { dialect: "generic", maxLength: max });
-  }
-  span.name = operation !== undefined
-    ? (collection !== undefined ? `${operation} ${collection}` : operation)
-    : "sqlite";
   return span;
 }

@@ -1,37 +1,75 @@
 /**
- * Turns one HTTP exchange (a request and its final response) into a {@linkcode Span} named
- * and attributed by the stable OpenTelemetry HTTP semantic conventions
- * (https://opentelemetry.io/docs/specs/semconv/http/http-spans/).
+ * The HTTP family's one mapping to OpenTelemetry: an {@linkcode HttpExchange} — whatever
+ * version or probe it came from (HTTP/1 parsing, Go's net/http probes, HTTP/2) — becomes a
+ * span named and attributed by the stable HTTP semantic conventions
+ * (https://opentelemetry.io/docs/specs/semconv/http/http-spans/): `_OTHER` for unknown
+ * methods, `error.type`, `url.full`, server and peer addresses, redacted query values.
  *
  * @module
  */
 import type { Attributes, Span, SpanKind, StatusCode } from "../../model/span.ts";
-import type { SocketInfo } from "../../model/stream_chunk.ts";
-import {
-  equalsLower,
-  type HeaderField,
-  type Http1Request,
-  type Http1Response,
-  HTTP_METHODS,
-} from "../http1/framer.ts";
 import type { IdGenerator } from "../../model/ids.ts";
-import { parseTraceparent } from "../../context/traceparent.ts";
 import type { TraceContext } from "../../model/trace_context.ts";
+import { parseTraceparent } from "../../context/traceparent.ts";
+import { HTTP_METHODS } from "./headers.ts";
 
-/** What besides the two messages a span needs. */
-export interface HttpExchangeContext {
-  /** SERVER when the traced process read the request, CLIENT when it wrote it. */
+/** An address and, when known, a port. */
+export interface HostPort {
+  address: string;
+  port?: number;
+}
+
+/** One request and what answered it, as every HTTP source reports it. */
+export interface HttpExchange {
+  /** SERVER when the traced process received the request, CLIENT when it sent it. */
   kind: "SERVER" | "CLIENT";
-  /** `url.scheme`: "https" for plaintext captured from TLS. */
-  scheme: "https" | "http";
-  /** The socket under the connection, when known. */
-  socket: SocketInfo | undefined;
+  /** The method as sent. */
+  method: string;
+  /** `url.scheme`. */
+  scheme: string;
+  /** Path without query; "" for an empty one; absent when the target has none (CONNECT, `*`). */
+  path?: string;
+  /** Query without `?`, when there is one. */
+  query?: string;
+  /** The request's authority (absolute-form target, else Host or `:authority`), if any. */
+  authority?: string;
+  /**
+   * Fill `server.port` with the scheme's default when the authority names none. Default
+   * true; false where the source cannot tell an absent port from a default one.
+   */
+  defaultPort?: boolean;
+  /** Set for an absolute-form target: its own scheme, and whether it carried userinfo. */
+  absolute?: { scheme: string; userinfo: boolean };
+  /** `http.route`, when the source knows the matched route. */
+  route?: string;
+  /** The final response's status; absent when no response came. */
+  status?: number;
+  /** A client that got no response because the call failed (`error.type` `_OTHER`). */
+  failed?: boolean;
+  /** `network.protocol.version` (`1.1`, `2`), when known. */
+  protocolVersion?: string;
+  /** This end of the connection, when known (the server address of last resort). */
+  local?: HostPort;
+  /** The other end of the connection, when known. */
+  peer?: HostPort;
+  /** `user_agent.original`. */
+  userAgent?: string;
+  /** Body sizes, when the bodies were delimited and seen whole. */
+  requestBodySize?: number;
+  responseBodySize?: number;
+  /** `thread.id` of the thread that handled the request, when known. */
+  tid?: number;
+  /** Kernel monotonic times of the first request byte and the last response byte. */
+  startMonoNs: bigint;
+  endMonoNs: bigint;
+}
+
+/** What besides the exchange a span needs. */
+export interface HttpSpanContext {
   /** Resource attributes of the process. */
   resource: Attributes;
   /** Kernel monotonic ns to Unix ns. */
   toUnixNano(monoNs: bigint): bigint;
-  /** Ids for spans that do not continue a trace. */
-  ids: IdGenerator;
 }
 
 /** Query parameters whose values semconv asks to redact from `url.query` and `url.full`. */
@@ -40,17 +78,16 @@ const SENSITIVE_QUERY = /(?:^|&)(?:AWSAccessKeyId|Signature|sig|X-Goog-Signature
 /**
  * The ids of a request's span. A server continues the trace its caller put in a
  * `traceparent` header, else the trace of `caller` (a traced client on this host, see
- * `peer_links.ts`); a client whose request an instrumented app already stamped takes the
- * ids the next hop will see as its parent. Otherwise new ids.
+ * `src/context/peer_links.ts`); a client whose request an instrumented app already
+ * stamped takes the ids the next hop will see as its parent. Otherwise new ids.
  */
 export function requestContext(
-  req: Http1Request,
+  traceparent: string | undefined,
   kind: SpanKind,
   ids: IdGenerator,
   caller?: TraceContext,
 ): TraceContext {
-  const header = requestHeaders(req.headers).traceparent;
-  const tp = header === undefined ? undefined : parseTraceparent(header);
+  const tp = traceparent === undefined ? undefined : parseTraceparent(traceparent);
   const sampled = tp === undefined ? undefined : (tp.flags & 1) === 1;
   if (tp !== undefined && kind === "SERVER") {
     return { traceId: tp.traceId, spanId: ids.spanId(), parentSpanId: tp.parentId, sampled };
@@ -69,98 +106,120 @@ export function requestContext(
  * Builds the span of one exchange.
  *
  * @example
- * ```ts ignore
- * const span = httpExchangeSpan(request, response, {
- *   kind: "SERVER", scheme: "https", socket, resource: { "service.name": "api" },
- *   toUnixNano: (ns) => ns + bootTimeNs, ids: new RandomIdGenerator(),
- * });
- * span.name; // "GET /users"
+ * ```ts
+ * import { httpSpan } from "./semconv.ts";
+ * const span = httpSpan(
+ *   { kind: "SERVER", method: "GET", scheme: "http", path: "/users", authority: "api:8080",
+ *     status: 200, startMonoNs: 1n, endMonoNs: 2n },
+ *   { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", parentSpanId: "" },
+ *   { resource: { "service.name": "api" }, toUnixNano: (ns) => ns },
+ * );
+ * span.name; // "GET"
+ * span.attributes["server.port"]; // 8080
  * ```
  */
-export function httpExchangeSpan(
-  req: Http1Request,
-  resp: Http1Response,
-  ctx: HttpExchangeContext,
-  context?: TraceContext,
-): Span {
-  const server = ctx.kind === "SERVER";
-  const socket = ctx.socket;
-  const target = splitTarget(req.target);
-  const method = req.method;
+export function httpSpan(e: HttpExchange, context: TraceContext, ctx: HttpSpanContext): Span {
+  const server = e.kind === "SERVER";
+  const method = e.method;
   const known = HTTP_METHODS.has(method);
-  const attributes: Attributes = {};
-  const h = requestHeaders(req.headers);
+  const a: Attributes = {};
 
-  attributes["http.request.method"] = known ? method : "_OTHER";
-  if (!known) attributes["http.request.method_original"] = method;
-  if (target.path !== undefined) attributes["url.path"] = target.path;
-  if (target.query !== undefined) attributes["url.query"] = redactQuery(target.query);
-  attributes["url.scheme"] = ctx.scheme;
+  a["http.request.method"] = known ? method : "_OTHER";
+  if (!known) a["http.request.method_original"] = method;
+  if (e.path !== undefined && e.path !== "") a["url.path"] = e.path;
+  if (e.query !== undefined) a["url.query"] = redactQuery(e.query);
+  a["url.scheme"] = e.scheme;
+  const route = e.route ?? "";
+  if (route !== "") a["http.route"] = route;
 
-  // server.address/port: the request's authority (absolute-form target, else Host), else
-  // the socket end that is the server.
-  const defaultPort = ctx.scheme === "https" ? 443 : 80;
-  const authority = target.authority ?? h.host;
+  // server.address/port: the request's authority, else the socket end that is the server.
+  const defaultPort = e.scheme === "https" ? 443 : 80;
   let serverAddress: string | undefined;
   let serverPort: number | undefined;
-  if (authority !== undefined && authority !== "") {
-    const hp = splitHostPort(authority);
+  if (e.authority !== undefined && e.authority !== "") {
+    const hp = splitHostPort(e.authority);
     serverAddress = hp.host;
-    serverPort = hp.port ?? defaultPort;
-  } else if (socket !== undefined && isInet(socket)) {
-    serverAddress = server ? socket.localAddress : socket.peerAddress;
-    serverPort = server ? socket.localPort : socket.peerPort;
+    serverPort = hp.port ?? (e.defaultPort === false ? undefined : defaultPort);
+  } else {
+    const end = server ? e.local : e.peer;
+    if (end !== undefined) {
+      serverAddress = end.address;
+      serverPort = end.port;
+    }
   }
   if (!server) {
-    const full = fullUrl(ctx.scheme, req.target, target, authority, serverAddress, serverPort);
-    if (full !== undefined) attributes["url.full"] = full;
+    const full = fullUrl(e, serverAddress, serverPort, defaultPort);
+    if (full !== undefined) a["url.full"] = full;
   }
-  attributes["http.response.status_code"] = resp.status;
-  attributes["network.protocol.version"] = req.version;
-  if (serverAddress !== undefined) attributes["server.address"] = serverAddress;
-  if (serverPort !== undefined) attributes["server.port"] = serverPort;
-  if (socket !== undefined && isInet(socket)) {
+  if (e.status !== undefined && e.status > 0) a["http.response.status_code"] = e.status;
+  if (e.protocolVersion !== undefined) a["network.protocol.version"] = e.protocolVersion;
+  if (serverAddress !== undefined) a["server.address"] = serverAddress;
+  if (serverPort !== undefined) a["server.port"] = serverPort;
+  const peer = e.peer;
+  if (peer !== undefined) {
     if (server) {
-      attributes["client.address"] = socket.peerAddress;
-      attributes["client.port"] = socket.peerPort;
+      a["client.address"] = peer.address;
+      if (peer.port !== undefined) a["client.port"] = peer.port;
     }
-    attributes["network.peer.address"] = socket.peerAddress;
-    attributes["network.peer.port"] = socket.peerPort;
+    a["network.peer.address"] = peer.address;
+    if (peer.port !== undefined) a["network.peer.port"] = peer.port;
   }
-  if (h.userAgent !== undefined) attributes["user_agent.original"] = h.userAgent;
-  if (req.framing !== "none" && req.complete) attributes["http.request.body.size"] = req.bodySize;
-  if (resp.framing !== "none" && resp.complete) {
-    attributes["http.response.body.size"] = resp.bodySize;
+  if (e.userAgent !== undefined) a["user_agent.original"] = e.userAgent;
+  if (e.requestBodySize !== undefined) a["http.request.body.size"] = e.requestBodySize;
+  if (e.responseBodySize !== undefined) a["http.response.body.size"] = e.responseBodySize;
+  if (e.tid !== undefined) a["thread.id"] = e.tid;
+
+  let code: StatusCode = "UNSET";
+  const status = e.status ?? 0;
+  if (!server && e.failed) {
+    code = "ERROR";
+    a["error.type"] = "_OTHER";
+  } else if (status >= (server ? 500 : 400)) {
+    code = "ERROR";
+    a["error.type"] = String(status);
   }
-  attributes["thread.id"] = req.tid;
 
-  const status = resp.status;
-  const error = server ? status >= 500 : status >= 400;
-  const code: StatusCode = error ? "ERROR" : "UNSET";
-  if (error) attributes["error.type"] = String(status);
-
-  const { traceId, spanId, parentSpanId, sampled } = context ??
-    requestContext(req, ctx.kind, ctx.ids);
-
-  const start = ctx.toUnixNano(req.firstByteMonoNs);
-  let end = ctx.toUnixNano(resp.lastByteMonoNs);
+  const start = ctx.toUnixNano(e.startMonoNs);
+  let end = ctx.toUnixNano(e.endMonoNs);
   if (end < start) end = start;
-  const kind: SpanKind = ctx.kind;
+  const { traceId, spanId, parentSpanId, sampled } = context;
   return {
     traceId,
     spanId,
     parentSpanId,
     // `{method}`: the semantic conventions forbid the raw path as a span name (unbounded
-    // cardinality); `{method} {http.route}` comes once a low-cardinality route is known.
-    name: known ? method : "HTTP",
-    kind,
+    // cardinality); `{method} {http.route}` once a low-cardinality route is known.
+    name: known ? (route !== "" ? `${method} ${route}` : method) : "HTTP",
+    kind: e.kind,
     startTimeUnixNano: start,
     endTimeUnixNano: end,
-    attributes,
+    attributes: a,
     status: { code },
     resource: ctx.resource,
     ...(sampled === undefined ? {} : { parentSampled: sampled }),
   };
+}
+
+/** A client's `url.full`: the absolute-form target as sent, else built from its parts. */
+function fullUrl(
+  e: HttpExchange,
+  address: string | undefined,
+  port: number | undefined,
+  defaultPort: number,
+): string | undefined {
+  if (e.path === undefined) return undefined;
+  const path = e.path === "" ? "/" : e.path;
+  const pathQuery = e.query === undefined ? path : `${path}?${redactQuery(e.query)}`;
+  if (e.absolute !== undefined) {
+    const userinfo = e.absolute.userinfo ? "REDACTED:REDACTED@" : "";
+    return `${e.absolute.scheme.toLowerCase()}://${userinfo}${e.authority}${pathQuery}`;
+  }
+  let host = e.authority;
+  if (host === undefined || host === "") {
+    if (address === undefined) return undefined;
+    host = joinHostPort(address, port === defaultPort ? undefined : port);
+  }
+  return `${e.scheme}://${host}${pathQuery}`;
 }
 
 /** Parts of a request target (RFC 9112 §3.2). */
@@ -257,61 +316,4 @@ export function redactQuery(query: string): string {
       ? `${key}=REDACTED`
       : kv;
   }).join("&");
-}
-
-function fullUrl(
-  scheme: string,
-  rawTarget: string,
-  target: TargetParts,
-  authority: string | undefined,
-  address: string | undefined,
-  port: number | undefined,
-): string | undefined {
-  if (target.path === undefined) return undefined;
-  const pathQuery = target.query === undefined
-    ? target.path
-    : `${target.path}?${redactQuery(target.query)}`;
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(rawTarget)) {
-    const s = rawTarget.slice(0, rawTarget.indexOf(":")).toLowerCase();
-    const userinfo = target.userinfo ? "REDACTED:REDACTED@" : "";
-    return `${s}://${userinfo}${target.authority}${pathQuery}`;
-  }
-  let host = authority;
-  if (host === undefined || host === "") {
-    if (address === undefined) return undefined;
-    const defaultPort = scheme === "https" ? 443 : 80;
-    host = joinHostPort(address, port === defaultPort ? undefined : port);
-  }
-  return `${scheme}://${host}${pathQuery}`;
-}
-
-/** The request fields a span reads, found in one pass. */
-function requestHeaders(fields: readonly HeaderField[]) {
-  let host: string | undefined;
-  let userAgent: string | undefined;
-  let traceparent: string | undefined;
-  let traceparents = 0;
-  for (let i = 0; i < fields.length; i++) {
-    const [name, value] = fields[i]!;
-    switch (name.length) {
-      case 4:
-        if (host === undefined && equalsLower(name, "host")) host = value;
-        break;
-      case 10:
-        if (userAgent === undefined && equalsLower(name, "user-agent")) userAgent = value;
-        break;
-      case 11:
-        if (equalsLower(name, "traceparent")) {
-          traceparent = value;
-          traceparents++;
-        }
-        break;
-    }
-  }
-  // Several traceparent fields are ambiguous: trust none (W3C Trace Context §3.2).
-  return { host, userAgent, traceparent: traceparents === 1 ? traceparent : undefined };
-}
-
-function isInet(s: SocketInfo): boolean {
-  return s.family === "ipv4" || s.family === "ipv6";
 }

@@ -15,9 +15,7 @@
  *
  * @module
  */
-
-/** One header or trailer field, name as received. */
-export type HeaderField = [name: string, value: string];
+import { equalsLower, type HeaderField, HTTP_METHODS } from "../http/headers.ts";
 
 /** How a message's body is delimited. */
 export type BodyFraming = "none" | "length" | "chunked" | "close";
@@ -839,30 +837,6 @@ export function parseContentLength(value: string): number {
   return result;
 }
 
-/**
- * True when `name` equals `lower` (a lower-case ASCII token) ignoring ASCII case, as
- * field names compare (RFC 9110 §5.1).
- */
-export function equalsLower(name: string, lower: string): boolean {
-  if (name.length !== lower.length) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c !== lower.charCodeAt(i) && (c < 65 || c > 90 || c + 32 !== lower.charCodeAt(i))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** The first value of a header field, matched case-insensitively (`name` in lower case). */
-export function getHeader(fields: readonly HeaderField[], name: string): string | undefined {
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i]!;
-    if (equalsLower(f[0], name)) return f[1];
-  }
-  return undefined;
-}
-
 /** Framing by a Content-Length value: its length, or no body and a problem if it is bad. */
 function lengthFraming(
   value: string,
@@ -872,19 +846,6 @@ function lengthFraming(
     ? { framing: "none", length: 0, bad: "bad-content-length" }
     : { framing: "length", length, bad: undefined };
 }
-
-/** The methods of RFC 9110 and RFC 5789 (PATCH): what `http.request.method` may carry. */
-export const HTTP_METHODS: ReadonlySet<string> = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "CONNECT",
-  "OPTIONS",
-  "TRACE",
-  "PATCH",
-]);
 
 /** Methods a request stream may open with: the above and WebDAV's and caches'. */
 const SNIFFED_METHODS = new Set([

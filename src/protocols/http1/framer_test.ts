@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { getHeader } from "../http/headers.ts";
 import {
-  getHeader,
   type Http1Message,
   Http1Parser,
   type Http1Problem,

@@ -11,7 +11,7 @@
  */
 import type { Direction, SocketInfo } from "../../model/stream_chunk.ts";
 import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "./framer.ts";
-import { type HttpExchangeContext, httpExchangeSpan, requestContext } from "../http/semconv.ts";
+import { http1RequestContext, type HttpExchangeContext, httpExchangeSpan } from "./semconv.ts";
 import { clientToServer } from "../../context/peer_links.ts";
 import type { TraceContext } from "../../model/trace_context.ts";
 import type { ConnectionParser, ParserConnection, ProtocolCounters } from "../protocol.ts";
@@ -217,13 +217,13 @@ export class Http1ConnectionParser implements ConnectionParser {
     const { peers, threads, ids } = this.#c.env;
     if (server) {
       const caller = key === undefined ? undefined : peers.take(key, requestLine(req));
-      const context = requestContext(req, "SERVER", ids, caller);
+      const context = http1RequestContext(req, "SERVER", ids, caller);
       this.#contexts.set(req, context);
       threads.begin(this.#pid, req.tid, context, req.firstByteMonoNs);
     } else {
       // A call made by a thread while it serves a request is that request's child.
       const parent = threads.parentOf(this.#pid, req.tid, req.firstByteMonoNs);
-      const context = requestContext(req, "CLIENT", ids, parent);
+      const context = http1RequestContext(req, "CLIENT", ids, parent);
       this.#contexts.set(req, context);
       if (key !== undefined) peers.offer(key, context, requestLine(req));
     }

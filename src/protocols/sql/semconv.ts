@@ -13,13 +13,16 @@
  */
 import type { Attributes, Span, SpanKind } from "../../model/span.ts";
 import type { SocketInfo } from "../../model/stream_chunk.ts";
-import type { IdGenerator } from "../../model/ids.ts";
+import { type IdGenerator, RandomIdGenerator } from "../../model/ids.ts";
 import type { TraceContext } from "../../model/trace_context.ts";
 import type { SqlExchange } from "./exchange.ts";
 import { sanitizeSql, type SqlDialect, summarizeSql } from "./sql_text.ts";
 
-/** `db.system.name` values the wire parsers can tell apart. */
-export type SqlSystem = "postgresql" | "mysql" | "mariadb";
+/**
+ * `db.system.name` values upspan reports: what the wire parsers tell apart, SQLite (from
+ * its library's probes) and `other_sql` (Go's database/sql, whatever the driver).
+ */
+export type SqlSystem = "postgresql" | "mysql" | "mariadb" | "sqlite" | "other_sql";
 
 /** What besides the exchange a span needs: facts about the connection and the process. */
 export interface SqlExchangeContext {
@@ -35,20 +38,34 @@ export interface SqlExchangeContext {
   resource: Attributes;
   /** Kernel monotonic ns to Unix ns. */
   toUnixNano(monoNs: bigint): bigint;
-  /** Ids for new spans. */
-  ids: IdGenerator;
+  /** Ids for a span that does not continue a trace. Default: random ones. */
+  ids?: IdGenerator;
   /** Put the statement text in `db.query.text` as sent, literals included. Default false. */
   fullQueryText?: boolean;
   /** Most characters of `db.query.text`. Default 4096. */
   maxQueryTextLength?: number;
 }
 
+/** An exchange whose thread may be unknown (Go's database/sql probes do not say). */
+export type SqlStatement = Omit<SqlExchange, "tid"> & { tid?: number };
+
 /** Operations whose row count is rows returned (not rows affected). */
 const RETURNS_ROWS = new Set(["SELECT", "FETCH", "SHOW", "VALUES", "TABLE", "EXPLAIN", "CALL"]);
 
-function dialectOf(system: SqlSystem): SqlDialect {
-  return system === "postgresql" ? "postgresql" : "mysql";
+/** The lexical rules of a system's SQL: SQLite's and unknown drivers' are the generic ones. */
+export function dialectOf(system: SqlSystem): SqlDialect {
+  switch (system) {
+    case "postgresql":
+      return "postgresql";
+    case "mysql":
+    case "mariadb":
+      return "mysql";
+    default:
+      return "generic";
+  }
 }
+
+const defaultIds = new RandomIdGenerator();
 
 /**
  * Builds the span of one statement.
@@ -67,7 +84,7 @@ function dialectOf(system: SqlSystem): SqlDialect {
  * ```
  */
 export function sqlExchangeSpan(
-  ex: SqlExchange,
+  ex: SqlStatement,
   ctx: SqlExchangeContext,
   context?: TraceContext,
 ): Span {
@@ -77,7 +94,10 @@ export function sqlExchangeSpan(
   const namespace = ex.namespace ?? ctx.namespace;
   if (namespace !== undefined && namespace !== "") attributes["db.namespace"] = namespace;
 
-  const { operation, collection } = summarizeSql(ex.text, { dialect });
+  const summary = summarizeSql(ex.text, { dialect });
+  const operation = summary.operation;
+  // The main table only from a whole statement: a cut one may have lost it.
+  const collection = ex.truncated ? undefined : summary.collection;
   if (operation !== undefined) attributes["db.operation.name"] = operation;
   if (collection !== undefined) attributes["db.collection.name"] = collection;
   if (ex.text !== "") {
@@ -99,7 +119,7 @@ export function sqlExchangeSpan(
     attributes["network.peer.address"] = socket.peerAddress;
     attributes["network.peer.port"] = socket.peerPort;
   }
-  attributes["thread.id"] = ex.tid;
+  if (ex.tid !== undefined) attributes["thread.id"] = ex.tid;
 
   let failed = false;
   const err = ex.error;
@@ -118,13 +138,16 @@ export function sqlExchangeSpan(
     ? (collection !== undefined ? `${operation} ${collection}` : operation)
     : ctx.system;
   const { traceId, spanId, parentSpanId, sampled } = context ??
-    { traceId: ctx.ids.traceId(), spanId: ctx.ids.spanId(), parentSpanId: "" };
+    newContext(ctx.ids ?? defaultIds);
   const start = ctx.toUnixNano(ex.startMonoNs);
   let end = ctx.toUnixNano(ex.endMonoNs);
   if (end < start) end = start;
-  const status: Span["status"] = failed
-    ? { code: "ERROR", message: err!.message.slice(0, 1024) }
-    : { code: "UNSET" };
+  const message = err?.message.slice(0, 1024) ?? "";
+  const status: Span["status"] = !failed
+    ? { code: "UNSET" }
+    : message !== ""
+    ? { code: "ERROR", message }
+    : { code: "ERROR" };
   return {
     traceId,
     spanId,
@@ -138,6 +161,10 @@ export function sqlExchangeSpan(
     resource: ctx.resource,
     ...(sampled === undefined ? {} : { parentSampled: sampled }),
   };
+}
+
+function newContext(ids: IdGenerator): TraceContext {
+  return { traceId: ids.traceId(), spanId: ids.spanId(), parentSpanId: "" };
 }
 
 /**

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
-import type { HeaderField, Http1Request, Http1Response } from "../http1/framer.ts";
-import {
-  type HttpExchangeContext,
-  httpExchangeSpan,
-  redactQuery,
-  splitHostPort,
-  splitTarget,
-} from "./semconv.ts";
+import type { Http1Request, Http1Response } from "./framer.ts";
+import type { HeaderField } from "../http/headers.ts";
+import { type HttpExchangeContext, httpExchangeSpan } from "./semconv.ts";
+import { redactQuery, splitHostPort, splitTarget } from "../http/semconv.ts";
 import type { SocketInfo } from "../../model/stream_chunk.ts";
 
 function req(
