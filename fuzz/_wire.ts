@@ -5,7 +5,7 @@
  * @module
  */
 import type { StreamSink } from "../src/streams/reassembler.ts";
-import type { CapturedPiece } from "../src/protocols/sql/_testdata.ts";
+import type { CapturedPiece } from "../src/protocols/_testdata.ts";
 
 /** A random source returning floats in [0, 1). */
 export type Rand = () => number;

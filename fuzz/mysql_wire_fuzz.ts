@@ -7,7 +7,7 @@
  */
 import { MysqlWireParser, sniffMysql } from "../src/protocols/mysql/wire.ts";
 import type { SqlExchange } from "../src/protocols/sql/exchange.ts";
-import { type CapturedPiece, CAPTURES } from "../src/protocols/sql/_testdata.ts";
+import { type CapturedPiece, CAPTURES } from "../src/protocols/_testdata.ts";
 import { feed, mutateConnection } from "./_wire.ts";
 import type { FuzzSqlWireResult } from "./postgres_wire_fuzz.ts";
 import { mulberry32 } from "../src/prng.ts";

@@ -7,7 +7,7 @@
  */
 import { PostgresWireParser, sniffPostgres } from "../src/protocols/postgresql/wire.ts";
 import type { SqlExchange } from "../src/protocols/sql/exchange.ts";
-import { type CapturedPiece, CAPTURES } from "../src/protocols/sql/_testdata.ts";
+import { type CapturedPiece, CAPTURES } from "../src/protocols/_testdata.ts";
 import { feed, mutateConnection } from "./_wire.ts";
 import { mulberry32 } from "../src/prng.ts";
 

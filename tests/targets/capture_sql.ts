@@ -1,6 +1,6 @@
 /**
  * Records real client/server byte streams through {@linkcode startRecordingProxy} and
- * writes them as test fixtures (`src/sql/testdata/*.json`: one array of pieces per
+ * writes them as test fixtures (`src/protocols/sql/testdata/*.json`: one array of pieces per
  * connection, bytes in base64). Re-run after changing a capture:
  *
  * `deno run -A tests/targets/capture_sql.ts`
@@ -32,7 +32,7 @@ export const MARIADB_STATEMENTS = [
 ];
 
 const HERE = new URL(".", import.meta.url).pathname;
-const OUT = `${HERE}../../src/sql/testdata/`;
+const OUT = `${HERE}../../src/protocols/sql/testdata/`;
 
 async function exec(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();

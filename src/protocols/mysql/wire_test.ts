@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MysqlWireParser, sniffMysql } from "./wire.ts";
 import type { SqlExchange } from "../sql/exchange.ts";
-import { type CapturedPiece, CAPTURES } from "../sql/_testdata.ts";
+import { type CapturedPiece, CAPTURES } from "../_testdata.ts";
 
 const enc = new TextEncoder();
 

@@ -2,7 +2,7 @@
 import { PostgresWireParser } from "../postgresql/wire.ts";
 import { MysqlWireParser } from "../mysql/wire.ts";
 import { sanitizeSql, summarizeSql } from "./sql_text.ts";
-import { CAPTURES } from "./_testdata.ts";
+import { CAPTURES } from "../_testdata.ts";
 
 const pgConn = CAPTURES.pg_node![0]!;
 const myConn = CAPTURES.mariadb_mysql2![1]!;

@@ -4,7 +4,7 @@ import type { SocketInfo, StreamChunk } from "../../model/stream_chunk.ts";
 import { testConnection } from "../_test_connection.ts";
 import { postgresql } from "../postgresql/protocol.ts";
 import { mysql } from "../mysql/protocol.ts";
-import { type CapturedPiece, CAPTURES } from "./_testdata.ts";
+import { type CapturedPiece, CAPTURES } from "../_testdata.ts";
 
 /** A connection over the SQL protocols, as the span builder would make it. */
 function sqlConnection() {

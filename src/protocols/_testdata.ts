@@ -1,13 +1,15 @@
 /**
- * Captured client/server byte streams (see `tests/targets/capture_sql.ts`) for the SQL
- * parsers' tests and fuzz harnesses, and a helper that replays them into a parser.
+ * Captured client/server byte streams of real conversations (see
+ * `tests/targets/capture_sql.ts` and `tests/targets/capture_http1.ts`) for the protocol
+ * tests and fuzz harnesses, and a helper that replays them into a parser.
  *
  * @module
  */
-import pgPsql from "./testdata/pg_psql.json" with { type: "json" };
-import pgNode from "./testdata/pg_node.json" with { type: "json" };
-import mariadbCli from "./testdata/mariadb_cli.json" with { type: "json" };
-import mariadbMysql2 from "./testdata/mariadb_mysql2.json" with { type: "json" };
+import pgPsql from "./sql/testdata/pg_psql.json" with { type: "json" };
+import pgNode from "./sql/testdata/pg_node.json" with { type: "json" };
+import mariadbCli from "./sql/testdata/mariadb_cli.json" with { type: "json" };
+import mariadbMysql2 from "./sql/testdata/mariadb_mysql2.json" with { type: "json" };
+import http1Curl from "./http1/testdata/curl.json" with { type: "json" };
 
 /** One captured piece: `c2s` from the client, `s2c` from the server. */
 export interface CapturedPiece {
@@ -35,6 +37,7 @@ export const CAPTURES: Record<string, CapturedPiece[][]> = {
   pg_node: decode(pgNode as Raw),
   mariadb_cli: decode(mariadbCli as Raw),
   mariadb_mysql2: decode(mariadbMysql2 as Raw),
+  http1_curl: decode(http1Curl as Raw),
 };
 
 /** Anything with a client and a server {@linkcode StreamSink}-like side. */
