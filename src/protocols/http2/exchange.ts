@@ -12,8 +12,9 @@
  */
 import type { Span } from "../../model/span.ts";
 import type { TraceContext } from "../../model/trace_context.ts";
-import type { HeaderField, Http1Request, Http1Response } from "../http1/framer.ts";
-import { type HttpExchangeContext, httpExchangeSpan } from "../http/semconv.ts";
+import type { Http1Request, Http1Response } from "../http1/framer.ts";
+import type { HeaderField } from "../http/headers.ts";
+import { type HttpExchangeContext, httpExchangeSpan } from "../http1/semconv.ts";
 import { field, type Http2Exchange, type Http2Message } from "./connection.ts";
 import { grpcSpanPart } from "./grpc_semconv.ts";
 

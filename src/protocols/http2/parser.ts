@@ -10,7 +10,10 @@
 import type { Direction, SocketInfo } from "../../model/stream_chunk.ts";
 import type { TraceContext } from "../../model/trace_context.ts";
 import { clientToServer } from "../../context/peer_links.ts";
-import { type HttpExchangeContext, requestContext } from "../http/semconv.ts";
+import {
+  http1RequestContext as requestContext,
+  type HttpExchangeContext,
+} from "../http1/semconv.ts";
 import type { HttpCounters } from "../http1/parser.ts";
 import type { ConnectionParser, ParserConnection } from "../protocol.ts";
 import { Http2Connection, type Http2Exchange, type Http2Message, type Side } from "./connection.ts";

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { getHeader, Http1Parser, type Http1Request, parseContentLength } from "../http1/framer.ts";
+import { Http1Parser, type Http1Request, parseContentLength } from "../http1/framer.ts";
+import { getHeader } from "../http/headers.ts";
 import { Http2Connection, type Http2ConnectionOptions, isGrpc, type Side } from "./connection.ts";
 import { type HeaderField, latin1 } from "./hpack.ts";
 
