@@ -140,6 +140,20 @@ export interface ProtocolCounters extends ReassemblyCounters {
   parseErrors: number;
 }
 
+/** Fresh zeroed counters, for a family's counters to extend. */
+export function newProtocolCounters(): ProtocolCounters {
+  return {
+    duplicateChunks: 0,
+    outOfOrderChunks: 0,
+    gaps: 0,
+    gapBytes: 0,
+    lostGaps: 0,
+    connectionResets: 0,
+    spans: 0,
+    parseErrors: 0,
+  };
+}
+
 /** What the span stage shares with every parser. */
 export interface ProtocolEnv {
   /** Kernel monotonic ns to Unix ns. */

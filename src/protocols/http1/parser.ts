@@ -14,7 +14,12 @@ import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "
 import { http1RequestContext, type HttpExchangeContext, httpExchangeSpan } from "./semconv.ts";
 import { clientToServer } from "../../context/peer_links.ts";
 import type { TraceContext } from "../../model/trace_context.ts";
-import type { ConnectionParser, ParserConnection, ProtocolCounters } from "../protocol.ts";
+import {
+  type ConnectionParser,
+  newProtocolCounters,
+  type ParserConnection,
+  type ProtocolCounters,
+} from "../protocol.ts";
 
 /** The HTTP family's counters: the span stage's own. */
 export interface HttpCounters extends ProtocolCounters {
@@ -29,14 +34,7 @@ export interface HttpCounters extends ProtocolCounters {
 /** Fresh zeroed counters. */
 export function newHttpCounters(): HttpCounters {
   return {
-    duplicateChunks: 0,
-    outOfOrderChunks: 0,
-    gaps: 0,
-    gapBytes: 0,
-    lostGaps: 0,
-    connectionResets: 0,
-    spans: 0,
-    parseErrors: 0,
+    ...newProtocolCounters(),
     requestsDropped: 0,
     unpairedResponses: 0,
     nonHttpConnections: 0,

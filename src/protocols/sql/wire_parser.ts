@@ -11,6 +11,7 @@ import type { StreamSink } from "../../streams/reassembler.ts";
 import {
   childOfThread,
   type ConnectionParser,
+  newProtocolCounters,
   type ParserConnection,
   type ProtocolCounters,
 } from "../protocol.ts";
@@ -26,14 +27,7 @@ export interface SqlCounters extends ProtocolCounters {
 /** Fresh zeroed counters. */
 export function newSqlCounters(): SqlCounters {
   return {
-    duplicateChunks: 0,
-    outOfOrderChunks: 0,
-    gaps: 0,
-    gapBytes: 0,
-    lostGaps: 0,
-    connectionResets: 0,
-    spans: 0,
-    parseErrors: 0,
+    ...newProtocolCounters(),
     nonSqlConnections: 0,
   };
 }
