@@ -12,8 +12,10 @@
  * 4. Ingest: TLS data events read and decoded per second, the zero-copy ring reader
  *    against libbpf's callback consumer.
  * 5. Symbol lookup in /usr/bin/node: upspan's lazy ELF reader against `nm -D`.
+ * 6. nginx serving HTTP/2 over TLS under h2load (Debian's nghttp2-client), without and with
+ *    upspan: requests per second, their ratio, spans per request.
  *
- *   deno task bench [--seconds N] [--only https,plain,untraced,ingest,symbols,hits]
+ *   deno task bench [--seconds N] [--only https,plain,h2,untraced,ingest,symbols,hits]
  *
  * @module
  */
@@ -28,7 +30,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: { seconds: { type: "string", default: "5" }, only: { type: "string" } },
 });
-/** `--only https,plain,untraced,ingest,symbols,hits`: run just those. */
+/** `--only https,plain,h2,untraced,ingest,symbols,hits`: run just those. */
 const only = values.only?.split(",");
 const wanted = (name: string) => only === undefined || only.includes(name);
 const seconds = Number(values.seconds);
@@ -65,6 +67,26 @@ function rssKb(pid: number): { total: number; own: number } {
   }
 }
 
+/**
+ * HTTP/2 load: h2load, 60,000 requests over 60 connections of 10 concurrent streams each
+ * (nginx closes an HTTP/2 connection after 1,000 requests, `keepalive_requests`, and
+ * h2load does not reconnect: a timed run would stop early).
+ */
+async function h2load(url: string): Promise<{ requests: number; rps: number }> {
+  const out = await new Deno.Command("h2load", {
+    args: ["-n60000", "-c60", "-m10", "-t1", url],
+  }).output();
+  const text = dec.decode(out.stdout);
+  const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(text)?.[1] ?? NaN);
+  const requests = Number(
+    /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(text)?.[1] ?? NaN,
+  );
+  if (!out.success || !Number.isFinite(rps)) {
+    throw new Error(`h2load failed:\n${text}${dec.decode(out.stderr)}`);
+  }
+  return { requests, rps };
+}
+
 interface AgentRun {
   load: { requests: number; rps: number };
   spans: number;
@@ -76,8 +98,8 @@ interface AgentRun {
   stopMs: number;
 }
 
-/** Runs wrk against `url` while an agent traces `pids`; returns what both saw. */
-async function tracedLoad(pids: number[], url: string): Promise<AgentRun> {
+/** Runs wrk (or `load`) against `url` while an agent traces `pids`; returns what both saw. */
+async function tracedLoad(pids: number[], url: string, load = wrk): Promise<AgentRun> {
   const started = performance.now();
   const agent = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MOD, ...pids.flatMap((p) => ["--pid", String(p)]), "--format", "json"],
@@ -100,7 +122,7 @@ async function tracedLoad(pids: number[], url: string): Promise<AgentRun> {
     rss.total = Math.max(rss.total, r.total);
     rss.own = Math.max(rss.own, r.own);
   }, 200);
-  const load = await wrk(url);
+  const loaded = await load(url);
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 500));
   const stopping = performance.now();
@@ -115,7 +137,7 @@ async function tracedLoad(pids: number[], url: string): Promise<AgentRun> {
   const [write = 0, read = 0, readReturn = 0, syscalls = 0, dropped = 0] = (m?.slice(1) ?? [])
     .map(Number);
   return {
-    load,
+    load: loaded,
     spans,
     hits: { write, read, readReturn, syscalls },
     dropped,
@@ -285,6 +307,42 @@ async function plainUnderLoad(rounds = 3) {
   );
 }
 
+/** nginx serving HTTP/2 over TLS: requests per second with and without upspan, alternated. */
+async function h2UnderLoad(rounds = 3) {
+  const tls = await makeCert(await Deno.makeTempDir());
+  await using nginx = await startNginx({ "hello.txt": "hello\n" }, { tls, http2: true });
+  const url = `https://127.0.0.1:${nginx.port}/hello.txt`;
+  await h2load(url); // warm-up
+  const plain: number[] = [];
+  const runs: AgentRun[] = [];
+  for (let i = 0; i < rounds; i++) {
+    plain.push((await h2load(url)).rps);
+    runs.push(await tracedLoad(nginx.pids, url, h2load));
+  }
+  const traced = runs.map((r) => r.load.rps);
+  const requests = runs.reduce((n, r) => n + r.load.requests, 0);
+  const sum = (f: (r: AgentRun) => number) => runs.reduce((n, r) => n + f(r), 0);
+  console.log(
+    "\n## nginx HTTP/2 over TLS under h2load (60,000 requests, 60 connections, 10 streams each)",
+  );
+  console.log(
+    `without upspan   ${median(plain).toFixed(0)} req/s (${plain.map((x) => x.toFixed(0))})`,
+  );
+  console.log(
+    `with upspan      ${median(traced).toFixed(0)} req/s (${traced.map((x) => x.toFixed(0))})`,
+  );
+  console.log(`ratio            ${(median(traced) / median(plain)).toFixed(3)}`);
+  const write = sum((r) => r.hits.write), read = sum((r) => r.hits.read);
+  console.log(
+    `probe hits       ${((write + read) / requests).toFixed(2)} SSL_write+SSL_read per request`,
+  );
+  const spans = sum((r) => r.spans);
+  console.log(
+    `spans            ${spans} for ${requests} requests (${(spans / requests).toFixed(3)} per ` +
+      `request), ${sum((r) => r.dropped)} events dropped`,
+  );
+}
+
 /** Seconds a loop of 2 M one-byte read+write syscalls takes (dd, /dev/zero → /dev/null). */
 async function syscallLoop(): Promise<number> {
   const t = performance.now();
@@ -338,6 +396,7 @@ async function untracedCost(rounds = 3) {
 if (wanted("hits")) await probeHits();
 if (wanted("https")) await httpsUnderLoad();
 if (wanted("plain")) await plainUnderLoad();
+if (wanted("h2")) await h2UnderLoad();
 if (wanted("untraced")) await untracedCost();
 if (wanted("ingest")) await ingest();
 if (wanted("symbols")) await symbolLookup();

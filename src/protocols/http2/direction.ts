@@ -214,17 +214,19 @@ export class Http2Direction {
           this.#blockLost(h.streamId, endStream, promised, startNs, endNs, tid);
           return;
         }
+        const whole = (h.flags & Flag.END_HEADERS) !== 0;
         this.#pending = {
           streamId: h.streamId,
           endStream,
           promised,
-          parts: [p.slice(at, end)],
+          // A block in one frame is decoded at once, from the frame's own bytes.
+          parts: [whole ? p.subarray(at, end) : p.slice(at, end)],
           bytes: end - at,
           broken: false,
           startNs,
           tid,
         };
-        if (h.flags & Flag.END_HEADERS) this.#finish(endNs);
+        if (whole) this.#finish(endNs);
         return;
       }
       case FrameType.CONTINUATION: {

@@ -85,6 +85,7 @@ export interface FrameSplitterOptions {
 type Mode = "preface" | "header" | "payload" | "data" | "hunt" | "stopped";
 
 const HEADER_BYTES = 9;
+const EMPTY = new Uint8Array(0);
 /** SETTINGS_MAX_FRAME_SIZE's default: what a header found by hunting may claim. */
 const HUNT_MAX_LENGTH = 16384;
 /** Flags each type defines. */
@@ -118,6 +119,8 @@ export class FrameSplitter {
   /** Held payload of the current frame (null when it is skipped). */
   #held: Uint8Array | null = null;
   #heldLen = 0;
+  /** Whether the current frame's payload is small enough to hold. */
+  #hold = false;
   /** The current frame lost part of its payload. */
   #broken = false;
   // DATA: padding state.
@@ -185,6 +188,14 @@ export class FrameSplitter {
         }
         case "payload": {
           const take = Math.min(this.#left, bytes.length - at);
+          if (this.#heldLen === 0 && take === this.#left && this.#hold && !this.#broken) {
+            // The whole payload is in this piece: handed over as a view, not copied.
+            at += take;
+            this.#left = 0;
+            this.#endFrame(monoNs, bytes.subarray(at - take, at));
+            break;
+          }
+          if (this.#hold && this.#held === null) this.#held = new Uint8Array(this.#h.length);
           if (this.#held !== null) this.#held.set(bytes.subarray(at, at + take), this.#heldLen);
           this.#heldLen += take;
           this.#left -= take;
@@ -275,15 +286,17 @@ export class FrameSplitter {
     }
     this.#mode = "payload";
     this.#heldLen = 0;
-    this.#held = h.length <= this.#maxHeld ? new Uint8Array(h.length) : null;
-    if (h.length === 0) this.#endFrame(monoNs);
+    this.#held = null;
+    this.#hold = h.length <= this.#maxHeld;
+    if (h.length === 0) this.#endFrame(monoNs, EMPTY);
   }
 
-  #endFrame(monoNs: bigint): void {
+  /** The current frame ended; `whole`: its payload, when it came in one piece. */
+  #endFrame(monoNs: bigint, whole?: Uint8Array): void {
     const h = this.#h;
     this.#mode = "header";
     this.#hdrLen = 0;
-    const held = this.#held;
+    const held = whole ?? this.#held;
     this.#held = null;
     if (held === null || this.#broken) this.#sink.frameLost(h, monoNs);
     else this.#sink.frame(h, held, this.#startNs, monoNs, this.#tid);

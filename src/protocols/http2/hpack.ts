@@ -179,9 +179,16 @@ function readString(b: Uint8Array, cursor: { at: number }): string | undefined {
 
 /** Octets to a string, one character per octet (ISO-8859-1 exactly, 0x80–0x9f included). */
 export function latin1(b: Uint8Array): string {
+  if (b.length <= 64) { // most fields: a plain loop is the fastest here
+    let s = "";
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+    return s;
+  }
+  // `apply` takes the typed array as it is (no iterator, unlike a spread).
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = "";
   for (let i = 0; i < b.length; i += 4096) {
-    s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 4096)));
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   }
   return s;
 }

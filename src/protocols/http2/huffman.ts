@@ -297,7 +297,58 @@ function buildTree(): Int32Array {
 }
 
 /**
+ * The tree walked four bits at a time (every code is at least 5 bits, so a nibble ends at
+ * most one symbol): `NIBBLES[node * 16 + nibble]` packs the node reached (bits 0–7), the
+ * symbol ended plus one (bits 8–16, 0 for none) and a failure bit (17: EOS decoded).
+ * `ACCEPTS[node]`: the bits since the last symbol are a valid padding (all ones, < 8).
+ */
+const NIBBLES = new Int32Array(256 * 16);
+const ACCEPTS = new Uint8Array(256);
+const FAIL = 1 << 17;
+(function buildNibbles() {
+  // Depth and all-ones-ness of each internal node, from the root.
+  const depth = new Int32Array(512).fill(-1);
+  const ones = new Uint8Array(512);
+  depth[0] = 0;
+  ones[0] = 1;
+  const queue = [0];
+  while (queue.length > 0) {
+    const n = queue.shift()!;
+    for (const bit of [0, 1]) {
+      const c = TREE[n * 2 + bit]!;
+      if (c > 0 && depth[c] === -1) {
+        depth[c] = depth[n]! + 1;
+        ones[c] = ones[n]! & bit;
+        queue.push(c);
+      }
+    }
+  }
+  for (let n = 0; n < 256; n++) {
+    ACCEPTS[n] = ones[n]! && depth[n]! >= 0 && depth[n]! <= 7 ? 1 : 0;
+    for (let x = 0; x < 16; x++) {
+      let node = n;
+      let emitted = 0;
+      let fail = 0;
+      for (let b = 3; b >= 0; b--) {
+        const next = TREE[node * 2 + ((x >> b) & 1)]!;
+        if (next < 0) {
+          const sym = -next - 1;
+          if (sym === EOS) fail = FAIL;
+          emitted = sym + 1;
+          node = 0;
+        } else node = next;
+      }
+      NIBBLES[n * 16 + x] = node | (emitted << 8) | fail;
+    }
+  }
+})();
+
+/** Where strings are decoded: reused, so that a string costs no allocation of its own. */
+let scratch = new Uint8Array(4096);
+
+/**
  * Decodes a Huffman-coded string literal into its octets; `undefined` if it is not valid.
+ * The result is a view of a buffer the next call reuses: read or copy it first.
  *
  * @example
  * ```ts
@@ -309,30 +360,22 @@ function buildTree(): Int32Array {
  */
 export function huffmanDecode(input: Uint8Array): Uint8Array | undefined {
   // Every symbol is at least 5 bits long.
-  const out = new Uint8Array(Math.ceil((input.length * 8) / 5));
+  const most = Math.ceil((input.length * 8) / 5);
+  if (scratch.length < most) scratch = new Uint8Array(most);
+  const out = scratch;
   let n = 0;
   let node = 0;
-  /** Bits read since the last symbol ended, and whether they were all ones. */
-  let pending = 0;
-  let allOnes = true;
   for (let i = 0; i < input.length; i++) {
     const byte = input[i]!;
-    for (let b = 7; b >= 0; b--) {
-      const bit = (byte >> b) & 1;
-      const next = TREE[node * 2 + bit]!;
-      pending++;
-      allOnes &&= bit === 1;
-      if (next < 0) {
-        const sym = -next - 1;
-        if (sym === EOS) return undefined;
-        out[n++] = sym;
-        node = 0;
-        pending = 0;
-        allOnes = true;
-      } else if (next === 0) return undefined;
-      else node = next;
-    }
+    let e = NIBBLES[node * 16 + (byte >> 4)]!;
+    if (e & FAIL) return undefined;
+    if (e & 0x1ff00) out[n++] = ((e >> 8) & 0x1ff) - 1;
+    e = NIBBLES[(e & 0xff) * 16 + (byte & 15)]!;
+    if (e & FAIL) return undefined;
+    if (e & 0x1ff00) out[n++] = ((e >> 8) & 0x1ff) - 1;
+    node = e & 0xff;
   }
-  if (pending > 7 || !allOnes) return undefined;
+  // What is left must be padding: at most 7 bits, all ones (RFC 7541 §5.2).
+  if (!ACCEPTS[node]) return undefined;
   return out.subarray(0, n);
 }
