@@ -1,6 +1,6 @@
 /**
  * Captured client/server byte streams of real conversations (see
- * `tests/targets/capture_sql.ts` and `tests/targets/capture_http1.ts`) for the protocol
+ * `tests/targets/capture_sql.ts`, `capture_http1.ts` and `capture_http2.ts`) for the protocol
  * tests and fuzz harnesses, and a helper that replays them into a parser.
  *
  * @module
@@ -10,6 +10,9 @@ import pgNode from "./sql/testdata/pg_node.json" with { type: "json" };
 import mariadbCli from "./sql/testdata/mariadb_cli.json" with { type: "json" };
 import mariadbMysql2 from "./sql/testdata/mariadb_mysql2.json" with { type: "json" };
 import http1Curl from "./http1/testdata/curl.json" with { type: "json" };
+import http2Nginx from "./http2/testdata/nginx_h2c.json" with { type: "json" };
+import http2GoUpgrade from "./http2/testdata/go_h2c_upgrade.json" with { type: "json" };
+import http2Grpc from "./http2/testdata/grpc_go.json" with { type: "json" };
 
 /** One captured piece: `c2s` from the client, `s2c` from the server. */
 export interface CapturedPiece {
@@ -38,6 +41,9 @@ export const CAPTURES: Record<string, CapturedPiece[][]> = {
   mariadb_cli: decode(mariadbCli as Raw),
   mariadb_mysql2: decode(mariadbMysql2 as Raw),
   http1_curl: decode(http1Curl as Raw),
+  nginx_h2c: decode(http2Nginx as Raw),
+  go_h2c_upgrade: decode(http2GoUpgrade as Raw),
+  grpc_go: decode(http2Grpc as Raw),
 };
 
 /** Anything with a client and a server {@linkcode StreamSink}-like side. */

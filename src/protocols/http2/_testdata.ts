@@ -1,10 +1,11 @@
 /**
- * Loads the recorded HTTP/2 captures (`testdata/*.json`, written by
- * `tests/targets/capture_http2.ts`) and replays them into an {@linkcode Http2Connection}.
+ * The recorded HTTP/2 captures (`testdata/*.json`, written by
+ * `tests/targets/capture_http2.ts`) by side, and a replay into an {@linkcode Http2Connection}.
  *
  * @module
  */
 import { type Http2Connection, Http2Connection as Conn, type Http2Exchange } from "./connection.ts";
+import { CAPTURES } from "../_testdata.ts";
 
 /** One recorded piece: side 0 is the client's bytes, 1 the server's. */
 export interface Piece {
@@ -13,16 +14,10 @@ export interface Piece {
   bytes: Uint8Array;
 }
 
-/** The connections of a capture, each as its pieces in order. */
+/** The connections of a capture (`../_testdata.ts`), each as its pieces in order. */
 export function loadCapture(name: string): Piece[][] {
-  const text = Deno.readTextFileSync(new URL(`./testdata/${name}.json`, import.meta.url));
-  const raw = JSON.parse(text) as { dir: "c2s" | "s2c"; ns: string; b64: string }[][];
-  return raw.map((conn) =>
-    conn.map((p) => ({
-      side: p.dir === "c2s" ? 0 : 1,
-      ns: BigInt(p.ns),
-      bytes: Uint8Array.from(atob(p.b64), (c) => c.charCodeAt(0)),
-    }))
+  return (CAPTURES[name] ?? []).map((conn) =>
+    conn.map((p): Piece => ({ side: p.dir === "c2s" ? 0 : 1, ns: p.ns, bytes: p.bytes }))
   );
 }
 
