@@ -13,10 +13,12 @@
  * said "no" often enough.
  *
  * A multiplexed protocol (HTTP/2, gRPC over it) fits the same shape: its parser keeps as
- * many exchanges in flight as the connection carries and emits each when it ends; the
+ * many exchanges in flight as the connection carries and emits each when it ends. The
  * HTTP family's exchange record and semantic-convention mapping (`src/protocols/http/`)
- * take request and response heads with their timestamps, byte counts and trailers, and
- * the trace context from the request's headers, whatever the framing.
+ * take what any version knows of a request and its response (method, target parts,
+ * authority, status, body sizes, times, addresses) and the trace context from the
+ * request's `traceparent`, whatever the framing; what is the protocol's own (gRPC's
+ * status in trailers) it adds to the span itself.
  *
  * @module
  */

@@ -27,6 +27,7 @@
 import type { StreamSink } from "../../streams/reassembler.ts";
 import { type Frame, LengthPrefixedFramer } from "../../streams/length_prefixed.ts";
 import type { SqlError, SqlExchange, SqlExchangeSink } from "../sql/exchange.ts";
+import { pushBounded } from "../sql/queue.ts";
 
 /** What the handshake said. */
 export interface MysqlFacts {
@@ -364,11 +365,7 @@ export class MysqlWireParser {
   }
 
   #push(op: Op): void {
-    if (this.#ops.length >= this.#maxPending) {
-      this.#problem("pending-overflow");
-      this.#ops.shift();
-    }
-    this.#ops.push(op);
+    pushBounded(this.#ops, op, this.#maxPending, () => this.#problem("pending-overflow"));
     this.#match();
   }
 
@@ -494,14 +491,11 @@ export class MysqlWireParser {
       this.#greeting(p);
       return;
     }
-    if (this.#backlog.length >= this.#maxPending) {
-      this.#problem("backlog-overflow");
-      this.#backlog.shift();
-    }
     // The body view is reused by the framer: keep a copy while it waits. Only an ERR needs
     // more than the first bytes (an OK's counters fit in 21).
     const keep = p.body[0] === 0xff ? p.body.length : Math.min(p.body.length, 32);
-    this.#backlog.push({ ...p, body: p.body.slice(0, keep) });
+    const copy = { ...p, body: p.body.slice(0, keep) };
+    pushBounded(this.#backlog, copy, this.#maxPending, () => this.#problem("backlog-overflow"));
     this.#match();
   }
 

@@ -32,6 +32,7 @@ import {
   LengthPrefixedFramer,
 } from "../../streams/length_prefixed.ts";
 import type { SqlError, SqlExchange, SqlExchangeSink } from "../sql/exchange.ts";
+import { pushBounded } from "../sql/queue.ts";
 
 /** What the startup packet and the server's ParameterStatus messages said. */
 export interface PostgresFacts {
@@ -410,11 +411,7 @@ export class PostgresWireParser {
   }
 
   #push(op: Op): void {
-    if (this.#ops.length >= this.#maxPending) {
-      this.#problem("pending-overflow");
-      this.#ops.shift();
-    }
-    this.#ops.push(op);
+    pushBounded(this.#ops, op, this.#maxPending, () => this.#problem("pending-overflow"));
     this.#match();
   }
 
@@ -594,11 +591,7 @@ export class PostgresWireParser {
     } else if (m.type === 0x4e || m.type === 0x41) {
       return; // NoticeResponse, NotificationResponse: asynchronous
     }
-    if (this.#backlog.length >= this.#maxPending) {
-      this.#problem("backlog-overflow");
-      this.#backlog.shift();
-    }
-    this.#backlog.push(a);
+    pushBounded(this.#backlog, a, this.#maxPending, () => this.#problem("backlog-overflow"));
     this.#match();
   }
 
