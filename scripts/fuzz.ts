@@ -10,6 +10,7 @@ import { fuzzHttp1 } from "../fuzz/http1_fuzz.ts";
 import { fuzzHttp2 } from "../fuzz/http2_fuzz.ts";
 import { fuzzPostgresWire } from "../fuzz/postgres_wire_fuzz.ts";
 import { fuzzMysqlWire } from "../fuzz/mysql_wire_fuzz.ts";
+import { fuzzRegistry } from "../fuzz/registry_fuzz.ts";
 import { fuzzSqlText } from "../fuzz/sql_text_fuzz.ts";
 import { fuzzGoBinary, goFuzzSamples } from "../fuzz/go_binary_fuzz.ts";
 import { fuzzProcText } from "../fuzz/proc_text_fuzz.ts";
@@ -50,6 +51,13 @@ const HARNESSES: Record<string, Harness> = {
     const r = fuzzPostgresWire(n, s);
     return Promise.resolve({
       summary: `${r.exchanges} exchanges, ${r.problems} problems reported`,
+      failures: [],
+    });
+  },
+  "registry": (n, s) => {
+    const r = fuzzRegistry(n, s);
+    return Promise.resolve({
+      summary: `${r.spans} spans, ${r.givenUp} connections given up`,
       failures: [],
     });
   },
