@@ -1,21 +1,20 @@
 /**
- * upspan's benchmarks, each against a baseline measured in the same run:
+ * What upspan costs the processes it traces and the host, as one table. Every scenario
+ * runs its configurations back to back in each round, alternated round after round
+ * (this machine's speed drifts), all in this run:
  *
- * 0. The cost of one probe hit: a probed no-op function against the same unprobed.
- * 1. A Python HTTPS server under wrk, without and with upspan attached: requests per
- *    second and their ratio, probe hits per request, spans per request and the agent's
- *    resident memory.
- * 2. nginx on plain HTTP under wrk, without and with upspan (syscall tracepoints): the
- *    same figures.
- * 3. What the syscall tracepoints cost a process upspan does not trace: a loop of 2 M
- *    read/write syscalls, with no agent and with an agent tracing another process.
- * 4. Ingest: TLS data events read and decoded per second, the zero-copy ring reader
- *    against libbpf's callback consumer.
- * 5. Symbol lookup in /usr/bin/node: upspan's lazy ELF reader against `nm -D`.
- * 6. nginx serving HTTP/2 over TLS under h2load (Debian's nghttp2-client), without and with
- *    upspan: requests per second, their ratio, spans per request.
+ * - untraced: no probes at all;
+ * - floor: counting-only programs where upspan attaches its own (`scripts/bench/floor.ts`)
+ *   — what the traps alone cost;
+ * - peer: OpenTelemetry Go auto-instrumentation on the same Go binary and load;
+ * - upspan: the agent, `--format json` to a pipe.
  *
- *   deno task bench [--seconds N] [--only https,plain,h2,untraced,ingest,symbols,hits]
+ * Each ratio is taken per round (configuration / untraced) and reported as the median
+ * with its range over the rounds.
+ *
+ *   deno task bench [--seconds 5] [--rounds 3] [--only nginx,untraced,https,h2,go,pgbench,rate]
+ *
+ * Not a test: nothing here passes or fails on a figure.
  *
  * @module
  */
@@ -23,380 +22,608 @@ import { parseArgs } from "node:util";
 import { makeCert } from "../tests/targets/certs.ts";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { startNginx } from "../tests/targets/nginx.ts";
-import { runIngest } from "./bench_ingest.ts";
-import { probeHitCost } from "./bench_probe_hit.ts";
+import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
+import { PG_BIN, startPostgres } from "../tests/targets/sql_servers.ts";
+import { inspectProcess } from "../src/discovery/mod.ts";
+import { locateOpenSSL } from "../src/tls/mod.ts";
+import { locateGo } from "../src/golang/mod.ts";
+import { readLibrary } from "../src/sqllib/locate.ts";
+import { openElf } from "../src/symbols/mod.ts";
+import type { SyscallAttach } from "../src/capture/mod.ts";
+import { type FloorSite, startFloor } from "./bench/floor.ts";
+import {
+  agentCounters,
+  type AgentReport,
+  cpuSeconds,
+  h2load,
+  median,
+  rssKb,
+  startUpspan,
+  wrk,
+} from "./bench/measure.ts";
+import { buildOtelGo, OTEL_GO_VERSION, otlpSink, startOtelGo } from "./bench/otel_go.ts";
+import { pacedLoad } from "./bench/paced_load.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { seconds: { type: "string", default: "5" }, only: { type: "string" } },
+  options: {
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    only: { type: "string" },
+  },
 });
-/** `--only https,plain,h2,untraced,ingest,symbols,hits`: run just those. */
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const only = values.only?.split(",");
 const wanted = (name: string) => only === undefined || only.includes(name);
-const seconds = Number(values.seconds);
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
-const dec = new TextDecoder();
+const log = (line: string) => console.error(`bench: ${line}`);
 
-async function wrk(url: string): Promise<{ requests: number; rps: number }> {
-  const out = await new Deno.Command("wrk", { args: ["-t1", "-c4", `-d${seconds}s`, url] })
-    .output();
-  const text = dec.decode(out.stdout);
-  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? NaN);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
-  if (!out.success || !Number.isFinite(rps)) {
-    throw new Error(`wrk failed:\n${text}${dec.decode(out.stderr)}`);
-  }
-  return { requests, rps };
+/** One line of the table: a figure per configuration and round. */
+interface Row {
+  scenario: string;
+  unit: string;
+  untraced?: number[];
+  floor?: number[];
+  peer?: number[];
+  upspan: number[];
+  /** Ratios are configuration / untraced; for a time per operation, the added time. */
+  compare: "ratio" | "added" | "none";
+  notes: string;
+}
+const rows: Row[] = [];
+/** The syscall-hook methods, upspan's default first. */
+const METHODS = ["socket", "tp_btf", "tracepoint"] as const;
+
+const fmt = (x: number) =>
+  !Number.isFinite(x)
+    ? "—"
+    : Math.abs(x) >= 100
+    ? x.toFixed(0)
+    : Math.abs(x) >= 10
+    ? x.toFixed(1)
+    : x.toFixed(2);
+
+/** "median (min–max)" of a configuration's per-round comparison against untraced. */
+function compared(row: Row, xs: number[] | undefined): string {
+  if (!xs || xs.length === 0 || row.compare === "none" || !row.untraced) return "—";
+  const per = xs.map((x, i) =>
+    row.compare === "ratio" ? x / row.untraced![i]! : x - row.untraced![i]!
+  );
+  const m = median(per);
+  const lo = Math.min(...per), hi = Math.max(...per);
+  const f = (x: number) => row.compare === "ratio" ? x.toFixed(2) : `${x >= 0 ? "+" : ""}${fmt(x)}`;
+  return per.length > 1 ? `**${f(m)}** (${f(lo)}–${f(hi)})` : `**${f(m)}**`;
 }
 
-/** Resident memory in KiB: all of it, and the part that is the agent's own (not Deno's
- * shared executable pages): anonymous memory plus the mapped ring buffer. */
-function rssKb(pid: number): { total: number; own: number } {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const total = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    let own = Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    let inRing = false;
-    for (const line of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
-      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inRing = line.endsWith("anon_inode:bpf-map");
-      else if (inRing && line.startsWith("Rss:")) own += Number(/(\d+)/.exec(line)?.[1] ?? 0);
-    }
-    return { total, own };
-  } catch {
-    return { total: 0, own: 0 };
-  }
-}
-
-/**
- * HTTP/2 load: h2load, 60,000 requests over 60 connections of 10 concurrent streams each
- * (nginx closes an HTTP/2 connection after 1,000 requests, `keepalive_requests`, and
- * h2load does not reconnect: a timed run would stop early).
- */
-async function h2load(url: string): Promise<{ requests: number; rps: number }> {
-  const out = await new Deno.Command("h2load", {
-    args: ["-n60000", "-c60", "-m10", "-t1", url],
-  }).output();
-  const text = dec.decode(out.stdout);
-  const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(text)?.[1] ?? NaN);
-  const requests = Number(
-    /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(text)?.[1] ?? NaN,
-  );
-  if (!out.success || !Number.isFinite(rps)) {
-    throw new Error(`h2load failed:\n${text}${dec.decode(out.stderr)}`);
-  }
-  return { requests, rps };
-}
-
-interface AgentRun {
-  load: { requests: number; rps: number };
-  spans: number;
-  hits: { write: number; read: number; readReturn: number; syscalls: number };
-  dropped: number;
-  rss: { total: number; own: number };
-  /** Milliseconds from starting the agent to its `ready` line, and from SIGINT to exit. */
-  readyMs: number;
-  stopMs: number;
-}
-
-/** Runs wrk (or `load`) against `url` while an agent traces `pids`; returns what both saw. */
-async function tracedLoad(pids: number[], url: string, load = wrk): Promise<AgentRun> {
-  const started = performance.now();
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...pids.flatMap((p) => ["--pid", String(p)]), "--format", "json"],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let spans = 0;
-  const counting = (async () => {
-    for await (const chunk of agent.stdout) for (const b of chunk) if (b === 10) spans++;
-  })();
-  let err = "";
-  const errs = (async () => {
-    for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) err += t;
-  })();
-  while (!/^ready/m.test(err)) await new Promise((r) => setTimeout(r, 5));
-  const readyMs = performance.now() - started;
-  const rss = { total: 0, own: 0 };
-  const sampler = setInterval(() => {
-    const r = rssKb(agent.pid);
-    rss.total = Math.max(rss.total, r.total);
-    rss.own = Math.max(rss.own, r.own);
-  }, 200);
-  const loaded = await load(url);
-  clearInterval(sampler);
-  await new Promise((r) => setTimeout(r, 500));
-  const stopping = performance.now();
-  agent.kill("SIGINT");
-  await agent.status;
-  const stopMs = performance.now() - stopping;
-  await counting;
-  await errs;
-  const m =
-    /probe hits: (\d+) write, (\d+) read, (\d+) read-return, \d+ Go and SQL library, (\d+) socket syscalls; (\d+) dropped/
-      .exec(err);
-  const [write = 0, read = 0, readReturn = 0, syscalls = 0, dropped = 0] = (m?.slice(1) ?? [])
-    .map(Number);
-  return {
-    load: loaded,
-    spans,
-    hits: { write, read, readReturn, syscalls },
-    dropped,
-    rss,
-    readyMs,
-    stopMs,
-  };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-
-async function httpsUnderLoad(rounds = 3) {
-  const { cert, key } = await makeCert(await Deno.makeTempDir());
-  await using server = await startPythonServer({ cert, key });
-  const url = `https://127.0.0.1:${server.port}/hello`;
-  await wrk(url); // warm-up
-  // Alternate untraced and traced runs: this machine's speed drifts by ±10% over minutes.
-  const plain: number[] = [];
-  const runs: AgentRun[] = [];
-  for (let i = 0; i < rounds; i++) {
-    plain.push((await wrk(url)).rps);
-    runs.push(await tracedLoad([server.pid], url));
-  }
-  const traced = runs.map((r) => r.load.rps);
-  const requests = runs.reduce((n, r) => n + r.load.requests, 0);
-  const sum = (f: (r: AgentRun) => number) => runs.reduce((n, r) => n + f(r), 0);
-  const per = (n: number) => (n / requests).toFixed(2);
-  const write = sum((r) => r.hits.write), read = sum((r) => r.hits.read);
-  const readReturn = sum((r) => r.hits.readReturn);
-  console.log("## Python HTTPS server under wrk (1 thread, 4 keep-alive connections)");
-  console.log(
-    `without upspan   ${median(plain).toFixed(0)} req/s (median of ${
-      plain.map((x) => x.toFixed(0)).join(", ")
-    })`,
-  );
-  console.log(
-    `with upspan      ${median(traced).toFixed(0)} req/s (median of ${
-      traced.map((x) => x.toFixed(0)).join(", ")
-    })`,
-  );
-  console.log(`ratio            ${(median(traced) / median(plain)).toFixed(3)}`);
-  console.log(
-    `probe hits       ${per(write + read + readReturn)} per request (${per(write)} SSL_write, ` +
-      `${per(read)} SSL_read entry, ${per(readReturn)} SSL_read return)`,
-  );
-  const spans = sum((r) => r.spans);
-  console.log(
-    `spans            ${spans} for ${requests} requests (${
-      (spans / requests).toFixed(3)
-    } per request), ` +
-      `${sum((r) => r.dropped)} events dropped`,
-  );
-  console.log(
-    `start-up         ready ${median(runs.map((r) => r.readyMs)).toFixed(0)} ms after start ` +
-      `(Deno, discovery, BPF load, attach); exit ${
-        median(runs.map((r) => r.stopMs)).toFixed(0)
-      } ms ` +
-      `after SIGINT (flush, detach)`,
-  );
-  console.log(
-    `agent RSS        ${
-      (Math.max(...runs.map((r) => r.rss.total)) / 1024).toFixed(1)
-    } MB peak while ` +
-      `tracing, of which ${
-        (Math.max(...runs.map((r) => r.rss.own)) / 1024).toFixed(1)
-      } MB its own ` +
-      `(heap and ring buffer; the rest is Deno's executable)`,
-  );
-}
-
-async function ingest() {
-  console.log("\n## Ingest: events read and decoded per second (one consumer core)");
-  for (const callsPerMs of [32, 64]) {
-    const base = await runIngest("callback", Math.min(seconds, 3), callsPerMs);
-    const ours = await runIngest("mmap", Math.min(seconds, 3), callsPerMs);
-    for (const r of [base, ours]) {
-      console.log(
-        `${r.consumer.padEnd(28)} ${(r.eventsPerSecond / 1e6).toFixed(2)} M events/s read, ` +
-          `${r.dropped} dropped, ${r.cpuNsPerEvent.toFixed(0)} ns CPU per event`,
-      );
-    }
+function printTable() {
+  const head = [
+    "scenario",
+    "unit",
+    "untraced",
+    "floor",
+    "peer",
+    "upspan",
+    "floor vs untraced",
+    "peer vs untraced",
+    "upspan vs untraced",
+    "notes",
+  ];
+  const cell = (xs: number[] | undefined) => xs && xs.length ? fmt(median(xs)) : "—";
+  console.log(`| ${head.join(" | ")} |`);
+  console.log(`| ${head.map(() => "---").join(" | ")} |`);
+  for (const r of rows) {
     console.log(
-      `  ratio: ${(ours.eventsPerSecond / base.eventsPerSecond).toFixed(2)}x events read, ` +
-        `${(base.cpuNsPerEvent / ours.cpuNsPerEvent).toFixed(2)}x less CPU per event`,
+      `| ${
+        [
+          r.scenario,
+          r.unit,
+          cell(r.untraced),
+          cell(r.floor),
+          cell(r.peer),
+          cell(r.upspan),
+          compared(r, r.floor),
+          compared(r, r.peer),
+          compared(r, r.upspan),
+          r.notes,
+        ].join(" | ")
+      } |`,
     );
   }
+  console.log(
+    `\n${rounds} round(s) of ${seconds} s per configuration, alternated; medians, ranges over ` +
+      `the rounds in parentheses; ${navigator.hardwareConcurrency} CPUs; ${
+        new Date().toISOString()
+      }`,
+  );
 }
 
-async function timed(
-  cmd: string,
+const per = (n: number, d: number) => (d > 0 ? n / d : NaN);
+
+/** Runs a load with an agent; returns the load's figure and the agent's report. */
+async function underAgent<T>(
   args: string[],
-): Promise<{ s: number; kb: number; stdout: string }> {
-  const out = await new Deno.Command("/usr/bin/time", { args: ["-f", "%e %M", cmd, ...args] })
-    .output();
-  const [s, kb] = dec.decode(out.stderr).trim().split("\n").pop()!.split(" ").map(Number);
-  return { s: s!, kb: kb!, stdout: dec.decode(out.stdout) };
-}
-
-async function symbolLookup() {
-  console.log("\n## Resolving SSL_write in /usr/bin/node");
-  const nm = await timed("nm", ["-D", "/usr/bin/node"]);
-  const noop = await timed(Deno.execPath(), ["eval", "0"]);
-  const ours = await timed(Deno.execPath(), [
-    "run",
-    "-A",
-    new URL("lookup_symbol.ts", import.meta.url).pathname,
-  ]);
-  const r = JSON.parse(ours.stdout);
-  console.log(
-    `nm -D              ${(nm.s * 1000).toFixed(0)} ms, peak RSS ${(nm.kb / 1024).toFixed(1)} MB`,
-  );
-  console.log(
-    `upspan ELF reader  ${r.ms} ms in process (${
-      (ours.s * 1000).toFixed(0)
-    } ms with Deno start-up), ` +
-      `peak RSS ${(ours.kb / 1024).toFixed(1)} MB (an empty Deno: ${
-        (noop.kb / 1024).toFixed(1)
-      } MB), ` +
-      `read ${(r.bytesRead / 2 ** 20).toFixed(1)} of ${(r.fileSize / 2 ** 20).toFixed(1)} MB`,
-  );
-  console.log(
-    `ratio              ${(nm.s * 1000 / r.ms).toFixed(1)}x faster than nm -D (in-process time)`,
-  );
-}
-
-async function probeHits() {
-  console.log("## What one probe hit costs the target (a probed no-op C function)");
-  const ns = await probeHitCost();
-  const none = ns["none"]!;
-  for (const [mode, v] of Object.entries(ns)) {
-    console.log(
-      `${mode.padEnd(18)} ${v.toFixed(1).padStart(8)} ns per call (${(v / none).toFixed(0)}x)`,
-    );
+  env: Record<string, string>,
+  load: () => Promise<T>,
+): Promise<{ load: T; agent: AgentReport }> {
+  const agent = await startUpspan(args, env);
+  try {
+    const result = await load();
+    return { load: result, agent: await agent.stop() };
+  } catch (e) {
+    await agent.stop();
+    throw e;
   }
-  console.log("");
 }
 
-/** nginx on plain HTTP: requests per second with and without upspan, alternated. */
-async function plainUnderLoad(rounds = 3) {
-  await using nginx = await startNginx({ "hello.txt": "hello\n" });
-  const url = `http://127.0.0.1:${nginx.port}/hello.txt`;
-  await wrk(url); // warm-up
-  const plain: number[] = [];
-  const runs: AgentRun[] = [];
-  for (let i = 0; i < rounds; i++) {
-    plain.push((await wrk(url)).rps);
-    runs.push(await tracedLoad(nginx.pids, url));
+/** Runs a load with the floor's programs attached. */
+async function underFloor<T>(
+  opts: { syscalls?: SyscallAttach; uprobes?: FloorSite[] },
+  load: () => Promise<T>,
+): Promise<{ load: T; hits: number }> {
+  const floor = startFloor(opts);
+  try {
+    const result = await load();
+    return { load: result, hits: await floor.stop() };
+  } catch (e) {
+    await floor.stop();
+    throw e;
   }
-  const traced = runs.map((r) => r.load.rps);
-  const requests = runs.reduce((n, r) => n + r.load.requests, 0);
-  const sum = (f: (r: AgentRun) => number) => runs.reduce((n, r) => n + f(r), 0);
-  console.log("\n## nginx on plain HTTP under wrk (1 thread, 4 keep-alive connections)");
-  console.log(
-    `without upspan   ${median(plain).toFixed(0)} req/s (${plain.map((x) => x.toFixed(0))})`,
-  );
-  console.log(
-    `with upspan      ${median(traced).toFixed(0)} req/s (${traced.map((x) => x.toFixed(0))})`,
-  );
-  console.log(`ratio            ${(median(traced) / median(plain)).toFixed(3)}`);
-  console.log(
-    `socket syscalls  ${(sum((r) => r.hits.syscalls) / requests).toFixed(2)} per request looked at`,
-  );
-  const spans = sum((r) => r.spans);
-  console.log(
-    `spans            ${spans} for ${requests} requests (${(spans / requests).toFixed(3)} per ` +
-      `request), ${sum((r) => r.dropped)} events dropped`,
-  );
 }
 
-/** nginx serving HTTP/2 over TLS: requests per second with and without upspan, alternated. */
-async function h2UnderLoad(rounds = 3) {
-  const tls = await makeCert(await Deno.makeTempDir());
-  await using nginx = await startNginx({ "hello.txt": "hello\n" }, { tls, http2: true });
-  const url = `https://127.0.0.1:${nginx.port}/hello.txt`;
-  await h2load(url); // warm-up
-  const plain: number[] = [];
-  const runs: AgentRun[] = [];
-  for (let i = 0; i < rounds; i++) {
-    plain.push((await h2load(url)).rps);
-    runs.push(await tracedLoad(nginx.pids, url, h2load));
+/** Agent figures summed over rounds. */
+class AgentTotals {
+  spans = 0;
+  cpu = 0;
+  units = 0;
+  hits = { tls: 0, library: 0, syscalls: 0, dropped: 0 };
+  ready = "";
+  add(units: number, a: AgentReport) {
+    this.units += units;
+    this.spans += a.spans;
+    this.cpu += a.cpuSeconds;
+    const c = agentCounters(a.stderr);
+    this.hits.tls += c.write + c.read + c.readReturn;
+    this.hits.library += c.library;
+    this.hits.syscalls += c.syscalls;
+    this.hits.dropped += c.dropped;
+    this.ready = a.ready;
   }
-  const traced = runs.map((r) => r.load.rps);
-  const requests = runs.reduce((n, r) => n + r.load.requests, 0);
-  const sum = (f: (r: AgentRun) => number) => runs.reduce((n, r) => n + f(r), 0);
-  console.log(
-    "\n## nginx HTTP/2 over TLS under h2load (60,000 requests, 60 connections, 10 streams each)",
-  );
-  console.log(
-    `without upspan   ${median(plain).toFixed(0)} req/s (${plain.map((x) => x.toFixed(0))})`,
-  );
-  console.log(
-    `with upspan      ${median(traced).toFixed(0)} req/s (${traced.map((x) => x.toFixed(0))})`,
-  );
-  console.log(`ratio            ${(median(traced) / median(plain)).toFixed(3)}`);
-  const write = sum((r) => r.hits.write), read = sum((r) => r.hits.read);
-  console.log(
-    `probe hits       ${((write + read) / requests).toFixed(2)} SSL_write+SSL_read per request`,
-  );
-  const spans = sum((r) => r.spans);
-  console.log(
-    `spans            ${spans} for ${requests} requests (${(spans / requests).toFixed(3)} per ` +
-      `request), ${sum((r) => r.dropped)} events dropped`,
-  );
+  get spansPer() {
+    return per(this.spans, this.units);
+  }
+  get cpuUsPerSpan() {
+    return per(this.cpu * 1e6, this.spans);
+  }
 }
 
-/** Seconds a loop of 2 M one-byte read+write syscalls takes (dd, /dev/zero → /dev/null). */
-async function syscallLoop(): Promise<number> {
+// ---- nginx on plain HTTP, and the syscall-hook methods side by side ----
+async function nginx() {
+  await using server = await startNginx({ "hello.txt": "hello\n" });
+  const url = `http://127.0.0.1:${server.port}/hello.txt`;
+  const args = server.pids.flatMap((p) => ["--pid", String(p)]);
+  await wrk(url, 1); // warm-up
+  const figures = {
+    untraced: [] as number[],
+    floor: { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] },
+    upspan: { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] },
+  };
+  const totals = {
+    socket: new AgentTotals(),
+    tp_btf: new AgentTotals(),
+    tracepoint: new AgentTotals(),
+  };
+  for (let r = 0; r < rounds; r++) {
+    figures.untraced.push((await wrk(url, seconds)).rps);
+    for (const method of METHODS) {
+      figures.floor[method].push(
+        (await underFloor({ syscalls: method }, () => wrk(url, seconds))).load.rps,
+      );
+      const t = await underAgent(args, { UPSPAN_SYSCALL_ATTACH: method }, () => wrk(url, seconds));
+      figures.upspan[method].push(t.load.rps);
+      totals[method].add(t.load.requests, t.agent);
+    }
+    log(`nginx round ${r + 1}/${rounds}`);
+  }
+  for (const method of METHODS) {
+    const t = totals[method];
+    rows.push({
+      scenario: `nginx plain HTTP, wrk -t1 -c4 (syscalls via ${method})`,
+      unit: "req/s",
+      untraced: figures.untraced,
+      floor: figures.floor[method],
+      upspan: figures.upspan[method],
+      compare: "ratio",
+      notes:
+        `${t.spansPer.toFixed(3)} spans/request, ${per(t.hits.syscalls, t.units).toFixed(2)} ` +
+        `socket syscalls/request, ${t.hits.dropped} events dropped, agent ${
+          t.cpuUsPerSpan.toFixed(1)
+        } µs CPU/span`,
+    });
+  }
+}
+
+// ---- what a process upspan does not trace pays per read/write ----
+async function ddLoop(): Promise<number> {
   const t = performance.now();
   const out = await new Deno.Command("dd", {
-    args: ["if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"],
+    args: ["if=/dev/zero", "of=/dev/null", "bs=1", `count=${Math.round(200_000 * seconds)}`],
     stderr: "null",
   }).output();
   if (!out.success) throw new Error("dd failed");
-  return (performance.now() - t) / 1000;
+  return ((performance.now() - t) * 1e6) / (400_000 * seconds); // ns per syscall
 }
 
-/** What the tracepoints cost a process that is not traced, against no agent at all. */
-async function untracedCost(rounds = 3) {
+const SOCKET_LOOP = `
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int n = atoi(argv[1]), sv[2];
+  char c = 'x';
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return 1;
+  for (int i = 0; i < n; i++)
+    if (write(sv[0], &c, 1) != 1 || read(sv[1], &c, 1) != 1) return 1;
+  return 0;
+}
+`;
+let socketLoopExe: string | undefined;
+
+/** The same, on a socket: 1-byte writes and reads over a Unix socketpair. */
+async function socketLoop(): Promise<number> {
+  if (!socketLoopExe) {
+    const dir = await Deno.makeTempDir();
+    socketLoopExe = `${dir}/socket_loop`;
+    await Deno.writeTextFile(`${socketLoopExe}.c`, SOCKET_LOOP);
+    const cc = await new Deno.Command("cc", {
+      args: ["-O2", "-o", socketLoopExe, `${socketLoopExe}.c`],
+    })
+      .output();
+    if (!cc.success) throw new Error(new TextDecoder().decode(cc.stderr));
+  }
+  const n = Math.round(100_000 * seconds);
+  const t = performance.now();
+  const out = await new Deno.Command(socketLoopExe, { args: [String(n)] }).output();
+  if (!out.success) throw new Error("socket loop failed");
+  return ((performance.now() - t) * 1e6) / (2 * n);
+}
+
+async function untraced() {
   const sleeper = new Deno.Command("sleep", { args: ["3600"] }).spawn();
+  const loops = [
+    { name: "dd bs=1 (file reads and writes)", run: ddLoop, calls: 400_000 * seconds },
+    { name: "1-byte socketpair write+read", run: socketLoop, calls: 200_000 * seconds },
+  ];
   try {
-    await syscallLoop(); // warm-up
-    const none: number[] = [];
-    const elsewhere: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      none.push(await syscallLoop());
-      const agent = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MOD, "--pid", String(sleeper.pid), "--format", "json"],
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      let err = "";
-      const errs = (async () => {
-        for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) err += t;
-      })();
-      while (!/^ready/m.test(err)) await new Promise((r) => setTimeout(r, 5));
-      elsewhere.push(await syscallLoop());
-      agent.kill("SIGINT");
-      await agent.status;
-      await errs;
+    for (const loop of loops) {
+      await loop.run();
+      const none: number[] = [];
+      const floor = { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] };
+      const upspan = { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] };
+      for (let r = 0; r < rounds; r++) {
+        none.push(await loop.run());
+        for (const method of METHODS) {
+          floor[method].push((await underFloor({ syscalls: method }, loop.run)).load);
+          const env = { UPSPAN_SYSCALL_ATTACH: method };
+          upspan[method].push(
+            (await underAgent(["--pid", String(sleeper.pid)], env, loop.run)).load,
+          );
+        }
+        log(`untraced ${loop.name} round ${r + 1}/${rounds}`);
+      }
+      for (const method of METHODS) {
+        rows.push({
+          scenario: `untraced process, ${loop.name} (syscalls via ${method})`,
+          unit: "ns/syscall",
+          untraced: none,
+          floor: floor[method],
+          upspan: upspan[method],
+          compare: "added",
+          notes: `${Math.round(loop.calls).toLocaleString("en")} syscalls per run; ` +
+            `the agent traces an unrelated sleep`,
+        });
+      }
     }
-    const a = median(none), b = median(elsewhere);
-    console.log("\n## Syscall tracepoints: the cost to a process upspan does not trace");
-    console.log(`no agent              ${(a * 1000).toFixed(0)} ms for 2 M read/write syscalls`);
-    console.log(`agent tracing another ${(b * 1000).toFixed(0)} ms`);
-    console.log(
-      `ratio                 ${(b / a).toFixed(3)} (${
-        ((b - a) * 1e9 / 2e6).toFixed(0)
-      } ns per syscall)`,
-    );
   } finally {
     sleeper.kill();
     await sleeper.status;
   }
 }
 
-if (wanted("hits")) await probeHits();
-if (wanted("https")) await httpsUnderLoad();
-if (wanted("plain")) await plainUnderLoad();
-if (wanted("h2")) await h2UnderLoad();
-if (wanted("untraced")) await untracedCost();
-if (wanted("ingest")) await ingest();
-if (wanted("symbols")) await symbolLookup();
+// ---- Python HTTPS server (OpenSSL uprobes) ----
+async function https() {
+  const { cert, key } = await makeCert(await Deno.makeTempDir());
+  await using server = await startPythonServer({ cert, key });
+  const url = `https://127.0.0.1:${server.port}/hello`;
+  const proc = await inspectProcess(server.pid);
+  if (!proc.ok) throw new Error(proc.message);
+  const ssl = await locateOpenSSL(proc.process);
+  if (!ssl.ok) throw new Error(ssl.message);
+  const sites: FloorSite[] = ssl.sites.map((s) => ({
+    path: s.file.hostPath,
+    offset: s.offset,
+    retprobe: s.retprobe,
+    pid: server.pid,
+  }));
+  await wrk(url, 1);
+  const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
+  const totals = new AgentTotals();
+  let floorHits = 0, floorRequests = 0;
+  for (let r = 0; r < rounds; r++) {
+    untraced.push((await wrk(url, seconds)).rps);
+    const f = await underFloor({ syscalls: "socket", uprobes: sites }, () => wrk(url, seconds));
+    floor.push(f.load.rps);
+    const t = await underAgent(["--pid", String(server.pid)], {}, () => wrk(url, seconds));
+    upspan.push(t.load.rps);
+    totals.add(t.load.requests, t.agent);
+    floorRequests += f.load.requests;
+    floorHits += f.hits;
+    log(`https round ${r + 1}/${rounds}`);
+  }
+  rows.push({
+    scenario: "Python HTTPS server (OpenSSL), wrk -t1 -c4",
+    unit: "req/s",
+    untraced,
+    floor,
+    upspan,
+    compare: "ratio",
+    notes:
+      `${totals.spansPer.toFixed(3)} spans/request, ${
+        per(totals.hits.tls, totals.units).toFixed(2)
+      } ` +
+      `SSL probe hits/request, agent ${
+        totals.cpuUsPerSpan.toFixed(1)
+      } µs CPU/span; floor: ${sites.length} ` +
+      `uprobes + syscall hooks, ${per(floorHits, floorRequests).toFixed(1)} program runs/request`,
+  });
+}
+
+// ---- nginx serving HTTP/2 over TLS (OpenSSL linked into nginx) ----
+async function h2() {
+  const tls = await makeCert(await Deno.makeTempDir());
+  await using server = await startNginx({ "hello.txt": "hello\n" }, { tls, http2: true });
+  const url = `https://127.0.0.1:${server.port}/hello.txt`;
+  const args = server.pids.flatMap((p) => ["--pid", String(p)]);
+  const sites: FloorSite[] = [];
+  for (const pid of server.pids) {
+    const proc = await inspectProcess(pid);
+    if (!proc.ok) throw new Error(proc.message);
+    const ssl = await locateOpenSSL(proc.process);
+    if (!ssl.ok) throw new Error(ssl.message);
+    for (const s of ssl.sites) {
+      sites.push({ path: s.file.hostPath, offset: s.offset, retprobe: s.retprobe, pid });
+    }
+  }
+  await h2load(url);
+  const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
+  const totals = new AgentTotals();
+  for (let r = 0; r < rounds; r++) {
+    untraced.push((await h2load(url)).rps);
+    floor.push(
+      (await underFloor({ syscalls: "socket", uprobes: sites }, () => h2load(url))).load.rps,
+    );
+    const t = await underAgent(args, {}, () => h2load(url));
+    upspan.push(t.load.rps);
+    totals.add(t.load.requests, t.agent);
+    log(`h2 round ${r + 1}/${rounds}`);
+  }
+  rows.push({
+    scenario: "nginx HTTP/2 over TLS, h2load -n60000 -c60 -m10",
+    unit: "req/s",
+    untraced,
+    floor,
+    upspan,
+    compare: "ratio",
+    notes:
+      `${totals.spansPer.toFixed(3)} spans/request, ${
+        per(totals.hits.tls, totals.units).toFixed(2)
+      } ` +
+      `SSL probe hits/request, agent ${
+        totals.cpuUsPerSpan.toFixed(1)
+      } µs CPU/span (fixed request count, not --seconds)`,
+  });
+}
+
+// ---- Go net/http trivial handler, beside OpenTelemetry Go auto-instrumentation ----
+async function go() {
+  const built = await buildGoServer("go1.26.8");
+  if (!built.ok) throw new Error(built.error);
+  log(
+    `building OpenTelemetry Go auto-instrumentation ${OTEL_GO_VERSION} (cached after the first run)`,
+  );
+  const peerBinary = await buildOtelGo();
+  const server = await startGoServer(built.path);
+  const sink = otlpSink();
+  try {
+    const url = `http://127.0.0.1:${server.backendPort}/backend/1`;
+    const located = await locateGo({ pid: server.pid });
+    if (!located.ok) throw new Error(located.error);
+    const sites: FloorSite[] = located.location.sites.map((s) => ({
+      path: located.location.path,
+      offset: s.fileOffset,
+      pid: server.pid,
+    }));
+    await wrk(url, 1);
+    const untraced: number[] = [], floor: number[] = [], peer: number[] = [], upspan: number[] = [];
+    const totals = new AgentTotals();
+    let peerSpans = 0, peerRequests = 0;
+    for (let r = 0; r < rounds; r++) {
+      untraced.push((await wrk(url, seconds)).rps);
+      floor.push(
+        (await underFloor({ syscalls: "socket", uprobes: sites }, () => wrk(url, seconds))).load
+          .rps,
+      );
+      const before = sink.spans();
+      const p = await startOtelGo(peerBinary, server.pid, sink.url);
+      const w = await wrk(url, seconds);
+      await new Promise((r) => setTimeout(r, 500)); // its batch exporter's last send
+      await p.stop();
+      peer.push(w.rps);
+      peerSpans += sink.spans() - before;
+      peerRequests += w.requests;
+      const t = await underAgent(["--pid", String(server.pid)], {}, () => wrk(url, seconds));
+      upspan.push(t.load.rps);
+      totals.add(t.load.requests, t.agent);
+      log(`go round ${r + 1}/${rounds}`);
+    }
+    const ratio = (xs: number[]) => median(xs.map((x, i) => x / untraced[i]!));
+    const overhead = (1 - ratio(upspan)) / (1 - ratio(peer));
+    rows.push({
+      scenario: "Go net/http trivial handler (go1.26.8), wrk -t1 -c4",
+      unit: "req/s",
+      untraced,
+      floor,
+      peer,
+      upspan,
+      compare: "ratio",
+      notes:
+        `upspan ${totals.spansPer.toFixed(3)} spans/request, ${
+          per(totals.hits.library, totals.units).toFixed(2)
+        } ` +
+        `Go probe hits/request; peer (OTel Go auto ${OTEL_GO_VERSION}) ${
+          per(peerSpans, peerRequests).toFixed(3)
+        } ` +
+        `spans/request; upspan's overhead ${
+          overhead.toFixed(2)
+        }× the peer's; floor: ${sites.length} uprobes + syscall hooks`,
+    });
+  } finally {
+    await server.stop();
+    await sink.close();
+  }
+}
+
+// ---- pgbench -S through libpq ----
+async function pgbench() {
+  await using pg = await startPostgres();
+  const conn = ["-h", "127.0.0.1", "-p", String(pg.port), "-U", "postgres"];
+  const bench = async (args: string[]) => {
+    const out = await new Deno.Command(`${PG_BIN}/pgbench`, {
+      args: [...conn, ...args, "postgres"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    if (!out.success) throw new Error(`pgbench failed:\n${text}`);
+    return {
+      tps: Number(/tps = ([\d.]+)/.exec(text)?.[1] ?? NaN),
+      statements: Number(/number of transactions actually processed: (\d+)/.exec(text)?.[1] ?? 0),
+    };
+  };
+  await bench(["-i", "-q", "-s", "1"]);
+  const run = ["-S", "-n", "-c", "2", "-T", String(seconds)];
+  await bench(run);
+  // The floor's libpq sites: the same functions upspan probes, in pgbench's libpq.
+  const ldd = new TextDecoder().decode(
+    (await new Deno.Command("ldd", { args: [`${PG_BIN}/pgbench`] }).output()).stdout,
+  );
+  const libpq = /libpq\.so\.5 => (\S+)/.exec(ldd)?.[1];
+  if (!libpq) throw new Error("pgbench links no libpq");
+  const opened = await openElf(libpq);
+  if (!opened.ok) throw new Error(opened.error);
+  const facts = readLibrary(opened.elf, "libpq", libpq);
+  opened.elf.close();
+  if (typeof facts === "string") throw new Error(facts);
+  const sites: FloorSite[] = facts.sites.map((s) => ({
+    path: libpq,
+    offset: s.offset,
+    retprobe: s.retprobe,
+  }));
+  const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
+  const totals = new AgentTotals();
+  let floorHits = 0, floorStatements = 0;
+  for (let r = 0; r < rounds; r++) {
+    untraced.push((await bench(run)).tps);
+    const f = await underFloor({ syscalls: "socket", uprobes: sites }, () => bench(run));
+    floor.push(f.load.tps);
+    floorHits += f.hits;
+    floorStatements += f.load.statements;
+    const t = await underAgent(["--exe", "pgbench"], {}, () => bench(run));
+    upspan.push(t.load.tps);
+    totals.add(t.load.statements, t.agent);
+    log(`pgbench round ${r + 1}/${rounds}`);
+  }
+  rows.push({
+    scenario: "pgbench -S -c 2 through libpq",
+    unit: "tps",
+    untraced,
+    floor,
+    upspan,
+    compare: "ratio",
+    notes: `${per(totals.hits.library, totals.units).toFixed(2)} libpq probe hits/statement, ` +
+      `${
+        totals.spansPer.toFixed(3)
+      } spans/statement; floor: ${sites.length} uprobes on libpq + syscall hooks, ` +
+      `${per(floorHits, floorStatements).toFixed(1)} program runs/statement`,
+  });
+}
+
+// ---- the agent itself at a steady 1,000 requests per second ----
+async function rate() {
+  await using server = await startPythonServer({});
+  await pacedLoad(server.port, 1000, 1);
+  const cpuPerSpan: number[] = [], rss: number[] = [];
+  const serverCpu = { untraced: [] as number[], upspan: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    let c0 = cpuSeconds(server.pid);
+    await pacedLoad(server.port, 1000, seconds);
+    serverCpu.untraced.push(cpuSeconds(server.pid) - c0);
+    c0 = cpuSeconds(server.pid);
+    const t = await underAgent(
+      ["--pid", String(server.pid)],
+      {},
+      () => pacedLoad(server.port, 1000, seconds),
+    );
+    serverCpu.upspan.push(cpuSeconds(server.pid) - c0);
+    cpuPerSpan.push(per(t.agent.cpuSeconds * 1e6, t.agent.spans));
+    rss.push(t.agent.rssKb / 1024);
+    log(`rate round ${r + 1}/${rounds}`);
+  }
+  const noop = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "await new Promise((r) => setTimeout(r, 1500))"],
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 1000));
+  const emptyDeno = rssKb(noop.pid) / 1024;
+  await noop.status;
+  rows.push({
+    scenario: "agent CPU per span, HTTP/1 at 1,000 req/s, JSON out",
+    unit: "µs",
+    upspan: cpuPerSpan,
+    compare: "none",
+    notes: `server CPU per run: ${fmt(median(serverCpu.untraced))} s untraced, ${
+      fmt(median(serverCpu.upspan))
+    } s traced`,
+  });
+  rows.push({
+    scenario: "agent RSS at 1,000 req/s",
+    unit: "MB",
+    upspan: rss,
+    compare: "none",
+    notes: `peak over the run; an idle Deno process is ${emptyDeno.toFixed(0)} MB`,
+  });
+}
+
+const scenarios: [string, () => Promise<void>][] = [
+  ["nginx", nginx],
+  ["untraced", untraced],
+  ["https", https],
+  ["h2", h2],
+  ["go", go],
+  ["pgbench", pgbench],
+  ["rate", rate],
+];
+for (const [name, run] of scenarios) {
+  if (!wanted(name)) continue;
+  try {
+    await run();
+  } catch (e) {
+    log(`${name}: ${(e as Error).message}`);
+    rows.push({
+      scenario: name,
+      unit: "",
+      upspan: [],
+      compare: "none",
+      notes: `failed: ${(e as Error).message.split("\n")[0]}`,
+    });
+  }
+}
+printTable();

@@ -65,10 +65,12 @@ Deno.test("plain HTTP: python http.server, spans exact", async () => {
   await exerciseServer(server);
 });
 
-Deno.test("plain HTTP: the same spans through the per-syscall tracepoints", async () => {
-  await using server = await startPythonServer({});
-  await exerciseServer(server, { UPSPAN_SYSCALL_ATTACH: "tracepoint" });
-});
+for (const method of ["tp_btf", "tracepoint"]) {
+  Deno.test(`plain HTTP: the same spans with syscalls hooked through ${method}`, async () => {
+    await using server = await startPythonServer({});
+    await exerciseServer(server, { UPSPAN_SYSCALL_ATTACH: method });
+  });
+}
 
 Deno.test("plain HTTP: node http server, spans exact", async () => {
   await using server = await startNodeServer({});
@@ -139,12 +141,13 @@ Deno.test("plain HTTP: curl as a client, linked to the traced server", async () 
 
 Deno.test("plain HTTP: processes that are not traced cause no events", async () => {
   // Traffic between an untraced curl and an untraced server, while only `sleep` is traced,
-  // through either way of hooking the syscalls (this kernel has BTF raw tracepoints).
+  // through each way of hooking the syscalls (this kernel has BTF raw tracepoints).
   await using server = await startPythonServer({});
   const sleeper = new Deno.Command("sleep", { args: ["60"] }).spawn();
   try {
     for (
       const [method, ready] of [
+        ["socket", /^ready: 0 probes on 1 process \(5 tracepoints, syscalls via socket\)/m],
         ["tp_btf", /^ready: 0 probes on 1 process \(4 tracepoints, syscalls via tp_btf\)/m],
         [
           "tracepoint",

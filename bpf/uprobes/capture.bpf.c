@@ -25,6 +25,7 @@
 #include "capture/go_tls.h"
 #include "capture/sockets.h"
 #include "capture/raw_syscalls.h"
+#include "capture/sock_tracepoints.h"
 #include "capture/process.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

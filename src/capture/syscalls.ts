@@ -44,32 +44,41 @@ export const PROCESS_TRACEPOINTS: readonly Tracepoint[] = [
 ];
 
 /**
- * How the capture hooks the read, write and close syscalls:
+ * How the capture hooks the read, write and close syscalls, cheapest for the host first:
+ * - `socket`: the socket layer's tracepoints (BTF raw: `sock_send_length`,
+ *   `sock_recv_length`, `inet_sock_set_state`), run once per socket send or receive with
+ *   the syscall's arguments read from the task's registers. No syscall tracepoint is on, so
+ *   no process's syscalls leave the kernel's fast path and file or pipe I/O runs nothing.
  * - `tp_btf`: two programs on the BTF raw tracepoints `sys_enter`/`sys_exit`, which every
- *   syscall passes; the kernel calls them directly and they compare the syscall number
- *   before any map lookup, so a process upspan does not trace pays the least.
+ *   syscall of every process passes; they compare the syscall number before any map lookup.
  * - `tracepoint`: one program per syscall tracepoint (`syscalls:sys_enter_read`, …); the
  *   kernel builds a trace record per call before the program runs. Works wherever tracefs
  *   has the syscall events (no BTF raw tracepoints needed).
  * (fentry on the syscall functions is refused on some kernels and kprobes may be compiled
  * out; either would be one more method here.)
  */
-export type SyscallAttach = "tp_btf" | "tracepoint";
+export type SyscallAttach = "socket" | "tp_btf" | "tracepoint";
+
+const METHODS: readonly SyscallAttach[] = ["socket", "tp_btf", "tracepoint"];
 
 /** The programs of each method. */
 export const SYSCALL_PROGRAMS: Readonly<Record<SyscallAttach, readonly string[]>> = {
+  socket: ["sock_send", "sock_recv", "sock_state_change"],
   tp_btf: ["raw_sys_enter", "raw_sys_exit"],
   tracepoint: SYSCALL_TRACEPOINTS.map((tp) => tp.program),
 };
 
 /**
  * The methods to try, in order: the one named (by the option or `UPSPAN_SYSCALL_ATTACH`),
- * else `tp_btf` and then `tracepoint`. A string when the name is not a method.
+ * else all, cheapest first. A string when the name is not a method.
  */
 export function syscallAttachOrder(named: string | undefined): SyscallAttach[] | string {
-  if (named === undefined || named === "" || named === "auto") return ["tp_btf", "tracepoint"];
-  if (named === "tp_btf" || named === "tracepoint") return [named];
-  return `UPSPAN_SYSCALL_ATTACH=${named} is not a syscall attach method; use tp_btf, tracepoint or auto.`;
+  if (named === undefined || named === "" || named === "auto") return [...METHODS];
+  const method = METHODS.find((m) => m === named);
+  if (method) return [method];
+  return `UPSPAN_SYSCALL_ATTACH=${named} is not a syscall attach method; use ${
+    METHODS.join(", ")
+  } or auto.`;
 }
 
 /** Where the chosen programs go: the agent's probe set. */
@@ -91,14 +100,14 @@ export function attachSyscalls(
   for (const [i, method] of order.entries()) {
     const done: string[] = [];
     try {
-      if (method === "tp_btf") {
-        for (const program of SYSCALL_PROGRAMS.tp_btf) {
-          hooks.attachProgram(program);
-          done.push(program);
-        }
-      } else {
+      if (method === "tracepoint") {
         for (const tp of SYSCALL_TRACEPOINTS) {
           hooks.attachTracepoint(tp.program, tp.category, tp.name);
+        }
+      } else {
+        for (const program of SYSCALL_PROGRAMS[method]) {
+          hooks.attachProgram(program);
+          done.push(program);
         }
       }
       return method;

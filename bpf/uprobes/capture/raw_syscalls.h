@@ -24,8 +24,8 @@
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
+/* A read or write family syscall's entry, from its number and registers. */
+static __always_inline int io_enter_by_nr(long nr, struct pt_regs *regs)
 {
 	switch (nr) {
 	case NR_READ:
@@ -49,16 +49,13 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
 		return on_msg_enter(regs->di, regs->si, DIR_EGRESS);
 	case NR_SENDFILE:
 		return on_io_enter(regs->di, 0, 0, DIR_EGRESS, true);
-	case NR_CLOSE:
-		return on_close_enter(regs->di);
 	}
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+static __always_inline bool is_io_nr(long nr)
 {
-	switch (regs->orig_ax) {
+	switch (nr) {
 	case NR_READ:
 	case NR_RECVFROM:
 	case NR_READV:
@@ -68,9 +65,25 @@ int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 	case NR_WRITEV:
 	case NR_SENDMSG:
 	case NR_SENDFILE:
-		return on_io_exit(ret);
+		return true;
 	}
-	return 0;
+	return false;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
+{
+	if (nr == NR_CLOSE)
+		return on_close_enter(regs->di);
+	return io_enter_by_nr(nr, regs);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (!is_io_nr(regs->orig_ax))
+		return 0;
+	return on_io_exit(ret);
 }
 
 #endif

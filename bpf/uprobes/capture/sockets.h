@@ -398,21 +398,33 @@ int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
 	return on_io_exit(ctx->ret);
 }
 
-/* close(fd) of a plain socket we numbered: the connection is over; forget it. */
-static __always_inline int on_close_enter(int fd)
+/* A traced process closing a plain socket we numbered: the connection is over; forget it. */
+static __always_inline int close_sock(__u64 id, struct sock *sk, int fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	if (!traced(tgid))
-		return 0;
-	struct sock *sk = socket_of(fd);
-	if (!sk)
-		return 0;
 	__u64 key = (__u64)sk;
 	bpf_map_delete_elem(&ignored_socks, &key);
 	if (bpf_map_delete_elem(&socks, &key) == 0)
 		send_socket(id, EVENT_CLOSE, SOURCE_SOCKET, key, sk, fd, 0, bpf_ktime_get_ns());
 	return 0;
+}
+
+/* close(fd) */
+static __always_inline int on_close_enter(int fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32))
+		return 0;
+	struct sock *sk = socket_of(fd);
+	return sk ? close_sock(id, sk, fd) : 0;
+}
+
+/* The socket's owner ends its TCP connection (no fd at hand: reported as -1). */
+static __always_inline int on_sock_closing(struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32))
+		return 0;
+	return close_sock(id, sk, -1);
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")

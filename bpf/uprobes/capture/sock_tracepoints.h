@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Part of capture.bpf.c, included there only: the socket layer's own tracepoints instead of
+ * syscall ones. sock_send_length and sock_recv_length fire once a socket's sendmsg or
+ * recvmsg is done, inside the syscall that asked for it, so the syscall's number and
+ * arguments are still in the task's user registers: the same entry and exit handlers run
+ * back to back. No syscall tracepoint is enabled, so the kernel keeps every process's
+ * syscalls on their fast path, and only socket I/O reaches a program (file and pipe I/O
+ * never does). A connection's end is its TCP state leaving ESTABLISHED/CLOSE_WAIT in the
+ * owner's close (inet_sock_set_state), not the close syscall.
+ */
+
+#if defined(__TARGET_ARCH_x86)
+
+/* The current syscall's number and arguments, as the task entered the kernel. */
+static __always_inline struct pt_regs *syscall_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+static __always_inline int on_sock_io(long ret)
+{
+	struct pt_regs *regs = syscall_regs();
+	long nr = regs->orig_ax;
+	if (!is_io_nr(nr))
+		return 0; /* io_uring, splice from a pipe, the kernel's own sockets */
+	io_enter_by_nr(nr, regs);
+	return on_io_exit(ret);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
+{
+	return on_sock_io(ret);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
+{
+	if (flags & MSG_PEEK) /* the bytes stay queued: the next read moves them */
+		return 0;
+	return on_sock_io(ret);
+}
+
+#define TCP_ESTABLISHED_ 1
+#define TCP_FIN_WAIT1_ 4
+#define TCP_CLOSE_ 7
+#define TCP_CLOSE_WAIT_ 8
+#define TCP_LAST_ACK_ 9
+
+/* The owner closing a connection: ESTABLISHED → FIN_WAIT1 or CLOSE (an abort), CLOSE_WAIT →
+ * LAST_ACK or CLOSE. Transitions the peer causes happen in softirq, not in a traced task. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sock_state_change, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (!((oldstate == TCP_ESTABLISHED_ && (newstate == TCP_FIN_WAIT1_ || newstate == TCP_CLOSE_)) ||
+	      (oldstate == TCP_CLOSE_WAIT_ && (newstate == TCP_LAST_ACK_ || newstate == TCP_CLOSE_))))
+		return 0;
+	return on_sock_closing((struct sock *)sk);
+}
+
+#endif
