@@ -11,9 +11,9 @@
  */
 import type { Direction, SocketInfo } from "../../model/stream_chunk.ts";
 import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "./framer.ts";
-import { http1RequestContext, type HttpExchangeContext, httpExchangeSpan } from "./semconv.ts";
-import { clientToServer } from "../../context/peer_links.ts";
-import type { TraceContext } from "../../model/trace_context.ts";
+import { type HttpExchangeContext, httpExchangeSpan } from "./semconv.ts";
+import { requestFields } from "../http/headers.ts";
+import { RequestLinks } from "../http/request_links.ts";
 import {
   type ConnectionParser,
   newProtocolCounters,
@@ -68,12 +68,8 @@ export class Http1ConnectionParser implements ConnectionParser {
    */
   #orphan: Http1Response | undefined;
   #orphanDone = false;
-  /** Each request's span ids, fixed when its head is seen. */
-  #contexts = new WeakMap<Http1Request, TraceContext>();
-  /** Requests seen before the socket was known: linked once it is. */
-  #unlinked: Http1Request[] = [];
-  /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
-  #awaitingSocket: { req: Http1Request; resp: Http1Response }[] = [];
+  /** Span ids of requests, and exchanges waiting for the socket's addresses. */
+  readonly #links: RequestLinks<Http1Request, { req: Http1Request; resp: Http1Response }>;
 
   /** Opens the parser of `connection`, whose role is known. */
   constructor(connection: ParserConnection) {
@@ -82,6 +78,7 @@ export class Http1ConnectionParser implements ConnectionParser {
     this.#counters = connection.counters as HttpCounters;
     this.#pid = connection.pid;
     this.#server = connection.role === "server";
+    this.#links = new RequestLinks(connection, ({ req, resp }) => this.#emitNow(req, resp));
     const limits = connection.env.limits;
     const counters = this.#counters;
     const onProblem = () => counters.parseErrors++;
@@ -120,10 +117,7 @@ export class Http1ConnectionParser implements ConnectionParser {
 
   /** Links the requests seen before the socket and lets waiting exchanges go. */
   socket(_info: SocketInfo): void {
-    const unlinked = this.#unlinked;
-    this.#unlinked = [];
-    for (const req of unlinked) this.#link(req);
-    this.#releaseAwaiting();
+    this.#links.socket();
   }
 
   /**
@@ -132,7 +126,7 @@ export class Http1ConnectionParser implements ConnectionParser {
    * connection already began (a request written just before its socket was seen) stays.
    */
   switchSocket(since: bigint): void {
-    this.#releaseAwaiting(); // finished exchanges of the old connection, with its socket
+    this.#links.release(); // finished exchanges of the old connection, with its socket
     for (const parser of [this.#requests, this.#responses]) {
       const started = parser.inProgressSince;
       if (started !== undefined && started < since) parser.end(); // completes read-until-close
@@ -170,10 +164,7 @@ export class Http1ConnectionParser implements ConnectionParser {
     }
     const orphan = this.#orphan;
     if (orphan !== undefined && nowMonoNs - orphan.firstByteMonoNs > timeout) this.#dropOrphan();
-    const first = this.#awaitingSocket[0];
-    if (first && nowMonoNs - first.resp.lastByteMonoNs > this.#c.env.limits.socketWaitNs) {
-      this.#releaseAwaiting();
-    }
+    this.#links.tick(nowMonoNs);
   }
 
   /**
@@ -187,44 +178,17 @@ export class Http1ConnectionParser implements ConnectionParser {
     this.#pending = [];
     this.#inflight = undefined;
     this.#dropOrphan();
-    this.#releaseAwaiting();
+    this.#links.release();
   }
 
-  /** Emits the exchanges that were waiting for socket addresses, with what is known now. */
-  #releaseAwaiting(): void {
-    const waiting = this.#awaitingSocket;
-    if (waiting.length === 0) return;
-    this.#awaitingSocket = [];
-    for (const { req, resp } of waiting) this.#emitNow(req, resp);
-  }
-
-  /**
-   * Fixes a request's span ids. A client offers them under its connection's addresses;
-   * a server takes those of the traced client on the other end, if any (`peer_links.ts`).
-   */
+  /** Fixes a request's span ids (`../http/request_links.ts`). */
   #link(req: Http1Request): void {
-    const socket = this.#c.socket;
-    const server = this.#server;
-    if (socket === undefined) {
-      // Bounded: a connection whose socket is never learnt must not grow this forever.
-      if (this.#unlinked.length >= this.#c.env.limits.maxPipelined) this.#unlinked.shift();
-      this.#unlinked.push(req);
-      return;
-    }
-    const key = clientToServer(socket, server);
-    const { peers, threads, ids } = this.#c.env;
-    if (server) {
-      const caller = key === undefined ? undefined : peers.take(key, requestLine(req));
-      const context = http1RequestContext(req, "SERVER", ids, caller);
-      this.#contexts.set(req, context);
-      threads.begin(this.#pid, req.tid, context, req.firstByteMonoNs);
-    } else {
-      // A call made by a thread while it serves a request is that request's child.
-      const parent = threads.parentOf(this.#pid, req.tid, req.firstByteMonoNs);
-      const context = http1RequestContext(req, "CLIENT", ids, parent);
-      this.#contexts.set(req, context);
-      if (key !== undefined) peers.offer(key, context, requestLine(req));
-    }
+    this.#links.head(req, {
+      tid: req.tid,
+      firstByteMonoNs: req.firstByteMonoNs,
+      line: requestLine(req),
+      traceparent: requestFields(req.headers).traceparent,
+    });
   }
 
   #requestHead(req: Http1Request): void {
@@ -278,16 +242,7 @@ export class Http1ConnectionParser implements ConnectionParser {
   }
 
   #emit(req: Http1Request, resp: Http1Response): void {
-    const context = this.#contexts.get(req);
-    if (this.#server && context) {
-      this.#c.env.threads.end(this.#pid, req.tid, context, resp.lastByteMonoNs);
-    }
-    const wait = this.#c.env.limits.socketWaitNs > 0n;
-    if (wait && (this.#c.socket === undefined || this.#awaitingSocket.length > 0)) {
-      this.#awaitingSocket.push({ req, resp });
-    } else {
-      this.#emitNow(req, resp);
-    }
+    this.#links.done(req, req.tid, { req, resp }, resp.lastByteMonoNs);
     if (
       resp.status === 101 ||
       (req.method === "CONNECT" && resp.status >= 200 && resp.status < 300)
@@ -306,7 +261,7 @@ export class Http1ConnectionParser implements ConnectionParser {
       toUnixNano: c.env.toUnixNano,
       ids: c.env.ids,
     };
-    const span = httpExchangeSpan(req, resp, ctx, this.#contexts.get(req));
+    const span = httpExchangeSpan(req, resp, ctx, this.#links.context(req));
     this.#counters.spans++;
     c.env.onSpan(span);
   }

@@ -8,12 +8,9 @@
  * @module
  */
 import type { Direction, SocketInfo } from "../../model/stream_chunk.ts";
-import type { TraceContext } from "../../model/trace_context.ts";
-import { clientToServer } from "../../context/peer_links.ts";
-import {
-  http1RequestContext as requestContext,
-  type HttpExchangeContext,
-} from "../http1/semconv.ts";
+import type { HttpExchangeContext } from "../http1/semconv.ts";
+import { requestFields } from "../http/headers.ts";
+import { RequestLinks } from "../http/request_links.ts";
 import type { HttpCounters } from "../http1/parser.ts";
 import type { ConnectionParser, ParserConnection } from "../protocol.ts";
 import { Http2Connection, type Http2Exchange, type Http2Message, type Side } from "./connection.ts";
@@ -34,12 +31,8 @@ export class Http2ConnectionParser implements ConnectionParser {
   readonly #counters: HttpCounters;
   readonly #server: boolean;
   readonly #h2: Http2Connection;
-  /** Each request's span ids, fixed when its headers arrive. */
-  readonly #contexts = new WeakMap<Http2Message, TraceContext>();
-  /** Requests seen before the socket was known: linked once it is (bounded). */
-  #unlinked: Http2Message[] = [];
-  /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
-  #awaitingSocket: Http2Exchange[] = [];
+  /** Span ids of requests, and exchanges waiting for the socket's addresses. */
+  readonly #links: RequestLinks<Http2Message, Http2Exchange>;
   #dropped = 0;
   #lostBlocks = 0;
 
@@ -47,6 +40,7 @@ export class Http2ConnectionParser implements ConnectionParser {
     this.#c = connection;
     this.#counters = connection.counters as HttpCounters;
     this.#server = connection.role === "server";
+    this.#links = new RequestLinks(connection, (x) => this.#emit(x));
     this.#h2 = new Http2Connection({
       clientSide: 0,
       maxStreams: Math.max(16, connection.env.limits.maxPipelined * 4),
@@ -72,25 +66,20 @@ export class Http2ConnectionParser implements ConnectionParser {
   }
 
   socket(_info: SocketInfo): void {
-    const unlinked = this.#unlinked;
-    this.#unlinked = [];
-    for (const m of unlinked) this.#link(m);
-    this.#release();
+    this.#links.socket();
   }
 
   tick(nowMonoNs: bigint): void {
     const limits = this.#c.env.limits;
     this.#h2.tick(nowMonoNs, limits.requestTimeoutNs);
     this.#count();
-    const first = this.#awaitingSocket[0];
-    const last = first?.response?.lastByteMonoNs ?? first?.request.lastByteMonoNs;
-    if (last !== undefined && nowMonoNs - last > limits.socketWaitNs) this.#release();
+    this.#links.tick(nowMonoNs);
   }
 
   end(): void {
     this.#h2.end();
     this.#count();
-    this.#release();
+    this.#links.release();
   }
 
   /** Streams dropped and header blocks lost since the last look, into the family's counters. */
@@ -102,49 +91,21 @@ export class Http2ConnectionParser implements ConnectionParser {
     this.#lostBlocks = lostBlocks;
   }
 
-  /** Fixes a request's span ids (see `../http1/parser.ts`, which does the same). */
+  /** Fixes a request's span ids (`../http/request_links.ts`). */
   #link(m: Http2Message): void {
     const req = requestRecord(m);
     if (req === undefined) return;
-    const socket = this.#c.socket;
-    if (socket === undefined) {
-      if (this.#unlinked.length >= this.#c.env.limits.maxPipelined) this.#unlinked.shift();
-      this.#unlinked.push(m);
-      return;
-    }
-    const key = clientToServer(socket, this.#server);
-    const { peers, threads, ids } = this.#c.env;
-    const line = `${req.method} ${req.target}`;
-    if (this.#server) {
-      const caller = key === undefined ? undefined : peers.take(key, line);
-      const context = requestContext(req, "SERVER", ids, caller);
-      this.#contexts.set(m, context);
-      threads.begin(this.#c.pid, req.tid, context, req.firstByteMonoNs);
-    } else {
-      const parent = threads.parentOf(this.#c.pid, req.tid, req.firstByteMonoNs);
-      const context = requestContext(req, "CLIENT", ids, parent);
-      this.#contexts.set(m, context);
-      if (key !== undefined) peers.offer(key, context, line);
-    }
+    this.#links.head(m, {
+      tid: req.tid,
+      firstByteMonoNs: req.firstByteMonoNs,
+      line: `${req.method} ${req.target}`,
+      traceparent: requestFields(req.headers).traceparent,
+    });
   }
 
   #done(x: Http2Exchange): void {
-    const context = this.#contexts.get(x.request);
-    if (this.#server && context !== undefined) {
-      const end = x.response?.lastByteMonoNs ?? x.request.lastByteMonoNs;
-      this.#c.env.threads.end(this.#c.pid, x.request.tid, context, end);
-    }
-    const wait = this.#c.env.limits.socketWaitNs > 0n;
-    if (wait && (this.#c.socket === undefined || this.#awaitingSocket.length > 0)) {
-      if (this.#awaitingSocket.length >= this.#c.env.limits.maxPipelined) this.#release();
-      this.#awaitingSocket.push(x);
-    } else this.#emit(x);
-  }
-
-  #release(): void {
-    const waiting = this.#awaitingSocket;
-    this.#awaitingSocket = [];
-    for (const x of waiting) this.#emit(x);
+    const end = x.response?.lastByteMonoNs ?? x.request.lastByteMonoNs;
+    this.#links.done(x.request, x.request.tid, x, end);
   }
 
   #emit(x: Http2Exchange): void {
@@ -157,7 +118,7 @@ export class Http2ConnectionParser implements ConnectionParser {
       toUnixNano: c.env.toUnixNano,
       ids: c.env.ids,
     };
-    const span = http2Span(x, ctx, this.#contexts.get(x.request));
+    const span = http2Span(x, ctx, this.#links.context(x.request));
     if (span === undefined) {
       this.#counters.requestsDropped++; // too little known of it for a span
       return;

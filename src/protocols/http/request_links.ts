@@ -1,0 +1,130 @@
+/**
+ * The trace context of one connection's HTTP requests, whatever the version: each
+ * request's span ids are fixed when its head arrives — a server continues a `traceparent`
+ * or the traced client on the other end of the connection (`src/context/peer_links.ts`),
+ * a client is the child of the request its thread is serving and offers its ids to the
+ * traced server it calls — and a finished exchange waits briefly for the socket's
+ * addresses before its span is made.
+ *
+ * @module
+ */
+import type { TraceContext } from "../../model/trace_context.ts";
+import { clientToServer } from "../../context/peer_links.ts";
+import type { ParserConnection } from "../protocol.ts";
+import { requestContext } from "./semconv.ts";
+
+/** What trace context needs of a request's head. */
+export interface RequestHead {
+  /** Thread that sent or received the first byte. */
+  tid: number;
+  firstByteMonoNs: bigint;
+  /** `METHOD target`: how both ends of a connection recognise the same request. */
+  line: string;
+  /** The request's one `traceparent`, if any. */
+  traceparent: string | undefined;
+}
+
+/**
+ * One connection's request links; `R` is the parser's request object, `X` its finished
+ * exchange.
+ *
+ * @example
+ * ```ts ignore
+ * const links = new RequestLinks<Request, Exchange>(connection, (x) => emitSpan(x));
+ * links.head(req, { tid, firstByteMonoNs, line: "GET /", traceparent }); // at the head
+ * links.done(req, exchange, lastByteMonoNs); // at the end: emitted now or once the socket is known
+ * ```
+ */
+export class RequestLinks<R extends object, X> {
+  readonly #c: ParserConnection;
+  readonly #emit: (exchange: X) => void;
+  readonly #server: boolean;
+  /** Each request's span ids, fixed when its head is seen. */
+  readonly #contexts = new WeakMap<R, TraceContext>();
+  /** Requests seen before the socket was known: linked once it is (bounded). */
+  #unlinked: [R, RequestHead][] = [];
+  /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
+  #awaiting: { exchange: X; lastByteMonoNs: bigint }[] = [];
+
+  /** Links for `connection`, whose role is known; `emit` makes the span of an exchange. */
+  constructor(connection: ParserConnection, emit: (exchange: X) => void) {
+    this.#c = connection;
+    this.#emit = emit;
+    this.#server = connection.role === "server";
+  }
+
+  /** The span ids fixed for a request, once they are. */
+  context(request: R): TraceContext | undefined {
+    return this.#contexts.get(request);
+  }
+
+  /**
+   * A request's head arrived: fixes its span ids. A client offers them under its
+   * connection's addresses; a server takes those of the traced client on the other end.
+   */
+  head(request: R, head: RequestHead): void {
+    const c = this.#c;
+    const socket = c.socket;
+    if (socket === undefined) {
+      // Bounded: a connection whose socket is never learnt must not grow this forever.
+      if (this.#unlinked.length >= c.env.limits.maxPipelined) this.#unlinked.shift();
+      this.#unlinked.push([request, head]);
+      return;
+    }
+    const key = clientToServer(socket, this.#server);
+    const { peers, threads, ids } = c.env;
+    if (this.#server) {
+      const caller = key === undefined ? undefined : peers.take(key, head.line);
+      const context = requestContext(head.traceparent, "SERVER", ids, caller);
+      this.#contexts.set(request, context);
+      threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
+    } else {
+      // A call made by a thread while it serves a request is that request's child.
+      const parent = threads.parentOf(c.pid, head.tid, head.firstByteMonoNs);
+      const context = requestContext(head.traceparent, "CLIENT", ids, parent);
+      this.#contexts.set(request, context);
+      if (key !== undefined) peers.offer(key, context, head.line);
+    }
+  }
+
+  /**
+   * An exchange ended: a server's thread is done with the request; its span is made now,
+   * or once the socket's addresses are known (at most `socketWaitNs` later).
+   */
+  done(request: R, tid: number, exchange: X, lastByteMonoNs: bigint): void {
+    const c = this.#c;
+    const context = this.#contexts.get(request);
+    if (this.#server && context !== undefined) {
+      c.env.threads.end(c.pid, tid, context, lastByteMonoNs);
+    }
+    const wait = c.env.limits.socketWaitNs > 0n;
+    if (wait && (c.socket === undefined || this.#awaiting.length > 0)) {
+      if (this.#awaiting.length >= c.env.limits.maxPipelined) this.release();
+      this.#awaiting.push({ exchange, lastByteMonoNs });
+    } else this.#emit(exchange);
+  }
+
+  /** The socket is known: links the requests seen before it and lets waiting exchanges go. */
+  socket(): void {
+    const unlinked = this.#unlinked;
+    this.#unlinked = [];
+    for (const [request, head] of unlinked) this.head(request, head);
+    this.release();
+  }
+
+  /** Lets exchanges go that waited longer than `socketWaitNs` (all after the first). */
+  tick(nowMonoNs: bigint): void {
+    const first = this.#awaiting[0];
+    if (first && nowMonoNs - first.lastByteMonoNs > this.#c.env.limits.socketWaitNs) {
+      this.release();
+    }
+  }
+
+  /** Makes the spans of every waiting exchange with what is known now. */
+  release(): void {
+    const waiting = this.#awaiting;
+    if (waiting.length === 0) return;
+    this.#awaiting = [];
+    for (const w of waiting) this.#emit(w.exchange);
+  }
+}
