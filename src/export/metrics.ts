@@ -2,6 +2,7 @@
  * RED metrics from finished spans — the one place where a span becomes a measurement.
  * {@linkcode spanMeasurement} picks the OpenTelemetry semantic-convention duration metric
  * a span feeds (`http.server.request.duration`, `http.client.request.duration`,
+ * `rpc.server.call.duration`, `rpc.client.call.duration` for gRPC calls,
  * `db.client.operation.duration`) and its low-cardinality attributes;
  * {@linkcode SpanMetrics} keeps the histograms (Prometheus renders them) and hands every
  * measurement to its listeners (the OTLP metrics exporter).
@@ -14,6 +15,8 @@ import type { Attributes, Span } from "../model/span.ts";
 export type DurationMetric =
   | "http.server.request.duration"
   | "http.client.request.duration"
+  | "rpc.server.call.duration"
+  | "rpc.client.call.duration"
   | "db.client.operation.duration";
 
 /** The bucket boundaries the HTTP semantic conventions advise, in seconds. */
@@ -59,6 +62,16 @@ export const DURATION_METRICS: Readonly<
     description: "Duration of HTTP client requests.",
     buckets: HTTP_DURATION_BUCKETS,
   },
+  // The RPC conventions' stable call-duration metrics, in seconds; they advise no buckets,
+  // so the HTTP ones (a call over HTTP/2 has the same latency range).
+  "rpc.server.call.duration": {
+    description: "Duration of incoming remote procedure calls.",
+    buckets: HTTP_DURATION_BUCKETS,
+  },
+  "rpc.client.call.duration": {
+    description: "Duration of outgoing remote procedure calls.",
+    buckets: HTTP_DURATION_BUCKETS,
+  },
   "db.client.operation.duration": {
     description: "Duration of database client operations.",
     buckets: DB_DURATION_BUCKETS,
@@ -84,6 +97,22 @@ const KEEP: Record<DurationMetric, readonly string[]> = {
     "error.type",
     "network.protocol.version",
   ],
+  "rpc.server.call.duration": [
+    "rpc.system",
+    "rpc.service",
+    "rpc.method",
+    "rpc.grpc.status_code",
+    "error.type",
+  ],
+  "rpc.client.call.duration": [
+    "rpc.system",
+    "rpc.service",
+    "rpc.method",
+    "rpc.grpc.status_code",
+    "server.address",
+    "server.port",
+    "error.type",
+  ],
   "db.client.operation.duration": [
     "db.system.name",
     "db.operation.name",
@@ -108,7 +137,7 @@ export interface SpanMeasurement {
 
 /**
  * The measurement a span feeds, or undefined when it feeds none (an INTERNAL span, or
- * one that is neither HTTP nor a database call).
+ * one that is neither HTTP, an RPC nor a database call).
  *
  * @example
  * ```ts ignore
@@ -122,6 +151,10 @@ export function spanMeasurement(span: Span): SpanMeasurement | undefined {
   let metric: DurationMetric;
   if (a["db.system.name"] !== undefined && span.kind === "CLIENT") {
     metric = "db.client.operation.duration";
+  } else if (a["rpc.system"] !== undefined && span.kind === "SERVER") {
+    metric = "rpc.server.call.duration"; // a gRPC call: an RPC rather than an HTTP request
+  } else if (a["rpc.system"] !== undefined && span.kind === "CLIENT") {
+    metric = "rpc.client.call.duration";
   } else if (a["http.request.method"] !== undefined && span.kind === "SERVER") {
     metric = "http.server.request.duration";
   } else if (a["http.request.method"] !== undefined && span.kind === "CLIENT") {

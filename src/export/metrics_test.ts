@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { bucketIndex, HTTP_DURATION_BUCKETS, spanMeasurement, SpanMetrics } from "./metrics.ts";
 import type { Span } from "../model/span.ts";
+import { renderPrometheus } from "./prometheus.ts";
 
 const RES = { "service.name": "api", "process.pid": 1 };
 
@@ -100,4 +101,48 @@ Deno.test("metrics: too many attribute sets fold into one overflow series", () =
   assert.deepEqual(series[3]!.attributes, { "otel.metric.overflow": "true" });
   assert.equal(series[3]!.count, 7);
   assert.equal(metrics.overflowed, 7);
+});
+
+Deno.test("metrics: a gRPC call feeds the RPC call-duration metric, not the HTTP one", () => {
+  const grpc = {
+    "http.request.method": "POST",
+    "http.response.status_code": 200,
+    "url.path": "/demo.Echo/Say",
+    "network.protocol.version": "2",
+    "rpc.system": "grpc",
+    "rpc.service": "demo.Echo",
+    "rpc.method": "Say",
+    "rpc.grpc.status_code": 5,
+    "rpc.grpc.request.message_count": 1,
+    "server.address": "127.0.0.1",
+    "server.port": 50051,
+  };
+  const server = spanMeasurement(span("SERVER", grpc, 4));
+  assert.equal(server?.metric, "rpc.server.call.duration");
+  assert.deepEqual(server?.attributes, {
+    "rpc.system": "grpc",
+    "rpc.service": "demo.Echo",
+    "rpc.method": "Say",
+    "rpc.grpc.status_code": 5,
+  });
+  const client = spanMeasurement(span("CLIENT", { ...grpc, "error.type": "NOT_FOUND" }, 4));
+  assert.equal(client?.metric, "rpc.client.call.duration");
+  assert.deepEqual(client?.attributes, {
+    "rpc.system": "grpc",
+    "rpc.service": "demo.Echo",
+    "rpc.method": "Say",
+    "rpc.grpc.status_code": 5,
+    "server.address": "127.0.0.1",
+    "server.port": 50051,
+    "error.type": "NOT_FOUND",
+  });
+  const metrics = new SpanMetrics();
+  metrics.record(span("SERVER", grpc, 4));
+  const text = renderPrometheus(metrics);
+  assert.match(text, /^# TYPE rpc_server_call_duration_seconds histogram$/m);
+  assert.match(
+    text,
+    /^rpc_server_call_duration_seconds_count\{.*rpc_system="grpc",rpc_service="demo.Echo",rpc_method="Say",rpc_grpc_status_code="5"\} 1$/m,
+  );
+  assert.doesNotMatch(text, /http_server_request_duration_seconds_count/);
 });
