@@ -20,6 +20,8 @@ export type UpgradeState = "upgrading" | "h2" | "declined";
 
 /** Most bytes of an HTTP/1.1 head held while waiting for its end. */
 const MAX_HEAD = 16384;
+/** Most client bytes held after the request while the server has not said 101. */
+const MAX_EARLY = 65536;
 const CRLFCRLF = [13, 10, 13, 10];
 /** HTTP/1.1 fields that belong to the connection, not to the request (RFC 9113 §8.2.2). */
 const CONNECTION_FIELDS = new Set([
@@ -64,6 +66,7 @@ export class H2cUpgrade {
   #bodyLeft = 0;
   /** Client bytes after the request, held until the server has said 101. */
   #early: { bytes: Uint8Array; monoNs: bigint; tid: number }[] = [];
+  #earlyBytes = 0;
   #request: Http1Request | undefined;
   #requestEndNs = 0n;
 
@@ -149,7 +152,12 @@ export class H2cUpgrade {
     }
     if (bytes.length === 0) return;
     if (this.#state === "h2") this.conn.push(0, bytes, monoNs, tid);
-    else this.#early.push({ bytes: bytes.slice(), monoNs, tid });
+    else {
+      this.#earlyBytes += bytes.length;
+      // Bounded: a server that never answers must not make this grow.
+      if (this.#earlyBytes > MAX_EARLY) this.#decline();
+      else this.#early.push({ bytes: bytes.slice(), monoNs, tid });
+    }
   }
 
   /** Reads the response head; true if it switched to HTTP/2. */
