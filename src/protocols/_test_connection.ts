@@ -10,7 +10,7 @@ import { RandomIdGenerator } from "../model/ids.ts";
 import { PeerLinks } from "../context/peer_links.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
 import { Connection } from "./connection.ts";
-import type { Protocol, ProtocolLimits } from "./protocol.ts";
+import type { Protocol, ProtocolFamily, ProtocolLimits } from "./protocol.ts";
 import { newHttpCounters } from "./http1/parser.ts";
 import { newSqlCounters } from "./sql/wire_parser.ts";
 
@@ -22,6 +22,7 @@ export interface TestConnectionOptions extends Partial<ProtocolLimits> {
   toUnixNano?: (monoNs: bigint) => bigint;
   resource?: (pid: number) => Record<string, string | number | boolean>;
   threads?: ThreadRequests;
+  elsewhere?: (pid: number, family: ProtocolFamily) => boolean;
 }
 
 /** A connection over `protocols`, its spans, its counters and its give-ups. */
@@ -30,6 +31,7 @@ export function testConnection(protocols: readonly Protocol[], o: TestConnection
   const counters = newHttpCounters();
   const sql = newSqlCounters();
   const givenUp: string[] = [];
+  const familiesGaveUp: ProtocolFamily[] = [];
   const conn = new Connection(o.pid ?? 100, o.conn ?? "c1", {
     protocols,
     env: {
@@ -50,11 +52,13 @@ export function testConnection(protocols: readonly Protocol[], o: TestConnection
     },
     reassembly: {},
     counters: (family) => family === "sql" ? sql : counters,
+    elsewhere: o.elsewhere,
     onFamilyGaveUp: (family) => {
+      familiesGaveUp.push(family);
       if (family === "sql") sql.nonSqlConnections++;
       else counters.nonHttpConnections++;
     },
     onGiveUp: (pid, c) => givenUp.push(`${pid}/${c}`),
   });
-  return { conn, spans, counters, sql, givenUp };
+  return { conn, spans, counters, sql, givenUp, familiesGaveUp };
 }
