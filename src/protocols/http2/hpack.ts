@@ -9,6 +9,12 @@
  * later references stay right (see `header_table.ts`). A malformed block means the table
  * can no longer be trusted: it is forgotten. It never throws.
  *
+ * The table's size follows the block's own size updates (§6.3): an encoder must signal any
+ * change of size that way, whatever SETTINGS_HEADER_TABLE_SIZE its peer announced, so the
+ * setting is not needed to decode (and may not have been seen: a connection joined mid-way,
+ * or the `HTTP2-Settings` header of an `Upgrade: h2c` request). What is held is bounded by
+ * `tableLimit` instead.
+ *
  * @module
  */
 import { DynamicTable, type TableEntry } from "./header_table.ts";
