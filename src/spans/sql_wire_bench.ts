@@ -1,8 +1,8 @@
-// Parser throughput on the real captures: `deno bench -A src/protocols/sql/wire_bench.ts`.
-import { PostgresWireParser } from "../postgresql/wire.ts";
-import { MysqlWireParser } from "../mysql/wire.ts";
-import { sanitizeSql, summarizeSql } from "./sql_text.ts";
-import { CAPTURES } from "../_testdata.ts";
+// Parser throughput on the real captures: `deno bench -A src/spans/sql_wire_bench.ts`.
+import { PostgresWireParser } from "../protocols/postgresql/wire.ts";
+import { MysqlWireParser } from "../protocols/mysql/wire.ts";
+import { sanitizeSql, summarizeSql } from "../protocols/sql/sql_text.ts";
+import { CAPTURES } from "../protocols/_testdata.ts";
 
 const pgConn = CAPTURES.pg_node![0]!;
 const myConn = CAPTURES.mariadb_mysql2![1]!;
