@@ -22,7 +22,7 @@ import type { OtlpMetricsExporter } from "./export/otlp_metrics.ts";
 import { SpanMetrics } from "./export/metrics.ts";
 import { type AgentHealth, PrometheusServer } from "./export/prometheus.ts";
 import type { Span } from "./model/span.ts";
-import type { Selectors } from "./discovery/selectors.ts";
+import { globToRegExp, type Selectors } from "./discovery/selectors.ts";
 import { selectorWatch, watchesProcesses } from "./selector_watch.ts";
 import { runDoctor } from "./doctor.ts";
 
@@ -52,6 +52,8 @@ Options:
                          OTEL_EXPORTER_OTLP_ENDPOINT or _TRACES_ENDPOINT is set (the other
                          OTEL_EXPORTER_OTLP_* variables are honoured too)
   --metrics-port N       serve Prometheus metrics on port N at /metrics
+  --metrics-host ADDR    the address /metrics listens on (default 127.0.0.1: this host
+                         only; 0.0.0.0 or :: for every interface)
   --sample-ratio R       export this share of traces, 0 to 1 (default 1); a span whose
                          parent sent a traceparent follows its sampled flag
   --debug                show libbpf's log and stack traces
@@ -72,6 +74,8 @@ export interface CliOptions {
   otlpEndpoint?: string;
   /** `--metrics-port`: where `/metrics` is served. */
   metricsPort?: number;
+  /** `--metrics-host`: the address `/metrics` listens on. */
+  metricsHost: string;
   /** `--sample-ratio`: the share of traces exported, 0 to 1. */
   sampleRatio: number;
   debug: boolean;
@@ -84,6 +88,35 @@ function positiveInt(flag: string, text: string, max = Number.MAX_SAFE_INTEGER):
     throw new UpspanError(`${flag} needs a whole number from 1 to ${max}, not "${text}".`, 2);
   }
   return n;
+}
+
+/** A plain decimal number, as a person writes one (no hex, no "Infinity"). */
+const DECIMAL = /^\s*(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
+/** An http(s) URL with a host that parses as a whole. */
+function isHttpUrl(text: string): boolean {
+  if (/\s/.test(text)) return false;
+  try {
+    const u = new URL(text);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** An IPv4 or IPv6 address, or a DNS name. */
+function isHost(text: string): boolean {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) return text.split(".").every((o) => Number(o) <= 255);
+  if (text.includes(":")) {
+    try {
+      return new URL(`http://[${text}]/`).hostname !== "";
+    } catch {
+      return false;
+    }
+  }
+  return text.length <= 253 &&
+    /^(?![\d.]+$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+      .test(text);
 }
 
 /** Parses argv; throws an {@link UpspanError} with exit code 2 on a usage mistake. */
@@ -107,6 +140,7 @@ export function parseCli(argv: string[]): CliOptions {
         duration: { type: "string" },
         "otlp-endpoint": { type: "string" },
         "metrics-port": { type: "string" },
+        "metrics-host": { type: "string" },
         "sample-ratio": { type: "string", default: "1" },
         debug: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -131,6 +165,7 @@ export function parseCli(argv: string[]): CliOptions {
       dump: false,
       hex: false,
       captureBytes: 16384,
+      metricsHost: "127.0.0.1",
       sampleRatio: 1,
       debug: false,
       help: true,
@@ -141,6 +176,22 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UpspanError(`--format must be "pretty" or "json", not "${format}".`, 2);
   }
   const pids = (values.pid ?? []).map((p) => positiveInt("--pid", p, 2 ** 22));
+  for (const glob of values.exe ?? []) {
+    if (glob.trim() === "") {
+      throw new UpspanError(
+        `--exe needs a glob such as "python3*" or "/usr/sbin/nginx", not an empty one.`,
+        2,
+      );
+    }
+    try {
+      globToRegExp(glob);
+    } catch {
+      throw new UpspanError(
+        `--exe "${glob}" is not a glob upspan can read (a character class out of order?); see --help.`,
+        2,
+      );
+    }
+  }
   const selectors: Selectors = {
     exes: values.exe ?? [],
     ports: (values.port ?? []).map((p) => positiveInt("--port", p, 65535)),
@@ -164,7 +215,9 @@ export function parseCli(argv: string[]): CliOptions {
   let durationSeconds: number | undefined;
   if (values.duration !== undefined) {
     durationSeconds = Number(values.duration);
-    if (!Number.isFinite(durationSeconds) || durationSeconds <= 0) {
+    if (
+      !DECIMAL.test(values.duration) || !Number.isFinite(durationSeconds) || durationSeconds <= 0
+    ) {
       throw new UpspanError(
         `--duration needs a positive number of seconds, not "${values.duration}".`,
         2,
@@ -172,7 +225,7 @@ export function parseCli(argv: string[]): CliOptions {
     }
   }
   const otlpEndpoint = values["otlp-endpoint"];
-  if (otlpEndpoint !== undefined && !/^https?:\/\/[^/?#\s]+/.test(otlpEndpoint)) {
+  if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
     throw new UpspanError(
       `--otlp-endpoint needs an http:// or https:// URL such as http://127.0.0.1:4318, not "${otlpEndpoint}".`,
       2,
@@ -181,9 +234,27 @@ export function parseCli(argv: string[]): CliOptions {
   const metricsPort = values["metrics-port"] === undefined
     ? undefined
     : positiveInt("--metrics-port", values["metrics-port"], 65535);
+  const metricsHost = values["metrics-host"] ?? "127.0.0.1";
+  if (values["metrics-host"] !== undefined) {
+    if (!isHost(metricsHost)) {
+      throw new UpspanError(
+        `--metrics-host needs an address or host name such as 127.0.0.1, 0.0.0.0 or ::, not "${metricsHost}".`,
+        2,
+      );
+    }
+    if (metricsPort === undefined) {
+      throw new UpspanError(
+        "--metrics-host goes with --metrics-port N; add it or drop --metrics-host.",
+        2,
+      );
+    }
+  }
+  if (values.hex && !values.dump) {
+    throw new UpspanError("--hex shows --dump output as a hexdump; add --dump or drop --hex.", 2);
+  }
   const ratioText = values["sample-ratio"];
   const sampleRatio = Number(ratioText);
-  if (ratioText.trim() === "" || !(sampleRatio >= 0 && sampleRatio <= 1)) {
+  if (!DECIMAL.test(ratioText) || !(sampleRatio >= 0 && sampleRatio <= 1)) {
     throw new UpspanError(`--sample-ratio needs a number from 0 to 1, not "${ratioText}".`, 2);
   }
   return {
@@ -196,6 +267,7 @@ export function parseCli(argv: string[]): CliOptions {
     durationSeconds,
     otlpEndpoint,
     metricsPort,
+    metricsHost,
     sampleRatio,
     debug: values.debug,
     help: false,
@@ -268,6 +340,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       prom = new PrometheusServer({
         port: opts.metricsPort,
+        hostname: opts.metricsHost,
         metrics,
         health: () => {
           const h: AgentHealth = { ...health, spansSampledOut: health.spans! - spansKept };
@@ -285,9 +358,11 @@ export async function main(argv: string[]): Promise<number> {
       });
     } catch (e) {
       stderr(
-        `upspan: Cannot serve metrics on port ${opts.metricsPort} (${
-          (e as Error).message
-        }); choose another --metrics-port.`,
+        `upspan: Cannot serve metrics on port ${opts.metricsPort} of ${opts.metricsHost} (${
+          (e as Error).message.split("\n")[0]!.replace(/[.:]\s*$/, "")
+        }); choose another ${
+          e instanceof Deno.errors.AddrNotAvailable ? "--metrics-host" : "--metrics-port"
+        }.`,
       );
       await otlp?.shutdown();
       return 1;
@@ -319,6 +394,11 @@ export async function main(argv: string[]): Promise<number> {
   const dump = opts.dump
     ? new DumpPrinter({ toUnixNano: (m) => m + offset, hex: opts.hex })
     : undefined;
+  if (dump) {
+    stderr(
+      "upspan: --dump prints the plaintext it captures as it is — passwords, tokens, cookies and headers included; keep its output private.",
+    );
+  }
   let summary: TraceSummary;
   try {
     summary = await trace({

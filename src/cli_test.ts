@@ -13,6 +13,7 @@ Deno.test("parseCli: defaults and every option", () => {
     durationSeconds: undefined,
     otlpEndpoint: undefined,
     metricsPort: undefined,
+    metricsHost: "127.0.0.1",
     sampleRatio: 1,
     debug: false,
     help: false,
@@ -95,6 +96,11 @@ Deno.test("parseCli: export flags", () => {
   assert.equal(o.metricsPort, 9464);
   assert.equal(o.sampleRatio, 0.25);
   assert.equal(parseCli(["--pid", "1", "--sample-ratio", "0"]).sampleRatio, 0);
+  assert.equal(o.metricsHost, "127.0.0.1", "/metrics stays on this host unless asked");
+  for (const host of ["0.0.0.0", "::", "::1", "fe80::1", "node-1.example", "localhost"]) {
+    const h = parseCli(["--pid", "1", "--metrics-port", "9464", "--metrics-host", host]);
+    assert.equal(h.metricsHost, host);
+  }
   for (
     const args of [
       ["--otlp-endpoint", "127.0.0.1:4318"],
@@ -105,6 +111,16 @@ Deno.test("parseCli: export flags", () => {
       ["--sample-ratio", "-0.1"],
       ["--sample-ratio", "half"],
       ["--sample-ratio", ""],
+      ["--sample-ratio", "0x1"],
+      ["--metrics-port", "9464", "--metrics-host", ""],
+      ["--metrics-port", "9464", "--metrics-host", "a_b"],
+      ["--metrics-port", "9464", "--metrics-host", "1.2.3.4.5"],
+      ["--metrics-port", "9464", "--metrics-host", ":::1:::"],
+      ["--metrics-host", "0.0.0.0"],
+      ["--exe", ""],
+      ["--exe", "[z-a]"],
+      ["--hex"],
+      ["--otlp-endpoint", "http://h:99999"],
     ]
   ) {
     assert.throws(

@@ -15,6 +15,8 @@ interface Row {
   args: string[];
   code: 0 | 1 | 2;
   says: RegExp;
+  /** Environment variables for the agent. */
+  env?: Record<string, string>;
 }
 
 function assertOneSentence(stderr: string, pattern: RegExp) {
@@ -43,13 +45,13 @@ async function fixtures() {
     return text.trim();
   };
   // A zombie: a child that exited and that its parent never waits for.
-  const zombieParent = spawn("/usr/bin/python3", [
+  const zombieParent = spawn("python3", [
     "-c",
     "import os, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)",
   ]);
   const zombie = Number(await firstLine(zombieParent));
   // A thread of a process.
-  const threaded = spawn("/usr/bin/python3", [
+  const threaded = spawn("python3", [
     "-c",
     "import threading, time, sys\nt = threading.Thread(target=time.sleep, args=(60,))\nt.start()\nprint(t.native_id, flush=True)\nt.join()",
   ]);
@@ -202,6 +204,125 @@ const ROWS: Row[] = [
     says: /Unexpected argument '1234'|see --help/,
   },
   { name: "doctor with extra args", args: ["doctor", "--all"], code: 2, says: /doctor takes no/ },
+  { name: "empty --exe glob", args: ["--exe", ""], code: 2, says: /--exe needs a glob/ },
+  { name: "blank --exe glob", args: ["--exe", "  "], code: 2, says: /--exe needs a glob/ },
+  {
+    name: "--exe glob with a class out of order",
+    args: ["--exe", "[z-a]"],
+    code: 2,
+    says: /--exe "\[z-a\]" is not a glob upspan can read/,
+  },
+  { name: "empty --pid", args: ["--pid", ""], code: 2, says: /--pid needs a whole number/ },
+  { name: "--pid in exponent form", args: ["--pid", "1e3"], code: 2, says: /--pid needs/ },
+  { name: "empty --port", args: ["--port", ""], code: 2, says: /--port needs a whole number/ },
+  { name: "--port 65536", args: ["--port", "65536"], code: 2, says: /from 1 to 65535/ },
+  { name: "empty --container", args: ["--container", ""], code: 2, says: /--container needs/ },
+  { name: "empty --format", args: ["--pid", "1", "--format", ""], code: 2, says: /--format must/ },
+  {
+    name: "negative --capture-bytes",
+    args: ["--pid", "1", "--capture-bytes=-1"],
+    code: 2,
+    says: /--capture-bytes needs a whole number from 1 to 65536, not "-1"/,
+  },
+  {
+    name: "duration in hex",
+    args: ["--pid", "1", "--duration", "0x10"],
+    code: 2,
+    says: /--duration needs a positive number of seconds, not "0x10"/,
+  },
+  {
+    name: "duration Infinity",
+    args: ["--pid", "1", "--duration", "Infinity"],
+    code: 2,
+    says: /--duration needs a positive number/,
+  },
+  {
+    name: "duration beyond any number",
+    args: ["--pid", "1", "--duration", "1e400"],
+    code: 2,
+    says: /--duration needs a positive number/,
+  },
+  {
+    name: "empty duration",
+    args: ["--pid", "1", "--duration="],
+    code: 2,
+    says: /--duration needs a positive number/,
+  },
+  {
+    name: "sample ratio in hex",
+    args: ["--pid", "1", "--sample-ratio", "0x1"],
+    code: 2,
+    says: /--sample-ratio needs a number from 0 to 1, not "0x1"/,
+  },
+  {
+    name: "empty sample ratio",
+    args: ["--pid", "1", "--sample-ratio="],
+    code: 2,
+    says: /--sample-ratio needs a number from 0 to 1/,
+  },
+  {
+    name: "endpoint with a port out of range",
+    args: ["--pid", "1", "--otlp-endpoint", "http://collector:99999"],
+    code: 2,
+    says: /--otlp-endpoint needs an http/,
+  },
+  {
+    name: "empty endpoint",
+    args: ["--pid", "1", "--otlp-endpoint="],
+    code: 2,
+    says: /--otlp-endpoint needs an http/,
+  },
+  {
+    name: "endpoint with a space",
+    args: ["--pid", "1", "--otlp-endpoint", "http://collector :4318"],
+    code: 2,
+    says: /--otlp-endpoint needs an http/,
+  },
+  {
+    name: "OTLP CA file missing",
+    args: ["--pid", "1", "--otlp-endpoint", "https://collector:4318"],
+    env: { OTEL_EXPORTER_OTLP_CERTIFICATE: "/nonexistent/ca.pem" },
+    code: 2,
+    says:
+      /Cannot read the OTLP CA certificate "\/nonexistent\/ca.pem".*fix the OTEL_EXPORTER_OTLP_\* setting/,
+  },
+  {
+    name: "empty metrics host",
+    args: ["--pid", "1", "--metrics-port", "{busyPort}", "--metrics-host="],
+    code: 2,
+    says: /--metrics-host needs an address or host name/,
+  },
+  {
+    name: "metrics host not a host",
+    args: ["--pid", "1", "--metrics-port", "{busyPort}", "--metrics-host", "not a host!"],
+    code: 2,
+    says: /--metrics-host needs an address or host name.*not "not a host!"/,
+  },
+  {
+    name: "metrics host 256.1.1.1",
+    args: ["--pid", "1", "--metrics-port", "{busyPort}", "--metrics-host", "256.1.1.1"],
+    code: 2,
+    says: /--metrics-host needs an address/,
+  },
+  {
+    name: "metrics host without a port",
+    args: ["--pid", "1", "--metrics-host", "0.0.0.0"],
+    code: 2,
+    says: /--metrics-host goes with --metrics-port N/,
+  },
+  {
+    name: "metrics host not on this machine",
+    args: ["--pid", "1", "--metrics-port", "{busyPort}", "--metrics-host", "203.0.113.9"],
+    code: 1,
+    says:
+      /Cannot serve metrics on port {busyPort} of 203\.0\.113\.9 \(.*\); choose another --metrics-host\./,
+  },
+  {
+    name: "--hex without --dump",
+    args: ["--pid", "1", "--hex"],
+    code: 2,
+    says: /--hex shows --dump output as a hexdump; add --dump or drop --hex/,
+  },
 ];
 
 Deno.test("bad input table: one sentence, the right exit code, no stack trace", async (t) => {
@@ -210,12 +331,12 @@ Deno.test("bad input table: one sentence, the right exit code, no stack trace", 
     const fill = (s: string) => s.replace(/\{(\w+)\}/g, (_, k) => fx.vars[k] ?? `{${k}}`);
     for (const row of ROWS) {
       await t.step(row.name, async () => {
-        const r = await runAgent(row.args.map(fill));
+        const r = await runAgent(row.args.map(fill), row.env);
         assert.equal(r.code, row.code, `${row.args.join(" ")}: exit ${r.code}\n${r.stderr}`);
         assertOneSentence(r.stderr, new RegExp(fill(row.says.source)));
       });
     }
-    assert.ok(ROWS.length >= 20);
+    assert.ok(ROWS.length >= 30);
   } finally {
     await fx.close();
   }

@@ -195,7 +195,10 @@ export function renderPrometheus(metrics: SpanMetrics, health: AgentHealth = {})
 export interface PrometheusServerOptions {
   /** TCP port; 0 picks a free one (see {@linkcode PrometheusServer.port}). */
   port: number;
-  /** Address to listen on. Default `0.0.0.0`, so a Prometheus elsewhere can scrape. */
+  /**
+   * Address to listen on. Default `127.0.0.1`: the agent's health and the traced services'
+   * routes are for this host only unless the operator opens them (`--metrics-host`).
+   */
   hostname?: string;
   /** The histograms to serve. */
   metrics: SpanMetrics;
@@ -225,7 +228,7 @@ export class PrometheusServer {
     const health = options.health ?? (() => ({}));
     this.#server = Deno.serve({
       port: options.port,
-      hostname: options.hostname ?? "0.0.0.0",
+      hostname: options.hostname ?? "127.0.0.1",
       onListen: () => {},
     }, (req) => {
       const path = new URL(req.url).pathname;
