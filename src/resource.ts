@@ -10,6 +10,7 @@ import type { ProcessInfo } from "./discovery/mod.ts";
 import { parseCgroup } from "./discovery/container.ts";
 import type { Attributes } from "./model/span.ts";
 import denoJson from "../deno.json" with { type: "json" };
+import { redactCommandLine } from "./command_line.ts";
 
 /** `telemetry.distro.version`: upspan's own version. */
 export const DISTRO_VERSION: string = denoJson.version;
@@ -43,6 +44,9 @@ function readProc(path: string): string | undefined {
  * if (r.ok) processResource(r.process)["service.name"]; // "checkout" or "python3.11"
  * ```
  */
+/** Resource keys only the process's cgroup may set. */
+const CGROUP_OWNED = new Set(["container.id", "container.runtime.name", "k8s.pod.uid"]);
+
 export function processResource(proc: ProcessInfo, sources: ResourceSources = {}): Attributes {
   const exeName = proc.exe.split("/").pop() || proc.comm;
   const environ = sources.environ ??
@@ -55,7 +59,9 @@ export function processResource(proc: ProcessInfo, sources: ResourceSources = {}
   const attributes: Attributes = {};
   // The process's own OTEL_RESOURCE_ATTRIBUTES first: what upspan knows as fact (pid,
   // executable, host) is set after and wins.
-  for (const [k, v] of Object.entries(fromEnv)) attributes[k] = v;
+  // Identities the cgroup decides are never the process's to claim: a container could
+  // otherwise pass its spans off as another's.
+  for (const [k, v] of Object.entries(fromEnv)) if (!CGROUP_OWNED.has(k)) attributes[k] = v;
   attributes["service.name"] = serviceName;
   if (attributes["service.instance.id"] === undefined) {
     attributes["service.instance.id"] = `${hostName}:${proc.pid}`;
@@ -63,7 +69,7 @@ export function processResource(proc: ProcessInfo, sources: ResourceSources = {}
   attributes["process.pid"] = proc.pid;
   attributes["process.executable.name"] = exeName;
   attributes["process.executable.path"] = proc.exe;
-  attributes["process.command_line"] = proc.commandLine.join(" ");
+  attributes["process.command_line"] = redactCommandLine(proc.commandLine);
   const runtime = runtimeOf(exeName);
   if (runtime !== undefined) {
     attributes["process.runtime.name"] = runtime.name;

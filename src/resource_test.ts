@@ -62,6 +62,30 @@ Deno.test("resource: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES of the targe
   assert.equal(r2["service.instance.id"], "i-1");
 });
 
+Deno.test("resource: a target cannot claim another container or pod; its secrets stay home", () => {
+  const other = "f".repeat(64);
+  const environ = [
+    `OTEL_RESOURCE_ATTRIBUTES=container.id=${other},k8s.pod.uid=1234,container.runtime.name=x,team=a`,
+  ];
+  const inContainer = processResource(PROC, {
+    environ,
+    cgroup: `0::/system.slice/docker-${ID}.scope\n`,
+    hostName: "h",
+  });
+  assert.equal(inContainer["container.id"], ID, "the cgroup says which container");
+  assert.equal(inContainer["k8s.pod.uid"], undefined);
+  assert.equal(inContainer["team"], "a");
+  const onHost = processResource(PROC, { environ, cgroup: "0::/user.slice\n", hostName: "h" });
+  assert.equal(onHost["container.id"], undefined, "no container for a host process");
+  assert.equal(onHost["k8s.pod.uid"], undefined);
+  assert.equal(onHost["container.runtime.name"], undefined);
+  const mysql = processResource(
+    { ...PROC, commandLine: ["mysql", "-uapp", "-phunter2", "--host=db"] },
+    { environ: [], cgroup: "", hostName: "h" },
+  );
+  assert.equal(mysql["process.command_line"], "mysql -uapp -pREDACTED --host=db");
+});
+
 Deno.test("resource: a real process, read from /proc", async () => {
   const child = new Deno.Command("sleep", {
     args: ["30"],

@@ -73,7 +73,50 @@ export interface HttpSpanContext {
 }
 
 /** Query parameters whose values semconv asks to redact from `url.query` and `url.full`. */
-const SENSITIVE_QUERY = /(?:^|&)(?:AWSAccessKeyId|Signature|sig|X-Goog-Signature)=/;
+const SEMCONV_SENSITIVE = new Set(["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"]);
+/**
+ * Keys people put secrets under in practice (OAuth codes and tokens, API keys, passwords,
+ * pre-signed cloud URLs), matched in any case, percent-decoded: redacted too.
+ */
+const COMMON_SENSITIVE = new Set([
+  "token",
+  "access_token",
+  "refresh_token",
+  "id_token",
+  "auth",
+  "authorization",
+  "password",
+  "passwd",
+  "pwd",
+  "pass",
+  "api_key",
+  "apikey",
+  "api-key",
+  "key",
+  "secret",
+  "client_secret",
+  "code",
+  "session",
+  "sessionid",
+  "session_id",
+  "sid",
+  "jwt",
+  "credential",
+  "credentials",
+  "x-amz-signature",
+  "x-amz-credential",
+  "x-amz-security-token",
+  "private_token",
+]);
+
+function sensitiveKey(key: string): boolean {
+  if (SEMCONV_SENSITIVE.has(key)) return true;
+  let k = key;
+  try {
+    k = decodeURIComponent(key.replace(/\+/g, " "));
+  } catch { /* as written */ }
+  return COMMON_SENSITIVE.has(k.toLowerCase());
+}
 
 /**
  * The ids of a request's span. A server continues the trace its caller put in a
@@ -302,18 +345,18 @@ export function splitHostPort(authority: string): { host: string; port?: number 
   return { host };
 }
 
-/** Replaces the values of known sensitive query parameters with `REDACTED`. */
+/**
+ * Replaces the values of sensitive query parameters with `REDACTED`: the semantic
+ * conventions' four (exact case) and the keys secrets travel under in practice.
+ */
 export function redactQuery(query: string): string {
-  // Every sensitive key contains "ig" or is AWSAccessKeyId: a cheap test first.
-  if (query.indexOf("ig") < 0 && query.indexOf("AWSAccessKeyId") < 0) return query;
-  if (!SENSITIVE_QUERY.test(query)) return query;
-  return query.split("&").map((kv) => {
+  if (query === "") return query;
+  let changed = false;
+  const parts = query.split("&").map((kv) => {
     const eq = kv.indexOf("=");
-    if (eq < 0) return kv;
-    const key = kv.slice(0, eq);
-    return key === "AWSAccessKeyId" || key === "Signature" || key === "sig" ||
-        key === "X-Goog-Signature"
-      ? `${key}=REDACTED`
-      : kv;
-  }).join("&");
+    if (eq < 0 || !sensitiveKey(kv.slice(0, eq))) return kv;
+    changed = true;
+    return `${kv.slice(0, eq)}=REDACTED`;
+  });
+  return changed ? parts.join("&") : query;
 }

@@ -106,6 +106,16 @@ Deno.test("semconv: sensitive query values are redacted", () => {
     "AWSAccessKeyId=REDACTED&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED" +
       "&signature=keep",
   );
+  assert.equal(
+    redactQuery(
+      "q=shoes&token=t0k&Access_Token=a&password=p&api_key=k&key=k2&secret=s&code=c&page=2" +
+        "&X-Amz-Signature=x&api%5Fkey=enc&client_secret=cs",
+    ),
+    "q=shoes&token=REDACTED&Access_Token=REDACTED&password=REDACTED&api_key=REDACTED" +
+      "&key=REDACTED&secret=REDACTED&code=REDACTED&page=2&X-Amz-Signature=REDACTED" +
+      "&api%5Fkey=REDACTED&client_secret=REDACTED",
+  );
+  assert.equal(redactQuery("keyword=a&tokens=b"), "keyword=a&tokens=b", "whole keys only");
 });
 
 Deno.test("semconv: a server span in full", () => {
