@@ -17,6 +17,7 @@ import { type IdGenerator, RandomIdGenerator } from "../../model/ids.ts";
 import type { TraceContext } from "../../model/trace_context.ts";
 import type { SqlExchange } from "./exchange.ts";
 import { sanitizeSql, type SqlDialect, summarizeSql } from "./sql_text.ts";
+import { sanitizeErrorText } from "./error_text.ts";
 
 /**
  * `db.system.name` values upspan reports: what the wire parsers tell apart, SQLite (from
@@ -142,7 +143,8 @@ export function sqlExchangeSpan(
   const start = ctx.toUnixNano(ex.startMonoNs);
   let end = ctx.toUnixNano(ex.endMonoNs);
   if (end < start) end = start;
-  const message = err?.message.slice(0, 1024) ?? "";
+  // The server quotes the values that failed: as private as the query's literals.
+  const message = err === undefined ? "" : sanitizeErrorText(err.message);
   const status: Span["status"] = !failed
     ? { code: "UNSET" }
     : message !== ""

@@ -119,6 +119,21 @@ Deno.test("sqlExchangeSpan: MySQL error number, mariadb system, exchange namespa
   assert.equal(span.attributes["db.response.status_code"], "1062");
   assert.equal(span.attributes["error.type"], "1062");
   assert.equal(span.endTimeUnixNano, span.startTimeUnixNano);
+  const leaky = sqlExchangeSpan(
+    {
+      ...ex,
+      error: {
+        sqlstate: "23000",
+        message: "Duplicate entry 'alice@example.com' for key 'users.email'",
+        code: 1062,
+      },
+    },
+    ctx({ system: "mysql" }),
+  );
+  assert.deepEqual(leaky.status, {
+    code: "ERROR",
+    message: "Duplicate entry '?' for key 'users.email'",
+  }, "the error text is sanitized like the query");
 });
 
 Deno.test("sqlExchangeSpan: names without a collection or an operation; no socket", () => {
