@@ -265,3 +265,77 @@ Deno.test("otlp: --sample-ratio keeps whole traces by trace id; metrics still co
     assert.equal(await agent.stop("SIGTERM"), 0);
   });
 });
+
+Deno.test("otlp: over https to a collector with its own CA, with headers from the variables", async () => {
+  const dir = await Deno.makeTempDir();
+  const { cert, key } = await makeCert(dir);
+  await using sink = startOtlpSink();
+  await using collector = await startCollector({ forwardTo: sink.url, tls: { cert, key } });
+  assert.match(collector.endpoint, /^https:\/\//);
+  // Metrics go to an https listener here that records the headers it gets (the collector
+  // does not pass request headers on); traces go to the collector. Both trust only the CA
+  // the variable names (the certificate is self-signed, in no system store).
+  const headers: Headers[] = [];
+  await using metricsServer = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(cert),
+    key: await Deno.readTextFile(key),
+    onListen: () => {},
+  }, async (req) => {
+    headers.push(new Headers(req.headers));
+    await req.arrayBuffer();
+    return new Response(null, { status: 200 });
+  });
+  await using server = await startPythonServer({ cert, key });
+  await using agent = await startAgent(
+    ["--pid", String(server.pid), "--otlp-endpoint", collector.endpoint],
+    {
+      env: {
+        OTEL_EXPORTER_OTLP_CERTIFICATE: cert,
+        OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20s3cret,x-tenant=blue",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT:
+          `https://localhost:${metricsServer.addr.port}/v1/metrics`,
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+        OTEL_METRIC_EXPORT_INTERVAL: "300",
+      },
+    },
+  );
+  await curl(`https://127.0.0.1:${server.port}/hello?n=[1-3]`);
+  const printed = await agent.waitForSpans((s) => s.kind === "SERVER", 3);
+  const got = await sink.waitForSpans((s) => s.span.kind === SERVER, 3);
+  assert.deepEqual(got.map((g) => g.span.spanId).sort(), printed.map((p) => p.spanId).sort());
+  await until(() => headers.length > 0, 10_000, () => "no metrics request over https");
+  assert.equal(headers[0]!.get("authorization"), "Bearer s3cret");
+  assert.equal(headers[0]!.get("x-tenant"), "blue");
+  assert.equal(await agent.stop("SIGTERM"), 0);
+  assert.match(
+    agent.stderr(),
+    /otlp: 3 spans exported to https:\/\/127\.0\.0\.1:\d+\/v1\/traces, 0 dropped/,
+  );
+  assert.doesNotMatch(agent.stderr(), /s3cret/, "headers are never logged");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("otlp: https to a collector whose CA is not trusted: spans dropped and counted, exit 0", async () => {
+  const dir = await Deno.makeTempDir();
+  const { cert, key } = await makeCert(dir);
+  await using sink = startOtlpSink();
+  await using collector = await startCollector({ forwardTo: sink.url, tls: { cert, key } });
+  await using server = await startPythonServer({ cert, key });
+  await using agent = await startAgent(
+    ["--pid", String(server.pid), "--otlp-endpoint", collector.endpoint],
+    { env: { OTEL_BSP_SCHEDULE_DELAY: "100", OTEL_EXPORTER_OTLP_TIMEOUT: "1000" } },
+  );
+  await curl(`https://127.0.0.1:${server.port}/hello?n=[1-2]`);
+  await agent.waitForSpans((s) => s.kind === "SERVER", 2);
+  await until(
+    () => /spans dropped after failed export/.test(agent.stderr()),
+    15_000,
+    () => agent.stderr(),
+  );
+  assert.equal(sink.spans.length, 0);
+  assert.equal(await agent.stop("SIGINT"), 0);
+  assert.match(agent.stderr(), /otlp: 0 spans exported to https:.*, 2 dropped/);
+  await Deno.remove(dir, { recursive: true });
+});

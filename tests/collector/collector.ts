@@ -217,6 +217,8 @@ export interface CollectorOptions {
   forwardTo: string;
   /** Port of its OTLP/HTTP receiver. Default: a free port. */
   port?: number;
+  /** Serve the receiver over https with this certificate and key. Default: plain http. */
+  tls?: { cert: string; key: string };
 }
 
 function freePort(): number {
@@ -250,7 +252,14 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
   otlp:
     protocols:
       http:
-        endpoint: 127.0.0.1:${port}
+        endpoint: 127.0.0.1:${port}${
+      options.tls
+        ? `
+        tls:
+          cert_file: ${options.tls.cert}
+          key_file: ${options.tls.key}`
+        : ""
+    }
 exporters:
   otlphttp:
     endpoint: ${options.forwardTo}
@@ -321,7 +330,7 @@ service:
 
   await start();
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     port,
     pid: () => child?.pid ?? -1,
     log: () => log,
