@@ -1,6 +1,7 @@
 /**
- * The few libc calls upspan needs: errno and its text, the monotonic and wall clocks, and
- * waiting on a file descriptor without blocking Deno's event loop.
+ * The few libc calls upspan needs: errno and its text, the monotonic and wall clocks,
+ * waiting on a file descriptor without blocking Deno's event loop, and opening a file
+ * with `openat2(2)` (which Deno's own open cannot: no O_NONBLOCK, no resolve flags).
  *
  * @module
  */
@@ -14,6 +15,10 @@ const symbols = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
+  // syscall(2) is variadic; on x86-64 integer and pointer arguments pass as in any call.
+  syscall: { parameters: ["i64", "i64", "buffer", "buffer", "u64"], result: "i64" },
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -114,4 +119,74 @@ export function mapShared(fd: number, length: number, offset: number, writable: 
 /** The system page size. */
 export function pageSize(): number {
   return libc().getpagesize();
+}
+
+const SYS_OPENAT2 = 437n;
+/** `AT_FDCWD`: a path relative to the working directory. */
+export const AT_FDCWD = -100;
+/** `open(2)` flags (x86-64 values). */
+export const O_NONBLOCK = 0o4000;
+export const O_NOCTTY = 0o400;
+export const O_DIRECTORY = 0o200000;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+/** `openat2(2)` resolve flags. */
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_IN_ROOT = 0x10;
+
+/**
+ * `openat2(2)`, read-only plus `flags`: the new descriptor, or an Error that names the
+ * path and the errno text.
+ */
+export function openat2(dirfd: number, path: string, flags: number, resolve: number): number {
+  const how = new BigUint64Array([BigInt(flags | O_CLOEXEC), 0n, BigInt(resolve)]);
+  const name = new TextEncoder().encode(`${path}\0`);
+  const fd = Number(
+    libc().syscall(SYS_OPENAT2, BigInt(dirfd), name, new Uint8Array(how.buffer), 24n),
+  );
+  if (fd < 0) throw new Error(`${path}: ${strerror(errno())}`);
+  return fd;
+}
+
+/** What `fstat(2)` says of an open file. */
+export interface FileStatus {
+  /** Device major and minor numbers and inode: the file's identity. */
+  major: number;
+  minor: number;
+  inode: number;
+  /** `st_mode` file type bits. */
+  type: "file" | "directory" | "fifo" | "character device" | "block device" | "socket" | "other";
+  size: number;
+}
+
+const FILE_TYPES: Record<number, FileStatus["type"]> = {
+  0o100000: "file",
+  0o040000: "directory",
+  0o010000: "fifo",
+  0o020000: "character device",
+  0o060000: "block device",
+  0o140000: "socket",
+};
+
+/** `fstat(2)` of a descriptor (x86-64 `struct stat`); throws with the errno text. */
+export function fstat(fd: number): FileStatus {
+  const buf = new Uint8Array(144);
+  if (libc().fstat(fd, buf) !== 0) throw new Error(`fstat fd ${fd}: ${strerror(errno())}`);
+  const v = new DataView(buf.buffer);
+  const dev = v.getBigUint64(0, true);
+  // glibc's gnu_dev_major / gnu_dev_minor.
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  return {
+    major,
+    minor,
+    inode: Number(v.getBigUint64(8, true)),
+    type: FILE_TYPES[v.getUint32(24, true) & 0o170000] ?? "other",
+    size: Number(v.getBigInt64(48, true)),
+  };
+}
+
+/** `close(2)`; errors are ignored (the descriptor is gone either way). */
+export function closeFd(fd: number): void {
+  libc().close(fd);
 }

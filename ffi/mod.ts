@@ -9,3 +9,16 @@ export type { Field, StructLayout } from "./btf.ts";
 export { type RecordHandler, RingReader } from "./ring_reader.ts";
 export { CallbackRing } from "./callback_ring.ts";
 export { monotonicNs, realtimeNs } from "./libc.ts";
+export {
+  AT_FDCWD,
+  closeFd,
+  type FileStatus,
+  fstat,
+  O_DIRECTORY,
+  O_NOCTTY,
+  O_NONBLOCK,
+  O_PATH,
+  openat2,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
+} from "./libc.ts";

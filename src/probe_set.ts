@@ -10,6 +10,7 @@
  * @module
  */
 import type { BpfObject, Link } from "../ffi/mod.ts";
+import { withMappedFile } from "./discovery/mod.ts";
 import type { ProbeSite } from "./tls/mod.ts";
 
 /** Attached probes, keyed by file identity and offset. Closing detaches them all. */
@@ -23,7 +24,10 @@ export class ProbeSet {
 
   /**
    * Attaches the sites not yet attached; returns how many new probes were placed.
-   * `pid` limits them to one process (default -1: every process mapping the file).
+   * `pid` limits them to one process (default -1: every process mapping the file). Each
+   * file is attached through a descriptor on the file its process maps (see
+   * `withMappedFile`), not by its path, which the process may have changed; throws
+   * `MappedFileError` if that file is no longer there.
    */
   attach(sites: readonly ProbeSite[], pid = -1): number {
     let added = 0;
@@ -32,12 +36,16 @@ export class ProbeSet {
       const key = `${pid}@${where}`;
       // Attached for every process already: it fires in this one too.
       if (this.#links.has(key) || this.#links.has(`-1@${where}`)) continue;
-      const link = this.#obj.program(site.program).attachUprobe({
-        path: site.file.hostPath,
-        offset: site.offset,
-        retprobe: site.retprobe,
-        pid,
-      });
+      const link = withMappedFile(
+        site.file,
+        (path) =>
+          this.#obj.program(site.program).attachUprobe({
+            path,
+            offset: site.offset,
+            retprobe: site.retprobe,
+            pid,
+          }),
+      );
       this.#links.set(key, link);
       added++;
     }

@@ -8,7 +8,7 @@
  * @module
  */
 import type { BpfMap } from "../ffi/mod.ts";
-import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
+import { inspectProcess, isAlive, MappedFileError, type ProcessInfo } from "./discovery/mod.ts";
 import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import type { Attributes } from "./model/span.ts";
@@ -209,7 +209,8 @@ export class TracedProcesses {
    * Attaches `sites` (a file, as one of `pids` maps it) through the first of `pids` still
    * running; returns the pids found to have exited on the way. A process that exits between
    * discovery and attach takes its /proc/PID/root path with it: that ends its tracing, not
-   * the run. Any other failure is thrown.
+   * the run. So does a file its process no longer maps at its path (a container that
+   * swapped it): said, not probed. Any other failure is thrown.
    */
   async #attachThrough(sites: ProbeSite[], pids: number[], pin: boolean): Promise<number[]> {
     const gone: number[] = [];
@@ -222,6 +223,10 @@ export class TracedProcesses {
         this.#opts.probes.attach(via, pin ? pid : -1);
         return gone;
       } catch (e) {
+        if (e instanceof MappedFileError) {
+          this.#opts.log(`pid ${pid}: ${e.message}`);
+          return gone;
+        }
         if (await isAlive(pid)) throw e;
         gone.push(pid);
       }

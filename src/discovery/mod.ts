@@ -41,3 +41,10 @@ export {
   type WatchOptions,
   watchProcesses,
 } from "./watch.ts";
+export {
+  MappedFileError,
+  type OpenedFile,
+  openMappedFile,
+  type OpenMappedResult,
+  withMappedFile,
+} from "./mapped_file.ts";

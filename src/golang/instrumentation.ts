@@ -54,7 +54,7 @@ export class GoInstrumentation implements Instrumentation {
     const key = `${exe.device}:${exe.inode}`;
     let found = this.#located.get(key);
     if (found === undefined) {
-      found = await locateGo({ path: exe.hostPath });
+      found = await locateGo({ path: exe });
       // The path goes through /proc/PID/root: a process that exited while being read says
       // nothing about its file, which the next process may map. Not remembered, not said.
       if (!found.ok && !(await isAlive(process.pid))) return { attached: false };

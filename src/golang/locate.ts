@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { MappedFile } from "../discovery/mod.ts";
 import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
 import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
 import { GO_OFFSET_ABSENT, type GoProbeOffsets, resolveGoOffsets } from "./offsets.ts";
@@ -72,11 +73,12 @@ export interface LocateGoOptions {
  * ```
  */
 export async function locateGo(
-  target: { pid: number } | { path: string },
+  target: { pid: number } | { path: string | MappedFile },
   options: LocateGoOptions = {},
 ): Promise<GoLocateResult> {
-  const path = "pid" in target ? `/proc/${target.pid}/exe` : target.path;
-  const opened = await openGoBinary(path);
+  const source = "pid" in target ? `/proc/${target.pid}/exe` : target.path;
+  const path = typeof source === "string" ? source : source.hostPath;
+  const opened = await openGoBinary(source);
   if (!opened.ok) return { ok: false, error: opened.error };
   using bin = opened.binary;
   const version = options.versionOverride ?? bin.version;

@@ -123,7 +123,7 @@ async function factsOf(
   const key = `${file.device}:${file.inode}:${library}`;
   let facts = byFile.get(key);
   if (facts === undefined) {
-    const opened = await openElf(file.hostPath);
+    const opened = await openElf(file);
     // Not remembered: the path goes through /proc/PID/root, and a process that exited
     // while being read says nothing about the file, which the next process may map.
     if (!opened.ok) return `${file.path}: ${opened.error}`;
@@ -139,7 +139,7 @@ async function factsOf(
 }
 
 async function exeHas(file: MappedFile, library: SqlLibrary): Promise<boolean> {
-  const opened = await openElf(file.hostPath);
+  const opened = await openElf(file);
   if (!opened.ok) return false;
   try {
     return functionOffset(opened.elf, LIBRARY_MARKER[library]) !== undefined;

@@ -8,7 +8,7 @@
  * @module
  */
 import { BpfObject, type Link, monotonicNs, realtimeNs } from "../../ffi/mod.ts";
-import { inspectProcess } from "../discovery/mod.ts";
+import { inspectProcess, withMappedFile } from "../discovery/mod.ts";
 import { RandomIdGenerator } from "../model/ids.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import { sqlLibEventDecoder } from "./events.ts";
@@ -128,12 +128,13 @@ export async function runSqlLibTrace(options: SqlLibTraceOptions): Promise<SqlLi
     );
     for (const site of location.sites) {
       links.push(
-        obj.program(site.program).attachUprobe({
-          path: site.file.hostPath,
-          offset: site.offset,
-          pid: options.pid,
-          retprobe: site.retprobe,
-        }),
+        withMappedFile(site.file, (path) =>
+          obj.program(site.program).attachUprobe({
+            path,
+            offset: site.offset,
+            pid: options.pid,
+            retprobe: site.retprobe,
+          })),
       );
     }
     const decode = sqlLibEventDecoder(obj);

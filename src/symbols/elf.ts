@@ -25,6 +25,7 @@
  * @module
  */
 
+import { type MappedFile, openMappedFile } from "../discovery/mod.ts";
 import { cString, dataView, u64 } from "./_elf_bytes.ts";
 import { FileReader, inRange, MemoryReader } from "./elf_reader.ts";
 import type { ElfReader } from "./elf_reader.ts";
@@ -170,7 +171,9 @@ export interface ParseElfOptions {
 /**
  * Opens the ELF64 file at `path`, reading only its headers. Never throws: a missing or
  * unreadable file, or one that is not a 64-bit little-endian ELF file, gives
- * `{ ok: false, error }` with one sentence that names the file.
+ * `{ ok: false, error }` with one sentence that names the file. A file a process maps
+ * (from discovery) is opened as that process maps it, whatever its path holds now: see
+ * {@linkcode openMappedFile}.
  *
  * Methods of the returned {@linkcode ElfFile} read synchronously (seek + read) on demand.
  * Close it with `close()`, or declare it with `using`.
@@ -188,10 +191,19 @@ export interface ParseElfOptions {
  * }
  * ```
  */
-export async function openElf(path: string): Promise<ElfOpenResult> {
+export async function openElf(source: string | MappedFile): Promise<ElfOpenResult> {
+  const path = typeof source === "string" ? source : source.hostPath;
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true });
+    if (typeof source === "string") {
+      file = await Deno.open(path, { read: true });
+    } else {
+      const r = openMappedFile(source);
+      if (!r.ok) return { ok: false, error: r.error };
+      // A second descriptor on the same (regular, checked) file, for Deno's reads.
+      using mapped = r.file;
+      file = await Deno.open(mapped.path, { read: true });
+    }
   } catch (err) {
     return { ok: false, error: openErrorSentence(path, err) };
   }

@@ -32,7 +32,7 @@ export async function locateGoTls(proc: ProcessInfo): Promise<ProbeSite[] | stri
   const key = `${exe.device}:${exe.inode}`;
   let found = byFile.get(key);
   if (found === undefined) {
-    const opened = await openGoBinary(exe.hostPath);
+    const opened = await openGoBinary(exe);
     if (!opened.ok) return opened.error; // not Go, or gone: not remembered
     using bin = opened.binary;
     found = goTlsSites(bin);

@@ -63,7 +63,7 @@ async function sitesIn(file: MappedFile): Promise<ProbeSite[] | string> {
   const key = `${file.device}:${file.inode}`;
   let found = byFile.get(key);
   if (found === undefined) {
-    const opened = await openElf(file.hostPath);
+    const opened = await openElf(file);
     // Not remembered: the path goes through /proc/PID/root, and a process that exited
     // while being read says nothing about the file, which the next process may map.
     if (!opened.ok) return opened.error;

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { MappedFile } from "../../discovery/mod.ts";
 import { type ElfFile, openElf, parseElf, PT_LOAD } from "../elf.ts";
 import { type GoBuildInfoResult, parseBuildInfo } from "./buildinfo.ts";
 import {
@@ -59,7 +60,7 @@ const MD_TEXT = 176;
  * const rets = bin.retOffsets("net/http.serverHandler.ServeHTTP");
  * ```
  */
-export async function openGoBinary(path: string): Promise<GoBinaryResult> {
+export async function openGoBinary(path: string | MappedFile): Promise<GoBinaryResult> {
   const opened = await openElf(path);
   if (!opened.ok) return opened;
   return goBinaryFromElf(opened.elf);
