@@ -15,6 +15,7 @@ import {
   loadObject,
 } from "../instrumentation.ts";
 import type { Attributes, Span } from "../model/span.ts";
+import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import { type GoEventDecoder, goEventDecoder } from "./events.ts";
 import { type GoLocateResult, locateGo } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";
@@ -38,6 +39,8 @@ export class GoInstrumentation implements Instrumentation {
   readonly #opts: GoInstrumentationOptions;
   /** What each executable held, by file identity. */
   readonly #located = new Map<string, GoLocateResult>();
+  /** The database each traced process's driver talks to. */
+  readonly #sqlSystems = new Map<number, SqlSystem>();
   #open?: LoadedObject & { decode: GoEventDecoder };
 
   constructor(options: GoInstrumentationOptions) {
@@ -69,6 +72,7 @@ export class GoInstrumentation implements Instrumentation {
       };
     }
     const loc = found.location;
+    this.#sqlSystems.set(process.pid, loc.sqlSystem);
     const open = this.#load();
     const pidKey = new Uint8Array(new Uint32Array([process.pid]).buffer);
     open.obj.map("go_offsets").update(
@@ -102,6 +106,7 @@ export class GoInstrumentation implements Instrumentation {
     const pidKey = new Uint8Array(new Uint32Array([pid]).buffer);
     this.#open.obj.map("go_traced").delete(pidKey);
     this.#open.obj.map("go_offsets").delete(pidKey);
+    this.#sqlSystems.delete(pid);
   }
 
   consume(): number {
@@ -110,7 +115,16 @@ export class GoInstrumentation implements Instrumentation {
     const { onSpan, resource, toUnixNano } = this.#opts;
     return open.ring.consume((bytes, view, at, length) => {
       const r = open.decode(bytes, view, at, length);
-      if (r.ok) onSpan(goSpan(r.event, { resource: resource(r.event.pid), toUnixNano }));
+      if (!r.ok) return;
+      const pid = r.event.pid;
+      const sqlSystem = this.#sqlSystems.get(pid);
+      onSpan(
+        goSpan(r.event, {
+          resource: resource(pid),
+          toUnixNano,
+          ...(sqlSystem ? { sqlSystem } : {}),
+        }),
+      );
     });
   }
 

@@ -10,6 +10,8 @@
 import type { MappedFile } from "../discovery/mod.ts";
 import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
 import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
+import { goSqlSystem } from "./sql_driver.ts";
+import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import { GO_OFFSET_ABSENT, type GoProbeOffsets, resolveGoOffsets } from "./offsets.ts";
 
 /** One uprobe to attach. */
@@ -40,6 +42,8 @@ export interface GoLocation {
   sites: GoProbeSite[];
   /** Probed functions the binary lacks or that could not be decoded, with the reason. */
   skipped: { symbol: string; reason: string }[];
+  /** The database its database/sql driver talks to, from its build information. */
+  sqlSystem: SqlSystem;
 }
 
 /** What {@linkcode locateGo} returns. */
@@ -81,6 +85,7 @@ export async function locateGo(
   const opened = await openGoBinary(source);
   if (!opened.ok) return { ok: false, error: opened.error };
   using bin = opened.binary;
+  const info = bin.buildInfo();
   const version = options.versionOverride ?? bin.version;
   if (version === undefined) {
     return { ok: false, error: `${path}: its Go build information is unreadable; no probes` };
@@ -133,6 +138,7 @@ export async function locateGo(
       offsets: resolved.offsets,
       sites,
       skipped,
+      sqlSystem: goSqlSystem(info.ok ? info.info.deps.map((d) => d.path) : []),
     },
   };
 }

@@ -134,7 +134,11 @@ export async function runGoTrace(options: GoTraceOptions): Promise<GoTraceResult
     const ring = obj.map("go_events").ringReader();
     const resource = options.resource ?? { "process.pid": options.pid };
     let clockOffset = realtimeNs() - monotonicNs();
-    const ctx = { resource, toUnixNano: (ns: bigint) => ns + clockOffset };
+    const ctx = {
+      resource,
+      toUnixNano: (ns: bigint) => ns + clockOffset,
+      sqlSystem: location.sqlSystem,
+    };
     let spans = 0;
     let badRecords = 0;
     const drain = () =>

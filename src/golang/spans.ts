@@ -11,7 +11,7 @@ import {
   httpSpan as httpExchangeSpan,
   splitHostPort,
 } from "../protocols/http/semconv.ts";
-import { sqlExchangeSpan } from "../protocols/sql/semconv.ts";
+import { sqlExchangeSpan, type SqlSystem } from "../protocols/sql/semconv.ts";
 import type { GoEvent, GoHttpEvent, GoSqlEvent } from "./events.ts";
 
 /** What besides the event a span needs. */
@@ -20,6 +20,8 @@ export interface GoSpanContext {
   resource: Attributes;
   /** Kernel monotonic ns to Unix ns. */
   toUnixNano(monoNs: bigint): bigint;
+  /** The database its driver talks to (see `goSqlSystem`). Default `other_sql`. */
+  sqlSystem?: SqlSystem;
 }
 
 /**
@@ -58,7 +60,8 @@ function httpSpan(e: GoHttpEvent, ctx: GoSpanContext): Span {
 }
 
 function sqlSpan(e: GoSqlEvent, ctx: GoSpanContext): Span {
-  // database/sql does not say which driver: the generic SQL dialect, no namespace.
+  // database/sql does not say which driver: the system from the binary's driver module
+  // (its dialect sanitizes the text), no namespace.
   return sqlExchangeSpan(
     {
       text: e.query.text,
@@ -67,7 +70,11 @@ function sqlSpan(e: GoSqlEvent, ctx: GoSpanContext): Span {
       endMonoNs: e.endMonoNs,
       ...(e.error ? { error: { sqlstate: "", message: "" } } : {}),
     },
-    { system: "other_sql", resource: ctx.resource, toUnixNano: ctx.toUnixNano },
+    {
+      system: ctx.sqlSystem ?? "other_sql",
+      resource: ctx.resource,
+      toUnixNano: ctx.toUnixNano,
+    },
     e.ids,
   );
 }

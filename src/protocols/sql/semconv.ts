@@ -53,13 +53,18 @@ export type SqlStatement = Omit<SqlExchange, "tid"> & { tid?: number };
 /** Operations whose row count is rows returned (not rows affected). */
 const RETURNS_ROWS = new Set(["SELECT", "FETCH", "SHOW", "VALUES", "TABLE", "EXPLAIN", "CALL"]);
 
-/** The lexical rules of a system's SQL: SQLite's and unknown drivers' are the generic ones. */
+/**
+ * The lexical rules of a system's SQL: SQLite's are the generic ones. An unknown driver's
+ * SQL is read the cautious way, MySQL's, where double quotes and backslash escapes make
+ * strings: `pw = "hunter2"` and `'a\'hunter2'` are hidden whole (a double-quoted name too).
+ */
 export function dialectOf(system: SqlSystem): SqlDialect {
   switch (system) {
     case "postgresql":
       return "postgresql";
     case "mysql":
     case "mariadb":
+    case "other_sql":
       return "mysql";
     default:
       return "generic";

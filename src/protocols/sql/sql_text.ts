@@ -401,9 +401,9 @@ function collectionAt(
 
 /**
  * `text` with every literal (strings of all kinds, numbers, hex and bit strings) replaced
- * by `?`. Keywords (`TRUE`, `NULL`), identifiers, parameters (`$1`, `?`, `:name`) and
- * comments stay as they are. Text past `maxLength` is dropped; a literal cut by that limit
- * still becomes `?`.
+ * by `?`, and comments removed (they carry what people paste there, passwords included).
+ * Keywords (`TRUE`, `NULL`), identifiers and parameters (`$1`, `?`, `:name`) stay as they
+ * are. Text past `maxLength` is dropped; a literal cut by that limit still becomes `?`.
  *
  * @example
  * ```ts
@@ -419,6 +419,15 @@ export function sanitizeSql(text: string, options: SqlTextOptions = {}): string 
   let out = "";
   let from = 0;
   for (const t of toks) {
+    if (t.kind === "comment") {
+      out += s.slice(from, t.start);
+      from = t.end;
+      // In its place a space where it parted two tokens, nothing where a space already does.
+      if (t.end >= s.length || isSpace(s.charCodeAt(t.end))) out = out.trimEnd();
+      else if (out !== "" && !isSpace(out.charCodeAt(out.length - 1))) out += " ";
+      if (out === "") { while (from < s.length && isSpace(s.charCodeAt(from))) from++; }
+      continue;
+    }
     if (t.kind !== "string" && t.kind !== "number") continue;
     out += s.slice(from, t.start) + "?";
     from = t.end;
