@@ -14,7 +14,7 @@
  */
 import { BpfObject } from "../ffi/mod.ts";
 import { ProbeSet } from "../src/probe_set.ts";
-import { CAPTURE_OBJECT } from "../src/trace.ts";
+import { CAPTURE_OBJECT } from "../src/capture/mod.ts";
 import { TracedProcesses } from "../src/traced_processes.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;

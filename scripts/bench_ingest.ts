@@ -8,7 +8,7 @@
  */
 import { BpfObject, CallbackRing, type RecordHandler } from "../ffi/mod.ts";
 import { captureDecoder } from "../src/capture/mod.ts";
-import { CAPTURE_OBJECT } from "../src/trace.ts";
+import { CAPTURE_OBJECT } from "../src/capture/mod.ts";
 
 const OBJECT = new URL("../bpf/out/ingest.bpf.o", import.meta.url).pathname;
 

@@ -8,7 +8,7 @@
  */
 import { BpfObject } from "../ffi/mod.ts";
 import { openElf } from "../src/symbols/mod.ts";
-import { CAPTURE_OBJECT } from "../src/trace.ts";
+import { CAPTURE_OBJECT } from "../src/capture/mod.ts";
 
 const SOURCE = `
 #include <stdio.h>

@@ -15,7 +15,8 @@ import {
   type SpanExporter,
 } from "./export/mod.ts";
 import { monotonicNs, realtimeNs } from "../ffi/mod.ts";
-import { CAPTURE_OBJECT, trace, type TraceSummary } from "./trace.ts";
+import { trace, type TraceSummary } from "./trace.ts";
+import { CAPTURE_OBJECT } from "./capture/mod.ts";
 // The OTLP exporters bring in the OpenTelemetry packages from npm: loaded only when used.
 import type { OtlpSpanExporter } from "./export/otlp.ts";
 import type { OtlpMetricsExporter } from "./export/otlp_metrics.ts";

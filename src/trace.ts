@@ -1,20 +1,13 @@
 /**
- * The engine: from process ids to spans, one stage after another — discovery, symbols
- * (through the OpenSSL instrumentation), the capture's BPF object through ffi/ (OpenSSL
- * uprobes and plain-socket syscall tracepoints), the ring buffer, the span builder — until
- * stopped. The command line and library users both run this.
+ * The engine: the loop that runs the instrumentations. It lets processes in (discovery, then
+ * each instrumentation's symbols and probes), reads what their probes send — the capture's
+ * TLS and plain-socket conversations, Go's and the SQL libraries' events — and hands every
+ * span to one pipeline (routes, sampling, metrics), until stopped. The command line and
+ * library users both run this.
  *
  * @module
  */
-import {
-  BpfError,
-  type BpfMap,
-  BpfObject,
-  monotonicNs,
-  realtimeNs,
-  type RingReader,
-  setLogSink,
-} from "../ffi/mod.ts";
+import { BpfError, monotonicNs, realtimeNs, setLogSink } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
 import { TracedProcesses } from "./traced_processes.ts";
 import type { Instrumentation } from "./instrumentation.ts";
@@ -23,24 +16,16 @@ import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
 import { ThreadRequests } from "./context/thread_requests.ts";
 import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
-import { ProbeSet } from "./probe_set.ts";
-import { SpanBuilder } from "./spans/mod.ts";
 import { SpanPipeline, type SpanRecorder } from "./span_pipeline.ts";
 import type { Span } from "./model/span.ts";
 import type { SocketInfo, StreamChunk } from "./model/stream_chunk.ts";
 import {
-  attachSyscalls,
-  captureDecoder,
-  type CaptureEvent,
-  PROCESS_TRACEPOINTS,
-  SOCKET_CONN_PREFIX,
-  SYSCALL_PROGRAMS,
+  CAPTURE_OBJECT,
+  CaptureInstrumentation,
+  type ProcessEvent,
   type SyscallAttach,
   syscallAttachOrder,
 } from "./capture/mod.ts";
-
-/** Default location of the built capture object. */
-export const CAPTURE_OBJECT = new URL("../bpf/out/capture.bpf.o", import.meta.url).pathname;
 
 /** How often the ring buffer is read when it is not filling up, in milliseconds. */
 const POLL_MS = 10;
@@ -48,19 +33,6 @@ const POLL_MS = 10;
 const BATCH = 4096;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A Map that forgets its oldest entry beyond `max` entries. */
-class LruMap<K, V> extends Map<K, V> {
-  constructor(readonly max: number) {
-    super();
-  }
-  override set(key: K, value: V): this {
-    this.delete(key);
-    super.set(key, value);
-    if (this.size > this.max) this.delete(this.keys().next().value!);
-    return this;
-  }
-}
 
 /** Options for {@link trace}. */
 export interface TraceOptions {
@@ -169,26 +141,6 @@ export interface TraceSummary {
   dropped: number;
 }
 
-/** The BPF side's counters (`enum capture_stat` in capture.h), read by their enumerator names. */
-const STATS = {
-  write: "STAT_WRITE_HITS",
-  readEntry: "STAT_READ_ENTRY_HITS",
-  readReturn: "STAT_READ_RETURN_HITS",
-  drops: "STAT_DROPS",
-  syscalls: "STAT_SYSCALLS",
-  ignoredBytes: "STAT_IGNORED_BYTES",
-} as const;
-
-function readStats(obj: BpfObject): Record<keyof typeof STATS, number> {
-  const map = obj.map("stats");
-  const index = obj.enumValues("capture_stat");
-  const out = {} as Record<keyof typeof STATS, number>;
-  for (const [name, enumerator] of Object.entries(STATS)) {
-    out[name as keyof typeof STATS] = map.sumPerCpu(index[enumerator] ?? -1);
-  }
-  return out;
-}
-
 async function ensureTracefs(log: (line: string) => void): Promise<void> {
   const has = (p: string) => Deno.stat(p).then(() => true, () => false);
   if (await has("/sys/kernel/tracing/events/syscalls")) return;
@@ -271,111 +223,74 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   if (typeof syscallOrder === "string") throw new UpspanError(syscallOrder, 2);
   await preflight(objectPath, log);
 
-  // ffi → bpf: open the object; its BTF describes the events.
+  // Every span, whichever instrumentation made it, is routed, measured and sampled here.
+  const onSpan = opts.onSpan;
+  const pipeline = onSpan &&
+    new SpanPipeline({ onSpan, sampleRatio: opts.sampleRatio, metrics: opts.metrics });
+  const emit = (span: Span) => pipeline!.push(span);
+  // Kernel monotonic time becomes wall time.
+  let clockOffset = realtimeNs() - monotonicNs();
+  const toUnixNano = (mono: bigint) => mono + clockOffset;
+  let traced: TracedProcesses | undefined;
+  const resource = (pid: number) => traced?.resource(pid) ?? { "process.pid": pid };
+  // The requests each thread serves, shared by every kind of span that can be their child.
+  const threads = new ThreadRequests();
+  // Execs and exits, handled between reads (adding a process is asynchronous).
+  const lifecycle: { type: "exec" | "exit"; process: ProcessEvent }[] = [];
+
+  // The capture (TLS and plain sockets) is loaded first: its traced-pid map lets every
+  // process in. libbpf's log goes to debugLog from here on.
   const debugLog = opts.debugLog;
   if (debugLog) setLogSink((level, line) => debugLog(`libbpf ${level}: ${line}`));
-  let obj: BpfObject;
+  let capture: CaptureInstrumentation;
   try {
-    obj = BpfObject.open(objectPath);
+    capture = await CaptureInstrumentation.open({
+      objectPath,
+      captureBytes: opts.captureBytes ?? 16384,
+      watchExec: watch !== undefined,
+      syscallOrder,
+      spans: onSpan && {
+        onSpan: emit,
+        toUnixNano,
+        resource,
+        threads,
+        sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
+        httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
+      },
+      onChunk: opts.onChunk,
+      info: (pid) => traced?.info(pid),
+      onProcess: (ev) => lifecycle.push(ev),
+      log,
+    });
   } catch (e) {
     if (debugLog) setLogSink(undefined);
+    if (e instanceof BpfError) throw new UpspanError(e.message + ".");
     throw e;
   }
-  const probes = new ProbeSet(obj);
-  let ring: RingReader | undefined;
-  let syscallAttach: SyscallAttach = "tracepoint";
+  // Beside the capture: Go's probes and the SQL client libraries', each with its own
+  // object, loaded once a process needs it.
+  const instrumentations: Instrumentation[] = onSpan
+    ? [
+      new GoInstrumentation({ onSpan: emit, toUnixNano, resource }),
+      new SqlLibInstrumentation({
+        onSpan: emit,
+        toUnixNano,
+        resource,
+        parentOf: (pid, tid, monoNs) => threads.parentOf(pid, tid, monoNs),
+      }),
+    ]
+    : [];
+  const builder = capture.builder;
   let pollProc: AbortController | undefined;
-  let closeInstrumentations = (): Promise<unknown> => Promise.resolve();
   try {
-    // spans: one builder for every connection; kernel monotonic time becomes wall time.
-    let clockOffset = realtimeNs() - monotonicNs();
-    let traced: TracedProcesses | undefined;
-    const onSpan = opts.onSpan;
-    // Plain sockets found to carry nothing parsed: the capture stops shipping their bytes.
-    let ignoredSocks: BpfMap | undefined;
-    const one = new Uint8Array([1]);
-    // Every span, whichever instrumentation made it, is routed, measured and sampled here.
-    const pipeline = onSpan &&
-      new SpanPipeline({ onSpan, sampleRatio: opts.sampleRatio, metrics: opts.metrics });
-    const emit = (span: Span) => pipeline!.push(span);
-    const toUnixNano = (mono: bigint) => mono + clockOffset;
-    const resource = (pid: number) => traced?.resource(pid) ?? { "process.pid": pid };
-    // The requests each thread serves, shared by every kind of span that can be their child.
-    const threads = new ThreadRequests();
-    const builder = onSpan && new SpanBuilder({
-      toUnixNano,
-      resource,
-      onSpan: emit,
-      threads,
-      sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
-      httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
-      onNotParsed: (_pid, conn) => {
-        if (!ignoredSocks || !conn.startsWith(SOCKET_CONN_PREFIX)) return;
-        const key = new BigUint64Array([BigInt(conn.slice(SOCKET_CONN_PREFIX.length))]);
-        ignoredSocks.update(new Uint8Array(key.buffer), one);
-      },
-    });
-    // Beside the capture: Go's probes and the SQL client libraries', each with its own
-    // object, loaded once a process needs it.
-    const instrumentations: Instrumentation[] = onSpan
-      ? [
-        new GoInstrumentation({ onSpan: emit, toUnixNano, resource }),
-        new SqlLibInstrumentation({
-          onSpan: emit,
-          toUnixNano,
-          resource,
-          parentOf: (pid, tid, monoNs) => threads.parentOf(pid, tid, monoNs),
-        }),
-      ]
-      : [];
-    closeInstrumentations = () => Promise.all(instrumentations.map((i) => i.close()));
-    const decode = captureDecoder(obj);
-    // The socket last seen under each connection, for the chunk receiver (a dump).
-    const onChunk = opts.onChunk;
-    const socketsForChunks = new LruMap<string, SocketInfo>(10_000);
-    // Execs and exits, handled between reads (adding a process is asynchronous).
-    const lifecycle: CaptureEvent[] = [];
-    let events = 0;
-    const onRecord = (bytes: Uint8Array, view: DataView, at: number, length: number) => {
-      events++;
-      const ev = decode(bytes, view, at, length);
-      if (!ev) return;
-      if (ev.type === "chunk") {
-        const c = ev.chunk;
-        onChunk?.(c, traced?.info(c.pid), socketsForChunks.get(`${c.pid}/${c.conn}`));
-        builder?.chunk(c);
-      } else if (ev.type === "socket") {
-        builder?.socket(ev.socket);
-        if (onChunk) socketsForChunks.set(`${ev.socket.pid}/${ev.socket.conn}`, ev.socket);
-      } else if (ev.type === "close") {
-        builder?.close(ev.socket.pid, ev.socket.conn);
-      } else {
-        lifecycle.push(ev);
-      }
-    };
-
-    // Load, attach, then let the capture see the processes.
+    // Attach, then let the capture see the processes.
     try {
-      obj.setConstants({
-        capture_bytes: Math.max(1, Math.min(opts.captureBytes ?? 16384, 65536)),
-        watch_exec: watch !== undefined,
-      });
-      // Only the methods that may be tried are loaded: a kernel without BTF raw tracepoints
-      // can then still load the object when told to use the per-syscall ones.
-      for (const [method, programs] of Object.entries(SYSCALL_PROGRAMS)) {
-        if (syscallOrder.includes(method as SyscallAttach)) continue;
-        for (const program of programs) obj.program(program).setAutoload(false);
-      }
-      obj.load();
-      syscallAttach = attachSyscalls(probes, syscallOrder, log);
       // New and ended processes from the scheduler's tracepoints, or from /proc when they
       // cannot be had (exits are also polled below, so only a watch needs the fallback).
       let schedEvents = opts.processEvents !== "proc";
       if (schedEvents) {
         try {
-          for (const tp of PROCESS_TRACEPOINTS) {
-            probes.attachTracepoint(tp.program, tp.category, tp.name);
-          }
+          capture.watchProcesses();
         } catch (e) {
           if (!(e instanceof BpfError) || watch === undefined) throw e;
           log(`${e.message}; watching /proc for new processes instead`);
@@ -393,13 +308,12 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
           signal: pollProc.signal,
         }).catch((e) => log(`watching /proc stopped: ${(e as Error).message}`));
       }
-      ignoredSocks = obj.map("ignored_socks");
-      const flagValues = obj.enumValues("trace_flags");
+      const tracedMap = capture.traced();
       traced = new TracedProcesses({
-        tracedMap: obj.map("traced_tgids"),
-        flags: (flagValues["TRACE_TLS"] ?? 0) | (flagValues["TRACE_SOCKETS"] ?? 0),
-        socketsFlag: flagValues["TRACE_SOCKETS"] ?? 0,
-        probes,
+        tracedMap: tracedMap.map,
+        flags: tracedMap.flags,
+        socketsFlag: tracedMap.socketsFlag,
+        probes: capture.probes,
         log,
         pin: watch === undefined,
         instrumentations,
@@ -419,12 +333,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         const first = results.find((r) => !r.ok);
         throw new UpspanError(first && !first.ok ? first.message : "No process is left to trace.");
       }
-      ring = obj.map("events").ringReader();
     } catch (e) {
       if (e instanceof BpfError) throw new UpspanError(e.message + ".");
       throw e;
     }
-    const uprobes = () => instrumentations.reduce((n, i) => n + i.uprobes, probes.uprobes);
+    const uprobes = () => instrumentations.reduce((n, i) => n + i.uprobes, capture.uprobes);
     const libraryCounters = () =>
       instrumentations.reduce((sum, i) => {
         const c = i.counters();
@@ -433,8 +346,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     opts.onReady?.({
       processes: traced.pids.map((pid) => traced!.info(pid)!),
       probes: uprobes(),
-      tracepoints: probes.size - probes.uprobes,
-      syscallAttach,
+      tracepoints: capture.tracepoints,
+      syscallAttach: capture.syscallAttach,
     });
 
     const exited = (pid: number) => {
@@ -442,7 +355,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       traced!.remove(pid);
       log(`pid ${pid} exited`);
     };
-    const onLifecycle = async (ev: CaptureEvent) => {
+    const onLifecycle = async (ev: { type: "exec" | "exit"; process: ProcessEvent }) => {
       if (ev.type === "exit") return exited(ev.process.pid);
       if (ev.type !== "exec") return;
       const pid = ev.process.pid;
@@ -484,10 +397,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
       const wait = Math.max(0, Math.min(POLL_MS, deadline - performance.now()));
-      const busy = ring.consume(onRecord, BATCH) === BATCH;
+      const busy = capture.consume(BATCH) === BATCH;
       for (const i of instrumentations) i.consume();
       if (busy) await delay(0);
-      else if (ring.pending === 0) await ring.wait(wait);
+      else if (capture.pending === 0) await capture.wait(wait);
       else await delay(wait);
       while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
       // Ticks walk every connection: a few dozen a second is enough for 50 ms timeouts.
@@ -512,11 +425,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         }
         // Said once per burst, when it is over (a second without new drops), not per event
         // or per check: the counter only grows.
-        const drops = readStats(obj).drops + libraryCounters().drops;
+        const drops = capture.stats().drops + libraryCounters().drops;
         if (drops > dropsSeen) dropsSeen = drops;
         else sayDrops();
         opts.onStats?.({
-          events,
+          events: capture.events,
           dropped: drops,
           spans: pipeline?.counts.spans ?? 0,
           spansSampledOut: pipeline?.counts.sampledOut ?? 0,
@@ -526,17 +439,17 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         });
       }
     }
-    while (ring.consume(onRecord) > 0);
-    dropsSeen = Math.max(dropsSeen, readStats(obj).drops + libraryCounters().drops);
+    while (capture.consume() > 0);
+    dropsSeen = Math.max(dropsSeen, capture.stats().drops + libraryCounters().drops);
     sayDrops();
     for (const i of instrumentations) while (i.consume() > 0);
     builder?.flush();
-    const s = readStats(obj);
+    const s = capture.stats();
     const library = libraryCounters();
     return {
       spans: pipeline?.counts.spans ?? 0,
       spansSampledOut: pipeline?.counts.sampledOut ?? 0,
-      events,
+      events: capture.events,
       probeHits: {
         write: s.write,
         readEntry: s.readEntry,
@@ -548,11 +461,9 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       dropped: s.drops + library.drops,
     };
   } finally {
-    await closeInstrumentations();
+    await Promise.all(instrumentations.map((i) => i.close()));
     pollProc?.abort();
-    await probes.close();
-    ring?.close();
-    obj.close();
+    await capture.close();
     if (debugLog) setLogSink(undefined);
   }
 }

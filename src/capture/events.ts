@@ -20,16 +20,25 @@ export interface ProcessEvent {
   monoNs: bigint;
 }
 
-/** A decoded record: bytes, a connection's socket, a plain socket closed, a process event. */
+/**
+ * A plain socket as the kernel keys it (`struct sock *`, the 8 bytes of `ignored_socks`'s
+ * key), copied from its record.
+ */
+export type SocketKey = Uint8Array<ArrayBuffer> & { readonly __socketKey: never };
+
+/**
+ * A decoded record: bytes, a connection's socket (with the kernel's key where it is a plain
+ * socket), a plain socket closed, a process event.
+ */
 export type CaptureEvent =
   | { type: "chunk"; chunk: StreamChunk }
-  | { type: "socket"; socket: SocketInfo }
+  | { type: "socket"; socket: SocketInfo; key?: SocketKey }
   | { type: "close"; socket: SocketInfo }
   | { type: "exec"; process: ProcessEvent }
   | { type: "exit"; process: ProcessEvent };
 
 /** Prefix of the connection key of a plain socket (its kernel address follows). */
-export const SOCKET_CONN_PREFIX = "sock:";
+const SOCKET_CONN_PREFIX = "sock:";
 
 function field(layout: StructLayout, name: string): number {
   const f: Field | undefined = layout.fields[name];
@@ -196,28 +205,30 @@ export function captureDecoder(types: CaptureTypes) {
     if ((kind === KIND_SOCKET || kind === KIND_CLOSE) && length >= socket.size) {
       const family = view.getUint16(at + s.family, true);
       const addr = family === AF_INET ? ipv4 : family === AF_INET6 ? ipv6 : () => "";
-      return {
-        type: kind === KIND_SOCKET ? "socket" : "close",
-        socket: {
-          pid: view.getUint32(at + s.tgid, true),
-          conn: key(view, at + s.conn, view.getUint8(at + s.source)),
-          socket: kernelAddress(view, at + s.sock),
-          fd: view.getInt32(at + s.fd, true),
-          family: family === AF_INET
-            ? "ipv4"
-            : family === AF_INET6
-            ? "ipv6"
-            : family === AF_UNIX
-            ? "unix"
-            : "other",
-          localAddress: addr(bytes, at + s.localAddr),
-          localPort: view.getUint16(at + s.localPort, true),
-          peerAddress: addr(bytes, at + s.peerAddr),
-          peerPort: view.getUint16(at + s.peerPort, true),
-          monoNs: view.getBigUint64(at + s.ts, true),
-          callMonoNs: view.getBigUint64(at + s.callTs, true),
-        },
+      const source = view.getUint8(at + s.source);
+      const info: SocketInfo = {
+        pid: view.getUint32(at + s.tgid, true),
+        conn: key(view, at + s.conn, source),
+        socket: kernelAddress(view, at + s.sock),
+        fd: view.getInt32(at + s.fd, true),
+        family: family === AF_INET
+          ? "ipv4"
+          : family === AF_INET6
+          ? "ipv6"
+          : family === AF_UNIX
+          ? "unix"
+          : "other",
+        localAddress: addr(bytes, at + s.localAddr),
+        localPort: view.getUint16(at + s.localPort, true),
+        peerAddress: addr(bytes, at + s.peerAddr),
+        peerPort: view.getUint16(at + s.peerPort, true),
+        monoNs: view.getBigUint64(at + s.ts, true),
+        callMonoNs: view.getBigUint64(at + s.callTs, true),
       };
+      if (kind === KIND_CLOSE) return { type: "close", socket: info };
+      if (source !== SOURCE_SOCKET) return { type: "socket", socket: info };
+      const sock = bytes.slice(at + s.conn, at + s.conn + 8) as SocketKey;
+      return { type: "socket", socket: info, key: sock };
     }
     if ((kind === KIND_EXEC || kind === KIND_EXIT) && length >= proc.size) {
       const comm = bytes.subarray(at + p.comm, at + p.comm + 16);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BpfObject } from "../../ffi/mod.ts";
-import { CAPTURE_OBJECT } from "../trace.ts";
+import { CAPTURE_OBJECT } from "./mod.ts";
 import { captureDecoder } from "./events.ts";
 
 // Records laid out by the object's own BTF, as the kernel writes them.
@@ -102,6 +102,15 @@ Deno.test("decoder: a plain socket's records are keyed by the kernel socket", ()
   const closed = decode(close, v, 8, socket.size);
   assert.ok(closed?.type === "close");
   assert.equal(closed.socket.conn, "sock:0xffff888104a3c123");
+
+  // Its socket record carries the kernel's key for ignored_socks, the socket's 8 bytes.
+  const opened = close.slice();
+  const ov = new DataView(opened.buffer);
+  ov.setUint32(8 + socket.fields["kind"]!.offset, kinds["EVENT_SOCKET"]!, true);
+  const ev2 = decode(opened, ov, 8, socket.size);
+  assert.ok(ev2?.type === "socket" && ev2.key);
+  assert.equal(new DataView(ev2.key.buffer).getBigUint64(0, true), 0xffff888104a3c123n);
+  assert.equal(ev2.key.length, 8);
 });
 
 Deno.test("decoder: short or unknown records are skipped, never thrown", () => {

@@ -1,6 +1,7 @@
 /**
- * The conversation capture: the BPF object's syscall tracepoints and the decoder of its
- * ring-buffer records into stream chunks and socket facts, for TLS and plain sockets alike.
+ * The conversation capture, an instrumentation: the BPF object's TLS uprobes, socket hooks
+ * and process-life tracepoints, the decoder of its ring-buffer records into stream chunks
+ * and socket facts, and the verdicts that stop it shipping bytes nothing parses.
  *
  * @module
  */
@@ -9,8 +10,15 @@ export {
   type CaptureEvent,
   type CaptureTypes,
   type ProcessEvent,
-  SOCKET_CONN_PREFIX,
+  type SocketKey,
 } from "./events.ts";
+export {
+  CAPTURE_OBJECT,
+  CaptureInstrumentation,
+  type CaptureOptions,
+  type CaptureSpanOptions,
+  type CaptureStats,
+} from "./instrumentation.ts";
 export {
   attachSyscalls,
   PROCESS_TRACEPOINTS,
