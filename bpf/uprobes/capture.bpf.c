@@ -3,9 +3,9 @@
  * The conversation capture: the bytes traced processes read and write on their
  * connections, numbered per direction so user space can reassemble them exactly.
  *
- * - TLS: OpenSSL SSL_write/SSL_write_ex at entry (one hit per write call), SSL_read/
- *   SSL_read_ex at entry and return (two hits per read call). The socket under an SSL* is
- *   learnt from the first socket syscall made inside an SSL call on the same thread.
+ * - TLS: OpenSSL SSL_write/SSL_write_ex and SSL_read/SSL_read_ex at entry and return (two
+ *   hits per call; a write's bytes go at entry, its return says how many count). The
+ *   socket under an SSL* is learnt from the first socket syscall made inside an SSL call on the same thread.
  * - Plain sockets: the read and write syscall families, at entry (arguments) and exit
  *   (bytes moved), on TCP sockets only, skipping ciphertext (syscalls inside an SSL call,
  *   or a connection that opens with a TLS record) and connections user space gave up on.

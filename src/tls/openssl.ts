@@ -20,14 +20,18 @@ export interface ProbeSpec {
 }
 
 /**
- * Writes are captured at entry, where the buffer already holds the plaintext (one hit
- * per call); reads at entry (arguments kept per thread) and at return, when the buffer
- * has been filled (two hits per call). SSL_free ends what was known of the SSL*: the next
+ * Writes are captured at entry, where the buffer already holds the plaintext and before the
+ * peer can answer; their return says how much was written, and bytes given but not written
+ * (a write made before the handshake completed, or on a full socket, is made again) are not
+ * sent twice. Reads at entry (arguments kept per thread) and at return, when the buffer has
+ * been filled. Two hits per call. SSL_free ends what was known of the SSL*: the next
  * connection may get the same address.
  */
 export const OPENSSL_PROBES: readonly ProbeSpec[] = [
   { symbol: "SSL_write", program: "ssl_write" },
+  { symbol: "SSL_write", program: "ssl_write_return", retprobe: true },
   { symbol: "SSL_write_ex", program: "ssl_write_ex", optional: true },
+  { symbol: "SSL_write_ex", program: "ssl_write_return", retprobe: true, optional: true },
   { symbol: "SSL_read", program: "ssl_read" },
   { symbol: "SSL_read", program: "ssl_read_return", retprobe: true },
   { symbol: "SSL_read_ex", program: "ssl_read_ex", optional: true },

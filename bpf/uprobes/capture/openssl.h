@@ -1,16 +1,93 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Part of capture.bpf.c, included there only: OpenSSL's SSL_write and SSL_read. */
 
-SEC("uprobe")
-int BPF_KPROBE(ssl_write, void *ssl, const void *buf, int num)
+/*
+ * SSL_write's bytes go to user space at entry, so that they come before anything the peer
+ * does on reading them. Only what a write says it wrote counts, though: a write made before
+ * the handshake completed fails and is made again with the same bytes (Node.js's
+ * https.Agent does), a write on a full socket likewise (nginx), and one in partial-write
+ * mode writes a part and is called again with the rest. The return notes the bytes given
+ * but not written (conn_state.resend); the next write skips that many, already sent.
+ */
+struct ssl_write {
+	__u64 ssl;
+	__u64 num;     /* bytes given */
+	__u64 written; /* SSL_write_ex's size_t *written, 0 for SSL_write */
+};
+
+/* key: tid; value: the thread's SSL_write in progress. Entry → return. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ssl_write);
+} ssl_writes SEC(".maps");
+
+static __always_inline int on_write_entry(__u64 ssl, __u64 buf, __s64 num, __u64 written)
 {
-	return on_write(ctx, (__u64)ssl, (__u64)buf, num);
+	__u64 id = bpf_get_current_pid_tgid();
+	count(STAT_WRITE_HITS);
+	if (!traced(id >> 32) || num <= 0)
+		return 0;
+	struct conn_state *st = conn_of(id >> 32, ssl);
+	if (!st)
+		return 0;
+	__u64 skip = st->resend < (__u64)num ? st->resend : (__u64)num;
+	st->resend -= skip;
+	__u64 ts = bpf_ktime_get_ns();
+	if ((__u64)num > skip)
+		emit_tls(id, ssl, DIR_EGRESS, buf + skip, (__u32)(num - skip), ts);
+	struct ssl_write w = { .ssl = ssl, .num = num, .written = written };
+	__u32 tid = id;
+	bpf_map_update_elem(&ssl_writes, &tid, &w, BPF_ANY);
+	note_egress_call(id, ssl, ts);
+	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(ssl_write_ex, void *ssl, const void *buf, __u64 num)
+int BPF_KPROBE(ssl_write, void *ssl, const void *buf, int num)
 {
-	return on_write(ctx, (__u64)ssl, (__u64)buf, (__s64)num);
+	return on_write_entry((__u64)ssl, (__u64)buf, num, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return on_write_entry((__u64)ssl, (__u64)buf, (__s64)num, (__u64)written);
+}
+
+/* Bytes an SSL call moved: SSL_read/SSL_write return them; the _ex calls return 1 and store them. */
+static __always_inline __s64 moved_bytes(long ret, __u64 out)
+{
+	__s64 len = (int)ret;
+	if (!out)
+		return len;
+	__u64 n = 0;
+	if (len != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)out) < 0)
+		return 0;
+	return n;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_return, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = id;
+	count(STAT_WRITE_HITS);
+	struct ssl_write *w = bpf_map_lookup_elem(&ssl_writes, &tid);
+	if (!w)
+		return 0;
+	struct ssl_write c = *w;
+	bpf_map_delete_elem(&ssl_writes, &tid);
+	__s64 n = moved_bytes(ret, c.written);
+	__u64 written = n <= 0 ? 0 : (__u64)n < c.num ? (__u64)n : c.num;
+	if (written == c.num)
+		return 0;
+	struct conn_key key = { .tgid = id >> 32, .ssl = c.ssl };
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &key);
+	if (st)
+		st->resend += c.num - written;
+	return 0;
 }
 
 static __always_inline int on_read_entry(__u64 ssl, __u64 buf, __u64 readbytes)
@@ -57,13 +134,7 @@ int BPF_KRETPROBE(ssl_read_return, long ret)
 	if (c.direction != DIR_INGRESS)
 		return 0;
 
-	__s64 len = (int)ret; /* SSL_read: bytes read; SSL_read_ex: 1 on success */
-	if (c.readbytes) {
-		__u64 n = 0;
-		if (len != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)c.readbytes) < 0)
-			return 0;
-		len = n;
-	}
+	__s64 len = moved_bytes(ret, c.readbytes);
 	if (len <= 0)
 		return 0;
 	emit_tls(id, c.ssl, DIR_INGRESS, c.buf, (__u32)len, bpf_ktime_get_ns());

@@ -39,6 +39,18 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
+/*
+ * key: tid; value: the thread's last TLS write, until its socket syscall. Apart from
+ * ssl_calls: Node.js reads (SSL_read) between a write into its memory BIO and the socket
+ * write that sends it, and that read must not make the write's socket unknown.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ssl_call);
+} egress_calls SEC(".maps");
+
 struct conn_key {
 	__u32 tgid;
 	__u32 _pad;
@@ -48,6 +60,7 @@ struct conn_key {
 struct conn_state {
 	__u64 pos[2]; /* stream offset per direction */
 	__u64 sock;   /* struct sock * last seen under this SSL* */
+	__u64 resend; /* bytes sent to user space by a write that did not write them (openssl.h) */
 };
 
 /* key: (tgid, SSL*); value: stream offsets and socket. LRU: SSL_free is not probed. */
@@ -204,6 +217,14 @@ static __always_inline void emit_tls(__u64 id, __u64 ssl, __u8 dir, __u64 buf, _
 		send_buffer(e, buf, len < capture_bytes ? len : capture_bytes);
 }
 
+/* The socket syscall that follows a write's entry, on this thread, names the connection's socket. */
+static __always_inline void note_egress_call(__u64 id, __u64 ssl, __u64 ts)
+{
+	struct ssl_call call = { .ssl = ssl, .ts = ts, .direction = DIR_EGRESS };
+	__u32 tid = id;
+	bpf_map_update_elem(&egress_calls, &tid, &call, BPF_ANY);
+}
+
 static __always_inline int on_write(struct pt_regs *ctx, __u64 ssl, __u64 buf, __s64 num)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -212,9 +233,6 @@ static __always_inline int on_write(struct pt_regs *ctx, __u64 ssl, __u64 buf, _
 		return 0;
 	__u64 ts = bpf_ktime_get_ns();
 	emit_tls(id, ssl, DIR_EGRESS, buf, (__u32)num, ts);
-	/* The socket syscall that follows, on this thread, names the connection's socket. */
-	struct ssl_call call = { .ssl = ssl, .ts = ts, .direction = DIR_EGRESS };
-	__u32 tid = id;
-	bpf_map_update_elem(&ssl_calls, &tid, &call, BPF_ANY);
+	note_egress_call(id, ssl, ts);
 	return 0;
 }

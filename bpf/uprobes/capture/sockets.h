@@ -156,14 +156,17 @@ static __always_inline bool learn_tls_socket(__u64 id, struct ssl_call *call, in
 {
 	__u32 tid = id;
 	__u64 ssl = call->ssl, call_ts = call->ts, now = bpf_ktime_get_ns();
+	struct sock *sk = socket_of(fd);
+	/* A write's ciphertext goes to a socket: I/O on a pipe or eventfd in between is not it. */
+	if (!sk && call->direction == DIR_EGRESS)
+		return false;
 	/* A write's socket syscall comes right after its entry: forget the call so later
 	 * syscalls of this thread are not taken for it. Reads end at their return probe. */
 	if (call->direction == DIR_EGRESS) {
-		bpf_map_delete_elem(&ssl_calls, &tid);
+		bpf_map_delete_elem(&egress_calls, &tid);
 		if (now - call_ts > EGRESS_CALL_TTL_NS)
 			return false;
 	}
-	struct sock *sk = socket_of(fd);
 	if (!sk)
 		return true;
 	struct conn_state *st = conn_of(id >> 32, ssl);
@@ -191,6 +194,8 @@ static __always_inline int on_io_enter(int fd, __u64 buf, __u32 iovcnt, __u8 dir
 	if (!flags)
 		return 0;
 	struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &tid);
+	if (!call)
+		call = bpf_map_lookup_elem(&egress_calls, &tid);
 	if (call && learn_tls_socket(id, call, fd))
 		return 0;
 	if (!(*flags & TRACE_SOCKETS))
