@@ -6,6 +6,7 @@
  * @module
  */
 import { libbpf } from "../ffi/libbpf.ts";
+import { type SyscallAttach, syscallAttachOrder } from "./capture/syscalls.ts";
 
 /** One line of the doctor's report. */
 export interface DoctorCheck {
@@ -163,6 +164,53 @@ async function checkTracefs(): Promise<DoctorCheck[]> {
   ];
 }
 
+/** The BTF raw tracepoints each BTF method attaches to (their `btf_trace_*` types). */
+const BTF_TRACEPOINTS: Readonly<Record<"socket" | "tp_btf", readonly string[]>> = {
+  socket: ["sock_send_length", "sock_recv_length", "inet_sock_set_state", "tcp_destroy_sock"],
+  tp_btf: ["sys_enter", "sys_exit"],
+};
+
+const METHOD_COST: Readonly<Record<SyscallAttach, string>> = {
+  socket: "only socket sends and receives run a program; other syscalls run none",
+  tp_btf: "every syscall of every process runs a short program",
+  tracepoint: "every read/write-family syscall of every process builds a trace record",
+};
+
+/**
+ * The method the agent would hook socket reads and writes with: the first of `order` this
+ * kernel has (`kernelBtf`: the strings of /sys/kernel/btf/vmlinux; `perSyscall`: whether
+ * tracefs has the syscall events), or undefined.
+ */
+export function pickSyscallAttach(
+  order: readonly SyscallAttach[],
+  kernelBtf: string,
+  perSyscall: boolean,
+): SyscallAttach | undefined {
+  return order.find((m) =>
+    m === "tracepoint"
+      ? perSyscall
+      : BTF_TRACEPOINTS[m].every((tp) => kernelBtf.includes(`\0btf_trace_${tp}\0`))
+  );
+}
+
+/** How the agent would hook socket I/O here, and what that costs untraced processes. */
+async function checkSyscallAttach(tracepoints: DoctorCheck): Promise<DoctorCheck> {
+  const order = syscallAttachOrder(Deno.env.get("UPSPAN_SYSCALL_ATTACH"));
+  if (typeof order === "string") {
+    return bad("syscall attach", order, "Unset UPSPAN_SYSCALL_ATTACH or name a method.");
+  }
+  const btf = await Deno.readFile("/sys/kernel/btf/vmlinux").then(
+    (b) => new TextDecoder("latin1").decode(b),
+    () => "",
+  );
+  const method = pickSyscallAttach(order, btf, tracepoints.ok);
+  return method ? ok("syscall attach", `${method}: ${METHOD_COST[method]}`) : bad(
+    "syscall attach",
+    `none of ${order.join(", ")} is available`,
+    "Use a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y) or syscall tracepoints (CONFIG_FTRACE_SYSCALLS=y).",
+  );
+}
+
 async function checkPrivileges(): Promise<DoctorCheck[]> {
   const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
   const caps = capabilities(/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0");
@@ -258,11 +306,13 @@ async function checkObject(path: string): Promise<DoctorCheck> {
  * ```
  */
 export async function runChecks(opts: DoctorOptions = {}): Promise<DoctorCheck[]> {
+  const tracefs = await checkTracefs();
   return [
     checkKernel(),
     await checkBtf(),
     await checkUprobes(),
-    ...(await checkTracefs()),
+    ...tracefs,
+    await checkSyscallAttach(tracefs[1]!),
     ...(await checkPrivileges()),
     await checkLockdown(),
     checkLibbpf(),

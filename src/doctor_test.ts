@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { capabilities, kernelVersion, runChecks, runDoctor } from "./doctor.ts";
+import { capabilities, kernelVersion, pickSyscallAttach, runChecks, runDoctor } from "./doctor.ts";
 
 Deno.test("kernelVersion and capabilities parse what the kernel reports", () => {
   assert.deepEqual(kernelVersion("6.1.0-18-amd64"), [6, 1]);
@@ -24,6 +24,7 @@ Deno.test({
     "uprobes",
     "tracefs",
     "tracepoints",
+    "syscall attach",
     "privileges",
     "process access",
     "lockdown",
@@ -33,6 +34,29 @@ Deno.test({
   const lines: string[] = [];
   assert.equal(await runDoctor({ print: (l) => lines.push(l) }), 0);
   assert.equal(lines.at(-1), "upspan can trace on this machine.");
+  // This kernel has the socket layer's BTF raw tracepoints: the method auto picks.
+  assert.ok(
+    lines.some((l) => /^ok +syscall attach +socket: only socket sends and receives/.test(l)),
+    lines.join("\n"),
+  );
+});
+
+Deno.test("the syscall attach method named is the first of the order the kernel has", () => {
+  const all = "\0btf_trace_sys_enter\0btf_trace_sys_exit\0btf_trace_sock_send_length\0" +
+    "btf_trace_sock_recv_length\0btf_trace_inet_sock_set_state\0btf_trace_tcp_destroy_sock\0";
+  const order = ["socket", "tp_btf", "tracepoint"] as const;
+  assert.equal(pickSyscallAttach(order, all, true), "socket");
+  // A kernel before sock_send_length (6.3): the raw syscall tracepoints.
+  const older = all.replace("\0btf_trace_sock_send_length", "");
+  assert.equal(pickSyscallAttach(order, older, true), "tp_btf");
+  assert.equal(pickSyscallAttach(order, "", true), "tracepoint");
+  assert.equal(pickSyscallAttach(order, "", false), undefined);
+  // A name is a whole string of the BTF: a prefix is not the tracepoint.
+  assert.equal(
+    pickSyscallAttach(["tp_btf"], "\0btf_trace_sys_enter_x\0btf_trace_sys_exit\0", true),
+    undefined,
+  );
+  assert.equal(pickSyscallAttach(["tracepoint"], all, true), "tracepoint");
 });
 
 Deno.test("a missing BPF object fails and says how to build it; exit 1", async () => {

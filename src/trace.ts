@@ -68,9 +68,10 @@ export interface TraceOptions {
   /** The BPF object; default {@link CAPTURE_OBJECT}. */
   objectPath?: string;
   /**
-   * How to hook the read/write syscalls: `tp_btf` (BTF raw tracepoints, cheapest for
-   * untraced processes), `tracepoint` (one per syscall) or `auto`; default
-   * `UPSPAN_SYSCALL_ATTACH`, else `auto` (tp_btf, then tracepoint).
+   * How to hook socket reads and writes: `socket` (the socket layer's tracepoints: untraced
+   * processes' syscalls run nothing), `tp_btf` (BTF raw sys_enter/sys_exit), `tracepoint`
+   * (one per syscall) or `auto`; default `UPSPAN_SYSCALL_ATTACH`, else `auto` (in that
+   * order, the first the kernel accepts).
    */
   syscallAttach?: string;
   /**

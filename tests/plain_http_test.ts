@@ -147,7 +147,7 @@ Deno.test("plain HTTP: processes that are not traced cause no events", async () 
   try {
     for (
       const [method, ready] of [
-        ["socket", /^ready: 0 probes on 1 process \(5 tracepoints, syscalls via socket\)/m],
+        ["socket", /^ready: 0 probes on 1 process \(6 tracepoints, syscalls via socket\)/m],
         ["tp_btf", /^ready: 0 probes on 1 process \(4 tracepoints, syscalls via tp_btf\)/m],
         [
           "tracepoint",
@@ -204,4 +204,40 @@ Deno.test("plain HTTP: 20 concurrent keep-alive connections, 25 requests each, e
   assert.equal(queries.size, 500, "each request once");
   const ports = new Set(spans.map((s) => s.attributes["client.port"]));
   assert.equal(ports.size, 20, "one connection per client");
+});
+
+Deno.test("plain HTTP: a client that shuts down writing before it reads the answer", async () => {
+  // shutdown(SHUT_WR) ends only the request direction: the capture keeps the connection
+  // until the answer is read (the socket layer's hook sees the FIN leave, not a close).
+  await using server = await startPythonServer({});
+  const client = new Deno.Command("python3", {
+    args: [
+      "-c",
+      `import socket, sys
+sys.stdin.readline()
+s = socket.create_connection(("127.0.0.1", ${server.port}))
+s.sendall(b"GET /status/201?half=1 HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n")
+s.shutdown(socket.SHUT_WR)
+answer = b""
+while chunk := s.recv(65536):
+    answer += chunk
+print(answer.split(b"\\r\\n")[0].decode(), flush=True)
+sys.stdin.readline()`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const stdin = client.stdin.getWriter();
+  try {
+    await using agent = await startAgent(["--pid", String(client.pid)]);
+    await stdin.write(new TextEncoder().encode("go\n"));
+    const [span] = await agent.waitForSpans((s) => s.kind === "CLIENT", 1);
+    assert.equal(span!.attributes["url.query"], "half=1");
+    assert.equal(span!.attributes["http.response.status_code"], 201);
+  } finally {
+    await stdin.write(new TextEncoder().encode("done\n")).catch(() => {});
+    await stdin.close().catch(() => {});
+    const out = await client.output();
+    assert.match(new TextDecoder().decode(out.stdout), /^HTTP\/1\.[01] 201/);
+  }
 });

@@ -54,6 +54,12 @@ int BPF_PROG(floor_sock_state, const struct sock *sk, const int oldstate, const 
 	return hit();
 }
 
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(floor_sock_destroy, struct sock *sk)
+{
+	return hit();
+}
+
 /* Attached to each syscalls:sys_enter_* / sys_exit_* tracepoint upspan uses. */
 SEC("tracepoint")
 int floor_tracepoint(void *ctx)

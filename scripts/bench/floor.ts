@@ -39,7 +39,14 @@ export function startFloor(opts: FloorOptions): Floor {
   const links: Link[] = [];
   try {
     if (opts.syscalls === "socket") {
-      for (const p of ["floor_sock_send", "floor_sock_recv", "floor_sock_state"]) {
+      for (
+        const p of [
+          "floor_sock_send",
+          "floor_sock_recv",
+          "floor_sock_state",
+          "floor_sock_destroy",
+        ]
+      ) {
         links.push(obj.program(p).attach());
       }
     } else if (opts.syscalls === "tp_btf") {

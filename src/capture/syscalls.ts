@@ -46,7 +46,7 @@ export const PROCESS_TRACEPOINTS: readonly Tracepoint[] = [
 /**
  * How the capture hooks the read, write and close syscalls, cheapest for the host first:
  * - `socket`: the socket layer's tracepoints (BTF raw: `sock_send_length`,
- *   `sock_recv_length`, `inet_sock_set_state`), run once per socket send or receive with
+ *   `sock_recv_length`, `inet_sock_set_state`, `tcp_destroy_sock`), run once per socket send or receive with
  *   the syscall's arguments read from the task's registers. No syscall tracepoint is on, so
  *   no process's syscalls leave the kernel's fast path and file or pipe I/O runs nothing.
  * - `tp_btf`: two programs on the BTF raw tracepoints `sys_enter`/`sys_exit`, which every
@@ -59,13 +59,11 @@ export const PROCESS_TRACEPOINTS: readonly Tracepoint[] = [
  */
 export type SyscallAttach = "socket" | "tp_btf" | "tracepoint";
 
-// The socket layer comes last under auto: its close tracking leaves ended connections held
-// (tests/memory_test.ts); name it to use it.
-const METHODS: readonly SyscallAttach[] = ["tp_btf", "tracepoint", "socket"];
+const METHODS: readonly SyscallAttach[] = ["socket", "tp_btf", "tracepoint"];
 
 /** The programs of each method. */
 export const SYSCALL_PROGRAMS: Readonly<Record<SyscallAttach, readonly string[]>> = {
-  socket: ["sock_send", "sock_recv", "sock_state_change"],
+  socket: ["sock_send", "sock_recv", "sock_state_change", "sock_destroy"],
   tp_btf: ["raw_sys_enter", "raw_sys_exit"],
   tracepoint: SYSCALL_TRACEPOINTS.map((tp) => tp.program),
 };

@@ -6,8 +6,8 @@
  * arguments are still in the task's user registers: the same entry and exit handlers run
  * back to back. No syscall tracepoint is enabled, so the kernel keeps every process's
  * syscalls on their fast path, and only socket I/O reaches a program (file and pipe I/O
- * never does). A connection's end is its TCP state leaving ESTABLISHED/CLOSE_WAIT in the
- * owner's close (inet_sock_set_state), not the close syscall.
+ * never does). A connection's end is read from TCP (inet_sock_set_state, tcp_destroy_sock),
+ * not from the close syscall: see sock_state_change.
  */
 
 #if defined(__TARGET_ARCH_x86)
@@ -44,19 +44,37 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 
 #define TCP_ESTABLISHED_ 1
 #define TCP_FIN_WAIT1_ 4
-#define TCP_CLOSE_ 7
 #define TCP_CLOSE_WAIT_ 8
 #define TCP_LAST_ACK_ 9
+#define SHUTDOWN_MASK_ 3 /* RCV_SHUTDOWN | SEND_SHUTDOWN */
 
-/* The owner closing a connection: ESTABLISHED → FIN_WAIT1 or CLOSE (an abort), CLOSE_WAIT →
- * LAST_ACK or CLOSE. Transitions the peer causes happen in softirq, not in a traced task. */
+/*
+ * A connection is over once its process can move no more bytes on it:
+ * - the kernel destroys the socket (tcp_destroy_sock): the process has closed it and TCP is
+ *   done with it — whatever the order of FINs and resets, and in whatever context, often
+ *   softirq;
+ * - sooner, in the owner's close(): ESTABLISHED → FIN_WAIT1 or CLOSE_WAIT → LAST_ACK with
+ *   both directions shut and nothing left to read. A shutdown of writing alone goes there
+ *   too, and its reads go on, as they do after a reset or the peer's FIN moved the socket
+ *   to CLOSE with bytes still queued: those end at destruction.
+ * Only sockets in socks or ignored_socks are touched, so whose context it is does not
+ * matter: the close is told as the socket's owner's.
+ */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_change, const struct sock *sk, const int oldstate, const int newstate)
 {
-	if (!((oldstate == TCP_ESTABLISHED_ && (newstate == TCP_FIN_WAIT1_ || newstate == TCP_CLOSE_)) ||
-	      (oldstate == TCP_CLOSE_WAIT_ && (newstate == TCP_LAST_ACK_ || newstate == TCP_CLOSE_))))
+	if (!((oldstate == TCP_ESTABLISHED_ && newstate == TCP_FIN_WAIT1_) ||
+	      (oldstate == TCP_CLOSE_WAIT_ && newstate == TCP_LAST_ACK_)))
 		return 0;
-	return on_sock_closing((struct sock *)sk);
+	if ((sk->sk_shutdown & SHUTDOWN_MASK_) != SHUTDOWN_MASK_ || sk->sk_receive_queue.qlen)
+		return 0;
+	return close_sock((struct sock *)sk, -1);
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(sock_destroy, struct sock *sk)
+{
+	return close_sock(sk, -1);
 }
 
 #endif

@@ -11,12 +11,14 @@
 #define SOCK_STREAM 1
 #define MSG_PEEK 2
 
-/* A plain socket's stream offsets. */
+/* A plain socket's stream offsets, and the process whose socket it is. */
 struct sock_state {
 	__u64 pos[2];
+	__u32 tgid; /* the close may be seen outside the process (a reset, in softirq) */
+	__u32 _pad;
 };
 
-/* key: struct sock *; value: its stream offsets. Removed when the process closes it. */
+/* key: struct sock *; value: its stream offsets. Removed when the connection ends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -255,8 +257,8 @@ static __always_inline int on_io_exit(long ret)
 			count_n(STAT_IGNORED_BYTES, len);
 			return 0;
 		}
-		struct sock_state zero = {};
-		bpf_map_update_elem(&socks, &c.sk, &zero, BPF_NOEXIST);
+		struct sock_state fresh = { .tgid = id >> 32 };
+		bpf_map_update_elem(&socks, &c.sk, &fresh, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&socks, &c.sk);
 		if (!st)
 			return 0;
@@ -403,13 +405,20 @@ int sys_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
 	return on_io_exit(ctx->ret);
 }
 
-/* A traced process closing a plain socket we numbered: the connection is over; forget it. */
-static __always_inline int close_sock(__u64 id, struct sock *sk, int fd)
+/*
+ * A plain socket's connection is over: forget it, and tell its process's conversation so
+ * when it was numbered. Told as the owner's event whoever's context this is.
+ */
+static __always_inline int close_sock(struct sock *sk, int fd)
 {
 	__u64 key = (__u64)sk;
 	bpf_map_delete_elem(&ignored_socks, &key);
+	struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
+	if (!st)
+		return 0;
+	__u64 owner = (__u64)st->tgid << 32 | st->tgid;
 	if (bpf_map_delete_elem(&socks, &key) == 0)
-		send_socket(id, EVENT_CLOSE, SOURCE_SOCKET, key, sk, fd, 0, bpf_ktime_get_ns());
+		send_socket(owner, EVENT_CLOSE, SOURCE_SOCKET, key, sk, fd, 0, bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -420,16 +429,7 @@ static __always_inline int on_close_enter(int fd)
 	if (!traced(id >> 32))
 		return 0;
 	struct sock *sk = socket_of(fd);
-	return sk ? close_sock(id, sk, fd) : 0;
-}
-
-/* The socket's owner ends its TCP connection (no fd at hand: reported as -1). */
-static __always_inline int on_sock_closing(struct sock *sk)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!traced(id >> 32))
-		return 0;
-	return close_sock(id, sk, -1);
+	return sk ? close_sock(sk, fd) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
