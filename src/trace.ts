@@ -8,7 +8,7 @@
  * @module
  */
 import { BpfError, monotonicNs, realtimeNs, setLogSink } from "../ffi/mod.ts";
-import { inspectProcess, isAlive, type ProcessInfo } from "./discovery/mod.ts";
+import { inspectProcess, isAlive, type ProcessInfo, withDescendants } from "./discovery/mod.ts";
 import { TracedProcesses } from "./traced_processes.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 import { GoInstrumentation } from "./golang/instrumentation.ts";
@@ -236,8 +236,9 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const resource = (pid: number) => traced?.resource(pid) ?? { "process.pid": pid };
   // The requests each thread serves, shared by every kind of span that can be their child.
   const threads = new ThreadRequests();
-  // Execs and exits, handled between reads (adding a process is asynchronous).
-  const lifecycle: { type: "exec" | "exit"; process: ProcessEvent }[] = [];
+  // Forks, execs and exits, handled between reads (adding a process is asynchronous).
+  type Lifecycle = { type: "exec" | "exit" | "fork"; process: ProcessEvent };
+  const lifecycle: Lifecycle[] = [];
 
   // The capture (TLS and plain sockets) is loaded first: its traced-pid map lets every
   // process in. libbpf's log goes to debugLog from here on.
@@ -260,7 +261,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       },
       onChunk: opts.onChunk,
       info: (pid) => traced?.info(pid),
-      onProcess: (ev) => lifecycle.push(ev),
+      onProcess: (ev) => {
+        // A traced process's child is traced from its start: known before its records are read.
+        if (ev.type === "fork") traced?.adopt(ev.process.parent ?? 0, ev.process.pid);
+        lifecycle.push(ev);
+      },
       log,
     });
   } catch (e) {
@@ -283,6 +288,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     : [];
   const builder = capture.builder;
   let pollProc: AbortController | undefined;
+  let forkEvents = false;
   try {
     // Attach, then let the capture see the processes.
     try {
@@ -292,6 +298,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       if (schedEvents) {
         try {
           capture.watchProcesses();
+          forkEvents = true;
         } catch (e) {
           if (!(e instanceof BpfError) || watch === undefined) throw e;
           log(`${e.message}; watching /proc for new processes instead`);
@@ -319,7 +326,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         pin: watch === undefined,
         instrumentations,
       });
-      const initial = [...pids];
+      // A named process's children too (a pre-forking server's workers), before `ready`.
+      const initial = await withDescendants(pids);
       if (watch) {
         for (const pid of await watch.initial()) if (!initial.includes(pid)) initial.push(pid);
       }
@@ -356,10 +364,16 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       traced!.remove(pid);
       log(`pid ${pid} exited`);
     };
-    const onLifecycle = async (ev: { type: "exec" | "exit"; process: ProcessEvent }) => {
+    const onLifecycle = async (ev: Lifecycle) => {
       if (ev.type === "exit") return exited(ev.process.pid);
-      if (ev.type !== "exec") return;
       const pid = ev.process.pid;
+      if (ev.type === "fork") {
+        // Traced already (adopted); its own probes where they are per process, its libraries.
+        if (!traced!.has(pid)) return;
+        const r = await traced!.add(pid, true);
+        if (r.ok) log(`pid ${pid} (${r.process.comm}) forked from pid ${ev.process.parent}`);
+        return;
+      }
       if (traced!.has(pid)) {
         // The same process runs another program now: look at it again.
         const r = await traced!.add(pid);
@@ -415,7 +429,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         // The exit tracepoint tells of most ends; this catches the rest.
         for (const pid of traced.pids) if (!(await isAlive(pid))) exited(pid);
         for (const pid of traced.withoutTls) await traced.recheck(pid);
-        for (const child of await traced.untracedChildren()) {
+        // Forks are told by their tracepoint; without it, children are found here.
+        for (const child of forkEvents ? [] : await traced.untracedChildren()) {
           const r = await traced.add(child);
           if (r.ok) log(`pid ${child} (${r.process.comm}) forked from a traced process`);
         }

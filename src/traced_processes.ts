@@ -8,7 +8,13 @@
  * @module
  */
 import type { BpfMap } from "../ffi/mod.ts";
-import { inspectProcess, isAlive, MappedFileError, type ProcessInfo } from "./discovery/mod.ts";
+import {
+  childrenOf,
+  inspectProcess,
+  isAlive,
+  MappedFileError,
+  type ProcessInfo,
+} from "./discovery/mod.ts";
 import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import type { Attributes } from "./model/span.ts";
@@ -146,14 +152,17 @@ export class TracedProcesses {
     );
   }
 
-  /** Adds one process (a new one, or one that executed another program). */
-  async add(pid: number): Promise<AddResult> {
-    const r = await this.#inspect(pid, this.#opts.pin ? "all" : "tls");
+  /**
+   * Adds one process (a new one, or one that executed another program). `quiet`: no line
+   * for what was found in it (a fork, whose parent's line said it).
+   */
+  async add(pid: number, quiet = false): Promise<AddResult> {
+    const r = await this.#inspect(pid, quiet ? "none" : this.#opts.pin ? "all" : "tls");
     if (!r.result.ok) return r.result;
     if (r.sites && (await this.#attachThrough(r.sites, [pid], this.#opts.pin)).length > 0) {
       return exitedWhileAttaching(pid);
     }
-    await this.#enter(r.result.process, r.sites !== undefined, true);
+    await this.#enter(r.result.process, r.sites !== undefined, !quiet);
     return r.result;
   }
 
@@ -179,21 +188,34 @@ export class TracedProcesses {
   async untracedChildren(): Promise<number[]> {
     const out: number[] = [];
     for (const pid of this.#procs.keys()) {
-      let tasks: string[];
-      try {
-        tasks = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) => t.name);
-      } catch {
-        continue; // exited
-      }
-      for (const tid of tasks) {
-        const text = await Deno.readTextFile(`/proc/${pid}/task/${tid}/children`).catch(() => "");
-        for (const child of text.split(" ")) {
-          const n = Number(child);
-          if (n > 0 && !this.#procs.has(n) && !out.includes(n)) out.push(n);
-        }
+      for (const child of await childrenOf(pid)) {
+        if (!this.#procs.has(child) && !out.includes(child)) out.push(child);
       }
     }
     return out;
+  }
+
+  /**
+   * A traced process forked `child`, which the capture already traces: it is known at
+   * once as a copy of its parent (same program, files and environment), so its first
+   * spans carry its resource; {@link add} then looks at it properly. False if the parent
+   * is not traced.
+   */
+  adopt(parent: number, child: number): boolean {
+    const p = this.#procs.get(parent);
+    if (p === undefined || this.#procs.has(child)) return false;
+    const root = new RegExp(`^/proc/${parent}/`);
+    const info: ProcessInfo = {
+      ...p.info,
+      pid: child,
+      nsPid: p.info.nsPid === parent ? child : undefined,
+      files: p.info.files.map((f) => ({
+        ...f,
+        hostPath: f.hostPath.replace(root, `/proc/${child}/`),
+      })),
+    };
+    this.#procs.set(child, { ...p, info, resource: processResource(info) });
+    return true;
   }
 
   /** Stops tracing a process (it exited, or is no longer wanted). */

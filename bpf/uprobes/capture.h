@@ -20,6 +20,7 @@ enum event_kind {
 	EVENT_CLOSE = 3, /* the process closed a plain socket or freed an SSL* (a socket_event) */
 	EVENT_EXEC = 4,	 /* a process executed a new program (a process_event) */
 	EVENT_EXIT = 5,	 /* a traced process ended (a process_event) */
+	EVENT_FORK = 6,	 /* a traced process forked a new one, traced already (a process_event) */
 };
 
 /* Where a connection's bytes come from, and so what `conn` is. */
@@ -107,6 +108,8 @@ struct process_event {
 	__u32 tgid;
 	__u64 ts_ns;
 	char comm[16];
+	__u32 parent; /* EVENT_FORK: the process that forked */
+	__u32 _pad;
 };
 
 #endif /* UPSPAN_CAPTURE_H */

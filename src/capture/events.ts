@@ -12,12 +12,14 @@ const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
-/** A process that executed a new program, or a traced process that ended. */
+/** A process that executed a new program, a traced process that forked or ended. */
 export interface ProcessEvent {
   pid: number;
   /** The thread's name (after an exec: the new program's). */
   comm: string;
   monoNs: bigint;
+  /** A fork's parent process. */
+  parent?: number;
 }
 
 /**
@@ -34,8 +36,7 @@ export type CaptureEvent =
   | { type: "chunk"; chunk: StreamChunk }
   | { type: "socket"; socket: SocketInfo; key?: SocketKey }
   | { type: "close"; socket: SocketInfo }
-  | { type: "exec"; process: ProcessEvent }
-  | { type: "exit"; process: ProcessEvent };
+  | { type: "exec" | "exit" | "fork"; process: ProcessEvent };
 
 /** Prefix of the connection key of a plain socket (its kernel address follows). */
 const SOCKET_CONN_PREFIX = "sock:";
@@ -128,11 +129,13 @@ export function captureDecoder(types: CaptureTypes) {
   const KIND_CLOSE = value(kinds, "EVENT_CLOSE");
   const KIND_EXEC = value(kinds, "EVENT_EXEC");
   const KIND_EXIT = value(kinds, "EVENT_EXIT");
+  const KIND_FORK = value(kinds, "EVENT_FORK");
   const proc = types.structLayout("process_event");
   const p = {
     tgid: field(proc, "tgid"),
     ts: field(proc, "ts_ns"),
     comm: field(proc, "comm"),
+    parent: field(proc, "parent"),
   };
   const latin1 = new TextDecoder("latin1");
   const SOURCE_SOCKET = value(types.enumValues("event_source"), "SOURCE_SOCKET");
@@ -230,17 +233,17 @@ export function captureDecoder(types: CaptureTypes) {
       const sock = bytes.slice(at + s.conn, at + s.conn + 8) as SocketKey;
       return { type: "socket", socket: info, key: sock };
     }
-    if ((kind === KIND_EXEC || kind === KIND_EXIT) && length >= proc.size) {
+    if ((kind === KIND_EXEC || kind === KIND_EXIT || kind === KIND_FORK) && length >= proc.size) {
       const comm = bytes.subarray(at + p.comm, at + p.comm + 16);
       const end = comm.indexOf(0);
-      return {
-        type: kind === KIND_EXEC ? "exec" : "exit",
-        process: {
-          pid: view.getUint32(at + p.tgid, true),
-          comm: latin1.decode(end < 0 ? comm : comm.subarray(0, end)),
-          monoNs: view.getBigUint64(at + p.ts, true),
-        },
+      const process: ProcessEvent = {
+        pid: view.getUint32(at + p.tgid, true),
+        comm: latin1.decode(end < 0 ? comm : comm.subarray(0, end)),
+        monoNs: view.getBigUint64(at + p.ts, true),
       };
+      if (kind !== KIND_FORK) return { type: kind === KIND_EXEC ? "exec" : "exit", process };
+      process.parent = view.getUint32(at + p.parent, true);
+      return { type: "fork", process };
     }
     return undefined;
   };

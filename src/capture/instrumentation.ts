@@ -19,6 +19,7 @@ import { captureDecoder, type CaptureEvent, type ProcessEvent } from "./events.t
 import { IgnoredSockets, LruMap } from "./ignored_sockets.ts";
 import {
   attachSyscalls,
+  PROCESS_PROGRAMS,
   PROCESS_TRACEPOINTS,
   SYSCALL_PROGRAMS,
   type SyscallAttach,
@@ -73,8 +74,8 @@ export interface CaptureOptions {
   ) => void;
   /** The traced process a pid is, for `onChunk`. */
   info?: (pid: number) => ProcessInfo | undefined;
-  /** Execs and exits, as the process-life tracepoints report them. */
-  onProcess(event: { type: "exec" | "exit"; process: ProcessEvent }): void;
+  /** Forks, execs and exits, as the process-life tracepoints report them. */
+  onProcess(event: { type: "exec" | "exit" | "fork"; process: ProcessEvent }): void;
   log(line: string): void;
 }
 
@@ -140,11 +141,12 @@ export class CaptureInstrumentation {
     }
   }
 
-  /** Attaches the process-life tracepoints (execs, exits); throws a {@link BpfError}. */
+  /** Attaches the process-life tracepoints (forks, execs, exits); throws a {@link BpfError}. */
   watchProcesses(): void {
     for (const tp of PROCESS_TRACEPOINTS) {
       this.probes.attachTracepoint(tp.program, tp.category, tp.name);
     }
+    for (const program of PROCESS_PROGRAMS) this.probes.attachProgram(program);
   }
 
   /** The traced-pid map (key: tgid, value: enum trace_flags) and its flag values. */

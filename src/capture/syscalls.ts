@@ -43,6 +43,9 @@ export const PROCESS_TRACEPOINTS: readonly Tracepoint[] = [
   { program: "sched_process_exit", category: "sched", name: "sched_process_exit" },
 ];
 
+/** Raw tracepoint programs of process life, attached where their sections say: forks. */
+export const PROCESS_PROGRAMS: readonly string[] = ["sched_process_fork"];
+
 /**
  * How the capture hooks the read, write and close syscalls, cheapest for the host first:
  * - `socket`: the socket layer's tracepoints (BTF raw: `sock_send_length`,

@@ -6,6 +6,7 @@
  * @module
  */
 export {
+  childrenOf,
   inspectProcess,
   isAlive,
   type MappedFile,
@@ -13,6 +14,7 @@ export {
   type ProcessError,
   type ProcessInfo,
   type ProcessResult,
+  withDescendants,
 } from "./process.ts";
 export {
   type ContainerIdentity,

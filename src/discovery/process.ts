@@ -209,3 +209,36 @@ export async function isAlive(pid: number): Promise<boolean> {
   if (stat === undefined) return false;
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
 }
+
+/** The live children of a process: those each of its threads forked (`children` of each task). */
+export async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) => t.name);
+  } catch {
+    return out; // exited
+  }
+  for (const tid of tasks) {
+    const text = await readText(`/proc/${pid}/task/${tid}/children`) ?? "";
+    for (const child of text.split(" ")) {
+      const n = Number(child);
+      if (n > 0 && !out.includes(n)) out.push(n);
+    }
+  }
+  return out;
+}
+
+/**
+ * `pids` and every process descended from them (a pre-forking server's master and its
+ * workers), parents first; at most `max` in all.
+ */
+export async function withDescendants(pids: readonly number[], max = 4096): Promise<number[]> {
+  const out = [...pids];
+  for (let i = 0; i < out.length && out.length < max; i++) {
+    for (const child of await childrenOf(out[i]!)) {
+      if (!out.includes(child) && out.length < max) out.push(child);
+    }
+  }
+  return out;
+}

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Part of capture.bpf.c, included there only: exec and exit of processes. */
+/* Part of capture.bpf.c, included there only: fork, exec and exit of processes. */
 
-static __always_inline void send_process(__u32 kind, __u32 tgid)
+static __always_inline void send_process(__u32 kind, __u32 tgid, __u32 parent)
 {
-	struct process_event e = { .kind = kind, .tgid = tgid, .ts_ns = bpf_ktime_get_ns() };
+	struct process_event e = {
+		.kind = kind,
+		.tgid = tgid,
+		.ts_ns = bpf_ktime_get_ns(),
+		.parent = parent,
+	};
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
 	if (bpf_ringbuf_output(&events, &e, sizeof(e), wakeup_flags()) < 0)
 		count(STAT_DROPS);
@@ -15,7 +20,7 @@ int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (watch_exec || traced(tgid))
-		send_process(EVENT_EXEC, tgid);
+		send_process(EVENT_EXEC, tgid, 0);
 	return 0;
 }
 
@@ -28,6 +33,28 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	if ((__u32)id != tgid || !traced(tgid))
 		return 0;
 	bpf_map_delete_elem(&traced_tgids, &tgid);
-	send_process(EVENT_EXIT, tgid);
+	send_process(EVENT_EXIT, tgid, 0);
+	return 0;
+}
+
+/*
+ * A traced process forked (a pre-forking server's new worker, a forking server's handler):
+ * the child runs the same program and is traced from its first instruction, before user
+ * space hears of it. A new thread is not a new process.
+ */
+SEC("raw_tracepoint/sched_process_fork")
+int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	if (ptgid == ctgid)
+		return 0;
+	__u32 *flags = bpf_map_lookup_elem(&traced_tgids, &ptgid);
+	if (!flags)
+		return 0;
+	__u32 f = *flags;
+	if (bpf_map_update_elem(&traced_tgids, &ctgid, &f, BPF_NOEXIST) == 0)
+		send_process(EVENT_FORK, ctgid, ptgid);
 	return 0;
 }
