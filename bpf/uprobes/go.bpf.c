@@ -11,8 +11,10 @@
  * entry can never be mistaken for a new goroutine's.
  *
  * - net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request): entry keeps
- *   req (RDI) and rw's data pointer (RCX, a *http.response) and makes the goroutine's
- *   span context; return reads the request and the status, and sends the event.
+ *   req (RDI) and rw's data pointer (RCX: a *http.response, or over HTTP/2 — which
+ *   net/http's bundled server also serves through here — a *http2responseWriter) and
+ *   makes the goroutine's span context; return reads the request and the status, and
+ *   sends the event.
  * - net/http.(*Transport).roundTrip(req *Request) (*Response, error): req in RBX at entry;
  *   *Response in RAX and the error's itab in RBX at return.
  * - database/sql.(*DB).queryDC(ctx, txctx, dc, releaseConn, query string, args) and
@@ -409,6 +411,25 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 	return false;
 }
 
+/*
+ * Where the status a handler wrote lives: rw is a *http.response over HTTP/1, a
+ * *http2responseWriter (a pointer to its http2responseWriterState) over HTTP/2 — the
+ * request's ProtoMajor says which. 0 when unknown: no status rather than a wrong one.
+ */
+static __always_inline __u64 response_status_at(__u64 rw, __u8 proto_major,
+						const struct go_offsets *o)
+{
+	if (!rw)
+		return 0;
+	if (proto_major == 1)
+		return rw + o->response_status;
+	if (proto_major != 2 || o->h2_rw_rws == GO_OFFSET_ABSENT ||
+	    o->h2_rws_status == GO_OFFSET_ABSENT)
+		return 0;
+	__u64 rws = read_u64(rw + o->h2_rw_rws);
+	return rws ? rws + o->h2_rws_status : 0;
+}
+
 SEC("uprobe")
 int go_server_entry(struct pt_regs *ctx)
 {
@@ -454,8 +475,11 @@ int go_server_ret(struct pt_regs *ctx)
 	else if (o->req_pat != GO_OFFSET_ABSENT)
 		e->route_len =
 			read_str(e->route, GO_ROUTE_BYTES, read_u64(req + o->req_pat), o->pattern_str);
+	e->proto_major = read_u64(req + o->req_proto_major);
+	e->proto_minor = read_u64(req + o->req_proto_minor);
 	/* Go's int is 64-bit on amd64; 0 means the handler wrote nothing: 200. */
-	__s64 status = (__s64)read_u64(call->rw + o->response_status);
+	__u64 status_at = response_status_at(call->rw, e->proto_major, o);
+	__s64 status = status_at ? (__s64)read_u64(status_at) : -1;
 	e->status = status == 0 ? 200 : (status >= 100 && status <= 999 ? (__s32)status : 0);
 	count(GO_STAT_EVENTS);
 	bpf_ringbuf_submit(e, wakeup_flags());
@@ -498,8 +522,11 @@ int go_client_ret(struct pt_regs *ctx)
 	read_request(e, o, call->req, true);
 	__u64 resp = ctx->ax;
 	e->error = ctx->bx != 0; /* the error's itab */
-	if (resp && !e->error)
+	if (resp && !e->error) {
 		e->status = (__s32)read_u64(resp + o->resp_status_code);
+		e->proto_major = read_u64(resp + o->resp_proto_major);
+		e->proto_minor = read_u64(resp + o->resp_proto_minor);
+	}
 	count(GO_STAT_EVENTS);
 	bpf_ringbuf_submit(e, wakeup_flags());
 cleanup:

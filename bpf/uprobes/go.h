@@ -70,6 +70,12 @@ struct go_offsets {
 	__u32 g_parent_goid;	  /* runtime.g.parentGoid (uint64, Go 1.21+) */
 	__u32 req_header;	  /* net/http.Request.Header (map[string][]string) */
 	__u32 header_map;	  /* how Go lays out that map: 1 classic buckets, 2 swiss tables */
+	__u32 req_proto_major;	  /* net/http.Request.ProtoMajor (int): 2 for HTTP/2 */
+	__u32 req_proto_minor;	  /* net/http.Request.ProtoMinor (int) */
+	__u32 resp_proto_major;	  /* net/http.Response.ProtoMajor (int) */
+	__u32 resp_proto_minor;	  /* net/http.Response.ProtoMinor (int) */
+	__u32 h2_rw_rws;	  /* net/http.http2responseWriter.rws (*http2responseWriterState) */
+	__u32 h2_rws_status;	  /* net/http.http2responseWriterState.status (int; 0 means 200) */
 };
 
 /* The trace context of a span: new ids made in BPF, the parent's span id or 0. */
@@ -90,7 +96,8 @@ struct go_http_event {
 	__s32 status;	      /* response status; 0: none (client error) */
 	__u8 error;	      /* client: roundTrip returned an error */
 	__u8 tls;	      /* server: the request came over TLS (Request.TLS != nil) */
-	__u8 _pad[2];
+	__u8 proto_major;     /* HTTP version of the exchange (ProtoMajor); 0 unknown */
+	__u8 proto_minor;
 	/* True lengths of the strings; at most the field's size was copied. */
 	__u32 method_len;
 	__u32 scheme_len;

@@ -57,6 +57,10 @@ export function encodeGoEvent(types: GoEventTypes, event: GoEvent): Uint8Array {
     view.setInt32(f("status").offset, event.status, true);
     bytes[f("error").offset] = event.error ? 1 : 0;
     bytes[f("tls").offset] = event.tls ? 1 : 0;
+    const [major, minor] = event.protocolVersion === "" ? [0, 0] : event.protocolVersion
+      .split(".").map(Number);
+    bytes[f("proto_major").offset] = major ?? 0;
+    bytes[f("proto_minor").offset] = minor ?? 0;
   }
   return bytes;
 }
@@ -91,6 +95,7 @@ export function sampleGoEvents(): [GoHttpEvent, GoHttpEvent, GoSqlEvent] {
       status: 503,
       error: false,
       tls: true,
+      protocolVersion: "2",
     },
     {
       type: "client",
@@ -109,6 +114,7 @@ export function sampleGoEvents(): [GoHttpEvent, GoHttpEvent, GoSqlEvent] {
       status: 404,
       error: false,
       tls: false,
+      protocolVersion: "1.1",
     },
     {
       type: "sql",

@@ -47,6 +47,8 @@ export interface GoHttpEvent {
   error: boolean;
   /** Server: the request came over TLS. */
   tls: boolean;
+  /** The exchange's HTTP version (`1.1`, `2`); "" when unknown (a client error). */
+  protocolVersion: string;
 }
 
 /** One database/sql query or exec. */
@@ -106,6 +108,12 @@ function idHex(view: DataView, at: number): string {
   return view.getBigUint64(at, true).toString(16).padStart(16, "0");
 }
 
+/** `network.protocol.version` of a ProtoMajor/ProtoMinor pair: "2", "1.1", "1.0". */
+function protocolVersion(major: number, minor: number): string {
+  if (major === 2) return "2";
+  return major === 1 && minor <= 1 ? `1.${minor}` : "";
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 /**
@@ -153,6 +161,8 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
   const hStatus = field(http, "status").offset;
   const hError = field(http, "error").offset;
   const hTls = field(http, "tls").offset;
+  const hMajor = field(http, "proto_major").offset;
+  const hMinor = field(http, "proto_minor").offset;
   const sOp = field(sql, "op").offset;
   const sError = field(sql, "error").offset;
   const sQuery = text(sql, "query");
@@ -206,6 +216,7 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
           status: status >= 100 && status <= 999 ? status : 0,
           error: bytes[offset + hError] !== 0,
           tls: bytes[offset + hTls] !== 0,
+          protocolVersion: protocolVersion(bytes[offset + hMajor]!, bytes[offset + hMinor]!),
         },
       };
     }

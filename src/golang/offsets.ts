@@ -39,6 +39,13 @@ export const GO_OFFSET_FIELDS = {
   g_goid: ["runtime.g", "goid", true],
   g_parent_goid: ["runtime.g", "parentGoid", false],
   req_header: ["net/http.Request", "Header", false],
+  req_proto_major: ["net/http.Request", "ProtoMajor", true],
+  req_proto_minor: ["net/http.Request", "ProtoMinor", true],
+  resp_proto_major: ["net/http.Response", "ProtoMajor", true],
+  resp_proto_minor: ["net/http.Response", "ProtoMinor", true],
+  // The bundled HTTP/2 server's ResponseWriter; absent where HTTP/2 is built out.
+  h2_rw_rws: ["net/http.http2responseWriter", "rws", false],
+  h2_rws_status: ["net/http.http2responseWriterState", "status", false],
 } as const satisfies Record<string, readonly [string, string, boolean]>;
 
 /**

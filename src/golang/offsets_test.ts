@@ -31,6 +31,15 @@ Deno.test("resolveGoOffsets: the table by version, routes per Go version", () =>
   const b = resolveGoOffsets("go1.26.11");
   assert.ok(a.ok && b.ok);
   assert.notEqual(a.offsets.response_status, b.offsets.response_status);
+
+  // The HTTP/2 server's status, for every supported minor version.
+  for (const v of ["go1.19.13", "go1.20.14", "go1.21.13", "go1.25.14", "go1.26.11"]) {
+    const r = resolveGoOffsets(v);
+    assert.ok(r.ok, v);
+    assert.equal(r.offsets.h2_rw_rws, 0, v);
+    assert.notEqual(r.offsets.h2_rws_status, GO_OFFSET_ABSENT, v);
+    assert.notEqual(r.offsets.req_proto_major, GO_OFFSET_ABSENT, v);
+  }
 });
 
 Deno.test("resolveGoOffsets: an unknown version is an error, never a guess", () => {
@@ -53,10 +62,12 @@ Deno.test("resolveGoOffsets: DWARF first, the table when DWARF lacks a member", 
       RemoteAddr: 5,
       TLS: 6,
       Pattern: 7,
+      ProtoMajor: 15,
+      ProtoMinor: 16,
     },
     "net/url.URL": { Scheme: 8, Host: 9, Path: 10, RawQuery: 11 },
     "net/http.response": { status: 12 },
-    "net/http.Response": { StatusCode: 13 },
+    "net/http.Response": { StatusCode: 13, ProtoMajor: 17, ProtoMinor: 18 },
     "runtime.g": { goid: 14 },
   };
   const dwarf = {
@@ -71,6 +82,9 @@ Deno.test("resolveGoOffsets: DWARF first, the table when DWARF lacks a member", 
   assert.equal(r.offsets.req_pattern, 7);
   assert.equal(r.offsets.req_pat, GO_OFFSET_ABSENT);
   assert.equal(r.offsets.g_parent_goid, GO_OFFSET_ABSENT);
+  // No HTTP/2 server in the binary's DWARF: its status is left unread, never guessed.
+  assert.equal(r.offsets.h2_rws_status, GO_OFFSET_ABSENT);
+  assert.equal(r.offsets.req_proto_major, 15);
   delete members["net/http.response"];
   const fallback = resolveGoOffsets("go1.22.12", dwarf);
   assert.ok(fallback.ok);

@@ -56,6 +56,7 @@ function httpSpan(e: GoHttpEvent, ctx: GoSpanContext): Span {
     exchange.peer = { address: peer.host, port: peer.port };
   }
   if (e.contentLength > 0) exchange.requestBodySize = e.contentLength;
+  if (e.protocolVersion !== "") exchange.protocolVersion = e.protocolVersion;
   return httpExchangeSpan(exchange, e.ids, ctx);
 }
 

@@ -25,6 +25,7 @@ Deno.test("goSpan: a server span with route, redacted query, TLS and 5xx error",
     "client.port": 51234,
     "network.peer.address": "10.0.0.7",
     "network.peer.port": 51234,
+    "network.protocol.version": "2",
     "error.type": "503",
   });
   assert.equal(span.status.code, "ERROR");
@@ -41,8 +42,10 @@ Deno.test("goSpan: a client span with url.full and 4xx error", () => {
   assert.equal(span.attributes["server.port"], 443);
   assert.equal(span.attributes["http.request.body.size"], 17);
   assert.equal(span.attributes["error.type"], "404");
+  assert.equal(span.attributes["network.protocol.version"], "1.1");
   assert.equal(span.status.code, "ERROR");
-  const failed = goSpan({ ...client, status: 0, error: true }, ctx);
+  const failed = goSpan({ ...client, status: 0, error: true, protocolVersion: "" }, ctx);
+  assert.equal(failed.attributes["network.protocol.version"], undefined);
   assert.equal(failed.status.code, "ERROR");
   assert.equal(failed.attributes["error.type"], "_OTHER");
   assert.equal(failed.attributes["http.response.status_code"], undefined);

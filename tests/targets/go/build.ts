@@ -99,10 +99,19 @@ export interface GoServer {
   stop(): Promise<void>;
 }
 
-/** Starts a built fixture server and waits for its "listening" line. */
-export async function startGoServer(path: string): Promise<GoServer> {
+/**
+ * Starts a built fixture server and waits for its "listening" line; with `tls`, both its
+ * listeners serve HTTPS (and HTTP/2) with that certificate.
+ */
+export async function startGoServer(
+  path: string,
+  options: { tls?: { cert: string; key: string } } = {},
+): Promise<GoServer> {
   const [cmd, args] = tied([path]);
-  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
+  const env: Record<string, string> = options.tls
+    ? { UPSPAN_TLS_CERT: options.tls.cert, UPSPAN_TLS_KEY: options.tls.key }
+    : {};
+  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "inherit" }).spawn();
   const reader = child.stdout.getReader();
   let text = "";
   while (!text.includes("\n")) {

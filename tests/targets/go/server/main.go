@@ -2,10 +2,14 @@
 // calls a second local HTTP endpoint (a backend listener in the same process) and runs
 // database/sql queries against an in-process fake driver, one of them from a goroutine
 // the handler starts. Standard library only. Prints "listening <port> <backend port>".
+// With UPSPAN_TLS_CERT and UPSPAN_TLS_KEY set, both listeners serve HTTPS (HTTP/2 by ALPN)
+// and the handler's backend calls go over HTTP/2 too.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -128,11 +132,28 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
+	certFile, keyFile := os.Getenv("UPSPAN_TLS_CERT"), os.Getenv("UPSPAN_TLS_KEY")
+	serve := func(l net.Listener, h http.Handler) error { return http.Serve(l, h) }
 	backendBase = "http://" + back.Addr().String()
+	if certFile != "" {
+		pem, err := os.ReadFile(certFile)
+		if err != nil {
+			panic(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		client.Transport = &http.Transport{
+			MaxIdleConnsPerHost: 64,
+			ForceAttemptHTTP2:   true,
+			TLSClientConfig:     &tls.Config{RootCAs: roots},
+		}
+		serve = func(l net.Listener, h http.Handler) error { return http.ServeTLS(l, h, certFile, keyFile) }
+		backendBase = "https://" + back.Addr().String()
+	}
 	frontMux, backMux := http.NewServeMux(), http.NewServeMux()
 	registerRoutes(frontMux, backMux)
-	go http.Serve(back, backMux)
+	go serve(back, backMux)
 	fmt.Printf("listening %d %d\n", front.Addr().(*net.TCPAddr).Port, back.Addr().(*net.TCPAddr).Port)
 	os.Stdout.Sync()
-	panic(http.Serve(front, frontMux))
+	panic(serve(front, frontMux))
 }
