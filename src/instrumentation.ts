@@ -22,6 +22,12 @@ export interface Instrumented {
    * make two (Go's net/http).
    */
   ownsHttp?: boolean;
+  /**
+   * With `ownsHttp`: the process also makes RPC calls its probes do not see (grpc-go's own
+   * HTTP/2 transport), so the socket capture keeps watching it and its gRPC streams still
+   * make spans from the bytes; its other HTTP does not.
+   */
+  rpcFromBytes?: boolean;
   /** Its probes see the process's SQL statements: the wire parsers must not add spans. */
   ownsSql?: boolean;
 }

@@ -292,9 +292,10 @@ export class TracedProcesses {
         r = { attached: false, note: `pid ${info.pid}: ${inst.name}: ${(e as Error).message}` };
       }
       if (r.note && (say || r.attached)) this.#opts.log(r.note);
-      // Its probes make the spans: none from the sockets, none for HTTP from TLS plaintext.
+      // Its probes make the spans: none from the sockets, none for HTTP from TLS plaintext
+      // — except gRPC calls its probes cannot see, which still come from the bytes.
       if (r.ownsHttp) {
-        flags &= ~this.#opts.socketsFlag;
+        if (!r.rpcFromBytes) flags &= ~this.#opts.socketsFlag;
         httpByProbes = true;
       }
       if (r.ownsSql) sqlByLibrary = true;

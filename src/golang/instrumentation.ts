@@ -91,13 +91,15 @@ export class GoInstrumentation implements Instrumentation {
       pin ? process.pid : -1,
     );
     const skipped = loc.skipped.length ? `; not probed: ${loc.skipped.map((s) => s.symbol)}` : "";
+    const grpc = loc.grpc === undefined ? "" : `; grpc-go ${loc.grpc} calls from its bytes`;
     return {
       attached: true,
       ownsHttp: true,
+      rpcFromBytes: loc.grpc !== undefined,
       ownsSql: loc.sites.some((s) => s.group === "sql"),
       note: `pid ${process.pid} (${process.comm}): Go ${loc.version}, offsets from ${
         loc.offsetsSource === "dwarf" ? "its DWARF" : "the table"
-      }, ${loc.sites.length} probe sites${skipped}`,
+      }, ${loc.sites.length} probe sites${skipped}${grpc}`,
     };
   }
 

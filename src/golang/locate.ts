@@ -44,6 +44,11 @@ export interface GoLocation {
   skipped: { symbol: string; reason: string }[];
   /** The database its database/sql driver talks to, from its build information. */
   sqlSystem: SqlSystem;
+  /**
+   * The grpc-go module version (`google.golang.org/grpc`) the binary links, if any: its
+   * calls run over grpc-go's own HTTP/2 transport, which no net/http probe sees.
+   */
+  grpc?: string;
 }
 
 /** What {@linkcode locateGo} returns. */
@@ -129,6 +134,9 @@ export async function locateGo(
       error: `${path} (${version}) uses neither net/http nor database/sql; nothing to probe`,
     };
   }
+  const grpc = info.ok
+    ? info.info.deps.find((d) => d.path === "google.golang.org/grpc")?.version
+    : undefined;
   return {
     ok: true,
     location: {
@@ -139,6 +147,7 @@ export async function locateGo(
       sites,
       skipped,
       sqlSystem: goSqlSystem(info.ok ? info.info.deps.map((d) => d.path) : []),
+      ...(grpc === undefined ? {} : { grpc }),
     },
   };
 }

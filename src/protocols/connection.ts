@@ -40,7 +40,8 @@ export interface ConnectionConfig {
   counters(family: ProtocolFamily | undefined): ProtocolCounters;
   /**
    * Whether a process's spans of a family come from elsewhere (its own probes): a
-   * connection claimed by such a protocol is given up at once. Default: never.
+   * connection claimed by such a protocol is given up at once, unless the protocol
+   * carries RPC calls too (parsed for those only). Default: never.
    */
   elsewhere?(pid: number, family: ProtocolFamily): boolean;
   /** Every protocol of a family has given a connection up (for counting). */
@@ -64,6 +65,7 @@ const MAX_SNIFF_BYTES = 64;
 /** The live view a parser gets of its connection. */
 interface View extends ParserConnection {
   role: "client" | "server";
+  rpcOnly: boolean;
   secure: boolean;
   socket: SocketInfo | undefined;
   counters: ProtocolCounters;
@@ -118,6 +120,7 @@ export class Connection {
       pid,
       conn,
       role: "client",
+      rpcOnly: false,
       secure: false,
       socket: undefined,
       counters: config.counters(undefined),
@@ -369,12 +372,14 @@ export class Connection {
     monoNs: bigint,
     tid: number,
   ): void {
-    if (this.#cfg.elsewhere?.(this.pid, protocol.family)) {
+    const elsewhere = this.#cfg.elsewhere?.(this.pid, protocol.family) ?? false;
+    if (elsewhere && !protocol.carriesRpc) {
       this.#giveUp();
       return;
     }
     const view = this.#view;
     view.role = clientDir === EGRESS ? "client" : "server";
+    view.rpcOnly = elsewhere;
     view.counters = this.#cfg.counters(protocol.family);
     this.#state = "parsing";
     this.#protocol = protocol;

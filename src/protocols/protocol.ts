@@ -65,6 +65,13 @@ export interface Protocol {
    * Sees at most the first 64 bytes of an opening; never throws.
    */
   sniff(bytes: Uint8Array, direction: Direction): SniffVerdict;
+  /**
+   * Whether its connections also carry RPC calls (gRPC over HTTP/2) that no probe of the
+   * process makes spans of: a process whose spans of this family come from elsewhere
+   * still has such a connection parsed, for those calls only
+   * ({@linkcode ParserConnection.rpcOnly}). Default false: given up.
+   */
+  readonly carriesRpc?: boolean;
   /** Opens the parser of one connection this protocol has claimed. */
   open(connection: ParserConnection): ConnectionParser;
 }
@@ -116,6 +123,11 @@ export interface ParserConnection {
   readonly conn: string;
   /** Which end of the connection the traced process is. */
   readonly role: "client" | "server";
+  /**
+   * The process's other spans of this family come from elsewhere (Go's net/http probes):
+   * only RPC calls get spans here, see {@linkcode Protocol.carriesRpc}.
+   */
+  readonly rpcOnly: boolean;
   /** Plaintext decrypted from TLS (`url.scheme` https), as of the latest chunk. */
   readonly secure: boolean;
   /** The socket under the connection, once known (it may come after the first exchange). */

@@ -57,15 +57,20 @@ export interface GrpcFixture extends AsyncDisposable {
   port: number;
 }
 
-/** Starts the fixture in `mode` on a free port and waits for its "ready" line. */
+/**
+ * Starts the fixture in `mode` on a free port and waits for its "ready" line; `tls` makes
+ * the gRPC server serve over TLS with that certificate.
+ */
 export async function startGrpcFixture(
   binary: string,
   mode: "serve" | "h2c",
+  tls?: { cert: string; key: string },
 ): Promise<GrpcFixture> {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
-  const [cmd, args] = tied([binary, mode, `127.0.0.1:${port}`]);
+  const extra = tls === undefined ? [] : [tls.cert, tls.key];
+  const [cmd, args] = tied([binary, mode, `127.0.0.1:${port}`, ...extra]);
   const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
   const reader = child.stdout.getReader();
   let text = "";
@@ -83,6 +88,56 @@ export async function startGrpcFixture(
         child.kill("SIGKILL");
       } catch { /* already gone */ }
       await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+/** A running gRPC client of the fixture, idle until asked to make its calls. */
+export interface GrpcClient extends AsyncDisposable {
+  pid: number;
+  /** Makes the three calls (Say ok, Say failing with status 5, Count) and returns what it printed. */
+  calls(): Promise<string>;
+}
+
+/** Starts the fixture's client of the server at `port` (over TLS trusting `ca`, if given). */
+export async function startGrpcClient(
+  binary: string,
+  port: number,
+  ca?: string,
+): Promise<GrpcClient> {
+  const [cmd, args] = tied([binary, "client", `127.0.0.1:${port}`, ...(ca ? [ca] : [])]);
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const writer = child.stdin.getWriter();
+  const until = async (line: string) => {
+    let text = "";
+    while (!text.endsWith(`${line}\n`)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the gRPC client exited before "${line}": ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    return text;
+  };
+  await until("ready");
+  return {
+    pid: child.pid,
+    async calls() {
+      await writer.write(new TextEncoder().encode("go\n"));
+      return await until("done");
+    },
+    async [Symbol.asyncDispose]() {
+      await writer.close().catch(() => {});
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+      reader.releaseLock();
       await child.stdout.cancel().catch(() => {});
     },
   };

@@ -3,7 +3,9 @@
  * process's role says which direction is the client's; streams are followed by
  * `connection.ts` and each finished one becomes a span (`exchange.ts`). Trace context is
  * fixed when a request's headers arrive, as for HTTP/1: a server continues a `traceparent`
- * or a traced caller on this host, a client is the child of what its thread serves.
+ * or a traced caller on this host, a client is the child of what its thread serves. In a
+ * process whose HTTP spans its own probes make (Go's net/http), only gRPC calls are
+ * followed: grpc-go has its own HTTP/2 transport, which no net/http probe sees.
  *
  * @module
  */
@@ -13,7 +15,13 @@ import { requestFields } from "../http/headers.ts";
 import { RequestLinks } from "../http/request_links.ts";
 import type { HttpCounters } from "../http1/parser.ts";
 import type { ConnectionParser, ParserConnection } from "../protocol.ts";
-import { Http2Connection, type Http2Exchange, type Http2Message, type Side } from "./connection.ts";
+import {
+  Http2Connection,
+  type Http2Exchange,
+  type Http2Message,
+  isGrpc,
+  type Side,
+} from "./connection.ts";
 import { http2Span, requestRecord } from "./exchange.ts";
 
 /**
@@ -91,8 +99,17 @@ export class Http2ConnectionParser implements ConnectionParser {
     this.#lostBlocks = lostBlocks;
   }
 
+  /**
+   * Whether a stream gets a span here: every one, or only gRPC calls where the process's
+   * other HTTP spans come from its own probes (Go's net/http).
+   */
+  #traced(request: Http2Message): boolean {
+    return !this.#c.rpcOnly || isGrpc(request.headers);
+  }
+
   /** Fixes a request's span ids (`../http/request_links.ts`). */
   #link(m: Http2Message): void {
+    if (!this.#traced(m)) return;
     const req = requestRecord(m);
     if (req === undefined) return;
     this.#links.head(m, {
@@ -104,6 +121,7 @@ export class Http2ConnectionParser implements ConnectionParser {
   }
 
   #done(x: Http2Exchange): void {
+    if (!this.#traced(x.request)) return;
     const end = x.response?.lastByteMonoNs ?? x.request.lastByteMonoNs;
     this.#links.done(x.request, x.request.tid, x, end);
   }

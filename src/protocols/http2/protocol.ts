@@ -73,6 +73,7 @@ export const http2: Protocol = {
   name: "http2",
   family: "http",
   ports: [],
+  carriesRpc: true,
   sniff: (bytes) => sniffHttp2(bytes),
   open: (connection) => new Http2ConnectionParser(connection),
 };

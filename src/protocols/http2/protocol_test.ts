@@ -7,8 +7,16 @@ import { loadCapture, type Piece } from "./_testdata.ts";
 import { sniffHttp2 } from "./protocol.ts";
 
 /** Replays a capture into a registry connection as the server's or the client's probe saw it. */
-function traced(pieces: Piece[], role: "server" | "client", socket?: SocketInfo) {
-  const t = testConnection(PROTOCOLS, { ids: countingIds() });
+function traced(
+  pieces: Piece[],
+  role: "server" | "client",
+  socket?: SocketInfo,
+  httpElsewhere = false,
+) {
+  const t = testConnection(PROTOCOLS, {
+    ids: countingIds(),
+    elsewhere: (_pid, family) => httpElsewhere && family === "http",
+  });
   if (socket) t.conn.setSocket(socket);
   const pos = { ingress: 0, egress: 0 };
   for (const p of pieces) {
@@ -151,6 +159,22 @@ Deno.test("http2 protocol: grpc-go calls become gRPC spans, server and client st
     ["demo.Echo/Say", { code: "ERROR", message: "failed as asked" }, "NOT_FOUND"],
     ["demo.Echo/Count", { code: "UNSET" }, undefined],
   ]);
+});
+
+Deno.test("http2 protocol: where HTTP spans come from probes (Go's net/http), gRPC calls only", () => {
+  const [grpc] = loadCapture("grpc_go");
+  for (const role of ["server", "client"] as const) {
+    const all = traced(grpc!, role, SOCKET).spans;
+    const kept = traced(grpc!, role, SOCKET, true);
+    assert.equal(kept.conn.protocol, "http2", "claimed, not given up");
+    assert.deepEqual(kept.spans.map((s) => s.name), all.map((s) => s.name));
+    assert.equal(kept.spans.length, 3);
+  }
+  const [nginx] = loadCapture("nginx_h2c");
+  const plain = traced(nginx!, "server", SOCKET, true);
+  assert.equal(plain.conn.protocol, "http2");
+  assert.deepEqual(plain.spans, [], "plain HTTP/2 is left to the probes");
+  assert.equal(plain.counters.requestsDropped, 0, "not counted as lost either");
 });
 
 Deno.test("http2 protocol: joined mid-way, spans only with what is known, never wrong", () => {

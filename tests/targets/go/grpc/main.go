@@ -3,13 +3,17 @@
 // and a server-streaming one (Count: as many messages as the request's length). Messages are
 // raw bytes through a codec registered under the proto name, so no generated code is needed.
 //
-//	grpc serve ADDR                 serve until killed; prints "ready" once listening
+//	grpc serve ADDR [CERT KEY]      serve until killed (over TLS with CERT and KEY); prints
+//	                                "ready" once listening
 //	grpc call ADDR                  Say "hello", Say "fail:5", Count "abcd", then exits
+//	grpc client ADDR [CA]           prints "ready", then makes those three calls (over TLS
+//	                                trusting CA) for each line read, printing "done" after
 //	grpc h2c ADDR                   net/http over cleartext HTTP/2 (prior knowledge and the
 //	                                Upgrade: h2c path): /hello answers, anything else 404
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -23,6 +27,7 @@ import (
 	"golang.org/x/net/http2/h2c"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/status"
@@ -84,7 +89,16 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		s := grpc.NewServer()
+		var opts []grpc.ServerOption
+		if len(os.Args) >= 5 {
+			creds, err := credentials.NewServerTLSFromFile(os.Args[3], os.Args[4])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			opts = append(opts, grpc.Creds(creds))
+		}
+		s := grpc.NewServer(opts...)
 		s.RegisterService(&desc, struct{}{})
 		fmt.Println("ready")
 		_ = s.Serve(l)
@@ -108,27 +122,56 @@ func main() {
 			os.Exit(1)
 		}
 		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, req := range []string{"hello", "fail:5"} {
-			in, out := []byte(req), []byte(nil)
-			err := conn.Invoke(ctx, "/demo.Echo/Say", &in, &out)
-			fmt.Printf("Say %s: %q %v\n", req, out, status.Code(err))
-		}
-		stream, err := conn.NewStream(ctx, &desc.Streams[0], "/demo.Echo/Count")
-		if err == nil {
-			in := []byte("abcd")
-			_ = stream.SendMsg(&in)
-			_ = stream.CloseSend()
-			n := 0
-			for {
-				var out []byte
-				if stream.RecvMsg(&out) != nil {
-					break
-				}
-				n++
+		calls(conn)
+	case "client":
+		creds := insecure.NewCredentials()
+		if len(os.Args) >= 4 {
+			var err error
+			if creds, err = credentials.NewClientTLSFromFile(os.Args[3], ""); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
 			}
-			fmt.Printf("Count: %d messages\n", n)
+		}
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer conn.Close()
+		fmt.Println("ready")
+		lines := bufio.NewScanner(os.Stdin)
+		for lines.Scan() {
+			calls(conn)
+			fmt.Println("done")
 		}
 	}
+}
+
+// calls makes a unary call that succeeds, one that fails with status 5 (NOT_FOUND) and a
+// server-streaming call of four messages.
+func calls(conn *grpc.ClientConn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, req := range []string{"hello", "fail:5"} {
+		in, out := []byte(req), []byte(nil)
+		err := conn.Invoke(ctx, "/demo.Echo/Say", &in, &out)
+		fmt.Printf("Say %s: %q %v\n", req, out, status.Code(err))
+	}
+	stream, err := conn.NewStream(ctx, &desc.Streams[0], "/demo.Echo/Count")
+	if err != nil {
+		fmt.Printf("Count: %v\n", status.Code(err))
+		return
+	}
+	in := []byte("abcd")
+	_ = stream.SendMsg(&in)
+	_ = stream.CloseSend()
+	n := 0
+	for {
+		var out []byte
+		if stream.RecvMsg(&out) != nil {
+			break
+		}
+		n++
+	}
+	fmt.Printf("Count: %d messages\n", n)
 }
