@@ -8,6 +8,7 @@ import type { Span } from "../model/span.ts";
 import type { IdGenerator } from "../model/ids.ts";
 import { RandomIdGenerator } from "../model/ids.ts";
 import { PeerLinks } from "../context/peer_links.ts";
+import { ReceivedHeaders } from "../context/received_headers.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
 import { Connection } from "./connection.ts";
 import type { Protocol, ProtocolFamily, ProtocolLimits } from "./protocol.ts";
@@ -41,6 +42,7 @@ export function testConnection(protocols: readonly Protocol[], o: TestConnection
       ids: o.ids ?? new RandomIdGenerator(),
       peers: new PeerLinks(),
       threads: o.threads ?? new ThreadRequests(),
+      received: new ReceivedHeaders(),
       limits: {
         maxHeaderBytes: o.maxHeaderBytes ?? 65536,
         maxPipelined: o.maxPipelined ?? 64,

@@ -27,6 +27,7 @@ import type { Attributes, Span } from "../model/span.ts";
 import type { IdGenerator } from "../model/ids.ts";
 import type { TraceContext } from "../model/trace_context.ts";
 import type { PeerLinks } from "../context/peer_links.ts";
+import type { ReceivedHeaders } from "../context/received_headers.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
 import type { ReassemblyCounters } from "../streams/reassembler.ts";
 
@@ -182,6 +183,8 @@ export interface ProtocolEnv {
   peers: PeerLinks;
   /** The request each thread is serving, to parent the calls it makes (`src/context`). */
   threads: ThreadRequests;
+  /** Incoming `traceparent`s, to know one a proxy passes on (`src/context`). */
+  received: ReceivedHeaders;
   /** Limits and switches, shared by all protocols. */
   limits: ProtocolLimits;
 }

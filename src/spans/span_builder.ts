@@ -10,6 +10,7 @@ import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
 import { PeerLinks } from "../context/peer_links.ts";
+import { ReceivedHeaders } from "../context/received_headers.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
 import type { Protocol, ProtocolFamily } from "../protocols/protocol.ts";
 import { PROTOCOLS } from "./registry.ts";
@@ -139,6 +140,7 @@ export class SpanBuilder {
         ids: options.ids ?? new RandomIdGenerator(),
         peers: new PeerLinks(),
         threads: options.threads ?? new ThreadRequests(),
+        received: new ReceivedHeaders(),
         limits: {
           maxHeaderBytes: options.maxHeaderBytes ?? 65536,
           maxPipelined: options.maxPipelined ?? 64,

@@ -10,6 +10,7 @@
  */
 import type { TraceContext } from "../../model/trace_context.ts";
 import { clientToServer } from "../../context/peer_links.ts";
+import { parseTraceparent } from "../../context/traceparent.ts";
 import type { ParserConnection } from "../protocol.ts";
 import { requestContext } from "./semconv.ts";
 
@@ -72,16 +73,29 @@ export class RequestLinks<R extends object, X> {
       return;
     }
     const key = clientToServer(socket, this.#server);
-    const { peers, threads, ids } = c.env;
+    const { peers, threads, ids, received } = c.env;
+    const tp = head.traceparent === undefined ? undefined : parseTraceparent(head.traceparent);
     if (this.#server) {
       const caller = key === undefined ? undefined : peers.take(key, head.line);
-      const context = requestContext(head.traceparent, "SERVER", ids, caller);
+      // The traced client's span is the nearer parent than a header it merely passed on.
+      const context = caller !== undefined && caller.traceId === tp?.traceId
+        ? requestContext(undefined, "SERVER", ids, caller)
+        : requestContext(head.traceparent, "SERVER", ids, caller);
       this.#contexts.set(request, context);
       threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
+      if (tp !== undefined) received.received(c.pid, tp.traceId, tp.parentId, context);
     } else {
-      // A call made by a thread while it serves a request is that request's child.
-      const parent = threads.parentOf(c.pid, head.tid, head.firstByteMonoNs);
-      const context = requestContext(head.traceparent, "CLIENT", ids, parent);
+      // A header this process received is passed on (a proxy): the call is the child of
+      // the request that brought it in. Otherwise a call made by a thread while it serves
+      // a request is that request's child.
+      const forwarded = tp && received.receivedBy(c.pid, tp.traceId, tp.parentId);
+      const parent = forwarded ?? threads.parentOf(c.pid, head.tid, head.firstByteMonoNs);
+      const context = requestContext(
+        forwarded ? undefined : head.traceparent,
+        "CLIENT",
+        ids,
+        parent,
+      );
       this.#contexts.set(request, context);
       if (key !== undefined) peers.offer(key, context, head.line);
     }
