@@ -25,7 +25,7 @@ import { startNginx } from "../tests/targets/nginx.ts";
 import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
 import { PG_BIN, startPostgres } from "../tests/targets/sql_servers.ts";
 import { inspectProcess } from "../src/discovery/mod.ts";
-import { locateOpenSSL } from "../src/tls/mod.ts";
+import { locateTls, OPENSSL } from "../src/tls/mod.ts";
 import { locateGo } from "../src/golang/mod.ts";
 import { readLibrary } from "../src/sqllib/locate.ts";
 import { openElf } from "../src/symbols/mod.ts";
@@ -336,7 +336,7 @@ async function https() {
   const url = `https://127.0.0.1:${server.port}/hello`;
   const proc = await inspectProcess(server.pid);
   if (!proc.ok) throw new Error(proc.message);
-  const ssl = await locateOpenSSL(proc.process);
+  const ssl = await locateTls(proc.process, [OPENSSL]);
   if (!ssl.ok) throw new Error(ssl.message);
   const sites: FloorSite[] = ssl.sites.map((s) => ({
     path: s.file.hostPath,
@@ -387,7 +387,7 @@ async function h2() {
   for (const pid of server.pids) {
     const proc = await inspectProcess(pid);
     if (!proc.ok) throw new Error(proc.message);
-    const ssl = await locateOpenSSL(proc.process);
+    const ssl = await locateTls(proc.process, [OPENSSL]);
     if (!ssl.ok) throw new Error(ssl.message);
     for (const s of ssl.sites) {
       sites.push({ path: s.file.hostPath, offset: s.offset, retprobe: s.retprobe, pid });

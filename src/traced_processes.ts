@@ -18,10 +18,12 @@ import {
 import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import type { Attributes } from "./model/span.ts";
-import { locateGoTls, locateOpenSSL, type ProbeSite } from "./tls/mod.ts";
+import { locateTls, type ProbeSite, TLS_LIBRARIES } from "./tls/mod.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 
 const INSPECT_AT_ONCE = 32;
+/** The TLS libraries a process may load after it started. */
+const LOADED_LATE = TLS_LIBRARIES.filter((l) => l.loadedLate);
 
 /** What adding a process came to. */
 export type AddResult =
@@ -166,15 +168,17 @@ export class TracedProcesses {
     return r.result;
   }
 
-  /** Looks again for OpenSSL loaded since (a program that imports `ssl` late). */
+  /** Looks again for a TLS library loaded since (a program that imports `ssl` late). */
   async recheck(pid: number): Promise<boolean> {
     const p = this.#procs.get(pid);
     if (p === undefined || p.tls) return false;
     const r = await inspectProcess(pid);
     if (!r.ok) return false;
-    const where = await locateOpenSSL(r.process);
+    const where = await locateTls(r.process, LOADED_LATE);
     if (!where.ok) return false;
-    this.#opts.log(`pid ${pid} (${r.process.comm}): OpenSSL loaded, in ${where.file.path}`);
+    this.#opts.log(
+      `pid ${pid} (${r.process.comm}): ${where.library.name} loaded, in ${where.file.path}`,
+    );
     if ((await this.#attachThrough(where.sites, [pid], this.#opts.pin)).length > 0) return false;
     p.info = r.process;
     p.tls = true;
@@ -263,19 +267,13 @@ export class TracedProcesses {
   ): Promise<{ result: AddResult; sites?: ProbeSite[] }> {
     const r = await inspectProcess(pid);
     if (!r.ok) return { result: { ok: false, reason: r.reason, message: r.message } };
-    const where = await locateOpenSSL(r.process);
+    const where = await locateTls(r.process);
     const name = `pid ${pid} (${r.process.comm})`;
     if (!where.ok) {
-      // No OpenSSL: a Go program may have its own TLS.
-      const go = await locateGoTls(r.process);
-      if (typeof go !== "string") {
-        if (say !== "none") this.#opts.log(`${name}: Go's crypto/tls in ${r.process.exe}`);
-        return { result: { ok: true, process: r.process, tls: true }, sites: go };
-      }
       if (say === "all") this.#opts.log(`${name} ${where.message}: tracing its plain sockets only`);
       return { result: { ok: true, process: r.process, tls: false } };
     }
-    if (say !== "none") this.#opts.log(`${name}: OpenSSL in ${where.file.path}`);
+    if (say !== "none") this.#opts.log(`${name}: ${where.library.name} in ${where.file.path}`);
     return { result: { ok: true, process: r.process, tls: true }, sites: where.sites };
   }
 

@@ -1,14 +1,13 @@
 /**
- * TLS plaintext capture: where OpenSSL's SSL_read/SSL_write and Go's crypto/tls Read/Write are,
- * and which programs probe them.
+ * TLS plaintext capture: the TLS libraries as tables (which files, which functions, which
+ * programs of `capture.bpf.o`), the registry that lists them, and where they are in a
+ * process.
  *
  * @module
  */
-export {
-  locateOpenSSL,
-  OPENSSL_PROBES,
-  type OpenSSLLocation,
-  type ProbeSite,
-  type ProbeSpec,
-} from "./openssl.ts";
-export { locateGoTls } from "./go_tls.ts";
+export type { ProbeSite, TlsLibrary, TlsProbe } from "./library.ts";
+export { OPENSSL } from "./openssl.ts";
+export { GO_TLS } from "./go_tls.ts";
+export { TLS_LIBRARIES } from "./registry.ts";
+export { librarySites } from "./sites.ts";
+export { locateTls, type TlsLocation } from "./locate.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { inspectProcess } from "../discovery/mod.ts";
-import { locateOpenSSL } from "./openssl.ts";
+import { OPENSSL } from "./openssl.ts";
+import { locateTls } from "./locate.ts";
 
 /** Runs a command and locates OpenSSL in it once it has started (its `exec` done, its
  * libraries loaded): until found, for up to 10 s on a busy machine, then the last answer. */
@@ -13,7 +14,7 @@ async function locateIn(command: string, args: string[]) {
       const r = await inspectProcess(child.pid);
       assert.ok(r.ok);
       const started = r.process.exe.endsWith(command) || r.process.comm !== "deno";
-      const where = started ? await locateOpenSSL(r.process) : undefined;
+      const where = started ? await locateTls(r.process, [OPENSSL]) : undefined;
       if (where?.ok || (where && performance.now() > deadline)) return where;
       if (where && command === "sleep") return where; // nothing will ever be loaded there
     }
@@ -23,7 +24,7 @@ async function locateIn(command: string, args: string[]) {
   }
 }
 
-Deno.test("locateOpenSSL: a mapped libssl, every probe at a function's file offset", async () => {
+Deno.test("locateTls, OpenSSL: a mapped libssl, every probe at a function's file offset", async () => {
   const where = await locateIn("python3", ["-c", "import ssl, time; time.sleep(5)"]);
   assert.ok(where.ok, where.ok ? "" : where.message);
   assert.match(where.file.path, /libssl\.so\.3$/);
@@ -50,14 +51,14 @@ Deno.test("locateOpenSSL: a mapped libssl, every probe at a function's file offs
   }
 });
 
-Deno.test("locateOpenSSL: OpenSSL inside the executable (node)", async () => {
+Deno.test("locateTls, OpenSSL: OpenSSL inside the executable (node)", async () => {
   const where = await locateIn("node", ["-e", "setTimeout(() => {}, 5000)"]);
   assert.ok(where.ok);
   assert.match(where.file.path, /node$/);
   assert.equal(where.sites.length, 7);
 });
 
-Deno.test("locateOpenSSL: a process without OpenSSL says so", async () => {
+Deno.test("locateTls, OpenSSL: a process without OpenSSL says so", async () => {
   const where = await locateIn("sleep", ["5"]);
   assert.ok(!where.ok);
   assert.match(where.message, /does not use OpenSSL/);
