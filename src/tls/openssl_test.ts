@@ -32,7 +32,9 @@ Deno.test("locateTls, OpenSSL: a mapped libssl, every probe at a function's file
     where.sites.map((s) => [s.symbol, s.program, s.retprobe]),
     [
       ["SSL_write", "ssl_write", false],
+      ["SSL_write", "ssl_write_return", true],
       ["SSL_write_ex", "ssl_write_ex", false],
+      ["SSL_write_ex", "ssl_write_return", true],
       ["SSL_read", "ssl_read", false],
       ["SSL_read", "ssl_read_return", true],
       ["SSL_read_ex", "ssl_read_ex", false],
@@ -55,7 +57,7 @@ Deno.test("locateTls, OpenSSL: OpenSSL inside the executable (node)", async () =
   const where = await locateIn("node", ["-e", "setTimeout(() => {}, 5000)"]);
   assert.ok(where.ok);
   assert.match(where.file.path, /node$/);
-  assert.equal(where.sites.length, 7);
+  assert.equal(where.sites.length, 9);
 });
 
 Deno.test("locateTls, OpenSSL: a process without OpenSSL says so", async () => {
