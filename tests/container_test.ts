@@ -30,8 +30,8 @@ Deno.test("a containerized HTTPS server: pids, namespaces, files and container i
   const r = await inspectProcess(server.pid);
   assert.ok(r.ok, r.ok ? "" : r.message);
   const p = r.process;
-  assert.equal(p.exe, "/usr/bin/python3.11", "the path inside the container");
-  assert.equal(p.files[0]!.hostPath, `/proc/${server.pid}/root/usr/bin/python3.11`);
+  assert.equal(p.exe, server.rootfs.python, "the path inside the container");
+  assert.equal(p.files[0]!.hostPath, `/proc/${server.pid}/root${server.rootfs.python}`);
   const libssl = p.files.find((f) => /\/libssl\.so\.3$/.test(f.path));
   assert.ok(libssl, p.files.map((f) => f.path).join("\n"));
   assert.equal(libssl.path, HOST_LIBSSL, "the same path as the host's…");
@@ -41,15 +41,16 @@ Deno.test("a containerized HTTPS server: pids, namespaces, files and container i
   const inRootfs = await Deno.stat(`${server.rootfs.dir}${HOST_LIBSSL}`);
   assert.equal(inRootfs.ino, libssl.inode);
 
+  const name = server.rootfs.python.slice(server.rootfs.python.lastIndexOf("/") + 1);
   const sel = await selectProcesses({
     containers: [id.slice(0, 12)],
     ports: [server.port],
-    exes: ["python3.11"],
+    exes: [name],
   });
   const m = sel.matched.find((x) => x.pid === server.pid);
   assert.ok(m, JSON.stringify(sel));
   assert.deepEqual(m.why, [
-    "--exe python3.11: /usr/bin/python3.11",
+    `--exe ${name}: ${server.rootfs.python}`,
     `--port ${server.port}: ${m.why[1]!.split(": ")[1]}`,
     `--container ${id.slice(0, 12)}: ${id.slice(0, 12)}`,
   ]);
@@ -76,7 +77,7 @@ Deno.test("a chrooted server: paths in /proc are the host's, made relative to it
   assert.equal(root, server.rootfs.dir, "a chroot shows its directory as the root");
   const r = await inspectProcess(server.pid);
   assert.ok(r.ok, r.ok ? "" : r.message);
-  assert.equal(r.process.exe, "/usr/bin/python3.11");
+  assert.equal(r.process.exe, server.rootfs.python);
   const libssl = r.process.files.find((f) => /\/libssl\.so\.3$/.test(f.path));
   assert.ok(libssl);
   assert.equal(libssl.path, HOST_LIBSSL);

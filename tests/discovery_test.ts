@@ -2,11 +2,12 @@
 // and the plain sentences for selectors that match nothing or processes that vanish.
 import assert from "node:assert/strict";
 import { selectProcesses } from "../src/discovery/selectors.ts";
+import { PYTHON3 } from "./targets/targets.ts";
 
 /** Starts python listening on a free port of `host`; resolves to the process and port. */
 async function listener(host: string) {
   const family = host.includes(":") ? "AF_INET6" : "AF_INET";
-  const child = new Deno.Command("/usr/bin/python3.11", {
+  const child = new Deno.Command(PYTHON3, {
     args: [
       "-c",
       `import socket, sys; s = socket.socket(socket.${family}); s.bind(("${host}", 0)); s.listen(); ` +

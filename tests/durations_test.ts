@@ -94,7 +94,10 @@ Deno.test("plain HTTP keep-alive: server and client spans last what the client m
 });
 
 Deno.test("pg8000 without TLS: a statement's span lasts what the client measured", async () => {
-  assert.ok(havePostgres(), "PostgreSQL 15 is not installed (Debian: postgresql-15)");
+  assert.ok(
+    havePostgres(),
+    "PostgreSQL is not installed where pg_config --bindir says (Debian: postgresql, libpq-dev)",
+  );
   const python = await pythonEnv();
   await using pg = await startPostgres();
   await using client = await timedClient(python, [

@@ -3,7 +3,7 @@
 // keeps running, says what happened once, and goes on producing spans for what it can.
 import assert from "node:assert/strict";
 import { curl, startAgent } from "./agent.ts";
-import { PYTHON_SERVER, startPythonServer, startServer } from "./targets/targets.ts";
+import { PYTHON3, PYTHON_SERVER, startPythonServer, startServer } from "./targets/targets.ts";
 import { agentHealth, freePort, linesMatching, spawnAgent } from "./targets/agent_process.ts";
 import { buildUnloadableLibssl } from "./targets/unloadable_libssl.ts";
 
@@ -34,7 +34,7 @@ const SLOW_ATTACH = [
 
 /** A python process that has mapped OpenSSL and sleeps. */
 async function shortLivedSslProcess(): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command("/usr/bin/python3", {
+  const child = new Deno.Command(PYTHON3, {
     args: ["-c", "import ssl, time; time.sleep(60)"],
     stdout: "null",
     stderr: "null",
@@ -106,7 +106,7 @@ Deno.test({
 Deno.test({
   name: "fault: a forked child exits while its probes are attached: the agent goes on",
   async fn() {
-    await using server = await startServer("/usr/bin/python3", [FAULT_SERVER]);
+    await using server = await startServer(PYTHON3, [FAULT_SERVER]);
     await using agent = spawnAgent(["--format", "json", "--pid", String(server.pid)], {
       wrapper: SLOW_ATTACH,
     });
@@ -129,7 +129,7 @@ Deno.test({
 
 Deno.test("fault: the target executes another program: spans come from the new one", async () => {
   const sh = new Deno.Command("sh", {
-    args: ["-c", `read go; exec /usr/bin/python3 ${PYTHON_SERVER} 0 - -`],
+    args: ["-c", `read go; exec ${PYTHON3} ${PYTHON_SERVER} 0 - -`],
     stdin: "piped",
     stdout: "piped",
     stderr: "null",
@@ -165,7 +165,7 @@ Deno.test("fault: OpenSSL loaded, unloaded and loaded again: the agent goes on",
   const dir = await Deno.makeTempDir({ prefix: "upspan-unload-" });
   try {
     const lib = await buildUnloadableLibssl(dir);
-    await using server = await startServer("/usr/bin/python3", [FAULT_SERVER], {
+    await using server = await startServer(PYTHON3, [FAULT_SERVER], {
       env: { FAULT_LIBSSL: lib },
     });
     await using agent = await startAgent(["--pid", String(server.pid)]);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { curl } from "./agent.ts";
 import { startNginx } from "./targets/nginx.ts";
-import { startServer } from "./targets/targets.ts";
+import { PYTHON3, startServer } from "./targets/targets.ts";
 import { agentHealth, freePort, rssKiB, spawnAgent } from "./targets/agent_process.ts";
 
 const FAULT_SERVER = new URL("./targets/fault_server.py", import.meta.url).pathname;
@@ -126,7 +126,7 @@ for (const throttled of [true]) {
 }
 
 Deno.test("memory: connections that never complete are held within bounds", async () => {
-  await using server = await startServer("/usr/bin/python3", [FAULT_SERVER]);
+  await using server = await startServer(PYTHON3, [FAULT_SERVER]);
   const metricsPort = freePort();
   await using agent = spawnAgent([
     "--format",

@@ -4,7 +4,7 @@
 // must be the ones upspan printed: ids, parents, attributes, resource.
 import assert from "node:assert/strict";
 import { makeCert } from "./targets/certs.ts";
-import { startPythonServer } from "./targets/targets.ts";
+import { PYTHON3_NAME, startPythonServer } from "./targets/targets.ts";
 import { curl, type JsonSpan, startAgent } from "./agent.ts";
 import {
   flatten,
@@ -78,7 +78,7 @@ Deno.test("otlp: spans from real traffic reach a real collector intact", async (
     assert.equal(flatten(route.span.attributes)["http.route"], "/status/{id}");
     assert.equal(route.span.status?.code, 2);
     const r = got[0]!.resource;
-    assert.equal(r["service.name"], "python3.11");
+    assert.equal(r["service.name"], PYTHON3_NAME);
     assert.equal(r["process.pid"], server.pid);
     assert.equal(r["telemetry.distro.name"], "upspan");
     assert.equal(r["process.runtime.name"], "cpython");

@@ -4,7 +4,7 @@
 // request rate near the one sent, and a p95 in the same bucket as the p95 of the spans.
 import assert from "node:assert/strict";
 import { makeCert } from "./targets/certs.ts";
-import { startPythonServer } from "./targets/targets.ts";
+import { PYTHON3_NAME, startPythonServer } from "./targets/targets.ts";
 import { curl, startAgent } from "./agent.ts";
 import { until } from "./collector/collector.ts";
 import { HTTP_DURATION_BUCKETS } from "../src/export/metrics.ts";
@@ -111,7 +111,7 @@ Deno.test("prometheus: scrapes upspan; counts exact, rate and p95 match the load
   ]);
   await using prom = await startPrometheus(`127.0.0.1:${metricsPort}`);
   const base = `https://127.0.0.1:${server.port}`;
-  const sel = `service_name="python3.11"`;
+  const sel = `service_name="${PYTHON3_NAME}"`;
   const count = async () =>
     (await prom.query(`sum(http_server_request_duration_seconds_count{${sel}})`))[0] ?? 0;
 

@@ -2,7 +2,7 @@
 // curl calling it (libcurl's SSL_read/SSL_write), both traced by one agent.
 import assert from "node:assert/strict";
 import { makeCert } from "./targets/certs.ts";
-import { PYTHON_SERVER, startPythonServer } from "./targets/targets.ts";
+import { PYTHON3_NAME, PYTHON_SERVER, startPythonServer } from "./targets/targets.ts";
 import { curl, startAgent } from "./agent.ts";
 
 Deno.test("python https server: one SERVER span per exchange, paths and statuses exact", async () => {
@@ -59,7 +59,7 @@ Deno.test("python https server: one SERVER span per exchange, paths and statuses
     assert.match(s.spanId, /^[0-9a-f]{16}$/);
     assert.equal(s.parentSpanId, "");
     assert.equal(s.resource["process.pid"], server.pid);
-    assert.equal(s.resource["service.name"], "python3.11");
+    assert.equal(s.resource["service.name"], PYTHON3_NAME);
     const start = BigInt(s.startTimeUnixNano), end = BigInt(s.endTimeUnixNano);
     assert.ok(end >= start, "end after start");
     const nowNs = BigInt(Date.now()) * 1_000_000n;

@@ -1,4 +1,4 @@
-// SQL wire parsers against real servers and clients: PostgreSQL 15 with psql and
+// SQL wire parsers against real servers and clients: PostgreSQL with psql and
 // node-postgres (extended protocol), MariaDB with its CLI and mysql2 (prepared
 // statements). A recording proxy between client and server hands each direction's bytes,
 // piece by piece, to the parser; what the parser reports must match what the clients did.
@@ -53,11 +53,14 @@ function parseMysql(conn: RecordedPiece[]) {
 }
 
 Deno.test({
-  name: "sql wire: PostgreSQL 15 — psql simple queries and node-postgres extended protocol",
+  name: "sql wire: PostgreSQL — psql simple queries and node-postgres extended protocol",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    assert.ok(havePostgres(), "PostgreSQL 15 is not installed (Debian: postgresql-15)");
+    assert.ok(
+      havePostgres(),
+      "PostgreSQL is not installed where pg_config --bindir says (Debian: postgresql, libpq-dev)",
+    );
     await using server = await startPostgres();
     await using proxy = await startRecordingProxy(server.port);
 

@@ -14,6 +14,7 @@ import {
   startPostgres,
 } from "./targets/sql_servers.ts";
 import { runTraced, type SpanSummary, summarize } from "./targets/sqllib/run_traced.ts";
+import { pythonEnv } from "./targets/python_env.ts";
 
 const here = new URL("./targets/sqllib/", import.meta.url).pathname;
 
@@ -188,19 +189,15 @@ Deno.test({
   },
 });
 
-function havePsycopg2(): boolean {
-  const r = new Deno.Command("python3", { args: ["-c", "import psycopg2"], stderr: "null" })
-    .outputSync();
-  return r.success;
-}
-
 Deno.test({
   name: "sqllib: psycopg2 through the libpq its wheel bundles",
-  ignore: !havePostgres() || !havePsycopg2(),
+  ...pg,
   fn: async () => {
+    // psycopg2-binary from PyPI, in the tests' virtual environment (made on first use).
+    const python = await pythonEnv();
     await using server = await startPostgres();
     const run = await runTraced({
-      cmd: "python3",
+      cmd: python,
       args: [
         `${here}pg_psycopg2.py`,
         `host=127.0.0.1 port=${server.port} user=postgres dbname=postgres`,
@@ -210,7 +207,11 @@ Deno.test({
     });
     const r = okResult(run);
     assert.ok(run.success, run.stderr);
-    assert.match(r.location.libraries[0]!.file.path, /libpq[^/]*\.so/);
+    // The wheel's own libpq, not the system's (libpq-dev installs one too).
+    assert.match(
+      r.location.libraries[0]!.file.path,
+      /\/psycopg2_binary\.libs\/libpq-[0-9a-f]+\.so[.0-9]*$/,
+    );
     assert.deepEqual(summarize(run.spans), [
       {
         name: "SELECT py_items",

@@ -1,17 +1,27 @@
 /**
  * A Python virtual environment with the third-party clients and servers the tests run
- * (pg8000, PyMySQL, gunicorn, requests), pinned, from PyPI, cached outside the repository.
+ * (pg8000, PyMySQL, gunicorn, requests, psycopg2 with the libpq its wheel bundles), pinned,
+ * from PyPI, cached outside the repository (`${XDG_CACHE_HOME:-$HOME/.cache}/upspan/pyenv`):
+ * Debian's Python is externally managed, so nothing is installed into it.
  * `scripts/prepare_tests.ts` makes it; a test that needs it calls {@linkcode pythonEnv}.
  *
  * @module
  */
 
 /** The environment's directory. */
-export const PYTHON_ENV = "/root/.cache/upspan/pyenv";
+export const PYTHON_ENV = `${
+  Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`
+}/upspan/pyenv`;
 /** The environment's interpreter. */
 export const PYTHON = `${PYTHON_ENV}/bin/python`;
 
-const PACKAGES = ["pg8000==1.31.6", "pymysql==1.2.4", "gunicorn==27.0.1", "requests==2.34.2"];
+const PACKAGES = [
+  "pg8000==1.31.6",
+  "pymysql==1.2.4",
+  "gunicorn==27.0.1",
+  "requests==2.34.2",
+  "psycopg2-binary==2.9.13",
+];
 const STAMP = `${PYTHON_ENV}/upspan-packages`;
 
 function stamped(): boolean {

@@ -17,11 +17,13 @@
  * @module
  */
 import { makeCert } from "./certs.ts";
-import { PYTHON_SERVER, startServer } from "./targets.ts";
+import { PYTHON_SERVER, pythonExecutable, startServer } from "./targets.ts";
 
-/** The interpreter whose copy goes into the root file system (Debian's, not a pyenv shim). */
-const PYTHON = "/usr/bin/python3.11";
-const STDLIB = "/usr/lib/python3.11";
+/**
+ * The interpreter whose copy goes into the root file system: the one Debian's `python3`
+ * package runs (whichever version), not a pyenv build with its own library paths.
+ */
+const PYTHON = pythonExecutable("/usr/bin/python3");
 const LIBDIR = "/usr/lib/x86_64-linux-gnu";
 
 /** A root file system made by {@link makeRootfs}. */
@@ -51,13 +53,18 @@ async function run(cmd: string, args: string[]): Promise<string> {
  * nothing probes it): the launcher bind-mounts it inside the new mount namespace.
  */
 export async function makeRootfs(dir: string): Promise<Rootfs> {
+  const STDLIB =
+    (await run(PYTHON, ["-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"]))
+      .trim();
+  const name = PYTHON.slice(PYTHON.lastIndexOf("/") + 1);
   for (const d of ["usr/bin", LIBDIR.slice(1), "lib64", STDLIB.slice(1), "srv", "tmp", "dev"]) {
     await Deno.mkdir(`${dir}/${d}`, { recursive: true });
   }
   await Deno.symlink("usr/lib", `${dir}/lib`);
+  await Deno.mkdir(`${dir}${PYTHON.slice(0, PYTHON.lastIndexOf("/"))}`, { recursive: true });
   await Deno.copyFile(PYTHON, `${dir}${PYTHON}`);
   await Deno.chmod(`${dir}${PYTHON}`, 0o755);
-  await Deno.symlink("python3.11", `${dir}/usr/bin/python3`);
+  if (name !== "python3") await Deno.symlink(name, `${dir}/usr/bin/python3`).catch(() => {});
   const modules = [...Deno.readDirSync(`${STDLIB}/lib-dynload`)]
     .filter((e) => e.name.endsWith(".so"))
     .map((e) => `${STDLIB}/lib-dynload/${e.name}`);

@@ -1,5 +1,5 @@
 /**
- * Throwaway database servers for tests: a PostgreSQL 15 cluster and a MariaDB server,
+ * Throwaway database servers for tests: a PostgreSQL cluster and a MariaDB server,
  * each in its own temporary directory, listening on a free loopback port, run as the
  * `nobody` user (both refuse to run as root). Nothing here depends on upspan.
  *
@@ -12,8 +12,25 @@
  * @module
  */
 
-/** Where Debian puts PostgreSQL 15's server programs. */
-export const PG_BIN = "/usr/lib/postgresql/15/bin";
+/**
+ * PostgreSQL's programs (initdb, postgres, psql, pgbench), where `pg_config --bindir` says
+ * (Debian: `/usr/lib/postgresql/N/bin`, whichever version is installed); "" without it.
+ */
+export const PG_BIN = pgBindir();
+
+function pgBindir(): string {
+  try {
+    const out = new Deno.Command("pg_config", {
+      args: ["--bindir"],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .outputSync();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : "";
+  } catch {
+    return ""; // no pg_config on PATH
+  }
+}
 
 /** A running database server. */
 export interface SqlServer extends AsyncDisposable {
@@ -27,7 +44,7 @@ export interface SqlServer extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** True when PostgreSQL 15's server programs are installed. */
+/** True when PostgreSQL's server programs are installed where pg_config says. */
 export function havePostgres(): boolean {
   try {
     Deno.statSync(`${PG_BIN}/postgres`);
@@ -107,7 +124,7 @@ function server(port: number, dir: string, child: Deno.ChildProcess): SqlServer 
 }
 
 /**
- * Starts a fresh PostgreSQL 15 cluster (superuser `postgres`, trust authentication, no
+ * Starts a fresh PostgreSQL cluster (superuser `postgres`, trust authentication, no
  * SSL) on a free loopback port.
  */
 export async function startPostgres(): Promise<SqlServer> {

@@ -23,6 +23,23 @@ export const PYTHON_SERVER = `${HERE}https_server.py`;
 /** The Node.js (`https`) target. */
 export const NODE_SERVER = `${HERE}https_server.mjs`;
 
+/** The real executable of `python` (a path, or a name on PATH), as Python itself reports. */
+export function pythonExecutable(python: string): string {
+  const out = new Deno.Command(python, {
+    args: ["-c", "import os, sys; print(os.path.realpath(sys.executable))"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return out.success ? new TextDecoder().decode(out.stdout).trim() : "";
+}
+
+/**
+ * The interpreter `python3` on PATH runs, through any shim (Debian 12: `/usr/bin/python3.11`),
+ * and its file name: what upspan names a Python server's service when nothing else does.
+ */
+export const PYTHON3 = pythonExecutable("python3");
+export const PYTHON3_NAME = PYTHON3.slice(PYTHON3.lastIndexOf("/") + 1);
+
 /** A running target server. */
 export interface TargetServer extends AsyncDisposable {
   /** Pid of the server process (the process to trace). */
