@@ -95,6 +95,11 @@ function positiveInt(flag: string, text: string, max = Number.MAX_SAFE_INTEGER):
 const DECIMAL = /^\s*(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 
 /** An http(s) URL with a host that parses as a whole. */
+/** An endpoint as a message may quote it: any user information left out. */
+function quotedEndpoint(text: string): string {
+  return text.replace(/^([^/]*\/\/)[^/]*@/, "$1…@");
+}
+
 function isHttpUrl(text: string): boolean {
   if (/\s/.test(text)) return false;
   try {
@@ -228,7 +233,9 @@ export function parseCli(argv: string[]): CliOptions {
   const otlpEndpoint = values["otlp-endpoint"];
   if (otlpEndpoint !== undefined && !isHttpUrl(otlpEndpoint)) {
     throw new UpspanError(
-      `--otlp-endpoint needs an http:// or https:// URL such as http://127.0.0.1:4318, not "${otlpEndpoint}".`,
+      `--otlp-endpoint needs an http:// or https:// URL such as http://127.0.0.1:4318, not "${
+        quotedEndpoint(otlpEndpoint)
+      }".`,
       2,
     );
   }
@@ -306,6 +313,19 @@ export async function main(argv: string[]): Promise<number> {
   const otlpOn = opts.otlpEndpoint !== undefined ||
     !!Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT")?.trim() ||
     !!Deno.env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.trim();
+  // An endpoint from the environment is a setting like --otlp-endpoint: checked the same.
+  for (const signal of ["", "_TRACES", "_METRICS"]) {
+    const name = `OTEL_EXPORTER_OTLP${signal}_ENDPOINT`;
+    const value = Deno.env.get(name)?.trim();
+    if (otlpOn && value && !isHttpUrl(value)) {
+      stderr(
+        `upspan: ${name} needs an http:// or https:// URL such as http://127.0.0.1:4318, not "${
+          quotedEndpoint(value)
+        }".`,
+      );
+      return 2;
+    }
+  }
   const metrics = otlpOn || opts.metricsPort !== undefined ? new SpanMetrics() : undefined;
   let otlp: OtlpSpanExporter | undefined;
   let otlpMetrics: OtlpMetricsExporter | undefined;

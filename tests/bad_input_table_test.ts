@@ -287,6 +287,20 @@ const ROWS: Row[] = [
       /Cannot read the OTLP CA certificate "\/nonexistent\/ca.pem".*fix the OTEL_EXPORTER_OTLP_\* setting/,
   },
   {
+    name: "endpoint from the environment not a URL",
+    args: ["--pid", "1"],
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: "collector.local:4318" },
+    code: 2,
+    says: /OTEL_EXPORTER_OTLP_ENDPOINT needs an http:\/\/ or https:\/\/ URL/,
+  },
+  {
+    name: "traces endpoint from the environment not http, its password not quoted",
+    args: ["--pid", "1"],
+    env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "ftp://user:hunter2@collector/v1/traces" },
+    code: 2,
+    says: /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT .* not "ftp:\/\/…@collector\/v1\/traces"/,
+  },
+  {
     name: "empty metrics host",
     args: ["--pid", "1", "--metrics-port", "{busyPort}", "--metrics-host="],
     code: 2,

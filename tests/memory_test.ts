@@ -1,6 +1,7 @@
 // Bounded memory: a flood far beyond what the agent can read, and connections that never
-// complete, leave the agent's resident memory within twice its steady state, and once
-// they end the agent makes spans for new requests again.
+// complete, leave the agent's resident memory within twice its steady state; the same flood
+// at full speed (about what the agent can read) within three times; and once they end the
+// agent makes spans for new requests again.
 import assert from "node:assert/strict";
 import { curl } from "./agent.ts";
 import { startNginx } from "./targets/nginx.ts";
@@ -73,13 +74,14 @@ function throttle(pid: number): { stop(): Promise<void> } {
   };
 }
 
-// At full speed (not throttled) the same flood is about what the agent can read, and its
-// RSS rose from 67 to 146 MiB (2.2×) with 21 % of events dropped: memory follows the
-// throughput the agent sustains, not the overload. Measured once, in RELIABILITY.md; the
-// test keeps the overload case the bound is promised for.
-for (const throttled of [true]) {
+// At full speed (not throttled) the same flood is about what the agent can read: memory
+// follows the throughput the agent sustains (V8's young generation under allocation
+// pressure), not the overload, so its bound is looser: three times the steady state
+// (measured 2.2×; see RELIABILITY.md).
+for (const throttled of [true, false]) {
   const what = throttled ? "ten times what the agent can read" : "as fast as wrk can";
-  Deno.test(`memory: a wrk flood on nginx, ${what}, stays within twice the steady state`, async () => {
+  const bound = throttled ? 2 : 3;
+  Deno.test(`memory: a wrk flood on nginx, ${what}, stays within ${bound} × the steady state`, async () => {
     await using nginx = await startNginx({ "index.html": "<h1>hi</h1>\n", "k16.txt": 16384 });
     const metricsPort = freePort();
     await using agent = spawnAgent([
@@ -119,7 +121,7 @@ for (const throttled of [true]) {
         `${spans} spans`,
     );
     assert.ok(recovered, `a span for a new request after the flood:\n${agent.stderr()}`);
-    assert.ok(peak <= 2 * steady, `peak ${peak} KiB > 2 × steady ${steady} KiB`);
+    assert.ok(peak <= bound * steady, `peak ${peak} KiB > ${bound} × steady ${steady} KiB`);
     if (throttled) assert.ok(dropped > read, `overloaded: ${dropped} dropped, ${read} read`);
     assert.equal(await agent.stop(), 0, agent.stderr());
   });

@@ -92,10 +92,13 @@ export interface OtlpExportStats {
   inFlightSpans: number;
 }
 
-/** A positive whole number from an environment variable, else undefined. */
+/**
+ * A positive whole number from an environment variable, else undefined (an invalid value
+ * is ignored, as the specification says). At most 2³¹−1: a timer given more fires at once.
+ */
 export function envInt(name: string): number | undefined {
   const n = Number(Deno.env.get(name)?.trim() || NaN);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  return Number.isSafeInteger(n) && n > 0 && n <= 2 ** 31 - 1 ? n : undefined;
 }
 
 function hrTime(unixNano: bigint): HrTime {

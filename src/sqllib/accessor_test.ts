@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
 import { decodeAccessor } from "./accessor.ts";
 import { readLibrary } from "./locate.ts";
+import { SQL_ACCESSORS } from "./probes.ts";
 import { openElf } from "../symbols/mod.ts";
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
 
 const b = (...x: number[]) => new Uint8Array(x);
 
@@ -80,40 +73,88 @@ Deno.test("decodeAccessor: anything else is not guessed", () => {
   );
 });
 
-/** Debian 12's libraries: offsets checked against `objdump -d` of the accessors. */
-const DEBIAN: [string, "libpq" | "mysql" | "sqlite", Record<string, number>][] = [
-  ["/usr/lib/x86_64-linux-gnu/libpq.so.5", "libpq", {
-    pg_result_status: 0x28,
-    pg_cmd_status: 0x2c,
-    pg_err_fields: 0xa8,
-  }],
-  ["/usr/lib/x86_64-linux-gnu/libmariadb.so.3", "mysql", {
-    my_errno: 0x90,
-    my_error: 0x97,
-    my_sqlstate: 0x297,
-    my_stmt_errno: 0x108,
-    my_stmt_error: 0x10c,
-    my_stmt_sqlstate: 0x30d,
-    my_server_version: 0x2d0,
-  }],
-  ["/usr/lib/x86_64-linux-gnu/libsqlite3.so.0", "sqlite", {
-    lite_state: 0xc5,
-    lite_run_state: 2,
-    lite_sql: 0xf8,
-  }],
-];
+/** The file `ldconfig -p` names for a soname, "" if none. */
+function librarySo(soname: string): string {
+  const out = new Deno.Command("ldconfig", { args: ["-p"], stdout: "piped" }).outputSync();
+  const line = new TextDecoder().decode(out.stdout).split("\n")
+    .find((l) => l.trim().startsWith(`${soname} (libc6,x86-64)`));
+  return line?.split(" => ")[1]?.trim() ?? "";
+}
 
-for (const [path, library, expected] of DEBIAN) {
+function run(cmd: string, args: string[]): string {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!out.success) throw new Error(`${cmd}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * What objdump makes of an accessor's first instructions: the displacement from %rdi of
+ * the member it loads (`mov 0x28(%rdi),%eax`), addresses (`lea 0x2c(%rdi),%rax`) or compares
+ * (`cmpb $0x2,0xc5(%rdi)`, with the immediate).
+ */
+function objdumpAccessor(
+  path: string,
+  address: number,
+  kind: "load" | "lea" | "cmp",
+): { offset: number; immediate?: number } | undefined {
+  const text = run("objdump", [
+    "-d",
+    "--no-show-raw-insn",
+    `--start-address=${address}`,
+    `--stop-address=${address + 32}`,
+    path,
+  ]);
+  const disp = (d: string | undefined) => d === undefined ? 0 : parseInt(d, 16);
+  for (const line of text.split("\n")) {
+    const ins = line.split("\t").slice(1).join(" ").trim();
+    let m;
+    if (kind === "load" && (m = /^mov[lq]?\s+(?:0x([0-9a-f]+))?\(%rdi\),%[er]ax$/.exec(ins))) {
+      return { offset: disp(m[1]) };
+    }
+    if (kind === "lea" && (m = /^lea\s+(?:0x([0-9a-f]+))?\(%rdi\),%rax$/.exec(ins))) {
+      return { offset: disp(m[1]) };
+    }
+    if (kind === "cmp" && (m = /^cmpb\s+\$0x([0-9a-f]+),(?:0x([0-9a-f]+))?\(%rdi\)$/.exec(ins))) {
+      return { offset: disp(m[2]), immediate: parseInt(m[1]!, 16) };
+    }
+  }
+  return undefined;
+}
+
+// The installed libraries: each member offset readLibrary decodes, checked against objdump's
+// reading of the same accessor (found by objdump's own dynamic symbol table).
+for (
+  const [soname, library] of [
+    ["libpq.so.5", "libpq"],
+    ["libmariadb.so.3", "mysql"],
+    ["libsqlite3.so.0", "sqlite"],
+  ] as const
+) {
+  const path = librarySo(soname);
   Deno.test({
-    name: `readLibrary: ${library} offsets from ${path}`,
-    ignore: !exists(path),
+    name: `readLibrary: ${library} offsets from ${path || soname} agree with objdump`,
+    ignore: path === "",
     fn: async () => {
+      const dynsym = run("objdump", ["-T", path]);
       const opened = await openElf(path);
       assert.ok(opened.ok);
       try {
         const facts = readLibrary(opened.elf, library, path);
         assert.ok(typeof facts !== "string", String(facts));
-        for (const [k, v] of Object.entries(expected)) assert.equal(facts.offsets[k], v, k);
+        for (const spec of SQL_ACCESSORS[library]) {
+          const sym = new RegExp(
+            `^([0-9a-f]+) g\\s+DF \\.text\\s+\\S+\\s+\\S+\\s+${spec.symbol}$`,
+            "m",
+          )
+            .exec(dynsym);
+          assert.ok(sym, `${spec.symbol} in objdump -T`);
+          const seen = objdumpAccessor(path, parseInt(sym[1]!, 16), spec.kind);
+          assert.ok(seen, `objdump: no ${spec.kind} from %rdi in ${spec.symbol}`);
+          assert.equal(facts.offsets[spec.field], seen.offset, spec.field);
+          if (spec.field === "lite_state") {
+            assert.equal(facts.offsets.lite_run_state, seen.immediate);
+          }
+        }
         assert.ok(facts.sites.every((s) => s.offset > 0));
       } finally {
         opened.elf.close();
