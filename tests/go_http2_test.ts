@@ -7,6 +7,7 @@ import { startAgent } from "./agent.ts";
 import { buildGoServer, GO_MATRIX_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
 import { makeCert } from "./targets/certs.ts";
 import { startCaddy } from "./targets/caddy.ts";
+import { buildGrpcFixture, startGrpcFixture } from "./targets/grpc_fixture.ts";
 
 // CI runs a representative pair; UPSPAN_GO_MATRIX=full (`deno task go:matrix:h2`) every
 // supported minor version's latest patch release (and go1.26.8), stripped and not.
@@ -129,4 +130,50 @@ Deno.test("caddy from Debian (stripped Go) over HTTP/2: statuses right, one span
     ]),
     paths.map((p, i) => ["SERVER", p, i === 1 ? 404 : 200, "2"]),
   );
+});
+
+Deno.test("go net/http on writers its probe does not know: no status rather than a wrong one; the h2c preface is no request", async () => {
+  const binary = await buildGrpcFixture("go1.26.8", { stripped: true });
+  const dir = await Deno.makeTempDir({ prefix: "upspan-goh2-" });
+  try {
+    const tls = await makeCert(dir);
+    // x/net/http2's own server behind http2.ConfigureServer: its handlers pass through
+    // serverHandler.ServeHTTP with a writer whose layout the table does not hold.
+    await using xnet = await startGrpcFixture(binary, "xnet", tls);
+    // x/net's h2c: the preface arrives as an HTTP/1 "PRI * HTTP/2.0" request whose
+    // handler takes the connection over.
+    await using h2c = await startGrpcFixture(binary, "h2c");
+    await using agent = await startAgent(["--pid", String(xnet.pid), "--pid", String(h2c.pid)]);
+    const curl = async (...args: string[]) => {
+      const out = await new Deno.Command("curl", {
+        args: ["-s", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", ...args],
+        stdout: "piped",
+      }).output();
+      return new TextDecoder().decode(out.stdout);
+    };
+    const xbase = `https://127.0.0.1:${xnet.port}`;
+    assert.equal(await curl("--http2", "--cacert", tls.cert, `${xbase}/hello`), "2 200");
+    assert.equal(await curl("--http2", "--cacert", tls.cert, `${xbase}/nope`), "2 404");
+    const hbase = `http://127.0.0.1:${h2c.port}`;
+    assert.equal(await curl("--http2-prior-knowledge", `${hbase}/hello`), "2 200");
+    assert.equal(await curl("--http1.1", `${hbase}/nope`), "1.1 404");
+    await agent.waitForSpans((s) => s.attributes["url.path"] === "/nope", 2);
+    await new Promise((r) => setTimeout(r, 300)); // anything more would have come by now
+    await agent.stop();
+    const seen = agent.spans.map((s) => [
+      s.resource["process.pid"] === xnet.pid ? "xnet" : "h2c",
+      s.attributes["http.request.method"],
+      s.attributes["url.path"],
+      s.attributes["http.response.status_code"],
+      s.attributes["network.protocol.version"],
+    ]);
+    assert.deepEqual(seen, [
+      ["xnet", "GET", "/hello", undefined, "2"],
+      ["xnet", "GET", "/nope", undefined, "2"],
+      // x/net's h2c server runs /hello itself (no span, see the README); no "PRI *" span.
+      ["h2c", "GET", "/nope", 404, "1.1"],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -11,10 +11,10 @@
  * entry can never be mistaken for a new goroutine's.
  *
  * - net/http.serverHandler.ServeHTTP(sh, rw ResponseWriter, req *Request): entry keeps
- *   req (RDI) and rw's data pointer (RCX: a *http.response, or over HTTP/2 — which
- *   net/http's bundled server also serves through here — a *http2responseWriter) and
- *   makes the goroutine's span context; return reads the request and the status, and
- *   sends the event.
+ *   req (RDI) and rw (RBX its itab, RCX its data: a *http.response, or over HTTP/2 —
+ *   which net/http's bundled server also serves through here — a *http2responseWriter)
+ *   and makes the goroutine's span context; return reads the request and the status
+ *   (from the writer the itab names), and sends the event.
  * - net/http.(*Transport).roundTrip(req *Request) (*Response, error): req in RBX at entry;
  *   *Response in RAX and the error's itab in RBX at return.
  * - database/sql.(*DB).queryDC(ctx, txctx, dc, releaseConn, query string, args) and
@@ -75,8 +75,10 @@ struct {
 
 struct http_call {
 	__u64 start_ns;
-	__u64 req; /* *http.Request */
-	__u64 rw;  /* server: *http.response (rw's data word) */
+	__u64 req;	/* *http.Request */
+	__u64 rw;	/* server: rw's data word (*http.response, *http2responseWriter) */
+	__u64 rw_itab;	/* server: rw's itab: which writer it is */
+	__u64 entry_ip; /* server: where ServeHTTP runs, to place the writers' methods */
 	struct go_span_ids ids;
 };
 
@@ -411,19 +413,40 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 	return false;
 }
 
+enum rw_kind {
+	RW_UNKNOWN,
+	RW_HTTP1, /* *http.response */
+	RW_HTTP2, /* *http2responseWriter: net/http's bundled HTTP/2 server */
+};
+
+/* Which writer a handler got: its itab's first method (Header, the interface's methods
+ * being sorted by name), placed relative to ServeHTTP's entry. */
+static __always_inline enum rw_kind writer_kind(const struct http_call *call,
+						const struct go_offsets *o)
+{
+	__u64 header = call->rw_itab ? read_u64(call->rw_itab + 24) : 0; /* itab.fun[0] */
+	if (!header)
+		return RW_UNKNOWN;
+	__u32 rel = (__u32)(header - call->entry_ip);
+	if (o->rw_h1_header != GO_OFFSET_ABSENT && rel == o->rw_h1_header)
+		return RW_HTTP1;
+	if (o->rw_h2_header != GO_OFFSET_ABSENT && rel == o->rw_h2_header)
+		return RW_HTTP2;
+	return RW_UNKNOWN;
+}
+
 /*
- * Where the status a handler wrote lives: rw is a *http.response over HTTP/1, a
- * *http2responseWriter (a pointer to its http2responseWriterState) over HTTP/2 — the
- * request's ProtoMajor says which. 0 when unknown: no status rather than a wrong one.
+ * Where the status a handler wrote lives: in the *http.response, or in the state a
+ * *http2responseWriter points to. 0 when unknown: no status rather than a wrong one.
  */
-static __always_inline __u64 response_status_at(__u64 rw, __u8 proto_major,
+static __always_inline __u64 response_status_at(__u64 rw, enum rw_kind kind,
 						const struct go_offsets *o)
 {
 	if (!rw)
 		return 0;
-	if (proto_major == 1)
+	if (kind == RW_HTTP1)
 		return rw + o->response_status;
-	if (proto_major != 2 || o->h2_rw_rws == GO_OFFSET_ABSENT ||
+	if (kind != RW_HTTP2 || o->h2_rw_rws == GO_OFFSET_ABSENT ||
 	    o->h2_rws_status == GO_OFFSET_ABSENT)
 		return 0;
 	__u64 rws = read_u64(rw + o->h2_rw_rws);
@@ -439,7 +462,11 @@ int go_server_entry(struct pt_regs *ctx)
 	if (!o)
 		return 0;
 	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call call = {.start_ns = bpf_ktime_get_ns(), .req = ctx->di, .rw = ctx->cx};
+	struct http_call call = {.start_ns = bpf_ktime_get_ns(),
+				 .req = ctx->di,
+				 .rw = ctx->cx,
+				 .rw_itab = ctx->bx,
+				 .entry_ip = ctx->ip};
 	/* The caller's trace when the request carries a traceparent, else a new one. */
 	struct go_ctx caller = {};
 	bool continued = incoming_traceparent(call.req, o, &caller);
@@ -477,8 +504,15 @@ int go_server_ret(struct pt_regs *ctx)
 			read_str(e->route, GO_ROUTE_BYTES, read_u64(req + o->req_pat), o->pattern_str);
 	e->proto_major = read_u64(req + o->req_proto_major);
 	e->proto_minor = read_u64(req + o->req_proto_minor);
+	enum rw_kind kind = writer_kind(call, o);
+	if (kind == RW_HTTP1 && e->proto_major == 2) {
+		/* "PRI * HTTP/2.0" on an HTTP/1 connection: the h2c preface, handed to a
+		 * handler that takes the connection over (x/net's h2c). Not a request. */
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		goto cleanup;
+	}
 	/* Go's int is 64-bit on amd64; 0 means the handler wrote nothing: 200. */
-	__u64 status_at = response_status_at(call->rw, e->proto_major, o);
+	__u64 status_at = response_status_at(call->rw, kind, o);
 	__s64 status = status_at ? (__s64)read_u64(status_at) : -1;
 	e->status = status == 0 ? 200 : (status >= 100 && status <= 999 ? (__s32)status : 0);
 	count(GO_STAT_EVENTS);

@@ -76,6 +76,15 @@ struct go_offsets {
 	__u32 resp_proto_minor;	  /* net/http.Response.ProtoMinor (int) */
 	__u32 h2_rw_rws;	  /* net/http.http2responseWriter.rws (*http2responseWriterState) */
 	__u32 h2_rws_status;	  /* net/http.http2responseWriterState.status (int; 0 means 200) */
+	/*
+	 * Which ResponseWriter a handler got, by its itab's first method (Header): where
+	 * net/http.(*response).Header and (*http2responseWriter).Header lie, as signed
+	 * distances from serverHandler.ServeHTTP's entry (so PIE load addresses cancel out).
+	 * GO_OFFSET_ABSENT: not in the binary. Any other writer (x/net/http2's own server
+	 * behind http2.ConfigureServer) gets no status.
+	 */
+	__u32 rw_h1_header;
+	__u32 rw_h2_header;
 };
 
 /* The trace context of a span: new ids made in BPF, the parent's span id or 0. */

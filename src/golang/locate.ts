@@ -70,6 +70,31 @@ export interface LocateGoOptions {
   followGoroutines?: boolean;
 }
 
+const SERVE_HTTP = "net/http.serverHandler.ServeHTTP";
+/** The `Header` methods of the ResponseWriters whose status the server probe reads. */
+const H1_HEADER = "net/http.(*response).Header";
+const H2_HEADER = "net/http.(*http2responseWriter).Header";
+const WRITER_METHODS = [H1_HEADER, H2_HEADER];
+
+/**
+ * Where each known ResponseWriter's `Header` method lies, as a u32 holding its signed
+ * distance from `ServeHTTP`'s entry: the server probe compares a handler's writer's itab
+ * against them, so a writer it does not know (x/net/http2's own server) is never read as
+ * one it does.
+ */
+function placeWriters(
+  offsets: GoProbeOffsets,
+  found: Map<string, { entry: number }>,
+): void {
+  const serve = found.get(SERVE_HTTP)?.entry;
+  const place = (name: string) => {
+    const at = found.get(name)?.entry;
+    return serve === undefined || at === undefined ? GO_OFFSET_ABSENT : (at - serve) >>> 0;
+  };
+  offsets.rw_h1_header = place(H1_HEADER);
+  offsets.rw_h2_header = place(H2_HEADER);
+}
+
 /**
  * Locates the probe sites of a process (`{ pid }`, probed through `/proc/PID/exe`) or a
  * file (`{ path }`). Never throws.
@@ -102,7 +127,8 @@ export async function locateGo(
   }
   const sites: GoProbeSite[] = [];
   const skipped: { symbol: string; reason: string }[] = [];
-  const found = bin.findFunctions(GO_PROBES.map((p) => p.symbol));
+  const found = bin.findFunctions([...GO_PROBES.map((p) => p.symbol), ...WRITER_METHODS]);
+  placeWriters(resolved.offsets, found);
   const follow = options.followGoroutines ?? true;
   for (const probe of GO_PROBES) {
     if (probe.group === "goroutines" && !follow) continue;

@@ -59,8 +59,15 @@ export const GO_MAP_SWISS = 2;
 /** A `struct go_offsets` field name. */
 export type GoOffsetField = keyof typeof GO_OFFSET_FIELDS;
 
+/**
+ * Fields of `struct go_offsets` that are not struct members: the map layout, and where
+ * the ResponseWriters' `Header` methods lie relative to `serverHandler.ServeHTTP` (set by
+ * `locate.ts` from the function table; a u32 holding a signed distance).
+ */
+export type GoCodeField = "header_map" | "rw_h1_header" | "rw_h2_header";
+
 /** Offsets by `struct go_offsets` field; {@linkcode GO_OFFSET_ABSENT} where absent. */
-export type GoProbeOffsets = Record<GoOffsetField | "header_map", number>;
+export type GoProbeOffsets = Record<GoOffsetField | GoCodeField, number>;
 
 /** What {@linkcode resolveGoOffsets} returns. */
 export type GoOffsetsResolution =
@@ -70,7 +77,11 @@ export type GoOffsetsResolution =
 function pick(
   lookup: (struct: string, member: string) => number | undefined,
 ): { ok: true; offsets: GoProbeOffsets } | { ok: false; missing: string[] } {
-  const offsets = { header_map: GO_OFFSET_ABSENT } as GoProbeOffsets;
+  const offsets = {
+    header_map: GO_OFFSET_ABSENT,
+    rw_h1_header: GO_OFFSET_ABSENT,
+    rw_h2_header: GO_OFFSET_ABSENT,
+  } as GoProbeOffsets;
   const missing: string[] = [];
   for (const [field, [struct, member, required]] of Object.entries(GO_OFFSET_FIELDS)) {
     const off = lookup(struct, member);

@@ -10,6 +10,8 @@
 //	                                trusting CA) for each line read, printing "done" after
 //	grpc h2c ADDR                   net/http over cleartext HTTP/2 (prior knowledge and the
 //	                                Upgrade: h2c path): /hello answers, anything else 404
+//	grpc xnet ADDR CERT KEY         net/http over TLS with x/net/http2's own server
+//	                                (http2.ConfigureServer) instead of the bundled one
 package main
 
 import (
@@ -108,13 +110,21 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain")
-			fmt.Fprintf(w, "hello over %s\n", r.Proto)
-		})
 		fmt.Println("ready")
-		_ = http.Serve(l, h2c.NewHandler(mux, &http2.Server{}))
+		_ = http.Serve(l, h2c.NewHandler(helloMux(), &http2.Server{}))
+	case "xnet":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		srv := &http.Server{Handler: helloMux()}
+		if err := http2.ConfigureServer(srv, &http2.Server{}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("ready")
+		_ = srv.ServeTLS(l, os.Args[3], os.Args[4])
 	case "call":
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -145,6 +155,16 @@ func main() {
 			fmt.Println("done")
 		}
 	}
+}
+
+// helloMux answers /hello and 404s anything else.
+func helloMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "hello over %s\n", r.Proto)
+	})
+	return mux
 }
 
 // calls makes a unary call that succeeds, one that fails with status 5 (NOT_FOUND) and a
