@@ -132,7 +132,8 @@ export function fuzzHttp1(iterations: number, seed: number): FuzzHttp1Result {
       let t = 1n;
       while (pos < input.length) {
         const len = 1 + Math.floor(rand() * Math.min(input.length - pos, rand() < 0.5 ? 4 : 64));
-        if (rand() < 0.08) parser.gap(len, t);
+        // Gaps of both kinds: lost records, and a call's bytes beyond what was captured.
+        if (rand() < 0.08) parser.gap(len, t, rand() < 0.5);
         else parser.data(input.subarray(pos, pos + len), t, 1);
         pos += len;
         t += BigInt(1 + Math.floor(rand() * 1000));

@@ -64,7 +64,9 @@ struct iovec_user {
 
 /*
  * Sends the first `captured` bytes spread over an iovec array, one chunk per buffer. The
- * chunks stay contiguous: capture stops at the first buffer not taken whole.
+ * chunks stay contiguous: capture stops at the first buffer not taken whole. A first
+ * buffer larger than a chunk is sent in several, as a plain write's would be (a request
+ * head of 16 KiB or more, as nginx writes it upstream, comes whole within capture_bytes).
  */
 static __always_inline void send_iovecs(struct data_event *e, __u64 iov, __u32 iovcnt,
 					__u32 captured)
@@ -75,6 +77,10 @@ static __always_inline void send_iovecs(struct data_event *e, __u64 iov, __u32 i
 		if (i >= iovcnt || off >= captured ||
 		    bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))) < 0) {
 			send_chunk(e, 0, off, 0, true); /* marks the call's end */
+			return;
+		}
+		if (i == 0 && v.len > CHUNK_BYTES) {
+			send_buffer(e, v.base, v.len < captured ? v.len : captured);
 			return;
 		}
 		__u64 n = v.len < captured - off ? v.len : captured - off;

@@ -96,6 +96,8 @@ export interface Http1ParserOptions<M extends Http1Message> {
   maxHeaderBytes?: number;
 }
 
+const CRLF = new Uint8Array([13, 10]);
+
 const S_START = 0; // at a message boundary
 const S_RESYNC = 1; // looking for a start line at a line start
 const S_HEAD = 2; // start line and header fields
@@ -311,8 +313,11 @@ export class Http1Parser<K extends "request" | "response"> {
     }
   }
 
-  /** Consumes `size` bytes that passed in the stream but were not seen. */
-  gap(size: number, monoNs: bigint): void {
+  /**
+   * Consumes `size` bytes that passed in the stream but were not seen: `lost` (records that
+   * never came), or not (the capture kept only a call's first bytes).
+   */
+  gap(size: number, monoNs: bigint, lost = true): void {
     switch (this.#state) {
       case S_START:
       case S_RESYNC:
@@ -320,6 +325,10 @@ export class Http1Parser<K extends "request" | "response"> {
         this.#atLineStart = true;
         return;
       case S_HEAD:
+        if (!lost && this.#firstLineDone) {
+          this.#truncatedHead(monoNs);
+          return;
+        }
         if (!this.#probing) this.#problem("gap-in-headers");
         this.#bufLen = 0;
         this.#state = S_RESYNC;
@@ -479,6 +488,21 @@ export class Http1Parser<K extends "request" | "response"> {
       this.#lineLen = 0;
       p = lf + 1;
     }
+  }
+
+  /**
+   * A head whose rest the capture did not keep (a call larger than `--capture-bytes`, a head
+   * of 16 KiB or more): the message is made of its start line and the fields seen whole,
+   * then the stream resynchronises, as where its body begins is not known.
+   */
+  #truncatedHead(monoNs: bigint): void {
+    this.#bufLen -= this.#lineLen; // the field the gap cut
+    this.#append(CRLF, 0, 2);
+    const block = this.#buf.subarray(0, this.#bufLen);
+    this.#bufLen = 0;
+    this.#headComplete(block, monoNs);
+    if (this.#msg !== null) this.#finish(false);
+    this.#resyncIfIdle(true);
   }
 
   #tooLarge(resumeAt: number, atLineStart: boolean): number {

@@ -457,3 +457,31 @@ Deno.test("http1: sniffing a direction's first bytes", () => {
   assert.equal(sniffHttp1(enc("\x16\x03\x01")), "no");
   assert.equal(sniffHttp1(enc("get / HTTP/1.1")), "no");
 });
+
+Deno.test("Http1Parser: a head cut by a known truncation keeps the fields seen whole", () => {
+  const got: Http1Message[] = [];
+  const p = new Http1Parser("request", { onMessage: (m) => got.push(m) });
+  p.data(enc("GET /big HTTP/1.1\r\nHost: h\r\nX-Big: xxxx"), 1n, 7);
+  p.gap(20_000, 2n, false); // the rest of the call, beyond what was captured
+  // The next call: a body's tail or the next request; a request line is found again.
+  p.data(enc("tail of something\r\n" + REQ), 3n, 7);
+  assert.deepEqual(got.map(brief), [get("/big"), get("/a?b=c")]);
+  assert.deepEqual(got[0]!.headers, [["Host", "h"]]);
+  assert.equal(got[0]!.lastByteMonoNs, 2n);
+});
+
+Deno.test("Http1Parser: a head cut by lost records, or before its start line ended, is dropped", () => {
+  for (
+    const [head, lost] of [["GET /big HTTP/1.1\r\nHost: h\r\nX-Big: xx", true], [
+      "GET /bi",
+      false,
+    ]] as const
+  ) {
+    const got: Http1Message[] = [];
+    const p = new Http1Parser("request", { onMessage: (m) => got.push(m) });
+    p.data(enc(head), 1n, 7);
+    p.gap(20_000, 2n, lost);
+    p.data(enc(REQ), 3n, 7);
+    assert.deepEqual(got.map(brief), [get("/a?b=c")]);
+  }
+});

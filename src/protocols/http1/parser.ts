@@ -111,8 +111,8 @@ export class Http1ConnectionParser implements ConnectionParser {
     this.#framer(direction).data(bytes, monoNs, tid);
   }
 
-  gap(direction: Direction, size: number, monoNs: bigint): void {
-    this.#framer(direction).gap(size, monoNs);
+  gap(direction: Direction, size: number, monoNs: bigint, lost: boolean): void {
+    this.#framer(direction).gap(size, monoNs, lost);
   }
 
   /** Links the requests seen before the socket and lets waiting exchanges go. */
