@@ -6,6 +6,14 @@
 export { BpfMap, BpfObject, BpfProgram, Link, type UprobeOptions } from "./bpf_object.ts";
 export { BpfError, type LogLevel, type LogSink, possibleCpus, setLogSink } from "./libbpf.ts";
 export type { Field, StructLayout } from "./btf.ts";
+export {
+  type BtfTypes,
+  type CounterSource,
+  encodeU32Struct,
+  enumValue,
+  fieldOf,
+  readCounters,
+} from "./struct.ts";
 export { type RecordHandler, RingReader } from "./ring_reader.ts";
 export { CallbackRing } from "./callback_ring.ts";
 export { monotonicNs, realtimeNs } from "./libc.ts";

@@ -7,7 +7,7 @@
  */
 import { BpfObject } from "../ffi/mod.ts";
 import { mulberry32 } from "../src/prng.ts";
-import { GO_BPF_OBJECT } from "../src/golang/session.ts";
+import { GO_BPF_OBJECT } from "../src/golang/instrumentation.ts";
 import { goEventDecoder, type GoEventTypes } from "../src/golang/events.ts";
 import { encodeGoEvent, sampleGoEvents } from "../src/golang/_test_events.ts";
 

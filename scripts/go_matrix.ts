@@ -35,7 +35,7 @@ for (const toolchain of values.toolchains.split(",")) {
       const o = await runGoScenario(toolchain, { stripped, requests, concurrency });
       line +=
         ` ${String(o.result.probes).padStart(6)}  ${hitsPerRequest(o).toFixed(1).padStart(8)}` +
-        `  ${String(o.result.spans).padStart(6)}`;
+        `  ${String(o.checked.length + o.bulk.length).padStart(6)}`;
       const mine = checkGoScenario(o);
       if (shapes !== undefined) {
         assert.deepEqual(mine, shapes, "stripped spans differ from DWARF's");

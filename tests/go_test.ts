@@ -1,14 +1,15 @@
 /**
  * End-to-end test of the Go instrumentation: the fixture server
  * (`tests/targets/go/server/`) built by several Go toolchains, with DWARF and stripped,
- * traced by real uprobes through `runGoTrace`. Needs root (or CAP_BPF + CAP_PERFMON) and
+ * traced by real uprobes through the Go instrumentation. Needs root (or CAP_BPF + CAP_PERFMON) and
  * a `go` toolchain that can fetch others through the module proxy. The full matrix of
  * toolchains and 10,000 requests each: `deno run -A scripts/go_matrix.ts`.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { GO_PROBES, type GoProbeSite, locateGo, runGoTrace } from "../src/golang/mod.ts";
+import { GO_PROBES, GoInstrumentation, type GoProbeSite, locateGo } from "../src/golang/mod.ts";
+import { runInstrumentation } from "./targets/run_instrumentation.ts";
 import { buildGoServer, GO_TEST_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
 import { checkGoScenario, hitsPerRequest, runGoScenario } from "./targets/go/scenario.ts";
 
@@ -88,12 +89,14 @@ Deno.test({
 
     const server = await startGoServer(built.path);
     try {
-      const result = await runGoTrace({
+      const go = new GoInstrumentation({
+        onSpan: () => assert.fail("no span expected"),
+        locate: { versionOverride: "go1.99.0" },
+      });
+      const result = await runInstrumentation(go, {
         pid: server.pid,
         signal: AbortSignal.timeout(5000),
-        onSpan: () => assert.fail("no span expected"),
         onReady: () => assert.fail("nothing should attach"),
-        locate: { versionOverride: "go1.99.0" },
       });
       assert.ok(!result.ok);
       assert.match(result.error, /go1\.99\.0/);

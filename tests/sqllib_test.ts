@@ -2,7 +2,7 @@
  * End to end: real SQL clients (psql over a Unix socket and over TCP, psycopg2, a libpq C
  * client using the asynchronous and synchronous APIs, the `mariadb` shell, a MariaDB
  * Connector/C client, the `sqlite3` shell and Python's sqlite3 module) traced by
- * `runSqlLibTrace`, against throwaway servers. Each runs a SELECT, an INSERT, a prepared
+ * the SQL library instrumentation (`runInstrumentation`), against throwaway servers. Each runs a SELECT, an INSERT, a prepared
  * statement and a failing statement; the spans are compared exactly.
  */
 import assert from "node:assert/strict";

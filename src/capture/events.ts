@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Field, StructLayout } from "../../ffi/mod.ts";
+import { type BtfTypes, enumValue as value, fieldOf, type StructLayout } from "../../ffi/mod.ts";
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 
 const AF_UNIX = 1;
@@ -41,11 +41,7 @@ export type CaptureEvent =
 /** Prefix of the connection key of a plain socket (its kernel address follows). */
 const SOCKET_CONN_PREFIX = "sock:";
 
-function field(layout: StructLayout, name: string): number {
-  const f: Field | undefined = layout.fields[name];
-  if (!f) throw new Error(`struct ${layout.name} has no field "${name}"`);
-  return f.offset;
-}
+const field = (layout: StructLayout, name: string) => fieldOf(layout, name).offset;
 
 function ipv4(bytes: Uint8Array, at: number): string {
   return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
@@ -105,16 +101,7 @@ function kernelAddress(view: DataView, at: number): string {
 }
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
-export interface CaptureTypes {
-  structLayout(name: string): StructLayout;
-  enumValues(name: string): Record<string, number>;
-}
-
-function value(values: Record<string, number>, name: string): number {
-  const v = values[name];
-  if (v === undefined) throw new Error(`the BPF object's BTF has no ${name}`);
-  return v;
-}
+export type CaptureTypes = BtfTypes;
 
 /**
  * Builds a decoder for the records of `bpf/uprobes/capture.h`, by their BTF. The decoder

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type BpfMap, BpfObject, type RingReader } from "../../ffi/mod.ts";
+import { type BpfMap, BpfObject, readCounters, type RingReader } from "../../ffi/mod.ts";
 import type { ProcessInfo } from "../discovery/mod.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
 import type { Attributes, Span } from "../model/span.ts";
@@ -193,13 +193,7 @@ export class CaptureInstrumentation {
 
   /** The BPF side's counters. */
   stats(): CaptureStats {
-    const map = this.obj.map("stats");
-    const index = this.obj.enumValues("capture_stat");
-    const out = {} as CaptureStats;
-    for (const [name, enumerator] of Object.entries(STATS)) {
-      out[name as keyof typeof STATS] = map.sumPerCpu(index[enumerator] ?? -1);
-    }
-    return out;
+    return readCounters(this.obj, "stats", "capture_stat", STATS);
   }
 
   /** The span stage's counters, when it runs. */

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import type { Field, StructLayout } from "../../ffi/mod.ts";
+import {
+  type BtfTypes,
+  enumValue as value,
+  type Field,
+  fieldOf as field,
+  type StructLayout,
+} from "../../ffi/mod.ts";
 
 /** The ids BPF made for a span; `parentSpanId` is "" for a root. */
 export interface GoSpanIds {
@@ -70,10 +76,7 @@ export type GoEvent = GoHttpEvent | GoSqlEvent;
 export type GoDecodeResult = { ok: true; event: GoEvent } | { ok: false; error: string };
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
-export interface GoEventTypes {
-  structLayout(name: string): StructLayout;
-  enumValues(name: string): Record<string, number>;
-}
+export type GoEventTypes = BtfTypes;
 
 /** Decodes one record `bytes[offset, offset + length)`. */
 export type GoEventDecoder = (
@@ -82,18 +85,6 @@ export type GoEventDecoder = (
   offset: number,
   length: number,
 ) => GoDecodeResult;
-
-function field(layout: StructLayout, name: string): Field {
-  const f: Field | undefined = layout.fields[name];
-  if (!f) throw new Error(`struct ${layout.name} has no field "${name}"`);
-  return f;
-}
-
-function value(values: Record<string, number>, name: string): number {
-  const v = values[name];
-  if (v === undefined) throw new Error(`the BPF object's BTF has no ${name}`);
-  return v;
-}
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 

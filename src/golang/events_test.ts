@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BpfObject } from "../../ffi/mod.ts";
 import { goEventDecoder } from "./events.ts";
-import { GO_BPF_OBJECT } from "./session.ts";
+import { GO_BPF_OBJECT } from "./instrumentation.ts";
 import { encodeGoEvent, sampleGoEvents } from "./_test_events.ts";
 
 Deno.test("goEventDecoder: reads records laid out by the object's BTF", () => {

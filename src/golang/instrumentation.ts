@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { readCounters } from "../../ffi/mod.ts";
 import { isAlive, type ProcessInfo } from "../discovery/mod.ts";
 import {
   closeObject,
@@ -13,20 +14,59 @@ import {
   type Instrumented,
   type LoadedObject,
   loadObject,
+  wallClock,
 } from "../instrumentation.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import { type GoEventDecoder, goEventDecoder } from "./events.ts";
-import { type GoLocateResult, locateGo } from "./locate.ts";
+import { type GoLocateResult, type GoLocation, locateGo, type LocateGoOptions } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";
-import { GO_BPF_OBJECT, probeHits, readGoStats } from "./session.ts";
 import { goSpan } from "./spans.ts";
+
+/** Default path of the compiled BPF object. */
+export const GO_BPF_OBJECT = new URL("../../bpf/out/go.bpf.o", import.meta.url).pathname;
+
+/** The counters of `go.bpf.o` (its `go_stats` array). */
+export type GoStats = Record<
+  | "serverEntry"
+  | "serverRet"
+  | "clientEntry"
+  | "clientRet"
+  | "sqlEntry"
+  | "sqlRet"
+  | "newprocRet"
+  | "events"
+  | "drops",
+  number
+>;
+
+const STAT_NAMES: Record<keyof GoStats, string> = {
+  serverEntry: "GO_STAT_SERVER_ENTRY",
+  serverRet: "GO_STAT_SERVER_RET",
+  clientEntry: "GO_STAT_CLIENT_ENTRY",
+  clientRet: "GO_STAT_CLIENT_RET",
+  sqlEntry: "GO_STAT_SQL_ENTRY",
+  sqlRet: "GO_STAT_SQL_RET",
+  newprocRet: "GO_STAT_NEWPROC_RET",
+  events: "GO_STAT_EVENTS",
+  drops: "GO_STAT_DROPS",
+};
+
+/** Total probe hits in `stats` (every entry and return program run). */
+export function probeHits(stats: GoStats): number {
+  return stats.serverEntry + stats.serverRet + stats.clientEntry + stats.clientRet +
+    stats.sqlEntry + stats.sqlRet + stats.newprocRet;
+}
 
 /** Options for {@linkcode GoInstrumentation}. */
 export interface GoInstrumentationOptions {
   onSpan(span: Span): void;
-  toUnixNano(monoNs: bigint): bigint;
-  resource(pid: number): Attributes;
+  /** Default: by the clocks' offset at each span ({@linkcode wallClock}). */
+  toUnixNano?(monoNs: bigint): bigint;
+  /** Default: `process.pid` alone. */
+  resource?(pid: number): Attributes;
+  /** Passed to {@linkcode locateGo} (a version override, DWARF ignored, …). */
+  locate?: LocateGoOptions;
   /** Default {@linkcode GO_BPF_OBJECT}. */
   objectPath?: string;
 }
@@ -34,7 +74,7 @@ export interface GoInstrumentationOptions {
 const MAX_FILES = 1024;
 
 /** Go's net/http and database/sql probes for the engine. */
-export class GoInstrumentation implements Instrumentation {
+export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
   readonly name = "Go";
   readonly #opts: GoInstrumentationOptions;
   /** What each executable held, by file identity. */
@@ -42,6 +82,7 @@ export class GoInstrumentation implements Instrumentation {
   /** The database each traced process's driver talks to. */
   readonly #sqlSystems = new Map<number, SqlSystem>();
   #open?: LoadedObject & { decode: GoEventDecoder };
+  #badRecords = 0;
 
   constructor(options: GoInstrumentationOptions) {
     this.#opts = options;
@@ -51,13 +92,17 @@ export class GoInstrumentation implements Instrumentation {
     return this.#open?.probes.uprobes ?? 0;
   }
 
-  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented> {
+  get badRecords(): number {
+    return this.#badRecords;
+  }
+
+  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented<GoLocation>> {
     const exe = process.files[0];
     if (exe === undefined) return { attached: false };
     const key = `${exe.device}:${exe.inode}`;
     let found = this.#located.get(key);
     if (found === undefined) {
-      found = await locateGo({ path: exe });
+      found = await locateGo({ path: exe }, this.#opts.locate);
       // The path goes through /proc/PID/root: a process that exited while being read says
       // nothing about its file, which the next process may map. Not remembered, not said.
       if (!found.ok && !(await isAlive(process.pid))) return { attached: false };
@@ -94,6 +139,7 @@ export class GoInstrumentation implements Instrumentation {
     const grpc = loc.grpc === undefined ? "" : `; grpc-go ${loc.grpc} calls from its bytes`;
     return {
       attached: true,
+      location: loc,
       ownsHttp: true,
       rpcFromBytes: loc.grpc !== undefined,
       ownsSql: loc.sites.some((s) => s.group === "sql"),
@@ -114,10 +160,14 @@ export class GoInstrumentation implements Instrumentation {
   consume(): number {
     const open = this.#open;
     if (!open) return 0;
-    const { onSpan, resource, toUnixNano } = this.#opts;
+    const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
+      this.#opts;
     return open.ring.consume((bytes, view, at, length) => {
       const r = open.decode(bytes, view, at, length);
-      if (!r.ok) return;
+      if (!r.ok) {
+        this.#badRecords++;
+        return;
+      }
       const pid = r.event.pid;
       const sqlSystem = this.#sqlSystems.get(pid);
       onSpan(
@@ -131,10 +181,14 @@ export class GoInstrumentation implements Instrumentation {
   }
 
   counters(): { hits: number; drops: number } {
-    const open = this.#open;
-    if (!open) return { hits: 0, drops: 0 };
-    const stats = readGoStats(open.obj);
+    const stats = this.stats();
     return { hits: probeHits(stats), drops: stats.drops };
+  }
+
+  stats(): GoStats {
+    const open = this.#open;
+    if (!open) return Object.fromEntries(Object.keys(STAT_NAMES).map((k) => [k, 0])) as GoStats;
+    return readCounters(open.obj, "go_stats", "go_stat", STAT_NAMES);
   }
 
   async close(): Promise<void> {

@@ -3,13 +3,13 @@
  * uprobes on Go binaries (entry and each `RET`, never uretprobes), with parent/child links
  * across goroutines made in BPF. Read in the order data flows: `probes.ts` (the table),
  * `locate.ts` + `offsets.ts` (where, and with which struct offsets), `bpf/uprobes/go.bpf.c`,
- * `events.ts` (records), `spans.ts` (spans), `session.ts` (a standalone loop).
+ * `events.ts` (records), `spans.ts` (spans), `instrumentation.ts` (all of it, for the engine).
  *
  * @example
  * ```ts ignore
- * import { runGoTrace } from "./mod.ts";
- * const stop = new AbortController();
- * const result = runGoTrace({ pid: 1234, signal: stop.signal, onSpan: console.log });
+ * import { GoInstrumentation } from "./mod.ts";
+ * const go = new GoInstrumentation({ onSpan: console.log });
+ * await go.add(process, true); // then go.consume() now and then, go.close() at the end
  * ```
  *
  * @module
@@ -38,5 +38,10 @@ export type {
 } from "./events.ts";
 export { goSpan, routeOfPattern } from "./spans.ts";
 export type { GoSpanContext } from "./spans.ts";
-export { GO_BPF_OBJECT, probeHits, runGoTrace } from "./session.ts";
-export type { GoStats, GoTraceOptions, GoTraceResult } from "./session.ts";
+export {
+  GO_BPF_OBJECT,
+  GoInstrumentation,
+  type GoInstrumentationOptions,
+  type GoStats,
+  probeHits,
+} from "./instrumentation.ts";

@@ -14,7 +14,7 @@ import {
   type OffsetsTable,
   parseGoVersion,
 } from "../symbols/go/mod.ts";
-import type { StructLayout } from "../../ffi/mod.ts";
+import { encodeU32Struct, type StructLayout } from "../../ffi/mod.ts";
 
 /** Value of a member the binary's Go version does not have (`GO_OFFSET_ABSENT`). */
 export const GO_OFFSET_ABSENT = 0xffffffff;
@@ -155,14 +155,5 @@ export function encodeGoOffsets(
   offsets: GoProbeOffsets,
   layout: StructLayout,
 ): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(layout.size);
-  const view = new DataView(bytes.buffer);
-  for (const [name, value] of Object.entries(offsets)) {
-    const f = layout.fields[name];
-    if (f === undefined || f.size !== 4) {
-      throw new Error(`struct ${layout.name} has no 4-byte field "${name}"`);
-    }
-    view.setUint32(f.offset, value, true);
-  }
-  return bytes;
+  return encodeU32Struct(layout, offsets);
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { StructLayout } from "../../ffi/mod.ts";
+import { type BtfTypes, fieldOf } from "../../ffi/mod.ts";
 import type { SqlLibrary } from "./probes.ts";
 
 /** What happened, as `enum sql_event_kind` says. */
@@ -46,10 +46,7 @@ export interface SqlLibEvent {
 export type SqlLibDecodeResult = { ok: true; event: SqlLibEvent } | { ok: false; error: string };
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
-export interface SqlLibEventTypes {
-  structLayout(name: string): StructLayout;
-  enumValues(name: string): Record<string, number>;
-}
+export type SqlLibEventTypes = BtfTypes;
 
 /** Decodes one record `bytes[offset, offset + length)`. */
 export type SqlLibEventDecoder = (
@@ -97,11 +94,7 @@ function cString(bytes: Uint8Array, at: number, size: number): string {
  */
 export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder {
   const layout = types.structLayout("sql_event");
-  const f = (name: string) => {
-    const field = layout.fields[name];
-    if (!field) throw new Error(`struct sql_event has no field ${name}`);
-    return field;
-  };
+  const f = (name: string) => fieldOf(layout, name);
   const kinds = invert(
     types.enumValues("sql_event_kind"),
     {

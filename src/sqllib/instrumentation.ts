@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { encodeU32Struct, readCounters } from "../../ffi/mod.ts";
 import type { ProcessInfo } from "../discovery/mod.ts";
 import {
   closeObject,
@@ -13,21 +14,46 @@ import {
   type Instrumented,
   type LoadedObject,
   loadObject,
+  wallClock,
 } from "../instrumentation.ts";
 import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
 import type { TraceContext } from "../model/trace_context.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import { type SqlLibEventDecoder, sqlLibEventDecoder } from "./events.ts";
-import { locateSqlLibraries } from "./locate.ts";
-import { encodeSqlLibProc, readSqlLibStats, SQLLIB_BPF_OBJECT } from "./session.ts";
+import { locateSqlLibraries, SQL_OFFSET_ABSENT, type SqlLibLocation } from "./locate.ts";
 import { sqlLibSpan } from "./spans.ts";
-import { SqlLibStatements } from "./statements.ts";
+import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
+
+/** Default path of the compiled BPF object. */
+export const SQLLIB_BPF_OBJECT = new URL("../../bpf/out/sqllib.bpf.o", import.meta.url).pathname;
+
+/** The counters of `sqllib.bpf.o` (its `sqllib_stats` array). */
+export interface SqlLibStats {
+  /** Probe hits (program runs) in libpq, the MySQL library and SQLite. */
+  libpqHits: number;
+  mysqlHits: number;
+  sqliteHits: number;
+  events: number;
+  drops: number;
+}
+
+const STAT_NAMES: Record<keyof SqlLibStats, string> = {
+  libpqHits: "SQLLIB_STAT_PQ_HITS",
+  mysqlHits: "SQLLIB_STAT_MYSQL_HITS",
+  sqliteHits: "SQLLIB_STAT_SQLITE_HITS",
+  events: "SQLLIB_STAT_EVENTS",
+  drops: "SQLLIB_STAT_DROPS",
+};
 
 /** Options for {@linkcode SqlLibInstrumentation}. */
 export interface SqlLibInstrumentationOptions {
   onSpan(span: Span): void;
-  toUnixNano(monoNs: bigint): bigint;
-  resource(pid: number): Attributes;
+  /** Default: by the clocks' offset at each span ({@linkcode wallClock}). */
+  toUnixNano?(monoNs: bigint): bigint;
+  /** Default: `process.pid` alone. */
+  resource?(pid: number): Attributes;
+  /** Receives each statement before it becomes a span (tests). */
+  onStatement?(statement: SqlLibStatement): void;
   /** The request a thread was serving at a time, if any: its statements are children. */
   parentOf?(pid: number, tid: number, monoNs: bigint): TraceContext | undefined;
   /** Statements as sent, literals included. Default false. */
@@ -37,11 +63,12 @@ export interface SqlLibInstrumentationOptions {
 }
 
 /** libpq, MySQL client and SQLite probes for the engine. */
-export class SqlLibInstrumentation implements Instrumentation {
+export class SqlLibInstrumentation implements Instrumentation<SqlLibStats, SqlLibLocation> {
   readonly name = "SQL client libraries";
   readonly #opts: SqlLibInstrumentationOptions;
   readonly #ids: IdGenerator = new RandomIdGenerator();
   #open?: LoadedObject & { decode: SqlLibEventDecoder; statements: SqlLibStatements };
+  #badRecords = 0;
 
   constructor(options: SqlLibInstrumentationOptions) {
     this.#opts = options;
@@ -51,7 +78,11 @@ export class SqlLibInstrumentation implements Instrumentation {
     return this.#open?.probes.uprobes ?? 0;
   }
 
-  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented> {
+  get badRecords(): number {
+    return this.#badRecords;
+  }
+
+  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented<SqlLibLocation>> {
     const where = await locateSqlLibraries(process);
     const name = `pid ${process.pid} (${process.comm})`;
     if (where.sites.length === 0) {
@@ -62,11 +93,11 @@ export class SqlLibInstrumentation implements Instrumentation {
     const open = this.#load();
     open.obj.map("sqllib_procs").update(
       new Uint8Array(new Uint32Array([process.pid]).buffer),
-      encodeSqlLibProc(where.offsets, open.obj.structLayout("sqllib_proc")),
+      encodeU32Struct(open.obj.structLayout("sqllib_proc"), where.offsets, SQL_OFFSET_ABSENT),
     );
     open.probes.attach(where.sites, pin ? process.pid : -1);
     const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
-    return { attached: true, ownsSql: true, note: `${name}: ${found}` };
+    return { attached: true, location: where, ownsSql: true, note: `${name}: ${found}` };
   }
 
   remove(pid: number): void {
@@ -79,14 +110,19 @@ export class SqlLibInstrumentation implements Instrumentation {
     return open.ring.consume((bytes, view, at, length) => {
       const r = open.decode(bytes, view, at, length);
       if (r.ok) open.statements.push(r.event);
+      else this.#badRecords++;
     });
   }
 
   counters(): { hits: number; drops: number } {
-    const open = this.#open;
-    if (!open) return { hits: 0, drops: 0 };
-    const s = readSqlLibStats(open.obj);
+    const s = this.stats();
     return { hits: s.libpqHits + s.mysqlHits + s.sqliteHits, drops: s.drops };
+  }
+
+  stats(): SqlLibStats {
+    const open = this.#open;
+    if (!open) return { libpqHits: 0, mysqlHits: 0, sqliteHits: 0, events: 0, drops: 0 };
+    return readCounters(open.obj, "sqllib_stats", "sqllib_stat", STAT_NAMES);
   }
 
   async close(): Promise<void> {
@@ -98,8 +134,10 @@ export class SqlLibInstrumentation implements Instrumentation {
   #load() {
     if (this.#open) return this.#open;
     const loaded = loadObject(this.#opts.objectPath ?? SQLLIB_BPF_OBJECT, "sql_events");
-    const { onSpan, resource, toUnixNano, parentOf, fullQueryText } = this.#opts;
+    const { onSpan, onStatement, parentOf, fullQueryText } = this.#opts;
+    const { resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } = this.#opts;
     const statements = new SqlLibStatements((s) => {
+      onStatement?.(s);
       const span = sqlLibSpan(s, {
         resource: resource(s.pid),
         toUnixNano,

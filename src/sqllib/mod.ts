@@ -9,7 +9,7 @@
  * - {@linkcode sqlLibEventDecoder}: ring records → events (layout from BTF);
  * - {@linkcode SqlLibStatements}: events → one exchange per statement;
  * - {@linkcode sqlLibSpan}: a statement → its span (via `sqlExchangeSpan`);
- * - {@linkcode runSqlLibTrace}: all of it for one process.
+ * - {@linkcode SqlLibInstrumentation}: all of it, for the engine.
  *
  * @module
  */
@@ -50,10 +50,8 @@ export {
 } from "./statements.ts";
 export { sqlLibSpan, type SqlLibSpanContext } from "./spans.ts";
 export {
-  encodeSqlLibProc,
-  runSqlLibTrace,
   SQLLIB_BPF_OBJECT,
+  SqlLibInstrumentation,
+  type SqlLibInstrumentationOptions,
   type SqlLibStats,
-  type SqlLibTraceOptions,
-  type SqlLibTraceResult,
-} from "./session.ts";
+} from "./instrumentation.ts";

@@ -1,14 +1,19 @@
 /**
  * The Go instrumentation's end-to-end scenario, shared by `tests/go_test.ts` (a few
  * toolchains, a few hundred requests) and `scripts/go_matrix.ts` (every supported
- * toolchain, 10,000 requests): run the fixture server under `runGoTrace`, make the
+ * toolchain, 10,000 requests): run the fixture server under the Go instrumentation (`runInstrumentation`), make the
  * checked requests and N more, then check spans, parents and responses.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { probeHits, runGoTrace } from "../../../src/golang/mod.ts";
-import type { GoTraceResult } from "../../../src/golang/mod.ts";
+import {
+  GoInstrumentation,
+  type GoLocation,
+  type GoStats,
+  probeHits,
+} from "../../../src/golang/mod.ts";
+import { runInstrumentation, type RunResult } from "../run_instrumentation.ts";
 import type { Span } from "../../../src/model/span.ts";
 import { buildGoServer, startGoServer } from "./build.ts";
 
@@ -23,7 +28,7 @@ export interface GoScenarioOutcome {
   /** Bulk responses whose status or bytes differed from those served without probes. */
   mismatched: number;
   requests: number;
-  result: Extract<GoTraceResult, { ok: true }>;
+  result: Extract<RunResult<GoStats, GoLocation>, { ok: true }>;
 }
 
 /** Options for {@linkcode runGoScenario}. */
@@ -66,10 +71,9 @@ export async function runGoScenario(
     const stop = new AbortController();
     let ready!: () => void;
     const isReady = new Promise<void>((r) => ready = r);
-    const done = runGoTrace({
+    const done = runInstrumentation(new GoInstrumentation({ onSpan: (s) => spans.push(s) }), {
       pid: server.pid,
       signal: stop.signal,
-      onSpan: (s) => spans.push(s),
       onReady: () => ready(),
     });
     const first = await Promise.race([isReady.then(() => undefined), done]);

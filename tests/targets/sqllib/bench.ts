@@ -1,6 +1,6 @@
 /**
  * Benchmark of the SQLite probes: Python's sqlite3 module runs N small statements
- * (`SELECT ?` with a fetch) untraced, then traced by runSqlLibTrace; prints the cost per
+ * (`SELECT ?` with a fetch) untraced, then traced by the SQL library instrumentation; prints the cost per
  * statement both ways and the probe hits per statement.
  *
  * Usage: deno run -A tests/targets/sqllib/bench.ts [N=100000]

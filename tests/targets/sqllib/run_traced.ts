@@ -1,5 +1,6 @@
 /**
- * Runs a SQL client under {@linkcode runSqlLibTrace} for the SQL library tests: starts the
+ * Runs a SQL client under the SQL library instrumentation (through `runInstrumentation`)
+ * for the SQL library tests: starts the
  * client with its stdin held open, waits until it is ready (its executable is mapped, and
  * it printed `ready` when asked to), attaches, then writes its input and collects the
  * statements and spans it gave until it exits.
@@ -7,10 +8,12 @@
  * @module
  */
 import {
-  runSqlLibTrace,
+  SqlLibInstrumentation,
+  type SqlLibLocation,
   type SqlLibStatement,
-  type SqlLibTraceResult,
+  type SqlLibStats,
 } from "../../../src/sqllib/mod.ts";
+import { runInstrumentation, type RunResult } from "../run_instrumentation.ts";
 import type { Span } from "../../../src/model/span.ts";
 
 /** What to run. */
@@ -26,7 +29,7 @@ export interface TracedClient {
 
 /** What the session saw. */
 export interface TracedRun {
-  result: SqlLibTraceResult;
+  result: RunResult<SqlLibStats, SqlLibLocation>;
   spans: Span[];
   statements: SqlLibStatement[];
   stdout: string;
@@ -85,11 +88,13 @@ export async function runTraced(client: TracedClient): Promise<TracedRun> {
   const statements: SqlLibStatement[] = [];
   let ready!: () => void;
   const attached = new Promise<void>((r) => (ready = r));
-  const done = runSqlLibTrace({
-    pid: child.pid,
-    signal: stop.signal,
+  const sqllib = new SqlLibInstrumentation({
     onSpan: (s) => spans.push(s),
     onStatement: (s) => statements.push(s),
+  });
+  const done = runInstrumentation(sqllib, {
+    pid: child.pid,
+    signal: stop.signal,
     onReady: () => ready(),
     pollMs: 20,
   });
