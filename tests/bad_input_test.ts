@@ -22,6 +22,14 @@ Deno.test("a kernel thread: exit 1, says so", async () => {
   assertOneSentence(r.stderr, /kernel thread/);
 });
 
+Deno.test("--pid 1 as root: never told to run as root", async () => {
+  // Where pid 1 is out of reach even for root (a sandbox's init), the sentence says why.
+  const r = await runAgent(["--pid", "1", "--duration", "1"]);
+  assert.doesNotMatch(r.stderr, /run upspan as root/);
+  if (r.code === 1) assertOneSentence(r.stderr, /out of upspan's reach/);
+  else assert.equal(r.code, 0, r.stderr);
+});
+
 Deno.test("a thread id instead of a process id: exit 1, names the process", async () => {
   const child = new Deno.Command("python3", {
     args: ["-c", "import threading, time; threading.Thread(target=time.sleep, args=(30,)).start()"],

@@ -57,7 +57,7 @@ Deno.test("psql over TCP: statements, a failing one with its SQLSTATE, the datab
   try {
     await new Promise((r) => setTimeout(r, 300)); // connected by now
     await using agent = await startAgent(["--pid", String(psql.pid)]);
-    const input = "CREATE TABLE t (id int, note text);\n" +
+    const input = "CREATE TABLE t (id int, note varchar(50));\n" +
       "INSERT INTO t VALUES (1, 'secret'), (2, 'x');\n" +
       "SELECT note FROM t WHERE id = 2;\n" +
       "SELECT * FROM nope;\n";
@@ -67,6 +67,11 @@ Deno.test("psql over TCP: statements, a failing one with its SQLSTATE, the datab
       4,
     );
     assert.deepEqual(spans.map((s) => s.name), ["CREATE t", "INSERT t", "SELECT t", "SELECT nope"]);
+    // A type's size is not a value.
+    assert.equal(
+      spans[0]!.attributes["db.query.text"],
+      "CREATE TABLE t (id int, note varchar(50));",
+    );
     assert.equal(spans[1]!.attributes["db.query.text"], "INSERT INTO t VALUES (?, ?), (?, ?);");
     assert.equal(spans[2]!.attributes["db.response.returned_rows"], 1);
     assert.equal(spans[3]!.status.code, "ERROR");

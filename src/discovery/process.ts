@@ -143,7 +143,9 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
     if (e instanceof Deno.errors.PermissionDenied) {
       return fail(
         "permission",
-        `Cannot read /proc/${pid}: permission denied; run upspan as root (sudo) or with CAP_SYS_PTRACE.`,
+        (await mayTraceAny())
+          ? `Cannot read /proc/${pid} (${comm}): permission denied even with CAP_SYS_PTRACE; the process is out of upspan's reach (a user namespace above upspan's, or a security module such as Yama or AppArmor), so it cannot be traced.`
+          : `Cannot read /proc/${pid}: permission denied; run upspan as root (sudo) or with CAP_SYS_PTRACE.`,
       );
     }
     if (e instanceof Deno.errors.NotFound) {
@@ -201,6 +203,15 @@ async function elfClass(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+const CAP_SYS_PTRACE = 19n;
+
+/** Whether upspan holds CAP_SYS_PTRACE, which lets it read any process's /proc it may see. */
+async function mayTraceAny(): Promise<boolean> {
+  const status = (await readText("/proc/self/status")) ?? "";
+  const eff = BigInt("0x" + (/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0"));
+  return ((eff >> CAP_SYS_PTRACE) & 1n) === 1n;
 }
 
 /** True while the process exists (and is not a zombie). */

@@ -399,9 +399,46 @@ function collectionAt(
   }
 }
 
+/** Types whose parenthesised arguments are sizes, precisions and scales, kept as written. */
+const TYPE_NAMES = new Set([
+  "CHAR",
+  "CHARACTER",
+  "VARYING",
+  "VARCHAR",
+  "VARCHAR2",
+  "NCHAR",
+  "NVARCHAR",
+  "NVARCHAR2",
+  "BINARY",
+  "VARBINARY",
+  "BIT",
+  "VARBIT",
+  "DECIMAL",
+  "DEC",
+  "NUMERIC",
+  "NUMBER",
+  "FLOAT",
+  "DOUBLE",
+  "REAL",
+  "TIME",
+  "TIMESTAMP",
+  "TIMESTAMPTZ",
+  "TIMETZ",
+  "DATETIME",
+  "INTERVAL",
+  "TINYINT",
+  "SMALLINT",
+  "MEDIUMINT",
+  "INT",
+  "INTEGER",
+  "BIGINT",
+  "TEXT",
+  "BLOB",
+]);
+
 /**
  * `text` with every literal (strings of all kinds, numbers, hex and bit strings) replaced
- * by `?`, and comments removed (they carry what people paste there, passwords included).
+ * by `?` — not a type's arguments (`VARCHAR(50)` stays) — and comments removed (they carry what people paste there, passwords included).
  * Keywords (`TRUE`, `NULL`), identifiers and parameters (`$1`, `?`, `:name`) stay as they
  * are. Text past `maxLength` is dropped; a literal cut by that limit still becomes `?`.
  *
@@ -418,7 +455,19 @@ export function sanitizeSql(text: string, options: SqlTextOptions = {}): string 
   const toks = tokenize(s, options.dialect ?? "generic");
   let out = "";
   let from = 0;
+  // Inside a type's arguments (`VARCHAR(50)`, `NUMERIC(10, 2)`): sizes, not values.
+  let last: Token | undefined;
+  let typeArgs = false;
   for (const t of toks) {
+    if (t.kind !== "space" && t.kind !== "comment") {
+      if (t.kind === "punct") {
+        const c = s.charCodeAt(t.start);
+        if (c === 40) typeArgs = TYPE_NAMES.has(upperWord(s, last) ?? "");
+        else if (c === 41) typeArgs = false;
+      }
+      last = t;
+      if (typeArgs && t.kind === "number") continue;
+    }
     if (t.kind === "comment") {
       out += s.slice(from, t.start);
       from = t.end;

@@ -89,6 +89,17 @@ Deno.test("sanitizeSql: literals become ?, the rest stays", () => {
     // Comments go, whatever they hold; the words they parted stay apart.
     ["/* pw=hunter2 */ SELECT 1/*hunter2*/FROM t -- hunter2", "SELECT ? FROM t", "generic"],
     ["SELECT a /* x */ , b", "SELECT a , b", "postgresql"],
+    // A type's arguments are sizes, not values; a function's arguments are values.
+    [
+      "CREATE TABLE t (a VARCHAR(50), b NUMERIC(10, 2), c CHARACTER VARYING (8) DEFAULT 'x')",
+      "CREATE TABLE t (a VARCHAR(50), b NUMERIC(10, 2), c CHARACTER VARYING (8) DEFAULT ?)",
+      "postgresql",
+    ],
+    [
+      "SELECT CAST(x AS DECIMAL(12,4)), LEFT(name, 3), ROUND(y, 2) FROM t",
+      "SELECT CAST(x AS DECIMAL(12,4)), LEFT(name, ?), ROUND(y, ?) FROM t",
+      "mysql",
+    ],
   ];
   for (const [text, want, dialect] of cases) {
     assert.equal(sanitizeSql(text, { dialect }), want, text);
