@@ -6,7 +6,19 @@
  * @module
  */
 import { libbpf } from "../ffi/libbpf.ts";
-import { type SyscallAttach, syscallAttachOrder } from "./capture/syscalls.ts";
+import { SYSCALL_TRACEPOINTS, type SyscallAttach, syscallAttachOrder } from "./capture/syscalls.ts";
+import {
+  attachedTracepoints,
+  CAP,
+  KERNEL_BTF,
+  mayLoadBpf,
+  missingTracepoints,
+  ownCapabilities,
+  sizeOf,
+  tracefsRoot,
+} from "./preflight.ts";
+
+export { capabilities } from "./preflight.ts";
 
 /** One line of the doctor's report. */
 export interface DoctorCheck {
@@ -31,24 +43,6 @@ export interface DoctorOptions {
 
 /** The built capture object, where `deno task build` puts it (trace.ts's CAPTURE_OBJECT). */
 const DEFAULT_OBJECT = new URL("../bpf/out/capture.bpf.o", import.meta.url).pathname;
-/** Tracefs mount points, the modern one first. */
-const TRACEFS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
-/** Tracepoints the engine attaches to: socket syscalls and process life. */
-const TRACEPOINTS = [
-  "syscalls/sys_enter_read",
-  "syscalls/sys_exit_read",
-  "syscalls/sys_enter_connect",
-  "sched/sched_process_exec",
-  "sched/sched_process_exit",
-];
-
-const CAP_DAC_READ_SEARCH = 2;
-const CAP_SYS_PTRACE = 19;
-const CAP_SYS_ADMIN = 21;
-const CAP_PERFMON = 38;
-const CAP_BPF = 39;
-
-const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 function ok(check: string, detail: string, required = true): DoctorCheck {
   return { check, ok: true, required, detail, fix: "" };
@@ -64,14 +58,6 @@ export function kernelVersion(release: string): [number, number] {
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
 
-/** The capability numbers set in a `CapEff:` hex mask. */
-export function capabilities(mask: string): Set<number> {
-  const bits = BigInt(`0x${/^[0-9a-f]+$/i.test(mask) ? mask : "0"}`);
-  const out = new Set<number>();
-  for (let i = 0; i < 64; i++) if ((bits >> BigInt(i)) & 1n) out.add(i);
-  return out;
-}
-
 function checkKernel(): DoctorCheck {
   const release = Deno.osRelease();
   const [major, minor] = kernelVersion(release);
@@ -85,16 +71,13 @@ function checkKernel(): DoctorCheck {
 }
 
 async function checkBtf(): Promise<DoctorCheck> {
-  try {
-    const { size } = await Deno.stat("/sys/kernel/btf/vmlinux");
-    return ok("btf", `/sys/kernel/btf/vmlinux (${(size / 1e6).toFixed(1)} MB)`);
-  } catch {
-    return bad(
-      "btf",
-      "/sys/kernel/btf/vmlinux is missing",
-      "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.8 are); in a container, mount the host's /sys/kernel/btf.",
-    );
-  }
+  const size = await sizeOf(KERNEL_BTF);
+  if (size !== undefined) return ok("btf", `${KERNEL_BTF} (${(size / 1e6).toFixed(1)} MB)`);
+  return bad(
+    "btf",
+    "/sys/kernel/btf/vmlinux is missing",
+    "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels since 5.8 are); in a container, mount the host's /sys/kernel/btf.",
+  );
 }
 
 async function checkUprobes(): Promise<DoctorCheck> {
@@ -108,19 +91,13 @@ async function checkUprobes(): Promise<DoctorCheck> {
   );
 }
 
-/** Tracefs and its tracepoints: two lines, as they have different fixes. */
+/**
+ * Tracefs, the tracepoints the agent attaches through it, and how it would hook socket I/O:
+ * three lines, as they have different fixes. Only the tracepoints the chosen method attaches
+ * are checked (the process-life ones always; the per-syscall ones only for `tracepoint`).
+ */
 async function checkTracefs(): Promise<DoctorCheck[]> {
-  let root: string | undefined;
-  let denied = false;
-  for (const dir of TRACEFS) {
-    try {
-      await Deno.stat(`${dir}/events`);
-      root = dir;
-      break;
-    } catch (e) {
-      if (e instanceof Deno.errors.PermissionDenied) denied = true;
-    }
-  }
+  const { root, denied } = await tracefsRoot();
   if (!root) {
     const known = await Deno.readTextFile("/proc/filesystems").then(
       (t) => /\ttracefs$/m.test(t),
@@ -146,21 +123,24 @@ async function checkTracefs(): Promise<DoctorCheck[]> {
     return [
       tracefs,
       bad("tracepoints", "not checked: tracefs is not available", "Fix tracefs first."),
+      await checkSyscallAttach(false),
     ];
   }
-  const missing: string[] = [];
-  for (const tp of TRACEPOINTS) {
-    if (!(await exists(`${root}/events/${tp}/id`))) missing.push(tp);
-  }
+  const perSyscall = (await missingTracepoints(root, SYSCALL_TRACEPOINTS)).length === 0;
+  const attach = await checkSyscallAttach(perSyscall);
+  const needed = attachedTracepoints(attach.method);
+  const missing = await missingTracepoints(root, needed);
+  const categories = [...new Set(needed.map((tp) => tp.category))].join(", ");
   return [
     ok("tracefs", `mounted at ${root}`),
     missing.length === 0
-      ? ok("tracepoints", `${TRACEPOINTS.length} needed tracepoints present (syscalls, sched)`)
+      ? ok("tracepoints", `${needed.length} tracepoints the agent attaches present (${categories})`)
       : bad(
         "tracepoints",
-        `missing: ${missing.join(", ")}`,
+        `missing: ${missing.map((tp) => `${tp.category}/${tp.name}`).join(", ")}`,
         "Use a kernel built with CONFIG_FTRACE_SYSCALLS=y (syscalls:*) and tracepoints enabled.",
       ),
+    attach,
   ];
 }
 
@@ -194,17 +174,19 @@ export function pickSyscallAttach(
 }
 
 /** How the agent would hook socket I/O here, and what that costs untraced processes. */
-async function checkSyscallAttach(tracepoints: DoctorCheck): Promise<DoctorCheck> {
+async function checkSyscallAttach(
+  perSyscall: boolean,
+): Promise<DoctorCheck & { method?: SyscallAttach }> {
   const order = syscallAttachOrder(Deno.env.get("UPSPAN_SYSCALL_ATTACH"));
   if (typeof order === "string") {
     return bad("syscall attach", order, "Unset UPSPAN_SYSCALL_ATTACH or name a method.");
   }
-  const btf = await Deno.readFile("/sys/kernel/btf/vmlinux").then(
+  const btf = await Deno.readFile(KERNEL_BTF).then(
     (b) => new TextDecoder("latin1").decode(b),
     () => "",
   );
-  const method = pickSyscallAttach(order, btf, tracepoints.ok);
-  return method ? ok("syscall attach", `${method}: ${METHOD_COST[method]}`) : bad(
+  const method = pickSyscallAttach(order, btf, perSyscall);
+  return method ? { ...ok("syscall attach", `${method}: ${METHOD_COST[method]}`), method } : bad(
     "syscall attach",
     `none of ${order.join(", ")} is available`,
     "Use a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y) or syscall tracepoints (CONFIG_FTRACE_SYSCALLS=y).",
@@ -212,22 +194,20 @@ async function checkSyscallAttach(tracepoints: DoctorCheck): Promise<DoctorCheck
 }
 
 async function checkPrivileges(): Promise<DoctorCheck[]> {
-  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
-  const caps = capabilities(/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0");
-  const uid = /^Uid:\s*(\d+)/m.exec(status)?.[1] ?? "?";
+  const { uid, caps } = await ownCapabilities();
   const names: [number, string][] = [
-    [CAP_BPF, "CAP_BPF"],
-    [CAP_PERFMON, "CAP_PERFMON"],
-    [CAP_SYS_ADMIN, "CAP_SYS_ADMIN"],
-    [CAP_SYS_PTRACE, "CAP_SYS_PTRACE"],
-    [CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"],
+    [CAP.BPF, "CAP_BPF"],
+    [CAP.PERFMON, "CAP_PERFMON"],
+    [CAP.SYS_ADMIN, "CAP_SYS_ADMIN"],
+    [CAP.SYS_PTRACE, "CAP_SYS_PTRACE"],
+    [CAP.DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"],
   ];
   const held = names.filter(([n]) => caps.has(n)).map(([, s]) => s);
   const heldText = `uid ${uid}; ${
     held.length ? held.join(", ") : "none of the capabilities below"
   }`;
-  const canLoad = caps.has(CAP_SYS_ADMIN) || (caps.has(CAP_BPF) && caps.has(CAP_PERFMON));
-  const canRead = caps.has(CAP_SYS_PTRACE);
+  const canLoad = mayLoadBpf(caps);
+  const canRead = caps.has(CAP.SYS_PTRACE);
   return [
     canLoad ? ok("privileges", `may load BPF programs and attach probes (${heldText})`) : bad(
       "privileges",
@@ -285,16 +265,13 @@ function checkLibbpf(): DoctorCheck {
 }
 
 async function checkObject(path: string): Promise<DoctorCheck> {
-  try {
-    const { size } = await Deno.stat(path);
-    return ok("bpf object", `${path} (${Math.round(size / 1024)} KiB)`);
-  } catch {
-    return bad(
-      "bpf object",
-      `${path} is not built`,
-      "Run `deno task build` (needs clang, llvm, libbpf-dev and bpftool; `./upspan setup` installs them).",
-    );
-  }
+  const size = await sizeOf(path);
+  if (size !== undefined) return ok("bpf object", `${path} (${Math.round(size / 1024)} KiB)`);
+  return bad(
+    "bpf object",
+    `${path} is not built`,
+    "Run `deno task build` (needs clang, llvm, libbpf-dev and bpftool; `./upspan setup` installs them).",
+  );
 }
 
 /**
@@ -311,8 +288,7 @@ export async function runChecks(opts: DoctorOptions = {}): Promise<DoctorCheck[]
     checkKernel(),
     await checkBtf(),
     await checkUprobes(),
-    ...tracefs,
-    await checkSyscallAttach(tracefs[1]!),
+    ...tracefs.map(({ method: _, ...check }: DoctorCheck & { method?: SyscallAttach }) => check),
     ...(await checkPrivileges()),
     await checkLockdown(),
     checkLibbpf(),

@@ -16,6 +16,7 @@ import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
 import { ThreadRequests } from "./context/thread_requests.ts";
 import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
+import { preflight, requirePrivileges } from "./preflight.ts";
 import { SpanPipeline, type SpanRecorder } from "./span_pipeline.ts";
 import type { Span } from "./model/span.ts";
 import type { SocketInfo, StreamChunk } from "./model/stream_chunk.ts";
@@ -142,54 +143,6 @@ export interface TraceSummary {
   dropped: number;
 }
 
-async function ensureTracefs(log: (line: string) => void): Promise<void> {
-  const has = (p: string) => Deno.stat(p).then(() => true, () => false);
-  if (await has("/sys/kernel/tracing/events/syscalls")) return;
-  if (await has("/sys/kernel/debug/tracing/events/syscalls")) return;
-  const out = await new Deno.Command("mount", {
-    args: ["-t", "tracefs", "nodev", "/sys/kernel/tracing"],
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => undefined);
-  if (out?.success && await has("/sys/kernel/tracing/events/syscalls")) {
-    log("mounted tracefs at /sys/kernel/tracing");
-    return;
-  }
-  throw new UpspanError(
-    "tracefs is not mounted and could not be mounted; run `mount -t tracefs nodev /sys/kernel/tracing` as root.",
-  );
-}
-
-const CAP_SYS_ADMIN = 21n;
-const CAP_PERFMON = 38n;
-const CAP_BPF = 39n;
-
-/** True when this process may load BPF programs and open perf events. */
-async function privileged(): Promise<boolean> {
-  const status = await Deno.readTextFile("/proc/self/status").catch(() => "");
-  const eff = BigInt("0x" + (/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? "0"));
-  const has = (cap: bigint) => (eff >> cap) & 1n;
-  return has(CAP_SYS_ADMIN) === 1n || (has(CAP_BPF) === 1n && has(CAP_PERFMON) === 1n);
-}
-
-async function preflight(objectPath: string, log: (line: string) => void): Promise<void> {
-  try {
-    await Deno.stat("/sys/kernel/btf/vmlinux");
-  } catch {
-    throw new UpspanError(
-      "This kernel has no BTF (/sys/kernel/btf/vmlinux is missing); upspan needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or newer).",
-    );
-  }
-  try {
-    await Deno.stat(objectPath);
-  } catch {
-    throw new UpspanError(
-      `The BPF object ${objectPath} is not built; run \`deno task build\` first.`,
-    );
-  }
-  await ensureTracefs(log);
-}
-
 /**
  * Traces the HTTPS traffic of running processes until stopped, calling `onSpan` for each
  * finished HTTP exchange.
@@ -208,11 +161,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   if (pids.length === 0 && watch === undefined) {
     throw new UpspanError("No process to trace; name one with --pid N.", 2);
   }
-  if (!(await privileged())) {
-    throw new UpspanError(
-      "Loading eBPF probes needs root, or the capabilities CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8); run upspan with sudo.",
-    );
-  }
+  await requirePrivileges();
   // Named processes must exist before anything is loaded.
   for (const pid of pids) {
     const r = await inspectProcess(pid);
