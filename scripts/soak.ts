@@ -151,6 +151,9 @@ await Promise.all([counting, reading]);
 client.close();
 for (let i = 0; i < 50 && backend.spans < spansPrinted; i++) await sleep(100);
 
+const exportDropped = Object.entries(health)
+  .filter(([k]) => k.startsWith("upspan_spans_export_dropped_total"))
+  .reduce((n, [, v]) => n + v, 0);
 const afterFirst = rssRows.filter((r) => r.minute >= 1);
 const base = afterFirst[0]?.rssKiB ?? finalRss;
 const all = [...afterFirst.map((r) => r.rssKiB), finalRss];
@@ -176,7 +179,8 @@ console.log(
 console.log(
   `- spans: ${spansPrinted} printed, ${backend.spans} received over OTLP ` +
     `(${backend.framingErrors.length} badly framed requests); ` +
-    `${health["upspan_spans_export_dropped_total"] ?? "?"} export drops`,
+    `${health["upspan_spans_exported_total"] ?? "?"} exported by the agent's count, ` +
+    `${exportDropped} export drops`,
 );
 console.log(
   `- events: ${health["upspan_events_read_total"] ?? "?"} read, ` +
