@@ -45,6 +45,8 @@ for (const { toolchain, stripped, tls } of CASES) {
       await agent.waitForSpans(rpc, 6);
       await new Promise((r) => setTimeout(r, 300)); // a second span would have come by now
       await agent.stop();
+      // What the calls cost in probe hits (BENCHMARKS.md): the stopped line counts them.
+      console.log(agent.stderr().split("\n").find((l) => l.startsWith("stopped:")));
       assert.equal(agent.spans.length, 6, "one span per call and side, nothing else");
 
       const side = (kind: string, pid: number) =>
