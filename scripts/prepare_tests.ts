@@ -2,8 +2,9 @@
  * Builds what the test suite compiles from source, one thing at a time, before the suite
  * runs its files in parallel (where a first-time build would slow the timing-sensitive
  * tests beside it): the OpenTelemetry Collector, the Go fixtures for each test toolchain
- * (fetched through GOTOOLCHAIN), with and without DWARF, the Kubernetes manifest checker
- * and a Python environment of third-party clients and servers (from PyPI). Everything is
+ * (fetched through GOTOOLCHAIN), with and without DWARF, the grpc-go fixture (its modules
+ * from the Go module proxy), the Kubernetes manifest checker and a Python environment of
+ * third-party clients and servers (from PyPI). Everything is
  * cached outside the repository (Go's build cache for the checker), so a second run costs a
  * few stat calls. `./upspan test` runs it.
  *
@@ -13,6 +14,7 @@ import { buildCollector } from "../tests/collector/collector.ts";
 import { buildGoServer, GO_TEST_TOOLCHAINS } from "../tests/targets/go/build.ts";
 import { buildGoFixture, buildOldGoFixture, TEST_TOOLCHAINS } from "../tests/go_fixtures.ts";
 import { preparePythonEnv } from "../tests/targets/python_env.ts";
+import { buildGrpcFixture, GRPC_TEST_BUILDS } from "../tests/targets/grpc_fixture.ts";
 
 const t0 = performance.now();
 const say = (what: string) =>
@@ -35,6 +37,10 @@ for (const toolchain of TEST_TOOLCHAINS) {
 }
 buildOldGoFixture();
 say("Go reader fixtures built");
+for (const { toolchain, stripped } of GRPC_TEST_BUILDS) {
+  await buildGrpcFixture(toolchain, { stripped });
+}
+say("grpc-go fixture built");
 const checker = await new Deno.Command("go", {
   args: ["build", "-o", "/dev/null", "."],
   cwd: new URL("../deploy/validate", import.meta.url).pathname,

@@ -12,6 +12,13 @@ import { tied } from "./tied.ts";
 const DIR = new URL("./go/grpc/", import.meta.url);
 const SOURCES = ["main.go", "go.mod", "go.sum"];
 
+/** The builds the tests use (grpc-go v1.83 needs Go 1.25 or later): two Go versions. */
+export const GRPC_TEST_BUILDS = [
+  { toolchain: "go1.25.14", stripped: true },
+  { toolchain: "go1.26.8", stripped: false },
+  { toolchain: "go1.26.8", stripped: true },
+] as const;
+
 /** Builds the fixture with `toolchain` (default: the local Go), returning the binary's path. */
 export async function buildGrpcFixture(
   toolchain?: string,
