@@ -207,6 +207,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         threads,
         sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
         httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
+        rpcFromBytes: (pid) => traced?.rpcFromBytes(pid) ?? false,
       },
       onChunk: opts.onChunk,
       info: (pid) => traced?.info(pid),

@@ -60,6 +60,8 @@ interface Traced {
   sqlByLibrary: boolean;
   /** Its own probes give its HTTP spans (Go's net/http): its TLS plaintext makes none. */
   httpByProbes: boolean;
+  /** Except gRPC calls its probes do not see (grpc-go), which its bytes still give. */
+  rpcFromBytes: boolean;
 }
 
 /** Processes upspan traces now, by pid. */
@@ -97,6 +99,11 @@ export class TracedProcesses {
   /** Whether a process's HTTP spans come from its own probes (Go's net/http). */
   httpByProbes(pid: number): boolean {
     return this.#procs.get(pid)?.httpByProbes ?? false;
+  }
+
+  /** Whether such a process's gRPC calls still come from its bytes (grpc-go). */
+  rpcFromBytes(pid: number): boolean {
+    return this.#procs.get(pid)?.rpcFromBytes ?? false;
   }
 
   /** Whether a process's SQL spans come from a client library's probes. */
@@ -282,6 +289,7 @@ export class TracedProcesses {
     let flags = this.#opts.flags;
     let sqlByLibrary = false;
     let httpByProbes = false;
+    let rpcFromBytes = false;
     for (const inst of this.#opts.instrumentations ?? []) {
       let r;
       try {
@@ -295,6 +303,7 @@ export class TracedProcesses {
       if (r.ownsHttp) {
         if (!r.rpcFromBytes) flags &= ~this.#opts.socketsFlag;
         httpByProbes = true;
+        rpcFromBytes ||= r.rpcFromBytes === true;
       }
       if (r.ownsSql) sqlByLibrary = true;
     }
@@ -304,6 +313,7 @@ export class TracedProcesses {
       tls,
       sqlByLibrary,
       httpByProbes,
+      rpcFromBytes,
     });
     this.#opts.tracedMap.update(key(info.pid), new Uint8Array(new Uint32Array([flags]).buffer));
   }

@@ -52,6 +52,8 @@ export interface CaptureSpanOptions {
   sqlByLibrary(pid: number): boolean;
   /** Whether a process's HTTP spans come from its own probes (Go's net/http). */
   httpByProbes(pid: number): boolean;
+  /** Whether such a process's gRPC calls still come from its bytes (grpc-go). */
+  rpcFromBytes(pid: number): boolean;
 }
 
 /** Options for {@linkcode CaptureInstrumentation}. */

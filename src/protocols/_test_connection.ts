@@ -24,6 +24,7 @@ export interface TestConnectionOptions extends Partial<ProtocolLimits> {
   resource?: (pid: number) => Record<string, string | number | boolean>;
   threads?: ThreadRequests;
   elsewhere?: (pid: number, family: ProtocolFamily) => boolean;
+  rpcFromBytes?: (pid: number) => boolean;
 }
 
 /** A connection over `protocols`, its spans, its counters and its give-ups. */
@@ -55,6 +56,7 @@ export function testConnection(protocols: readonly Protocol[], o: TestConnection
     reassembly: {},
     counters: (family) => family === "sql" ? sql : counters,
     elsewhere: o.elsewhere,
+    rpcFromBytes: o.rpcFromBytes,
     onFamilyGaveUp: (family) => {
       familiesGaveUp.push(family);
       if (family === "sql") sql.nonSqlConnections++;

@@ -40,10 +40,15 @@ export interface ConnectionConfig {
   counters(family: ProtocolFamily | undefined): ProtocolCounters;
   /**
    * Whether a process's spans of a family come from elsewhere (its own probes): a
-   * connection claimed by such a protocol is given up at once, unless the protocol
-   * carries RPC calls too (parsed for those only). Default: never.
+   * connection claimed by such a protocol is given up at once. Default: never.
    */
   elsewhere?(pid: number, family: ProtocolFamily): boolean;
+  /**
+   * Whether a process whose spans come from elsewhere still makes RPC calls its probes do
+   * not see (grpc-go): its connections claimed by a protocol that carries RPC calls are
+   * then parsed, for those calls only. Default: never.
+   */
+  rpcFromBytes?(pid: number): boolean;
   /** Every protocol of a family has given a connection up (for counting). */
   onFamilyGaveUp?(family: ProtocolFamily): void;
   /** The connection is given up: nothing will parse its bytes. */
@@ -373,13 +378,15 @@ export class Connection {
     tid: number,
   ): void {
     const elsewhere = this.#cfg.elsewhere?.(this.pid, protocol.family) ?? false;
-    if (elsewhere && !protocol.carriesRpc) {
+    const rpcOnly = elsewhere && protocol.carriesRpc === true &&
+      (this.#cfg.rpcFromBytes?.(this.pid) ?? false);
+    if (elsewhere && !rpcOnly) {
       this.#giveUp();
       return;
     }
     const view = this.#view;
     view.role = clientDir === EGRESS ? "client" : "server";
-    view.rpcOnly = elsewhere;
+    view.rpcOnly = rpcOnly;
     view.counters = this.#cfg.counters(protocol.family);
     this.#state = "parsing";
     this.#protocol = protocol;

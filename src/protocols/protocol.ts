@@ -67,10 +67,10 @@ export interface Protocol {
    */
   sniff(bytes: Uint8Array, direction: Direction): SniffVerdict;
   /**
-   * Whether its connections also carry RPC calls (gRPC over HTTP/2) that no probe of the
-   * process makes spans of: a process whose spans of this family come from elsewhere
-   * still has such a connection parsed, for those calls only
-   * ({@linkcode ParserConnection.rpcOnly}). Default false: given up.
+   * Whether its connections may carry RPC calls (gRPC over HTTP/2) that no probe of the
+   * process makes spans of: in a process whose spans of this family come from elsewhere
+   * but whose RPC calls do not (it links grpc-go), such a connection is still parsed, for
+   * those calls only ({@linkcode ParserConnection.rpcOnly}). Default false: given up.
    */
   readonly carriesRpc?: boolean;
   /** Opens the parser of one connection this protocol has claimed. */

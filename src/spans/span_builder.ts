@@ -60,6 +60,12 @@ export interface SpanBuilderOptions {
    * its HTTP connections are then given up here. Default: never.
    */
   httpByProbes?: (pid: number) => boolean;
+  /**
+   * Whether such a process still makes gRPC calls its probes do not see (grpc-go's own
+   * HTTP/2 transport): its HTTP/2 connections are parsed for those calls only. Default:
+   * never.
+   */
+  rpcFromBytes?: (pid: number) => boolean;
   /** Requests in progress by thread, shared with other span stages. Default: a new one. */
   threads?: ThreadRequests;
   /** The protocols to parse, first asked first. Default: every one in the registry. */
@@ -157,6 +163,7 @@ export class SpanBuilder {
       // Until a protocol claims a connection, what it costs counts as HTTP's.
       counters: (family) => family === "sql" ? stats.sql : stats,
       elsewhere: (pid, family) => family === "sql" ? sqlByLibrary(pid) : httpByProbes(pid),
+      rpcFromBytes: options.rpcFromBytes,
       onFamilyGaveUp: (family: ProtocolFamily) => {
         if (family === "sql") stats.sql.nonSqlConnections++;
         else stats.nonHttpConnections++;

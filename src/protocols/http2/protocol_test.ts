@@ -12,10 +12,12 @@ function traced(
   role: "server" | "client",
   socket?: SocketInfo,
   httpElsewhere = false,
+  rpcFromBytes = true,
 ) {
   const t = testConnection(PROTOCOLS, {
     ids: countingIds(),
     elsewhere: (_pid, family) => httpElsewhere && family === "http",
+    rpcFromBytes: () => rpcFromBytes,
   });
   if (socket) t.conn.setSocket(socket);
   const pos = { ingress: 0, egress: 0 };
@@ -175,6 +177,10 @@ Deno.test("http2 protocol: where HTTP spans come from probes (Go's net/http), gR
   assert.equal(plain.conn.protocol, "http2");
   assert.deepEqual(plain.spans, [], "plain HTTP/2 is left to the probes");
   assert.equal(plain.counters.requestsDropped, 0, "not counted as lost either");
+  // A process without grpc-go: its HTTP/2 connections are given up at once, as HTTP/1's.
+  const none = traced(grpc!, "server", SOCKET, true, false);
+  assert.equal(none.conn.state, "given-up");
+  assert.deepEqual(none.spans, []);
 });
 
 Deno.test("http2 protocol: joined mid-way, spans only with what is known, never wrong", () => {
