@@ -69,6 +69,10 @@ const WANTED: Record<string, string[]> = {
   "net/url.URL": ["Scheme", "Host", "Path", "RawPath", "RawQuery"],
   "net/http.response": ["conn", "req", "status", "written", "contentLength", "wroteHeader"],
   "net/http.conn": ["rwc", "remoteAddr"],
+  // The client's connection, for the address pair a request goes out on.
+  "net/http.persistConn": ["conn"],
+  // The buffer a request's header lines are written into (traceparent injection).
+  "bufio.Writer": ["buf", "n"],
   "net/http.Response": [
     "StatusCode",
     "ContentLength",

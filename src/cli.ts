@@ -57,6 +57,10 @@ Options:
                          only; 0.0.0.0 or :: for every interface)
   --sample-ratio R       export this share of traces, 0 to 1 (default 1); a span whose
                          parent sent a traceparent follows its sampled flag
+  --inject-traceparent   write a W3C traceparent (the client span's ids) into the requests
+                         Go's net/http clients send, so servers on other hosts continue the
+                         trace; writes into the traced process's memory, and only where the
+                         kernel allows bpf_probe_write_user (also: UPSPAN_INJECT_TRACEPARENT=1)
   --debug                show libbpf's log and stack traces
   -h, --help             show this help
 `;
@@ -79,6 +83,8 @@ export interface CliOptions {
   metricsHost: string;
   /** `--sample-ratio`: the share of traces exported, 0 to 1. */
   sampleRatio: number;
+  /** `--inject-traceparent`; absent: as `UPSPAN_INJECT_TRACEPARENT` says. */
+  injectTraceparent?: boolean;
   debug: boolean;
   help: boolean;
 }
@@ -148,6 +154,7 @@ export function parseCli(argv: string[]): CliOptions {
         "metrics-port": { type: "string" },
         "metrics-host": { type: "string" },
         "sample-ratio": { type: "string", default: "1" },
+        "inject-traceparent": { type: "boolean" },
         debug: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -277,6 +284,7 @@ export function parseCli(argv: string[]): CliOptions {
     metricsPort,
     metricsHost,
     sampleRatio,
+    ...(values["inject-traceparent"] ? { injectTraceparent: true } : {}),
     debug: values.debug,
     help: false,
   };
@@ -434,6 +442,7 @@ export async function main(argv: string[]): Promise<number> {
       debugLog: opts.debug ? stderr : undefined,
       onSpan: dump ? undefined : exportSpan,
       sampleRatio: opts.sampleRatio,
+      injectTraceparent: opts.injectTraceparent,
       metrics: recorder,
       onStats: (s) => {
         health.eventsRead = s.events;

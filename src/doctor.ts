@@ -19,6 +19,7 @@ import {
 } from "./preflight.ts";
 
 export { capabilities } from "./preflight.ts";
+import { injectionRefusal } from "./golang/injection.ts";
 
 /** One line of the doctor's report. */
 export interface DoctorCheck {
@@ -232,7 +233,10 @@ async function checkPrivileges(): Promise<DoctorCheck[]> {
 async function checkLockdown(): Promise<DoctorCheck> {
   const text = await Deno.readTextFile("/sys/kernel/security/lockdown").catch(() => undefined);
   const mode = text && /\[(\w+)\]/.exec(text)?.[1];
-  if (!mode) return ok("lockdown", "no kernel lockdown");
+  // securityfs unmounted hides the mode; a kernel may still be locked down (see dmesg).
+  if (!mode) {
+    return ok("lockdown", text === undefined ? "lockdown mode not readable" : "no kernel lockdown");
+  }
   return mode === "confidentiality"
     ? bad(
       "lockdown",
@@ -240,6 +244,22 @@ async function checkLockdown(): Promise<DoctorCheck> {
       "Boot with lockdown=integrity or none (or disable Secure Boot's lockdown) to capture TLS plaintext.",
     )
     : ok("lockdown", `kernel lockdown mode: ${mode}`);
+}
+
+async function checkInjection(): Promise<DoctorCheck> {
+  const refused = await injectionRefusal();
+  return refused === undefined
+    ? ok(
+      "injection",
+      "bpf_probe_write_user is allowed: --inject-traceparent can write into Go requests",
+      false,
+    )
+    : bad(
+      "injection",
+      `--inject-traceparent would be refused: ${refused}`,
+      "Only for --inject-traceparent: run as root (CAP_SYS_ADMIN) on a kernel not in lockdown.",
+      false,
+    );
 }
 
 function checkLibbpf(): DoctorCheck {
@@ -291,6 +311,7 @@ export async function runChecks(opts: DoctorOptions = {}): Promise<DoctorCheck[]
     ...tracefs.map(({ method: _, ...check }: DoctorCheck & { method?: SyscallAttach }) => check),
     ...(await checkPrivileges()),
     await checkLockdown(),
+    await checkInjection(),
     checkLibbpf(),
     await checkObject(opts.objectPath ?? DEFAULT_OBJECT),
   ];

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { capabilities, kernelVersion, pickSyscallAttach, runChecks, runDoctor } from "./doctor.ts";
+import { injectionRefusal } from "./golang/injection.ts";
 
 Deno.test("kernelVersion and capabilities parse what the kernel reports", () => {
   assert.deepEqual(kernelVersion("6.1.0-18-amd64"), [6, 1]);
@@ -28,9 +29,18 @@ Deno.test({
     "privileges",
     "process access",
     "lockdown",
+    "injection",
     "libbpf",
     "bpf object",
   ]);
+  // --inject-traceparent is optional: allowed or not, the doctor says which, as start-up would.
+  const injection = checks.find((c) => c.check === "injection")!;
+  const refused = await injectionRefusal();
+  assert.equal(injection.required, false);
+  assert.equal(injection.ok, refused === undefined);
+  if (refused !== undefined) {
+    assert.equal(injection.detail, `--inject-traceparent would be refused: ${refused}`);
+  }
   const lines: string[] = [];
   assert.equal(await runDoctor({ print: (l) => lines.push(l) }), 0);
   assert.equal(lines.at(-1), "upspan can trace on this machine.");

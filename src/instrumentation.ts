@@ -70,10 +70,18 @@ export interface LoadedObject {
   ring: RingReader;
 }
 
-/** Opens and loads the object at `path` and maps its ring buffer `ring`. */
-export function loadObject(path: string, ring: string): LoadedObject {
+/**
+ * Opens and loads the object at `path` and maps its ring buffer `ring`; `prepare` may set
+ * constants and choose programs before the load.
+ */
+export function loadObject(
+  path: string,
+  ring: string,
+  prepare?: (obj: BpfObject) => void,
+): LoadedObject {
   const obj = BpfObject.open(path);
   try {
+    prepare?.(obj);
     obj.load();
     return { obj, probes: new ProbeSet(obj), ring: obj.map(ring).ringReader() };
   } catch (e) {

@@ -14,6 +14,8 @@ import type { Instrumentation } from "./instrumentation.ts";
 import { GoInstrumentation } from "./golang/instrumentation.ts";
 import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
 import { ThreadRequests } from "./context/thread_requests.ts";
+import { PeerLinks } from "./context/peer_links.ts";
+import { injectionRefusal } from "./golang/injection.ts";
 import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
 import { preflight, requirePrivileges } from "./preflight.ts";
@@ -85,6 +87,13 @@ export interface TraceOptions {
    * (default; /proc polling if they cannot be attached), or /proc polling alone.
    */
   processEvents?: "tracepoints" | "proc";
+  /**
+   * Write a W3C `traceparent` into the requests Go's net/http clients send (the client
+   * span's ids), so a server on another host continues the trace. Needs a kernel that
+   * allows `bpf_probe_write_user`; refused, it is one log line and tracing goes on without.
+   * Default `UPSPAN_INJECT_TRACEPARENT` (1/true), else false.
+   */
+  injectTraceparent?: boolean;
   /** Called about once a second with the run's counters so far (for `/metrics`). */
   onStats?: (stats: TraceStats) => void;
 }
@@ -172,6 +181,16 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   );
   if (typeof syscallOrder === "string") throw new UpspanError(syscallOrder, 2);
   await preflight(objectPath, log);
+  let inject = opts.injectTraceparent ?? /^(1|true|yes)$/i.test(
+    Deno.env.get("UPSPAN_INJECT_TRACEPARENT") ?? "",
+  );
+  if (inject) {
+    const refused = await injectionRefusal();
+    if (refused !== undefined) {
+      log(`traceparent injection refused: ${refused}; tracing without it`);
+      inject = false;
+    }
+  }
 
   // Every span, whichever instrumentation made it, is routed, measured and sampled here.
   const onSpan = opts.onSpan;
@@ -185,6 +204,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const resource = (pid: number) => traced?.resource(pid) ?? { "process.pid": pid };
   // The requests each thread serves, shared by every kind of span that can be their child.
   const threads = new ThreadRequests();
+  // Client requests' ids by connection: offered by one instrumentation, taken by another.
+  const peers = new PeerLinks();
   // Forks, execs and exits, handled between reads (adding a process is asynchronous).
   type Lifecycle = { type: "exec" | "exit" | "fork"; process: ProcessEvent };
   const lifecycle: Lifecycle[] = [];
@@ -205,6 +226,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         toUnixNano,
         resource,
         threads,
+        peers,
         sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
         httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
         rpcFromBytes: (pid) => traced?.rpcFromBytes(pid) ?? false,
@@ -225,9 +247,22 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   }
   // Beside the capture: Go's probes and the SQL client libraries', each with its own
   // object, loaded once a process needs it.
-  const instrumentations: Instrumentation[] = onSpan
+  const go = onSpan && new GoInstrumentation({
+    onSpan: emit,
+    toUnixNano,
+    resource,
+    peers,
+    injectTraceparent: inject,
+    log,
+  });
+  // A server's request that found no offer: the client's may be in another ring still.
+  peers.refresh = () => {
+    capture.consume();
+    go?.drain();
+  };
+  const instrumentations: Instrumentation[] = onSpan && go
     ? [
-      new GoInstrumentation({ onSpan: emit, toUnixNano, resource }),
+      go,
       new SqlLibInstrumentation({
         onSpan: emit,
         toUnixNano,

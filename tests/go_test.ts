@@ -49,9 +49,10 @@ Deno.test("go: locateGo: DWARF and the offsets table agree; stripped sites equal
     const dwarf = await buildGoServer(toolchain);
     const stripped = await buildGoServer(toolchain, { stripped: true });
     if (!dwarf.ok || !stripped.ok) throw new Error("build failed");
-    const a = await locateGo({ path: dwarf.path });
-    const b = await locateGo({ path: stripped.path });
-    const c = await locateGo({ path: dwarf.path }, { ignoreDwarf: true });
+    const inject = { injectTraceparent: true };
+    const a = await locateGo({ path: dwarf.path }, inject);
+    const b = await locateGo({ path: stripped.path }, inject);
+    const c = await locateGo({ path: dwarf.path }, { ignoreDwarf: true, ...inject });
     if (!a.ok || !b.ok || !c.ok) throw new Error("locateGo failed on a fixture");
     const sitesA: GoProbeSite[] = a.location.sites;
     assert.equal(a.location.offsetsSource, "dwarf");
@@ -61,17 +62,20 @@ Deno.test("go: locateGo: DWARF and the offsets table agree; stripped sites equal
     assert.deepEqual(b.location.offsets, a.location.offsets);
     assert.equal(a.location.version, toolchain);
     assert.deepEqual(a.location.skipped, []);
-    // An entry (where the table has one) and at least one RET per probed function.
+    // An entry where the table has one, and at least one RET where it has a return program.
     for (const probe of GO_PROBES) {
       const sites = sitesA.filter((s) => s.symbol === probe.symbol);
       const entries = sites.filter((s) => s.at === "entry").length;
       assert.equal(entries, probe.entry === undefined ? 0 : 1, probe.symbol);
-      assert.ok(sites.some((s) => s.at === "return"), probe.symbol);
+      assert.equal(sites.some((s) => s.at === "return"), probe.ret !== undefined, probe.symbol);
     }
     assert.equal(a.location.sites.length, b.location.sites.length);
     const quiet = await locateGo({ path: stripped.path }, { followGoroutines: false });
     assert.ok(quiet.ok);
     assert.ok(quiet.location.sites.every((s) => s.group !== "goroutines"));
+    // The writing probe only when asked for.
+    assert.ok(quiet.location.sites.every((s) => s.group !== "inject"));
+    assert.ok(b.location.sites.some((s) => s.group === "inject"));
   }
 });
 

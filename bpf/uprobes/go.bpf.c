@@ -22,6 +22,10 @@
  *   auto-instrumentation choose: every DB/Conn/Tx Query and Exec without a prepared
  *   statement passes here. query is in R10/R11 (queryDC) or R8/R9 (execDC); the error's
  *   itab is in RBX (queryDC: *Rows, error) or RCX (execDC: Result, error) at return.
+ * - net/http.(*persistConn).roundTrip(pc, req), at its entry only, and the server's entry:
+ *   the connection's address pair, for spans across processes on one host (go_links.h).
+ * - net/http.Header.writeSubset, at its entry, only when the user asks for traceparent
+ *   injection (go_links.h).
  * - runtime.newproc1(…) *g, at its returns only: the new g (RAX) already carries its goid
  *   and its creator's (parentGoid), so a goroutine started while a span is current
  *   inherits that span's context with one probe hit per goroutine.
@@ -32,7 +36,10 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "go.h"
+#include "socket_of.h"
 
 /* key: tgid; value: 1. Only these processes' hits count. */
 struct {
@@ -189,17 +196,22 @@ static __always_inline __u64 random_u64(void)
 	return v ? v : 1;
 }
 
-/* New ids for a span: a child of `parent`, or the root of a new trace. */
-static __always_inline void new_ids(struct go_span_ids *ids, const struct go_ctx *parent)
+/* New ids for a span: a child of `parent` (found `via`), or the root of a new trace. */
+static __always_inline void new_ids(struct go_span_ids *ids, const struct go_ctx *parent,
+				    __u32 via)
 {
+	ids->injected = 0;
+	ids->_pad[0] = ids->_pad[1] = ids->_pad[2] = 0;
 	if (parent) {
 		__builtin_memcpy(ids->trace_id, parent->trace_id, 16);
 		ids->parent_id = parent->span_id;
+		ids->via = via;
 	} else {
 		__u64 hi = random_u64(), lo = random_u64();
 		__builtin_memcpy(ids->trace_id, &hi, 8);
 		__builtin_memcpy(ids->trace_id + 8, &lo, 8);
 		ids->parent_id = 0;
+		ids->via = GO_VIA_NONE;
 	}
 	ids->span_id = random_u64();
 }
@@ -453,6 +465,8 @@ static __always_inline __u64 response_status_at(__u64 rw, enum rw_kind kind,
 	return rws ? rws + o->h2_rws_status : 0;
 }
 
+#include "go_links.h"
+
 SEC("uprobe")
 int go_server_entry(struct pt_regs *ctx)
 {
@@ -467,14 +481,23 @@ int go_server_entry(struct pt_regs *ctx)
 				 .rw = ctx->cx,
 				 .rw_itab = ctx->bx,
 				 .entry_ip = ctx->ip};
-	/* The caller's trace when the request carries a traceparent, else a new one. */
-	struct go_ctx caller = {};
-	bool continued = incoming_traceparent(call.req, o, &caller);
-	new_ids(&call.ids, continued ? &caller : NULL);
+	/* The caller's trace when the request carries a traceparent, else the traced Go client's
+	 * at the other end of the connection (its offer is taken either way), else a new one. */
+	struct go_ctx caller = {}, offer = {};
+	__u32 via = incoming_traceparent(call.req, o, &caller) ? GO_VIA_TRACEPARENT : GO_VIA_NONE;
+	struct go_conn_key conn = {};
+	bool linked = server_conn(call.rw, call.req, o, &conn);
+	if (linked && take_offer(&conn, &offer) && via == GO_VIA_NONE) {
+		caller = offer;
+		via = GO_VIA_PEER;
+	}
+	new_ids(&call.ids, via != GO_VIA_NONE ? &caller : NULL, via);
 	struct go_ctx current = {.span_id = call.ids.span_id};
 	__builtin_memcpy(current.trace_id, call.ids.trace_id, 16);
 	bpf_map_update_elem(&server_calls, &key, &call, BPF_ANY);
 	bpf_map_update_elem(&g_ctx, &key, &current, BPF_ANY);
+	if (linked)
+		send_link(tgid, &call.ids, &conn, true, call.req, o);
 	return 0;
 }
 
@@ -533,7 +556,9 @@ int go_client_entry(struct pt_regs *ctx)
 		return 0;
 	struct g_key key = goroutine(ctx, tgid, o);
 	struct http_call call = {.start_ns = bpf_ktime_get_ns(), .req = ctx->bx};
-	new_ids(&call.ids, bpf_map_lookup_elem(&g_ctx, &key));
+	struct go_ctx *parent = bpf_map_lookup_elem(&g_ctx, &key);
+	if (!client_traceparent(&call, parent, &key, o))
+		new_ids(&call.ids, parent, GO_VIA_GOROUTINE);
 	bpf_map_update_elem(&client_calls, &key, &call, BPF_ANY);
 	return 0;
 }
@@ -564,6 +589,11 @@ int go_client_ret(struct pt_regs *ctx)
 	count(GO_STAT_EVENTS);
 	bpf_ringbuf_submit(e, wakeup_flags());
 cleanup:
+	if (inject_traceparent && o->req_header != GO_OFFSET_ABSENT) {
+		/* Not written (HTTP/2, an error before the write): forget the header map. */
+		__u64 m = read_u64(call->req + o->req_header);
+		bpf_map_delete_elem(&inject_headers, &m);
+	}
 	bpf_map_delete_elem(&client_calls, &key);
 	return 0;
 }
@@ -582,7 +612,7 @@ static __always_inline int sql_entry(struct pt_regs *ctx, __u8 op, __u64 data, _
 	struct g_key key = goroutine(ctx, tgid, o);
 	call->start_ns = bpf_ktime_get_ns();
 	call->op = op;
-	new_ids(&call->ids, bpf_map_lookup_elem(&g_ctx, &key));
+	new_ids(&call->ids, bpf_map_lookup_elem(&g_ctx, &key), GO_VIA_GOROUTINE);
 	call->query_len = copy_str(call->query, GO_SQL_BYTES, data, len);
 	bpf_map_update_elem(&sql_calls, &key, call, BPF_ANY);
 	return 0;

@@ -24,6 +24,15 @@ enum go_event_kind {
 	GO_EVENT_HTTP_SERVER = 1, /* a go_http_event: serverHandler.ServeHTTP */
 	GO_EVENT_HTTP_CLIENT = 2, /* a go_http_event: (*Transport).roundTrip */
 	GO_EVENT_SQL = 3,	  /* a go_sql_event: (*DB).queryDC or (*DB).execDC */
+	GO_EVENT_HTTP_LINK = 4,	  /* a go_link_event: a request's span and its connection */
+};
+
+/* How a span's parent was found (go_span_ids.via). */
+enum go_parent_via {
+	GO_VIA_NONE = 0,	/* a root */
+	GO_VIA_GOROUTINE = 1,	/* the span current on its goroutine, or the one that started it */
+	GO_VIA_TRACEPARENT = 2, /* the request's traceparent header */
+	GO_VIA_PEER = 3,	/* the traced Go client at the other end of its connection */
 };
 
 enum go_sql_op {
@@ -40,6 +49,10 @@ enum go_stat {
 	GO_STAT_SQL_ENTRY,
 	GO_STAT_SQL_RET,
 	GO_STAT_NEWPROC_RET,
+	GO_STAT_CONN_ENTRY,	/* persistConn.roundTrip entries: a client request's connection */
+	GO_STAT_HEADER_WRITE,	/* Header.writeSubset entries (only probed when injecting) */
+	GO_STAT_INJECTED,	/* traceparent lines written into a request */
+	GO_STAT_INJECT_SKIPPED, /* a request to inject into whose buffer had no room or looked wrong */
 	GO_STAT_EVENTS,
 	GO_STAT_DROPS,
 	GO_STAT_MAX,
@@ -85,6 +98,17 @@ struct go_offsets {
 	 */
 	__u32 rw_h1_header;
 	__u32 rw_h2_header;
+	/* The connection under a request (same-host links), and the buffer its headers go to. */
+	__u32 response_conn;	  /* net/http.response.conn (*http.conn) */
+	__u32 conn_rwc;		  /* net/http.conn.rwc (net.Conn) */
+	__u32 persist_conn;	  /* net/http.persistConn.conn (net.Conn) */
+	__u32 tls_conn;		  /* crypto/tls.Conn.conn (net.Conn) */
+	__u32 tcp_conn;		  /* net.TCPConn.conn (net.conn) */
+	__u32 conn_fd;		  /* net.conn.fd (*net.netFD) */
+	__u32 netfd_pfd;	  /* net.netFD.pfd (internal/poll.FD) */
+	__u32 pfd_sysfd;	  /* internal/poll.FD.Sysfd (int) */
+	__u32 bufw_buf;		  /* bufio.Writer.buf ([]byte) */
+	__u32 bufw_n;		  /* bufio.Writer.n (int) */
 };
 
 /* The trace context of a span: new ids made in BPF, the parent's span id or 0. */
@@ -92,6 +116,9 @@ struct go_span_ids {
 	__u8 trace_id[16];
 	__u64 span_id;
 	__u64 parent_id; /* 0: a root span */
+	__u32 via;	 /* enum go_parent_via: how the parent was found */
+	__u8 injected;	 /* client: these ids were written into the request as its traceparent */
+	__u8 _pad[3];
 };
 
 /* One HTTP request, served (SERVER) or made (CLIENT), sent at the function's return. */
@@ -137,6 +164,35 @@ struct go_sql_event {
 	__u16 _pad;
 	__u32 query_len; /* true length; at most GO_SQL_BYTES copied */
 	char query[GO_SQL_BYTES];
+};
+
+/* Both ends of a TCP connection; IPv4 as ::ffff:a.b.c.d, so both ends spell it alike. */
+struct go_conn_key {
+	__u8 client_addr[16];
+	__u8 server_addr[16];
+	__u16 client_port;
+	__u16 server_port;
+	__u32 _pad;
+};
+
+/*
+ * A request's span and the connection it travels on, sent when it is known (a client's
+ * before the request is written, a server's when its handler starts), so spans of other
+ * processes at the other end can be linked before their own children are made.
+ */
+struct go_link_event {
+	__u32 kind; /* GO_EVENT_HTTP_LINK */
+	__u32 tgid;
+	struct go_span_ids ids;
+	struct go_conn_key conn;
+	__u8 server; /* 1: a request served on conn; 0: one sent on it */
+	__u8 _pad[3];
+	__u32 method_len;
+	__u32 path_len;
+	__u32 query_len;
+	char method[GO_METHOD_BYTES];
+	char path[GO_PATH_BYTES];
+	char query[GO_QUERY_BYTES];
 };
 
 #endif /* UPSPAN_GO_H */

@@ -47,7 +47,8 @@ function ipv4(bytes: Uint8Array, at: number): string {
   return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
 }
 
-function ipv6(bytes: Uint8Array, at: number): string {
+/** IPv6 address text (RFC 5952; an IPv4-mapped one as IPv4), from 16 bytes at `at`. */
+export function ipv6(bytes: Uint8Array, at: number): string {
   const words: string[] = [];
   for (let i = 0; i < 16; i += 2) {
     words.push(((bytes[at + i]! << 8) | bytes[at + i + 1]!).toString(16));

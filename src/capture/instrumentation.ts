@@ -11,6 +11,7 @@
 import { type BpfMap, BpfObject, readCounters, type RingReader } from "../../ffi/mod.ts";
 import type { ProcessInfo } from "../discovery/mod.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
+import type { PeerLinks } from "../context/peer_links.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import { ProbeSet } from "../probe_set.ts";
@@ -48,6 +49,8 @@ export interface CaptureSpanOptions {
   resource(pid: number): Attributes;
   /** The requests each thread serves, shared with the SQL libraries' spans. */
   threads: ThreadRequests;
+  /** Client requests' offers by connection, shared with Go's probes. */
+  peers?: PeerLinks;
   /** Whether a process's SQL spans come from its client library's probes. */
   sqlByLibrary(pid: number): boolean;
   /** Whether a process's HTTP spans come from its own probes (Go's net/http). */
@@ -93,6 +96,7 @@ export class CaptureInstrumentation {
   readonly #ring: RingReader;
   readonly #onRecord: (bytes: Uint8Array, view: DataView, at: number, length: number) => void;
   #events = 0;
+  #consuming = false;
 
   private constructor(
     obj: BpfObject,
@@ -176,11 +180,20 @@ export class CaptureInstrumentation {
     return this.probes.size - this.probes.uprobes;
   }
 
-  /** Reads up to `max` records and hands them on; returns the records read. */
+  /**
+   * Reads up to `max` records and hands them on; returns the records read. Asked again
+   * while it reads (a server's request looking for its client's offer), it reads nothing.
+   */
   consume(max?: number): number {
-    const n = this.#ring.consume(this.#onRecord, max);
-    this.#events += n;
-    return n;
+    if (this.#consuming) return 0;
+    this.#consuming = true;
+    try {
+      const n = this.#ring.consume(this.#onRecord, max);
+      this.#events += n;
+      return n;
+    } finally {
+      this.#consuming = false;
+    }
   }
 
   /** Records waiting in the ring. */

@@ -18,6 +18,22 @@ export function clientToServer(socket: SocketInfo, server: boolean): string | un
   return server ? `${peer}>${local}` : `${local}>${peer}`;
 }
 
+/**
+ * `METHOD target` as both ends spell it: the path percent-decoded where it decodes (Go's
+ * probes read a request's decoded URL.Path, the wire carries the escaped one).
+ */
+export function sameRequest(line: string): string {
+  const sp = line.indexOf(" ");
+  const q = line.indexOf("?", sp);
+  const path = line.slice(sp + 1, q < 0 ? undefined : q);
+  if (sp < 0 || !path.includes("%")) return line;
+  try {
+    return line.slice(0, sp + 1) + decodeURIComponent(path) + (q < 0 ? "" : line.slice(q));
+  } catch {
+    return line; // not valid percent-encoding: as sent
+  }
+}
+
 // A client calling a server that is not traced offers ids nobody takes: keep few, briefly.
 const MAX_CONNECTIONS = 2_000;
 const MAX_PER_CONNECTION = 16;
@@ -32,9 +48,15 @@ interface Offer {
  * Client requests' contexts waiting for their server side, in order. Each side may have been
  * attached after the other had already passed a request, so an offer is taken only by the
  * request it describes; older offers that no server request matched are passed over.
+ *
+ * The two ends may be seen by different instrumentations, each with its own ring buffer
+ * (Go's probes, the socket capture): an offer is made before its request is written, so
+ * when a server's request finds none, `refresh` (the other rings read now) is asked once.
  */
 export class PeerLinks {
   readonly #waiting = new Map<string, Offer[]>();
+  /** Reads what other instrumentations have sent so far (their offers); default none. */
+  refresh?: () => void;
 
   /** A client request (`request`: its method and target) on connection `key` had these ids. */
   offer(key: string, context: TraceContext, request = ""): void {
@@ -48,7 +70,7 @@ export class PeerLinks {
       this.#waiting.set(key, queue);
     }
     if (queue.length >= MAX_PER_CONNECTION) queue.shift();
-    queue.push({ context, request });
+    queue.push({ context, request: sameRequest(request) });
   }
 
   /**
@@ -57,13 +79,23 @@ export class PeerLinks {
    * waiting matches: the client side did not see this request.
    */
   take(key: string, request = ""): TraceContext | undefined {
-    const queue = this.#waiting.get(key);
-    if (queue === undefined) return undefined;
-    const at = queue.findIndex((o) => o.request === request);
-    if (at < 0) return undefined;
+    const line = sameRequest(request);
+    let found = this.#find(key, line);
+    if (found === undefined && this.refresh !== undefined) {
+      this.refresh();
+      found = this.#find(key, line);
+    }
+    if (found === undefined) return undefined;
+    const [queue, at] = found;
     const [offer] = queue.splice(0, at + 1).slice(-1);
     if (queue.length === 0) this.#waiting.delete(key);
     return offer!.context;
+  }
+
+  #find(key: string, request: string): [Offer[], number] | undefined {
+    const queue = this.#waiting.get(key);
+    const at = queue === undefined ? -1 : queue.findIndex((o) => o.request === request);
+    return at < 0 ? undefined : [queue!, at];
   }
 
   /** Connections with offers waiting. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { clientToServer, PeerLinks } from "./peer_links.ts";
+import { clientToServer, PeerLinks, sameRequest } from "./peer_links.ts";
 import type { SocketInfo } from "../model/stream_chunk.ts";
 
 const ctx = (n: number) => ({ traceId: `t${n}`, spanId: `s${n}`, parentSpanId: "" });
@@ -49,4 +49,27 @@ Deno.test("PeerLinks: an offer is taken only by the request it describes", () =>
   assert.equal(links.take("c>s", "GET /3")?.traceId, "t3");
   assert.equal(links.take("c>s", "GET /1"), undefined, "gone with the requests before 2");
   assert.equal(links.size, 0);
+});
+
+Deno.test("peer links: a miss asks the other rings once, then looks again", () => {
+  const links = new PeerLinks();
+  let asked = 0;
+  links.refresh = () => {
+    asked++;
+    links.offer("k", ctx(7), "GET /a");
+  };
+  assert.equal(links.take("k", "GET /a")?.spanId, "s7");
+  assert.equal(asked, 1);
+  assert.equal(links.take("k", "GET /b"), undefined);
+  assert.equal(asked, 2, "one refresh per miss, never a loop");
+});
+
+Deno.test("sameRequest: the path percent-decoded, as Go's URL.Path holds it", () => {
+  assert.equal(sameRequest("GET /a%20b?x=%20"), "GET /a b?x=%20");
+  assert.equal(sameRequest("GET /plain?q=1"), "GET /plain?q=1");
+  assert.equal(sameRequest("GET /bad%zz"), "GET /bad%zz");
+  assert.equal(sameRequest(""), "");
+  const links = new PeerLinks();
+  links.offer("k", ctx(1), "GET /a b"); // Go's side: decoded
+  assert.equal(links.take("k", "GET /a%20b")?.spanId, "s1"); // the wire's side
 });

@@ -12,7 +12,13 @@ const enc = new TextEncoder();
 export function encodeGoEvent(types: GoEventTypes, event: GoEvent): Uint8Array {
   const kinds = types.enumValues("go_event_kind");
   const ids = types.structLayout("go_span_ids");
-  const layout = types.structLayout(event.type === "sql" ? "go_sql_event" : "go_http_event");
+  const layout = types.structLayout(
+    event.type === "sql"
+      ? "go_sql_event"
+      : event.type === "link"
+      ? "go_link_event"
+      : "go_http_event",
+  );
   const bytes = new Uint8Array(layout.size);
   const view = new DataView(bytes.buffer);
   const f = (name: string) => {
@@ -24,11 +30,15 @@ export function encodeGoEvent(types: GoEventTypes, event: GoEvent): Uint8Array {
     ? kinds["GO_EVENT_HTTP_SERVER"]
     : event.type === "client"
     ? kinds["GO_EVENT_HTTP_CLIENT"]
+    : event.type === "link"
+    ? kinds["GO_EVENT_HTTP_LINK"]
     : kinds["GO_EVENT_SQL"];
   view.setUint32(f("kind").offset, kind ?? 0, true);
   view.setUint32(f("tgid").offset, event.pid, true);
-  view.setBigUint64(f("start_ns").offset, event.startMonoNs, true);
-  view.setBigUint64(f("end_ns").offset, event.endMonoNs, true);
+  if (event.type !== "link") {
+    view.setBigUint64(f("start_ns").offset, event.startMonoNs, true);
+    view.setBigUint64(f("end_ns").offset, event.endMonoNs, true);
+  }
   const at = f("ids").offset;
   const trace = event.ids.traceId.match(/../g) ?? [];
   trace.forEach((h, i) => bytes[at + ids.fields["trace_id"]!.offset + i] = parseInt(h, 16));
@@ -38,13 +48,34 @@ export function encodeGoEvent(types: GoEventTypes, event: GoEvent): Uint8Array {
     BigInt(`0x${event.ids.parentSpanId || "0"}`),
     true,
   );
+  const vias = types.enumValues("go_parent_via");
+  const via = {
+    goroutine: "GO_VIA_GOROUTINE",
+    traceparent: "GO_VIA_TRACEPARENT",
+    peer: "GO_VIA_PEER",
+  };
+  const viaAt = at + ids.fields["via"]!.offset;
+  if (event.ids.via) view.setUint32(viaAt, vias[via[event.ids.via]] ?? 0, true);
+  if (event.ids.injected) bytes[at + ids.fields["injected"]!.offset] = 1;
   const text = (name: string, t: GoText) => {
     const data = f(name);
     const b = enc.encode(t.text);
     bytes.set(b.subarray(0, data.size), data.offset);
     view.setUint32(f(`${name}_len`).offset, t.truncated ? data.size + 10 : b.length, true);
   };
-  if (event.type === "sql") {
+  if (event.type === "link") {
+    const key = types.structLayout("go_conn_key").fields;
+    const c = f("conn").offset;
+    const end = (addr: string, port: number, a: string, p: string) => {
+      const v4 = addr.split(".").map(Number);
+      bytes.set([0xff, 0xff, ...v4], c + key[a]!.offset + 10);
+      view.setUint16(c + key[p]!.offset, port, true);
+    };
+    end(event.client.address, event.client.port, "client_addr", "client_port");
+    end(event.serverEnd.address, event.serverEnd.port, "server_addr", "server_port");
+    bytes[f("server").offset] = event.server ? 1 : 0;
+    for (const n of ["method", "path", "query"] as const) text(n, event[n]);
+  } else if (event.type === "sql") {
     const ops = types.enumValues("go_sql_op");
     bytes[f("op").offset] = (event.op === "exec" ? ops["GO_SQL_EXEC"] : ops["GO_SQL_QUERY"]) ?? 0;
     bytes[f("error").offset] = event.error ? 1 : 0;

@@ -13,12 +13,22 @@ import {
   fieldOf as field,
   type StructLayout,
 } from "../../ffi/mod.ts";
+import { ipv6 as ipv6Address } from "../capture/events.ts";
+
+/** How BPF found a span's parent (`enum go_parent_via`). */
+export type GoParentVia = "goroutine" | "traceparent" | "peer";
 
 /** The ids BPF made for a span; `parentSpanId` is "" for a root. */
 export interface GoSpanIds {
   traceId: string;
   spanId: string;
   parentSpanId: string;
+  /** How the parent was found; absent for a root. */
+  via?: GoParentVia;
+  /** The caller's sampled flag, where a caller's trace was adopted in user space. */
+  sampled?: boolean;
+  /** Client: these ids were written into the request as its `traceparent`. */
+  injected?: true;
 }
 
 /** A Go string as copied: its text (at most the field's size) and whether it was cut. */
@@ -69,8 +79,30 @@ export interface GoSqlEvent {
   error: boolean;
 }
 
+/** One end of a connection. */
+export interface GoEndpoint {
+  address: string;
+  port: number;
+}
+
+/**
+ * A request's span and the connection it travels on, sent before the request is written
+ * (`server: false`) or when its handler starts (`server: true`).
+ */
+export interface GoLinkEvent {
+  type: "link";
+  pid: number;
+  ids: GoSpanIds;
+  server: boolean;
+  client: GoEndpoint;
+  serverEnd: GoEndpoint;
+  method: GoText;
+  path: GoText;
+  query: GoText;
+}
+
 /** A decoded record. */
-export type GoEvent = GoHttpEvent | GoSqlEvent;
+export type GoEvent = GoHttpEvent | GoSqlEvent | GoLinkEvent;
 
 /** What a decoder returns for one record. */
 export type GoDecodeResult = { ok: true; event: GoEvent } | { ok: false; error: string };
@@ -113,6 +145,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
  */
 export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
   const http = types.structLayout("go_http_event");
+  const link = types.structLayout("go_link_event");
+  const connKey = types.structLayout("go_conn_key");
   const sql = types.structLayout("go_sql_event");
   const ids = types.structLayout("go_span_ids");
   const kinds = types.enumValues("go_event_kind");
@@ -120,11 +154,20 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
   const SERVER = value(kinds, "GO_EVENT_HTTP_SERVER");
   const CLIENT = value(kinds, "GO_EVENT_HTTP_CLIENT");
   const SQL = value(kinds, "GO_EVENT_SQL");
+  const LINK = value(kinds, "GO_EVENT_HTTP_LINK");
+  const vias = types.enumValues("go_parent_via");
+  const VIA: Record<number, GoParentVia> = {
+    [value(vias, "GO_VIA_GOROUTINE")]: "goroutine",
+    [value(vias, "GO_VIA_TRACEPARENT")]: "traceparent",
+    [value(vias, "GO_VIA_PEER")]: "peer",
+  };
   const OP_EXEC = value(ops, "GO_SQL_EXEC");
   const idf = {
     trace: field(ids, "trace_id").offset,
     span: field(ids, "span_id").offset,
     parent: field(ids, "parent_id").offset,
+    via: field(ids, "via").offset,
+    injected: field(ids, "injected").offset,
   };
   const common = (layout: StructLayout) => ({
     kind: field(layout, "kind").offset,
@@ -148,6 +191,25 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
     route: text(http, "route"),
     remote: text(http, "remote"),
   };
+  const l = {
+    tgid: field(link, "tgid").offset,
+    ids: field(link, "ids").offset,
+    conn: field(link, "conn").offset,
+    server: field(link, "server").offset,
+    method: text(link, "method"),
+    path: text(link, "path"),
+    query: text(link, "query"),
+  };
+  const ck = {
+    clientAddr: field(connKey, "client_addr").offset,
+    serverAddr: field(connKey, "server_addr").offset,
+    clientPort: field(connKey, "client_port").offset,
+    serverPort: field(connKey, "server_port").offset,
+  };
+  const endpoint = (bytes: Uint8Array, view: DataView, addr: number, port: number) => ({
+    address: ipv6Address(bytes, addr),
+    port: view.getUint16(port, true),
+  });
   const hContentLength = field(http, "content_length").offset;
   const hStatus = field(http, "status").offset;
   const hError = field(http, "error").offset;
@@ -160,11 +222,15 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
 
   const readIds = (bytes: Uint8Array, view: DataView, at: number): GoSpanIds => {
     const parent = view.getBigUint64(at + idf.parent, true);
-    return {
+    const out: GoSpanIds = {
       traceId: hex(bytes, at + idf.trace, 16),
       spanId: idHex(view, at + idf.span),
       parentSpanId: parent === 0n ? "" : idHex(view, at + idf.parent),
     };
+    const via = VIA[view.getUint32(at + idf.via, true)];
+    if (parent !== 0n && via !== undefined) out.via = via;
+    if (bytes[at + idf.injected] !== 0) out.injected = true;
+    return out;
   };
   const readText = (
     bytes: Uint8Array,
@@ -226,6 +292,26 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
           op: bytes[offset + sOp] === OP_EXEC ? "exec" : "query",
           query: readText(bytes, view, offset, sQuery),
           error: bytes[offset + sError] !== 0,
+        },
+      };
+    }
+    if (kind === LINK) {
+      if (length < link.size) {
+        return { ok: false, error: `a link event of ${length} bytes (expected ${link.size})` };
+      }
+      const c = offset + l.conn;
+      return {
+        ok: true,
+        event: {
+          type: "link",
+          pid: view.getUint32(offset + l.tgid, true),
+          ids: readIds(bytes, view, offset + l.ids),
+          server: bytes[offset + l.server] !== 0,
+          client: endpoint(bytes, view, c + ck.clientAddr, c + ck.clientPort),
+          serverEnd: endpoint(bytes, view, c + ck.serverAddr, c + ck.serverPort),
+          method: readText(bytes, view, offset, l.method),
+          path: readText(bytes, view, offset, l.path),
+          query: readText(bytes, view, offset, l.query),
         },
       };
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BpfObject } from "../../ffi/mod.ts";
-import { goEventDecoder } from "./events.ts";
+import { type GoEvent, goEventDecoder } from "./events.ts";
 import { GO_BPF_OBJECT } from "./instrumentation.ts";
 import { encodeGoEvent, sampleGoEvents } from "./_test_events.ts";
 
@@ -8,7 +8,19 @@ Deno.test("goEventDecoder: reads records laid out by the object's BTF", () => {
   const obj = BpfObject.open(GO_BPF_OBJECT);
   try {
     const decode = goEventDecoder(obj);
-    for (const event of sampleGoEvents()) {
+    const [server, client] = sampleGoEvents();
+    const linked: GoEvent = {
+      type: "link",
+      pid: 4242,
+      ids: { ...client.ids, via: "goroutine", injected: true },
+      server: false,
+      client: { address: "127.0.0.1", port: 50123 },
+      serverEnd: { address: "10.1.2.3", port: 8080 },
+      method: server.method,
+      path: server.path,
+      query: server.query,
+    };
+    for (const event of [...sampleGoEvents(), linked]) {
       const record = encodeGoEvent(obj, event);
       const bytes = new Uint8Array(record.length + 8);
       bytes.set(record, 8);

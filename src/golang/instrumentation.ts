@@ -18,7 +18,15 @@ import {
 } from "../instrumentation.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
-import { type GoEventDecoder, goEventDecoder } from "./events.ts";
+import { PeerLinks } from "../context/peer_links.ts";
+import { GoPeerTraces } from "./peer_traces.ts";
+import {
+  type GoEventDecoder,
+  goEventDecoder,
+  type GoHttpEvent,
+  type GoLinkEvent,
+  type GoSqlEvent,
+} from "./events.ts";
 import { type GoLocateResult, type GoLocation, locateGo, type LocateGoOptions } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";
 import { goSpan } from "./spans.ts";
@@ -35,6 +43,10 @@ export type GoStats = Record<
   | "sqlEntry"
   | "sqlRet"
   | "newprocRet"
+  | "connEntry"
+  | "headerWrite"
+  | "injected"
+  | "injectSkipped"
   | "events"
   | "drops",
   number
@@ -48,6 +60,10 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
   sqlEntry: "GO_STAT_SQL_ENTRY",
   sqlRet: "GO_STAT_SQL_RET",
   newprocRet: "GO_STAT_NEWPROC_RET",
+  connEntry: "GO_STAT_CONN_ENTRY",
+  headerWrite: "GO_STAT_HEADER_WRITE",
+  injected: "GO_STAT_INJECTED",
+  injectSkipped: "GO_STAT_INJECT_SKIPPED",
   events: "GO_STAT_EVENTS",
   drops: "GO_STAT_DROPS",
 };
@@ -55,7 +71,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
 /** Total probe hits in `stats` (every entry and return program run). */
 export function probeHits(stats: GoStats): number {
   return stats.serverEntry + stats.serverRet + stats.clientEntry + stats.clientRet +
-    stats.sqlEntry + stats.sqlRet + stats.newprocRet;
+    stats.sqlEntry + stats.sqlRet + stats.newprocRet + stats.connEntry + stats.headerWrite;
 }
 
 /** Options for {@linkcode GoInstrumentation}. */
@@ -69,6 +85,15 @@ export interface GoInstrumentationOptions {
   locate?: LocateGoOptions;
   /** Default {@linkcode GO_BPF_OBJECT}. */
   objectPath?: string;
+  /** Client requests' offers by connection, shared with the capture's spans. Default: new. */
+  peers?: PeerLinks;
+  /**
+   * Write a `traceparent` line into outgoing net/http requests (the caller has checked the
+   * kernel allows it: `injectionRefusal`). Default false.
+   */
+  injectTraceparent?: boolean;
+  /** Status lines (an injection the kernel refused). Default: none. */
+  log?: (line: string) => void;
 }
 
 const MAX_FILES = 1024;
@@ -83,9 +108,22 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
   readonly #sqlSystems = new Map<number, SqlSystem>();
   #open?: LoadedObject & { decode: GoEventDecoder };
   #badRecords = 0;
+  readonly #traces: GoPeerTraces;
+  #inject: boolean;
+  /** Records read but not yet acted on, in ring order (see `drain`). */
+  #queue: (GoHttpEvent | GoSqlEvent | GoLinkEvent)[] = [];
+  #draining = false;
+  #processing = false;
 
   constructor(options: GoInstrumentationOptions) {
     this.#opts = options;
+    this.#traces = new GoPeerTraces(options.peers ?? new PeerLinks());
+    this.#inject = options.injectTraceparent ?? false;
+  }
+
+  /** Whether `traceparent` lines are being written (asked for, and the kernel took it). */
+  get injecting(): boolean {
+    return this.#inject;
   }
 
   get uprobes(): number {
@@ -102,7 +140,10 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
     const key = `${exe.device}:${exe.inode}`;
     let found = this.#located.get(key);
     if (found === undefined) {
-      found = await locateGo({ path: exe }, this.#opts.locate);
+      found = await locateGo({ path: exe }, {
+        ...this.#opts.locate,
+        injectTraceparent: this.#inject,
+      });
       // The path goes through /proc/PID/root: a process that exited while being read says
       // nothing about its file, which the next process may map. Not remembered, not said.
       if (!found.ok && !(await isAlive(process.pid))) return { attached: false };
@@ -119,6 +160,8 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
     const loc = found.location;
     this.#sqlSystems.set(process.pid, loc.sqlSystem);
     const open = this.#load();
+    // Located before the kernel refused the writing program: its probe has nothing to run.
+    const sites = this.#inject ? loc.sites : loc.sites.filter((s) => s.group !== "inject");
     const pidKey = new Uint8Array(new Uint32Array([process.pid]).buffer);
     open.obj.map("go_offsets").update(
       pidKey,
@@ -126,7 +169,7 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
     );
     open.obj.map("go_traced").update(pidKey, new Uint8Array(new Uint32Array([1]).buffer));
     open.probes.attach(
-      loc.sites.map((s) => ({
+      sites.map((s) => ({
         file: exe,
         symbol: s.symbol,
         program: s.program,
@@ -145,7 +188,7 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
       ownsSql: loc.sites.some((s) => s.group === "sql"),
       note: `pid ${process.pid} (${process.comm}): Go ${loc.version}, offsets from ${
         loc.offsetsSource === "dwarf" ? "its DWARF" : "the table"
-      }, ${loc.sites.length} probe sites${skipped}${grpc}`,
+      }, ${sites.length} probe sites${skipped}${grpc}`,
     };
   }
 
@@ -157,27 +200,54 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
     this.#sqlSystems.delete(pid);
   }
 
-  consume(): number {
+  /**
+   * Reads what the probes sent so far without acting on it, except that client requests'
+   * offers are made at once: a server traced elsewhere may be waiting for one now (see
+   * PeerLinks.refresh). Spans and servers' links wait for `consume`, in ring order.
+   */
+  drain(): number {
     const open = this.#open;
-    if (!open) return 0;
+    if (!open || this.#draining) return 0;
+    this.#draining = true;
+    try {
+      return open.ring.consume((bytes, view, at, length) => {
+        const r = open.decode(bytes, view, at, length);
+        if (!r.ok) this.#badRecords++;
+        else if (r.event.type === "link" && !r.event.server) this.#traces.link(r.event);
+        else this.#queue.push(r.event);
+      });
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  consume(): number {
+    const read = this.drain();
+    // A server's link may read the capture's ring, and that this one's: the outer call acts.
+    if (this.#processing) return read;
     const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
       this.#opts;
-    return open.ring.consume((bytes, view, at, length) => {
-      const r = open.decode(bytes, view, at, length);
-      if (!r.ok) {
-        this.#badRecords++;
-        return;
+    const traces = this.#traces;
+    this.#processing = true;
+    try {
+      for (let e = this.#queue.shift(); e !== undefined; e = this.#queue.shift()) {
+        if (e.type === "link") {
+          traces.link(e);
+          continue;
+        }
+        const sqlSystem = this.#sqlSystems.get(e.pid);
+        onSpan(
+          goSpan({ ...e, ids: traces.context(e.ids) }, {
+            resource: resource(e.pid),
+            toUnixNano,
+            ...(sqlSystem ? { sqlSystem } : {}),
+          }),
+        );
       }
-      const pid = r.event.pid;
-      const sqlSystem = this.#sqlSystems.get(pid);
-      onSpan(
-        goSpan(r.event, {
-          resource: resource(pid),
-          toUnixNano,
-          ...(sqlSystem ? { sqlSystem } : {}),
-        }),
-      );
-    });
+    } finally {
+      this.#processing = false;
+    }
+    return read;
   }
 
   counters(): { hits: number; drops: number } {
@@ -199,7 +269,26 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
 
   #load() {
     if (this.#open) return this.#open;
-    const loaded = loadObject(this.#opts.objectPath ?? GO_BPF_OBJECT, "go_events");
+    const path = this.#opts.objectPath ?? GO_BPF_OBJECT;
+    const load = (inject: boolean) =>
+      loadObject(path, "go_events", (obj) => {
+        obj.setConstants({ inject_traceparent: inject });
+        obj.program("go_inject_traceparent").setAutoload(inject);
+      });
+    let loaded: LoadedObject;
+    try {
+      loaded = load(this.#inject);
+    } catch (e) {
+      if (!this.#inject) throw e;
+      // The kernel would not load a program that writes to user memory: trace without it.
+      this.#inject = false;
+      this.#opts.log?.(
+        `traceparent injection refused: the kernel would not load bpf_probe_write_user (${
+          (e as Error).message
+        }); tracing without it`,
+      );
+      loaded = load(false);
+    }
     this.#open = { ...loaded, decode: goEventDecoder(loaded.obj) };
     return this.#open;
   }

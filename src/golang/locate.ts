@@ -12,7 +12,13 @@ import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
 import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
 import { goSqlSystem } from "./sql_driver.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
-import { GO_OFFSET_ABSENT, type GoProbeOffsets, resolveGoOffsets } from "./offsets.ts";
+import {
+  GO_OFFSET_ABSENT,
+  GO_OFFSET_FIELDS,
+  type GoOffsetField,
+  type GoProbeOffsets,
+  resolveGoOffsets,
+} from "./offsets.ts";
 
 /** One uprobe to attach. */
 export interface GoProbeSite {
@@ -68,6 +74,11 @@ export interface LocateGoOptions {
    * process. Default true.
    */
   followGoroutines?: boolean;
+  /**
+   * Probe where a client request's header lines are written, to add a `traceparent` there.
+   * Default false.
+   */
+  injectTraceparent?: boolean;
 }
 
 const SERVE_HTTP = "net/http.serverHandler.ServeHTTP";
@@ -94,6 +105,13 @@ function placeWriters(
   offsets.rw_h1_header = place(H1_HEADER);
   offsets.rw_h2_header = place(H2_HEADER);
 }
+
+/** Offsets each optional group needs; without them the group is not probed. */
+const GROUP_NEEDS: Partial<Record<GoProbeGroup, (keyof GoProbeOffsets)[]>> = {
+  goroutines: ["g_parent_goid"],
+  "http.link": ["persist_conn", "tls_conn", "tcp_conn", "conn_fd", "netfd_pfd", "pfd_sysfd"],
+  inject: ["req_header", "bufw_buf", "bufw_n"],
+};
 
 /**
  * Locates the probe sites of a process (`{ pid }`, probed through `/proc/PID/exe`) or a
@@ -132,8 +150,13 @@ export async function locateGo(
   const follow = options.followGoroutines ?? true;
   for (const probe of GO_PROBES) {
     if (probe.group === "goroutines" && !follow) continue;
-    if (probe.group === "goroutines" && resolved.offsets.g_parent_goid === GO_OFFSET_ABSENT) {
-      skipped.push({ symbol: probe.symbol, reason: "runtime.g.parentGoid is unknown" });
+    if (probe.group === "inject" && !options.injectTraceparent) continue;
+    const unknown = (GROUP_NEEDS[probe.group] ?? []).filter((f) =>
+      resolved.offsets[f] === GO_OFFSET_ABSENT
+    );
+    if (unknown.length > 0) {
+      const names = unknown.map((f) => GO_OFFSET_FIELDS[f as GoOffsetField].join("."));
+      skipped.push({ symbol: probe.symbol, reason: `${names.join(", ")} unknown` });
       continue;
     }
     const fn = found.get(probe.symbol);
@@ -141,8 +164,10 @@ export async function locateGo(
       skipped.push({ symbol: probe.symbol, reason: "not in the binary" });
       continue;
     }
-    const rets = bin.retOffsets(fn);
-    if (!rets.ok || rets.fileOffsets.length === 0) {
+    const rets = probe.ret === undefined
+      ? { ok: true as const, fileOffsets: [] }
+      : bin.retOffsets(fn);
+    if (!rets.ok || (probe.ret !== undefined && rets.fileOffsets.length === 0)) {
       skipped.push({ symbol: probe.symbol, reason: rets.ok ? "no RET found" : rets.error });
       continue;
     }
@@ -151,10 +176,10 @@ export async function locateGo(
       sites.push({ ...base, program: probe.entry, at: "entry", fileOffset: fn.fileOffset });
     }
     for (const off of rets.fileOffsets) {
-      sites.push({ ...base, program: probe.ret, at: "return", fileOffset: off });
+      sites.push({ ...base, program: probe.ret!, at: "return", fileOffset: off });
     }
   }
-  if (!sites.some((s) => s.group !== "goroutines")) {
+  if (!sites.some((s) => ["http.server", "http.client", "sql"].includes(s.group))) {
     return {
       ok: false,
       error: `${path} (${version}) uses neither net/http nor database/sql; nothing to probe`,

@@ -46,6 +46,17 @@ export const GO_OFFSET_FIELDS = {
   // The bundled HTTP/2 server's ResponseWriter; absent where HTTP/2 is built out.
   h2_rw_rws: ["net/http.http2responseWriter", "rws", false],
   h2_rws_status: ["net/http.http2responseWriterState", "status", false],
+  // The connection under a request, for same-host links, and the buffer injection writes to.
+  response_conn: ["net/http.response", "conn", false],
+  conn_rwc: ["net/http.conn", "rwc", false],
+  persist_conn: ["net/http.persistConn", "conn", false],
+  tls_conn: ["crypto/tls.Conn", "conn", false],
+  tcp_conn: ["net.TCPConn", "conn", false],
+  conn_fd: ["net.conn", "fd", false],
+  netfd_pfd: ["net.netFD", "pfd", false],
+  pfd_sysfd: ["internal/poll.FD", "Sysfd", false],
+  bufw_buf: ["bufio.Writer", "buf", false],
+  bufw_n: ["bufio.Writer", "n", false],
 } as const satisfies Record<string, readonly [string, string, boolean]>;
 
 /**

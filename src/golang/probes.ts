@@ -7,7 +7,13 @@
  */
 
 /** What a probed function contributes. */
-export type GoProbeGroup = "http.server" | "http.client" | "sql" | "goroutines";
+export type GoProbeGroup =
+  | "http.server"
+  | "http.client"
+  | "http.link"
+  | "inject"
+  | "sql"
+  | "goroutines";
 
 /** One probed function. */
 export interface GoProbe {
@@ -15,8 +21,8 @@ export interface GoProbe {
   symbol: string;
   /** Program attached at the function's entry, if any. */
   entry?: string;
-  /** Program attached at every `RET` of the function. */
-  ret: string;
+  /** Program attached at every `RET` of the function, if any. */
+  ret?: string;
   /** What the probe is for. */
   group: GoProbeGroup;
 }
@@ -25,7 +31,10 @@ export interface GoProbe {
  * The probed functions. database/sql's `queryDC`/`execDC` are where every DB, Conn and
  * Tx Query/Exec without a prepared statement passes (the choice of Beyla and
  * OpenTelemetry Go auto-instrumentation); `runtime.newproc1` hands a span's context to
- * the goroutines started under it (one hit per goroutine the process starts).
+ * the goroutines started under it (one hit per goroutine the process starts);
+ * `persistConn.roundTrip` gives a client request's connection, for linking to the server at
+ * its other end (one hit per request); `Header.writeSubset` is where a `traceparent` line is
+ * written when the user asks for it (one hit per request and per response served).
  */
 export const GO_PROBES: readonly GoProbe[] = [
   {
@@ -51,6 +60,18 @@ export const GO_PROBES: readonly GoProbe[] = [
     entry: "go_exec_entry",
     ret: "go_exec_ret",
     group: "sql",
+  },
+  {
+    // Entry only: the connection a client request goes out on, before it is written.
+    symbol: "net/http.(*persistConn).roundTrip",
+    entry: "go_conn_entry",
+    group: "http.link",
+  },
+  {
+    // Entry only, and only when the user asks for traceparent injection.
+    symbol: "net/http.Header.writeSubset",
+    entry: "go_inject_traceparent",
+    group: "inject",
   },
   {
     // Returns only: the new g carries its own and its creator's goroutine ids.

@@ -12,7 +12,10 @@ import {
   splitHostPort,
 } from "../protocols/http/semconv.ts";
 import { sqlExchangeSpan, type SqlSystem } from "../protocols/sql/semconv.ts";
-import type { GoEvent, GoHttpEvent, GoSqlEvent } from "./events.ts";
+import type { GoHttpEvent, GoSqlEvent } from "./events.ts";
+
+/** A client span whose ids upspan wrote into its request as the `traceparent` header. */
+export const INJECTED = "upspan.traceparent.injected";
 
 /** What besides the event a span needs. */
 export interface GoSpanContext {
@@ -57,7 +60,9 @@ function httpSpan(e: GoHttpEvent, ctx: GoSpanContext): Span {
   }
   if (e.contentLength > 0) exchange.requestBodySize = e.contentLength;
   if (e.protocolVersion !== "") exchange.protocolVersion = e.protocolVersion;
-  return httpExchangeSpan(exchange, e.ids, ctx);
+  const span = httpExchangeSpan(exchange, e.ids, ctx);
+  if (e.ids.injected) span.attributes[INJECTED] = true;
+  return span;
 }
 
 function sqlSpan(e: GoSqlEvent, ctx: GoSpanContext): Span {
@@ -89,6 +94,6 @@ function sqlSpan(e: GoSqlEvent, ctx: GoSpanContext): Span {
  * span.name; // "GET /users/{id}"
  * ```
  */
-export function goSpan(event: GoEvent, ctx: GoSpanContext): Span {
+export function goSpan(event: GoHttpEvent | GoSqlEvent, ctx: GoSpanContext): Span {
   return event.type === "sql" ? sqlSpan(event, ctx) : httpSpan(event, ctx);
 }

@@ -84,3 +84,18 @@ Deno.test("routeOfPattern: the path template of a ServeMux pattern", () => {
   assert.equal(routeOfPattern("/"), "/");
   assert.equal(routeOfPattern(""), "");
 });
+
+Deno.test("goSpan: how the parent was found, and an injected traceparent, as attributes", () => {
+  const [, client, sql] = sampleGoEvents();
+  const injected = goSpan(
+    { ...client, ids: { ...client.ids, via: "goroutine", injected: true } },
+    ctx,
+  );
+  assert.equal(injected.attributes["upspan.parent.method"], "goroutine");
+  assert.equal(injected.attributes["upspan.traceparent.injected"], true);
+  const query = goSpan({ ...sql, ids: { ...sql.ids, via: "goroutine" } }, ctx);
+  assert.equal(query.attributes["upspan.parent.method"], "goroutine");
+  const root = goSpan({ ...client, ids: { ...client.ids, parentSpanId: "", via: undefined } }, ctx);
+  assert.equal(root.attributes["upspan.parent.method"], undefined);
+  assert.equal(root.attributes["upspan.traceparent.injected"], undefined);
+});

@@ -217,5 +217,6 @@ export function childOfThread(
     spanId: connection.env.ids.spanId(),
     parentSpanId: parent.spanId,
     sampled: parent.sampled,
+    via: "thread",
   };
 }

@@ -68,6 +68,8 @@ export interface SpanBuilderOptions {
   rpcFromBytes?: (pid: number) => boolean;
   /** Requests in progress by thread, shared with other span stages. Default: a new one. */
   threads?: ThreadRequests;
+  /** Client requests' offers by connection, shared with Go's probes. Default: a new one. */
+  peers?: PeerLinks;
   /** The protocols to parse, first asked first. Default: every one in the registry. */
   protocols?: readonly Protocol[];
 }
@@ -144,7 +146,7 @@ export class SpanBuilder {
         resource: options.resource,
         onSpan: options.onSpan,
         ids: options.ids ?? new RandomIdGenerator(),
-        peers: new PeerLinks(),
+        peers: options.peers ?? new PeerLinks(),
         threads: options.threads ?? new ThreadRequests(),
         received: new ReceivedHeaders(),
         limits: {

@@ -17,7 +17,7 @@ import {
   wallClock,
 } from "../instrumentation.ts";
 import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
-import type { TraceContext } from "../model/trace_context.ts";
+import { PARENT_METHOD, type TraceContext } from "../model/trace_context.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import { type SqlLibEventDecoder, sqlLibEventDecoder } from "./events.ts";
 import { locateSqlLibraries, SQL_OFFSET_ABSENT, type SqlLibLocation } from "./locate.ts";
@@ -148,6 +148,7 @@ export class SqlLibInstrumentation implements Instrumentation<SqlLibStats, SqlLi
       if (parent) {
         span.traceId = parent.traceId;
         span.parentSpanId = parent.spanId;
+        span.attributes[PARENT_METHOD] = "thread";
         if (parent.sampled !== undefined) span.parentSampled = parent.sampled;
       }
       onSpan(span);

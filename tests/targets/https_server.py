@@ -14,6 +14,9 @@ Routes:
   GET  /sleep/MS    200 "slept\\n" after sleeping MS milliseconds (at most 10 s)
   GET  /call/PORT/P  calls http://127.0.0.1:PORT/P (plain HTTP) from the handling thread and
                     answers with that call's status and body
+  GET  /traceparent the traceparent header received, or "none"
+  ANY  /request     the request as received: method, target, then each header line but
+                    traceparent (sorted, names lowercased), then the body
   POST /echo        the request body, unchanged
   anything else     404
 
@@ -43,6 +46,10 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/hello":
             return self._reply(200, b"hello\n")
+        if path == "/traceparent":
+            return self._reply(200, self.headers.get("traceparent", "none").encode())
+        if path == "/request":
+            return self._request()
         m = re.fullmatch(r"/status/(\d{3})", path)
         if m and 200 <= int(m.group(1)) <= 599:
             code = int(m.group(1))
@@ -65,11 +72,22 @@ class Handler(BaseHTTPRequestHandler):
         self._reply(404, b"not found\n")
 
     def do_POST(self):
+        if self.path.split("?", 1)[0] == "/request":
+            return self._request()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         if self.path.split("?", 1)[0] == "/echo":
             return self._reply(200, body, "application/octet-stream")
         self._reply(404, b"not found\n")
+
+    def _request(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        lines = sorted(
+            "%s: %s" % (k.lower(), v) for k, v in self.headers.items() if k.lower() != "traceparent"
+        )
+        head = "%s %s\n%s\n" % (self.command, self.path, "\n".join(lines))
+        return self._reply(200, head.encode() + body)
 
     def _reply(self, code, body, content_type="text/plain"):
         self.send_response(code)

@@ -4,10 +4,8 @@
  * families, the socket under an SSL call, and close.
  */
 
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define AF_INET 2
-#define AF_INET6 10
+#include "socket_of.h"
+
 #define SOCK_STREAM 1
 #define MSG_PEEK 2
 
@@ -94,24 +92,6 @@ static __always_inline void send_iovecs(struct data_event *e, __u64 iov, __u32 i
 			return;
 		off += n;
 	}
-}
-
-/* The struct sock behind fd in the current task, or NULL when fd is not a socket. */
-static __always_inline struct sock *socket_of(int fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
-	struct file *f = NULL;
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0 || !f)
-		return NULL;
-	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
 /* Sends a socket event (kind EVENT_SOCKET or EVENT_CLOSE) with the socket's addresses. */

@@ -79,8 +79,8 @@ export class RequestLinks<R extends object, X> {
       const caller = key === undefined ? undefined : peers.take(key, head.line);
       // The traced client's span is the nearer parent than a header it merely passed on.
       const context = caller !== undefined && caller.traceId === tp?.traceId
-        ? requestContext(undefined, "SERVER", ids, caller)
-        : requestContext(head.traceparent, "SERVER", ids, caller);
+        ? requestContext(undefined, "SERVER", ids, caller, "peer")
+        : requestContext(head.traceparent, "SERVER", ids, caller, "peer");
       this.#contexts.set(request, context);
       threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
       if (tp !== undefined) received.received(c.pid, tp.traceId, tp.parentId, context);
@@ -95,6 +95,7 @@ export class RequestLinks<R extends object, X> {
         "CLIENT",
         ids,
         parent,
+        forwarded ? "traceparent" : "thread",
       );
       this.#contexts.set(request, context);
       if (key !== undefined) peers.offer(key, context, head.line);

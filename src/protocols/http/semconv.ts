@@ -9,7 +9,7 @@
  */
 import type { Attributes, Span, SpanKind, StatusCode } from "../../model/span.ts";
 import type { IdGenerator } from "../../model/ids.ts";
-import type { TraceContext } from "../../model/trace_context.ts";
+import { PARENT_METHOD, type ParentVia, type TraceContext } from "../../model/trace_context.ts";
 import { parseTraceparent } from "../../context/traceparent.ts";
 import { HTTP_METHODS } from "./headers.ts";
 
@@ -129,18 +129,25 @@ export function requestContext(
   kind: SpanKind,
   ids: IdGenerator,
   caller?: TraceContext,
+  callerVia?: ParentVia,
 ): TraceContext {
   const tp = traceparent === undefined ? undefined : parseTraceparent(traceparent);
   const sampled = tp === undefined ? undefined : (tp.flags & 1) === 1;
   if (tp !== undefined && kind === "SERVER") {
-    return { traceId: tp.traceId, spanId: ids.spanId(), parentSpanId: tp.parentId, sampled };
+    return {
+      traceId: tp.traceId,
+      spanId: ids.spanId(),
+      parentSpanId: tp.parentId,
+      sampled,
+      via: "traceparent",
+    };
   }
   if (tp !== undefined) {
     return { traceId: tp.traceId, spanId: tp.parentId, parentSpanId: "", sampled };
   }
   if (caller !== undefined) {
     const { traceId, spanId: parentSpanId, sampled } = caller;
-    return { traceId, spanId: ids.spanId(), parentSpanId, sampled };
+    return { traceId, spanId: ids.spanId(), parentSpanId, sampled, via: callerVia };
   }
   return { traceId: ids.traceId(), spanId: ids.spanId(), parentSpanId: "" };
 }
@@ -225,7 +232,8 @@ export function httpSpan(e: HttpExchange, context: TraceContext, ctx: HttpSpanCo
   const start = ctx.toUnixNano(e.startMonoNs);
   let end = ctx.toUnixNano(e.endMonoNs);
   if (end < start) end = start;
-  const { traceId, spanId, parentSpanId, sampled } = context;
+  const { traceId, spanId, parentSpanId, sampled, via } = context;
+  if (parentSpanId !== "" && via !== undefined) a[PARENT_METHOD] = via;
   return {
     traceId,
     spanId,

@@ -14,7 +14,7 @@
 import type { Attributes, Span, SpanKind } from "../../model/span.ts";
 import type { SocketInfo } from "../../model/stream_chunk.ts";
 import { type IdGenerator, RandomIdGenerator } from "../../model/ids.ts";
-import type { TraceContext } from "../../model/trace_context.ts";
+import { PARENT_METHOD, type TraceContext } from "../../model/trace_context.ts";
 import type { SqlExchange } from "./exchange.ts";
 import { sanitizeSql, type SqlDialect, summarizeSql } from "./sql_text.ts";
 import { sanitizeErrorText } from "./error_text.ts";
@@ -143,8 +143,9 @@ export function sqlExchangeSpan(
   const name = operation !== undefined
     ? (collection !== undefined ? `${operation} ${collection}` : operation)
     : ctx.system;
-  const { traceId, spanId, parentSpanId, sampled } = context ??
+  const { traceId, spanId, parentSpanId, sampled, via } = context ??
     newContext(ctx.ids ?? defaultIds);
+  if (parentSpanId !== "" && via !== undefined) attributes[PARENT_METHOD] = via;
   const start = ctx.toUnixNano(ex.startMonoNs);
   let end = ctx.toUnixNano(ex.endMonoNs);
   if (end < start) end = start;

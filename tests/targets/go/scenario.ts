@@ -183,11 +183,15 @@ export function checkGoScenario(o: GoScenarioOutcome): string[] {
   );
   assert.equal(kids.length, 3);
 
-  // The backend request is a server span of its own trace (no traceparent is read).
+  // The backend request (the same process, over a local connection): the client call's
+  // child, linked in BPF by the connection's address pair.
   const backend = checked.find((s) =>
     s.kind === "SERVER" && s.attributes["url.path"] === "/backend/7"
   );
   assert.ok(backend, "no server span for /backend/7");
+  assert.equal(backend.traceId, client.traceId);
+  assert.equal(backend.parentSpanId, client.spanId);
+  assert.equal(backend.attributes["upspan.parent.method"], "peer");
   assert.equal(backend.attributes["http.route"], routed ? "/backend/{id}" : undefined);
 
   // /fail: a 500 server span with a failed SQL child.

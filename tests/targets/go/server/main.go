@@ -1,12 +1,14 @@
 // A fixture for upspan's Go instrumentation: an HTTP server whose /users/{id} handler
 // calls a second local HTTP endpoint (a backend listener in the same process) and runs
 // database/sql queries against an in-process fake driver, one of them from a goroutine
-// the handler starts. Standard library only. Prints "listening <port> <backend port>".
+// the handler starts; /call makes requests to any URL. Standard library only. Prints
+// "listening <port> <backend port>".
 // With UPSPAN_TLS_CERT and UPSPAN_TLS_KEY set, both listeners serve HTTPS (HTTP/2 by ALPN)
 // and the handler's backend calls go over HTTP/2 too.
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -112,6 +115,39 @@ func fail(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "failed: %v\n", err)
 }
 
+// call: n requests (?n=, default 1) to ?url=, GET or (?post=1) POST with a small body, each
+// with an X-Call header (and ?traceparent= when given); answers with each response's
+// status and body, in order.
+func call(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n, _ := strconv.Atoi(q.Get("n"))
+	var out bytes.Buffer
+	for i := 0; i < n || i == 0; i++ {
+		method, body := "GET", io.Reader(nil)
+		if q.Get("post") != "" {
+			method, body = "POST", strings.NewReader("body "+strconv.Itoa(i))
+		}
+		req, err := http.NewRequestWithContext(r.Context(), method, q.Get("url"), body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Header.Set("X-Call", strconv.Itoa(i))
+		if tp := q.Get("traceparent"); tp != "" {
+			req.Header.Set("Traceparent", tp)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Fprintf(&out, "%d %s\n", resp.StatusCode, got)
+	}
+	w.Write(out.Bytes())
+}
+
 // backend: what the users handler calls.
 func backend(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
@@ -152,6 +188,7 @@ func main() {
 	}
 	frontMux, backMux := http.NewServeMux(), http.NewServeMux()
 	registerRoutes(frontMux, backMux)
+	frontMux.HandleFunc("/call", call)
 	go serve(back, backMux)
 	fmt.Printf("listening %d %d\n", front.Addr().(*net.TCPAddr).Port, back.Addr().(*net.TCPAddr).Port)
 	os.Stdout.Sync()

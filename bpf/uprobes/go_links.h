@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Part of go.bpf.c, included there only: trace context between processes.
+ *
+ * - Same-host links: a client request offers its span under its connection's address pair
+ *   (read from the kernel socket under the net.Conn's file descriptor), in peer_offers for
+ *   a traced Go server at the other end, and as a go_link_event for user space, where
+ *   servers traced by the capture take it. A Go server reads its own connection's pair
+ *   when its handler starts and continues the offer waiting there.
+ * - traceparent injection (only when the user asks: inject_traceparent): when a client
+ *   request's header lines are written (net/http.Header.writeSubset, on the goroutine that
+ *   owns the connection's bufio.Writer, after the request line, Host, User-Agent and the
+ *   framing headers), one complete line "Traceparent: 00-<trace>-<span>-01\r\n" is copied
+ *   into the writer's buffer at its fill mark, which then moves past it — as if net/http had
+ *   written the line itself. Only when the buffer has room, the bytes before the mark end
+ *   a line, and the request carries no traceparent of its own; the header map is never
+ *   touched.
+ */
+
+/* Set before load: write a traceparent into outgoing requests. */
+const volatile bool inject_traceparent = false;
+
+/* key: a connection's address pair; value: the span of the Go client request last sent on
+ * it. A traced Go server at the other end takes it. LRU: an untraced server never does. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_conn_key);
+	__type(value, struct go_ctx);
+} peer_offers SEC(".maps");
+
+/* key: a client request's header map (Request.Header); value: its roundTrip's goroutine.
+ * Set at roundTrip's entry when injecting; taken when that map's lines are written. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct g_key);
+} inject_headers SEC(".maps");
+
+const struct go_link_event *_go_link __attribute__((unused));
+const enum go_parent_via *_go_via __attribute__((unused));
+
+static __always_inline bool has(__u32 off)
+{
+	return off != GO_OFFSET_ABSENT;
+}
+
+/* The socket under a net.Conn whose data word is `conn`: a *net.TCPConn, or a *tls.Conn
+ * over one. NULL when an offset is unknown or the chain does not end at a socket. */
+static __always_inline struct sock *go_conn_socket(__u64 conn, bool tls, const struct go_offsets *o)
+{
+	if (!has(o->tls_conn) || !has(o->tcp_conn) || !has(o->conn_fd) || !has(o->netfd_pfd) ||
+	    !has(o->pfd_sysfd))
+		return NULL;
+	if (tls) /* the tls.Conn's own net.Conn: its data word */
+		conn = read_u64(conn + o->tls_conn + 8);
+	__u64 fd = conn ? read_u64(conn + o->tcp_conn + o->conn_fd) : 0;
+	if (!fd)
+		return NULL;
+	__s64 sysfd = (__s64)read_u64(fd + o->netfd_pfd + o->pfd_sysfd);
+	if (sysfd < 0 || sysfd > 0x7fffffff)
+		return NULL;
+	return socket_of((int)sysfd);
+}
+
+/* The address pair of a TCP socket, client first; `server`: this end is the server. */
+static __always_inline bool conn_key(struct sock *sk, bool server, struct go_conn_key *k)
+{
+	__u8 local[16] = {}, peer[16] = {};
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		local[10] = local[11] = peer[10] = peer[11] = 0xff;
+		BPF_CORE_READ_INTO((__be32 *)&local[12], sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__be32 *)&peer[12], sk, __sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO((struct in6_addr *)local, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)peer, sk, __sk_common.skc_v6_daddr);
+	} else {
+		return false;
+	}
+	__u16 local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memcpy(k->client_addr, server ? peer : local, 16);
+	__builtin_memcpy(k->server_addr, server ? local : peer, 16);
+	k->client_port = server ? peer_port : local_port;
+	k->server_port = server ? local_port : peer_port;
+	k->_pad = 0;
+	return local_port && peer_port;
+}
+
+/* Tells user space a request's span and its connection. */
+static __always_inline void send_link(__u32 tgid, const struct go_span_ids *ids,
+				      const struct go_conn_key *k, bool server, __u64 req,
+				      const struct go_offsets *o)
+{
+	struct go_link_event *e = bpf_ringbuf_reserve(&go_events, sizeof(*e), 0);
+	if (!e) {
+		count(GO_STAT_DROPS);
+		return;
+	}
+	e->kind = GO_EVENT_HTTP_LINK;
+	e->tgid = tgid;
+	e->ids = *ids;
+	e->conn = *k;
+	e->server = server;
+	e->_pad[0] = e->_pad[1] = e->_pad[2] = 0;
+	__u64 url = read_u64(req + o->req_url);
+	e->method_len = read_str(e->method, GO_METHOD_BYTES, req, o->req_method);
+	e->path_len = read_str(e->path, GO_PATH_BYTES, url, o->url_path);
+	e->query_len = read_str(e->query, GO_QUERY_BYTES, url, o->url_raw_query);
+	count(GO_STAT_EVENTS);
+	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+/*
+ * A server's request (HTTP/1, at ServeHTTP's entry; rw is its *http.response): the address
+ * pair of its connection, into `k`. False when it cannot be read.
+ */
+static __always_inline bool server_conn(__u64 rw, __u64 req, const struct go_offsets *o,
+					struct go_conn_key *k)
+{
+	if (!has(o->response_conn) || !has(o->conn_rwc) || !has(o->req_proto_major))
+		return false;
+	if ((__s64)read_u64(req + o->req_proto_major) != 1) /* HTTP/2: rw is not a *response */
+		return false;
+	__u64 c = read_u64(rw + o->response_conn);
+	__u64 rwc = c ? read_u64(c + o->conn_rwc + 8) : 0;
+	struct sock *sk = rwc ? go_conn_socket(rwc, read_u64(req + o->req_tls) != 0, o) : NULL;
+	return sk && conn_key(sk, true, k);
+}
+
+/* The offer of the traced Go client at the other end of conn, taken (once) into `out`. */
+static __always_inline bool take_offer(const struct go_conn_key *k, struct go_ctx *out)
+{
+	struct go_ctx *offer = bpf_map_lookup_elem(&peer_offers, k);
+	if (!offer)
+		return false;
+	*out = *offer;
+	bpf_map_delete_elem(&peer_offers, k);
+	return true;
+}
+
+static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+/* A Go map[string][]string the header search reads whole (incoming_traceparent's bounds). */
+static __always_inline bool header_map_small(__u64 m, const struct go_offsets *o)
+{
+	if (o->header_map == GO_MAP_SWISS) {
+		__u64 dir = read_u64(m + 16), dir_len = read_u64(m + 24);
+		if (!dir)
+			return false;
+		if (dir_len == 0)
+			return true;
+		__u64 table = dir_len == 1 ? read_u64(dir) : 0;
+		return table && read_u64(table + 24) < 4; /* groups' length mask */
+	}
+	if (o->header_map != GO_MAP_CLASSIC)
+		return false;
+	/* hmap: count, flags, B at 9, …, buckets at 16, oldbuckets at 24. At most 8 entries
+	 * with no growth in progress: no overflow bucket, nothing left in the old buckets. */
+	__u8 b = 0;
+	bpf_probe_read_user(&b, 1, (void *)(m + 9));
+	return read_u64(m) <= 8 && b <= 3 && read_u64(m + 24) == 0;
+}
+
+/*
+ * At a client request's start: a traceparent the request already carries names its span
+ * (the trace continues through it, as the server's side will); else, when injecting and the
+ * header search is complete, the request's header map is noted for the write.
+ */
+static __always_inline bool client_traceparent(struct http_call *call, const struct go_ctx *parent,
+					       const struct g_key *key, const struct go_offsets *o)
+{
+	struct go_ctx header = {};
+	if (incoming_traceparent(call->req, o, &header)) {
+		__builtin_memcpy(call->ids.trace_id, header.trace_id, 16);
+		call->ids.span_id = header.span_id;
+		call->ids.parent_id = 0;
+		call->ids.via = GO_VIA_NONE;
+		if (parent && parent->span_id != header.span_id &&
+		    same_trace(parent->trace_id, header.trace_id)) {
+			call->ids.parent_id = parent->span_id;
+			call->ids.via = GO_VIA_GOROUTINE;
+		}
+		return true;
+	}
+	if (!inject_traceparent || !has(o->req_header))
+		return false;
+	__u64 m = read_u64(call->req + o->req_header);
+	if (m && header_map_small(m, o))
+		bpf_map_update_elem(&inject_headers, &m, key, BPF_ANY);
+	return false;
+}
+
+/*
+ * net/http.(*persistConn).roundTrip(pc, req), at its entry, on the goroutine of the
+ * Transport.roundTrip it serves: the connection is chosen, the request not yet written.
+ */
+SEC("uprobe")
+int go_conn_entry(struct pt_regs *ctx)
+{
+	count(GO_STAT_CONN_ENTRY);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o || !has(o->persist_conn))
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
+	if (!call)
+		return 0;
+	/* Over TLS when the URL says https (through a proxy too: CONNECT, then TLS). */
+	char scheme[6] = {};
+	__u64 url = read_u64(call->req + o->req_url);
+	bool tls = read_str(scheme, sizeof(scheme), url, o->url_scheme) == 5 && scheme[4] == 's';
+	__u64 conn = read_u64(ctx->ax + o->persist_conn + 8);
+	struct sock *sk = conn ? go_conn_socket(conn, tls, o) : NULL;
+	struct go_conn_key k = {};
+	if (!sk || !conn_key(sk, false, &k))
+		return 0;
+	struct go_ctx offer = {.span_id = call->ids.span_id};
+	__builtin_memcpy(offer.trace_id, call->ids.trace_id, 16);
+	bpf_map_update_elem(&peer_offers, &k, &offer, BPF_ANY);
+	send_link(tgid, &call->ids, &k, false, call->req, o);
+	return 0;
+}
+
+#define TP_LINE_LEN 70 /* "Traceparent: " 13, the value 55, "\r\n" 2 */
+
+static __always_inline void hex_id(char *out, const __u8 *bytes, int n)
+{
+	const char digits[16] = "0123456789abcdef";
+	for (int i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+}
+
+/* The line for `ids`; the span id as W3C writes it: the u64's big-endian bytes. */
+static __always_inline void traceparent_line(char *line, const struct go_span_ids *ids)
+{
+	const char head[16] = "Traceparent: 00-";
+	__builtin_memcpy(line, head, 16);
+	hex_id(line + 16, ids->trace_id, 16);
+	line[48] = '-';
+	__u8 span[8];
+	for (int i = 0; i < 8; i++)
+		span[i] = ids->span_id >> (56 - 8 * i);
+	hex_id(line + 49, span, 8);
+	line[65] = '-';
+	line[66] = '0';
+	line[67] = '1';
+	line[68] = '\r';
+	line[69] = '\n';
+}
+
+/*
+ * net/http.Header.writeSubset(h, w io.Writer, exclude, trace), at its entry (attached only
+ * when injecting). h in RAX; w's data word in RCX: for a request, the connection's
+ * *bufio.Writer (Request.write wraps anything else in one). Not loaded unless asked for
+ * ("?"): a kernel in lockdown refuses any program that calls bpf_probe_write_user.
+ */
+SEC("?uprobe")
+int go_inject_traceparent(struct pt_regs *ctx)
+{
+	count(GO_STAT_HEADER_WRITE);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o || !has(o->bufw_buf) || !has(o->bufw_n))
+		return 0;
+	__u64 h = ctx->ax;
+	struct g_key *owner = bpf_map_lookup_elem(&inject_headers, &h);
+	if (!owner)
+		return 0; /* a response's headers, or a request not to inject into */
+	struct g_key key = *owner;
+	bpf_map_delete_elem(&inject_headers, &h);
+	struct http_call *call = key.tgid == tgid ? bpf_map_lookup_elem(&client_calls, &key) : NULL;
+	if (!call)
+		return 0;
+	__u64 w = ctx->cx;
+	struct {
+		__u64 data;
+		__s64 len;
+		__s64 cap;
+	} buf = {};
+	__s64 n = -1;
+	char tail[2] = {};
+	if (!w || bpf_probe_read_user(&buf, sizeof(buf), (void *)(w + o->bufw_buf)) < 0 ||
+	    bpf_probe_read_user(&n, sizeof(n), (void *)(w + o->bufw_n)) < 0)
+		goto skip;
+	/* bufio's buffer is made whole (len == cap); the fill mark is after a complete line. */
+	if (!buf.data || buf.len != buf.cap || buf.len > (1 << 24) || n < 2 ||
+	    n + TP_LINE_LEN > buf.len)
+		goto skip;
+	if (bpf_probe_read_user(tail, 2, (void *)(buf.data + n - 2)) < 0 || tail[0] != '\r' ||
+	    tail[1] != '\n')
+		goto skip;
+	char line[TP_LINE_LEN];
+	traceparent_line(line, &call->ids);
+	if (bpf_probe_write_user((void *)(buf.data + n), line, TP_LINE_LEN) < 0)
+		goto skip;
+	n += TP_LINE_LEN;
+	if (bpf_probe_write_user((void *)(w + o->bufw_n), &n, sizeof(n)) < 0)
+		goto skip; /* the bytes lie past the mark: net/http overwrites them */
+	call->ids.injected = 1;
+	count(GO_STAT_INJECTED);
+	return 0;
+skip:
+	count(GO_STAT_INJECT_SKIPPED);
+	return 0;
+}

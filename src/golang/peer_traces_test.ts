@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { PeerLinks } from "../context/peer_links.ts";
+import type { GoLinkEvent, GoSpanIds } from "./events.ts";
+import { GoPeerTraces } from "./peer_traces.ts";
+import { t } from "./_test_events.ts";
+
+const T = "4bf92f3577b34da6a3ce929d0e0e4736";
+const link = (server: boolean, ids: GoSpanIds, path = "/x"): GoLinkEvent => ({
+  type: "link",
+  pid: 1,
+  ids,
+  server,
+  client: { address: "127.0.0.1", port: 50000 },
+  serverEnd: { address: "127.0.0.1", port: 8080 },
+  method: t("GET"),
+  path: t(path),
+  query: t(""),
+});
+const KEY = "127.0.0.1:50000>127.0.0.1:8080";
+
+Deno.test("GoPeerTraces: a Go client's request is offered under its address pair", () => {
+  const peers = new PeerLinks();
+  new GoPeerTraces(peers).link(link(false, { traceId: T, spanId: "aa", parentSpanId: "" }));
+  const taken = peers.take(KEY, "GET /x");
+  assert.equal(taken?.traceId, T);
+  assert.equal(taken?.spanId, "aa");
+});
+
+Deno.test("GoPeerTraces: a Go server called by a traced client adopts its trace, children too", () => {
+  const peers = new PeerLinks();
+  const traces = new GoPeerTraces(peers);
+  peers.offer(
+    KEY,
+    { traceId: "c".repeat(32), spanId: "cc", parentSpanId: "", sampled: false },
+    "GET /x",
+  );
+  const root = { traceId: T, spanId: "11", parentSpanId: "" };
+  traces.link(link(true, root));
+  assert.deepEqual(traces.context(root), {
+    traceId: "c".repeat(32),
+    spanId: "11",
+    parentSpanId: "cc",
+    via: "peer",
+    sampled: false,
+  });
+  const child = { traceId: T, spanId: "22", parentSpanId: "11", via: "goroutine" as const };
+  assert.equal(traces.context(child).traceId, "c".repeat(32));
+  assert.equal(traces.context(child).parentSpanId, "11");
+  // An offer its client call made, read when taken: in the adopted trace.
+  traces.link({ ...link(false, child, "/y"), client: { address: "127.0.0.1", port: 50001 } });
+  assert.equal(peers.take("127.0.0.1:50001>127.0.0.1:8080", "GET /y")?.traceId, "c".repeat(32));
+  // Another trace is left alone.
+  const other = { traceId: "d".repeat(32), spanId: "33", parentSpanId: "" };
+  assert.deepEqual(traces.context(other), other);
+});
+
+Deno.test("GoPeerTraces: a server already linked in BPF takes the offer but keeps its parent", () => {
+  const peers = new PeerLinks();
+  const traces = new GoPeerTraces(peers);
+  const client = { traceId: T, spanId: "aa", parentSpanId: "" };
+  traces.link(link(false, client));
+  const server = { traceId: T, spanId: "bb", parentSpanId: "aa", via: "peer" as const };
+  traces.link(link(true, server));
+  assert.equal(peers.size, 0, "the offer is gone");
+  assert.deepEqual(traces.context(server), server);
+});
