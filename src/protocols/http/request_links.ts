@@ -75,6 +75,9 @@ export class RequestLinks<R extends object, X> {
     const key = clientToServer(socket, this.#server);
     const { peers, threads, ids, received } = c.env;
     const tp = head.traceparent === undefined ? undefined : parseTraceparent(head.traceparent);
+    // In a Go program (the only one whose RPC calls alone come from here) goroutines run on
+    // any thread: a thread says nothing of which request a call is made for.
+    const byThread = !c.rpcOnly;
     if (this.#server) {
       const caller = key === undefined ? undefined : peers.take(key, head.line);
       // The traced client's span is the nearer parent than a header it merely passed on.
@@ -82,14 +85,15 @@ export class RequestLinks<R extends object, X> {
         ? requestContext(undefined, "SERVER", ids, caller, "peer")
         : requestContext(head.traceparent, "SERVER", ids, caller, "peer");
       this.#contexts.set(request, context);
-      threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
+      if (byThread) threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
       if (tp !== undefined) received.received(c.pid, tp.traceId, tp.parentId, context);
     } else {
       // A header this process received is passed on (a proxy): the call is the child of
       // the request that brought it in. Otherwise a call made by a thread while it serves
       // a request is that request's child.
       const forwarded = tp && received.receivedBy(c.pid, tp.traceId, tp.parentId);
-      const parent = forwarded ?? threads.parentOf(c.pid, head.tid, head.firstByteMonoNs);
+      const parent = forwarded ??
+        (byThread ? threads.parentOf(c.pid, head.tid, head.firstByteMonoNs) : undefined);
       const context = requestContext(
         forwarded ? undefined : head.traceparent,
         "CLIENT",
@@ -109,7 +113,7 @@ export class RequestLinks<R extends object, X> {
   done(request: R, tid: number, exchange: X, lastByteMonoNs: bigint): void {
     const c = this.#c;
     const context = this.#contexts.get(request);
-    if (this.#server && context !== undefined) {
+    if (this.#server && context !== undefined && !c.rpcOnly) {
       c.env.threads.end(c.pid, tid, context, lastByteMonoNs);
     }
     const wait = c.env.limits.socketWaitNs > 0n;

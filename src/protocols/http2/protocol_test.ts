@@ -5,21 +5,28 @@ import { testConnection } from "../_test_connection.ts";
 import { countingIds } from "../_test_wire.ts";
 import { loadCapture, type Piece } from "./_testdata.ts";
 import { sniffHttp2 } from "./protocol.ts";
+import { ThreadRequests } from "../../context/thread_requests.ts";
 
 /** Replays a capture into a registry connection as the server's or the client's probe saw it. */
-function traced(
-  pieces: Piece[],
-  role: "server" | "client",
-  socket?: SocketInfo,
-  httpElsewhere = false,
-  rpcFromBytes = true,
-) {
+/** How {@linkcode traced} sets the connection up. */
+interface TracedOptions {
+  socket?: SocketInfo;
+  /** The process's HTTP spans come from its own probes (Go's net/http). */
+  httpElsewhere?: boolean;
+  /** Its gRPC calls still come from the bytes (it links grpc-go). Default true. */
+  rpcFromBytes?: boolean;
+  threads?: ThreadRequests;
+}
+
+/** Replays a capture into a registry connection as the server's or the client's probe saw it. */
+function traced(pieces: Piece[], role: "server" | "client", o: TracedOptions = {}) {
   const t = testConnection(PROTOCOLS, {
     ids: countingIds(),
-    elsewhere: (_pid, family) => httpElsewhere && family === "http",
-    rpcFromBytes: () => rpcFromBytes,
+    elsewhere: (_pid, family) => (o.httpElsewhere ?? false) && family === "http",
+    rpcFromBytes: () => o.rpcFromBytes ?? true,
+    ...(o.threads ? { threads: o.threads } : {}),
   });
-  if (socket) t.conn.setSocket(socket);
+  if (o.socket) t.conn.setSocket(o.socket);
   const pos = { ingress: 0, egress: 0 };
   for (const p of pieces) {
     // The client's bytes are what a server reads and what a client writes.
@@ -57,9 +64,12 @@ const SOCKET: SocketInfo = {
   callMonoNs: 1n,
 };
 
+/** The same connection from the client's end. */
+const CLIENT_SOCKET: SocketInfo = { ...SOCKET, localPort: 50000, peerPort: 8443 };
+
 Deno.test("http2 protocol: nginx (server side) spans through the registry, HTTP attributes as HTTP/1's", () => {
   const [conn] = loadCapture("nginx_h2c");
-  const { spans, conn: c, counters } = traced(conn!, "server", SOCKET);
+  const { spans, conn: c, counters } = traced(conn!, "server", { socket: SOCKET });
   assert.equal(c.protocol, "http2");
   assert.deepEqual(
     spans.map((
@@ -97,7 +107,7 @@ Deno.test("http2 protocol: nginx (server side) spans through the registry, HTTP 
 
 Deno.test("http2 protocol: the client's side of the same bytes: CLIENT spans, 404 is an error", () => {
   const [conn] = loadCapture("nginx_h2c");
-  const { spans } = traced(conn!, "client", { ...SOCKET, localPort: 50000, peerPort: 8443 });
+  const { spans } = traced(conn!, "client", { socket: CLIENT_SOCKET });
   assert.deepEqual(
     spans.map((s) => [s.kind, s.attributes["url.full"], s.status.code, s.attributes["error.type"]]),
     [
@@ -166,19 +176,32 @@ Deno.test("http2 protocol: grpc-go calls become gRPC spans, server and client st
 Deno.test("http2 protocol: where HTTP spans come from probes (Go's net/http), gRPC calls only", () => {
   const [grpc] = loadCapture("grpc_go");
   for (const role of ["server", "client"] as const) {
-    const all = traced(grpc!, role, SOCKET).spans;
-    const kept = traced(grpc!, role, SOCKET, true);
+    const all = traced(grpc!, role, { socket: SOCKET }).spans;
+    const kept = traced(grpc!, role, { socket: SOCKET, httpElsewhere: true });
     assert.equal(kept.conn.protocol, "http2", "claimed, not given up");
     assert.deepEqual(kept.spans.map((s) => s.name), all.map((s) => s.name));
     assert.equal(kept.spans.length, 3);
   }
   const [nginx] = loadCapture("nginx_h2c");
-  const plain = traced(nginx!, "server", SOCKET, true);
+  const plain = traced(nginx!, "server", { socket: SOCKET, httpElsewhere: true });
   assert.equal(plain.conn.protocol, "http2");
   assert.deepEqual(plain.spans, [], "plain HTTP/2 is left to the probes");
   assert.equal(plain.counters.requestsDropped, 0, "not counted as lost either");
+  // Go runs goroutines on any thread: a thread serving a request parents no gRPC call.
+  const threads = new ThreadRequests();
+  const serving = { traceId: "ab".repeat(16), spanId: "cd".repeat(8), parentSpanId: "" };
+  threads.begin(100, 7, serving, 0n);
+  for (const httpElsewhere of [false, true]) {
+    const { spans } = traced(grpc!, "client", { socket: CLIENT_SOCKET, httpElsewhere, threads });
+    const parents = spans.map((s) => s.parentSpanId);
+    assert.deepEqual(parents, httpElsewhere ? ["", "", ""] : Array(3).fill(serving.spanId));
+  }
   // A process without grpc-go: its HTTP/2 connections are given up at once, as HTTP/1's.
-  const none = traced(grpc!, "server", SOCKET, true, false);
+  const none = traced(grpc!, "server", {
+    socket: SOCKET,
+    httpElsewhere: true,
+    rpcFromBytes: false,
+  });
   assert.equal(none.conn.state, "given-up");
   assert.deepEqual(none.spans, []);
 });
