@@ -87,6 +87,31 @@ class Slab {
   }
 }
 
+/**
+ * The connection keys of plain sockets, kept by address: every record of a plain socket
+ * names it, and formatting 64 bits as hex each time cost more than the rest of decoding.
+ * Bounded: emptied when it holds more sockets than a busy host keeps open.
+ */
+class SocketKeys {
+  #byHigh = new Map<number, Map<number, string>>();
+  #size = 0;
+  key(view: DataView, at: number): string {
+    const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
+    let names = this.#byHigh.get(hi);
+    if (names === undefined) this.#byHigh.set(hi, names = new Map());
+    let name = names.get(lo);
+    if (name === undefined) {
+      if (++this.#size > 65536) {
+        this.#byHigh.clear();
+        this.#byHigh.set(hi, names = new Map());
+        this.#size = 1;
+      }
+      names.set(lo, name = SOCKET_CONN_PREFIX + kernelAddress(view, at));
+    }
+    return name;
+  }
+}
+
 /** A user-space address (the SSL*) as hex: a Number holds a 48-bit address exactly. */
 function connKey(view: DataView, at: number): string {
   return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
@@ -158,10 +183,11 @@ export function captureDecoder(types: CaptureTypes) {
     peerAddr: field(socket, "peer_addr"),
   };
   const slab = new Slab();
+  const socketKeys = new SocketKeys();
 
   // A plain socket is keyed by its kernel address, an SSL* by its address in the process.
   const key = (view: DataView, at: number, source: number) =>
-    source === SOURCE_SOCKET ? SOCKET_CONN_PREFIX + kernelAddress(view, at) : connKey(view, at);
+    source === SOURCE_SOCKET ? socketKeys.key(view, at) : connKey(view, at);
 
   return (
     bytes: Uint8Array,

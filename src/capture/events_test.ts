@@ -122,3 +122,28 @@ Deno.test("decoder: short or unknown records are skipped, never thrown", () => {
   view.setUint32(0, kinds["EVENT_DATA"]!, true);
   assert.equal(decode(bytes, view, 0, 20), undefined, "shorter than a data header");
 });
+
+Deno.test("decoder: plain sockets' keys stay exact past the key cache's bound", () => {
+  const { bytes, view } = record(data.fields["data"]!.offset, (v, f) => {
+    v.setUint32(f("kind"), kinds["EVENT_DATA"]!, true);
+    v.setUint8(f("source"), sourceSocket);
+  });
+  const at = 8 + data.fields["conn"]!.offset;
+  const keyOf = (addr: bigint) => {
+    view.setBigUint64(at, addr, true);
+    const ev = decode(bytes, view, 8, bytes.length - 8);
+    assert.ok(ev?.type === "chunk");
+    return ev.chunk.conn;
+  };
+  // The same low half under two high halves: two sockets.
+  assert.equal(keyOf(0xffff888104a3c000n), "sock:0xffff888104a3c000");
+  assert.equal(keyOf(0xffff888204a3c000n), "sock:0xffff888204a3c000");
+  assert.equal(keyOf(0xffff888104a3c000n), "sock:0xffff888104a3c000");
+  // More sockets than the cache holds, then the first ones again.
+  for (let i = 0n; i < 70_000n; i++) {
+    const addr = 0xffff888300000000n + i * 0x40n;
+    assert.equal(keyOf(addr), `sock:0x${addr.toString(16)}`);
+  }
+  assert.equal(keyOf(0xffff888204a3c000n), "sock:0xffff888204a3c000");
+  assert.equal(keyOf(0x1n), "sock:0x1");
+});
