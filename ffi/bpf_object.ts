@@ -14,7 +14,7 @@ import {
   type StructLayout,
   structLayout,
 } from "./btf.ts";
-import { errno } from "./libc.ts";
+import { errno, releaseFreedMemory } from "./libc.ts";
 import { RingReader } from "./ring_reader.ts";
 
 /** An attached probe. Closing it detaches the probe. */
@@ -249,6 +249,8 @@ export class BpfObject {
   /** Loads every program and creates every map in the kernel (the verifier runs here). */
   load(): void {
     const rc = libbpf().bpf_object__load(this.#handle);
+    // The kernel's BTF, parsed for the relocations, was freed: unmap it.
+    releaseFreedMemory();
     checkResult(
       rc,
       `load BPF object "${this.label}"`,

@@ -19,6 +19,7 @@ const symbols = {
   syscall: { parameters: ["i64", "i64", "buffer", "buffer", "u64"], result: "i64" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -30,6 +31,15 @@ let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
 export function libc(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
   lib ??= Deno.dlopen("libc.so.6", symbols);
   return lib.symbols;
+}
+
+/**
+ * Gives the C heap's free memory back to the kernel (`malloc_trim(3)`). libbpf frees what
+ * it needed to load an object — the kernel's BTF, parsed for CO-RE, is the bulk — but
+ * glibc keeps freed pages mapped, so they stay in the agent's resident memory.
+ */
+export function releaseFreedMemory(): void {
+  libc().malloc_trim(0n);
 }
 
 /** The calling thread's current errno. */
