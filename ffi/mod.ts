@@ -14,7 +14,12 @@ export {
   fieldOf,
   readCounters,
 } from "./struct.ts";
-export { type RecordHandler, RingReader } from "./ring_reader.ts";
+export {
+  type DecodeResult,
+  type RecordDecoder,
+  type RecordHandler,
+  RingReader,
+} from "./ring_reader.ts";
 export { CallbackRing } from "./callback_ring.ts";
 export { monotonicNs, realtimeNs } from "./libc.ts";
 export {

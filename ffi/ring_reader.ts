@@ -21,6 +21,12 @@ export type RecordHandler = (
   length: number,
 ) => void;
 
+/** What a decoder makes of one record: an event, or why it could not. */
+export type DecodeResult<E> = { ok: true; event: E } | { ok: false; error: string };
+
+/** Decodes one record `bytes[at, at + length)` (as a {@link RecordHandler} is given it). */
+export type RecordDecoder<E> = (...record: Parameters<RecordHandler>) => DecodeResult<E>;
+
 /** Zero-copy consumer of one BPF ring buffer map. */
 export class RingReader {
   readonly #fd: number;

@@ -7,7 +7,13 @@
  *
  * @module
  */
-import { BpfObject, monotonicNs, realtimeNs, type RingReader } from "../ffi/mod.ts";
+import {
+  BpfObject,
+  monotonicNs,
+  realtimeNs,
+  type RecordDecoder,
+  type RingReader,
+} from "../ffi/mod.ts";
 import type { ProcessInfo } from "./discovery/mod.ts";
 import { ProbeSet } from "./probe_set.ts";
 
@@ -91,10 +97,91 @@ export function loadObject(
 }
 
 /** Detaches the object's probes and closes it. */
-export async function closeObject(loaded: LoadedObject): Promise<void> {
+async function closeObject(loaded: LoadedObject): Promise<void> {
   await loaded.probes.close();
   loaded.ring.close();
   loaded.obj.close();
+}
+
+/**
+ * What every instrumentation with its own object shares: the object opened the first time a
+ * process needs it ({@link load}), its ring read through its decoder into {@link onEvent},
+ * undecodable records counted, its probes counted, everything closed once. A subclass says
+ * what to probe in a process, what an event becomes, and what its counters are.
+ */
+export abstract class ObjectInstrumentation<S, L, E> implements Instrumentation<S, L> {
+  abstract readonly name: string;
+  readonly #path: string;
+  readonly #ring: string;
+  #open?: LoadedObject & { decode: RecordDecoder<E> };
+  #badRecords = 0;
+
+  /** `path`: the object; `ring`: its ring-buffer map. */
+  constructor(path: string, ring: string) {
+    this.#path = path;
+    this.#ring = ring;
+  }
+
+  abstract add(process: ProcessInfo, pin: boolean): Promise<Instrumented<L>>;
+  abstract remove(pid: number): void;
+  abstract counters(): { hits: number; drops: number };
+  /** The counters of the loaded object; `undefined`: not loaded yet. */
+  protected abstract readStats(obj: BpfObject | undefined): S;
+  /** The decoder of the object's records, made once it is loaded. */
+  protected abstract decoder(obj: BpfObject): RecordDecoder<E>;
+  /** One decoded record. */
+  protected abstract onEvent(event: E): void;
+
+  get uprobes(): number {
+    return this.#open?.probes.uprobes ?? 0;
+  }
+
+  get badRecords(): number {
+    return this.#badRecords;
+  }
+
+  stats(): S {
+    return this.readStats(this.#open?.obj);
+  }
+
+  consume(): number {
+    return this.readRing((event) => this.onEvent(event));
+  }
+
+  /** Reads the ring, each decoded record to `onEvent`; returns the records read. */
+  protected readRing(onEvent: (event: E) => void): number {
+    const open = this.#open;
+    if (!open) return 0;
+    return open.ring.consume((bytes, view, at, length) => {
+      const r = open.decode(bytes, view, at, length);
+      if (r.ok) onEvent(r.event);
+      else this.#badRecords++;
+    });
+  }
+
+  /** Opens and loads the object (a subclass may set constants first, or retry). */
+  protected openObject(path: string, ring: string): LoadedObject {
+    return loadObject(path, ring);
+  }
+
+  async close(): Promise<void> {
+    const open = this.#open;
+    this.#open = undefined;
+    if (open) await closeObject(open);
+  }
+
+  /** The object, if a process has needed it yet. */
+  protected get loaded(): LoadedObject | undefined {
+    return this.#open;
+  }
+
+  /** The object, opened and loaded on the first call. */
+  protected load(): LoadedObject {
+    if (this.#open) return this.#open;
+    const loaded = this.openObject(this.#path, this.#ring);
+    this.#open = { ...loaded, decode: this.decoder(loaded.obj) };
+    return this.#open;
+  }
 }
 
 /**

@@ -382,18 +382,7 @@ class HttpSpanSink implements ReadableSpanSink {
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    const body = ProtobufTraceSerializer.serializeRequest(spans);
-    if (body === undefined) {
-      done({ code: ExportResultCode.FAILED, error: new Error("the spans could not be encoded") });
-      return;
-    }
-    this.#client.send(body).then((r) =>
-      done(
-        r.ok
-          ? { code: ExportResultCode.SUCCESS }
-          : { code: ExportResultCode.FAILED, error: new Error(r.error) },
-      )
-    );
+    this.#client.export(ProtobufTraceSerializer.serializeRequest(spans), "spans", done);
   }
 
   /** Aborts what is in flight: its batches are already counted as dropped. */

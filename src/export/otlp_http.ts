@@ -15,6 +15,8 @@
  * @module
  */
 
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+
 /** The OTLP signals upspan sends. */
 export type OtlpSignal = "traces" | "metrics";
 
@@ -155,6 +157,28 @@ export class OtlpHttpClient {
   /** The timeout that bounds one send. */
   get timeoutMillis(): number {
     return this.#timeout;
+  }
+
+  /**
+   * Sends one encoded batch for an OpenTelemetry SDK exporter and tells `done` how it went;
+   * `body` undefined (the serializer failed) fails at once, naming `what` was not encoded.
+   */
+  export(
+    body: Uint8Array | undefined,
+    what: string,
+    done: (result: ExportResult) => void,
+  ): void {
+    if (body === undefined) {
+      done({ code: ExportResultCode.FAILED, error: new Error(`the ${what} could not be encoded`) });
+      return;
+    }
+    this.send(body).then((r) =>
+      done(
+        r.ok
+          ? { code: ExportResultCode.SUCCESS }
+          : { code: ExportResultCode.FAILED, error: new Error(r.error) },
+      )
+    );
   }
 
   /**

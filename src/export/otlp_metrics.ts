@@ -8,7 +8,7 @@
  * @module
  */
 import type { Histogram } from "@opentelemetry/api";
-import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import type { ExportResult } from "@opentelemetry/core";
 import {
   MeterProvider,
   PeriodicExportingMetricReader,
@@ -152,18 +152,7 @@ class HttpMetricExporter implements PushMetricExporter {
   }
 
   export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    const body = ProtobufMetricsSerializer.serializeRequest(metrics);
-    if (body === undefined) {
-      done({ code: ExportResultCode.FAILED, error: new Error("the metrics could not be encoded") });
-      return;
-    }
-    this.#client.send(body).then((r) =>
-      done(
-        r.ok
-          ? { code: ExportResultCode.SUCCESS }
-          : { code: ExportResultCode.FAILED, error: new Error(r.error) },
-      )
-    );
+    this.#client.export(ProtobufMetricsSerializer.serializeRequest(metrics), "metrics", done);
   }
 
   forceFlush(): Promise<void> {

@@ -8,9 +8,11 @@
  */
 import {
   type BtfTypes,
+  type DecodeResult,
   enumValue as value,
   type Field,
   fieldOf as field,
+  type RecordDecoder,
   type StructLayout,
 } from "../../ffi/mod.ts";
 import { ipv6 as ipv6Address } from "../capture/events.ts";
@@ -105,18 +107,13 @@ export interface GoLinkEvent {
 export type GoEvent = GoHttpEvent | GoSqlEvent | GoLinkEvent;
 
 /** What a decoder returns for one record. */
-export type GoDecodeResult = { ok: true; event: GoEvent } | { ok: false; error: string };
+export type GoDecodeResult = DecodeResult<GoEvent>;
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
 export type GoEventTypes = BtfTypes;
 
 /** Decodes one record `bytes[offset, offset + length)`. */
-export type GoEventDecoder = (
-  bytes: Uint8Array,
-  view: DataView,
-  offset: number,
-  length: number,
-) => GoDecodeResult;
+export type GoEventDecoder = RecordDecoder<GoEvent>;
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 

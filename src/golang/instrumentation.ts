@@ -6,14 +6,13 @@
  *
  * @module
  */
-import { readCounters } from "../../ffi/mod.ts";
+import { type BpfObject, readCounters } from "../../ffi/mod.ts";
 import { isAlive, type ProcessInfo } from "../discovery/mod.ts";
 import {
-  closeObject,
-  type Instrumentation,
   type Instrumented,
   type LoadedObject,
   loadObject,
+  ObjectInstrumentation,
   wallClock,
 } from "../instrumentation.ts";
 import type { Attributes, Span } from "../model/span.ts";
@@ -21,7 +20,7 @@ import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import { PeerLinks } from "../context/peer_links.ts";
 import { GoPeerTraces } from "./peer_traces.ts";
 import {
-  type GoEventDecoder,
+  type GoEvent,
   goEventDecoder,
   type GoHttpEvent,
   type GoLinkEvent,
@@ -99,15 +98,13 @@ export interface GoInstrumentationOptions {
 const MAX_FILES = 1024;
 
 /** Go's net/http and database/sql probes for the engine. */
-export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
+export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation, GoEvent> {
   readonly name = "Go";
   readonly #opts: GoInstrumentationOptions;
   /** What each executable held, by file identity. */
   readonly #located = new Map<string, GoLocateResult>();
   /** The database each traced process's driver talks to. */
   readonly #sqlSystems = new Map<number, SqlSystem>();
-  #open?: LoadedObject & { decode: GoEventDecoder };
-  #badRecords = 0;
   readonly #traces: GoPeerTraces;
   #inject: boolean;
   /** Records read but not yet acted on, in ring order (see `drain`). */
@@ -116,6 +113,7 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
   #processing = false;
 
   constructor(options: GoInstrumentationOptions) {
+    super(options.objectPath ?? GO_BPF_OBJECT, "go_events");
     this.#opts = options;
     this.#traces = new GoPeerTraces(options.peers ?? new PeerLinks());
     this.#inject = options.injectTraceparent ?? false;
@@ -124,14 +122,6 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
   /** Whether `traceparent` lines are being written (asked for, and the kernel took it). */
   get injecting(): boolean {
     return this.#inject;
-  }
-
-  get uprobes(): number {
-    return this.#open?.probes.uprobes ?? 0;
-  }
-
-  get badRecords(): number {
-    return this.#badRecords;
   }
 
   async add(process: ProcessInfo, pin: boolean): Promise<Instrumented<GoLocation>> {
@@ -159,7 +149,7 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
     }
     const loc = found.location;
     this.#sqlSystems.set(process.pid, loc.sqlSystem);
-    const open = this.#load();
+    const open = this.load();
     // Located before the kernel refused the writing program: its probe has nothing to run.
     const sites = this.#inject ? loc.sites : loc.sites.filter((s) => s.group !== "inject");
     const pidKey = new Uint8Array(new Uint32Array([process.pid]).buffer);
@@ -193,10 +183,11 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
   }
 
   remove(pid: number): void {
-    if (!this.#open) return;
+    const open = this.loaded;
+    if (!open) return;
     const pidKey = new Uint8Array(new Uint32Array([pid]).buffer);
-    this.#open.obj.map("go_traced").delete(pidKey);
-    this.#open.obj.map("go_offsets").delete(pidKey);
+    open.obj.map("go_traced").delete(pidKey);
+    open.obj.map("go_offsets").delete(pidKey);
     this.#sqlSystems.delete(pid);
   }
 
@@ -206,22 +197,19 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
    * PeerLinks.refresh). Spans and servers' links wait for `consume`, in ring order.
    */
   drain(): number {
-    const open = this.#open;
-    if (!open || this.#draining) return 0;
+    if (this.#draining) return 0;
     this.#draining = true;
     try {
-      return open.ring.consume((bytes, view, at, length) => {
-        const r = open.decode(bytes, view, at, length);
-        if (!r.ok) this.#badRecords++;
-        else if (r.event.type === "link" && !r.event.server) this.#traces.link(r.event);
-        else this.#queue.push(r.event);
+      return this.readRing((event) => {
+        if (event.type === "link" && !event.server) this.#traces.link(event);
+        else this.#queue.push(event);
       });
     } finally {
       this.#draining = false;
     }
   }
 
-  consume(): number {
+  override consume(): number {
     const read = this.drain();
     // A server's link may read the capture's ring, and that this one's: the outer call acts.
     if (this.#processing) return read;
@@ -255,31 +243,29 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
     return { hits: probeHits(stats), drops: stats.drops };
   }
 
-  stats(): GoStats {
-    const open = this.#open;
-    if (!open) return Object.fromEntries(Object.keys(STAT_NAMES).map((k) => [k, 0])) as GoStats;
-    return readCounters(open.obj, "go_stats", "go_stat", STAT_NAMES);
+  protected readStats(obj: BpfObject | undefined): GoStats {
+    if (!obj) return Object.fromEntries(Object.keys(STAT_NAMES).map((k) => [k, 0])) as GoStats;
+    return readCounters(obj, "go_stats", "go_stat", STAT_NAMES);
   }
 
-  async close(): Promise<void> {
-    const open = this.#open;
-    this.#open = undefined;
-    if (open) await closeObject(open);
+  protected decoder(obj: BpfObject) {
+    return goEventDecoder(obj);
   }
 
-  #load() {
-    if (this.#open) return this.#open;
-    const path = this.#opts.objectPath ?? GO_BPF_OBJECT;
+  /** Not used: `consume` acts on the queue `drain` fills, in ring order. */
+  protected onEvent(_event: GoEvent): void {}
+
+  /** The object, with the writing program only when injection is asked for and allowed. */
+  protected override openObject(path: string, ring: string): LoadedObject {
     const load = (inject: boolean) =>
-      loadObject(path, "go_events", (obj) => {
+      loadObject(path, ring, (obj) => {
         obj.setConstants({ inject_traceparent: inject });
         obj.program("go_inject_traceparent").setAutoload(inject);
       });
-    let loaded: LoadedObject;
+    if (!this.#inject) return load(false);
     try {
-      loaded = load(this.#inject);
+      return load(true);
     } catch (e) {
-      if (!this.#inject) throw e;
       // The kernel would not load a program that writes to user memory: trace without it.
       this.#inject = false;
       this.#opts.log?.(
@@ -287,9 +273,7 @@ export class GoInstrumentation implements Instrumentation<GoStats, GoLocation> {
           (e as Error).message
         }); tracing without it`,
       );
-      loaded = load(false);
+      return load(false);
     }
-    this.#open = { ...loaded, decode: goEventDecoder(loaded.obj) };
-    return this.#open;
   }
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type BtfTypes, fieldOf } from "../../ffi/mod.ts";
+import { type BtfTypes, type DecodeResult, fieldOf, type RecordDecoder } from "../../ffi/mod.ts";
 import type { SqlLibrary } from "./probes.ts";
 
 /** What happened, as `enum sql_event_kind` says. */
@@ -43,18 +43,13 @@ export interface SqlLibEvent {
 }
 
 /** What a decoder returns for one record. */
-export type SqlLibDecodeResult = { ok: true; event: SqlLibEvent } | { ok: false; error: string };
+export type SqlLibDecodeResult = DecodeResult<SqlLibEvent>;
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
 export type SqlLibEventTypes = BtfTypes;
 
 /** Decodes one record `bytes[offset, offset + length)`. */
-export type SqlLibEventDecoder = (
-  bytes: Uint8Array,
-  view: DataView,
-  offset: number,
-  length: number,
-) => SqlLibDecodeResult;
+export type SqlLibEventDecoder = RecordDecoder<SqlLibEvent>;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 

@@ -6,20 +6,13 @@
  *
  * @module
  */
-import { encodeU32Struct, readCounters } from "../../ffi/mod.ts";
+import { type BpfObject, encodeU32Struct, readCounters } from "../../ffi/mod.ts";
 import type { ProcessInfo } from "../discovery/mod.ts";
-import {
-  closeObject,
-  type Instrumentation,
-  type Instrumented,
-  type LoadedObject,
-  loadObject,
-  wallClock,
-} from "../instrumentation.ts";
+import { type Instrumented, ObjectInstrumentation, wallClock } from "../instrumentation.ts";
 import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
 import { PARENT_METHOD, type TraceContext } from "../model/trace_context.ts";
 import type { Attributes, Span } from "../model/span.ts";
-import { type SqlLibEventDecoder, sqlLibEventDecoder } from "./events.ts";
+import { type SqlLibEvent, sqlLibEventDecoder } from "./events.ts";
 import { locateSqlLibraries, SQL_OFFSET_ABSENT, type SqlLibLocation } from "./locate.ts";
 import { sqlLibSpan } from "./spans.ts";
 import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
@@ -63,80 +56,17 @@ export interface SqlLibInstrumentationOptions {
 }
 
 /** libpq, MySQL client and SQLite probes for the engine. */
-export class SqlLibInstrumentation implements Instrumentation<SqlLibStats, SqlLibLocation> {
+export class SqlLibInstrumentation
+  extends ObjectInstrumentation<SqlLibStats, SqlLibLocation, SqlLibEvent> {
   readonly name = "SQL client libraries";
-  readonly #opts: SqlLibInstrumentationOptions;
   readonly #ids: IdGenerator = new RandomIdGenerator();
-  #open?: LoadedObject & { decode: SqlLibEventDecoder; statements: SqlLibStatements };
-  #badRecords = 0;
+  readonly #statements: SqlLibStatements;
 
   constructor(options: SqlLibInstrumentationOptions) {
-    this.#opts = options;
-  }
-
-  get uprobes(): number {
-    return this.#open?.probes.uprobes ?? 0;
-  }
-
-  get badRecords(): number {
-    return this.#badRecords;
-  }
-
-  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented<SqlLibLocation>> {
-    const where = await locateSqlLibraries(process);
-    const name = `pid ${process.pid} (${process.comm})`;
-    if (where.sites.length === 0) {
-      return where.problems.length
-        ? { attached: false, note: `${name}: ${where.problems.join("; ")}` }
-        : { attached: false };
-    }
-    const open = this.#load();
-    open.obj.map("sqllib_procs").update(
-      new Uint8Array(new Uint32Array([process.pid]).buffer),
-      encodeU32Struct(open.obj.structLayout("sqllib_proc"), where.offsets, SQL_OFFSET_ABSENT),
-    );
-    open.probes.attach(where.sites, pin ? process.pid : -1);
-    const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
-    return { attached: true, location: where, ownsSql: true, note: `${name}: ${found}` };
-  }
-
-  remove(pid: number): void {
-    this.#open?.obj.map("sqllib_procs").delete(new Uint8Array(new Uint32Array([pid]).buffer));
-  }
-
-  consume(): number {
-    const open = this.#open;
-    if (!open) return 0;
-    return open.ring.consume((bytes, view, at, length) => {
-      const r = open.decode(bytes, view, at, length);
-      if (r.ok) open.statements.push(r.event);
-      else this.#badRecords++;
-    });
-  }
-
-  counters(): { hits: number; drops: number } {
-    const s = this.stats();
-    return { hits: s.libpqHits + s.mysqlHits + s.sqliteHits, drops: s.drops };
-  }
-
-  stats(): SqlLibStats {
-    const open = this.#open;
-    if (!open) return { libpqHits: 0, mysqlHits: 0, sqliteHits: 0, events: 0, drops: 0 };
-    return readCounters(open.obj, "sqllib_stats", "sqllib_stat", STAT_NAMES);
-  }
-
-  async close(): Promise<void> {
-    const open = this.#open;
-    this.#open = undefined;
-    if (open) await closeObject(open);
-  }
-
-  #load() {
-    if (this.#open) return this.#open;
-    const loaded = loadObject(this.#opts.objectPath ?? SQLLIB_BPF_OBJECT, "sql_events");
-    const { onSpan, onStatement, parentOf, fullQueryText } = this.#opts;
-    const { resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } = this.#opts;
-    const statements = new SqlLibStatements((s) => {
+    super(options.objectPath ?? SQLLIB_BPF_OBJECT, "sql_events");
+    const { onSpan, onStatement, parentOf, fullQueryText } = options;
+    const { resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } = options;
+    this.#statements = new SqlLibStatements((s) => {
       onStatement?.(s);
       const span = sqlLibSpan(s, {
         resource: resource(s.pid),
@@ -153,7 +83,45 @@ export class SqlLibInstrumentation implements Instrumentation<SqlLibStats, SqlLi
       }
       onSpan(span);
     });
-    this.#open = { ...loaded, decode: sqlLibEventDecoder(loaded.obj), statements };
-    return this.#open;
+  }
+
+  async add(process: ProcessInfo, pin: boolean): Promise<Instrumented<SqlLibLocation>> {
+    const where = await locateSqlLibraries(process);
+    const name = `pid ${process.pid} (${process.comm})`;
+    if (where.sites.length === 0) {
+      return where.problems.length
+        ? { attached: false, note: `${name}: ${where.problems.join("; ")}` }
+        : { attached: false };
+    }
+    const open = this.load();
+    open.obj.map("sqllib_procs").update(
+      new Uint8Array(new Uint32Array([process.pid]).buffer),
+      encodeU32Struct(open.obj.structLayout("sqllib_proc"), where.offsets, SQL_OFFSET_ABSENT),
+    );
+    open.probes.attach(where.sites, pin ? process.pid : -1);
+    const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
+    return { attached: true, location: where, ownsSql: true, note: `${name}: ${found}` };
+  }
+
+  remove(pid: number): void {
+    this.loaded?.obj.map("sqllib_procs").delete(new Uint8Array(new Uint32Array([pid]).buffer));
+  }
+
+  counters(): { hits: number; drops: number } {
+    const s = this.stats();
+    return { hits: s.libpqHits + s.mysqlHits + s.sqliteHits, drops: s.drops };
+  }
+
+  protected readStats(obj: BpfObject | undefined): SqlLibStats {
+    if (!obj) return { libpqHits: 0, mysqlHits: 0, sqliteHits: 0, events: 0, drops: 0 };
+    return readCounters(obj, "sqllib_stats", "sqllib_stat", STAT_NAMES);
+  }
+
+  protected decoder(obj: BpfObject) {
+    return sqlLibEventDecoder(obj);
+  }
+
+  protected onEvent(event: SqlLibEvent): void {
+    this.#statements.push(event);
   }
 }

@@ -17,8 +17,13 @@
  *
  * @module
  */
-import type { SqlError, SqlExchange } from "../protocols/sql/mod.ts";
-import { rowsFromTag } from "../protocols/postgresql/wire.ts";
+import {
+  endedExchange,
+  type SqlError,
+  type SqlExchange,
+  type SqlStatementStart,
+} from "../protocols/sql/mod.ts";
+import { withCommandTag } from "../protocols/postgresql/wire.ts";
 import type { SqlLibEvent } from "./events.ts";
 import type { SqlLibrary } from "./probes.ts";
 
@@ -40,13 +45,8 @@ export interface SqlLibStatementsOptions {
   maxEntries?: number;
 }
 
-interface Open {
+interface Open extends SqlStatementStart {
   op: "query" | "prepare" | "execute";
-  text: string;
-  truncated: boolean;
-  name?: string;
-  startMonoNs: bigint;
-  tid: number;
   tag?: string;
   error?: SqlError;
 }
@@ -130,19 +130,8 @@ export class SqlLibStatements {
   }
 
   #emit(library: SqlLibrary, system: SqlLibStatement["system"], pid: number, o: Open, end: bigint) {
-    const ex: SqlExchange = {
-      text: o.text,
-      startMonoNs: o.startMonoNs,
-      endMonoNs: end < o.startMonoNs ? o.startMonoNs : end,
-      tid: o.tid,
-    };
-    if (o.truncated) ex.truncated = true;
-    if (o.name !== undefined) ex.statementName = o.name;
-    if (o.tag !== undefined && o.tag !== "") {
-      ex.commandTag = o.tag;
-      const rows = rowsFromTag(o.tag);
-      if (rows !== undefined) ex.rows = rows;
-    }
+    const ex = endedExchange(o, end);
+    if (o.tag !== undefined && o.tag !== "") withCommandTag(ex, o.tag);
     if (o.error) ex.error = o.error;
     this.#sink({ library, system, pid, exchange: ex });
   }
@@ -157,7 +146,7 @@ export class SqlLibStatements {
         startMonoNs: e.startMonoNs,
         tid: e.tid,
       };
-      if (e.op === "prepare" || e.op === "execute") o.name = e.name;
+      if (e.op === "prepare" || e.op === "execute") o.statementName = e.name;
       if (e.op === "prepare") {
         this.#prepared.set(`${key}:${e.name}`, { text: e.text, truncated: e.truncated });
       } else if (e.op === "execute") {

@@ -26,8 +26,14 @@
  */
 import type { StreamSink } from "../../streams/reassembler.ts";
 import { type Frame, LengthPrefixedFramer } from "../../streams/length_prefixed.ts";
-import type { SqlError, SqlExchange, SqlExchangeSink } from "../sql/exchange.ts";
+import {
+  endedExchange,
+  type SqlError,
+  type SqlExchangeSink,
+  type SqlStatementStart,
+} from "../sql/exchange.ts";
 import { pushBounded } from "../sql/queue.ts";
+import { Cursor } from "../sql/cursor.ts";
 
 /** What the handshake said. */
 export interface MysqlFacts {
@@ -115,12 +121,7 @@ function plausiblePacketStart(b: Uint8Array, client: boolean): boolean {
 }
 
 /** Reads little-endian and length-encoded fields. */
-class Reader {
-  at = 0;
-  constructor(readonly b: Uint8Array) {}
-  get left(): number {
-    return this.b.length - this.at;
-  }
+class Reader extends Cursor {
   u8(): number {
     return this.b[this.at++] ?? 0;
   }
@@ -153,21 +154,6 @@ class Reader {
     }
     return -1;
   }
-  cstring(): string | undefined {
-    const end = this.b.indexOf(0, this.at);
-    if (end < 0) return undefined;
-    const s = UTF8.decode(this.b.subarray(this.at, end));
-    this.at = end + 1;
-    return s;
-  }
-  skip(n: number): void {
-    this.at += n;
-  }
-  rest(): string {
-    const s = UTF8.decode(this.b.subarray(Math.min(this.at, this.b.length)));
-    this.at = this.b.length;
-    return s;
-  }
 }
 
 const OP_HANDSHAKE = 0;
@@ -186,13 +172,8 @@ const R_INFILE = 4;
 const R_PREPARE_DEFS = 5;
 
 /** A client command waiting for its answer. */
-interface Op {
+interface Op extends SqlStatementStart {
   kind: number;
-  text: string;
-  truncated: boolean;
-  statementName?: string;
-  startMonoNs: bigint;
-  tid: number;
   namespace?: string;
   /** Answer parsing state (R_*). */
   state: number;
@@ -697,14 +678,7 @@ export class MysqlWireParser {
   }
 
   #emit(op: Op, endMonoNs: bigint): void {
-    const ex: SqlExchange = {
-      text: op.text,
-      startMonoNs: op.startMonoNs,
-      endMonoNs: endMonoNs < op.startMonoNs ? op.startMonoNs : endMonoNs,
-      tid: op.tid,
-    };
-    if (op.truncated) ex.truncated = true;
-    if (op.statementName !== undefined) ex.statementName = op.statementName;
+    const ex = endedExchange(op, endMonoNs);
     if (op.error !== undefined) ex.error = op.error;
     else if (op.state === R_ROWS || op.state === R_AFTER_COLUMNS) ex.rows = op.rows;
     else if (op.affected !== undefined && op.affected >= 0) ex.rows = op.affected;

@@ -31,8 +31,15 @@ import {
   type FrameHead,
   LengthPrefixedFramer,
 } from "../../streams/length_prefixed.ts";
-import type { SqlError, SqlExchange, SqlExchangeSink } from "../sql/exchange.ts";
+import {
+  endedExchange,
+  type SqlError,
+  type SqlExchange,
+  type SqlExchangeSink,
+  type SqlStatementStart,
+} from "../sql/exchange.ts";
 import { pushBounded } from "../sql/queue.ts";
+import { Cursor } from "../sql/cursor.ts";
 
 /** What the startup packet and the server's ParameterStatus messages said. */
 export interface PostgresFacts {
@@ -83,7 +90,6 @@ const BACKEND_TYPES = new Set(
 );
 
 const ch = (c: string) => c.charCodeAt(0);
-const UTF8 = new TextDecoder();
 
 /**
  * One direction: PostgreSQL's headers (`type byte, Int32 length` — no type byte on the
@@ -214,27 +220,6 @@ function plausibleHeader(b: Uint8Array, types: Set<number>): boolean {
   return len >= 4 && len <= MAX_PLAUSIBLE;
 }
 
-/** Reads NUL-terminated strings from a body. */
-class Cursor {
-  at = 0;
-  constructor(readonly b: Uint8Array) {}
-  cstring(): string | undefined {
-    const end = this.b.indexOf(0, this.at);
-    if (end < 0) return undefined;
-    const s = UTF8.decode(this.b.subarray(this.at, end));
-    this.at = end + 1;
-    return s;
-  }
-  /** The rest up to a NUL or the end (a truncated text). */
-  text(): { text: string; complete: boolean } {
-    const end = this.b.indexOf(0, this.at);
-    const stop = end < 0 ? this.b.length : end;
-    const text = UTF8.decode(this.b.subarray(this.at, stop));
-    this.at = end < 0 ? this.b.length : end + 1;
-    return { text, complete: end >= 0 };
-  }
-}
-
 const OP_STARTUP = 0;
 const OP_ENCRYPT = 1;
 const OP_QUERY = 2;
@@ -248,13 +233,8 @@ const OP_FUNCTION = 9;
 const OP_LOST = 10;
 
 /** A frontend message waiting for its answer. */
-interface Op {
+interface Op extends SqlStatementStart {
   kind: number;
-  text: string;
-  truncated: boolean;
-  statementName?: string;
-  startMonoNs: bigint;
-  tid: number;
   rows: number;
   tag?: string;
   error?: SqlError;
@@ -725,23 +705,20 @@ export class PostgresWireParser {
   }
 
   #emit(op: Op, endMonoNs: bigint): void {
-    const ex: SqlExchange = {
-      text: op.text,
-      startMonoNs: op.startMonoNs,
-      endMonoNs: endMonoNs < op.startMonoNs ? op.startMonoNs : endMonoNs,
-      tid: op.tid,
-    };
-    if (op.truncated) ex.truncated = true;
-    if (op.statementName !== undefined) ex.statementName = op.statementName;
-    if (op.tag !== undefined) {
-      ex.commandTag = op.tag;
-      const rows = rowsFromTag(op.tag);
-      if (rows !== undefined) ex.rows = rows;
-    } else if (op.rows > 0) ex.rows = op.rows;
+    const ex = endedExchange(op, endMonoNs);
+    if (op.tag !== undefined) withCommandTag(ex, op.tag);
+    else if (op.rows > 0) ex.rows = op.rows;
     if (op.error !== undefined) ex.error = op.error;
     if (this.#facts.database !== undefined) ex.namespace = this.#facts.database;
     this.#sink.onExchange(ex);
   }
+}
+
+/** Puts a CommandComplete tag on an exchange, with the rows it counts. */
+export function withCommandTag(ex: SqlExchange, tag: string): void {
+  ex.commandTag = tag;
+  const rows = rowsFromTag(tag);
+  if (rows !== undefined) ex.rows = rows;
 }
 
 /** Tags whose last word counts rows (`INSERT 0 5`, `SELECT 3`, …). */

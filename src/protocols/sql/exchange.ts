@@ -52,3 +52,28 @@ export interface SqlExchangeSink {
   /** Something in the byte stream could not be followed (for counting); the parser goes on. */
   onProblem?(problem: string): void;
 }
+
+/** What a statement source knows of a statement while it runs. */
+export interface SqlStatementStart {
+  text: string;
+  truncated: boolean;
+  statementName?: string;
+  startMonoNs: bigint;
+  tid: number;
+}
+
+/**
+ * The exchange of a statement that began as `start` and ended at `endMonoNs` (never before
+ * it began); outcome fields (rows, error, tag) are the caller's to add.
+ */
+export function endedExchange(start: SqlStatementStart, endMonoNs: bigint): SqlExchange {
+  const ex: SqlExchange = {
+    text: start.text,
+    startMonoNs: start.startMonoNs,
+    endMonoNs: endMonoNs < start.startMonoNs ? start.startMonoNs : endMonoNs,
+    tid: start.tid,
+  };
+  if (start.truncated) ex.truncated = true;
+  if (start.statementName !== undefined) ex.statementName = start.statementName;
+  return ex;
+}

@@ -12,7 +12,13 @@
  *
  * @module
  */
-export type { SqlError, SqlExchange, SqlExchangeSink } from "./exchange.ts";
+export {
+  endedExchange,
+  type SqlError,
+  type SqlExchange,
+  type SqlExchangeSink,
+  type SqlStatementStart,
+} from "./exchange.ts";
 export {
   sanitizeSql,
   sqlCollectionName,
