@@ -196,3 +196,32 @@ Deno.test("prometheus: scrapes upspan; counts exact, rate and p95 match the load
   assert.equal(await agent.stop("SIGTERM"), 0);
   await Deno.remove(body);
 });
+
+/** The local address of the TCP socket listening on `port`, from /proc/net/tcp. */
+async function listeningAddress(port: number): Promise<string | undefined> {
+  const text = await Deno.readTextFile("/proc/net/tcp");
+  for (const line of text.split("\n").slice(1)) {
+    const [, local = "", , state] = line.trim().split(/\s+/);
+    const [hex = "", portHex = ""] = local.split(":");
+    if (state !== "0A" || parseInt(portHex, 16) !== port) continue;
+    // Little-endian bytes of the IPv4 address.
+    return [3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join(".");
+  }
+  return undefined;
+}
+
+Deno.test("prometheus: /metrics listens on 127.0.0.1 unless --metrics-host says otherwise", async () => {
+  await using server = await startPythonServer({});
+  for (const [extra, want] of [[[], "127.0.0.1"], [["--metrics-host", "0.0.0.0"], "0.0.0.0"]]) {
+    const metricsPort = freePort();
+    await using agent = await startAgent([
+      "--pid",
+      String(server.pid),
+      "--metrics-port",
+      String(metricsPort),
+      ...extra as string[],
+    ]);
+    assert.equal(await listeningAddress(metricsPort), want, agent.stderr());
+    assert.equal(await agent.stop(), 0);
+  }
+});
