@@ -32,6 +32,13 @@ if (!(minutes > 0 && minutes <= 24 * 60) || !(rate > 0 && rate <= 100_000)) {
   Deno.exit(2);
 }
 
+/** User plus system CPU seconds a process has used (/proc/PID/stat, clock ticks of 1/100 s). */
+async function cpuTime(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = (kib: number) => (kib / 1024).toFixed(1);
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
@@ -65,7 +72,8 @@ const agent = new Deno.Command(cmd, {
   stdin: "null",
   stdout: "piped",
   stderr: "piped",
-  env: { DENO_V8_FLAGS: "--max-semi-space-size=1", NO_COLOR: "1" },
+  // As ./upspan runs it, unless DENO_V8_FLAGS says otherwise (to compare heap settings).
+  env: { DENO_V8_FLAGS: Deno.env.get("DENO_V8_FLAGS") ?? "--max-semi-space-size=1", NO_COLOR: "1" },
 }).spawn();
 let spansPrinted = 0;
 const counting = (async () => {
@@ -92,6 +100,14 @@ const targets = [
 ];
 let ok = 0;
 let failed = 0;
+/** Failures by target URL, with the first reason seen. */
+const failures = new Map<string, { count: number; first: string }>();
+const fail = (url: string, why: string) => {
+  failed++;
+  const f = failures.get(url) ?? { count: 0, first: why };
+  f.count++;
+  failures.set(url, f);
+};
 let inFlight = 0;
 const MAX_IN_FLIGHT = 512;
 const request = async (t: (typeof targets)[number]) => {
@@ -100,9 +116,9 @@ const request = async (t: (typeof targets)[number]) => {
     const res = await fetch(t.url, t.client ? { client: t.client } : {});
     await res.arrayBuffer();
     if (res.ok) ok++;
-    else failed++;
-  } catch {
-    failed++;
+    else fail(t.url, `status ${res.status}`);
+  } catch (e) {
+    fail(t.url, (e as Error).message);
   } finally {
     inFlight--;
   }
@@ -143,6 +159,7 @@ while (inFlight > 0) await sleep(50);
 for (let i = 0; i < 100 && spansPrinted < ok; i++) await sleep(100);
 const health = await agentHealth(metricsPort);
 const finalRss = await rssKiB(agent.pid);
+const cpuSeconds = await cpuTime(agent.pid);
 const stopAt = performance.now();
 agent.kill("SIGINT");
 const status = await agent.status;
@@ -176,6 +193,7 @@ console.log(
 console.log(
   `- requests: ${ok} answered, ${failed} failed, ${behind} not started (the schedule fell behind)`,
 );
+for (const [url, f] of failures) console.log(`  - ${url}: ${f.count} failed, first: ${f.first}`);
 console.log(
   `- spans: ${spansPrinted} printed, ${backend.spans} received over OTLP ` +
     `(${backend.framingErrors.length} badly framed requests); ` +
@@ -185,6 +203,11 @@ console.log(
 console.log(
   `- events: ${health["upspan_events_read_total"] ?? "?"} read, ` +
     `${health["upspan_events_dropped_total"] ?? "?"} dropped`,
+);
+console.log(
+  `- agent CPU: ${cpuSeconds.toFixed(0)} s user+system over the run ` +
+    `(${((cpuSeconds / (minutes * 60)) * 100).toFixed(0)} % of a core); ` +
+    `DENO_V8_FLAGS=${Deno.env.get("DENO_V8_FLAGS") ?? "--max-semi-space-size=1"}`,
 );
 console.log(`- SIGINT: exit ${status.code} after ${Math.round(exitMs)} ms`);
 await Deno.remove(dir, { recursive: true });
