@@ -183,12 +183,13 @@ export class TracedProcesses {
     if (!r.ok) return false;
     const where = await locateTls(r.process, LOADED_LATE);
     if (!where.ok) return false;
-    this.#opts.log(
-      `pid ${pid} (${r.process.comm}): ${where.library.name} loaded, in ${where.file.path}`,
-    );
     if ((await this.#attachThrough(where.sites, [pid], this.#opts.pin)).length > 0) return false;
     p.info = r.process;
     p.tls = true;
+    // Said once its probes are in place: from this line on, its TLS traffic is seen.
+    this.#opts.log(
+      `pid ${pid} (${r.process.comm}): ${where.library.name} loaded, in ${where.file.path}`,
+    );
     return true;
   }
 
