@@ -35,9 +35,15 @@ function stamped(): boolean {
 /** Makes the environment if it is missing or holds other versions. */
 export async function preparePythonEnv(): Promise<void> {
   if (stamped()) return;
+  // An environment that exists is added to, not made again: tests running beside this may
+  // be using its interpreter.
+  let exists = false;
+  try {
+    exists = Deno.statSync(PYTHON).isFile;
+  } catch { /* made below */ }
   for (
     const [cmd, args] of [
-      ["python3", ["-m", "venv", PYTHON_ENV]],
+      ...(exists ? [] : [["python3", ["-m", "venv", PYTHON_ENV]] as const]),
       [`${PYTHON_ENV}/bin/pip`, ["install", "--quiet", "--disable-pip-version-check", ...PACKAGES]],
     ] as const
   ) {
