@@ -112,9 +112,9 @@ Deno.test({
     });
     await agent.waitForStderr(/^ready: /m, 30_000);
     await get(server.port, "/load"); // OpenSSL mapped: its child gets uprobes of its own
-    await agent.waitForStderr(/OpenSSL loaded/, 10_000);
+    await agent.waitForStderr(/OpenSSL loaded/, 30_000);
     const child = Number(await get(server.port, "/fork"));
-    await agent.waitForStderr(new RegExp(`pid ${child} \\(\\S+\\): OpenSSL in`), 10_000);
+    await agent.waitForStderr(new RegExp(`pid ${child} \\(\\S+\\) forked from`), 30_000);
     Deno.kill(child, "SIGKILL");
     await sleep(2500);
     await get(server.port, "/hello");
