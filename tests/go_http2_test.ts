@@ -132,18 +132,22 @@ Deno.test("caddy from Debian (stripped Go) over HTTP/2: statuses right, one span
   );
 });
 
-Deno.test("go net/http on writers its probe does not know: no status rather than a wrong one; the h2c preface is no request", async () => {
-  const binary = await buildGrpcFixture("go1.26.8", { stripped: true });
+Deno.test("go net/http on x/net/http2's own server: its status from DWARF, none when stripped; the h2c preface is no request", async () => {
+  const stripped = await buildGrpcFixture("go1.26.8", { stripped: true });
+  const dwarf = await buildGrpcFixture("go1.26.8");
   const dir = await Deno.makeTempDir({ prefix: "upspan-goh2-" });
   try {
     const tls = await makeCert(dir);
-    // x/net/http2's own server behind http2.ConfigureServer: its handlers pass through
-    // serverHandler.ServeHTTP with a writer whose layout the table does not hold.
-    await using xnet = await startGrpcFixture(binary, "xnet", tls);
+    // x/net/http2's server behind http2.ConfigureServer: its handlers pass through
+    // serverHandler.ServeHTTP with x/net's writer, whose layout follows x/net's version:
+    // read from the binary's DWARF, and with none, no status rather than a guess.
+    await using xnet = await startGrpcFixture(dwarf, "xnet", tls);
+    await using xnetStripped = await startGrpcFixture(stripped, "xnet", tls);
     // x/net's h2c: the preface arrives as an HTTP/1 "PRI * HTTP/2.0" request whose
     // handler takes the connection over.
-    await using h2c = await startGrpcFixture(binary, "h2c");
-    await using agent = await startAgent(["--pid", String(xnet.pid), "--pid", String(h2c.pid)]);
+    await using h2c = await startGrpcFixture(stripped, "h2c");
+    const pids = [xnet.pid, xnetStripped.pid, h2c.pid];
+    await using agent = await startAgent(pids.flatMap((p) => ["--pid", String(p)]));
     const curl = async (...args: string[]) => {
       const out = await new Deno.Command("curl", {
         args: ["-s", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", ...args],
@@ -151,25 +155,30 @@ Deno.test("go net/http on writers its probe does not know: no status rather than
       }).output();
       return new TextDecoder().decode(out.stdout);
     };
-    const xbase = `https://127.0.0.1:${xnet.port}`;
-    assert.equal(await curl("--http2", "--cacert", tls.cert, `${xbase}/hello`), "2 200");
-    assert.equal(await curl("--http2", "--cacert", tls.cert, `${xbase}/nope`), "2 404");
+    for (const x of [xnet, xnetStripped]) {
+      const base = `https://127.0.0.1:${x.port}`;
+      assert.equal(await curl("--http2", "--cacert", tls.cert, `${base}/hello`), "2 200");
+      assert.equal(await curl("--http2", "--cacert", tls.cert, `${base}/nope`), "2 404");
+    }
     const hbase = `http://127.0.0.1:${h2c.port}`;
     assert.equal(await curl("--http2-prior-knowledge", `${hbase}/hello`), "2 200");
     assert.equal(await curl("--http1.1", `${hbase}/nope`), "1.1 404");
-    await agent.waitForSpans((s) => s.attributes["url.path"] === "/nope", 2);
+    await agent.waitForSpans((s) => s.attributes["url.path"] === "/nope", 3);
     await new Promise((r) => setTimeout(r, 300)); // anything more would have come by now
     await agent.stop();
+    const names = ["xnet", "xnet stripped", "h2c"];
     const seen = agent.spans.map((s) => [
-      s.resource["process.pid"] === xnet.pid ? "xnet" : "h2c",
+      names[pids.indexOf(Number(s.resource["process.pid"]))],
       s.attributes["http.request.method"],
       s.attributes["url.path"],
       s.attributes["http.response.status_code"],
       s.attributes["network.protocol.version"],
     ]);
     assert.deepEqual(seen, [
-      ["xnet", "GET", "/hello", undefined, "2"],
-      ["xnet", "GET", "/nope", undefined, "2"],
+      ["xnet", "GET", "/hello", 200, "2"],
+      ["xnet", "GET", "/nope", 404, "2"],
+      ["xnet stripped", "GET", "/hello", undefined, "2"],
+      ["xnet stripped", "GET", "/nope", undefined, "2"],
       // x/net's h2c server runs /hello itself (no span, see the README); no "PRI *" span.
       ["h2c", "GET", "/nope", 404, "1.1"],
     ]);

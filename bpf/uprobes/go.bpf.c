@@ -429,6 +429,7 @@ enum rw_kind {
 	RW_UNKNOWN,
 	RW_HTTP1, /* *http.response */
 	RW_HTTP2, /* *http2responseWriter: net/http's bundled HTTP/2 server */
+	RW_XNET,  /* *responseWriter of golang.org/x/net/http2's server */
 };
 
 /* Which writer a handler got: its itab's first method (Header, the interface's methods
@@ -444,12 +445,14 @@ static __always_inline enum rw_kind writer_kind(const struct http_call *call,
 		return RW_HTTP1;
 	if (o->rw_h2_header != GO_OFFSET_ABSENT && rel == o->rw_h2_header)
 		return RW_HTTP2;
+	if (o->rw_xnet_header != GO_OFFSET_ABSENT && rel == o->rw_xnet_header)
+		return RW_XNET;
 	return RW_UNKNOWN;
 }
 
 /*
- * Where the status a handler wrote lives: in the *http.response, or in the state a
- * *http2responseWriter points to. 0 when unknown: no status rather than a wrong one.
+ * Where the status a handler wrote lives: in the *http.response, or in the state an HTTP/2
+ * writer points to. 0 when unknown: no status rather than a wrong one.
  */
 static __always_inline __u64 response_status_at(__u64 rw, enum rw_kind kind,
 						const struct go_offsets *o)
@@ -458,11 +461,14 @@ static __always_inline __u64 response_status_at(__u64 rw, enum rw_kind kind,
 		return 0;
 	if (kind == RW_HTTP1)
 		return rw + o->response_status;
-	if (kind != RW_HTTP2 || o->h2_rw_rws == GO_OFFSET_ABSENT ||
-	    o->h2_rws_status == GO_OFFSET_ABSENT)
+	__u32 rws_at = kind == RW_HTTP2 ? o->h2_rw_rws
+		       : kind == RW_XNET ? o->xnet_rw_rws
+					 : GO_OFFSET_ABSENT;
+	__u32 status = kind == RW_HTTP2 ? o->h2_rws_status : o->xnet_rws_status;
+	if (rws_at == GO_OFFSET_ABSENT || status == GO_OFFSET_ABSENT)
 		return 0;
-	__u64 rws = read_u64(rw + o->h2_rw_rws);
-	return rws ? rws + o->h2_rws_status : 0;
+	__u64 rws = read_u64(rw + rws_at);
+	return rws ? rws + status : 0;
 }
 
 #include "go_links.h"

@@ -93,11 +93,15 @@ struct go_offsets {
 	 * Which ResponseWriter a handler got, by its itab's first method (Header): where
 	 * net/http.(*response).Header and (*http2responseWriter).Header lie, as signed
 	 * distances from serverHandler.ServeHTTP's entry (so PIE load addresses cancel out).
-	 * GO_OFFSET_ABSENT: not in the binary. Any other writer (x/net/http2's own server
-	 * behind http2.ConfigureServer) gets no status.
+	 * GO_OFFSET_ABSENT: not in the binary. Any other writer gets no status.
 	 */
 	__u32 rw_h1_header;
 	__u32 rw_h2_header;
+	__u32 rw_xnet_header; /* golang.org/x/net/http2.(*responseWriter).Header */
+	/* x/net/http2's own server (behind http2.ConfigureServer): from the binary's DWARF
+	 * only, as its layout follows the x/net version, not Go's. */
+	__u32 xnet_rw_rws;     /* golang.org/x/net/http2.responseWriter.rws */
+	__u32 xnet_rws_status; /* golang.org/x/net/http2.responseWriterState.status */
 	/* The connection under a request (same-host links), and the buffer its headers go to. */
 	__u32 response_conn;	  /* net/http.response.conn (*http.conn) */
 	__u32 conn_rwc;		  /* net/http.conn.rwc (net.Conn) */

@@ -85,13 +85,13 @@ const SERVE_HTTP = "net/http.serverHandler.ServeHTTP";
 /** The `Header` methods of the ResponseWriters whose status the server probe reads. */
 const H1_HEADER = "net/http.(*response).Header";
 const H2_HEADER = "net/http.(*http2responseWriter).Header";
-const WRITER_METHODS = [H1_HEADER, H2_HEADER];
+const XNET_HEADER = "golang.org/x/net/http2.(*responseWriter).Header";
+const WRITER_METHODS = [H1_HEADER, H2_HEADER, XNET_HEADER];
 
 /**
  * Where each known ResponseWriter's `Header` method lies, as a u32 holding its signed
  * distance from `ServeHTTP`'s entry: the server probe compares a handler's writer's itab
- * against them, so a writer it does not know (x/net/http2's own server) is never read as
- * one it does.
+ * against them, so a writer is never read as another.
  */
 function placeWriters(
   offsets: GoProbeOffsets,
@@ -104,6 +104,7 @@ function placeWriters(
   };
   offsets.rw_h1_header = place(H1_HEADER);
   offsets.rw_h2_header = place(H2_HEADER);
+  offsets.rw_xnet_header = place(XNET_HEADER);
 }
 
 /** Offsets each optional group needs; without them the group is not probed. */

@@ -46,6 +46,9 @@ export const GO_OFFSET_FIELDS = {
   // The bundled HTTP/2 server's ResponseWriter; absent where HTTP/2 is built out.
   h2_rw_rws: ["net/http.http2responseWriter", "rws", false],
   h2_rws_status: ["net/http.http2responseWriterState", "status", false],
+  // x/net/http2's own server: from the binary's DWARF only (the table is by Go version).
+  xnet_rw_rws: ["golang.org/x/net/http2.responseWriter", "rws", false],
+  xnet_rws_status: ["golang.org/x/net/http2.responseWriterState", "status", false],
   // The connection under a request, for same-host links, and the buffer injection writes to.
   response_conn: ["net/http.response", "conn", false],
   conn_rwc: ["net/http.conn", "rwc", false],
@@ -75,7 +78,7 @@ export type GoOffsetField = keyof typeof GO_OFFSET_FIELDS;
  * the ResponseWriters' `Header` methods lie relative to `serverHandler.ServeHTTP` (set by
  * `locate.ts` from the function table; a u32 holding a signed distance).
  */
-export type GoCodeField = "header_map" | "rw_h1_header" | "rw_h2_header";
+export type GoCodeField = "header_map" | "rw_h1_header" | "rw_h2_header" | "rw_xnet_header";
 
 /** Offsets by `struct go_offsets` field; {@linkcode GO_OFFSET_ABSENT} where absent. */
 export type GoProbeOffsets = Record<GoOffsetField | GoCodeField, number>;
@@ -92,6 +95,7 @@ function pick(
     header_map: GO_OFFSET_ABSENT,
     rw_h1_header: GO_OFFSET_ABSENT,
     rw_h2_header: GO_OFFSET_ABSENT,
+    rw_xnet_header: GO_OFFSET_ABSENT,
   } as GoProbeOffsets;
   const missing: string[] = [];
   for (const [field, [struct, member, required]] of Object.entries(GO_OFFSET_FIELDS)) {
