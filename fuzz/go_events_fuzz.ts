@@ -73,7 +73,19 @@ export function fuzzGoEvents(
   }
   const rand = mulberry32(seed);
   const decode = goEventDecoder(types);
-  const corpus = sampleGoEvents().map((e) => encodeGoEvent(types, e));
+  const [server, client] = sampleGoEvents();
+  const link = {
+    type: "link" as const,
+    pid: client.pid,
+    ids: client.ids,
+    server: false,
+    client: { address: "127.0.0.1", port: 50000 },
+    serverEnd: { address: "127.0.0.1", port: 8080 },
+    method: server.method,
+    path: server.path,
+    query: server.query,
+  };
+  const corpus = [...sampleGoEvents(), link].map((e) => encodeGoEvent(types, e));
   const http = types.structLayout("go_http_event");
   let events = 0, rejected = 0, problems = 0;
   for (let i = 0; i < iterations; i++) {
@@ -92,6 +104,10 @@ export function fuzzGoEvents(
       const e = r.event;
       const texts = e.type === "sql"
         ? [[e.query, 256]] as const
+        : e.type === "link"
+        ? [[e.method, 16], [e.path, 128], [e.query, 128]] as const
+        : e.type === "inject"
+        ? [[{ text: e.head }, 192], [{ text: e.line }, 70]] as const
         : [[e.method, http.fields["method"]!.size], [e.path, http.fields["path"]!.size]] as const;
       for (const [t, max] of texts) {
         if (new TextEncoder().encode(t.text).length > max * 3) problems++;

@@ -5,7 +5,8 @@
  * client span's ids, a request's own traceparent arrived alone and was continued, the
  * responses were byte-identical, the Go server still answers. Where this kernel refuses
  * bpf_probe_write_user, each build is checked for the refusal instead (one line, nothing
- * written, spans still). Needs root. Exits 1 when any build fails a check.
+ * written, spans still). Each build also runs a dry run first, on any kernel: every step but
+ * the write, the line and where it would go checked. Needs root. Exits 1 when any build fails.
  *
  *   deno run -A scripts/go_inject_matrix.ts [--requests N] [--toolchains go1.22.12,go1.26.8]
  *
@@ -14,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { GO_MATRIX_TOOLCHAINS } from "../tests/targets/go/build.ts";
 import {
+  checkDryRun,
   checkInjected,
   checkRefused,
   runInjectScenario,
@@ -35,6 +37,11 @@ for (const toolchain of values.toolchains.split(",")) {
   for (const stripped of [false, true]) {
     let line = `${toolchain.padEnd(11)} ${(stripped ? "stripped" : "dwarf").padEnd(9)}`;
     try {
+      checkDryRun(
+        await runInjectScenario(toolchain, { stripped, requests, dryRun: true }),
+        requests,
+      );
+      line += " dry run ok;";
       const o = await runInjectScenario(toolchain, { stripped, requests });
       if (refused === undefined) checkInjected(o, requests);
       else checkRefused(o, requests, refused);

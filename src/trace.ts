@@ -184,7 +184,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   let inject = opts.injectTraceparent ?? /^(1|true|yes)$/i.test(
     Deno.env.get("UPSPAN_INJECT_TRACEPARENT") ?? "",
   );
-  if (inject) {
+  // A dry run writes nothing: the kernel's leave is not needed (the write is dead code to it).
+  const dryRun = inject && /^(1|true|yes)$/i.test(Deno.env.get("UPSPAN_INJECT_DRY_RUN") ?? "");
+  if (dryRun) log("traceparent injection: a dry run (UPSPAN_INJECT_DRY_RUN), nothing is written");
+  else if (inject) {
     const refused = await injectionRefusal();
     if (refused !== undefined) {
       log(`traceparent injection refused: ${refused}; tracing without it`);
@@ -253,6 +256,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     resource,
     peers,
     injectTraceparent: inject,
+    injectDryRun: dryRun,
     log,
   });
   // A server's request that found no offer: the client's may be in another ring still.

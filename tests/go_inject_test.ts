@@ -3,8 +3,14 @@
 // server receives the Go client span's ids, a request's own traceparent is continued and
 // never doubled, 1,000 responses are byte for byte those of an untraced run. Where it
 // refuses (lockdown; simulated below on any kernel): one sentence, spans still, nothing
-// written. The full toolchain matrix is `deno task go:inject-matrix`.
-import { checkInjected, checkRefused, runInjectScenario } from "./targets/go/inject_scenario.ts";
+// written. A dry run (everything but the write) runs on any kernel. The full toolchain
+// matrix is `deno task go:inject-matrix`.
+import {
+  checkDryRun,
+  checkInjected,
+  checkRefused,
+  runInjectScenario,
+} from "./targets/go/inject_scenario.ts";
 import { injectionRefusal } from "../src/golang/injection.ts";
 
 const REQUESTS = 1000;
@@ -17,6 +23,15 @@ for (const [toolchain, stripped] of [["go1.21.13", false], ["go1.26.8", true]] a
     const o = await runInjectScenario(toolchain, { stripped, requests: REQUESTS });
     if (refused === undefined) checkInjected(o, REQUESTS);
     else checkRefused(o, REQUESTS, refused);
+  });
+}
+
+// Every step but the write, on any kernel (the write is dead code to the verifier): the line
+// is the client span's and would start where net/http's header map lines do.
+for (const [toolchain, stripped] of [["go1.21.13", false], ["go1.26.8", true]] as const) {
+  Deno.test(`go ${toolchain}${stripped ? " stripped" : ""}: the injection's dry run finds the place, writes nothing`, async () => {
+    const o = await runInjectScenario(toolchain, { stripped, requests: 10, dryRun: true });
+    checkDryRun(o, 10);
   });
 }
 

@@ -25,6 +25,7 @@ enum go_event_kind {
 	GO_EVENT_HTTP_CLIENT = 2, /* a go_http_event: (*Transport).roundTrip */
 	GO_EVENT_SQL = 3,	  /* a go_sql_event: (*DB).queryDC or (*DB).execDC */
 	GO_EVENT_HTTP_LINK = 4,	  /* a go_link_event: a request's span and its connection */
+	GO_EVENT_INJECT_DRY = 5,  /* a go_inject_event: where a traceparent would have gone */
 };
 
 /* How a span's parent was found (go_span_ids.via). */
@@ -197,6 +198,23 @@ struct go_link_event {
 	char method[GO_METHOD_BYTES];
 	char path[GO_PATH_BYTES];
 	char query[GO_QUERY_BYTES];
+};
+
+#define GO_INJECT_HEAD_BYTES 192
+
+/*
+ * A traceparent injection's dry run (inject_dry_run): every check passed and the line was
+ * made, but nothing was written. Sent so tests can see where it would have gone.
+ */
+struct go_inject_event {
+	__u32 kind; /* GO_EVENT_INJECT_DRY */
+	__u32 tgid;
+	struct go_span_ids ids;
+	__u64 at;	/* the writer's fill mark: the line would start at this byte */
+	__u32 head_len; /* bytes of `head` used: the last ones before the mark */
+	__u32 _pad;
+	char line[72];	/* the line that would have been written (70 bytes) */
+	char head[GO_INJECT_HEAD_BYTES];
 };
 
 #endif /* UPSPAN_GO_H */

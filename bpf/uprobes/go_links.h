@@ -19,6 +19,9 @@
 
 /* Set before load: write a traceparent into outgoing requests. */
 const volatile bool inject_traceparent = false;
+/* Set before load: do everything but the write, and say where it would have gone. The write
+ * is then dead code to the verifier, so the program loads even where the helper is refused. */
+const volatile bool inject_dry_run = false;
 
 /* key: a connection's address pair; value: the span of the Go client request last sent on
  * it. A traced Go server at the other end takes it. LRU: an untraced server never does. */
@@ -39,6 +42,7 @@ struct {
 } inject_headers SEC(".maps");
 
 const struct go_link_event *_go_link __attribute__((unused));
+const struct go_inject_event *_go_inject __attribute__((unused));
 const enum go_parent_via *_go_via __attribute__((unused));
 
 static __always_inline bool has(__u32 off)
@@ -262,6 +266,31 @@ static __always_inline void traceparent_line(char *line, const struct go_span_id
 	line[69] = '\n';
 }
 
+/* The dry run's record: the line, the fill mark and the bytes before it. */
+static __always_inline void send_dry_run(__u32 tgid, const struct go_span_ids *ids,
+					 const char *line, __u64 data, __s64 n)
+{
+	struct go_inject_event *e = bpf_ringbuf_reserve(&go_events, sizeof(*e), 0);
+	if (!e) {
+		count(GO_STAT_DROPS);
+		return;
+	}
+	e->kind = GO_EVENT_INJECT_DRY;
+	e->tgid = tgid;
+	e->ids = *ids;
+	e->at = n;
+	e->_pad = 0;
+	__builtin_memset(e->line, 0, sizeof(e->line));
+	__builtin_memcpy(e->line, line, TP_LINE_LEN);
+	/* A whole window from the buffer (at least this long: checked by the caller) ending at
+	 * the mark, or its start when less is filled. */
+	__s64 start = n > GO_INJECT_HEAD_BYTES ? n - GO_INJECT_HEAD_BYTES : 0;
+	e->head_len = n - start;
+	if (bpf_probe_read_user(e->head, GO_INJECT_HEAD_BYTES, (void *)(data + start)) < 0)
+		e->head_len = 0;
+	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
 /*
  * net/http.Header.writeSubset(h, w io.Writer, exclude, trace), at its entry (attached only
  * when injecting). h in RAX; w's data word in RCX: for a request, the connection's
@@ -305,6 +334,11 @@ int go_inject_traceparent(struct pt_regs *ctx)
 		goto skip;
 	char line[TP_LINE_LEN];
 	traceparent_line(line, &call->ids);
+	if (inject_dry_run) {
+		if (buf.len >= GO_INJECT_HEAD_BYTES)
+			send_dry_run(tgid, &call->ids, line, buf.data, n);
+		goto skip;
+	}
 	if (bpf_probe_write_user((void *)(buf.data + n), line, TP_LINE_LEN) < 0)
 		goto skip;
 	n += TP_LINE_LEN;

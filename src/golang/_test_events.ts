@@ -4,12 +4,22 @@
  *
  * @module
  */
-import type { GoEvent, GoEventTypes, GoHttpEvent, GoSqlEvent, GoText } from "./events.ts";
+import type {
+  GoEvent,
+  GoEventTypes,
+  GoHttpEvent,
+  GoInjectEvent,
+  GoSqlEvent,
+  GoText,
+} from "./events.ts";
 
 const enc = new TextEncoder();
 
 /** Record bytes for `event` (ids are given as hex, as the decoder returns them). */
-export function encodeGoEvent(types: GoEventTypes, event: GoEvent): Uint8Array {
+export function encodeGoEvent(
+  types: GoEventTypes,
+  event: Exclude<GoEvent, GoInjectEvent>,
+): Uint8Array {
   const kinds = types.enumValues("go_event_kind");
   const ids = types.structLayout("go_span_ids");
   const layout = types.structLayout(

@@ -103,8 +103,21 @@ export interface GoLinkEvent {
   query: GoText;
 }
 
+/** A traceparent injection's dry run: the line, and the request head it would have followed. */
+export interface GoInjectEvent {
+  type: "inject";
+  pid: number;
+  ids: GoSpanIds;
+  /** The line that would have been written. */
+  line: string;
+  /** The writer's fill mark: where the line would have started. */
+  at: number;
+  /** The bytes before the mark (at most the last 192). */
+  head: string;
+}
+
 /** A decoded record. */
-export type GoEvent = GoHttpEvent | GoSqlEvent | GoLinkEvent;
+export type GoEvent = GoHttpEvent | GoSqlEvent | GoLinkEvent | GoInjectEvent;
 
 /** What a decoder returns for one record. */
 export type GoDecodeResult = DecodeResult<GoEvent>;
@@ -152,6 +165,16 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
   const CLIENT = value(kinds, "GO_EVENT_HTTP_CLIENT");
   const SQL = value(kinds, "GO_EVENT_SQL");
   const LINK = value(kinds, "GO_EVENT_HTTP_LINK");
+  const DRY = value(kinds, "GO_EVENT_INJECT_DRY");
+  const dry = types.structLayout("go_inject_event");
+  const d = {
+    tgid: field(dry, "tgid").offset,
+    ids: field(dry, "ids").offset,
+    at: field(dry, "at").offset,
+    headLen: field(dry, "head_len").offset,
+    line: field(dry, "line"),
+    head: field(dry, "head"),
+  };
   const vias = types.enumValues("go_parent_via");
   const VIA: Record<number, GoParentVia> = {
     [value(vias, "GO_VIA_GOROUTINE")]: "goroutine",
@@ -289,6 +312,24 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
           op: bytes[offset + sOp] === OP_EXEC ? "exec" : "query",
           query: readText(bytes, view, offset, sQuery),
           error: bytes[offset + sError] !== 0,
+        },
+      };
+    }
+    if (kind === DRY) {
+      if (length < dry.size) {
+        return { ok: false, error: `a dry-run event of ${length} bytes (expected ${dry.size})` };
+      }
+      const headLen = Math.min(view.getUint32(offset + d.headLen, true), d.head.size);
+      const text = (at: number, n: number) => utf8.decode(bytes.subarray(at, at + n));
+      return {
+        ok: true,
+        event: {
+          type: "inject",
+          pid: view.getUint32(offset + d.tgid, true),
+          ids: readIds(bytes, view, offset + d.ids),
+          line: text(offset + d.line.offset, 70),
+          at: Number(view.getBigUint64(offset + d.at, true)),
+          head: text(offset + d.head.offset, headLen),
         },
       };
     }

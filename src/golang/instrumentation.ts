@@ -19,13 +19,7 @@ import type { Attributes, Span } from "../model/span.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import { PeerLinks } from "../context/peer_links.ts";
 import { GoPeerTraces } from "./peer_traces.ts";
-import {
-  type GoEvent,
-  goEventDecoder,
-  type GoHttpEvent,
-  type GoLinkEvent,
-  type GoSqlEvent,
-} from "./events.ts";
+import { type GoEvent, goEventDecoder, type GoInjectEvent } from "./events.ts";
 import { type GoLocateResult, type GoLocation, locateGo, type LocateGoOptions } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";
 import { goSpan } from "./spans.ts";
@@ -91,9 +85,16 @@ export interface GoInstrumentationOptions {
    * kernel allows it: `injectionRefusal`). Default false.
    */
   injectTraceparent?: boolean;
+  /**
+   * With `injectTraceparent`: do everything but the write, and log where the first few lines
+   * would have gone (`UPSPAN_INJECT_DRY_RUN`). Default false.
+   */
+  injectDryRun?: boolean;
   /** Status lines (an injection the kernel refused). Default: none. */
   log?: (line: string) => void;
 }
+
+const DRY_RUN_LINES = 20;
 
 const MAX_FILES = 1024;
 
@@ -108,7 +109,9 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
   readonly #traces: GoPeerTraces;
   #inject: boolean;
   /** Records read but not yet acted on, in ring order (see `drain`). */
-  #queue: (GoHttpEvent | GoSqlEvent | GoLinkEvent)[] = [];
+  #queue: GoEvent[] = [];
+  /** Dry-run lines said so far (a few are enough to see where the line would go). */
+  #dryRuns = 0;
   #draining = false;
   #processing = false;
 
@@ -223,6 +226,10 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
           traces.link(e);
           continue;
         }
+        if (e.type === "inject") {
+          this.#sayDryRun(e);
+          continue;
+        }
         const sqlSystem = this.#sqlSystems.get(e.pid);
         onSpan(
           goSpan({ ...e, ids: traces.context(e.ids) }, {
@@ -255,11 +262,24 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
   /** Not used: `consume` acts on the queue `drain` fills, in ring order. */
   protected onEvent(_event: GoEvent): void {}
 
+  #sayDryRun(e: GoInjectEvent): void {
+    if (this.#dryRuns >= DRY_RUN_LINES) return;
+    this.#dryRuns++;
+    this.#opts.log?.(
+      `traceparent dry run: pid ${e.pid} would write ${
+        JSON.stringify(e.line)
+      } at byte ${e.at} of the request, after ${JSON.stringify(e.head)}`,
+    );
+  }
+
   /** The object, with the writing program only when injection is asked for and allowed. */
   protected override openObject(path: string, ring: string): LoadedObject {
     const load = (inject: boolean) =>
       loadObject(path, ring, (obj) => {
-        obj.setConstants({ inject_traceparent: inject });
+        obj.setConstants({
+          inject_traceparent: inject,
+          inject_dry_run: inject && (this.#opts.injectDryRun ?? false),
+        });
         obj.program("go_inject_traceparent").setAutoload(inject);
       });
     if (!this.#inject) return load(false);

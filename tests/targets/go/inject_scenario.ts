@@ -29,6 +29,10 @@ export interface InjectOutcome {
   stderr: string;
   /** The Go server still answered after the agent stopped. */
   alive: boolean;
+  /** Every client span with a URL. */
+  clients: JsonSpan[];
+  /** The Python server's port. */
+  serverPort: number;
 }
 
 /** A traceparent the test's request carries already. */
@@ -43,6 +47,8 @@ export interface InjectOptions {
   env?: Record<string, string>;
   /** Ask by `UPSPAN_INJECT_TRACEPARENT=1` instead of the flag. Default false. */
   byEnvironment?: boolean;
+  /** Everything but the write (`UPSPAN_INJECT_DRY_RUN=1`). Default false. */
+  dryRun?: boolean;
 }
 
 /** Runs the scenario with the fixture built by `toolchain`. */
@@ -70,6 +76,7 @@ export async function runInjectScenario(
     const env = {
       ...options.env,
       ...(options.byEnvironment ? { UPSPAN_INJECT_TRACEPARENT: "1" } : {}),
+      ...(options.dryRun ? { UPSPAN_INJECT_DRY_RUN: "1" } : {}),
     };
     await using agent = await startAgent(["--pid", String(go.pid), ...flag], { env });
     const received = (await call("/traceparent")).replace(/^200 /, "").trim();
@@ -102,6 +109,8 @@ export async function runInjectScenario(
       ).length,
       stderr: agent.stderr(),
       alive,
+      clients,
+      serverPort: py.port,
     };
   } finally {
     await go.stop();
@@ -121,6 +130,41 @@ export function checkRefused(o: InjectOutcome, requests: number, reason: string)
   assert.equal(o.mismatched, 0, `${o.mismatched} responses differed from the untraced run's`);
   assert.equal(o.bulkSpans, requests, "spans are still made");
   assert.ok(o.alive, "the Go server stopped answering");
+}
+
+/**
+ * Checks a dry run: nothing written, and for each request without a traceparent of its own
+ * (the first 20) the line made from its client span's ids, to go right after the request's
+ * line, `Host`, `User-Agent` and framing headers — where net/http's header map lines begin.
+ */
+export function checkDryRun(o: InjectOutcome, requests: number): void {
+  assert.equal(o.received, "none", "nothing was written");
+  assert.equal(o.receivedGiven, GIVEN);
+  assert.equal(o.mismatched, 0);
+  assert.equal(o.bulkSpans, requests);
+  assert.ok(o.alive, "the Go server stopped answering");
+  const runs = [...o.stderr.matchAll(
+    /^traceparent dry run: pid \d+ would write (".*") at byte (\d+) of the request, after (".*")$/gm,
+  )].map((m) => ({
+    line: JSON.parse(m[1]!) as string,
+    at: Number(m[2]),
+    head: JSON.parse(m[3]!) as string,
+  }));
+  assert.equal(runs.length, Math.min(20, requests + 1), o.stderr);
+  const host = `Host: 127.0.0.1:${o.serverPort}\r\nUser-Agent: Go-http-client/1.1\r\n`;
+  assert.equal(runs[0]!.head, `GET /traceparent HTTP/1.1\r\n${host}`);
+  for (const r of runs) {
+    assert.match(r.head, /^(GET|POST) \/(traceparent|request) HTTP\/1\.1\r\n/);
+    assert.ok(r.head.endsWith(host) || /\r\nContent-Length: \d+\r\n$/.test(r.head), r.head);
+    assert.equal(r.at, r.head.length);
+    const m = /^Traceparent: 00-([0-9a-f]{32})-([0-9a-f]{16})-01\r\n$/.exec(r.line);
+    assert.ok(m, r.line);
+    assert.ok(
+      o.clients.some((s) => s.traceId === m[1] && s.spanId === m[2]),
+      `no span for ${r.line}`,
+    );
+  }
+  assert.ok(o.clients.every((s) => s.attributes["upspan.traceparent.injected"] === undefined));
 }
 
 /** Checks a run where injection was on (throws an AssertionError naming the problem). */
