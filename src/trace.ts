@@ -26,6 +26,7 @@ import {
   CAPTURE_OBJECT,
   CaptureInstrumentation,
   type ProcessEvent,
+  type ProcessEventType,
   type SyscallAttach,
   syscallAttachOrder,
 } from "./capture/mod.ts";
@@ -210,7 +211,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   // Client requests' ids by connection: offered by one instrumentation, taken by another.
   const peers = new PeerLinks();
   // Forks, execs and exits, handled between reads (adding a process is asynchronous).
-  type Lifecycle = { type: "exec" | "exit" | "fork"; process: ProcessEvent };
+  type Lifecycle = { type: ProcessEventType; process: ProcessEvent };
   const lifecycle: Lifecycle[] = [];
 
   // The capture (TLS and plain sockets) is loaded first: its traced-pid map lets every
@@ -322,6 +323,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       }
       const results = await traced.addAll(initial);
       for (const [i, r] of results.entries()) {
+        // A child that has gone or cannot be traced is no reason to stop (it was not named).
+        if (!r.ok && !pids.includes(initial[i]!) && watch === undefined) continue;
         // A named process that exited meanwhile is said once; the others go on.
         if (!r.ok && r.reason === "gone") log(`pid ${initial[i]} exited`);
         else if (!r.ok && watch === undefined) throw new UpspanError(r.message);
@@ -356,6 +359,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     const onLifecycle = async (ev: Lifecycle) => {
       if (ev.type === "exit") return exited(ev.process.pid);
       const pid = ev.process.pid;
+      if (ev.type === "load") return traced!.loaded(pid);
       if (ev.type === "fork") {
         // Traced already (adopted); its own probes where they are per process, its libraries.
         if (!traced!.has(pid)) return;

@@ -19,6 +19,7 @@ import type { ProbeSet } from "./probe_set.ts";
 import { processResource } from "./resource.ts";
 import type { Attributes } from "./model/span.ts";
 import { locateTls, type ProbeSite, TLS_LIBRARIES } from "./tls/mod.ts";
+import { LOADER, loaderSites } from "./capture/loader.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 
 const INSPECT_AT_ONCE = 32;
@@ -62,6 +63,8 @@ interface Traced {
   httpByProbes: boolean;
   /** Except gRPC calls its probes do not see (grpc-go), which its bytes still give. */
   rpcFromBytes: boolean;
+  /** What the instrumentations said of it, so a library load repeats none of it. */
+  notes: Set<string>;
 }
 
 /** Processes upspan traces now, by pid. */
@@ -175,6 +178,31 @@ export class TracedProcesses {
     return r.result;
   }
 
+  /**
+   * A traced process's loader changed its libraries (a `dlopen`: Python importing `ssl` or
+   * `psycopg2`): what is newly mapped is probed now — OpenSSL, libpq, the MySQL client
+   * library, SQLite — before the process gets far with it.
+   */
+  async loaded(pid: number): Promise<void> {
+    const p = this.#procs.get(pid);
+    if (p === undefined) return;
+    const r = await inspectProcess(pid);
+    if (!r.ok) return;
+    const known = new Set(p.info.files.map((f) => `${f.device}:${f.inode}`));
+    if (r.process.files.every((f) => known.has(`${f.device}:${f.inode}`))) return;
+    p.info = r.process;
+    if (!p.tls) await this.recheck(pid);
+    for (const inst of this.#opts.instrumentations ?? []) {
+      const found = await inst.add(r.process, this.#opts.pin).catch(() => undefined);
+      if (!found?.attached) continue;
+      if (found.ownsSql) p.sqlByLibrary = true;
+      if (found.note && !p.notes.has(found.note)) {
+        p.notes.add(found.note);
+        this.#opts.log(`${found.note} (loaded after start)`);
+      }
+    }
+  }
+
   /** Looks again for a TLS library loaded since (a program that imports `ssl` late). */
   async recheck(pid: number): Promise<boolean> {
     const p = this.#procs.get(pid);
@@ -226,7 +254,12 @@ export class TracedProcesses {
         hostPath: f.hostPath.replace(root, `/proc/${child}/`),
       })),
     };
-    this.#procs.set(child, { ...p, info, resource: processResource(info) });
+    this.#procs.set(child, {
+      ...p,
+      info,
+      resource: processResource(info),
+      notes: new Set(p.notes),
+    });
     return true;
   }
 
@@ -268,6 +301,21 @@ export class TracedProcesses {
     return gone;
   }
 
+  /**
+   * Probes the process's loader, for every process at once (a `dlopen` is rare, and the
+   * traced-pid map filters): its library loads are told as they happen. A static
+   * executable has none; a probe that cannot be placed leaves the once-a-second recheck.
+   */
+  async #watchLoads(info: ProcessInfo): Promise<void> {
+    const sites = await loaderSites(info);
+    if (sites.length === 0) return;
+    try {
+      await this.#attachThrough(sites, [info.pid], false);
+    } catch (e) {
+      this.#opts.log(`pid ${info.pid}: ${LOADER.name} not probed: ${(e as Error).message}`);
+    }
+  }
+
   /** `say`: a line per process (a few named ones), or only for those with OpenSSL. */
   async #inspect(
     pid: number,
@@ -291,6 +339,8 @@ export class TracedProcesses {
     let sqlByLibrary = false;
     let httpByProbes = false;
     let rpcFromBytes = false;
+    const notes = new Set<string>();
+    await this.#watchLoads(info);
     for (const inst of this.#opts.instrumentations ?? []) {
       let r;
       try {
@@ -298,6 +348,7 @@ export class TracedProcesses {
       } catch (e) {
         r = { attached: false, note: `pid ${info.pid}: ${inst.name}: ${(e as Error).message}` };
       }
+      if (r.note) notes.add(r.note);
       if (r.note && (say || r.attached)) this.#opts.log(r.note);
       // Its probes make the spans: none from the sockets, none for HTTP from TLS plaintext
       // — except gRPC calls its probes cannot see, which still come from the bytes.
@@ -315,6 +366,7 @@ export class TracedProcesses {
       sqlByLibrary,
       httpByProbes,
       rpcFromBytes,
+      notes,
     });
     this.#opts.tracedMap.update(key(info.pid), new Uint8Array(new Uint32Array([flags]).buffer));
   }

@@ -147,11 +147,11 @@ Deno.test("plain HTTP: processes that are not traced cause no events", async () 
   try {
     for (
       const [method, ready] of [
-        ["socket", /^ready: 0 probes on 1 process \(7 tracepoints, syscalls via socket\)/m],
-        ["tp_btf", /^ready: 0 probes on 1 process \(5 tracepoints, syscalls via tp_btf\)/m],
+        ["socket", /^ready: 1 probe on 1 process \(7 tracepoints, syscalls via socket\)/m],
+        ["tp_btf", /^ready: 1 probe on 1 process \(5 tracepoints, syscalls via tp_btf\)/m],
         [
           "tracepoint",
-          /^ready: 0 probes on 1 process \(22 tracepoints, syscalls via tracepoint\)/m,
+          /^ready: 1 probe on 1 process \(22 tracepoints, syscalls via tracepoint\)/m,
         ],
       ] as const
     ) {

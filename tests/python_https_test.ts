@@ -113,7 +113,11 @@ Deno.test("curl: CLIENT spans with the full URL and the server's address", async
       "--pid",
       String(server.pid),
     ]);
-    assert.match(agent.stderr(), /^ready: 9 probes on 2 processes/m, "one libssl, attached once");
+    assert.match(
+      agent.stderr(),
+      /^ready: 10 probes on 2 processes/m,
+      "one libssl and one loader, attached once",
+    );
     const clients = await agent.waitForSpans((s) => s.kind === "CLIENT", 4);
     for (const s of clients) {
       const n = Number(String(s.attributes["url.query"]).slice(2));

@@ -21,6 +21,7 @@ enum event_kind {
 	EVENT_EXEC = 4,	 /* a process executed a new program (a process_event) */
 	EVENT_EXIT = 5,	 /* a traced process ended (a process_event) */
 	EVENT_FORK = 6,	 /* a traced process forked a new one, traced already (a process_event) */
+	EVENT_LOAD = 7,	 /* a traced process's loader changed its libraries (a process_event) */
 };
 
 /* Where a connection's bytes come from, and so what `conn` is. */

@@ -36,7 +36,10 @@ export type CaptureEvent =
   | { type: "chunk"; chunk: StreamChunk }
   | { type: "socket"; socket: SocketInfo; key?: SocketKey }
   | { type: "close"; socket: SocketInfo }
-  | { type: "exec" | "exit" | "fork"; process: ProcessEvent };
+  | { type: ProcessEventType; process: ProcessEvent };
+
+/** Execs, exits and forks; `load`: a traced process's loader mapped or unmapped libraries. */
+export type ProcessEventType = "exec" | "exit" | "fork" | "load";
 
 /** Prefix of the connection key of a plain socket (its kernel address follows). */
 const SOCKET_CONN_PREFIX = "sock:";
@@ -143,6 +146,7 @@ export function captureDecoder(types: CaptureTypes) {
   const KIND_EXEC = value(kinds, "EVENT_EXEC");
   const KIND_EXIT = value(kinds, "EVENT_EXIT");
   const KIND_FORK = value(kinds, "EVENT_FORK");
+  const KIND_LOAD = value(kinds, "EVENT_LOAD");
   const proc = types.structLayout("process_event");
   const p = {
     tgid: field(proc, "tgid"),
@@ -247,7 +251,16 @@ export function captureDecoder(types: CaptureTypes) {
       const sock = bytes.slice(at + s.conn, at + s.conn + 8) as SocketKey;
       return { type: "socket", socket: info, key: sock };
     }
-    if ((kind === KIND_EXEC || kind === KIND_EXIT || kind === KIND_FORK) && length >= proc.size) {
+    const type = kind === KIND_EXEC
+      ? "exec"
+      : kind === KIND_EXIT
+      ? "exit"
+      : kind === KIND_FORK
+      ? "fork"
+      : kind === KIND_LOAD
+      ? "load"
+      : undefined;
+    if (type !== undefined && length >= proc.size) {
       const comm = bytes.subarray(at + p.comm, at + p.comm + 16);
       const end = comm.indexOf(0);
       const process: ProcessEvent = {
@@ -255,9 +268,8 @@ export function captureDecoder(types: CaptureTypes) {
         comm: latin1.decode(end < 0 ? comm : comm.subarray(0, end)),
         monoNs: view.getBigUint64(at + p.ts, true),
       };
-      if (kind !== KIND_FORK) return { type: kind === KIND_EXEC ? "exec" : "exit", process };
-      process.parent = view.getUint32(at + p.parent, true);
-      return { type: "fork", process };
+      if (type === "fork") process.parent = view.getUint32(at + p.parent, true);
+      return { type, process };
     }
     return undefined;
   };

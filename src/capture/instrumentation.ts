@@ -16,7 +16,12 @@ import type { Attributes, Span } from "../model/span.ts";
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import { ProbeSet } from "../probe_set.ts";
 import { SpanBuilder, type SpanBuilderStats } from "../spans/mod.ts";
-import { captureDecoder, type CaptureEvent, type ProcessEvent } from "./events.ts";
+import {
+  captureDecoder,
+  type CaptureEvent,
+  type ProcessEvent,
+  type ProcessEventType,
+} from "./events.ts";
 import { IgnoredSockets, LruMap } from "./ignored_sockets.ts";
 import {
   attachSyscalls,
@@ -79,8 +84,8 @@ export interface CaptureOptions {
   ) => void;
   /** The traced process a pid is, for `onChunk`. */
   info?: (pid: number) => ProcessInfo | undefined;
-  /** Forks, execs and exits, as the process-life tracepoints report them. */
-  onProcess(event: { type: "exec" | "exit" | "fork"; process: ProcessEvent }): void;
+  /** Forks, execs, exits and library loads, as the process-life probes report them. */
+  onProcess(event: { type: ProcessEventType; process: ProcessEvent }): void;
   log(line: string): void;
 }
 

@@ -10,8 +10,10 @@ export {
   type CaptureEvent,
   type CaptureTypes,
   type ProcessEvent,
+  type ProcessEventType,
   type SocketKey,
 } from "./events.ts";
+export { LOADER, loaderSites } from "./loader.ts";
 export {
   CAPTURE_OBJECT,
   CaptureInstrumentation,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Part of capture.bpf.c, included there only: fork, exec and exit of processes. */
+/* Part of capture.bpf.c, included there only: fork, exec and exit of processes, and dlopen. */
 
 static __always_inline void send_process(__u32 kind, __u32 tgid, __u32 parent)
 {
@@ -10,7 +10,9 @@ static __always_inline void send_process(__u32 kind, __u32 tgid, __u32 parent)
 		.parent = parent,
 	};
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wakeup_flags()) < 0)
+	/* A library load waits for probes: the reader is woken now, not at its next round. */
+	__u64 flags = kind == EVENT_LOAD ? BPF_RB_FORCE_WAKEUP : wakeup_flags();
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), flags) < 0)
 		count(STAT_DROPS);
 }
 
@@ -56,5 +58,19 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	__u32 f = *flags;
 	if (bpf_map_update_elem(&traced_tgids, &ctgid, &f, BPF_NOEXIST) == 0)
 		send_process(EVENT_FORK, ctgid, ptgid);
+	return 0;
+}
+
+/*
+ * The dynamic loader's _dl_debug_state, which it calls for debuggers around every change to
+ * a process's list of libraries (a dlopen: Python importing psycopg2 or ssl): user space
+ * looks at once for newly mapped libraries to probe.
+ */
+SEC("uprobe")
+int dl_debug_state(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (traced(tgid))
+		send_process(EVENT_LOAD, tgid, 0);
 	return 0;
 }
