@@ -520,7 +520,7 @@ async function pgbench() {
 async function rate() {
   await using server = await startPythonServer({});
   await pacedLoad(server.port, 1000, 1);
-  const cpuPerSpan: number[] = [], rss: number[] = [];
+  const cpuPerSpan: number[] = [], rss: number[] = [], anon: number[] = [];
   const serverCpu = { untraced: [] as number[], upspan: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     let c0 = cpuSeconds(server.pid);
@@ -535,6 +535,7 @@ async function rate() {
     serverCpu.upspan.push(cpuSeconds(server.pid) - c0);
     cpuPerSpan.push(per(t.agent.cpuSeconds * 1e6, t.agent.spans));
     rss.push(t.agent.rssKb / 1024);
+    anon.push(t.agent.anonKb / 1024);
     log(`rate round ${r + 1}/${rounds}`);
   }
   const noop = new Deno.Command(Deno.execPath(), {
@@ -557,7 +558,11 @@ async function rate() {
     unit: "MB",
     upspan: rss,
     compare: "none",
-    notes: `peak over the run; an idle Deno process is ${emptyDeno.toFixed(0)} MB`,
+    notes:
+      `peak over the run; of it the agent's own (anonymous) pages ${fmt(median(anon))} MB (${
+        fmt(Math.min(...anon))
+      }–${fmt(Math.max(...anon))}), the rest the Deno ` +
+      `executable's; an idle Deno process is ${emptyDeno.toFixed(0)} MB`,
   });
 }
 
