@@ -171,6 +171,21 @@ async function underFloor<T>(
   }
 }
 
+/**
+ * Runs a load and adds the CPU time the target's processes used per request, in µs: on
+ * this shared machine a steadier figure than requests per second (the probes' programs
+ * run, and are counted, in the target's own time).
+ */
+async function targetCpu<T extends { requests: number }>(
+  pids: number[],
+  load: () => Promise<T>,
+): Promise<T & { cpuUs: number }> {
+  const used = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const c0 = used();
+  const result = await load();
+  return { ...result, cpuUs: per((used() - c0) * 1e6, result.requests) };
+}
+
 /** Agent figures summed over rounds. */
 class AgentTotals {
   spans = 0;
@@ -208,19 +223,29 @@ async function nginx() {
     floor: { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] },
     upspan: { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] },
   };
+  // nginx's CPU µs per request, beside the rates.
+  const cpu = {
+    untraced: [] as number[],
+    floor: { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] },
+    upspan: { socket: [] as number[], tp_btf: [] as number[], tracepoint: [] as number[] },
+  };
+  const load = () => targetCpu(server.pids, () => wrk(url, seconds));
   const totals = {
     socket: new AgentTotals(),
     tp_btf: new AgentTotals(),
     tracepoint: new AgentTotals(),
   };
   for (let r = 0; r < rounds; r++) {
-    figures.untraced.push((await wrk(url, seconds)).rps);
+    const u = await load();
+    figures.untraced.push(u.rps);
+    cpu.untraced.push(u.cpuUs);
     for (const method of METHODS) {
-      figures.floor[method].push(
-        (await underFloor({ syscalls: method }, () => wrk(url, seconds))).load.rps,
-      );
-      const t = await underAgent(args, { UPSPAN_SYSCALL_ATTACH: method }, () => wrk(url, seconds));
+      const f = (await underFloor({ syscalls: method }, load)).load;
+      figures.floor[method].push(f.rps);
+      cpu.floor[method].push(f.cpuUs);
+      const t = await underAgent(args, { UPSPAN_SYSCALL_ATTACH: method }, load);
       figures.upspan[method].push(t.load.rps);
+      cpu.upspan[method].push(t.load.cpuUs);
       totals[method].add(t.load.requests, t.agent);
     }
     log(`nginx round ${r + 1}/${rounds}`);
@@ -238,7 +263,9 @@ async function nginx() {
         `${t.spansPer.toFixed(3)} spans/request, ${per(t.hits.syscalls, t.units).toFixed(2)} ` +
         `socket syscalls/request, ${t.hits.dropped} events dropped, agent ${
           t.cpuUsPerSpan.toFixed(1)
-        } µs CPU/span`,
+        } µs CPU/span; nginx CPU/request ${fmt(median(cpu.untraced))} µs untraced, ${
+          fmt(median(cpu.floor[method]))
+        } floor, ${fmt(median(cpu.upspan[method]))} upspan`,
     });
   }
 }
@@ -307,12 +334,18 @@ async function https() {
   const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
   const totals = new AgentTotals();
   let floorHits = 0, floorRequests = 0;
+  const cpu = { untraced: [] as number[], floor: [] as number[], upspan: [] as number[] };
+  const load = () => targetCpu([server.pid], () => wrk(url, seconds));
   for (let r = 0; r < rounds; r++) {
-    untraced.push((await wrk(url, seconds)).rps);
-    const f = await underFloor({ syscalls: "socket", uprobes: sites }, () => wrk(url, seconds));
+    const u = await load();
+    untraced.push(u.rps);
+    cpu.untraced.push(u.cpuUs);
+    const f = await underFloor({ syscalls: "socket", uprobes: sites }, load);
     floor.push(f.load.rps);
-    const t = await underAgent(["--pid", String(server.pid)], {}, () => wrk(url, seconds));
+    cpu.floor.push(f.load.cpuUs);
+    const t = await underAgent(["--pid", String(server.pid)], {}, load);
     upspan.push(t.load.rps);
+    cpu.upspan.push(t.load.cpuUs);
     totals.add(t.load.requests, t.agent);
     floorRequests += f.load.requests;
     floorHits += f.hits;
@@ -332,7 +365,11 @@ async function https() {
       `SSL probe hits/request, agent ${
         totals.cpuUsPerSpan.toFixed(1)
       } µs CPU/span; floor: ${sites.length} ` +
-      `uprobes + syscall hooks, ${per(floorHits, floorRequests).toFixed(1)} program runs/request`,
+      `uprobes + syscall hooks, ${
+        per(floorHits, floorRequests).toFixed(1)
+      } program runs/request; server CPU/request ${fmt(median(cpu.untraced))} µs untraced, ${
+        fmt(median(cpu.floor))
+      } floor, ${fmt(median(cpu.upspan))} upspan`,
   });
 }
 
@@ -405,22 +442,32 @@ async function go() {
     const untraced: number[] = [], floor: number[] = [], peer: number[] = [], upspan: number[] = [];
     const totals = new AgentTotals();
     let peerSpans = 0, peerRequests = 0;
+    const cpu = {
+      untraced: [] as number[],
+      floor: [] as number[],
+      peer: [] as number[],
+      upspan: [] as number[],
+    };
+    const load = () => targetCpu([server.pid], () => wrk(url, seconds));
     for (let r = 0; r < rounds; r++) {
-      untraced.push((await wrk(url, seconds)).rps);
-      floor.push(
-        (await underFloor({ syscalls: "socket", uprobes: sites }, () => wrk(url, seconds))).load
-          .rps,
-      );
+      const u = await load();
+      untraced.push(u.rps);
+      cpu.untraced.push(u.cpuUs);
+      const f = (await underFloor({ syscalls: "socket", uprobes: sites }, load)).load;
+      floor.push(f.rps);
+      cpu.floor.push(f.cpuUs);
       const before = sink.spans();
       const p = await startOtelGo(peerBinary, server.pid, sink.url);
-      const w = await wrk(url, seconds);
+      const w = await load();
       await new Promise((r) => setTimeout(r, 500)); // its batch exporter's last send
       await p.stop();
       peer.push(w.rps);
+      cpu.peer.push(w.cpuUs);
       peerSpans += sink.spans() - before;
       peerRequests += w.requests;
-      const t = await underAgent(["--pid", String(server.pid)], {}, () => wrk(url, seconds));
+      const t = await underAgent(["--pid", String(server.pid)], {}, load);
       upspan.push(t.load.rps);
+      cpu.upspan.push(t.load.cpuUs);
       totals.add(t.load.requests, t.agent);
       log(`go round ${r + 1}/${rounds}`);
     }
@@ -443,7 +490,11 @@ async function go() {
         } ` +
         `spans/request; upspan's overhead ${
           overhead.toFixed(2)
-        }× the peer's; floor: ${sites.length} uprobes + syscall hooks`,
+        }× the peer's; floor: ${sites.length} uprobes + syscall hooks; server CPU/request ${
+          fmt(median(cpu.untraced))
+        } µs untraced, ${fmt(median(cpu.floor))} floor, ${fmt(median(cpu.peer))} peer, ${
+          fmt(median(cpu.upspan))
+        } upspan`,
     });
   } finally {
     await server.stop();
