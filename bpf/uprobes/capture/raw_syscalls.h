@@ -24,33 +24,34 @@
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
 
-/* A read or write family syscall's entry, from its number and registers. */
-static __always_inline int io_enter_by_nr(long nr, struct pt_regs *regs)
+/* A read or write family syscall's facts, from its number and registers (see io_call). */
+static __always_inline bool io_call_by_nr(long nr, struct pt_regs *regs, struct sock *known,
+					  struct sock_call *c)
 {
 	switch (nr) {
 	case NR_READ:
-		return on_io_enter(regs->di, regs->si, 0, DIR_INGRESS, false);
+		return io_call(regs->di, known, regs->si, 0, DIR_INGRESS, false, c);
 	case NR_RECVFROM:
 		if (regs->r10 & MSG_PEEK) /* the bytes stay queued: the next read moves them */
-			return 0;
-		return on_io_enter(regs->di, regs->si, 0, DIR_INGRESS, false);
+			return false;
+		return io_call(regs->di, known, regs->si, 0, DIR_INGRESS, false, c);
 	case NR_READV:
-		return on_io_enter(regs->di, regs->si, regs->dx, DIR_INGRESS, false);
+		return io_call(regs->di, known, regs->si, regs->dx, DIR_INGRESS, false, c);
 	case NR_RECVMSG:
 		if (regs->dx & MSG_PEEK)
-			return 0;
-		return on_msg_enter(regs->di, regs->si, DIR_INGRESS);
+			return false;
+		return msg_call(regs->di, known, regs->si, DIR_INGRESS, c);
 	case NR_WRITE:
 	case NR_SENDTO:
-		return on_io_enter(regs->di, regs->si, 0, DIR_EGRESS, false);
+		return io_call(regs->di, known, regs->si, 0, DIR_EGRESS, false, c);
 	case NR_WRITEV:
-		return on_io_enter(regs->di, regs->si, regs->dx, DIR_EGRESS, false);
+		return io_call(regs->di, known, regs->si, regs->dx, DIR_EGRESS, false, c);
 	case NR_SENDMSG:
-		return on_msg_enter(regs->di, regs->si, DIR_EGRESS);
+		return msg_call(regs->di, known, regs->si, DIR_EGRESS, c);
 	case NR_SENDFILE:
-		return on_io_enter(regs->di, 0, 0, DIR_EGRESS, true);
+		return io_call(regs->di, known, 0, 0, DIR_EGRESS, true, c);
 	}
-	return 0;
+	return false;
 }
 
 static __always_inline bool is_io_nr(long nr)
@@ -75,7 +76,12 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
 {
 	if (nr == NR_CLOSE)
 		return on_close_enter(regs->di);
-	return io_enter_by_nr(nr, regs);
+	struct sock_call c = {};
+	if (io_call_by_nr(nr, regs, NULL, &c)) {
+		__u32 tid = bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&sock_calls, &tid, &c, BPF_ANY);
+	}
+	return 0;
 }
 
 SEC("tp_btf/sys_exit")

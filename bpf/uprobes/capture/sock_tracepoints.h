@@ -18,20 +18,24 @@ static __always_inline struct pt_regs *syscall_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
-static __always_inline int on_sock_io(long ret)
+/* The call's entry and exit facts at once: no map between them, and the socket is the
+ * tracepoint's own, not looked up from the fd. */
+static __always_inline int on_sock_io(struct sock *sk, long ret)
 {
 	struct pt_regs *regs = syscall_regs();
 	long nr = regs->orig_ax;
 	if (!is_io_nr(nr))
 		return 0; /* io_uring, splice from a pipe, the kernel's own sockets */
-	io_enter_by_nr(nr, regs);
-	return on_io_exit(ret);
+	struct sock_call c = {};
+	if (!io_call_by_nr(nr, regs, sk, &c))
+		return 0;
+	return io_done(&c, ret);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 {
-	return on_sock_io(ret);
+	return on_sock_io(sk, ret);
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -39,7 +43,7 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 {
 	if (flags & MSG_PEEK) /* the bytes stay queued: the next read moves them */
 		return 0;
-	return on_sock_io(ret);
+	return on_sock_io(sk, ret);
 }
 
 #define TCP_ESTABLISHED_ 1

@@ -173,38 +173,52 @@ static __always_inline bool is_tcp(struct sock *sk)
 	return (family == AF_INET || family == AF_INET6) && BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
 }
 
-/* Entry of a read or write syscall: note its arguments for the exit, on TCP sockets. */
-static __always_inline int on_io_enter(int fd, __u64 buf, __u32 iovcnt, __u8 dir, bool no_data)
+/*
+ * A read or write family call's facts, in *c: false when it is not to be captured (not a
+ * traced process's, made inside an SSL call — its socket is learnt instead — not on a TCP
+ * socket, or on one ignored). `known` is the socket when the hook was given it, else NULL:
+ * it is looked up from fd.
+ */
+static __always_inline bool io_call(int fd, struct sock *known, __u64 buf, __u32 iovcnt,
+				    __u8 dir, bool no_data, struct sock_call *c)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = id, tgid = id >> 32;
 	__u32 *flags = bpf_map_lookup_elem(&traced_tgids, &tgid);
 	if (!flags)
-		return 0;
+		return false;
 	struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &tid);
 	if (!call)
 		call = bpf_map_lookup_elem(&egress_calls, &tid);
 	if (call && learn_tls_socket(id, call, fd))
-		return 0;
+		return false;
 	if (!(*flags & TRACE_SOCKETS))
-		return 0;
+		return false;
 	count(STAT_SYSCALLS);
-	struct sock *sk = socket_of(fd);
+	struct sock *sk = known ? known : socket_of(fd);
 	if (!sk || !is_tcp(sk))
-		return 0;
+		return false;
 	__u64 key = (__u64)sk;
 	if (bpf_map_lookup_elem(&ignored_socks, &key))
-		return 0;
-	struct sock_call c = {
-		.sk = key,
-		.buf = buf,
-		.ts = bpf_ktime_get_ns(),
-		.fd = fd,
-		.iovcnt = iovcnt,
-		.direction = dir,
-		.no_data = no_data,
-	};
-	bpf_map_update_elem(&sock_calls, &tid, &c, BPF_ANY);
+		return false;
+	c->sk = key;
+	c->buf = buf;
+	c->ts = bpf_ktime_get_ns();
+	c->fd = fd;
+	c->iovcnt = iovcnt;
+	c->direction = dir;
+	c->no_data = no_data;
+	return true;
+}
+
+/* Entry of a read or write syscall: note its arguments for the exit, on TCP sockets. */
+static __always_inline int on_io_enter(int fd, __u64 buf, __u32 iovcnt, __u8 dir, bool no_data)
+{
+	struct sock_call c = {};
+	if (io_call(fd, NULL, buf, iovcnt, dir, no_data, &c)) {
+		__u32 tid = bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&sock_calls, &tid, &c, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -217,16 +231,11 @@ static __always_inline bool looks_like_tls(__u64 buf)
 	return h[0] >= 20 && h[0] <= 23 && h[1] == 3 && h[2] <= 4;
 }
 
-/* Exit of a read or write syscall: send the bytes it moved. */
-static __always_inline int on_io_exit(long ret)
+/* A captured call is done, having moved ret bytes: send them. */
+static __always_inline int io_done(struct sock_call *call, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = id;
-	struct sock_call *call = bpf_map_lookup_elem(&sock_calls, &tid);
-	if (!call)
-		return 0;
 	struct sock_call c = *call;
-	bpf_map_delete_elem(&sock_calls, &tid);
 	if (ret <= 0)
 		return 0;
 	__u32 len = ret;
@@ -268,14 +277,37 @@ static __always_inline int on_io_exit(long ret)
 	return 0;
 }
 
+/* Exit of a read or write syscall: send the bytes it moved. */
+static __always_inline int on_io_exit(long ret)
+{
+	__u32 tid = bpf_get_current_pid_tgid();
+	struct sock_call *call = bpf_map_lookup_elem(&sock_calls, &tid);
+	if (!call)
+		return 0;
+	struct sock_call c = *call;
+	bpf_map_delete_elem(&sock_calls, &tid);
+	return io_done(&c, ret);
+}
+
 /* recvmsg/sendmsg: the iovec array of a struct user_msghdr. */
-static __always_inline int on_msg_enter(int fd, __u64 msg, __u8 dir)
+static __always_inline bool msg_call(int fd, struct sock *known, __u64 msg, __u8 dir,
+				     struct sock_call *c)
 {
 	struct user_msghdr m = {};
 	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg) < 0)
-		return 0;
+		return false;
 	__u32 n = m.msg_iovlen;
-	return on_io_enter(fd, (__u64)m.msg_iov, n ? n : 1, dir, false);
+	return io_call(fd, known, (__u64)m.msg_iov, n ? n : 1, dir, false, c);
+}
+
+static __always_inline int on_msg_enter(int fd, __u64 msg, __u8 dir)
+{
+	struct sock_call c = {};
+	if (msg_call(fd, NULL, msg, dir, &c)) {
+		__u32 tid = bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&sock_calls, &tid, &c, BPF_ANY);
+	}
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
