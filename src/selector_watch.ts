@@ -36,6 +36,7 @@ export function selectorWatch(selectors: Selectors, log: (line: string) => void)
   const containers = (selectors.containers ?? []).map((c) => c.toLowerCase());
   let lastRescan = 0;
   return {
+    many: Boolean(selectors.all),
     async initial() {
       const { matched, problems } = await selectProcesses(wanted);
       for (const p of problems) log(`${p} Watching for one to start.`);

@@ -31,6 +31,9 @@ import {
   syscallAttachOrder,
 } from "./capture/mod.ts";
 
+/** Under --all, how often at most the processes that came and went are summed up. */
+const LIFE_LINE_MS = 10_000;
+
 /** How often the ring buffer is read when it is not filling up, in milliseconds. */
 const POLL_MS = 10;
 /** Most records read before yielding to the event loop (signals, timers, output). */
@@ -122,6 +125,11 @@ export interface ProcessWatch {
   /** Called about once a second: pids that match now by what an exec does not show
    * (a port listened on later); usually none. */
   rescan(): Promise<number[]>;
+  /**
+   * It matches processes by the hundred (`--all`): their exits, forks and races are summed
+   * up in a line now and then instead of a line each. Default false.
+   */
+  readonly many?: boolean;
 }
 
 /** What {@link TraceOptions.onReady} is told. */
@@ -279,6 +287,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const builder = capture.builder;
   let pollProc: AbortController | undefined;
   let forkEvents = false;
+  const life = { exited: 0, forked: 0, races: 0 };
+  const many = watch?.many ?? false;
   try {
     // Attach, then let the capture see the processes.
     try {
@@ -314,6 +324,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         probes: capture.probes,
         log,
         pin: watch === undefined,
+        onRace: many ? () => life.races++ : undefined,
         instrumentations,
       });
       // A named process's children too (a pre-forking server's workers), before `ready`.
@@ -325,8 +336,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       for (const [i, r] of results.entries()) {
         // A child that has gone or cannot be traced is no reason to stop (it was not named).
         if (!r.ok && !pids.includes(initial[i]!) && watch === undefined) continue;
-        // A named process that exited meanwhile is said once; the others go on.
-        if (!r.ok && r.reason === "gone") log(`pid ${initial[i]} exited`);
+        // A named process that exited meanwhile is said once; the others go on. Under a
+        // watch, processes that ended between the scan and their turn are counted.
+        const race = !r.ok && (r.reason === "gone" || r.reason === "not-found");
+        if (race && many) life.races++;
+        else if (!r.ok && r.reason === "gone") log(`pid ${initial[i]} exited`);
         else if (!r.ok && watch === undefined) throw new UpspanError(r.message);
         else if (!r.ok) log(r.message);
       }
@@ -354,7 +368,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     const exited = (pid: number) => {
       if (!traced!.has(pid)) return;
       traced!.remove(pid);
-      log(`pid ${pid} exited`);
+      if (many) life.exited++;
+      else log(`pid ${pid} exited`);
     };
     const onLifecycle = async (ev: Lifecycle) => {
       if (ev.type === "exit") return exited(ev.process.pid);
@@ -364,7 +379,9 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         // Traced already (adopted); its own probes where they are per process, its libraries.
         if (!traced!.has(pid)) return;
         const r = await traced!.add(pid, true);
-        if (r.ok) log(`pid ${pid} (${r.process.comm}) forked from pid ${ev.process.parent}`);
+        if (!r.ok) life.races++;
+        else if (many) life.forked++;
+        else log(`pid ${pid} (${r.process.comm}) forked from pid ${ev.process.parent}`);
         return;
       }
       if (traced!.has(pid)) {
@@ -377,6 +394,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       const why = watch && await watch.matches(pid);
       if (!why) return;
       const r = await traced!.add(pid);
+      if (!r.ok && (r.reason === "gone" || r.reason === "not-found")) life.races++;
       // Under --all every exec matches: only those with something to probe are worth a line.
       if (r.ok && (r.tls || why !== "--all")) log(`pid ${pid} (${r.process.comm}) started: ${why}`);
     };
@@ -385,6 +403,18 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       ? performance.now() + opts.durationSeconds * 1000
       : Infinity;
     let lastCheck = performance.now();
+    let lifeSaid = lastCheck;
+    // Under --all, processes come and go by the hundred: one line now and then says how many.
+    const sayLife = () => {
+      const { exited, forked, races } = life;
+      if (!many || exited + forked + races === 0) return;
+      log(
+        `processes since the last such line: ${exited} traced exited, ${forked} forked and traced, ` +
+          `${races} ended or changed while being probed (not traced)`,
+      );
+      life.exited = life.forked = life.races = 0;
+      lifeSaid = performance.now();
+    };
     let lastTick = lastCheck;
     let dropsReported = 0;
     let dropsSeen = 0;
@@ -432,6 +462,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
             if (!traced.has(pid) && (await traced.add(pid)).ok) log(`pid ${pid} now matches`);
           }
         }
+        if (performance.now() - lifeSaid > LIFE_LINE_MS) sayLife();
         // Said once per burst, when it is over (a second without new drops), not per event
         // or per check: the counter only grows.
         const drops = capture.stats().drops + libraryCounters().drops;
@@ -451,6 +482,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     while (capture.consume() > 0);
     dropsSeen = Math.max(dropsSeen, capture.stats().drops + libraryCounters().drops);
     sayDrops();
+    sayLife();
     for (const i of instrumentations) while (i.consume() > 0);
     builder?.flush();
     const s = capture.stats();

@@ -51,6 +51,11 @@ export interface TracedProcessesOptions {
    * probe fires in every process and the traced-pid map filters.
    */
   pin: boolean;
+  /**
+   * A process ended, or its file changed, while being probed: counted by the caller (under
+   * `--all` such races are many and expected) instead of a line each. Default: a line.
+   */
+  onRace?: () => void;
 }
 
 interface Traced {
@@ -291,7 +296,8 @@ export class TracedProcesses {
         return gone;
       } catch (e) {
         if (e instanceof MappedFileError) {
-          this.#opts.log(`pid ${pid}: ${e.message}`);
+          if (this.#opts.onRace) this.#opts.onRace();
+          else this.#opts.log(`pid ${pid}: ${e.message}`);
           return gone;
         }
         if (await isAlive(pid)) throw e;

@@ -138,3 +138,19 @@ Deno.test("without the scheduler's tracepoints, /proc polling finds a new proces
     await run;
   }
 });
+
+Deno.test("--all: processes that come and go are summed up in a line, not a line each", async () => {
+  await using agent = await startAgent(["--all"]);
+  // Short-lived programs with something to probe: each is matched at its exec, then ends.
+  for (let i = 0; i < 6; i++) {
+    await new Deno.Command("python3", { args: ["-c", "import ssl, time; time.sleep(0.3)"] })
+      .output();
+  }
+  assert.equal(await agent.stop(), 0);
+  const err = agent.stderr();
+  assert.doesNotMatch(err, /^pid \d+ exited$/m);
+  assert.doesNotMatch(err, /^pid \d+ \(.*\) forked from/m);
+  assert.doesNotMatch(err, /No process with pid|is not the file it mapped/);
+  const summed = [...err.matchAll(/^processes since the last such line: (\d+) traced exited/gm)];
+  assert.ok(summed.reduce((n, m) => n + Number(m[1]), 0) >= 6, err);
+});
