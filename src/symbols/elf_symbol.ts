@@ -125,6 +125,28 @@ const MAX_VERSION_ENTRIES = 65536;
 const VER_FLG_BASE = 1;
 
 /**
+ * Walks a chain of version entries (`Elf64_Verdef` or `Elf64_Verneed`): at most `count`, each
+ * at least `size` bytes, the next one `vd_next`/`vn_next` bytes on (read at `nextAt`).
+ */
+function walkVersionEntries(
+  bytes: Uint8Array,
+  count: number,
+  size: number,
+  nextAt: number,
+  visit: (view: DataView, offset: number) => void,
+): void {
+  const view = dataView(bytes);
+  let offset = 0;
+  for (let i = 0; i < Math.min(count, MAX_VERSION_ENTRIES); i++) {
+    if (offset + size > bytes.length) return;
+    visit(view, offset);
+    const next = view.getUint32(offset + nextAt, true);
+    if (next === 0) return;
+    offset += next;
+  }
+}
+
+/**
  * Reads `Elf64_Verdef` entries (`.gnu.version_d`, `count` from its `sh_info`) into `out`.
  * Names come from `strtab` (the section named by its `sh_link`, normally `.dynstr`).
  */
@@ -134,23 +156,17 @@ export function readVersionDefinitions(
   strtab: Uint8Array,
   out: Map<number, string>,
 ): void {
-  const view = dataView(bytes);
-  let offset = 0;
-  for (let i = 0; i < Math.min(count, MAX_VERSION_ENTRIES); i++) {
-    if (offset + 20 > bytes.length) return;
+  walkVersionEntries(bytes, count, 20, 16, (view, offset) => {
     const flags = view.getUint16(offset + 2, true);
     const ndx = view.getUint16(offset + 4, true);
     const auxCount = view.getUint16(offset + 6, true);
     const aux = view.getUint32(offset + 12, true);
-    const next = view.getUint32(offset + 16, true);
     const auxAt = offset + aux;
     if (auxCount > 0 && aux >= 20 && auxAt + 8 <= bytes.length && (flags & VER_FLG_BASE) === 0) {
       const name = cString(strtab, view.getUint32(auxAt, true));
       if (name !== "" && !out.has(ndx)) out.set(ndx, name);
     }
-    if (next === 0) return;
-    offset += next;
-  }
+  });
 }
 
 /**
@@ -163,15 +179,10 @@ export function readVersionNeeds(
   strtab: Uint8Array,
   out: Map<number, string>,
 ): void {
-  const view = dataView(bytes);
-  let offset = 0;
   let budget = MAX_VERSION_ENTRIES;
-  for (let i = 0; i < Math.min(count, MAX_VERSION_ENTRIES); i++) {
-    if (offset + 16 > bytes.length) return;
+  walkVersionEntries(bytes, count, 16, 12, (view, offset) => {
     const auxCount = view.getUint16(offset + 2, true);
-    const aux = view.getUint32(offset + 8, true);
-    const next = view.getUint32(offset + 12, true);
-    let auxAt = offset + aux;
+    let auxAt = offset + view.getUint32(offset + 8, true);
     for (let j = 0; j < auxCount && budget-- > 0; j++) {
       if (auxAt + 16 > bytes.length) break;
       const other = view.getUint16(auxAt + 6, true);
@@ -181,9 +192,7 @@ export function readVersionNeeds(
       if (auxNext === 0) break;
       auxAt += auxNext;
     }
-    if (next === 0) return;
-    offset += next;
-  }
+  });
 }
 
 /**
