@@ -34,6 +34,7 @@ import {
 } from "../sql/exchange.ts";
 import { pushBounded } from "../sql/queue.ts";
 import { Cursor } from "../sql/cursor.ts";
+import { directionSink } from "../sql/wire_parser.ts";
 
 /** What the handshake said. */
 export interface MysqlFacts {
@@ -240,16 +241,9 @@ export class MysqlWireParser {
     const keep = Math.max(1024, (options.maxTextBytes ?? 65536) + 1);
     this.#cf = framer(true, keep, (p) => this.#clientPacket(p), problem);
     this.#sf = framer(false, SERVER_KEEP, (p) => this.#serverPacket(p), problem);
-    this.client = {
-      data: (b, monoNs, tid) => this.#cf.data(b, monoNs, tid),
-      gap: (size, monoNs) => this.#clientGap(size, monoNs),
-      reset: () => this.reset(),
-    };
-    this.server = {
-      data: (b, monoNs, tid) => this.#sf.data(b, monoNs, tid),
-      gap: (size, monoNs) => this.#serverGap(size, monoNs),
-      reset: () => this.reset(),
-    };
+    const reset = () => this.reset();
+    this.client = directionSink(this.#cf, (size, t) => this.#clientGap(size, t), reset);
+    this.server = directionSink(this.#sf, (size, t) => this.#serverGap(size, t), reset);
   }
 
   /** What is known about the connection. */

@@ -40,6 +40,7 @@ import {
 } from "../sql/exchange.ts";
 import { pushBounded } from "../sql/queue.ts";
 import { Cursor } from "../sql/cursor.ts";
+import { directionSink } from "../sql/wire_parser.ts";
 
 /** What the startup packet and the server's ParameterStatus messages said. */
 export interface PostgresFacts {
@@ -324,16 +325,9 @@ export class PostgresWireParser {
       problem,
       () => this.#ops[0]?.kind === OP_ENCRYPT,
     );
-    this.frontend = {
-      data: (b, monoNs, tid) => this.#fe.data(b, monoNs, tid),
-      gap: (size, monoNs) => this.#frontendGap(size, monoNs),
-      reset: () => this.reset(),
-    };
-    this.backend = {
-      data: (b, monoNs, tid) => this.#be.data(b, monoNs, tid),
-      gap: (size, monoNs) => this.#backendGap(size, monoNs),
-      reset: () => this.reset(),
-    };
+    const reset = () => this.reset();
+    this.frontend = directionSink(this.#fe, (size, t) => this.#frontendGap(size, t), reset);
+    this.backend = directionSink(this.#be, (size, t) => this.#backendGap(size, t), reset);
   }
 
   /** What is known about the connection. */

@@ -32,6 +32,22 @@ export function newSqlCounters(): SqlCounters {
   };
 }
 
+/**
+ * One direction of a wire state machine as a stream sink: its bytes to that direction's
+ * framer, its gaps to the machine's handler, a new connection under the key to `reset`.
+ */
+export function directionSink(
+  framer: { data: StreamSink["data"] },
+  gap: (size: number, monoNs: bigint) => void,
+  reset: () => void,
+): StreamSink {
+  return {
+    data: (b, monoNs, tid) => framer.data(b, monoNs, tid),
+    gap: (size, monoNs) => gap(size, monoNs),
+    reset,
+  };
+}
+
 /** One SQL wire protocol's state machine for one connection, as the shared parser drives it. */
 export interface SqlWire {
   /** The client's direction. */
