@@ -355,7 +355,8 @@ export class TracedProcesses {
         r = { attached: false, note: `pid ${info.pid}: ${inst.name}: ${(e as Error).message}` };
       }
       if (r.note) notes.add(r.note);
-      if (r.note && (say || r.attached)) this.#opts.log(r.note);
+      // What could not be probed in a process that has already ended is a race, not news.
+      if (r.note && (r.attached || (say && await isAlive(info.pid)))) this.#opts.log(r.note);
       // Its probes make the spans: none from the sockets, none for HTTP from TLS plaintext
       // — except gRPC calls its probes cannot see, which still come from the bytes.
       if (r.ownsHttp) {
