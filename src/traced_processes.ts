@@ -23,6 +23,8 @@ import { LOADER, loaderSites } from "./capture/loader.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 
 const INSPECT_AT_ONCE = 32;
+/** How many exited processes keep their resource for spans completed after the exit. */
+const EXITED_KEPT = 256;
 /** The TLS libraries a process may load after it started. */
 const LOADED_LATE = TLS_LIBRARIES.filter((l) => l.loadedLate);
 
@@ -76,6 +78,11 @@ interface Traced {
 export class TracedProcesses {
   readonly #opts: TracedProcessesOptions;
   readonly #procs = new Map<number, Traced>();
+  /**
+   * Resources of processes that exited lately: a connection's last span is often completed
+   * after its process's exit was told (a worker forked per connection exits as it answers).
+   */
+  readonly #exited = new Map<number, Attributes>();
 
   constructor(options: TracedProcessesOptions) {
     this.#opts = options;
@@ -101,7 +108,7 @@ export class TracedProcesses {
 
   /** The resource attributes of a traced process's spans. */
   resource(pid: number): Attributes | undefined {
-    return this.#procs.get(pid)?.resource;
+    return this.#procs.get(pid)?.resource ?? this.#exited.get(pid);
   }
 
   /** Whether a process's HTTP spans come from its own probes (Go's net/http). */
@@ -270,7 +277,12 @@ export class TracedProcesses {
 
   /** Stops tracing a process (it exited, or is no longer wanted). */
   remove(pid: number): void {
-    if (!this.#procs.delete(pid)) return;
+    const p = this.#procs.get(pid);
+    if (p === undefined) return;
+    this.#procs.delete(pid);
+    this.#exited.delete(pid);
+    this.#exited.set(pid, p.resource);
+    if (this.#exited.size > EXITED_KEPT) this.#exited.delete(this.#exited.keys().next().value!);
     for (const inst of this.#opts.instrumentations ?? []) inst.remove(pid);
     try {
       this.#opts.tracedMap.delete(key(pid));
