@@ -51,8 +51,10 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
+/** Letters, `_` and non-ASCII — but not U+00A0, a space to {@linkcode isSpace}: `12` then a
+ * no-break space is a number (a literal to hide), not a word. */
 function isWordStart(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || (c >= 128 && c !== 0xa0);
 }
 
 /** `$` may continue a name in both PostgreSQL and MySQL (`a$b`). */

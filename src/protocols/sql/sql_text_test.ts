@@ -89,6 +89,8 @@ Deno.test("sanitizeSql: literals become ?, the rest stays", () => {
     // Comments go, whatever they hold; the words they parted stay apart.
     ["/* pw=hunter2 */ SELECT 1/*hunter2*/FROM t -- hunter2", "SELECT ? FROM t", "generic"],
     ["SELECT a /* x */ , b", "SELECT a , b", "postgresql"],
+    // A no-break space ends a number as any space does: the literal is still hidden.
+    ["SELECT 12\u00a0/* x */, 3\u00a0FROM t", "SELECT ?\u00a0, ?\u00a0FROM t", "generic"],
     // A type's arguments are sizes, not values; a function's arguments are values.
     [
       "CREATE TABLE t (a VARCHAR(50), b NUMERIC(10, 2), c CHARACTER VARYING (8) DEFAULT 'x')",
