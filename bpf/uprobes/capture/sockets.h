@@ -94,14 +94,16 @@ static __always_inline void send_iovecs(struct data_event *e, __u64 iov, __u32 i
 	}
 }
 
-/* Sends a socket event (kind EVENT_SOCKET or EVENT_CLOSE) with the socket's addresses. */
+/*
+ * Sends a socket event (kind EVENT_SOCKET or EVENT_CLOSE) with the socket's addresses. Built
+ * on the stack, not in a per-CPU scratch: a connection's end may be seen in softirq, which
+ * can interrupt a program on the same CPU halfway through its own event.
+ */
 static __always_inline void send_socket(__u64 id, __u32 kind, __u8 source, __u64 conn,
 					struct sock *sk, int fd, __u64 call_ts, __u64 now)
 {
-	__u32 zero = 0;
-	struct socket_event *e = bpf_map_lookup_elem(&socket_scratch, &zero);
-	if (!e)
-		return;
+	struct socket_event ev = {};
+	struct socket_event *e = &ev;
 	e->kind = kind;
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
@@ -114,8 +116,6 @@ static __always_inline void send_socket(__u64 id, __u32 kind, __u8 source, __u64
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
-	__builtin_memset(e->peer_addr, 0, sizeof(e->peer_addr));
 	if (e->family == AF_INET) {
 		BPF_CORE_READ_INTO((__be32 *)e->local_addr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__be32 *)e->peer_addr, sk, __sk_common.skc_daddr);
