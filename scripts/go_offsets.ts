@@ -83,7 +83,12 @@ const WANTED: Record<string, string[]> = {
   ],
   // The HTTP/2 server's ResponseWriter (h2_bundle.go): a pointer to its state.
   "net/http.http2responseWriter": ["rws"],
-  "net/http.http2responseWriterState": ["status"],
+  "net/http.http2responseWriterState": ["status", "stream"],
+  // HTTP/2 connections under a stream, server and client side (same-host links).
+  "net/http.http2stream": ["sc", "id"],
+  "net/http.http2serverConn": ["conn"],
+  "net/http.http2clientStream": ["cc", "ID"],
+  "net/http.http2ClientConn": ["tconn"],
   "crypto/tls.Conn": ["conn", "isClient"],
   "net.TCPConn": ["conn"],
   "net.conn": ["fd"],

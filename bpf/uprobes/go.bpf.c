@@ -22,8 +22,10 @@
  *   auto-instrumentation choose: every DB/Conn/Tx Query and Exec without a prepared
  *   statement passes here. query is in R10/R11 (queryDC) or R8/R9 (execDC); the error's
  *   itab is in RBX (queryDC: *Rows, error) or RCX (execDC: Result, error) at return.
- * - net/http.(*persistConn).roundTrip(pc, req), at its entry only, and the server's entry:
- *   the connection's address pair, for spans across processes on one host (go_links.h).
+ * - net/http.(*persistConn).roundTrip(pc, req) and, over HTTP/2,
+ *   (*http2clientStream).encodeAndWriteHeaders(cs, req), at their entries only, and the
+ *   server's entry: the connection's address pair (and HTTP/2 stream id), for spans across
+ *   processes on one host (go_links.h).
  * - net/http.Header.writeSubset, at its entry, only when the user asks for traceparent
  *   injection (go_links.h).
  * - runtime.newproc1(…) *g, at its returns only: the new g (RAX) already carries its goid
@@ -492,7 +494,7 @@ int go_server_entry(struct pt_regs *ctx)
 	struct go_ctx caller = {}, offer = {};
 	__u32 via = incoming_traceparent(call.req, o, &caller) ? GO_VIA_TRACEPARENT : GO_VIA_NONE;
 	struct go_conn_key conn = {};
-	bool linked = server_conn(call.rw, call.req, o, &conn);
+	bool linked = server_conn(&call, o, &conn);
 	if (linked && take_offer(&conn, &offer) && via == GO_VIA_NONE) {
 		caller = offer;
 		via = GO_VIA_PEER;
@@ -565,6 +567,7 @@ int go_client_entry(struct pt_regs *ctx)
 	struct go_ctx *parent = bpf_map_lookup_elem(&g_ctx, &key);
 	if (!client_traceparent(&call, parent, &key, o))
 		new_ids(&call.ids, parent, GO_VIA_GOROUTINE);
+	note_h2_request(&call, &key, o);
 	bpf_map_update_elem(&client_calls, &key, &call, BPF_ANY);
 	return 0;
 }
@@ -600,6 +603,7 @@ cleanup:
 		__u64 m = read_u64(call->req + o->req_header);
 		bpf_map_delete_elem(&inject_headers, &m);
 	}
+	forget_h2_request(call, o);
 	bpf_map_delete_elem(&client_calls, &key);
 	return 0;
 }

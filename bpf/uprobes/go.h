@@ -51,6 +51,7 @@ enum go_stat {
 	GO_STAT_SQL_RET,
 	GO_STAT_NEWPROC_RET,
 	GO_STAT_CONN_ENTRY,	/* persistConn.roundTrip entries: a client request's connection */
+	GO_STAT_H2_HEADERS,	/* http2clientStream.encodeAndWriteHeaders entries: an h2 stream's */
 	GO_STAT_HEADER_WRITE,	/* Header.writeSubset entries (only probed when injecting) */
 	GO_STAT_INJECTED,	/* traceparent lines written into a request */
 	GO_STAT_INJECT_SKIPPED, /* a request to inject into whose buffer had no room or looked wrong */
@@ -114,6 +115,14 @@ struct go_offsets {
 	__u32 pfd_sysfd;	  /* internal/poll.FD.Sysfd (int) */
 	__u32 bufw_buf;		  /* bufio.Writer.buf ([]byte) */
 	__u32 bufw_n;		  /* bufio.Writer.n (int) */
+	/* The bundled HTTP/2 server's and client's streams and connections. */
+	__u32 h2_rws_stream; /* net/http.http2responseWriterState.stream (*http2stream) */
+	__u32 h2_stream_sc;  /* net/http.http2stream.sc (*http2serverConn) */
+	__u32 h2_stream_id;  /* net/http.http2stream.id (uint32) */
+	__u32 h2_sc_conn;    /* net/http.http2serverConn.conn (net.Conn) */
+	__u32 h2_cs_cc;	     /* net/http.http2clientStream.cc (*http2ClientConn) */
+	__u32 h2_cs_id;	     /* net/http.http2clientStream.ID (uint32) */
+	__u32 h2_cc_tconn;   /* net/http.http2ClientConn.tconn (net.Conn) */
 };
 
 /* The trace context of a span: new ids made in BPF, the parent's span id or 0. */
@@ -171,13 +180,17 @@ struct go_sql_event {
 	char query[GO_SQL_BYTES];
 };
 
-/* Both ends of a TCP connection; IPv4 as ::ffff:a.b.c.d, so both ends spell it alike. */
+/*
+ * Both ends of a TCP connection; IPv4 as ::ffff:a.b.c.d, so both ends spell it alike. Over
+ * HTTP/2 also the stream: many requests share one connection at once, and both ends know
+ * each request's stream id, so an offer is taken by the stream it was made for.
+ */
 struct go_conn_key {
 	__u8 client_addr[16];
 	__u8 server_addr[16];
 	__u16 client_port;
 	__u16 server_port;
-	__u32 _pad;
+	__u32 stream; /* HTTP/2 stream id; 0 over HTTP/1 */
 };
 
 /*

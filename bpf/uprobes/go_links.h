@@ -41,6 +41,19 @@ struct {
 	__type(value, struct g_key);
 } inject_headers SEC(".maps");
 
+/*
+ * key: a client request's header map (Request.Header); value: its roundTrip's goroutine.
+ * An HTTP/2 request's HEADERS are written on a goroutine of its own (http2clientStream.
+ * doRequest), which finds its span here: by the header map, which survives net/http's
+ * shallow copies of the request (a body made rewindable). Entry → return.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct g_key);
+} h2_requests SEC(".maps");
+
 const struct go_link_event *_go_link __attribute__((unused));
 const struct go_inject_event *_go_inject __attribute__((unused));
 const enum go_parent_via *_go_via __attribute__((unused));
@@ -89,7 +102,7 @@ static __always_inline bool conn_key(struct sock *sk, bool server, struct go_con
 	__builtin_memcpy(k->server_addr, server ? local : peer, 16);
 	k->client_port = server ? peer_port : local_port;
 	k->server_port = server ? local_port : peer_port;
-	k->_pad = 0;
+	k->stream = 0;
 	return local_port && peer_port;
 }
 
@@ -117,20 +130,45 @@ static __always_inline void send_link(__u32 tgid, const struct go_span_ids *ids,
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
+/* The HTTP/2 connection and stream under a handler's *http2responseWriter, into `k`. */
+static __always_inline bool server_h2_conn(const struct http_call *call, const struct go_offsets *o,
+					   struct go_conn_key *k)
+{
+	if (!has(o->h2_rw_rws) || !has(o->h2_rws_stream) || !has(o->h2_stream_sc) ||
+	    !has(o->h2_stream_id) || !has(o->h2_sc_conn) || writer_kind(call, o) != RW_HTTP2)
+		return false;
+	__u64 rws = read_u64(call->rw + o->h2_rw_rws);
+	__u64 stream = rws ? read_u64(rws + o->h2_rws_stream) : 0;
+	__u64 sc = stream ? read_u64(stream + o->h2_stream_sc) : 0;
+	__u64 conn = sc ? read_u64(sc + o->h2_sc_conn + 8) : 0; /* the net.Conn's data word */
+	__u32 id = 0;
+	if (!conn || bpf_probe_read_user(&id, sizeof(id), (void *)(stream + o->h2_stream_id)) < 0 ||
+	    !id)
+		return false;
+	struct sock *sk = go_conn_socket(conn, read_u64(call->req + o->req_tls) != 0, o);
+	if (!sk || !conn_key(sk, true, k))
+		return false;
+	k->stream = id;
+	return true;
+}
+
 /*
- * A server's request (HTTP/1, at ServeHTTP's entry; rw is its *http.response): the address
- * pair of its connection, into `k`. False when it cannot be read.
+ * A server's request, at ServeHTTP's entry: the address pair of its connection (and over
+ * HTTP/2 its stream), into `k`. False when it cannot be read.
  */
-static __always_inline bool server_conn(__u64 rw, __u64 req, const struct go_offsets *o,
+static __always_inline bool server_conn(const struct http_call *call, const struct go_offsets *o,
 					struct go_conn_key *k)
 {
 	if (!has(o->response_conn) || !has(o->conn_rwc) || !has(o->req_proto_major))
 		return false;
-	if ((__s64)read_u64(req + o->req_proto_major) != 1) /* HTTP/2: rw is not a *response */
+	__s64 major = (__s64)read_u64(call->req + o->req_proto_major);
+	if (major == 2) /* rw is not a *response */
+		return server_h2_conn(call, o, k);
+	if (major != 1)
 		return false;
-	__u64 c = read_u64(rw + o->response_conn);
+	__u64 c = read_u64(call->rw + o->response_conn);
 	__u64 rwc = c ? read_u64(c + o->conn_rwc + 8) : 0;
-	struct sock *sk = rwc ? go_conn_socket(rwc, read_u64(req + o->req_tls) != 0, o) : NULL;
+	struct sock *sk = rwc ? go_conn_socket(rwc, read_u64(call->req + o->req_tls) != 0, o) : NULL;
 	return sk && conn_key(sk, true, k);
 }
 
@@ -205,6 +243,44 @@ static __always_inline bool client_traceparent(struct http_call *call, const str
 	return false;
 }
 
+/* The request is sent over TLS: its URL says https (through a proxy too: CONNECT, then TLS). */
+static __always_inline bool url_https(__u64 req, const struct go_offsets *o)
+{
+	char scheme[6] = {};
+	__u64 url = read_u64(req + o->req_url);
+	return read_str(scheme, sizeof(scheme), url, o->url_scheme) == 5 && scheme[4] == 's';
+}
+
+/* Offers a client request's span on connection `k` (to a Go server here, and user space). */
+static __always_inline void offer_client(__u32 tgid, const struct http_call *call,
+					 const struct go_conn_key *k, const struct go_offsets *o)
+{
+	struct go_ctx offer = {.span_id = call->ids.span_id};
+	__builtin_memcpy(offer.trace_id, call->ids.trace_id, 16);
+	bpf_map_update_elem(&peer_offers, k, &offer, BPF_ANY);
+	send_link(tgid, &call->ids, k, false, call->req, o);
+}
+
+/* At a client request's start: its header map, for its HTTP/2 stream's goroutine. */
+static __always_inline void note_h2_request(const struct http_call *call, const struct g_key *key,
+					    const struct go_offsets *o)
+{
+	if (!has(o->h2_cs_id) || !has(o->req_header))
+		return;
+	__u64 h = read_u64(call->req + o->req_header);
+	if (h)
+		bpf_map_update_elem(&h2_requests, &h, key, BPF_ANY);
+}
+
+static __always_inline void forget_h2_request(const struct http_call *call,
+					      const struct go_offsets *o)
+{
+	if (!has(o->h2_cs_id) || !has(o->req_header))
+		return;
+	__u64 h = read_u64(call->req + o->req_header);
+	bpf_map_delete_elem(&h2_requests, &h);
+}
+
 /*
  * net/http.(*persistConn).roundTrip(pc, req), at its entry, on the goroutine of the
  * Transport.roundTrip it serves: the connection is chosen, the request not yet written.
@@ -221,19 +297,54 @@ int go_conn_entry(struct pt_regs *ctx)
 	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
 	if (!call)
 		return 0;
-	/* Over TLS when the URL says https (through a proxy too: CONNECT, then TLS). */
-	char scheme[6] = {};
-	__u64 url = read_u64(call->req + o->req_url);
-	bool tls = read_str(scheme, sizeof(scheme), url, o->url_scheme) == 5 && scheme[4] == 's';
 	__u64 conn = read_u64(ctx->ax + o->persist_conn + 8);
-	struct sock *sk = conn ? go_conn_socket(conn, tls, o) : NULL;
+	struct sock *sk = conn ? go_conn_socket(conn, url_https(call->req, o), o) : NULL;
 	struct go_conn_key k = {};
 	if (!sk || !conn_key(sk, false, &k))
 		return 0;
-	struct go_ctx offer = {.span_id = call->ids.span_id};
-	__builtin_memcpy(offer.trace_id, call->ids.trace_id, 16);
-	bpf_map_update_elem(&peer_offers, &k, &offer, BPF_ANY);
-	send_link(tgid, &call->ids, &k, false, call->req, o);
+	offer_client(tgid, call, &k, o);
+	return 0;
+}
+
+/*
+ * net/http.(*http2clientStream).encodeAndWriteHeaders(cs, req), at its entry, on the
+ * stream's own goroutine: the stream id is assigned (cs.ID) and its HEADERS are about to be
+ * written. HTTP/2 runs many requests on one connection at once and their server handlers
+ * start in any order, so the offer is keyed by the address pair and the stream id, which
+ * the server reads from its own stream: a request can only take the offer of the stream
+ * it came on.
+ */
+SEC("uprobe")
+int go_h2_client_headers(struct pt_regs *ctx)
+{
+	count(GO_STAT_H2_HEADERS);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o || !has(o->h2_cs_cc) || !has(o->h2_cs_id) || !has(o->h2_cc_tconn) ||
+	    !has(o->req_header))
+		return 0;
+	__u64 cs = ctx->ax, req = ctx->bx;
+	__u64 h = read_u64(req + o->req_header);
+	struct g_key *owner = h ? bpf_map_lookup_elem(&h2_requests, &h) : NULL;
+	if (!owner || owner->tgid != tgid)
+		return 0;
+	struct g_key key = *owner;
+	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
+	/* The request itself, or a shallow copy of it (same header map and URL). */
+	if (!call || (call->req != req &&
+		      read_u64(call->req + o->req_url) != read_u64(req + o->req_url)))
+		return 0;
+	__u64 cc = read_u64(cs + o->h2_cs_cc);
+	__u64 conn = cc ? read_u64(cc + o->h2_cc_tconn + 8) : 0; /* the net.Conn's data word */
+	__u32 id = 0;
+	if (!conn || bpf_probe_read_user(&id, sizeof(id), (void *)(cs + o->h2_cs_id)) < 0 || !id)
+		return 0;
+	struct sock *sk = go_conn_socket(conn, url_https(req, o), o);
+	struct go_conn_key k = {};
+	if (!sk || !conn_key(sk, false, &k))
+		return 0;
+	k.stream = id;
+	offer_client(tgid, call, &k, o);
 	return 0;
 }
 

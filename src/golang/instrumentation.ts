@@ -37,6 +37,7 @@ export type GoStats = Record<
   | "sqlRet"
   | "newprocRet"
   | "connEntry"
+  | "h2Headers"
   | "headerWrite"
   | "injected"
   | "injectSkipped"
@@ -54,6 +55,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
   sqlRet: "GO_STAT_SQL_RET",
   newprocRet: "GO_STAT_NEWPROC_RET",
   connEntry: "GO_STAT_CONN_ENTRY",
+  h2Headers: "GO_STAT_H2_HEADERS",
   headerWrite: "GO_STAT_HEADER_WRITE",
   injected: "GO_STAT_INJECTED",
   injectSkipped: "GO_STAT_INJECT_SKIPPED",
@@ -64,7 +66,8 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
 /** Total probe hits in `stats` (every entry and return program run). */
 export function probeHits(stats: GoStats): number {
   return stats.serverEntry + stats.serverRet + stats.clientEntry + stats.clientRet +
-    stats.sqlEntry + stats.sqlRet + stats.newprocRet + stats.connEntry + stats.headerWrite;
+    stats.sqlEntry + stats.sqlRet + stats.newprocRet + stats.connEntry + stats.h2Headers +
+    stats.headerWrite;
 }
 
 /** Options for {@linkcode GoInstrumentation}. */

@@ -108,9 +108,17 @@ function placeWriters(
 }
 
 /** Offsets each optional group needs; without them the group is not probed. */
+const SOCKET_NEEDS: (keyof GoProbeOffsets)[] = [
+  "tls_conn",
+  "tcp_conn",
+  "conn_fd",
+  "netfd_pfd",
+  "pfd_sysfd",
+];
 const GROUP_NEEDS: Partial<Record<GoProbeGroup, (keyof GoProbeOffsets)[]>> = {
   goroutines: ["g_parent_goid"],
-  "http.link": ["persist_conn", "tls_conn", "tcp_conn", "conn_fd", "netfd_pfd", "pfd_sysfd"],
+  "http.link": ["persist_conn", ...SOCKET_NEEDS],
+  "http2.link": ["req_header", "h2_cs_cc", "h2_cs_id", "h2_cc_tconn", ...SOCKET_NEEDS],
   inject: ["req_header", "bufw_buf", "bufw_n"],
 };
 

@@ -60,6 +60,14 @@ export const GO_OFFSET_FIELDS = {
   pfd_sysfd: ["internal/poll.FD", "Sysfd", false],
   bufw_buf: ["bufio.Writer", "buf", false],
   bufw_n: ["bufio.Writer", "n", false],
+  // HTTP/2 streams and their connections (same-host links keyed by stream).
+  h2_rws_stream: ["net/http.http2responseWriterState", "stream", false],
+  h2_stream_sc: ["net/http.http2stream", "sc", false],
+  h2_stream_id: ["net/http.http2stream", "id", false],
+  h2_sc_conn: ["net/http.http2serverConn", "conn", false],
+  h2_cs_cc: ["net/http.http2clientStream", "cc", false],
+  h2_cs_id: ["net/http.http2clientStream", "ID", false],
+  h2_cc_tconn: ["net/http.http2ClientConn", "tconn", false],
 } as const satisfies Record<string, readonly [string, string, boolean]>;
 
 /**

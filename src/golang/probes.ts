@@ -11,6 +11,7 @@ export type GoProbeGroup =
   | "http.server"
   | "http.client"
   | "http.link"
+  | "http2.link"
   | "inject"
   | "sql"
   | "goroutines";
@@ -33,7 +34,8 @@ export interface GoProbe {
  * OpenTelemetry Go auto-instrumentation); `runtime.newproc1` hands a span's context to
  * the goroutines started under it (one hit per goroutine the process starts);
  * `persistConn.roundTrip` gives a client request's connection, for linking to the server at
- * its other end (one hit per request); `Header.writeSubset` is where a `traceparent` line is
+ * its other end (one hit per request), and `http2clientStream.encodeAndWriteHeaders` an HTTP/2
+ * request's connection and stream id (one hit per HTTP/2 request); `Header.writeSubset` is where a `traceparent` line is
  * written when the user asks for it (one hit per request and per response served).
  */
 export const GO_PROBES: readonly GoProbe[] = [
@@ -66,6 +68,12 @@ export const GO_PROBES: readonly GoProbe[] = [
     symbol: "net/http.(*persistConn).roundTrip",
     entry: "go_conn_entry",
     group: "http.link",
+  },
+  {
+    // Entry only: an HTTP/2 request's connection and stream id, just before its HEADERS.
+    symbol: "net/http.(*http2clientStream).encodeAndWriteHeaders",
+    entry: "go_h2_client_headers",
+    group: "http2.link",
   },
   {
     // Entry only, and only when the user asks for traceparent injection.

@@ -65,6 +65,10 @@ const UNREFLECTED = new Set([
   "net/http.pattern",
   "net/http.http2responseWriter",
   "net/http.http2responseWriterState",
+  "net/http.http2stream",
+  "net/http.http2serverConn",
+  "net/http.http2clientStream",
+  "net/http.http2ClientConn",
 ]);
 
 for (const toolchain of TEST_TOOLCHAINS) {
