@@ -111,9 +111,21 @@ Deno.test({
       assert.equal(select.commandTag, "SELECT 1");
       assert.match(run.spans[5]!.status.message ?? "", /relation "nope" does not exist/);
       for (const s of run.spans) assert.ok(s.endTimeUnixNano >= s.startTimeUnixNano);
+      // The PGconn's database and its socket's peer: a TCP server has an address and port,
+      // a Unix socket neither.
+      const tcp = host === "127.0.0.1";
+      assert.deepEqual(
+        [...new Set(run.spans.map((s) => JSON.stringify(serverOf(s))))],
+        [JSON.stringify(tcp ? ["postgres", "127.0.0.1", server.port] : ["postgres", null, null])],
+      );
     }
   },
 });
+
+function serverOf(s: { attributes: Record<string, unknown> }): unknown[] {
+  const a = s.attributes;
+  return [a["db.namespace"] ?? null, a["server.address"] ?? null, a["server.port"] ?? null];
+}
 
 Deno.test({
   name: "sqllib: a libpq C client, asynchronous and synchronous calls",
@@ -240,6 +252,10 @@ Deno.test({
         code: "42P01",
       },
     ]);
+    // The wheel's libpq too: every statement names the database and the TCP server.
+    for (const s of run.spans) {
+      assert.deepEqual(serverOf(s), ["postgres", "127.0.0.1", server.port], s.name);
+    }
   },
 });
 

@@ -24,7 +24,10 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "sqllib.h"
+#include "socket_of.h"
 
 /* key: tgid; value: member offsets of its libraries. Absent: not traced. */
 struct {
@@ -156,6 +159,9 @@ static __always_inline struct sql_event *new_event(__u32 kind, __u8 lib, __u8 op
 	e->sqlstate[0] = 0;
 	e->detail[0] = 0;
 	e->name[0] = 0;
+	e->db[0] = 0;
+	e->family = 0;
+	e->peer_port = 0;
 	return e;
 }
 
@@ -229,14 +235,40 @@ static __always_inline bool returning(struct pt_regs *ctx, struct sql_call *c)
 
 /* ---- libpq ---- */
 
+/* The connection's database (PQdb) and its socket's peer, read where PQsocket and PQdb do. */
+static __always_inline void pq_server(struct sql_event *e, struct sqllib_proc *p, __u64 conn)
+{
+	__u64 db = 0;
+	if (p->pg_db_name != SQL_OFFSET_ABSENT &&
+	    bpf_probe_read_user(&db, sizeof(db), (void *)(conn + p->pg_db_name)) == 0 && db &&
+	    bpf_probe_read_user_str(e->db, SQL_NAME_BYTES, (void *)db) < 0)
+		e->db[0] = 0;
+	__s32 fd = -1;
+	if (p->pg_sock == SQL_OFFSET_ABSENT ||
+	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(conn + p->pg_sock)) < 0)
+		return;
+	struct sock *sk = socket_of(fd);
+	if (!sk)
+		return;
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memset(e->peer_addr, 0, sizeof(e->peer_addr));
+	if (e->family == AF_INET)
+		BPF_CORE_READ_INTO((__be32 *)e->peer_addr, sk, __sk_common.skc_daddr);
+	else if (e->family == AF_INET6)
+		BPF_CORE_READ_INTO((struct in6_addr *)e->peer_addr, sk, __sk_common.skc_v6_daddr);
+}
+
 static __always_inline int pq_send(__u64 conn, __u64 name, __u64 text, __u8 op)
 {
-	if (!traced(SQLLIB_STAT_PQ_HITS))
+	struct sqllib_proc *p = traced(SQLLIB_STAT_PQ_HITS);
+	if (!p)
 		return 0;
 	struct sql_event *e = new_event(SQL_EVENT_SEND, SQL_LIB_LIBPQ, op, conn);
 	if (!e)
 		return 0;
 	e->start_ns = e->end_ns;
+	pq_server(e, p, conn);
 	if (name && bpf_probe_read_user_str(e->name, SQL_NAME_BYTES, (void *)name) < 0)
 		e->name[0] = 0;
 	text_str(e, text);

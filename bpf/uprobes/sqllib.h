@@ -75,6 +75,8 @@ struct sqllib_proc {
 	 * return address is inside the library is SQLite's own (schema reads); 0: no filter. */
 	__u32 lite_exec_vaddr;
 	__u32 lite_image_size;
+	__u32 pg_sock;		/* PGconn.sock, an int (PQsocket) */
+	__u32 pg_db_name;	/* PGconn.dbName, a char * (PQdb) */
 };
 
 /*
@@ -99,6 +101,11 @@ struct sql_event {
 	char sqlstate[8];		  /* NUL-terminated, "" when none */
 	char detail[SQL_DETAIL_BYTES];	  /* PG command status or error message, MySQL error */
 	char name[SQL_NAME_BYTES];	  /* libpq statement name; MySQL server version */
+	/* libpq SEND: the connection's database and its socket's peer (family 0: unknown). */
+	char db[SQL_NAME_BYTES];
+	__u16 family;	  /* AF_INET, AF_INET6, AF_UNIX… of the socket */
+	__u16 peer_port;  /* host order */
+	__u8 peer_addr[16]; /* IPv4 in the first 4 bytes */
 	char text[SQL_TEXT_BYTES];
 };
 

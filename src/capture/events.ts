@@ -46,7 +46,8 @@ const SOCKET_CONN_PREFIX = "sock:";
 
 const field = (layout: StructLayout, name: string) => fieldOf(layout, name).offset;
 
-function ipv4(bytes: Uint8Array, at: number): string {
+/** IPv4 address text, from 4 bytes at `at`. */
+export function ipv4(bytes: Uint8Array, at: number): string {
   return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
 }
 

@@ -77,6 +77,7 @@ export function sqlLibEvent(
     name: "",
     text: "",
     truncated: false,
+    database: "",
     ...e,
   };
 }
@@ -111,13 +112,31 @@ export function encodeSqlLibEvent(
   bytes.set(enc.encode(e.sqlstate).subarray(0, f("sqlstate").size - 1), f("sqlstate").offset);
   bytes.set(enc.encode(e.detail).subarray(0, f("detail").size - 1), f("detail").offset);
   bytes.set(enc.encode(e.name).subarray(0, f("name").size - 1), f("name").offset);
+  bytes.set(enc.encode(e.database).subarray(0, f("db").size - 1), f("db").offset);
+  if (e.peer) {
+    const v6 = e.peer.address.includes(":");
+    view.setUint16(f("family").offset, v6 ? 10 : 2, true);
+    view.setUint16(f("peer_port").offset, e.peer.port, true);
+    if (v6) {
+      // Only the loopback and zero-run forms the samples use: "::1".
+      bytes[f("peer_addr").offset + 15] = Number(e.peer.address.split(":").pop() || "0");
+    } else {
+      bytes.set(e.peer.address.split(".").map(Number), f("peer_addr").offset);
+    }
+  }
   bytes.set(text, f("text").offset);
   return bytes;
 }
 
 /** Events of every kind and library, as a session sees them. */
 export const SAMPLE_EVENTS: SqlLibEvent[] = [
-  sqlLibEvent({ kind: "send", library: "libpq", text: "SELECT * FROM t WHERE a = 1" }),
+  sqlLibEvent({
+    kind: "send",
+    library: "libpq",
+    text: "SELECT * FROM t WHERE a = 1",
+    database: "shop",
+    peer: { address: "127.0.0.1", port: 5432 },
+  }),
   sqlLibEvent({
     kind: "result",
     library: "libpq",
@@ -128,7 +147,13 @@ export const SAMPLE_EVENTS: SqlLibEvent[] = [
   }),
   sqlLibEvent({ kind: "result", library: "libpq", op: "result", rc: -1 }),
   sqlLibEvent({ kind: "send", library: "libpq", op: "prepare", name: "s1", text: "SELECT $1" }),
-  sqlLibEvent({ kind: "send", library: "libpq", op: "execute", name: "s1" }),
+  sqlLibEvent({
+    kind: "send",
+    library: "libpq",
+    op: "execute",
+    name: "s1",
+    peer: { address: "::1", port: 6432 },
+  }),
   sqlLibEvent({
     kind: "result",
     library: "libpq",

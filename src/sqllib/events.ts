@@ -7,6 +7,7 @@
  * @module
  */
 import { type BtfTypes, type DecodeResult, fieldOf, type RecordDecoder } from "../../ffi/mod.ts";
+import { ipv4, ipv6 } from "../capture/events.ts";
 import type { SqlLibrary } from "./probes.ts";
 
 /** What happened, as `enum sql_event_kind` says. */
@@ -40,6 +41,10 @@ export interface SqlLibEvent {
   name: string;
   text: string;
   truncated: boolean;
+  /** libpq `send`: the connection's database (PQdb), "" when unknown. */
+  database: string;
+  /** libpq `send`: the TCP peer of the connection's socket, when it is one. */
+  peer?: { address: string; port: number };
 }
 
 /** What a decoder returns for one record. */
@@ -50,6 +55,9 @@ export type SqlLibEventTypes = BtfTypes;
 
 /** Decodes one record `bytes[offset, offset + length)`. */
 export type SqlLibEventDecoder = RecordDecoder<SqlLibEvent>;
+
+const AF_INET = 2;
+const AF_INET6 = 10;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
@@ -122,6 +130,7 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
   const start = f("start_ns"), end = f("end_ns"), handle = f("handle"), rc = f("rc");
   const code = f("code"), textLen = f("text_len"), sqlstate = f("sqlstate");
   const detail = f("detail"), name = f("name"), text = f("text");
+  const db = f("db"), family = f("family"), peerPort = f("peer_port"), peerAddr = f("peer_addr");
   const header = text.offset;
 
   return (bytes, view, offset, length) => {
@@ -149,26 +158,33 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
     const startNs = view.getBigUint64(offset + start.offset, true);
     let endNs = view.getBigUint64(offset + end.offset, true);
     if (startNs !== 0n && endNs < startNs) endNs = startNs;
-    return {
-      ok: true,
-      event: {
-        kind: k,
-        library: l,
-        op: o,
-        pid: view.getUint32(offset + tgid.offset, true),
-        tid: view.getUint32(offset + tid.offset, true),
-        startMonoNs: startNs,
-        endMonoNs: endNs,
-        handle: view.getBigUint64(offset + handle.offset, true),
-        rc: Number(view.getBigInt64(offset + rc.offset, true)),
-        code: view.getUint32(offset + code.offset, true),
-        hasResult: bytes[offset + hasResult.offset] !== 0,
-        sqlstate: cString(bytes, offset + sqlstate.offset, sqlstate.size),
-        detail: cString(bytes, offset + detail.offset, detail.size),
-        name: cString(bytes, offset + name.offset, name.size),
-        text: utf8.decode(bytes.subarray(offset + header, offset + header + n)),
-        truncated: bytes[offset + truncated.offset] !== 0,
-      },
+    const fam = view.getUint16(offset + family.offset, true);
+    const addr = fam === AF_INET ? ipv4 : fam === AF_INET6 ? ipv6 : undefined;
+    const event: SqlLibEvent = {
+      kind: k,
+      library: l,
+      op: o,
+      pid: view.getUint32(offset + tgid.offset, true),
+      tid: view.getUint32(offset + tid.offset, true),
+      startMonoNs: startNs,
+      endMonoNs: endNs,
+      handle: view.getBigUint64(offset + handle.offset, true),
+      rc: Number(view.getBigInt64(offset + rc.offset, true)),
+      code: view.getUint32(offset + code.offset, true),
+      hasResult: bytes[offset + hasResult.offset] !== 0,
+      sqlstate: cString(bytes, offset + sqlstate.offset, sqlstate.size),
+      detail: cString(bytes, offset + detail.offset, detail.size),
+      name: cString(bytes, offset + name.offset, name.size),
+      text: utf8.decode(bytes.subarray(offset + header, offset + header + n)),
+      truncated: bytes[offset + truncated.offset] !== 0,
+      database: cString(bytes, offset + db.offset, db.size),
     };
+    if (addr) {
+      event.peer = {
+        address: addr(bytes, offset + peerAddr.offset),
+        port: view.getUint16(offset + peerPort.offset, true),
+      };
+    }
+    return { ok: true, event };
   };
 }

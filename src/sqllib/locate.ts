@@ -93,6 +93,7 @@ export function readLibrary(
     const code = at === undefined ? undefined : elf.read(at, 32);
     const acc = code && decodeAccessor(code);
     if (!acc || acc.kind !== spec.kind || acc.offset < 0) {
+      if (spec.optional) continue;
       return `${path}: cannot read the ${spec.field} offset from ${spec.symbol}'s code`;
     }
     offsets[spec.field] = acc.offset;

@@ -32,6 +32,8 @@ export interface SqlAccessorSpec {
   symbol: string;
   /** What the accessor must be: a load or an address (`lea`) or a byte compare. */
   kind: "load" | "lea" | "cmp";
+  /** Spans are made without it (attributes it would give are left out). */
+  optional?: boolean;
 }
 
 /** libpq: statements sent, and the results read back. */
@@ -87,6 +89,9 @@ export const SQL_ACCESSORS: Readonly<Record<SqlLibrary, readonly SqlAccessorSpec
     { field: "pg_result_status", symbol: "PQresultStatus", kind: "load" },
     { field: "pg_cmd_status", symbol: "PQcmdStatus", kind: "lea" },
     { field: "pg_err_fields", symbol: "PQresultErrorField", kind: "load" },
+    // db.namespace and server.address/port: the PGconn's database and socket.
+    { field: "pg_db_name", symbol: "PQdb", kind: "load", optional: true },
+    { field: "pg_sock", symbol: "PQsocket", kind: "load", optional: true },
   ],
   mysql: [
     { field: "my_errno", symbol: "mysql_errno", kind: "load" },

@@ -53,5 +53,13 @@ export function sqlLibSpan(statement: SqlLibStatement, ctx: SqlLibSpanContext): 
     ...(ctx.maxQueryTextLength !== undefined ? { maxQueryTextLength: ctx.maxQueryTextLength } : {}),
   });
   span.attributes["db.client.library"] = statement.library;
+  // As the wire path says them for a TCP connection; a Unix socket has neither.
+  const server = statement.server;
+  if (server) {
+    span.attributes["server.address"] = server.address;
+    span.attributes["server.port"] = server.port;
+    span.attributes["network.peer.address"] = server.address;
+    span.attributes["network.peer.port"] = server.port;
+  }
   return span;
 }

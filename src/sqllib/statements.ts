@@ -34,6 +34,8 @@ export interface SqlLibStatement {
   system: "postgresql" | "mysql" | "mariadb" | "sqlite";
   pid: number;
   exchange: SqlExchange;
+  /** The TCP peer the library's connection is to, when the probe read it (libpq). */
+  server?: { address: string; port: number };
 }
 
 /** Receives the statements. */
@@ -49,6 +51,8 @@ interface Open extends SqlStatementStart {
   op: "query" | "prepare" | "execute";
   tag?: string;
   error?: SqlError;
+  namespace?: string;
+  server?: { address: string; port: number };
 }
 
 /** ExecStatusType values that are errors (libpq-fe.h). */
@@ -133,7 +137,8 @@ export class SqlLibStatements {
     const ex = endedExchange(o, end);
     if (o.tag !== undefined && o.tag !== "") withCommandTag(ex, o.tag);
     if (o.error) ex.error = o.error;
-    this.#sink({ library, system, pid, exchange: ex });
+    if (o.namespace !== undefined) ex.namespace = o.namespace;
+    this.#sink({ library, system, pid, exchange: ex, ...(o.server ? { server: o.server } : {}) });
   }
 
   #libpq(e: SqlLibEvent): void {
@@ -147,6 +152,8 @@ export class SqlLibStatements {
         tid: e.tid,
       };
       if (e.op === "prepare" || e.op === "execute") o.statementName = e.name;
+      if (e.database !== "") o.namespace = e.database;
+      if (e.peer) o.server = e.peer;
       if (e.op === "prepare") {
         this.#prepared.set(`${key}:${e.name}`, { text: e.text, truncated: e.truncated });
       } else if (e.op === "execute") {

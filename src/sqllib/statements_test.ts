@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
-import { SAMPLE_EVENTS, sqlLibEvent } from "./_test_events.ts";
+import { SAMPLE_EVENTS, sampleRecords, sqlLibEvent, sqllibTestTypes } from "./_test_events.ts";
+import { sqlLibEventDecoder } from "./events.ts";
 import { sqlLibSpan } from "./spans.ts";
 import { RandomIdGenerator } from "../model/ids.ts";
 
@@ -76,4 +77,39 @@ Deno.test("sqlLibSpan: SQLite spans use the generic dialect and SQLite's result 
   assert.equal(span.attributes["db.query.text"], 'INSERT INTO "t" VALUES (?)');
   assert.equal(span.attributes["db.response.status_code"], "19");
   assert.equal(span.status.code, "ERROR");
+});
+
+Deno.test("sqlLibEventDecoder: reads back every sample record, the database and the peer included", () => {
+  const types = sqllibTestTypes();
+  const decode = sqlLibEventDecoder(types);
+  const decoded = sampleRecords(types).map((r) => {
+    const got = decode(r, new DataView(r.buffer), 0, r.length);
+    assert.ok(got.ok);
+    return got.event;
+  });
+  assert.deepEqual(decoded, SAMPLE_EVENTS);
+});
+
+Deno.test("sqlLibSpan: a libpq statement says its database and the server its socket is connected to", () => {
+  const [pg] = run();
+  const span = sqlLibSpan(pg!, {
+    resource: {},
+    toUnixNano: (ns) => ns,
+    ids: new RandomIdGenerator(),
+  });
+  assert.equal(span.attributes["db.namespace"], "shop");
+  assert.equal(span.attributes["server.address"], "127.0.0.1");
+  assert.equal(span.attributes["server.port"], 5432);
+  // Without a TCP peer (a Unix socket, or PQsocket not read) neither is guessed.
+  const [other] = run([
+    sqlLibEvent({ kind: "send", library: "libpq", text: "SELECT 1" }),
+    sqlLibEvent({ kind: "result", library: "libpq", op: "result" }),
+  ]);
+  const bare = sqlLibSpan(other!, {
+    resource: {},
+    toUnixNano: (ns) => ns,
+    ids: new RandomIdGenerator(),
+  });
+  assert.equal(bare.attributes["server.address"], undefined);
+  assert.equal(bare.attributes["db.namespace"], undefined);
 });
