@@ -1,6 +1,7 @@
 /**
  * A seeded fuzzer for the HTTP/2 parser (`src/protocols/http2/`): replays the recorded
- * captures (nginx, nghttp, curl, grpc-go, the Upgrade: h2c path) with both sides mutated
+ * captures (nginx, nghttp, curl, grpc-go, the Upgrade: h2c path from where HTTP/1 hands it
+ * over, its request as stream 1) with both sides mutated
  * (bytes flipped, stretches deleted, duplicated or replaced by frame-shaped tokens,
  * truncated), cut into random pieces, interleaved, with random gaps and connections joined
  * mid-way, and checks that nothing throws, that every exchange is possible, that the open
@@ -16,7 +17,8 @@ import {
   type Http2Connection as Conn,
   type Http2Exchange,
 } from "../src/protocols/http2/connection.ts";
-import { H2cUpgrade } from "../src/protocols/http2/upgrade.ts";
+import { upgradedMessage } from "../src/protocols/http2/upgrade.ts";
+import { Http1Parser, type Http1Request } from "../src/protocols/http1/framer.ts";
 import { HpackDecoder } from "../src/protocols/http2/hpack.ts";
 import { http2Span } from "../src/protocols/http2/exchange.ts";
 import { grpcSpanPart } from "../src/protocols/http2/grpc_semconv.ts";
@@ -36,7 +38,8 @@ const MAX_STREAMS = 32;
 
 interface Case {
   pieces: Piece[];
-  upgrade: boolean;
+  /** The request an `Upgrade: h2c` connection carried, which becomes stream 1. */
+  upgrade: Http1Request | undefined;
   /** Per stream id, the fields each message really carried ("name\0value"). */
   truth: Map<number, Set<string>>;
 }
@@ -44,8 +47,10 @@ interface Case {
 function loadCases(): Case[] {
   const cases: Case[] = [];
   for (const name of ["nginx_h2c", "grpc_go", "go_h2c_upgrade"]) {
-    for (const [i, pieces] of loadCapture(name).entries()) {
-      const upgrade = name === "go_h2c_upgrade" && i < 2;
+    for (const [i, whole] of loadCapture(name).entries()) {
+      const { pieces, upgrade } = name === "go_h2c_upgrade" && i < 2
+        ? afterUpgrade(whole)
+        : { pieces: whole, upgrade: undefined };
       const truth = new Map<number, Set<string>>();
       for (const x of run(pieces, upgrade, () => 0.99)) {
         const set = new Set<string>();
@@ -65,6 +70,29 @@ function loadCases(): Case[] {
     }
   }
   return cases;
+}
+
+/**
+ * An upgrade capture from the byte after each side's HTTP/1 — the request, the 101's head
+ * — where the HTTP/1 parser hands the connection over, and the request it passes on.
+ */
+function afterUpgrade(whole: Piece[]): { pieces: Piece[]; upgrade: Http1Request | undefined } {
+  let upgrade: Http1Request | undefined;
+  const requests = new Http1Parser("request", {
+    onHead: (req) => {
+      upgrade = req;
+      requests.stopAfterMessage();
+    },
+    onMessage: () => {},
+  });
+  const framers = [requests, new Http1Parser("response", { onMessage: () => {} })] as const;
+  const pieces: Piece[] = [];
+  for (const p of whole) {
+    const framer = framers[p.side];
+    const used = framer.stopped ? 0 : framer.data(p.bytes, p.ns);
+    if (used < p.bytes.length) pieces.push({ ...p, bytes: p.bytes.subarray(used) });
+  }
+  return { pieces, upgrade };
 }
 
 const TOKENS: Uint8Array[] = [
@@ -115,7 +143,7 @@ function mutate(input: Uint8Array, rand: () => number): Uint8Array {
 /** Replays pieces, cut and gapped at random, into a connection; returns the exchanges. */
 function run(
   pieces: Piece[],
-  upgrade: boolean,
+  upgrade: Http1Request | undefined,
   rand: () => number,
   check?: (c: Conn) => void,
   midway = false,
@@ -127,11 +155,13 @@ function run(
     maxHeaderBlockBytes: 8192,
     tableLimit: 4096,
   };
-  const up = upgrade ? new H2cUpgrade(opts) : undefined;
-  const conn = up?.conn ?? new Http2Connection(opts);
-  const push = (s: 0 | 1, b: Uint8Array, t: bigint) =>
-    up ? up.push(s, b, t, 1) : conn.push(s, b, t, 1);
-  const gap = (s: 0 | 1, n: number, t: bigint) => up ? up.gap(s, n, t) : conn.gap(s, n, t);
+  const conn = new Http2Connection(opts);
+  if (upgrade !== undefined) {
+    conn.expectPreface(0);
+    conn.openUpgraded(upgradedMessage(upgrade), false);
+  }
+  const push = (s: 0 | 1, b: Uint8Array, t: bigint) => conn.push(s, b, t, 1);
+  const gap = (s: 0 | 1, n: number, t: bigint) => conn.gap(s, n, t);
   let t = 1n;
   if (midway) (gap(0, 0, t), gap(1, 0, t)); // joined mid-stream: the starts are unknown
   for (const p of pieces) {
@@ -146,8 +176,7 @@ function run(
     check?.(conn);
   }
   if (rand() < 0.5) conn.tick(t, 50n);
-  if (up) up.end();
-  else conn.end();
+  conn.end();
   return out;
 }
 

@@ -10,6 +10,10 @@
  * protocol that has said "no" to 8 openings drops out; when none is left the connection
  * is given up and the owner told, so the capture can stop sending its bytes.
  *
+ * Handing over: a parser that sees its connection switch protocols names the registry's
+ * protocol that continues it; that protocol's `resume` parser takes the parser's place
+ * with the bytes from the switch on (see `protocol.ts`).
+ *
  * @module
  */
 import type { Direction, SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
@@ -21,6 +25,7 @@ import {
 } from "../streams/reassembler.ts";
 import type {
   ConnectionParser,
+  HeldBytes,
   ParserConnection,
   Protocol,
   ProtocolCounters,
@@ -130,6 +135,7 @@ export class Connection {
       socket: undefined,
       counters: config.counters(undefined),
       env: config.env,
+      handOver: (name, carry, rest) => this.#handOver(name, carry, rest),
     };
     const n = config.protocols.length;
     this.#live = new Array<boolean>(n).fill(true);
@@ -377,21 +383,9 @@ export class Connection {
     monoNs: bigint,
     tid: number,
   ): void {
-    const elsewhere = this.#cfg.elsewhere?.(this.pid, protocol.family) ?? false;
-    const rpcOnly = elsewhere && protocol.carriesRpc === true &&
-      (this.#cfg.rpcFromBytes?.(this.pid) ?? false);
-    if (elsewhere && !rpcOnly) {
-      this.#giveUp();
-      return;
-    }
-    const view = this.#view;
-    view.role = clientDir === EGRESS ? "client" : "server";
-    view.rpcOnly = rpcOnly;
-    view.counters = this.#cfg.counters(protocol.family);
-    this.#state = "parsing";
-    this.#protocol = protocol;
-    const parser = protocol.open(view);
-    this.#parser = parser;
+    this.#view.role = clientDir === EGRESS ? "client" : "server";
+    const parser = this.#take(protocol, (view) => protocol.open(view));
+    if (parser === null) return;
     for (const d of [clientDir, clientDir === INGRESS ? EGRESS : INGRESS] as const) {
       const direction = DIRECTION[d];
       if (this.#lostStart[d]) parser.gap(direction, 0, monoNs, false);
@@ -405,6 +399,43 @@ export class Connection {
     }
     this.#sniffBuf = [null, null];
     this.#lostStart = [false, false];
+  }
+
+  /**
+   * `protocol` parses the connection from here (`open` makes its parser), unless the
+   * process's spans of its family come from elsewhere: then the connection is given up.
+   */
+  #take(
+    protocol: Protocol,
+    open: (view: ParserConnection) => ConnectionParser,
+  ): ConnectionParser | null {
+    const elsewhere = this.#cfg.elsewhere?.(this.pid, protocol.family) ?? false;
+    const rpcOnly = elsewhere && protocol.carriesRpc === true &&
+      (this.#cfg.rpcFromBytes?.(this.pid) ?? false);
+    if (elsewhere && !rpcOnly) {
+      this.#parser = null;
+      this.#giveUp();
+      return null;
+    }
+    const view = this.#view;
+    view.rpcOnly = rpcOnly;
+    view.counters = this.#cfg.counters(protocol.family);
+    this.#state = "parsing";
+    this.#protocol = protocol;
+    const parser = open(view);
+    this.#parser = parser;
+    return parser;
+  }
+
+  /** The parser says the connection continues as the protocol named `name`. */
+  #handOver(name: string, carry: unknown, rest: readonly HeldBytes[]): boolean {
+    const protocol = this.#cfg.protocols.find((p) => p.name === name);
+    const resume = protocol?.resume;
+    if (protocol === undefined || resume === undefined || this.#parser === null) return false;
+    const parser = this.#take(protocol, (view) => resume(view, carry));
+    if (parser === null) return true;
+    for (const h of rest) parser.data(h.direction, h.bytes, h.monoNs, h.tid);
+    return true;
   }
 }
 

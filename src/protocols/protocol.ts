@@ -12,6 +12,12 @@
  * given up (and the capture told to stop sending its bytes) only when every protocol has
  * said "no" often enough.
  *
+ * A connection may change protocol mid-way (HTTP/1.1's `Upgrade: h2c`): its parser, seeing
+ * the switch agreed, hands the connection over ({@linkcode ParserConnection.handOver}) to
+ * another protocol of the registry by name, which opens a parser from there
+ * ({@linkcode Protocol.resume}) with what the first passes on and each direction's bytes
+ * from where the new protocol begins. The skeleton knows no pair of protocols.
+ *
  * A multiplexed protocol (HTTP/2, gRPC over it) fits the same shape: its parser keeps as
  * many exchanges in flight as the connection carries and emits each when it ends. The
  * HTTP family's exchange record and semantic-convention mapping (`src/protocols/http/`)
@@ -75,6 +81,20 @@ export interface Protocol {
   readonly carriesRpc?: boolean;
   /** Opens the parser of one connection this protocol has claimed. */
   open(connection: ParserConnection): ConnectionParser;
+  /**
+   * Opens the parser of a connection another protocol began and hands over mid-way, with
+   * what that protocol passes on (`carry`: a shape the two agree on, e.g. the HTTP/1.1
+   * request that asked for an upgrade). Absent: it is only chosen by its opening bytes.
+   */
+  resume?(connection: ParserConnection, carry: unknown): ConnectionParser;
+}
+
+/** Bytes of one direction as a parser was given them, passed on at a hand-over. */
+export interface HeldBytes {
+  direction: Direction;
+  bytes: Uint8Array;
+  monoNs: bigint;
+  tid: number;
 }
 
 /**
@@ -137,6 +157,14 @@ export interface ParserConnection {
   readonly counters: ProtocolCounters;
   /** What every connection of the span stage shares. */
   readonly env: ProtocolEnv;
+  /**
+   * The connection continues as the registry's protocol named `protocol` (the old one has
+   * seen the switch agreed): its {@linkcode Protocol.resume} parser gets `carry`, then
+   * `rest` (each direction's bytes from where the new protocol begins, as far as they have
+   * come, in order), then every later byte. True: the caller is dropped (not ended) and
+   * must use no more bytes; false (no such protocol can resume): it carries on.
+   */
+  handOver(protocol: string, carry: unknown, rest: readonly HeldBytes[]): boolean;
 }
 
 /** Counters every protocol reports into (a family's counters extend them). */

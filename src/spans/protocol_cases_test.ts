@@ -21,6 +21,8 @@ interface ProtocolCase {
   connection?: number;
   /** The protocol that must claim it. */
   protocol: string;
+  /** The protocol it must be handed over to mid-way (an HTTP/1.1 Upgrade), if any. */
+  handedTo?: string;
   /** The server's port, as the socket would say. */
   port: number;
   /** Span name and response status (HTTP status code or database error code, "" for none). */
@@ -54,6 +56,26 @@ const CASES: ProtocolCase[] = [
     protocol: "http2",
     port: 8080,
     spans: [["POST", "405"]],
+    fewOpenings: true,
+  },
+  {
+    // curl --http2 on http:// to a Go h2c server: `Upgrade: h2c`, 101, then HTTP/2 with the
+    // request as stream 1; no span for the 101.
+    capture: "go_h2c_upgrade",
+    protocol: "http1",
+    handedTo: "http2",
+    port: 8080,
+    spans: [["GET", "200"]],
+    fewOpenings: true,
+  },
+  {
+    // nghttp -u: the upgraded stream 1, then a request of its own (stream 13) answered 404.
+    capture: "go_h2c_upgrade",
+    connection: 1,
+    protocol: "http1",
+    handedTo: "http2",
+    port: 8080,
+    spans: [["GET", "200"], ["GET", "404"]],
     fewOpenings: true,
   },
   {
@@ -198,6 +220,8 @@ function summary(spans: Span[]): [string, string][] {
 for (const c of CASES) {
   const label = `${c.capture}${c.connection ? `#${c.connection}` : ""}`;
   const own = PROTOCOLS.filter((p) => p.name === c.protocol);
+  // With the protocol it hands over to, if any.
+  const ownAndNext = PROTOCOLS.filter((p) => p.name === c.protocol || p.name === c.handedTo);
   const others = PROTOCOLS.filter((p) => p.name !== c.protocol);
 
   Deno.test(`protocol cases: ${label} is ${c.protocol}, registered once`, () => {
@@ -218,14 +242,20 @@ for (const c of CASES) {
           });
           assert.deepEqual(summary(spans), c.spans);
           assert.ok(spans.every((s) => s.kind === kind), "span kinds");
+          if (c.handedTo === "http2") {
+            const versions = spans.map((s) => s.attributes["network.protocol.version"]);
+            assert.deepEqual(versions, spans.map(() => "2"), "handed over: HTTP/2 spans");
+          }
           assert.deepEqual(givenUp, []);
           assert.equal(stats.parseErrors + stats.sql.parseErrors, 0);
         });
       }
     }
 
-    Deno.test(`protocol cases: ${label} (${traced}) by ${c.protocol} alone`, () => {
-      const { spans } = run(c, { traced, socketFirst: false, split: false, protocols: own });
+    const alone = c.handedTo === undefined ? "alone" : `and ${c.handedTo} alone`;
+    Deno.test(`protocol cases: ${label} (${traced}) by ${c.protocol} ${alone}`, () => {
+      const protocols = ownAndNext;
+      const { spans } = run(c, { traced, socketFirst: false, split: false, protocols });
       assert.deepEqual(summary(spans), c.spans);
     });
 

@@ -60,6 +60,14 @@ export class RequestLinks<R extends object, X> {
   }
 
   /**
+   * Takes span ids another parser fixed for the same request (one carried over a protocol
+   * hand-over), so that its head is not linked twice.
+   */
+  adopt(request: R, context: TraceContext): void {
+    this.#contexts.set(request, context);
+  }
+
+  /**
    * A request's head arrived: fixes its span ids. A client offers them under its
    * connection's addresses; a server takes those of the traced client on the other end.
    */

@@ -208,6 +208,20 @@ export class Http1Parser<K extends "request" | "response"> {
     this.#bufLen = 0;
   }
 
+  /**
+   * Stops after the message being read (a request asking to switch protocols: what follows
+   * it is the new protocol's if the answer is 101).
+   */
+  stopAfterMessage(): void {
+    this.#stopAfter = true;
+  }
+
+  /** Undoes {@linkcode stopAfterMessage} (the switch was refused): the next byte starts a message. */
+  resume(): void {
+    if (this.#state === S_STOPPED) this.#state = S_START;
+    this.#stopAfter = false;
+  }
+
   /** Forgets everything; the next byte starts a message. */
   reset(): void {
     this.#state = S_START;
@@ -216,8 +230,12 @@ export class Http1Parser<K extends "request" | "response"> {
     this.#stopAfter = false;
   }
 
-  /** Consumes contiguous bytes of the stream. `bytes` is not kept. */
-  data(bytes: Uint8Array, monoNs: bigint, tid = 0): void {
+  /**
+   * Consumes contiguous bytes of the stream. `bytes` is not kept. Returns how many were
+   * HTTP/1: all of them, or fewer when the stream stopped being HTTP/1 within them (after a
+   * 101's head, or a request told to stop after it).
+   */
+  data(bytes: Uint8Array, monoNs: bigint, tid = 0): number {
     const n = bytes.length;
     let i = 0;
     // A piece usually starts a call, and a call often starts a message: worth a look.
@@ -227,7 +245,7 @@ export class Http1Parser<K extends "request" | "response"> {
         case S_START: {
           let b = bytes[i]!;
           while (b === CR || b === LF) {
-            if (++i === n) return;
+            if (++i === n) return n;
             b = bytes[i]!;
           }
           if (!this.#plausibleFirstByte(b)) {
@@ -262,7 +280,7 @@ export class Http1Parser<K extends "request" | "response"> {
               break;
             }
           }
-          if (lf < 0) return;
+          if (lf < 0) return n;
           i = lf + 1;
           this.#atLineStart = true;
           break;
@@ -308,9 +326,10 @@ export class Http1Parser<K extends "request" | "response"> {
           break;
         }
         default: // S_STOPPED
-          return;
+          return i;
       }
     }
+    return n;
   }
 
   /**

@@ -7,6 +7,12 @@
  * (or writes responses) is the SERVER of the connection; one that writes requests (or
  * reads responses) is the CLIENT.
  *
+ * A request asking to upgrade to a protocol the registry parses (`upgrade.ts`: h2c) holds
+ * back what its client sends next until the answer: a 101 hands the connection over to
+ * that protocol from the byte after each side's HTTP/1 (the request, the 101's head), with
+ * no span for the 101 — the request's span is the new protocol's; any other answer lets
+ * the held bytes go on as HTTP/1.
+ *
  * @module
  */
 import type { Direction, SocketInfo } from "../../model/stream_chunk.ts";
@@ -14,8 +20,10 @@ import { Http1Parser, type Http1Request, type Http1Response, sniffHttp1 } from "
 import { type HttpExchangeContext, httpExchangeSpan } from "./semconv.ts";
 import { requestFields } from "../http/headers.ts";
 import { RequestLinks } from "../http/request_links.ts";
+import { type UpgradedRequest, upgradeProtocol } from "./upgrade.ts";
 import {
   type ConnectionParser,
+  type HeldBytes,
   newProtocolCounters,
   type ParserConnection,
   type ProtocolCounters,
@@ -70,6 +78,13 @@ export class Http1ConnectionParser implements ConnectionParser {
   #orphanDone = false;
   /** Span ids of requests, and exchanges waiting for the socket's addresses. */
   readonly #links: RequestLinks<Http1Request, { req: Http1Request; resp: Http1Response }>;
+  /** A request asking to switch to a protocol the registry parses, until its answer. */
+  #upgrade: { req: Http1Request; protocol: string } | undefined;
+  /** What its client sent after it, held until the answer says whose bytes they are. */
+  #afterUpgrade: HeldBytes[] = [];
+  #afterUpgradeBytes = 0;
+  /** The 101 that agreed: the connection is handed over once its head's bytes are used. */
+  #switching: { req: Http1Request; resp: Http1Response; protocol: string } | undefined;
 
   /** Opens the parser of `connection`, whose role is known. */
   constructor(connection: ParserConnection) {
@@ -108,7 +123,57 @@ export class Http1ConnectionParser implements ConnectionParser {
   }
 
   data(direction: Direction, bytes: Uint8Array, monoNs: bigint, tid: number): void {
-    this.#framer(direction).data(bytes, monoNs, tid);
+    const framer = this.#framer(direction);
+    const used = framer.data(bytes, monoNs, tid);
+    if (used === bytes.length && this.#switching === undefined) return;
+    const rest = { direction, bytes: bytes.subarray(used), monoNs, tid };
+    if (framer === this.#requests) {
+      if (this.#upgrade !== undefined && rest.bytes.length > 0) this.#hold(rest);
+    } else if (this.#switching !== undefined) this.#handOver(rest);
+  }
+
+  /** Holds client bytes after an upgrade request (bounded: the answer may never come). */
+  #hold(rest: HeldBytes): void {
+    this.#afterUpgradeBytes += rest.bytes.length;
+    if (this.#afterUpgradeBytes > MAX_AFTER_UPGRADE) {
+      this.#counters.parseErrors++;
+      this.#refuseUpgrade(); // given back to HTTP/1, which resynchronises over them
+      return;
+    }
+    this.#afterUpgrade.push({ ...rest, bytes: rest.bytes.slice() });
+  }
+
+  /** The switch is not happening: the held bytes are HTTP/1 after all. */
+  #refuseUpgrade(): void {
+    const held = this.#afterUpgrade;
+    this.#upgrade = undefined;
+    this.#afterUpgrade = [];
+    this.#afterUpgradeBytes = 0;
+    this.#requests.resume();
+    for (const h of held) this.#requests.data(h.bytes, h.monoNs, h.tid);
+  }
+
+  /**
+   * A 101 agreed and `rest` follows its head: the connection continues as the new
+   * protocol, which gets the request (its answer is the new protocol's) and the bytes
+   * after each side's HTTP/1. If no protocol can take it, the 101 is a span as before.
+   */
+  #handOver(rest: HeldBytes): void {
+    const { req, resp, protocol } = this.#switching!;
+    const held = this.#afterUpgrade;
+    this.#switching = undefined;
+    this.#upgrade = undefined;
+    this.#afterUpgrade = [];
+    this.#afterUpgradeBytes = 0;
+    // The request's body must have ended where HTTP/1 framed it, or the new protocol's
+    // first bytes are not known.
+    if (this.#requests.stopped) {
+      const carry: UpgradedRequest = { request: req, context: this.#links.context(req) };
+      this.#links.release(); // earlier exchanges waiting for the socket
+      if (rest.bytes.length > 0) held.push(rest);
+      if (this.#c.handOver(protocol, carry, held)) return;
+    }
+    this.#emit(req, resp);
   }
 
   gap(direction: Direction, size: number, monoNs: bigint, lost: boolean): void {
@@ -164,6 +229,10 @@ export class Http1ConnectionParser implements ConnectionParser {
     }
     const orphan = this.#orphan;
     if (orphan !== undefined && nowMonoNs - orphan.firstByteMonoNs > timeout) this.#dropOrphan();
+    const upgrade = this.#upgrade?.req;
+    if (upgrade !== undefined && nowMonoNs - upgrade.firstByteMonoNs > timeout) {
+      this.#refuseUpgrade(); // never answered: its client's bytes are not held forever
+    }
     this.#links.tick(nowMonoNs);
   }
 
@@ -205,6 +274,11 @@ export class Http1ConnectionParser implements ConnectionParser {
       this.#dropOrphan();
     }
     this.#link(req);
+    const protocol = this.#upgrade === undefined ? upgradeProtocol(req.headers) : undefined;
+    if (protocol !== undefined) {
+      this.#upgrade = { req, protocol };
+      this.#requests.stopAfterMessage(); // what follows may be the new protocol's
+    }
     if (this.#pending.length >= this.#c.env.limits.maxPipelined) {
       this.#pending.shift();
       this.#counters.requestsDropped++;
@@ -218,6 +292,7 @@ export class Http1ConnectionParser implements ConnectionParser {
     if (req !== undefined && req.firstByteMonoNs <= resp.firstByteMonoNs) {
       this.#pending.shift();
       this.#inflight = req;
+      if (req === this.#upgrade?.req && resp.status !== 101) this.#refuseUpgrade();
       return;
     }
     this.#inflight = undefined;
@@ -229,7 +304,11 @@ export class Http1ConnectionParser implements ConnectionParser {
   #responseDone(resp: Http1Response): void {
     const req = this.#inflight;
     this.#inflight = undefined;
-    if (req !== undefined) this.#emit(req, resp);
+    if (req !== undefined && req === this.#upgrade?.req && resp.status === 101) {
+      // The server's pick, or (a 101 without Upgrade) what the request offered.
+      const protocol = upgradeProtocol(resp.headers) ?? this.#upgrade.protocol;
+      this.#switching = { req, resp, protocol }; // handed over once the head's bytes are used
+    } else if (req !== undefined) this.#emit(req, resp);
     else if (resp === this.#orphan) this.#orphanDone = true;
   }
 
@@ -266,6 +345,9 @@ export class Http1ConnectionParser implements ConnectionParser {
     c.env.onSpan(span);
   }
 }
+
+/** Most client bytes held after an upgrade request while its answer has not come. */
+const MAX_AFTER_UPGRADE = 65536;
 
 /** What both ends of a connection see of a request: its method and target. */
 function requestLine(req: Http1Request): string {

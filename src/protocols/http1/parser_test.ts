@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import type { Http1ConnectionParser } from "./parser.ts";
 import { http1 } from "./protocol.ts";
+import { http2 } from "../http2/protocol.ts";
+import type { Protocol } from "../protocol.ts";
 import { testConnection, type TestConnectionOptions } from "../_test_connection.ts";
 import { countingIds, label, Wire } from "../_test_wire.ts";
 
-function setup(overrides: TestConnectionOptions = {}) {
-  const { conn, spans, counters } = testConnection([http1], { ids: countingIds(), ...overrides });
+function setup(overrides: TestConnectionOptions = {}, protocols: readonly Protocol[] = [http1]) {
+  const { conn, spans, counters } = testConnection(protocols, { ids: countingIds(), ...overrides });
   const wire = new Wire();
   return { conn, spans, counters, wire };
 }
@@ -128,4 +130,58 @@ Deno.test("exchange: first bytes that contradict the role mean the key was reuse
   );
   assert.deepEqual(spans.map((s) => [label(s), s.kind]), [["GET /new", "CLIENT"]]);
   assert.equal(counters.connectionResets, 1); // ingress at pos 0 is not a second reset
+});
+
+// An `Upgrade: h2c` conversation, constructed: the request, the 101 followed at once by
+// the server's SETTINGS and stream 1's response (HEADERS :status 200, END_STREAM), and the
+// client's preface and SETTINGS after the request.
+const UPGRADE_REQUEST =
+  "GET /up HTTP/1.1\r\nHost: h:8080\r\nConnection: Upgrade, HTTP2-Settings\r\n" +
+  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n";
+const SETTINGS = "\0\0\0\x04\0\0\0\0\0";
+const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SETTINGS;
+const SWITCHED = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n" +
+  SETTINGS + "\0\0\x01\x01\x05\0\0\0\x01\x88";
+
+Deno.test("upgrade: h2c agreed hands the connection to HTTP/2, the request as stream 1", () => {
+  for (const split of [undefined, 7]) {
+    const { conn, spans, wire } = setup({}, [http1, http2]);
+    const push = (dir: "ingress" | "egress", text: string, t: bigint) =>
+      wire.call(dir, text, t, { chunkSize: split }).forEach((c) => conn.push(c));
+    push("ingress", UPGRADE_REQUEST + PREFACE, 1n); // the preface in the request's records
+    push("egress", SWITCHED, 2n);
+    assert.equal(conn.protocol, "http2");
+    assert.deepEqual(
+      spans.map((s) => [
+        label(s),
+        s.kind,
+        s.attributes["http.response.status_code"],
+        s.attributes["network.protocol.version"],
+      ]),
+      [["GET /up", "SERVER", 200, "2"]],
+    );
+  }
+});
+
+Deno.test("upgrade: h2c refused, what the client sent meanwhile is HTTP/1 after all", () => {
+  const { conn, spans, wire } = setup();
+  const push = (dir: "ingress" | "egress", text: string, t: bigint) =>
+    wire.call(dir, text, t).forEach((c) => conn.push(c));
+  push("ingress", UPGRADE_REQUEST, 1n);
+  push("ingress", "GET /next HTTP/1.1\r\nHost: h\r\n\r\n", 2n);
+  push("egress", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 3n);
+  push("egress", "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 4n);
+  assert.equal(conn.protocol, "http1");
+  assert.deepEqual(
+    spans.map((s) => [label(s), s.attributes["http.response.status_code"]]),
+    [["GET /up", 200], ["GET /next", 404]],
+  );
+});
+
+Deno.test("upgrade: h2c agreed with no HTTP/2 in the registry leaves the 101 as today", () => {
+  const { conn, spans, wire } = setup();
+  wire.call("ingress", UPGRADE_REQUEST + PREFACE, 1n).forEach((c) => conn.push(c));
+  wire.call("egress", SWITCHED, 2n).forEach((c) => conn.push(c));
+  assert.equal(conn.protocol, "http1");
+  assert.deepEqual(spans.map((s) => s.attributes["http.response.status_code"]), [101]);
 });

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { loadCapture, type Piece, replay } from "./_testdata.ts";
 import { field, Http2Connection, type Http2Exchange } from "./connection.ts";
-import { H2cUpgrade } from "./upgrade.ts";
 
 const summary = (x: Http2Exchange) => ({
   stream: x.streamId,
@@ -271,32 +270,4 @@ Deno.test("grpc-go client and server: unary, unary with NOT_FOUND (trailers-only
       received: 4,
     },
   ]);
-});
-
-Deno.test("h2c upgrade: curl and nghttp through Upgrade: h2c to Go, prior knowledge declined", () => {
-  const conns = loadCapture("go_h2c_upgrade");
-  const want = [
-    [{ stream: 1, method: "GET", path: "/hello", status: "200", requestBody: 0, responseBody: 20 }],
-    [
-      { stream: 1, method: "GET", path: "/hello", status: "200", requestBody: 0, responseBody: 20 },
-      { stream: 13, method: "GET", path: "/nope", status: "404", requestBody: 0, responseBody: 19 },
-    ],
-  ];
-  for (const [i, pieces] of conns.slice(0, 2).entries()) {
-    const out: Http2Exchange[] = [];
-    const u = new H2cUpgrade({ onExchange: (x) => out.push(x) });
-    for (const p of pieces) u.push(p.side, p.bytes, p.ns, 1);
-    u.end();
-    assert.equal(u.state, "h2");
-    assert.deepEqual(out.map(summary), want[i]);
-    assert.equal(
-      field(out[0]!.request.headers!.fields, ":authority")?.startsWith("127.0.0.1:"),
-      true,
-    );
-  }
-  // The third connection is prior knowledge: not an upgrade (and plain HTTP/2 replays it).
-  const u = new H2cUpgrade({ onExchange: () => {} });
-  for (const p of conns[2]!) u.push(p.side, p.bytes, p.ns, 1);
-  assert.equal(u.state, "declined");
-  assert.deepEqual(replay(conns[2]!).exchanges.map(summary), [want[0]![0]]);
 });

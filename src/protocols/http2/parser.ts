@@ -1,5 +1,6 @@
 /**
- * The HTTP/2 parser of one connection (prior-knowledge h2c, or h2 over TLS): the traced
+ * The HTTP/2 parser of one connection (prior-knowledge h2c, h2 over TLS, or h2c handed over
+ * by HTTP/1 after `Upgrade: h2c`, its request as stream 1): the traced
  * process's role says which direction is the client's; streams are followed by
  * `connection.ts` and each finished one becomes a span (`exchange.ts`). Trace context is
  * fixed when a request's headers arrive, as for HTTP/1: a server continues a `traceparent`
@@ -23,6 +24,8 @@ import {
   type Side,
 } from "./connection.ts";
 import { http2Span, requestRecord } from "./exchange.ts";
+import type { UpgradedRequest } from "../http1/upgrade.ts";
+import { upgradedMessage } from "./upgrade.ts";
 
 /**
  * One connection's HTTP/2 parser.
@@ -44,7 +47,12 @@ export class Http2ConnectionParser implements ConnectionParser {
   #dropped = 0;
   #lostBlocks = 0;
 
-  constructor(connection: ParserConnection) {
+  /**
+   * Opens the parser of `connection`, whose role is known; `upgraded`: HTTP/1 handed it
+   * over after this request's `Upgrade: h2c` was agreed, and the client's bytes begin with
+   * the preface.
+   */
+  constructor(connection: ParserConnection, upgraded?: UpgradedRequest) {
     this.#c = connection;
     this.#counters = connection.counters as HttpCounters;
     this.#server = connection.role === "server";
@@ -56,6 +64,13 @@ export class Http2ConnectionParser implements ConnectionParser {
       onRequest: (_id, m) => this.#link(m),
       onExchange: (x) => this.#done(x),
     });
+    if (upgraded !== undefined) {
+      const m = upgradedMessage(upgraded.request);
+      this.#h2.expectPreface(0);
+      this.#h2.openUpgraded(m, isGrpc(m.headers));
+      if (upgraded.context !== undefined) this.#links.adopt(m, upgraded.context);
+      else this.#link(m);
+    }
   }
 
   /** Side 0 is the client's bytes: what a server reads, what a client writes. */

@@ -5,14 +5,15 @@
  * static table, open a direction; `parser.ts` follows the streams.
  *
  * Prior-knowledge h2c on plain sockets and h2 over TLS (ALPN) both open with the preface.
- * The `Upgrade: h2c` path opens as HTTP/1.1 and is claimed by HTTP/1, whose parser stops
- * at the 101; `upgrade.ts` can follow it, but the registry has no hand-over yet.
+ * The `Upgrade: h2c` path opens as HTTP/1.1 and is claimed by HTTP/1, which hands the
+ * connection over at the 101 (`resume`, with the request that becomes stream 1).
  *
  * @module
  */
 import type { Protocol, SniffVerdict } from "../protocol.ts";
 import { FrameType, plausible, PREFACE, readHeader } from "./frames.ts";
 import { Http2ConnectionParser } from "./parser.ts";
+import { isUpgradedRequest } from "../http1/upgrade.ts";
 
 /**
  * Judges a direction's opening bytes.
@@ -76,4 +77,6 @@ export const http2: Protocol = {
   carriesRpc: true,
   sniff: (bytes) => sniffHttp2(bytes),
   open: (connection) => new Http2ConnectionParser(connection),
+  resume: (connection, carry) =>
+    new Http2ConnectionParser(connection, isUpgradedRequest(carry) ? carry : undefined),
 };
