@@ -1,11 +1,13 @@
 // HTTP/2 from real processes under real probes: Debian's nginx with `http2` on TLS (its
 // OpenSSL plaintext) and on a plain socket (prior-knowledge h2c, its socket syscalls),
-// clients curl and nghttp multiplexing several requests on one connection.
+// clients curl and nghttp multiplexing several requests on one connection; curl's
+// `Upgrade: h2c` (HTTP/1 handing its connection to HTTP/2) against Go's x/net h2c.
 import assert from "node:assert/strict";
 import { curl, type JsonSpan, startAgent } from "./agent.ts";
 import { startNginx } from "./targets/nginx.ts";
 import { makeCert } from "./targets/certs.ts";
 import { startNodeServer } from "./targets/targets.ts";
+import { buildGrpcFixture, startGrpcFixture } from "./targets/grpc_fixture.ts";
 
 const SITE = { "index.html": "<h1>hi</h1>\n", "big.bin": 300_000 };
 
@@ -200,5 +202,44 @@ Deno.test("HTTP/2: Node.js h2c on a plain socket, nghttp multiplexing two reques
   assert.deepEqual(
     spans.map((s) => s.attributes["url.query"]).sort(),
     urls.map((_, i) => `n=${i}`).sort(),
+  );
+});
+
+Deno.test("HTTP/2: curl --http2 on http:// upgrades to h2c (Go's x/net h2c), traced curl: stream 1 and the next, no 101", async () => {
+  // Go's server makes its spans from its own probes; the traced side here is curl, whose
+  // plain socket carries the upgrade. curl reads its URLs from stdin (`-K -`) and so opens
+  // the connection only once the agent is attached: the upgrade request is seen.
+  const binary = await buildGrpcFixture("go1.26.8", { stripped: true });
+  await using server = await startGrpcFixture(binary, "h2c");
+  const base = `http://127.0.0.1:${server.port}`;
+  const client = new Deno.Command("curl", {
+    args: ["-s", "--http2", "-K", "-", "-w", "%{http_version} %{http_code}\\n"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  await using agent = await startAgent(["--pid", String(client.pid)]);
+  const config = ["hello", "nope"].map((p) => `url = "${base}/${p}"\noutput = /dev/null\n`);
+  const w = client.stdin.getWriter();
+  await w.write(new TextEncoder().encode(config.join("")));
+  await w.close();
+  const out = await client.output();
+  assert.equal(new TextDecoder().decode(out.stdout), "2 200\n2 404\n", "curl upgraded");
+  await agent.waitForSpans((s) => s.attributes["url.path"] === "/nope", 1);
+  await agent.stop();
+  assert.deepEqual(
+    agent.spans.map((s) => [
+      s.name,
+      s.kind,
+      s.attributes["url.path"],
+      s.attributes["http.response.status_code"],
+      s.attributes["http.response.body.size"],
+      s.attributes["network.protocol.version"],
+      s.attributes["server.port"],
+    ]),
+    [
+      ["GET", "CLIENT", "/hello", 200, 20, "2", server.port],
+      ["GET", "CLIENT", "/nope", 404, 19, "2", server.port],
+    ],
   );
 });
