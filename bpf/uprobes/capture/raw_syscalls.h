@@ -77,11 +77,7 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
 	if (nr == NR_CLOSE)
 		return on_close_enter(regs->di);
 	struct sock_call c = {};
-	if (io_call_by_nr(nr, regs, NULL, &c)) {
-		__u32 tid = bpf_get_current_pid_tgid();
-		bpf_map_update_elem(&sock_calls, &tid, &c, BPF_ANY);
-	}
-	return 0;
+	return io_call_by_nr(nr, regs, NULL, &c) ? hold_call(&c) : 0;
 }
 
 SEC("tp_btf/sys_exit")

@@ -211,15 +211,19 @@ static __always_inline bool io_call(int fd, struct sock *known, __u64 buf, __u32
 	return true;
 }
 
+/* A syscall hook's entry: keeps the call's facts for its exit, on this thread. */
+static __always_inline int hold_call(struct sock_call *c)
+{
+	__u32 tid = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&sock_calls, &tid, c, BPF_ANY);
+	return 0;
+}
+
 /* Entry of a read or write syscall: note its arguments for the exit, on TCP sockets. */
 static __always_inline int on_io_enter(int fd, __u64 buf, __u32 iovcnt, __u8 dir, bool no_data)
 {
 	struct sock_call c = {};
-	if (io_call(fd, NULL, buf, iovcnt, dir, no_data, &c)) {
-		__u32 tid = bpf_get_current_pid_tgid();
-		bpf_map_update_elem(&sock_calls, &tid, &c, BPF_ANY);
-	}
-	return 0;
+	return io_call(fd, NULL, buf, iovcnt, dir, no_data, &c) ? hold_call(&c) : 0;
 }
 
 /* A TLS record header: content type 20–23, version 3.x. */
@@ -303,11 +307,7 @@ static __always_inline bool msg_call(int fd, struct sock *known, __u64 msg, __u8
 static __always_inline int on_msg_enter(int fd, __u64 msg, __u8 dir)
 {
 	struct sock_call c = {};
-	if (msg_call(fd, NULL, msg, dir, &c)) {
-		__u32 tid = bpf_get_current_pid_tgid();
-		bpf_map_update_elem(&sock_calls, &tid, &c, BPF_ANY);
-	}
-	return 0;
+	return msg_call(fd, NULL, msg, dir, &c) ? hold_call(&c) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
