@@ -1,11 +1,14 @@
-// Same-host links over HTTP/2: the Go fixture serves HTTPS (h2 by ALPN) and its handlers
-// call its own backend listener over HTTP/2 — concurrent requests multiplexed as streams
-// on one connection. Each backend span is the child of the client span that sent its
-// stream (never a neighbour's), in one trace, its parent found by "peer".
+// Same-host links over HTTP/2. The Go fixture serves HTTPS (h2 by ALPN) and its handlers
+// call its own backend listener over HTTP/2 — concurrent requests multiplexed as streams on
+// one connection: each backend span is the child of the client span that sent its stream
+// (never a neighbour's), in one trace, its parent found by "peer". Also POSTs (net/http
+// copies such a request before it is sent) to its backend and to a Node.js http2 server, and
+// a traced curl --http2 calling a Go HTTP/2 server.
 import assert from "node:assert/strict";
 import { type JsonSpan, startAgent } from "./agent.ts";
 import { buildGoServer, startGoServer } from "./targets/go/build.ts";
 import { makeCert } from "./targets/certs.ts";
+import { startNodeServer } from "./targets/targets.ts";
 
 const METHOD = "upspan.parent.method";
 const N = 24;
@@ -97,3 +100,110 @@ for (
     }
   });
 }
+
+Deno.test("go HTTP/2 client: POSTs (a request net/http copies to rewind its body) to its own backend and to a Node.js http2 server, each server span the child of its client span", async () => {
+  const built = await buildGoServer("go1.26.8", {});
+  if (!built.ok) throw new Error(built.error);
+  const dir = await Deno.makeTempDir({ prefix: "upspan-goh2link-" });
+  const tls = await makeCert(dir);
+  const go = await startGoServer(built.path, { tls });
+  await using node = await startNodeServer({ ...tls, http2: true });
+  try {
+    await using agent = await startAgent(["--pid", String(go.pid), "--pid", String(node.pid)]);
+    // The backend serves GET only: its 405 is a served request all the same.
+    const targets: [string, string][] = [
+      [`https://127.0.0.1:${go.backendPort}/backend/post`, "405 "],
+      [`https://127.0.0.1:${node.port}/echo`, "200 "],
+    ];
+    for (const [url, status] of targets) {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-s",
+          "--http2",
+          "--cacert",
+          tls.cert,
+          `https://127.0.0.1:${go.port}/call?n=3&post=1&url=${encodeURIComponent(url)}`,
+        ],
+        stdout: "piped",
+      }).output();
+      const body = new TextDecoder().decode(out.stdout);
+      assert.equal(body.split("\n").filter((l) => l.startsWith(status)).length, 3, body);
+    }
+    const isInner = (s: JsonSpan) =>
+      s.kind === "SERVER" && ["/backend/post", "/echo"].includes(String(s.attributes["url.path"]));
+    await agent.waitForSpans(isInner, 6);
+    await agent.waitForSpans(
+      (s) => s.kind === "CLIENT" && s.attributes["url.full"] !== undefined,
+      6,
+    );
+    await new Promise((r) => setTimeout(r, 300)); // anything late would have come by now
+    await agent.stop();
+    const all = agent.spans;
+    const clients = all.filter((s) =>
+      s.kind === "CLIENT" && s.resource["process.pid"] === go.pid &&
+      s.attributes["url.full"] !== undefined
+    );
+    assert.equal(clients.length, 6, "one client span per call");
+    for (const path of ["/backend/post", "/echo"]) {
+      const inner = all.filter((s) => isInner(s) && s.attributes["url.path"] === path);
+      assert.equal(inner.length, 3, `${path}: one server span per call`);
+      for (const s of inner) {
+        const parent = clients.find((c) => c.spanId === s.parentSpanId);
+        assert.ok(parent !== undefined, `${path}: parent is a Go client span`);
+        assert.equal(s.traceId, parent.traceId);
+        assert.equal(s.attributes["network.protocol.version"], "2");
+        assert.equal(s.attributes[METHOD], "peer");
+        assert.ok(String(parent.attributes["url.full"]).endsWith(path));
+      }
+      assert.equal(new Set(inner.map((s) => s.parentSpanId)).size, 3, `${path}: three parents`);
+    }
+  } finally {
+    await go.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("go HTTP/2 server called by a traced curl --http2 (OpenSSL): each Go server span the child of curl's client span", async () => {
+  const built = await buildGoServer("go1.26.8", { stripped: true });
+  if (!built.ok) throw new Error(built.error);
+  const dir = await Deno.makeTempDir({ prefix: "upspan-goh2link-" });
+  const tls = await makeCert(dir);
+  const go = await startGoServer(built.path, { tls });
+  // curl starts first (the agent needs its pid), paced so most requests come after attach.
+  const urls = Array.from(
+    { length: 16 },
+    (_, i) => `https://127.0.0.1:${go.backendPort}/backend/${200 + i}`,
+  );
+  const curl = new Deno.Command("curl", {
+    args: ["-s", "--http2", "--cacert", tls.cert, "--rate", "6/s", "-o", "/dev/null", ...urls],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await using agent = await startAgent(["--pid", String(curl.pid), "--pid", String(go.pid)]);
+    assert.equal((await curl.status).code, 0);
+    await agent.waitForSpans((s) => s.kind === "SERVER", 4);
+    await new Promise((r) => setTimeout(r, 300)); // anything late would have come by now
+    await agent.stop();
+    const clients = new Map(
+      agent.spans.filter((s) => s.kind === "CLIENT" && s.resource["process.pid"] === curl.pid)
+        .map((s) => [s.attributes["url.path"], s]),
+    );
+    let linked = 0;
+    for (const s of agent.spans.filter((s) => s.kind === "SERVER")) {
+      assert.equal(s.resource["process.pid"], go.pid);
+      assert.equal(s.attributes["network.protocol.version"], "2");
+      const caller = clients.get(s.attributes["url.path"]);
+      if (caller === undefined) continue; // sent before the agent saw curl
+      assert.equal(s.traceId, caller.traceId, `${s.attributes["url.path"]}: one trace`);
+      assert.equal(s.parentSpanId, caller.spanId);
+      assert.equal(s.attributes[METHOD], "peer");
+      linked++;
+    }
+    assert.ok(linked >= 4, `Go server spans linked to curl's: ${linked}`);
+  } finally {
+    await curl.status;
+    await go.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
