@@ -169,13 +169,14 @@ Deno.test("go HTTP/2 server called by a traced curl --http2 (OpenSSL): each Go s
   const dir = await Deno.makeTempDir({ prefix: "upspan-goh2link-" });
   const tls = await makeCert(dir);
   const go = await startGoServer(built.path, { tls });
-  // curl starts first (the agent needs its pid), paced so most requests come after attach.
+  // curl starts first (the agent needs its pid), paced (6 s) so most requests come after the
+  // agent is attached even on a loaded machine.
   const urls = Array.from(
-    { length: 16 },
+    { length: 30 },
     (_, i) => `https://127.0.0.1:${go.backendPort}/backend/${200 + i}`,
   );
   const curl = new Deno.Command("curl", {
-    args: ["-s", "--http2", "--cacert", tls.cert, "--rate", "6/s", "-o", "/dev/null", ...urls],
+    args: ["-s", "--http2", "--cacert", tls.cert, "--rate", "5/s", "-o", "/dev/null", ...urls],
     stdout: "null",
     stderr: "null",
   }).spawn();
