@@ -177,7 +177,13 @@ export class Http1ConnectionParser implements ConnectionParser {
   }
 
   gap(direction: Direction, size: number, monoNs: bigint, lost: boolean): void {
-    this.#framer(direction).gap(size, monoNs, lost);
+    const framer = this.#framer(direction);
+    // A hole in what an upgrade request's client sent next: the new protocol could not be
+    // followed from it, so the switch is not followed (the 101 is a span, as for websocket).
+    if (framer === this.#requests && this.#upgrade !== undefined && framer.stopped) {
+      this.#refuseUpgrade();
+    }
+    framer.gap(size, monoNs, lost);
   }
 
   /** Links the requests seen before the socket and lets waiting exchanges go. */

@@ -185,3 +185,14 @@ Deno.test("upgrade: h2c agreed with no HTTP/2 in the registry leaves the 101 as 
   assert.equal(conn.protocol, "http1");
   assert.deepEqual(spans.map((s) => s.attributes["http.response.status_code"]), [101]);
 });
+
+Deno.test("upgrade: a hole in what the client sent after the request: the switch is not followed", () => {
+  const { conn, spans, wire } = setup({ requestTimeoutNs: 10_000_000_000n }, [http1, http2]);
+  wire.call("ingress", UPGRADE_REQUEST, 1n).forEach((c) => conn.push(c));
+  wire.lose("ingress", 24); // the preface never seen
+  wire.call("ingress", SETTINGS, 2n).forEach((c) => conn.push(c));
+  conn.tick(200_000_000n); // the hole is declared lost before the answer
+  wire.call("egress", SWITCHED, 3n).forEach((c) => conn.push(c));
+  assert.equal(conn.protocol, "http1");
+  assert.deepEqual(spans.map((s) => s.attributes["http.response.status_code"]), [101]);
+});
