@@ -6,7 +6,7 @@
 // a traced curl --http2 calling a Go HTTP/2 server.
 import assert from "node:assert/strict";
 import { type JsonSpan, startAgent } from "./agent.ts";
-import { buildGoServer, startGoServer } from "./targets/go/build.ts";
+import { buildGoServer, GO_MATRIX_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
 import { makeCert } from "./targets/certs.ts";
 import { startNodeServer } from "./targets/targets.ts";
 
@@ -19,12 +19,18 @@ function one(spans: JsonSpan[], pred: (s: JsonSpan) => boolean, what: string): J
   return found[0]!;
 }
 
-for (
-  const { toolchain, stripped } of [
+// CI runs a representative pair; UPSPAN_GO_MATRIX=full (`deno task go:matrix:h2`) every
+// supported minor version's latest patch release (and go1.26.8), stripped and not.
+const BUILDS = Deno.env.get("UPSPAN_GO_MATRIX") === "full"
+  ? ["go1.19.13", "go1.20.14", ...GO_MATRIX_TOOLCHAINS].flatMap((toolchain) =>
+    [false, true].map((stripped) => ({ toolchain, stripped }))
+  )
+  : [
     { toolchain: "go1.22.12", stripped: true },
     { toolchain: "go1.26.8", stripped: false },
-  ]
-) {
+  ];
+
+for (const { toolchain, stripped } of BUILDS) {
   Deno.test(`go ${toolchain}${stripped ? " stripped" : ""}: HTTP/2 calls to itself, ${N} at once multiplexed: each backend span the child of its own client span`, async () => {
     const built = await buildGoServer(toolchain, { stripped });
     if (!built.ok) throw new Error(built.error);
