@@ -37,6 +37,11 @@ export interface Instrumented<L = unknown> {
   rpcFromBytes?: boolean;
   /** Its probes see the process's SQL statements: the wire parsers must not add spans. */
   ownsSql?: boolean;
+  /**
+   * Instead of `ownsSql`: its probes say which sockets are theirs (libpq's), so the wire
+   * parsers leave those alone and parse the process's other database connections.
+   */
+  sqlByConnection?: boolean;
   /** What was found and probed (sites, offsets, libraries), when attached. */
   location?: L;
 }

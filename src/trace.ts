@@ -240,6 +240,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         threads,
         peers,
         sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
+        sqlByConnection: (pid) => traced?.sqlByConnection(pid) ?? false,
         httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
         rpcFromBytes: (pid) => traced?.rpcFromBytes(pid) ?? false,
       },
@@ -281,6 +282,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         toUnixNano,
         resource,
         parentOf: (pid, tid, monoNs) => threads.parentOf(pid, tid, monoNs),
+        onConnection: (pid, conn) => capture.builder?.libraryConnection(pid, conn),
       }),
     ]
     : [];
@@ -437,6 +439,9 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       const wait = Math.max(0, Math.min(POLL_MS, deadline - performance.now()));
       const busy = capture.consume(BATCH) === BATCH;
       for (const i of instrumentations) i.consume();
+      // Libraries' events written before the capture's bytes were read have been read too:
+      // a held wire span whose connection a library named now is a duplicate.
+      builder?.releaseHeld();
       if (busy) await delay(0);
       else if (capture.pending === 0) await capture.wait(wait);
       else await delay(wait);

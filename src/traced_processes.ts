@@ -66,6 +66,8 @@ interface Traced {
   tls: boolean;
   /** A library probe gives its SQL spans: the wire parsers leave its connections alone. */
   sqlByLibrary: boolean;
+  /** A library probe says which of its sockets are its own (libpq): see `sqlByConnection`. */
+  sqlByConnection: boolean;
   /** Its own probes give its HTTP spans (Go's net/http): its TLS plaintext makes none. */
   httpByProbes: boolean;
   /** Except gRPC calls its probes do not see (grpc-go), which its bytes still give. */
@@ -124,6 +126,11 @@ export class TracedProcesses {
   /** Whether a process's SQL spans come from a client library's probes. */
   sqlByLibrary(pid: number): boolean {
     return this.#procs.get(pid)?.sqlByLibrary ?? false;
+  }
+
+  /** Whether a process's library probes name the connections whose SQL spans they give. */
+  sqlByConnection(pid: number): boolean {
+    return this.#procs.get(pid)?.sqlByConnection ?? false;
   }
 
   /** Traced processes in which no OpenSSL was found (yet): it may be loaded later. */
@@ -208,6 +215,7 @@ export class TracedProcesses {
       const found = await inst.add(r.process, this.#opts.pin).catch(() => undefined);
       if (!found?.attached) continue;
       if (found.ownsSql) p.sqlByLibrary = true;
+      if (found.sqlByConnection) p.sqlByConnection = true;
       if (found.note && !p.notes.has(found.note)) {
         p.notes.add(found.note);
         this.#opts.log(`${found.note} (loaded after start)`);
@@ -355,6 +363,7 @@ export class TracedProcesses {
   async #enter(info: ProcessInfo, tls: boolean, say: boolean): Promise<void> {
     let flags = this.#opts.flags;
     let sqlByLibrary = false;
+    let sqlByConnection = false;
     let httpByProbes = false;
     let rpcFromBytes = false;
     const notes = new Set<string>();
@@ -377,12 +386,14 @@ export class TracedProcesses {
         rpcFromBytes ||= r.rpcFromBytes === true;
       }
       if (r.ownsSql) sqlByLibrary = true;
+      if (r.sqlByConnection) sqlByConnection = true;
     }
     this.#procs.set(info.pid, {
       info,
       resource: processResource(info),
       tls,
       sqlByLibrary,
+      sqlByConnection,
       httpByProbes,
       rpcFromBytes,
       notes,

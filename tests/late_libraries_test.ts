@@ -42,3 +42,44 @@ Deno.test({
     assert.equal(agent.spans.filter(selects).length, COUNT);
   },
 });
+
+for (const tls of [false, true]) {
+  Deno.test({
+    name: `${tls ? "libpq over TLS" : "psycopg2"} and pg8000 in one process: ` +
+      "libpq's spans for one, wire spans for the other",
+    ignore: !havePostgres(),
+    fn: async () => {
+      await using pg = await startPostgres({ tls });
+      await using app = await startServer(await pythonEnv(), [
+        SCRIPT,
+        tls ? "both-tls" : "both",
+        String(pg.port),
+        String(COUNT),
+      ]);
+      await using agent = await startAgent(["--pid", String(app.pid)]);
+      Deno.kill(app.pid, "SIGUSR1");
+      await said(agent, /libpq in .* \(loaded after start\)/);
+      // Over TLS, libpq's plaintext is seen too (the system's OpenSSL, Python's as well).
+      if (tls) await said(agent, /OpenSSL loaded/);
+      Deno.kill(app.pid, "SIGUSR2");
+      // psycopg2 interpolates its parameter; pg8000 sends `$1` with the value apart.
+      const byLibpq = (s: JsonSpan) => s.attributes["db.query.text"] === "SELECT ? + ?";
+      const byWire = (s: JsonSpan) => s.attributes["db.query.text"] === "SELECT $1 * ?";
+      await agent.waitForSpans(byLibpq, COUNT);
+      await agent.waitForSpans(byWire, COUNT);
+      assert.equal(await agent.stop("SIGTERM"), 0);
+      const libpq = agent.spans.filter(byLibpq), wire = agent.spans.filter(byWire);
+      // Each statement once, by the probe that saw it: libpq's connection is left to libpq.
+      assert.equal(libpq.length, COUNT);
+      assert.equal(wire.length, COUNT);
+      assert.ok(libpq.every((s) => s.attributes["db.client.library"] === "libpq"));
+      assert.ok(wire.every((s) => s.attributes["db.client.library"] === undefined));
+      // Both name the server and the database, the libpq spans from the PGconn.
+      for (const s of [...libpq, ...wire]) {
+        assert.equal(s.attributes["server.address"], "127.0.0.1");
+        assert.equal(s.attributes["server.port"], pg.port);
+        assert.equal(s.attributes["db.namespace"], "postgres");
+      }
+    },
+  });
+}

@@ -162,6 +162,8 @@ static __always_inline struct sql_event *new_event(__u32 kind, __u8 lib, __u8 op
 	e->db[0] = 0;
 	e->family = 0;
 	e->peer_port = 0;
+	e->sock = 0;
+	e->ssl = 0;
 	return e;
 }
 
@@ -243,6 +245,8 @@ static __always_inline void pq_server(struct sql_event *e, struct sqllib_proc *p
 	    bpf_probe_read_user(&db, sizeof(db), (void *)(conn + p->pg_db_name)) == 0 && db &&
 	    bpf_probe_read_user_str(e->db, SQL_NAME_BYTES, (void *)db) < 0)
 		e->db[0] = 0;
+	if (p->pg_ssl != SQL_OFFSET_ABSENT)
+		bpf_probe_read_user(&e->ssl, sizeof(e->ssl), (void *)(conn + p->pg_ssl));
 	__s32 fd = -1;
 	if (p->pg_sock == SQL_OFFSET_ABSENT ||
 	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(conn + p->pg_sock)) < 0)
@@ -250,6 +254,7 @@ static __always_inline void pq_server(struct sql_event *e, struct sqllib_proc *p
 	struct sock *sk = socket_of(fd);
 	if (!sk)
 		return;
+	e->sock = (__u64)sk;
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	__builtin_memset(e->peer_addr, 0, sizeof(e->peer_addr));

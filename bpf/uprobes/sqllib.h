@@ -77,6 +77,7 @@ struct sqllib_proc {
 	__u32 lite_image_size;
 	__u32 pg_sock;		/* PGconn.sock, an int (PQsocket) */
 	__u32 pg_db_name;	/* PGconn.dbName, a char * (PQdb) */
+	__u32 pg_ssl;		/* PGconn.ssl, the SSL * (PQgetssl) */
 };
 
 /*
@@ -103,6 +104,8 @@ struct sql_event {
 	char name[SQL_NAME_BYTES];	  /* libpq statement name; MySQL server version */
 	/* libpq SEND: the connection's database and its socket's peer (family 0: unknown). */
 	char db[SQL_NAME_BYTES];
+	__u64 sock;	  /* the socket's struct sock *, as the capture keys its connection; 0: none */
+	__u64 ssl;	  /* the connection's SSL *, the capture's key of its TLS plaintext; 0: none */
 	__u16 family;	  /* AF_INET, AF_INET6, AF_UNIX… of the socket */
 	__u16 peer_port;  /* host order */
 	__u8 peer_addr[16]; /* IPv4 in the first 4 bytes */

@@ -117,11 +117,17 @@ class SocketKeys {
 }
 
 /** A user-space address (the SSL*) as hex: a Number holds a 48-bit address exactly. */
-function connKey(view: DataView, at: number): string {
+export function connKey(view: DataView, at: number): string {
   return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
 }
 
+/** The connection key the capture gives the plain socket whose `struct sock *` is at `at`. */
+export function socketConnKey(view: DataView, at: number): string {
+  return SOCKET_CONN_PREFIX + kernelAddress(view, at);
+}
+
 /** A kernel address (the struct sock) as hex: all 64 bits, so read as two halves. */
+
 function kernelAddress(view: DataView, at: number): string {
   // Two 32-bit halves, not a BigInt: this runs for every record of a plain socket.
   const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);

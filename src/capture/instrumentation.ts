@@ -58,6 +58,8 @@ export interface CaptureSpanOptions {
   peers?: PeerLinks;
   /** Whether a process's SQL spans come from its client library's probes. */
   sqlByLibrary(pid: number): boolean;
+  /** Whether its SQL library's probes name their sockets instead (see the span builder's). */
+  sqlByConnection?(pid: number): boolean;
   /** Whether a process's HTTP spans come from its own probes (Go's net/http). */
   httpByProbes(pid: number): boolean;
   /** Whether such a process's gRPC calls still come from its bytes (grpc-go). */

@@ -17,6 +17,7 @@
  * @module
  */
 import type { Direction, SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
+import type { Span } from "../model/span.ts";
 import {
   type ReassemblyCounters,
   StreamReassembler,
@@ -47,7 +48,13 @@ export interface ConnectionConfig {
    * Whether a process's spans of a family come from elsewhere (its own probes): a
    * connection claimed by such a protocol is given up at once. Default: never.
    */
-  elsewhere?(pid: number, family: ProtocolFamily): boolean;
+  elsewhere?(pid: number, family: ProtocolFamily, conn: string): boolean;
+  /**
+   * Where the spans of a connection claimed by a protocol of `family` are held rather
+   * than emitted (until the process's library probes could have named the connection as
+   * theirs); `undefined`: emitted at once. Default: never held.
+   */
+  holdSpans?(pid: number, family: ProtocolFamily): ((conn: string, span: Span) => void) | undefined;
   /**
    * Whether a process whose spans come from elsewhere still makes RPC calls its probes do
    * not see (grpc-go): its connections claimed by a protocol that carries RPC calls are
@@ -79,6 +86,7 @@ interface View extends ParserConnection {
   secure: boolean;
   socket: SocketInfo | undefined;
   counters: ProtocolCounters;
+  env: ProtocolEnv;
 }
 
 /**
@@ -218,6 +226,14 @@ export class Connection {
     this.#parser?.tick(nowMonoNs);
   }
 
+  /** A library's probes give this connection's spans: nothing here parses it further. */
+  yieldToLibrary(): void {
+    if (this.#state === "given-up") return;
+    this.#parser = null;
+    this.#protocol = null;
+    this.#giveUp();
+  }
+
   /** The connection is gone (or the run ends): passes on what is held and ends the parser. */
   close(): void {
     this.#streams[INGRESS].flush();
@@ -301,6 +317,7 @@ export class Connection {
 
   /** Back to choosing among every protocol, as for a connection never seen. */
   #restart(): void {
+    this.#view.env = this.#cfg.env;
     this.#state = "sniffing";
     this.#protocol = null;
     this.#parser = null;
@@ -409,7 +426,7 @@ export class Connection {
     protocol: Protocol,
     open: (view: ParserConnection) => ConnectionParser,
   ): ConnectionParser | null {
-    const elsewhere = this.#cfg.elsewhere?.(this.pid, protocol.family) ?? false;
+    const elsewhere = this.#cfg.elsewhere?.(this.pid, protocol.family, this.conn) ?? false;
     const rpcOnly = elsewhere && protocol.carriesRpc === true &&
       (this.#cfg.rpcFromBytes?.(this.pid) ?? false);
     if (elsewhere && !rpcOnly) {
@@ -420,6 +437,8 @@ export class Connection {
     const view = this.#view;
     view.rpcOnly = rpcOnly;
     view.counters = this.#cfg.counters(protocol.family);
+    const hold = this.#cfg.holdSpans?.(this.pid, protocol.family);
+    view.env = hold ? { ...this.#cfg.env, onSpan: (span) => hold(this.conn, span) } : this.#cfg.env;
     this.#state = "parsing";
     this.#protocol = protocol;
     const parser = open(view);

@@ -56,6 +56,13 @@ export interface SpanBuilderOptions {
    */
   sqlByLibrary?: (pid: number) => boolean;
   /**
+   * Whether a process's SQL library probes name the connections that are theirs
+   * ({@linkcode SpanBuilder.libraryConnection}): its other database connections are parsed,
+   * and their spans held until {@linkcode SpanBuilder.releaseHeld} (after the library's
+   * events up to now were read), so that a connection named late makes no second span.
+   */
+  sqlByConnection?: (pid: number) => boolean;
+  /**
    * Whether a process's HTTP spans come from elsewhere (its own probes, as Go's net/http):
    * its HTTP connections are then given up here. Default: never.
    */
@@ -120,6 +127,10 @@ export class SpanBuilder {
   /** Live counters. */
   readonly stats: SpanBuilderStats;
   readonly #byPid = new Map<number, Map<string, Connection>>();
+  /** pid → its sockets a SQL library said are its own (libpq's). */
+  readonly #libraryConns = new Map<number, Set<string>>();
+  /** Spans of connections no library has named yet, until {@linkcode releaseHeld}. */
+  readonly #held: { pid: number; conn: string; span: Span }[] = [];
   readonly #config: ConnectionConfig;
   readonly #maxConnections: number;
   readonly #idleTimeoutNs: bigint;
@@ -138,6 +149,9 @@ export class SpanBuilder {
     };
     this.stats = stats;
     const sqlByLibrary = options.sqlByLibrary ?? (() => false);
+    const sqlByConnection = options.sqlByConnection ?? (() => false);
+    const libraryConns = this.#libraryConns;
+    const held = this.#held;
     const httpByProbes = options.httpByProbes ?? (() => false);
     this.#config = {
       protocols: options.protocols ?? PROTOCOLS,
@@ -164,7 +178,14 @@ export class SpanBuilder {
       },
       // Until a protocol claims a connection, what it costs counts as HTTP's.
       counters: (family) => family === "sql" ? stats.sql : stats,
-      elsewhere: (pid, family) => family === "sql" ? sqlByLibrary(pid) : httpByProbes(pid),
+      elsewhere: (pid, family, conn) =>
+        family === "sql"
+          ? sqlByLibrary(pid) || libraryConns.get(pid)?.has(conn) === true
+          : httpByProbes(pid),
+      holdSpans: (pid, family) =>
+        family === "sql" && sqlByConnection(pid)
+          ? (conn, span) => held.push({ pid, conn, span })
+          : undefined,
       rpcFromBytes: options.rpcFromBytes,
       onFamilyGaveUp: (family: ProtocolFamily) => {
         if (family === "sql") stats.sql.nonSqlConnections++;
@@ -198,8 +219,33 @@ export class SpanBuilder {
     conn.setSocket(info);
   }
 
+  /**
+   * A SQL library's probe sent a statement on this connection: it is the library's, its
+   * bytes make no spans here (the library's probes give them).
+   */
+  libraryConnection(pid: number, key: string): void {
+    let keys = this.#libraryConns.get(pid);
+    if (keys === undefined) this.#libraryConns.set(pid, keys = new Set());
+    if (keys.has(key)) return;
+    if (keys.size >= this.#maxConnections) keys.clear();
+    keys.add(key);
+    this.#byPid.get(pid)?.get(key)?.yieldToLibrary();
+  }
+
+  /**
+   * Emits the held spans of connections no library has named, drops the others. Call it
+   * after reading the libraries' events that were written before the held spans' bytes.
+   */
+  releaseHeld(): void {
+    const held = this.#held.splice(0);
+    for (const h of held) {
+      if (!this.#libraryConns.get(h.pid)?.has(h.conn)) this.#config.env.onSpan(h.span);
+    }
+  }
+
   /** The connection is over (its socket was closed): completes and forgets it. */
   close(pid: number, key: string): void {
+    this.#libraryConns.get(pid)?.delete(key);
     const conns = this.#byPid.get(pid);
     const conn = conns?.get(key);
     if (conns === undefined || conn === undefined) return;
@@ -232,6 +278,7 @@ export class SpanBuilder {
     for (const conns of this.#byPid.values()) {
       for (const conn of conns.values()) conn.close();
     }
+    this.releaseHeld();
     this.#byPid.clear();
     this.stats.connections = 0;
   }

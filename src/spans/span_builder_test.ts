@@ -4,6 +4,7 @@ import type { Span } from "../model/span.ts";
 import type { StreamChunk } from "../model/stream_chunk.ts";
 import { countingIds, label, socketOf, Wire } from "../protocols/_test_wire.ts";
 import { mulberry32 } from "../prng.ts";
+import { CAPTURES } from "../protocols/_testdata.ts";
 
 const EPOCH = 1_700_000_000_000_000_000n;
 
@@ -809,4 +810,48 @@ Deno.test("spans: a thread serving two requests at once gives its calls no paren
   feed(wire.call("ingress", "HTTP/1.1 204 No Content\r\n\r\n", 3_000n, { conn: "cl", tid: 7 }));
   assert.equal(spans.length, 1);
   assert.equal(spans[0]!.parentSpanId, "");
+});
+
+Deno.test("spans: a library names its own database connections; the process's others are parsed, each statement once", () => {
+  const givenUp: string[] = [];
+  const { builder, spans } = setup({
+    sqlByConnection: (pid) => pid === 7,
+    onNotParsed: (_pid, conn) => givenUp.push(conn),
+  });
+  const feed = (conn: string) => {
+    const pos = { ingress: 0, egress: 0 };
+    for (const p of CAPTURES.pg_psql![0]!) {
+      const direction = p.dir === "c2s" ? "egress" : "ingress";
+      const at = pos[direction];
+      pos[direction] += p.bytes.length;
+      builder.chunk({
+        pid: 7,
+        tid: 11,
+        conn,
+        secure: false,
+        direction,
+        pos: at,
+        data: p.bytes,
+        callEnd: at + p.bytes.length,
+        last: true,
+        monoNs: p.ns,
+      });
+    }
+  };
+  // One alone gives the statements' count, emitted only once held spans are released.
+  feed("lib");
+  feed("wire");
+  assert.equal(spans.length, 0, "held until the library's events are read");
+  // The library's first statement on "lib" is read after its wire span was made: dropped.
+  builder.libraryConnection(7, "lib");
+  builder.releaseHeld();
+  const perConnection = spans.length;
+  assert.ok(perConnection > 0);
+  assert.deepEqual(givenUp, ["lib"]);
+  // A connection named before its first bytes is given up as it is claimed.
+  builder.libraryConnection(7, "early");
+  feed("early");
+  builder.flush();
+  assert.equal(spans.length, perConnection, "nothing from the library's connections");
+  assert.deepEqual(givenUp, ["lib", "early"]);
 });

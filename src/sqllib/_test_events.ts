@@ -113,6 +113,8 @@ export function encodeSqlLibEvent(
   bytes.set(enc.encode(e.detail).subarray(0, f("detail").size - 1), f("detail").offset);
   bytes.set(enc.encode(e.name).subarray(0, f("name").size - 1), f("name").offset);
   bytes.set(enc.encode(e.database).subarray(0, f("db").size - 1), f("db").offset);
+  if (e.tls) view.setBigUint64(f("ssl").offset, BigInt(e.tls), true);
+  if (e.socket) view.setBigUint64(f("sock").offset, BigInt(e.socket.slice("sock:".length)), true);
   if (e.peer) {
     const v6 = e.peer.address.includes(":");
     view.setUint16(f("family").offset, v6 ? 10 : 2, true);
@@ -136,6 +138,8 @@ export const SAMPLE_EVENTS: SqlLibEvent[] = [
     text: "SELECT * FROM t WHERE a = 1",
     database: "shop",
     peer: { address: "127.0.0.1", port: 5432 },
+    socket: "sock:0xffff8880123456c0",
+    tls: "0x5600deadbee0",
   }),
   sqlLibEvent({
     kind: "result",

@@ -7,7 +7,7 @@
  * @module
  */
 import { type BtfTypes, type DecodeResult, fieldOf, type RecordDecoder } from "../../ffi/mod.ts";
-import { ipv4, ipv6 } from "../capture/events.ts";
+import { connKey, ipv4, ipv6, socketConnKey } from "../capture/events.ts";
 import type { SqlLibrary } from "./probes.ts";
 
 /** What happened, as `enum sql_event_kind` says. */
@@ -45,6 +45,10 @@ export interface SqlLibEvent {
   database: string;
   /** libpq `send`: the TCP peer of the connection's socket, when it is one. */
   peer?: { address: string; port: number };
+  /** libpq `send`: the capture's key of the connection's socket (`sock:0x…`), when read. */
+  socket?: string;
+  /** libpq `send` over TLS: the capture's key of its plaintext (the SSL*, `0x…`). */
+  tls?: string;
 }
 
 /** What a decoder returns for one record. */
@@ -130,7 +134,12 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
   const start = f("start_ns"), end = f("end_ns"), handle = f("handle"), rc = f("rc");
   const code = f("code"), textLen = f("text_len"), sqlstate = f("sqlstate");
   const detail = f("detail"), name = f("name"), text = f("text");
-  const db = f("db"), family = f("family"), peerPort = f("peer_port"), peerAddr = f("peer_addr");
+  const sock = f("sock"),
+    ssl = f("ssl"),
+    db = f("db"),
+    family = f("family"),
+    peerPort = f("peer_port"),
+    peerAddr = f("peer_addr");
   const header = text.offset;
 
   return (bytes, view, offset, length) => {
@@ -184,6 +193,12 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
         address: addr(bytes, offset + peerAddr.offset),
         port: view.getUint16(offset + peerPort.offset, true),
       };
+    }
+    if (view.getBigUint64(offset + sock.offset, true) !== 0n) {
+      event.socket = socketConnKey(view, offset + sock.offset);
+    }
+    if (view.getBigUint64(offset + ssl.offset, true) !== 0n) {
+      event.tls = connKey(view, offset + ssl.offset);
     }
     return { ok: true, event };
   };

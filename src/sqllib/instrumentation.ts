@@ -53,6 +53,8 @@ export interface SqlLibInstrumentationOptions {
   fullQueryText?: boolean;
   /** Default {@linkcode SQLLIB_BPF_OBJECT}. */
   objectPath?: string;
+  /** A libpq statement was sent on this socket (the capture's connection key): it is libpq's. */
+  onConnection?(pid: number, conn: string): void;
 }
 
 /** libpq, MySQL client and SQLite probes for the engine. */
@@ -61,10 +63,12 @@ export class SqlLibInstrumentation
   readonly name = "SQL client libraries";
   readonly #ids: IdGenerator = new RandomIdGenerator();
   readonly #statements: SqlLibStatements;
+  readonly #onConnection?: (pid: number, conn: string) => void;
 
   constructor(options: SqlLibInstrumentationOptions) {
     super(options.objectPath ?? SQLLIB_BPF_OBJECT, "sql_events");
     const { onSpan, onStatement, parentOf, fullQueryText } = options;
+    this.#onConnection = options.onConnection;
     const { resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } = options;
     this.#statements = new SqlLibStatements((s) => {
       onStatement?.(s);
@@ -100,7 +104,17 @@ export class SqlLibInstrumentation
     );
     open.probes.attach(where.sites, pin ? process.pid : -1);
     const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
-    return { attached: true, location: where, ownsSql: true, note: `${name}: ${found}` };
+    // libpq alone, its socket and SSL* read at each statement: the process's other
+    // PostgreSQL connections (a pure-Python driver beside it) are the wire parsers'.
+    const byConnection = where.offsets.pg_sock !== undefined &&
+      where.offsets.pg_ssl !== undefined &&
+      where.libraries.every((l) => l.library === "libpq");
+    return {
+      attached: true,
+      location: where,
+      ...(byConnection ? { sqlByConnection: true } : { ownsSql: true }),
+      note: `${name}: ${found}`,
+    };
   }
 
   remove(pid: number): void {
@@ -122,6 +136,8 @@ export class SqlLibInstrumentation
   }
 
   protected onEvent(event: SqlLibEvent): void {
+    if (event.socket !== undefined) this.#onConnection?.(event.pid, event.socket);
+    if (event.tls !== undefined) this.#onConnection?.(event.pid, event.tls);
     this.#statements.push(event);
   }
 }

@@ -92,6 +92,8 @@ export const SQL_ACCESSORS: Readonly<Record<SqlLibrary, readonly SqlAccessorSpec
     // db.namespace and server.address/port: the PGconn's database and socket.
     { field: "pg_db_name", symbol: "PQdb", kind: "load", optional: true },
     { field: "pg_sock", symbol: "PQsocket", kind: "load", optional: true },
+    // The SSL* the capture keys a TLS connection's plaintext by: libpq's own over TLS.
+    { field: "pg_ssl", symbol: "PQgetssl", kind: "load", optional: true },
   ],
   mysql: [
     { field: "my_errno", symbol: "mysql_errno", kind: "load" },

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { makeCert } from "./certs.ts";
 
 /**
  * PostgreSQL's programs (initdb, postgres, psql, pgbench), where `pg_config --bindir` says
@@ -127,8 +128,16 @@ function server(port: number, dir: string, child: Deno.ChildProcess): SqlServer 
  * Starts a fresh PostgreSQL cluster (superuser `postgres`, trust authentication, no
  * SSL) on a free loopback port.
  */
-export async function startPostgres(): Promise<SqlServer> {
+export async function startPostgres(options: { tls?: boolean } = {}): Promise<SqlServer> {
   const dir = await nobodyDir("upspan-pg-");
+  const tls: string[] = [];
+  if (options.tls) {
+    // The server reads its key only when it is the key's owner, mode 0600.
+    const { cert, key } = await makeCert(dir);
+    await run("chown", ["nobody", cert, key]);
+    await Deno.chmod(key, 0o600);
+    tls.push("-c", "ssl=on", "-c", `ssl_cert_file=${cert}`, "-c", `ssl_key_file=${key}`);
+  }
   const data = `${dir}/data`;
   const [c1, a1] = asNobody(`${PG_BIN}/initdb`, [
     "-D",
@@ -154,6 +163,7 @@ export async function startPostgres(): Promise<SqlServer> {
     "listen_addresses=127.0.0.1",
     "-c",
     "fsync=off",
+    ...tls,
   ]);
   const child = new Deno.Command(c2, { args: a2, stdout: "null", stderr: "null" }).spawn();
   const s = server(port, dir, child);
