@@ -245,7 +245,8 @@ export class SpanBuilder {
 
   /** The connection is over (its socket was closed): completes and forgets it. */
   close(pid: number, key: string): void {
-    this.#libraryConns.get(pid)?.delete(key);
+    const own = this.#libraryConns.get(pid);
+    if (own?.delete(key) && own.size === 0) this.#libraryConns.delete(pid);
     const conns = this.#byPid.get(pid);
     const conn = conns?.get(key);
     if (conns === undefined || conn === undefined) return;

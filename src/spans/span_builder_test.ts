@@ -854,4 +854,9 @@ Deno.test("spans: a library names its own database connections; the process's ot
   builder.flush();
   assert.equal(spans.length, perConnection, "nothing from the library's connections");
   assert.deepEqual(givenUp, ["lib", "early"]);
+  // Closed, its key is free: a driver's connection that reuses it is parsed again.
+  builder.close(7, "lib");
+  feed("lib");
+  builder.flush();
+  assert.equal(spans.length, 2 * perConnection);
 });
