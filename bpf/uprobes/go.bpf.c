@@ -603,7 +603,7 @@ cleanup:
 		__u64 m = read_u64(call->req + o->req_header);
 		bpf_map_delete_elem(&inject_headers, &m);
 	}
-	forget_h2_request(call, o);
+	forget_h2_request(call, &key, o);
 	bpf_map_delete_elem(&client_calls, &key);
 	return 0;
 }

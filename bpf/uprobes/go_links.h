@@ -6,7 +6,11 @@
  *   (read from the kernel socket under the net.Conn's file descriptor), in peer_offers for
  *   a traced Go server at the other end, and as a go_link_event for user space, where
  *   servers traced by the capture take it. A Go server reads its own connection's pair
- *   when its handler starts and continues the offer waiting there.
+ *   when its handler starts and continues the offer waiting there. Over HTTP/2 the key also
+ *   holds the stream id, which both ends know: concurrent streams on one connection each
+ *   take their own client's offer, whatever order their handlers start in. An HTTP/2
+ *   request's stream goroutine finds its span through the request's header map (a map
+ *   shared by requests in progress at once links none of them).
  * - traceparent injection (only when the user asks: inject_traceparent): when a client
  *   request's header lines are written (net/http.Header.writeSubset, on the goroutine that
  *   owns the connection's bufio.Writer, after the request line, Host, User-Agent and the
@@ -261,24 +265,39 @@ static __always_inline void offer_client(__u32 tgid, const struct http_call *cal
 	send_link(tgid, &call->ids, k, false, call->req, o);
 }
 
-/* At a client request's start: its header map, for its HTTP/2 stream's goroutine. */
+/*
+ * At a client request's start: its header map, for its HTTP/2 stream's goroutine. A map
+ * another request in progress already holds (one Header shared by concurrent requests) is
+ * marked as no one's (goid 0) for good: neither request can then be told from the other.
+ */
 static __always_inline void note_h2_request(const struct http_call *call, const struct g_key *key,
 					    const struct go_offsets *o)
 {
 	if (!has(o->h2_cs_id) || !has(o->req_header))
 		return;
 	__u64 h = read_u64(call->req + o->req_header);
-	if (h)
-		bpf_map_update_elem(&h2_requests, &h, key, BPF_ANY);
+	if (!h)
+		return;
+	struct g_key *prev = bpf_map_lookup_elem(&h2_requests, &h);
+	if (prev && prev->goid != key->goid &&
+	    (prev->goid == 0 || bpf_map_lookup_elem(&client_calls, prev))) {
+		struct g_key none = {.tgid = key->tgid, .goid = 0};
+		bpf_map_update_elem(&h2_requests, &h, &none, BPF_ANY);
+		return;
+	}
+	bpf_map_update_elem(&h2_requests, &h, key, BPF_ANY);
 }
 
-static __always_inline void forget_h2_request(const struct http_call *call,
+/* At a client request's end: its header map, if still its own. */
+static __always_inline void forget_h2_request(const struct http_call *call, const struct g_key *key,
 					      const struct go_offsets *o)
 {
 	if (!has(o->h2_cs_id) || !has(o->req_header))
 		return;
 	__u64 h = read_u64(call->req + o->req_header);
-	bpf_map_delete_elem(&h2_requests, &h);
+	struct g_key *owner = bpf_map_lookup_elem(&h2_requests, &h);
+	if (owner && owner->tgid == key->tgid && owner->goid == key->goid)
+		bpf_map_delete_elem(&h2_requests, &h);
 }
 
 /*
@@ -326,7 +345,7 @@ int go_h2_client_headers(struct pt_regs *ctx)
 	__u64 cs = ctx->ax, req = ctx->bx;
 	__u64 h = read_u64(req + o->req_header);
 	struct g_key *owner = h ? bpf_map_lookup_elem(&h2_requests, &h) : NULL;
-	if (!owner || owner->tgid != tgid)
+	if (!owner || owner->tgid != tgid || !owner->goid)
 		return 0;
 	struct g_key key = *owner;
 	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
