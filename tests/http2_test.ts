@@ -108,7 +108,7 @@ async function nodeAndCurl(tls: boolean) {
   const certs = tls ? await makeCert(dir) : {};
   await using server = await startNodeServer({ ...certs, http2: true });
   const base = `${tls ? "https" : "http"}://127.0.0.1:${server.port}`;
-  const urls = Array.from({ length: 24 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
+  const urls = Array.from({ length: 48 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
   const client = new Deno.Command("curl", {
     args: [
       "-sk",

@@ -98,7 +98,7 @@ Deno.test("plain HTTP: nginx (master and worker), bodies sent with sendfile", as
 Deno.test("plain HTTP: curl as a client, linked to the traced server", async () => {
   await using server = await startPythonServer({});
   const base = `http://127.0.0.1:${server.port}`;
-  const urls = Array.from({ length: 24 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
+  const urls = Array.from({ length: 48 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
   const client = new Deno.Command("curl", {
     args: ["-s", "--rate", "6/s", "-o", "/dev/null", ...urls],
     stdout: "null",

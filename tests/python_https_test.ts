@@ -99,8 +99,9 @@ Deno.test("curl: CLIENT spans with the full URL and the server's address", async
   const { cert, key } = await makeCert(await Deno.makeTempDir());
   await using server = await startPythonServer({ cert, key });
   const base = `https://127.0.0.1:${server.port}`;
-  // Several URLs at a bounded rate: curl lives long enough to be attached to.
-  const urls = Array.from({ length: 24 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
+  // Several URLs at a bounded rate: curl lives (8 s) long enough to be attached to, even
+  // when the agent is slow to start on a busy machine.
+  const urls = Array.from({ length: 48 }, (_, i) => `${base}/status/${i % 2 ? 404 : 200}?n=${i}`);
   const client = new Deno.Command("curl", {
     args: ["-sk", "--rate", "6/s", "-o", "/dev/null", ...urls],
     stdout: "null",
