@@ -59,6 +59,14 @@ export async function buildGrpcFixture(
   return out;
 }
 
+/**
+ * The fixture's binary, or the command of another program taking the same arguments and
+ * speaking the same lines (`tests/targets/grpcio_app.py` under the tests' Python).
+ */
+export type Command = string | readonly string[];
+
+const argv = (c: Command) => typeof c === "string" ? [c] : c;
+
 /** A running fixture. */
 export interface GrpcFixture extends AsyncDisposable {
   pid: number;
@@ -70,7 +78,7 @@ export interface GrpcFixture extends AsyncDisposable {
  * the gRPC server (or `xnet`, net/http on x/net/http2's server) serve over TLS with it.
  */
 export async function startGrpcFixture(
-  binary: string,
+  binary: Command,
   mode: "serve" | "h2c" | "xnet",
   tls?: { cert: string; key: string },
 ): Promise<GrpcFixture> {
@@ -78,7 +86,7 @@ export async function startGrpcFixture(
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   const extra = tls === undefined ? [] : [tls.cert, tls.key];
-  const [cmd, args] = tied([binary, mode, `127.0.0.1:${port}`, ...extra]);
+  const [cmd, args] = tied([...argv(binary), mode, `127.0.0.1:${port}`, ...extra]);
   const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
   const reader = child.stdout.getReader();
   let text = "";
@@ -110,11 +118,11 @@ export interface GrpcClient extends AsyncDisposable {
 
 /** Starts the fixture's client of the server at `port` (over TLS trusting `ca`, if given). */
 export async function startGrpcClient(
-  binary: string,
+  binary: Command,
   port: number,
   ca?: string,
 ): Promise<GrpcClient> {
-  const [cmd, args] = tied([binary, "client", `127.0.0.1:${port}`, ...(ca ? [ca] : [])]);
+  const [cmd, args] = tied([...argv(binary), "client", `127.0.0.1:${port}`, ...(ca ? [ca] : [])]);
   const child = new Deno.Command(cmd, {
     args,
     stdin: "piped",

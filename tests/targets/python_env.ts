@@ -1,6 +1,7 @@
 /**
  * A Python virtual environment with the third-party clients and servers the tests run
- * (pg8000, PyMySQL, gunicorn, requests, psycopg2 with the libpq its wheel bundles), pinned,
+ * (pg8000, PyMySQL, gunicorn, requests, psycopg2 with the libpq its wheel bundles, grpcio),
+ * pinned,
  * from PyPI, cached outside the repository (`${XDG_CACHE_HOME:-$HOME/.cache}/upspan/pyenv`):
  * Debian's Python is externally managed, so nothing is installed into it.
  * `scripts/prepare_tests.ts` makes it; a test that needs it calls {@linkcode pythonEnv}.
@@ -21,6 +22,7 @@ const PACKAGES = [
   "gunicorn==27.0.1",
   "requests==2.34.2",
   "psycopg2-binary==2.9.13",
+  "grpcio==1.85.4",
 ];
 const STAMP = `${PYTHON_ENV}/upspan-packages`;
 
