@@ -43,6 +43,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = (kib: number) => (kib / 1024).toFixed(1);
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const say = (line: string) => console.error(`soak: ${line}`);
+/** The heap flags the agent runs with: ./upspan's, unless DENO_V8_FLAGS says otherwise. */
+const V8_FLAGS = Deno.env.get("DENO_V8_FLAGS") ??
+  "--max-semi-space-size=1,--max-old-space-size=128";
 
 const dir = await Deno.makeTempDir({ prefix: "upspan-soak-" });
 const { cert, key } = await makeCert(dir);
@@ -73,7 +76,7 @@ const agent = new Deno.Command(cmd, {
   stdout: "piped",
   stderr: "piped",
   // As ./upspan runs it, unless DENO_V8_FLAGS says otherwise (to compare heap settings).
-  env: { DENO_V8_FLAGS: Deno.env.get("DENO_V8_FLAGS") ?? "--max-semi-space-size=1", NO_COLOR: "1" },
+  env: { DENO_V8_FLAGS: V8_FLAGS, NO_COLOR: "1" },
 }).spawn();
 let spansPrinted = 0;
 const counting = (async () => {
@@ -207,7 +210,7 @@ console.log(
 console.log(
   `- agent CPU: ${cpuSeconds.toFixed(0)} s user+system over the run ` +
     `(${((cpuSeconds / (minutes * 60)) * 100).toFixed(0)} % of a core); ` +
-    `DENO_V8_FLAGS=${Deno.env.get("DENO_V8_FLAGS") ?? "--max-semi-space-size=1"}`,
+    `DENO_V8_FLAGS=${V8_FLAGS}`,
 );
 console.log(`- SIGINT: exit ${status.code} after ${Math.round(exitMs)} ms`);
 await Deno.remove(dir, { recursive: true });

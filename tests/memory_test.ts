@@ -90,7 +90,9 @@ for (const throttled of [true, false]) {
       "--metrics-port",
       String(metricsPort),
       ...nginx.pids.flatMap((p) => ["--pid", String(p)]),
-    ], { env: { DENO_V8_FLAGS: "--max-semi-space-size=1" } }); // as ./upspan runs it
+    ], {
+      env: { DENO_V8_FLAGS: "--max-semi-space-size=1,--max-old-space-size=128" },
+    }); // as ./upspan runs it
     await agent.waitForStderr(/^ready: /m);
     const pid = await agent.pid();
     const base = `http://127.0.0.1:${nginx.port}`;
