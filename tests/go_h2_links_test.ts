@@ -175,10 +175,11 @@ Deno.test("go HTTP/2 server called by a traced curl --http2 (OpenSSL): each Go s
   const dir = await Deno.makeTempDir({ prefix: "upspan-goh2link-" });
   const tls = await makeCert(dir);
   const go = await startGoServer(built.path, { tls });
-  // curl starts first (the agent needs its pid), paced (6 s) so most requests come after the
-  // agent is attached even on a loaded machine.
+  // curl starts first (the agent needs its pid), paced (12 s) so many requests come after
+  // the agent is attached even on a loaded machine: on a connection opened before the
+  // attach, the Go server's first requests after it can still go without a span.
   const urls = Array.from(
-    { length: 30 },
+    { length: 60 },
     (_, i) => `https://127.0.0.1:${go.backendPort}/backend/${200 + i}`,
   );
   const curl = new Deno.Command("curl", {
