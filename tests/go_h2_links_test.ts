@@ -176,8 +176,8 @@ Deno.test("go HTTP/2 server called by a traced curl --http2 (OpenSSL): each Go s
   const tls = await makeCert(dir);
   const go = await startGoServer(built.path, { tls });
   // curl starts first (the agent needs its pid), paced (12 s) so many requests come after
-  // the agent is attached even on a loaded machine: on a connection opened before the
-  // attach, the Go server's first requests after it can still go without a span.
+  // both are attached even on a loaded machine: curl's spans start once its OpenSSL probes
+  // are in, which can be seconds before the last of the Go server's 40-odd probes is.
   const urls = Array.from(
     { length: 60 },
     (_, i) => `https://127.0.0.1:${go.backendPort}/backend/${200 + i}`,
