@@ -40,6 +40,13 @@ for (const { toolchain, stripped } of BUILDS) {
     try {
       await using agent = await startAgent(["--pid", String(server.pid)]);
       const base = `https://127.0.0.1:${server.port}`;
+      // One request first, so the Go client holds an HTTP/2 connection to its backend: a
+      // burst on a cold client races its dials (12 connections for 24 calls, seen on a busy
+      // machine) instead of multiplexing.
+      const warm = await new Deno.Command("curl", {
+        args: ["-s", "--http2", "--cacert", tls.cert, "-o", "/dev/null", `${base}/users/99`],
+      }).output();
+      assert.ok(warm.success, "warm-up request");
       // One curl, one connection, all at once: the handlers run concurrently and their
       // backend calls share the Go client's HTTP/2 connection to the backend.
       const ids = Array.from({ length: N }, (_, i) => 100 + i);
