@@ -3,7 +3,7 @@
 // the client's h2 round trips return through (*Transport).roundTrip. Statuses, protocol
 // version and one span per request, read by curl --http2 on one connection.
 import assert from "node:assert/strict";
-import { startAgent } from "./agent.ts";
+import { curl, startAgent } from "./agent.ts";
 import { buildGoServer, GO_MATRIX_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
 import { makeCert } from "./targets/certs.ts";
 import { startCaddy } from "./targets/caddy.ts";
@@ -33,19 +33,12 @@ for (const { toolchain, stripped } of BUILDS) {
       const base = `https://127.0.0.1:${server.port}`;
       const paths = ["/users/7", "/fail", "/missing", "/users/8"];
       // One curl, one connection: the four requests as streams 1, 3, 5, 7.
-      const out = await new Deno.Command("curl", {
-        args: [
-          "-s",
-          "--http2",
-          "--cacert",
-          tls.cert,
-          "-w",
-          "%{http_version} %{http_code}\\n",
-          ...paths.flatMap((p) => ["-o", "/dev/null", base + p]),
-        ],
-        stdout: "piped",
-      }).output();
-      const seen = new TextDecoder().decode(out.stdout).trim().split("\n");
+      const seen = (await curl(
+        "--http2",
+        "-w",
+        "%{http_version} %{http_code}\\n",
+        ...paths.flatMap((p) => ["-o", "/dev/null", base + p]),
+      )).trim().split("\n");
       assert.deepEqual(seen, ["2 200", "2 500", "2 404", "2 200"], "what curl saw");
 
       const isServer = (s: { kind: string; attributes: Record<string, unknown> }) =>
@@ -104,19 +97,12 @@ Deno.test("caddy from Debian (stripped Go) over HTTP/2: statuses right, one span
   assert.match(agent.stderr(), /\(caddy\): Go go1\.\d+\.\d+, offsets from the table/);
   const base = `https://127.0.0.1:${caddy.port}`;
   const paths = ["/index.html", "/missing.html", "/index.html"];
-  const out = await new Deno.Command("curl", {
-    args: [
-      "-s",
-      "--http2",
-      "--cacert",
-      caddy.cert,
-      "-w",
-      "%{http_version} %{http_code}\\n",
-      ...paths.flatMap((p) => ["-o", "/dev/null", base + p]),
-    ],
-    stdout: "piped",
-  }).output();
-  const seen = new TextDecoder().decode(out.stdout).trim().split("\n");
+  const seen = (await curl(
+    "--http2",
+    "-w",
+    "%{http_version} %{http_code}\\n",
+    ...paths.flatMap((p) => ["-o", "/dev/null", base + p]),
+  )).trim().split("\n");
   assert.deepEqual(seen, ["2 200", "2 404", "2 200"], "what curl saw");
   await agent.waitForSpans((s) => s.kind === "SERVER", paths.length);
   await new Promise((r) => setTimeout(r, 300)); // a second span would have come by now
