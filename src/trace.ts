@@ -270,8 +270,14 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     log,
   });
   // A server's request that found no offer: the client's may be in another ring still.
+  // Once per read of the rings is enough (what is read then was written before the
+  // requests being read now), and bounded: a flood of requests from untraced clients,
+  // every one without an offer, must not turn each into a read of the rings.
+  let refreshed = false;
   peers.refresh = () => {
-    capture.consume();
+    if (refreshed) return;
+    refreshed = true;
+    capture.consume(BATCH);
     go?.drain();
   };
   const instrumentations: Instrumentation[] = onSpan && go
@@ -437,6 +443,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
       const wait = Math.max(0, Math.min(POLL_MS, deadline - performance.now()));
+      refreshed = false;
       const busy = capture.consume(BATCH) === BATCH;
       for (const i of instrumentations) i.consume();
       // Libraries' events written before the capture's bytes were read have been read too:

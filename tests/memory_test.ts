@@ -111,7 +111,9 @@ for (const throttled of [true, false]) {
     await sleep(2500);
     await curl(`${base}/index.html?n=after`);
     const recovered = await waitForQuery(agent, "n=after");
-    const h1 = await agentHealth(metricsPort);
+    const h1 = await agentHealth(metricsPort).catch((e) => {
+      throw new Error(`the agent's /metrics did not answer (${e.message}):\n${agent.stderr()}`);
+    });
     const read = h1["upspan_events_read_total"]! - h0["upspan_events_read_total"]!;
     const dropped = h1["upspan_events_dropped_total"]! - h0["upspan_events_dropped_total"]!;
     const spans = h1["upspan_spans_total"]! - h0["upspan_spans_total"]!;

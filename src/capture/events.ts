@@ -72,26 +72,6 @@ export function ipv6(bytes: Uint8Array, at: number): string {
 }
 
 /**
- * Copies captured bytes out of the ring into large shared slabs: a fresh small
- * Uint8Array costs about 800 ns in Deno (each gets its own backing store), a view into a
- * slab under 100 ns. A slab is freed by the garbage collector once no chunk refers to it.
- */
-class Slab {
-  #slab = new Uint8Array(0);
-  #used = 0;
-  copy(from: Uint8Array, start: number, length: number): Uint8Array {
-    if (this.#used + length > this.#slab.length) {
-      this.#slab = new Uint8Array(Math.max(1 << 20, length));
-      this.#used = 0;
-    }
-    const at = this.#used;
-    this.#slab.set(from.subarray(start, start + length), at);
-    this.#used = (at + length + 7) & ~7;
-    return this.#slab.subarray(at, at + length);
-  }
-}
-
-/**
  * The connection keys of plain sockets, kept by address: every record of a plain socket
  * names it, and formatting 64 bits as hex each time cost more than the rest of decoding.
  * Bounded: emptied when it holds more sockets than a busy host keeps open.
@@ -193,7 +173,6 @@ export function captureDecoder(types: CaptureTypes) {
     localAddr: field(socket, "local_addr"),
     peerAddr: field(socket, "peer_addr"),
   };
-  const slab = new Slab();
   const socketKeys = new SocketKeys();
 
   // A plain socket is keyed by its kernel address, an SSL* by its address in the process.
@@ -223,7 +202,9 @@ export function captureDecoder(types: CaptureTypes) {
           secure: source !== SOURCE_SOCKET,
           direction: view.getUint8(at + d.direction) === INGRESS ? "ingress" : "egress",
           pos: callPos + view.getUint32(at + d.chunkOff, true),
-          data: slab.copy(bytes, start, dataLen),
+          // A view into the ring, not a copy: what is kept past the call is copied by
+          // whoever keeps it (the reassembler, the framers), as StreamChunk says.
+          data: bytes.subarray(start, start + dataLen),
           callEnd: callPos + view.getUint32(at + d.callLen, true),
           last: view.getUint8(at + d.last) !== 0,
           monoNs: view.getBigUint64(at + d.ts, true),

@@ -78,7 +78,10 @@ export interface CaptureOptions {
   syscallOrder: readonly SyscallAttach[];
   /** Spans from the captured conversations; default none. */
   spans?: CaptureSpanOptions;
-  /** Receives each captured plaintext chunk (for a dump), with its process and socket. */
+  /**
+   * Receives each captured plaintext chunk (for a dump), with its process and socket.
+   * `chunk.data` is a view into the ring buffer, valid only during the call: copy to keep.
+   */
   onChunk?: (
     chunk: StreamChunk,
     process: ProcessInfo | undefined,

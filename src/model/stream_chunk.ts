@@ -26,7 +26,10 @@ export interface StreamChunk {
    * producer started the key afresh.
    */
   pos: number;
-  /** Captured bytes (may be fewer than the call moved). */
+  /**
+   * Captured bytes (may be fewer than the call moved). From the capture they are a view
+   * into the ring buffer, valid only while the chunk is being handled: copy what is kept.
+   */
   data: Uint8Array;
   /**
    * Stream offset where the call that carried these bytes ends. When it is beyond
