@@ -11,8 +11,8 @@
 /* Bytes per data event; a call that moved more is split into up to MAX_CHUNKS events. */
 #define CHUNK_BYTES 16384
 #define MAX_CHUNKS 4
-/* Buffers of a readv/writev/recvmsg/sendmsg call that are looked at. */
-#define MAX_IOVECS 8
+/* Buffers of a readv/writev/recvmsg/sendmsg call that are looked at (gRPC writes dozens). */
+#define MAX_IOVECS 64
 
 enum event_kind {
 	EVENT_DATA = 1,
