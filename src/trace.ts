@@ -34,8 +34,15 @@ import {
 /** Under --all, how often at most the processes that came and went are summed up. */
 const LIFE_LINE_MS = 10_000;
 
-/** How often the ring buffer is read when it is not filling up, in milliseconds. */
+/** How often the rings are read while records come in numbers, in milliseconds. */
 const POLL_MS = 10;
+/**
+ * How often they are read while records come in few (fewer than {@link FEW_RECORDS} a
+ * read): a wake-up costs the agent about what a dozen spans do, so a quiet one wakes less.
+ * A burst still wakes it early (the kernel's wake-up once the ring is a quarter full).
+ */
+const QUIET_POLL_MS = 50;
+const FEW_RECORDS = 512;
 /** Most records read before yielding to the event loop (signals, timers, output). */
 const BATCH = 4096;
 
@@ -442,10 +449,12 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // Read in batches on a short timer. Events wake the agent early only when the ring
       // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
-      const wait = Math.max(0, Math.min(POLL_MS, deadline - performance.now()));
       refreshed = false;
-      const busy = capture.consume(BATCH) === BATCH;
-      for (const i of instrumentations) i.consume();
+      let read = capture.consume(BATCH);
+      const busy = read === BATCH;
+      for (const i of instrumentations) read += i.consume();
+      const poll = read < FEW_RECORDS ? QUIET_POLL_MS : POLL_MS;
+      const wait = Math.max(0, Math.min(poll, deadline - performance.now()));
       // Libraries' events written before the capture's bytes were read have been read too:
       // a held wire span whose connection a library named now is a duplicate.
       builder?.releaseHeld();

@@ -1,0 +1,174 @@
+/**
+ * Where the agent's CPU goes under load: V8's sampling profiler, driven over the inspector
+ * of an agent run as `deno run --inspect …` (`--cpu-prof` would start sampling before the
+ * BPF load, whose syscalls its signals interrupt), started after `ready`. Prints each
+ * function's share of the sampled time (self time), the busiest first.
+ *
+ *   deno task profile [--target nginx|python] [--seconds 5] [--top 30]
+ *     [--rate N] [--out profile.cpuprofile]
+ *
+ * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `python`: the Python target
+ * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate`. `--out`
+ * keeps the raw profile (Chrome DevTools opens it).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { startNginx } from "../tests/targets/nginx.ts";
+import { startPythonServer } from "../tests/targets/targets.ts";
+import { pacedLoad } from "./bench/paced_load.ts";
+import { cpuSeconds, wrk } from "./bench/measure.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    target: { type: "string", default: "nginx" },
+    seconds: { type: "string", default: "5" },
+    top: { type: "string", default: "30" },
+    rate: { type: "string", default: "1000" },
+    out: { type: "string" },
+  },
+});
+const seconds = Number(values.seconds);
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+
+/** V8's `Profiler.Profile`, the parts read here. */
+interface Profile {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
+async function inspector(port: number) {
+  let list: { webSocketDebuggerUrl: string }[] = [];
+  for (let i = 0; i < 100 && list.length === 0; i++) {
+    list = await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json()).catch(
+      () => [],
+    );
+    if (list.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (list.length === 0) throw new Error(`no inspector on port ${port}`);
+  const ws = new WebSocket(list[0]!.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let next = 1;
+  const waiting = new Map<number, (result: unknown) => void>();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result ?? msg.error);
+  };
+  return {
+    send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+      const id = next++;
+      ws.send(JSON.stringify({ id, method, params }));
+      return new Promise((resolve) => waiting.set(id, resolve as (r: unknown) => void));
+    },
+    close: () => ws.close(),
+  };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Self time by function, in ms, the busiest first. */
+function selfTimes(profile: Profile): [string, number][] {
+  const names = new Map<number, string>();
+  for (const n of profile.nodes) {
+    const f = n.callFrame;
+    const where = f.url
+      ? ` ${f.url.replace(/^.*\/(src|ffi|scripts)\//, "$1/")}:${f.lineNumber + 1}`
+      : "";
+    names.set(n.id, `${f.functionName || "(anonymous)"}${where}`);
+  }
+  const totals = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const name = names.get(id)!;
+    totals.set(name, (totals.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
+async function main() {
+  await using nginx = values.target === "nginx"
+    ? await startNginx({ "index.html": "hello\n" })
+    : undefined;
+  await using python = values.target === "python" ? await startPythonServer({}) : undefined;
+  const target = nginx ?? python;
+  if (target === undefined) throw new Error(`--target is nginx or python, not ${values.target}`);
+  const pid = nginx?.masterPid ?? python!.pid;
+  const port = freePort();
+  const agent = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--inspect=127.0.0.1:${port}`,
+      "-A",
+      MOD,
+      "--pid",
+      String(pid),
+      "--format",
+      "json",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let spans = 0;
+  const counting = (async () => {
+    for await (const chunk of agent.stdout) {
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) spans++;
+    }
+  })();
+  let err = "";
+  const errs = (async () => {
+    for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) err += t;
+  })();
+  while (!/^ready/m.test(err)) {
+    if (/^upspan:/m.test(err)) throw new Error(err);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const cdp = await inspector(port);
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  await cdp.send("Profiler.start");
+  const spans0 = spans, cpu0 = cpuSeconds(agent.pid);
+  const load = nginx
+    ? wrk(`http://127.0.0.1:${nginx.port}/index.html`, seconds).then((r) => r.requests)
+    : pacedLoad(python!.port, Number(values.rate), seconds).then((rps) => rps * seconds);
+  const requests = await load;
+  await new Promise((r) => setTimeout(r, 300));
+  const cpu = cpuSeconds(agent.pid) - cpu0;
+  const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
+  cdp.close();
+  agent.kill("SIGINT");
+  await agent.status;
+  await counting;
+  await errs;
+  if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
+  const made = spans - spans0;
+  console.log(
+    `${values.target}: ${requests} requests, ${made} spans, agent ${cpu.toFixed(2)} CPU-s, ${
+      (cpu * 1e6 / made).toFixed(1)
+    } µs/span (the profiler's own cost included)`,
+  );
+  console.log(err.split("\n").filter((l) => /^stopped|dropped/.test(l)).join("\n"));
+  const times = selfTimes(profile);
+  const busy = times.filter(([n]) => !/^\(idle\)/.test(n)).reduce((s, [, t]) => s + t, 0);
+  console.log(`busy (not idle) sampled time ${busy.toFixed(0)} ms`);
+  for (const [name, ms] of times.filter(([n]) => n !== "(idle)").slice(0, Number(values.top))) {
+    console.log(
+      `${(100 * ms / busy).toFixed(1).padStart(5)} %  ${ms.toFixed(1).padStart(8)} ms  ${name}`,
+    );
+  }
+}
+
+await main();
