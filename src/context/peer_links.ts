@@ -25,9 +25,10 @@ export function clientToServer(socket: SocketInfo, server: boolean): string | un
 export function sameRequest(line: string): string {
   const sp = line.indexOf(" ");
   const q = line.indexOf("?", sp);
-  const path = line.slice(sp + 1, q < 0 ? undefined : q);
-  if (sp < 0 || !path.includes("%")) return line;
+  const pct = line.indexOf("%", sp);
+  if (sp < 0 || pct < 0 || (q >= 0 && pct > q)) return line;
   try {
+    const path = line.slice(sp + 1, q < 0 ? undefined : q);
     return line.slice(0, sp + 1) + decodeURIComponent(path) + (q < 0 ? "" : line.slice(q));
   } catch {
     return line; // not valid percent-encoding: as sent
@@ -80,26 +81,29 @@ export class PeerLinks {
    */
   take(key: string, request = ""): TraceContext | undefined {
     const line = sameRequest(request);
-    let found = this.#find(key, line);
-    if (found === undefined && this.refresh !== undefined) {
+    let queue = this.#waiting.get(key);
+    let at = find(queue, line);
+    if (at < 0 && this.refresh !== undefined) {
       this.refresh();
-      found = this.#find(key, line);
+      queue = this.#waiting.get(key);
+      at = find(queue, line);
     }
-    if (found === undefined) return undefined;
-    const [queue, at] = found;
-    const [offer] = queue.splice(0, at + 1).slice(-1);
-    if (queue.length === 0) this.#waiting.delete(key);
-    return offer!.context;
-  }
-
-  #find(key: string, request: string): [Offer[], number] | undefined {
-    const queue = this.#waiting.get(key);
-    const at = queue === undefined ? -1 : queue.findIndex((o) => o.request === request);
-    return at < 0 ? undefined : [queue!, at];
+    if (at < 0) return undefined;
+    const offer = queue![at]!;
+    queue!.splice(0, at + 1);
+    if (queue!.length === 0) this.#waiting.delete(key);
+    return offer.context;
   }
 
   /** Connections with offers waiting. */
   get size(): number {
     return this.#waiting.size;
   }
+}
+
+/** Where in `queue` the offer for `request` is; -1 when none is. */
+function find(queue: Offer[] | undefined, request: string): number {
+  if (queue === undefined) return -1;
+  for (let i = 0; i < queue.length; i++) if (queue[i]!.request === request) return i;
+  return -1;
 }

@@ -23,9 +23,12 @@ interface Served {
 const MAX_THREADS = 10_000;
 const PER_THREAD = 8;
 
+/** A thread's key: pids and tids are below 2^22 (the kernel's PID_MAX_LIMIT). */
+const threadKey = (pid: number, tid: number) => pid * 4_194_304 + tid;
+
 /** Requests served recently, by thread. */
 export class ThreadRequests {
-  readonly #byThread = new Map<string, Served[]>();
+  readonly #byThread = new Map<number, Served[]>();
   readonly #maxAgeNs: bigint;
 
   /** `maxAgeNs`: a request open longer than this no longer adopts calls. Default 60 s. */
@@ -35,7 +38,7 @@ export class ThreadRequests {
 
   /** Thread `tid` of `pid` began serving a request with this context at `monoNs`. */
   begin(pid: number, tid: number, context: TraceContext, monoNs: bigint): void {
-    const key = `${pid}/${tid}`;
+    const key = threadKey(pid, tid);
     let served = this.#byThread.get(key);
     if (served === undefined) {
       if (this.#byThread.size >= MAX_THREADS) {
@@ -50,13 +53,18 @@ export class ThreadRequests {
 
   /** The request with this context, begun on thread `tid`, was answered at `monoNs`. */
   end(pid: number, tid: number, context: TraceContext, monoNs: bigint): void {
-    const found = this.#byThread.get(`${pid}/${tid}`)?.find((s) => s.context === context);
-    if (found !== undefined) found.untilMonoNs = monoNs;
+    const served = this.#byThread.get(threadKey(pid, tid));
+    if (served === undefined) return;
+    for (const s of served) {
+      if (s.context !== context) continue;
+      s.untilMonoNs = monoNs;
+      return;
+    }
   }
 
   /** The one request thread `tid` was serving at `monoNs`, if exactly one. */
   parentOf(pid: number, tid: number, monoNs: bigint): TraceContext | undefined {
-    const served = this.#byThread.get(`${pid}/${tid}`);
+    const served = this.#byThread.get(threadKey(pid, tid));
     if (served === undefined) return undefined;
     let match: Served | undefined;
     for (const s of served) {

@@ -18,10 +18,10 @@ export function onStdoutClosed(handler: () => void): void {
   stdoutClosedHandler = handler;
 }
 
-/** Writes `text` to stdout synchronously, looping over partial writes. */
-export function _writeStdout(text: string): void {
+/** Writes `text` (or bytes) to stdout synchronously, looping over partial writes. */
+export function _writeStdout(text: string | Uint8Array): void {
   if (stdoutClosed) return;
-  const bytes = encoder.encode(text);
+  const bytes = typeof text === "string" ? encoder.encode(text) : text;
   let done = 0;
   try {
     while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));

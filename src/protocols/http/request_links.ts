@@ -9,6 +9,7 @@
  * @module
  */
 import type { TraceContext } from "../../model/trace_context.ts";
+import type { SocketInfo } from "../../model/stream_chunk.ts";
 import { clientToServer } from "../../context/peer_links.ts";
 import { parseTraceparent } from "../../context/traceparent.ts";
 import type { ParserConnection } from "../protocol.ts";
@@ -46,6 +47,9 @@ export class RequestLinks<R extends object, X> {
   #unlinked: [R, RequestHead][] = [];
   /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
   #awaiting: { exchange: X; lastByteMonoNs: bigint }[] = [];
+  /** The socket whose address pair {@link #key} is (made once, not per request). */
+  #keySocket: SocketInfo | undefined;
+  #key: string | undefined;
 
   /** Links for `connection`, whose role is known; `emit` makes the span of an exchange. */
   constructor(connection: ParserConnection, emit: (exchange: X) => void) {
@@ -80,7 +84,11 @@ export class RequestLinks<R extends object, X> {
       this.#unlinked.push([request, head]);
       return;
     }
-    const key = clientToServer(socket, this.#server);
+    if (socket !== this.#keySocket) {
+      this.#keySocket = socket;
+      this.#key = clientToServer(socket, this.#server);
+    }
+    const key = this.#key;
     const { peers, threads, ids, received } = c.env;
     const tp = head.traceparent === undefined ? undefined : parseTraceparent(head.traceparent);
     // In a Go program (the only one whose RPC calls alone come from here) goroutines run on
