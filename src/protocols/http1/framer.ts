@@ -583,33 +583,31 @@ export class Http1Parser<K extends "request" | "response"> {
     const text = decodeLatin1(block);
     let nl = text.indexOf("\n");
     const startLine = text.slice(0, nl > 0 && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl);
-    const headers: HeaderField[] = [];
+    // Only the framing fields now; the others when asked for (a response's rarely are).
     let contentLength: string | undefined;
     let transferEncoding: string | undefined;
-    let pos = nl + 1;
+    const fieldsFrom = nl + 1;
+    let pos = fieldsFrom;
     while (pos < text.length) {
       nl = text.indexOf("\n", pos);
       if (nl < 0) nl = text.length;
       const e = nl > pos && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
       if (e === pos) break;
       const c0 = text.charCodeAt(pos);
-      if (c0 === SP || c0 === 9) {
-        // obs-fold: a continuation of the previous field's value
-        const last = headers[headers.length - 1];
-        if (last !== undefined) last[1] = `${last[1]} ${owsSlice(text, pos, e)}`;
-      } else {
-        const colon = text.indexOf(":", pos);
-        if (colon > pos && colon < e) {
-          const name = owsSlice(text, pos, colon);
+      const colon = c0 === SP || c0 === 9 ? -1 : text.indexOf(":", pos); // not an obs-fold
+      if (colon > pos && colon < e) {
+        let end = colon; // the name without trailing OWS (a line starts with none)
+        while (end > pos && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === 9)) {
+          end--;
+        }
+        if (end - pos === 14 && equalsLower(text.slice(pos, end), "content-length")) {
           const value = owsSlice(text, colon + 1, e);
-          headers.push([name, value]);
-          if (name.length === 14 && equalsLower(name, "content-length")) {
-            contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
-          } else if (name.length === 17 && equalsLower(name, "transfer-encoding")) {
-            transferEncoding = transferEncoding === undefined
-              ? value
-              : `${transferEncoding},${value}`;
-          }
+          contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
+        } else if (end - pos === 17 && equalsLower(text.slice(pos, end), "transfer-encoding")) {
+          const value = owsSlice(text, colon + 1, e);
+          transferEncoding = transferEncoding === undefined
+            ? value
+            : `${transferEncoding},${value}`;
         }
       }
       pos = nl + 1;
@@ -619,26 +617,19 @@ export class Http1Parser<K extends "request" | "response"> {
     let length = 0;
     let bad: Http1Problem | undefined;
     let msg: Http1Message;
-    const common = {
-      headers,
-      trailers: [],
-      framing: "none" as BodyFraming,
-      bodySize: 0,
-      complete: true,
-      firstByteMonoNs: this.#headMonoNs,
-      lastByteMonoNs: monoNs,
-      tid: this.#headTid,
-    };
     if (this.kind === "request") {
       const sp1 = startLine.indexOf(" ");
       const sp2 = startLine.lastIndexOf(" ");
-      msg = {
-        kind: "request",
-        method: startLine.slice(0, sp1),
-        target: startLine.slice(sp1 + 1, sp2),
-        version: startLine.slice(sp2 + 6),
-        ...common,
-      };
+      msg = new RequestMessage(
+        startLine.slice(0, sp1),
+        startLine.slice(sp1 + 1, sp2),
+        startLine.slice(sp2 + 6),
+        text,
+        fieldsFrom,
+        this.#headMonoNs,
+        monoNs,
+        this.#headTid,
+      );
       if (transferEncoding !== undefined) {
         if (isChunked(transferEncoding)) framing = "chunked";
         else {
@@ -654,13 +645,16 @@ export class Http1Parser<K extends "request" | "response"> {
         this.#state = S_START; // interim response
         return;
       }
-      msg = {
-        kind: "response",
+      msg = new ResponseMessage(
         status,
-        reason: startLine.slice(13),
-        version: startLine.slice(5, 8),
-        ...common,
-      };
+        startLine.slice(13),
+        startLine.slice(5, 8),
+        text,
+        fieldsFrom,
+        this.#headMonoNs,
+        monoNs,
+        this.#headTid,
+      );
       const method = this.#opts.requestMethod?.();
       if (status === 101 || (method === "CONNECT" && status >= 200 && status < 300)) {
         framing = "none";
@@ -802,6 +796,111 @@ export class Http1Parser<K extends "request" | "response"> {
     this.#state = this.#stopAfter ? S_STOPPED : S_START;
     this.#stopAfter = false;
     this.#opts.onMessage(msg);
+  }
+}
+
+/** The header fields of a head's text from `pos` on, in order, obs-folds joined. */
+function parseFields(text: string, pos: number): HeaderField[] {
+  const headers: HeaderField[] = [];
+  while (pos < text.length) {
+    let nl = text.indexOf("\n", pos);
+    if (nl < 0) nl = text.length;
+    const e = nl > pos && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+    if (e === pos) break;
+    const c0 = text.charCodeAt(pos);
+    if (c0 === SP || c0 === 9) {
+      // obs-fold: a continuation of the previous field's value
+      const last = headers[headers.length - 1];
+      if (last !== undefined) last[1] = `${last[1]} ${owsSlice(text, pos, e)}`;
+    } else {
+      const colon = text.indexOf(":", pos);
+      if (colon > pos && colon < e) {
+        headers.push([owsSlice(text, pos, colon), owsSlice(text, colon + 1, e)]);
+      }
+    }
+    pos = nl + 1;
+  }
+  return headers;
+}
+
+/** What both message kinds share; `headers` are parsed from the head's text when first read. */
+class MessageBase {
+  version: string;
+  trailers: HeaderField[] = [];
+  framing: BodyFraming = "none";
+  bodySize = 0;
+  complete = true;
+  firstByteMonoNs: bigint;
+  lastByteMonoNs: bigint;
+  tid: number;
+  #text: string;
+  #fieldsFrom: number;
+  #headers: HeaderField[] | undefined;
+
+  constructor(
+    version: string,
+    text: string,
+    fieldsFrom: number,
+    firstByteMonoNs: bigint,
+    lastByteMonoNs: bigint,
+    tid: number,
+  ) {
+    this.version = version;
+    this.#text = text;
+    this.#fieldsFrom = fieldsFrom;
+    this.firstByteMonoNs = firstByteMonoNs;
+    this.lastByteMonoNs = lastByteMonoNs;
+    this.tid = tid;
+  }
+
+  get headers(): HeaderField[] {
+    return this.#headers ??= parseFields(this.#text, this.#fieldsFrom);
+  }
+
+  set headers(fields: HeaderField[]) {
+    this.#headers = fields;
+  }
+}
+
+class RequestMessage extends MessageBase implements Http1Request {
+  readonly kind = "request";
+  method: string;
+  target: string;
+
+  constructor(
+    method: string,
+    target: string,
+    version: string,
+    text: string,
+    fieldsFrom: number,
+    firstByteMonoNs: bigint,
+    lastByteMonoNs: bigint,
+    tid: number,
+  ) {
+    super(version, text, fieldsFrom, firstByteMonoNs, lastByteMonoNs, tid);
+    this.method = method;
+    this.target = target;
+  }
+}
+
+class ResponseMessage extends MessageBase implements Http1Response {
+  readonly kind = "response";
+  status: number;
+  reason: string;
+
+  constructor(
+    status: number,
+    reason: string,
+    version: string,
+    text: string,
+    fieldsFrom: number,
+    firstByteMonoNs: bigint,
+    lastByteMonoNs: bigint,
+    tid: number,
+  ) {
+    super(version, text, fieldsFrom, firstByteMonoNs, lastByteMonoNs, tid);
+    this.status = status;
+    this.reason = reason;
   }
 }
 
