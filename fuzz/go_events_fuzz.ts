@@ -108,6 +108,8 @@ export function fuzzGoEvents(
         ? [[e.method, 16], [e.path, 128], [e.query, 128]] as const
         : e.type === "inject"
         ? [[{ text: e.head }, 192], [{ text: e.line }, 70]] as const
+        : e.type === "handler"
+        ? [] as const
         : [[e.method, http.fields["method"]!.size], [e.path, http.fields["path"]!.size]] as const;
       for (const [t, max] of texts) {
         if (new TextEncoder().encode(t.text).length > max * 3) problems++;

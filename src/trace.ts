@@ -15,6 +15,7 @@ import { GoInstrumentation } from "./golang/instrumentation.ts";
 import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
 import { ThreadRequests } from "./context/thread_requests.ts";
 import { PeerLinks } from "./context/peer_links.ts";
+import { ServedStreams } from "./context/served_streams.ts";
 import { injectionRefusal } from "./golang/injection.ts";
 import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
@@ -225,6 +226,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const threads = new ThreadRequests();
   // Client requests' ids by connection: offered by one instrumentation, taken by another.
   const peers = new PeerLinks();
+  // grpc-go calls served (spans from the bytes) joined to their handlers' goroutines (probes).
+  const served = new ServedStreams();
   // Forks, execs and exits, handled between reads (adding a process is asynchronous).
   type Lifecycle = { type: ProcessEventType; process: ProcessEvent };
   const lifecycle: Lifecycle[] = [];
@@ -246,6 +249,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         resource,
         threads,
         peers,
+        served,
         sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
         sqlByConnection: (pid) => traced?.sqlByConnection(pid) ?? false,
         httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
@@ -272,6 +276,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     toUnixNano,
     resource,
     peers,
+    served,
     injectTraceparent: inject,
     injectDryRun: dryRun,
     log,
@@ -506,6 +511,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     sayLife();
     for (const i of instrumentations) while (i.consume() > 0);
     builder?.flush();
+    go?.flush();
     const s = capture.stats();
     const library = libraryCounters();
     return {

@@ -5,8 +5,11 @@
 import assert from "node:assert/strict";
 import { startAgent } from "./agent.ts";
 import { makeCert } from "./targets/certs.ts";
+import { startPythonServer } from "./targets/targets.ts";
 import { buildGrpcFixture, startGrpcClient, startGrpcFixture } from "./targets/grpc_fixture.ts";
 import type { JsonSpan as Span } from "./agent.ts";
+import { locateGo } from "../src/golang/locate.ts";
+import { GRPC_OFFSETS } from "../src/golang/grpc_offsets.ts";
 
 // CI runs a representative pair; UPSPAN_GO_MATRIX=full (`deno task go:matrix:h2`) all of
 // both toolchains × stripped or not × plaintext or TLS.
@@ -84,3 +87,81 @@ for (const { toolchain, stripped, tls } of CASES) {
     }
   });
 }
+
+// A handler's own calls: the handler runs on a goroutine the probes see, its call's span
+// comes from the bytes; the two are joined by connection and stream (README, "Go").
+for (const { toolchain, stripped, tls } of CASES) {
+  const name = `grpc-go built by ${toolchain}${stripped ? ", stripped" : ""}, ${
+    tls ? "TLS" : "plaintext"
+  }: HTTP calls made in a handler are children of its gRPC SERVER span`;
+  Deno.test(name, async () => {
+    const binary = await buildGrpcFixture(toolchain, { stripped });
+    const dir = await Deno.makeTempDir({ prefix: "upspan-grpc-" });
+    try {
+      const cert = tls ? await makeCert(dir) : undefined;
+      await using target = await startPythonServer({}); // not traced: the call goes out
+      await using server = await startGrpcFixture(binary, "serve", cert);
+      await using client = await startGrpcClient(binary, server.port, cert?.cert);
+      await using agent = await startAgent([
+        "--pid",
+        String(server.pid),
+        "--pid",
+        String(client.pid),
+      ]);
+      // Two calls on one connection (streams 1 and 3): each call's GET is its own child.
+      const paths = ["/status/202", "/status/204"];
+      for (const path of paths) {
+        const printed = await client.callOut(`http://127.0.0.1:${target.port}${path}`);
+        assert.match(printed, /Say get: "20[24] [A-Za-z ]+" OK\n/);
+      }
+      const gets = (s: Span) => s.attributes["http.request.method"] === "GET";
+      const rpc = (s: Span) => s.attributes["rpc.system"] === "grpc";
+      await agent.waitForSpans(gets, 2);
+      await agent.waitForSpans(rpc, 4);
+      await agent.stop();
+
+      const byStart = (a: Span, b: Span) =>
+        Number(BigInt(a.startTimeUnixNano) - BigInt(b.startTimeUnixNano));
+      const of = (kind: string, pid: number, pred: (s: Span) => boolean) =>
+        agent.spans.filter((s) => s.kind === kind && s.resource["process.pid"] === pid && pred(s))
+          .sort(byStart);
+      const calls = of("CLIENT", client.pid, rpc);
+      const served = of("SERVER", server.pid, rpc);
+      const out = of("CLIENT", server.pid, gets);
+      assert.equal(calls.length, 2);
+      assert.equal(served.length, 2);
+      assert.deepEqual(out.map((s) => s.attributes["url.path"]), paths);
+      out.forEach((get, i) => {
+        const call = served[i]!;
+        assert.equal(get.parentSpanId, call.spanId, `${paths[i]}: the handler's call's child`);
+        assert.equal(get.traceId, call.traceId);
+        assert.equal(get.attributes["upspan.parent.method"], "goroutine");
+        // The whole chain is one trace: client call → server call → the handler's GET.
+        assert.equal(call.parentSpanId, calls[i]!.spanId);
+        assert.equal(call.traceId, calls[i]!.traceId);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("grpc-go's table offsets are its DWARF's, and stripped builds get the handler probe", async () => {
+  const dwarf = await locateGo({ path: await buildGrpcFixture("go1.26.8") });
+  assert.ok(dwarf.ok && dwarf.location.offsetsSource === "dwarf");
+  const version = dwarf.location.grpc!;
+  const table = GRPC_OFFSETS[version];
+  assert.ok(table, `grpc-go ${version} (the fixture's) is in the table`);
+  for (const [field, offset] of Object.entries(table)) {
+    assert.equal(dwarf.location.offsets[field as keyof typeof table], offset, field);
+  }
+  for (const toolchain of ["go1.25.14", "go1.26.8"]) {
+    const stripped = await locateGo({
+      path: await buildGrpcFixture(toolchain, { stripped: true }),
+    });
+    assert.ok(stripped.ok && stripped.location.offsetsSource === "table");
+    const site = stripped.location.sites.find((s) => s.program === "go_grpc_handler");
+    assert.ok(site, `${toolchain}: handleStream is probed`);
+    assert.equal(site.at, "entry");
+  }
+});

@@ -28,6 +28,8 @@
  *   processes on one host (go_links.h).
  * - net/http.Header.writeSubset, at its entry, only when the user asks for traceparent
  *   injection (go_links.h).
+ * - google.golang.org/grpc.(*Server).handleStream, at its entry only: a grpc-go handler's
+ *   goroutine gets a stand-in context, joined in user space to its call's span (go_grpc.h).
  * - runtime.newproc1(…) *g, at its returns only: the new g (RAX) already carries its goid
  *   and its creator's (parentGoid), so a goroutine started while a span is current
  *   inherits that span's context with one probe hit per goroutine.
@@ -474,6 +476,7 @@ static __always_inline __u64 response_status_at(__u64 rw, enum rw_kind kind,
 }
 
 #include "go_links.h"
+#include "go_grpc.h"
 
 SEC("uprobe")
 int go_server_entry(struct pt_regs *ctx)

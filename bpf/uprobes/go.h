@@ -26,6 +26,7 @@ enum go_event_kind {
 	GO_EVENT_SQL = 3,	  /* a go_sql_event: (*DB).queryDC or (*DB).execDC */
 	GO_EVENT_HTTP_LINK = 4,	  /* a go_link_event: a request's span and its connection */
 	GO_EVENT_INJECT_DRY = 5,  /* a go_inject_event: where a traceparent would have gone */
+	GO_EVENT_GRPC_HANDLER = 6, /* a go_link_event: a grpc-go handler's goroutine and stream */
 };
 
 /* How a span's parent was found (go_span_ids.via). */
@@ -55,6 +56,7 @@ enum go_stat {
 	GO_STAT_HEADER_WRITE,	/* Header.writeSubset entries (only probed when injecting) */
 	GO_STAT_INJECTED,	/* traceparent lines written into a request */
 	GO_STAT_INJECT_SKIPPED, /* a request to inject into whose buffer had no room or looked wrong */
+	GO_STAT_GRPC_STREAM,	/* grpc-go Server.handleStream entries: a call's handler starts */
 	GO_STAT_EVENTS,
 	GO_STAT_DROPS,
 	GO_STAT_MAX,
@@ -123,6 +125,19 @@ struct go_offsets {
 	__u32 h2_cs_cc;	     /* net/http.http2clientStream.cc (*http2ClientConn) */
 	__u32 h2_cs_id;	     /* net/http.http2clientStream.ID (uint32) */
 	__u32 h2_cc_tconn;   /* net/http.http2ClientConn.tconn (net.Conn) */
+	/* grpc-go's server (go_grpc.h): from the binary's DWARF, or the table by grpc-go version. */
+	__u32 grpc_st_peer;	/* grpc/internal/transport.http2Server.peer (peer.Peer) */
+	__u32 grpc_ss_stream;	/* grpc/internal/transport.ServerStream.Stream (embedded) */
+	__u32 grpc_stream_id;	/* grpc/internal/transport.Stream.id (uint32) */
+	__u32 peer_addr;	/* grpc/peer.Peer.Addr (net.Addr) */
+	__u32 peer_local_addr;	/* grpc/peer.Peer.LocalAddr (net.Addr) */
+	__u32 tcpaddr_ip;	/* net.TCPAddr.IP ([]byte) */
+	__u32 tcpaddr_port;	/* net.TCPAddr.Port (int) */
+	/* Which transport and which address a handler got, by their itabs' first methods:
+	 * transport.(*http2Server).Close and net.(*TCPAddr).Network, as signed distances from
+	 * grpc.(*Server).handleStream's entry. GO_OFFSET_ABSENT: not in the binary. */
+	__u32 grpc_st_close;
+	__u32 tcpaddr_network;
 };
 
 /* The trace context of a span: new ids made in BPF, the parent's span id or 0. */

@@ -12,6 +12,7 @@ import { type BpfMap, BpfObject, readCounters, type RingReader } from "../../ffi
 import type { ProcessInfo } from "../discovery/mod.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
 import type { PeerLinks } from "../context/peer_links.ts";
+import type { ServedStreams } from "../context/served_streams.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import { ProbeSet } from "../probe_set.ts";
@@ -56,6 +57,8 @@ export interface CaptureSpanOptions {
   threads: ThreadRequests;
   /** Client requests' offers by connection, shared with Go's probes. */
   peers?: PeerLinks;
+  /** Calls served from the bytes, joined to Go's handler goroutines (grpc-go). */
+  served?: ServedStreams;
   /** Whether a process's SQL spans come from its client library's probes. */
   sqlByLibrary(pid: number): boolean;
   /** Whether its SQL library's probes name their sockets instead (see the span builder's). */

@@ -25,7 +25,7 @@ export function encodeGoEvent(
   const layout = types.structLayout(
     event.type === "sql"
       ? "go_sql_event"
-      : event.type === "link"
+      : event.type === "link" || event.type === "handler"
       ? "go_link_event"
       : "go_http_event",
   );
@@ -42,10 +42,12 @@ export function encodeGoEvent(
     ? kinds["GO_EVENT_HTTP_CLIENT"]
     : event.type === "link"
     ? kinds["GO_EVENT_HTTP_LINK"]
+    : event.type === "handler"
+    ? kinds["GO_EVENT_GRPC_HANDLER"]
     : kinds["GO_EVENT_SQL"];
   view.setUint32(f("kind").offset, kind ?? 0, true);
   view.setUint32(f("tgid").offset, event.pid, true);
-  if (event.type !== "link") {
+  if (event.type !== "link" && event.type !== "handler") {
     view.setBigUint64(f("start_ns").offset, event.startMonoNs, true);
     view.setBigUint64(f("end_ns").offset, event.endMonoNs, true);
   }
@@ -73,7 +75,7 @@ export function encodeGoEvent(
     bytes.set(b.subarray(0, data.size), data.offset);
     view.setUint32(f(`${name}_len`).offset, t.truncated ? data.size + 10 : b.length, true);
   };
-  if (event.type === "link") {
+  if (event.type === "link" || event.type === "handler") {
     const key = types.structLayout("go_conn_key").fields;
     const c = f("conn").offset;
     const end = (addr: string, port: number, a: string, p: string) => {
@@ -83,8 +85,13 @@ export function encodeGoEvent(
     };
     end(event.client.address, event.client.port, "client_addr", "client_port");
     end(event.serverEnd.address, event.serverEnd.port, "server_addr", "server_port");
-    bytes[f("server").offset] = event.server ? 1 : 0;
-    for (const n of ["method", "path", "query"] as const) text(n, event[n]);
+    if (event.type === "handler") {
+      bytes[f("server").offset] = 1;
+      view.setUint32(c + key["stream"]!.offset, event.stream, true);
+    } else {
+      bytes[f("server").offset] = event.server ? 1 : 0;
+      for (const n of ["method", "path", "query"] as const) text(n, event[n]);
+    }
   } else if (event.type === "sql") {
     const ops = types.enumValues("go_sql_op");
     bytes[f("op").offset] = (event.op === "exec" ? ops["GO_SQL_EXEC"] : ops["GO_SQL_QUERY"]) ?? 0;

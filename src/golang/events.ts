@@ -103,6 +103,21 @@ export interface GoLinkEvent {
   query: GoText;
 }
 
+/**
+ * A grpc-go handler started on a goroutine, with the stand-in ids its calls are children of
+ * until user space joins them to the span the bytes give its stream (`go_grpc.h`).
+ */
+export interface GoHandlerEvent {
+  type: "handler";
+  pid: number;
+  /** The stand-in: a root, never a span of its own. */
+  ids: GoSpanIds;
+  client: GoEndpoint;
+  serverEnd: GoEndpoint;
+  /** The call's HTTP/2 stream id. */
+  stream: number;
+}
+
 /** A traceparent injection's dry run: the line, and the request head it would have followed. */
 export interface GoInjectEvent {
   type: "inject";
@@ -117,7 +132,7 @@ export interface GoInjectEvent {
 }
 
 /** A decoded record. */
-export type GoEvent = GoHttpEvent | GoSqlEvent | GoLinkEvent | GoInjectEvent;
+export type GoEvent = GoHttpEvent | GoSqlEvent | GoLinkEvent | GoHandlerEvent | GoInjectEvent;
 
 /** What a decoder returns for one record. */
 export type GoDecodeResult = DecodeResult<GoEvent>;
@@ -166,6 +181,7 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
   const SQL = value(kinds, "GO_EVENT_SQL");
   const LINK = value(kinds, "GO_EVENT_HTTP_LINK");
   const DRY = value(kinds, "GO_EVENT_INJECT_DRY");
+  const HANDLER = value(kinds, "GO_EVENT_GRPC_HANDLER");
   const dry = types.structLayout("go_inject_event");
   const d = {
     tgid: field(dry, "tgid").offset,
@@ -225,6 +241,7 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
     serverAddr: field(connKey, "server_addr").offset,
     clientPort: field(connKey, "client_port").offset,
     serverPort: field(connKey, "server_port").offset,
+    stream: field(connKey, "stream").offset,
   };
   const endpoint = (bytes: Uint8Array, view: DataView, addr: number, port: number) => ({
     address: ipv6Address(bytes, addr),
@@ -333,11 +350,24 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
         },
       };
     }
-    if (kind === LINK) {
+    if (kind === LINK || kind === HANDLER) {
       if (length < link.size) {
         return { ok: false, error: `a link event of ${length} bytes (expected ${link.size})` };
       }
       const c = offset + l.conn;
+      if (kind === HANDLER) {
+        return {
+          ok: true,
+          event: {
+            type: "handler",
+            pid: view.getUint32(offset + l.tgid, true),
+            ids: readIds(bytes, view, offset + l.ids),
+            client: endpoint(bytes, view, c + ck.clientAddr, c + ck.clientPort),
+            serverEnd: endpoint(bytes, view, c + ck.serverAddr, c + ck.serverPort),
+            stream: view.getUint32(c + ck.stream, true),
+          },
+        };
+      }
       return {
         ok: true,
         event: {

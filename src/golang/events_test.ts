@@ -20,7 +20,15 @@ Deno.test("goEventDecoder: reads records laid out by the object's BTF", () => {
       path: server.path,
       query: server.query,
     };
-    for (const event of [...sampleGoEvents(), linked]) {
+    const handler: GoEvent = {
+      type: "handler",
+      pid: 4242,
+      ids: { ...server.ids, parentSpanId: "" },
+      client: { address: "127.0.0.1", port: 50124 },
+      serverEnd: { address: "127.0.0.1", port: 9090 },
+      stream: 7,
+    };
+    for (const event of [...sampleGoEvents(), linked, handler]) {
       const record = encodeGoEvent(obj, event);
       const bytes = new Uint8Array(record.length + 8);
       bytes.set(record, 8);

@@ -18,8 +18,16 @@ import {
 import type { Attributes, Span } from "../model/span.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import { PeerLinks } from "../context/peer_links.ts";
+import { ServedStreams } from "../context/served_streams.ts";
 import { GoPeerTraces } from "./peer_traces.ts";
-import { type GoEvent, goEventDecoder, type GoInjectEvent } from "./events.ts";
+import {
+  type GoEvent,
+  goEventDecoder,
+  type GoHandlerEvent,
+  type GoHttpEvent,
+  type GoInjectEvent,
+  type GoSqlEvent,
+} from "./events.ts";
 import { type GoLocateResult, type GoLocation, locateGo, type LocateGoOptions } from "./locate.ts";
 import { encodeGoOffsets } from "./offsets.ts";
 import { goSpan } from "./spans.ts";
@@ -41,6 +49,7 @@ export type GoStats = Record<
   | "headerWrite"
   | "injected"
   | "injectSkipped"
+  | "grpcHandler"
   | "events"
   | "drops",
   number
@@ -59,6 +68,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
   headerWrite: "GO_STAT_HEADER_WRITE",
   injected: "GO_STAT_INJECTED",
   injectSkipped: "GO_STAT_INJECT_SKIPPED",
+  grpcHandler: "GO_STAT_GRPC_STREAM",
   events: "GO_STAT_EVENTS",
   drops: "GO_STAT_DROPS",
 };
@@ -67,7 +77,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
 export function probeHits(stats: GoStats): number {
   return stats.serverEntry + stats.serverRet + stats.clientEntry + stats.clientRet +
     stats.sqlEntry + stats.sqlRet + stats.newprocRet + stats.connEntry + stats.h2Headers +
-    stats.headerWrite;
+    stats.headerWrite + stats.grpcHandler;
 }
 
 /** Options for {@linkcode GoInstrumentation}. */
@@ -84,6 +94,11 @@ export interface GoInstrumentationOptions {
   /** Client requests' offers by connection, shared with the capture's spans. Default: new. */
   peers?: PeerLinks;
   /**
+   * Calls served from the bytes (grpc-go's), joined here to their handlers' goroutines;
+   * shared with the capture's spans. Default: new.
+   */
+  served?: ServedStreams;
+  /**
    * Write a `traceparent` line into outgoing net/http requests (the caller has checked the
    * kernel allows it: `injectionRefusal`). Default false.
    */
@@ -99,6 +114,12 @@ export interface GoInstrumentationOptions {
 
 const DRY_RUN_LINES = 20;
 
+/**
+ * How long spans of a grpc-go handler wait for the call's span from the bytes (normally a
+ * read of the rings or two) before they go out without that parent.
+ */
+const STAND_IN_WAIT_MS = 2000;
+
 const MAX_FILES = 1024;
 
 /** Go's net/http and database/sql probes for the engine. */
@@ -110,9 +131,12 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
   /** The database each traced process's driver talks to. */
   readonly #sqlSystems = new Map<number, SqlSystem>();
   readonly #traces: GoPeerTraces;
+  readonly #served: ServedStreams;
   #inject: boolean;
   /** Records read but not yet acted on, in ring order (see `drain`). */
   #queue: GoEvent[] = [];
+  /** Spans waiting for their grpc-go handler's call span (see GoPeerTraces.waits). */
+  #held: (GoHttpEvent | GoSqlEvent)[] = [];
   /** Dry-run lines said so far (a few are enough to see where the line would go). */
   #dryRuns = 0;
   #draining = false;
@@ -122,6 +146,9 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     super(options.objectPath ?? GO_BPF_OBJECT, "go_events");
     this.#opts = options;
     this.#traces = new GoPeerTraces(options.peers ?? new PeerLinks());
+    const served = options.served ?? new ServedStreams();
+    served.onJoin = (standIn, call) => this.#traces.join(standIn, call);
+    this.#served = served;
     this.#inject = options.injectTraceparent ?? false;
   }
 
@@ -208,6 +235,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     try {
       return this.readRing((event) => {
         if (event.type === "link" && !event.server) this.#traces.link(event);
+        else if (event.type === "handler") this.#handler(event);
         else this.#queue.push(event);
       });
     } finally {
@@ -219,33 +247,55 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     const read = this.drain();
     // A server's link may read the capture's ring, and that this one's: the outer call acts.
     if (this.#processing) return read;
-    const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
-      this.#opts;
     const traces = this.#traces;
     this.#processing = true;
     try {
+      const now = performance.now();
+      const held = this.#held;
+      this.#held = [];
+      for (const e of held) this.#span(e, now);
       for (let e = this.#queue.shift(); e !== undefined; e = this.#queue.shift()) {
-        if (e.type === "link") {
-          traces.link(e);
-          continue;
-        }
-        if (e.type === "inject") {
-          this.#sayDryRun(e);
-          continue;
-        }
-        const sqlSystem = this.#sqlSystems.get(e.pid);
-        onSpan(
-          goSpan({ ...e, ids: traces.context(e.ids) }, {
-            resource: resource(e.pid),
-            toUnixNano,
-            ...(sqlSystem ? { sqlSystem } : {}),
-          }),
-        );
+        if (e.type === "link") traces.link(e);
+        else if (e.type === "inject") this.#sayDryRun(e);
+        else if (e.type !== "handler") this.#span(e, now);
       }
     } finally {
       this.#processing = false;
     }
     return read;
+  }
+
+  /** Lets every waiting span go with what is known now (the run ends). */
+  flush(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const e of held) this.#span(e, Infinity);
+  }
+
+  /** A span event: made now, or held while its grpc-go handler's call span is not known. */
+  #span(e: GoHttpEvent | GoSqlEvent, nowMs: number): void {
+    const traces = this.#traces;
+    if (traces.waits(e.ids.traceId, nowMs, STAND_IN_WAIT_MS)) {
+      this.#held.push(e);
+      return;
+    }
+    const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
+      this.#opts;
+    const sqlSystem = this.#sqlSystems.get(e.pid);
+    onSpan(
+      goSpan({ ...e, ids: traces.context(e.ids) }, {
+        resource: resource(e.pid),
+        toUnixNano,
+        ...(sqlSystem ? { sqlSystem } : {}),
+      }),
+    );
+  }
+
+  /** A grpc-go handler began: its stand-in waits for its call's span (or finds it). */
+  #handler(e: GoHandlerEvent): void {
+    this.#traces.standIn(e.ids, performance.now());
+    const conn = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
+    this.#served.handler(e.pid, conn, e.stream, e.ids);
   }
 
   counters(): { hits: number; drops: number } {

@@ -11,6 +11,7 @@ import type { MappedFile } from "../discovery/mod.ts";
 import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
 import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
 import { goSqlSystem } from "./sql_driver.ts";
+import { withGrpcOffsets } from "./grpc_offsets.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import {
   GO_OFFSET_ABSENT,
@@ -87,6 +88,10 @@ const H1_HEADER = "net/http.(*response).Header";
 const H2_HEADER = "net/http.(*http2responseWriter).Header";
 const XNET_HEADER = "golang.org/x/net/http2.(*responseWriter).Header";
 const WRITER_METHODS = [H1_HEADER, H2_HEADER, XNET_HEADER];
+const HANDLE_STREAM = "google.golang.org/grpc.(*Server).handleStream";
+/** The first methods of the itabs grpc-go's handler probe checks (see `go_grpc.h`). */
+const GRPC_TRANSPORT_CLOSE = "google.golang.org/grpc/internal/transport.(*http2Server).Close";
+const TCP_ADDR_NETWORK = "net.(*TCPAddr).Network";
 
 /**
  * Where each known ResponseWriter's `Header` method lies, as a u32 holding its signed
@@ -97,14 +102,22 @@ function placeWriters(
   offsets: GoProbeOffsets,
   found: Map<string, { entry: number }>,
 ): void {
-  const serve = found.get(SERVE_HTTP)?.entry;
-  const place = (name: string) => {
-    const at = found.get(name)?.entry;
-    return serve === undefined || at === undefined ? GO_OFFSET_ABSENT : (at - serve) >>> 0;
-  };
+  const place = placer(found, SERVE_HTTP);
   offsets.rw_h1_header = place(H1_HEADER);
   offsets.rw_h2_header = place(H2_HEADER);
   offsets.rw_xnet_header = place(XNET_HEADER);
+  const placeGrpc = placer(found, HANDLE_STREAM);
+  offsets.grpc_st_close = placeGrpc(GRPC_TRANSPORT_CLOSE);
+  offsets.tcpaddr_network = placeGrpc(TCP_ADDR_NETWORK);
+}
+
+/** A function's distance from `from`'s entry, as a u32; absent when either is missing. */
+function placer(found: Map<string, { entry: number }>, from: string) {
+  const base = found.get(from)?.entry;
+  return (name: string) => {
+    const at = found.get(name)?.entry;
+    return base === undefined || at === undefined ? GO_OFFSET_ABSENT : (at - base) >>> 0;
+  };
 }
 
 /** Offsets each optional group needs; without them the group is not probed. */
@@ -120,6 +133,17 @@ const GROUP_NEEDS: Partial<Record<GoProbeGroup, (keyof GoProbeOffsets)[]>> = {
   "http.link": ["persist_conn", ...SOCKET_NEEDS],
   "http2.link": ["req_header", "h2_cs_cc", "h2_cs_id", "h2_cc_tconn", ...SOCKET_NEEDS],
   inject: ["req_header", "bufw_buf", "bufw_n"],
+  "grpc.server": [
+    "grpc_st_close",
+    "tcpaddr_network",
+    "grpc_st_peer",
+    "grpc_ss_stream",
+    "grpc_stream_id",
+    "peer_addr",
+    "peer_local_addr",
+    "tcpaddr_ip",
+    "tcpaddr_port",
+  ],
 };
 
 /**
@@ -152,20 +176,40 @@ export async function locateGo(
   if (!resolved.ok) {
     return { ok: false, error: `${path} (${version}): ${resolved.error}; no probes attached` };
   }
+  const grpc = info.ok
+    ? info.info.deps.find((d) => d.path === "google.golang.org/grpc")?.version
+    : undefined;
+  if (grpc !== undefined && resolved.offsets.grpc_st_peer === GO_OFFSET_ABSENT) {
+    withGrpcOffsets(resolved.offsets, grpc);
+  }
   const sites: GoProbeSite[] = [];
   const skipped: { symbol: string; reason: string }[] = [];
-  const found = bin.findFunctions([...GO_PROBES.map((p) => p.symbol), ...WRITER_METHODS]);
+  const found = bin.findFunctions([
+    ...GO_PROBES.map((p) => p.symbol),
+    ...WRITER_METHODS,
+    GRPC_TRANSPORT_CLOSE,
+    TCP_ADDR_NETWORK,
+  ]);
   placeWriters(resolved.offsets, found);
   const follow = options.followGoroutines ?? true;
   for (const probe of GO_PROBES) {
     if (probe.group === "goroutines" && !follow) continue;
     if (probe.group === "inject" && !options.injectTraceparent) continue;
+    if (probe.group === "grpc.server" && grpc === undefined) continue;
     const unknown = (GROUP_NEEDS[probe.group] ?? []).filter((f) =>
       resolved.offsets[f] === GO_OFFSET_ABSENT
     );
     if (unknown.length > 0) {
-      const names = unknown.map((f) => GO_OFFSET_FIELDS[f as GoOffsetField].join("."));
-      skipped.push({ symbol: probe.symbol, reason: `${names.join(", ")} unknown` });
+      const names = unknown.map((f) =>
+        f in GO_OFFSET_FIELDS ? GO_OFFSET_FIELDS[f as GoOffsetField].join(".") : f
+      );
+      const layout = unknown.some((f) => f in GO_OFFSET_FIELDS);
+      const reason = probe.group !== "grpc.server"
+        ? `${names.join(", ")} unknown`
+        : layout
+        ? `grpc-go ${grpc}'s layout unknown (no DWARF, not in the table)`
+        : `${GRPC_TRANSPORT_CLOSE} or ${TCP_ADDR_NETWORK} not in the binary`;
+      skipped.push({ symbol: probe.symbol, reason });
       continue;
     }
     const fn = found.get(probe.symbol);
@@ -194,9 +238,6 @@ export async function locateGo(
       error: `${path} (${version}) uses neither net/http nor database/sql; nothing to probe`,
     };
   }
-  const grpc = info.ok
-    ? info.info.deps.find((d) => d.path === "google.golang.org/grpc")?.version
-    : undefined;
   return {
     ok: true,
     location: {

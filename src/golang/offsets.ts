@@ -68,6 +68,15 @@ export const GO_OFFSET_FIELDS = {
   h2_cs_cc: ["net/http.http2clientStream", "cc", false],
   h2_cs_id: ["net/http.http2clientStream", "ID", false],
   h2_cc_tconn: ["net/http.http2ClientConn", "tconn", false],
+  // grpc-go's server (its layout follows the grpc-go version: stripped binaries take
+  // `grpc_offsets.ts`'s table), and the address type its transport reports.
+  grpc_st_peer: ["google.golang.org/grpc/internal/transport.http2Server", "peer", false],
+  grpc_ss_stream: ["google.golang.org/grpc/internal/transport.ServerStream", "Stream", false],
+  grpc_stream_id: ["google.golang.org/grpc/internal/transport.Stream", "id", false],
+  peer_addr: ["google.golang.org/grpc/peer.Peer", "Addr", false],
+  peer_local_addr: ["google.golang.org/grpc/peer.Peer", "LocalAddr", false],
+  tcpaddr_ip: ["net.TCPAddr", "IP", false],
+  tcpaddr_port: ["net.TCPAddr", "Port", false],
 } as const satisfies Record<string, readonly [string, string, boolean]>;
 
 /**
@@ -82,11 +91,18 @@ export const GO_MAP_SWISS = 2;
 export type GoOffsetField = keyof typeof GO_OFFSET_FIELDS;
 
 /**
- * Fields of `struct go_offsets` that are not struct members: the map layout, and where
- * the ResponseWriters' `Header` methods lie relative to `serverHandler.ServeHTTP` (set by
- * `locate.ts` from the function table; a u32 holding a signed distance).
+ * Fields of `struct go_offsets` that are not struct members: the map layout, where the
+ * ResponseWriters' `Header` methods lie relative to `serverHandler.ServeHTTP`, and grpc-go's
+ * transport's `Close` and `net.(*TCPAddr).Network` relative to `(*Server).handleStream` (set
+ * by `locate.ts` from the function table; a u32 holding a signed distance).
  */
-export type GoCodeField = "header_map" | "rw_h1_header" | "rw_h2_header" | "rw_xnet_header";
+export type GoCodeField =
+  | "header_map"
+  | "rw_h1_header"
+  | "rw_h2_header"
+  | "rw_xnet_header"
+  | "grpc_st_close"
+  | "tcpaddr_network";
 
 /** Offsets by `struct go_offsets` field; {@linkcode GO_OFFSET_ABSENT} where absent. */
 export type GoProbeOffsets = Record<GoOffsetField | GoCodeField, number>;
@@ -104,6 +120,8 @@ function pick(
     rw_h1_header: GO_OFFSET_ABSENT,
     rw_h2_header: GO_OFFSET_ABSENT,
     rw_xnet_header: GO_OFFSET_ABSENT,
+    grpc_st_close: GO_OFFSET_ABSENT,
+    tcpaddr_network: GO_OFFSET_ABSENT,
   } as GoProbeOffsets;
   const missing: string[] = [];
   for (const [field, [struct, member, required]] of Object.entries(GO_OFFSET_FIELDS)) {

@@ -64,3 +64,38 @@ Deno.test("GoPeerTraces: a server already linked in BPF takes the offer but keep
   assert.equal(peers.size, 0, "the offer is gone");
   assert.deepEqual(traces.context(server), server);
 });
+
+Deno.test("GoPeerTraces: a grpc-go handler's stand-in becomes its call's span once joined", () => {
+  const traces = new GoPeerTraces(new PeerLinks());
+  const standIn = { traceId: T, spanId: "5e" };
+  const child = { traceId: T, spanId: "c1", parentSpanId: "5e", via: "goroutine" as const };
+  const grandchild = { traceId: T, spanId: "c2", parentSpanId: "c1", via: "peer" as const };
+  traces.standIn(standIn, 0);
+  assert.equal(traces.waits(T, 100, 2000), true);
+  traces.join(standIn, { traceId: "e".repeat(32), spanId: "ca", parentSpanId: "", sampled: true });
+  assert.equal(traces.waits(T, 100, 2000), false);
+  assert.deepEqual(traces.context(child), {
+    traceId: "e".repeat(32),
+    spanId: "c1",
+    parentSpanId: "ca",
+    via: "goroutine",
+    sampled: true,
+  });
+  assert.deepEqual(traces.context(grandchild), {
+    ...grandchild,
+    traceId: "e".repeat(32),
+    sampled: true,
+  });
+});
+
+Deno.test("GoPeerTraces: a stand-in never joined leaves its children without a parent", () => {
+  const traces = new GoPeerTraces(new PeerLinks());
+  traces.standIn({ traceId: T, spanId: "5e" }, 0);
+  assert.equal(traces.waits(T, 2000, 2000), true);
+  assert.equal(traces.waits(T, 2001, 2000), false);
+  const child = { traceId: T, spanId: "c1", parentSpanId: "5e", via: "goroutine" as const };
+  assert.deepEqual(traces.context(child), { traceId: T, spanId: "c1", parentSpanId: "" });
+  const other = { traceId: "f".repeat(32), spanId: "c3", parentSpanId: "" };
+  assert.equal(traces.waits(other.traceId, 0, 2000), false);
+  assert.deepEqual(traces.context(other), other);
+});

@@ -13,6 +13,7 @@ export type GoProbeGroup =
   | "http.link"
   | "http2.link"
   | "inject"
+  | "grpc.server"
   | "sql"
   | "goroutines";
 
@@ -80,6 +81,13 @@ export const GO_PROBES: readonly GoProbe[] = [
     symbol: "net/http.Header.writeSubset",
     entry: "go_inject_traceparent",
     group: "inject",
+  },
+  {
+    // Entry only: a grpc-go handler's goroutine, its connection and stream (one hit per call
+    // served); its calls' parent is the span the bytes give that stream.
+    symbol: "google.golang.org/grpc.(*Server).handleStream",
+    entry: "go_grpc_handler",
+    group: "grpc.server",
   },
   {
     // Returns only: the new g carries its own and its creator's goroutine ids.

@@ -35,6 +35,7 @@ import type { TraceContext } from "../model/trace_context.ts";
 import type { PeerLinks } from "../context/peer_links.ts";
 import type { ReceivedHeaders } from "../context/received_headers.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
+import type { ServedStreams } from "../context/served_streams.ts";
 import type { ReassemblyCounters } from "../streams/reassembler.ts";
 
 /**
@@ -211,6 +212,11 @@ export interface ProtocolEnv {
   peers: PeerLinks;
   /** The request each thread is serving, to parent the calls it makes (`src/context`). */
   threads: ThreadRequests;
+  /**
+   * Calls served from the bytes whose handlers' goroutines Go's probes see (grpc-go's), to
+   * give those goroutines' calls their call's span as parent (`src/context`). Default: none.
+   */
+  served?: ServedStreams;
   /** Incoming `traceparent`s, to know one a proxy passes on (`src/context`). */
   received: ReceivedHeaders;
   /** Limits and switches, shared by all protocols. */

@@ -12,6 +12,7 @@ import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
 import { PeerLinks } from "../context/peer_links.ts";
 import { ReceivedHeaders } from "../context/received_headers.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
+import type { ServedStreams } from "../context/served_streams.ts";
 import type { Protocol, ProtocolFamily } from "../protocols/protocol.ts";
 import { PROTOCOLS } from "./registry.ts";
 import { Connection, type ConnectionConfig } from "../protocols/connection.ts";
@@ -77,6 +78,8 @@ export interface SpanBuilderOptions {
   threads?: ThreadRequests;
   /** Client requests' offers by connection, shared with Go's probes. Default: a new one. */
   peers?: PeerLinks;
+  /** Calls served here whose handlers' goroutines Go's probes see (grpc-go). Default: none. */
+  served?: ServedStreams;
   /** The protocols to parse, first asked first. Default: every one in the registry. */
   protocols?: readonly Protocol[];
 }
@@ -161,6 +164,7 @@ export class SpanBuilder {
         onSpan: options.onSpan,
         ids: options.ids ?? new RandomIdGenerator(),
         peers: options.peers ?? new PeerLinks(),
+        ...(options.served === undefined ? {} : { served: options.served }),
         threads: options.threads ?? new ThreadRequests(),
         received: new ReceivedHeaders(),
         limits: {

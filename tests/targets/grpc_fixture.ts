@@ -114,6 +114,8 @@ export interface GrpcClient extends AsyncDisposable {
   pid: number;
   /** Makes the three calls (Say ok, Say failing with status 5, Count) and returns what it printed. */
   calls(): Promise<string>;
+  /** Makes one call whose handler GETs `url` (Say "get:URL") and returns what it printed. */
+  callOut(url: string): Promise<string>;
 }
 
 /** Starts the fixture's client of the server at `port` (over TLS trusting `ca`, if given). */
@@ -145,6 +147,10 @@ export async function startGrpcClient(
     pid: child.pid,
     async calls() {
       await writer.write(new TextEncoder().encode("go\n"));
+      return await until("done");
+    },
+    async callOut(url: string) {
+      await writer.write(new TextEncoder().encode(`get ${url}\n`));
       return await until("done");
     },
     async [Symbol.asyncDispose]() {

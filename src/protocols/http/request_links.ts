@@ -24,6 +24,8 @@ export interface RequestHead {
   line: string;
   /** The request's one `traceparent`, if any. */
   traceparent: string | undefined;
+  /** Its HTTP/2 stream id. */
+  stream?: number;
 }
 
 /**
@@ -102,6 +104,10 @@ export class RequestLinks<R extends object, X> {
         : requestContext(head.traceparent, "SERVER", ids, caller, "peer");
       this.#contexts.set(request, context);
       if (byThread) threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
+      // A Go program's call: its handler's goroutine waits for this span (`served_streams.ts`).
+      else if (key !== undefined && head.stream !== undefined) {
+        c.env.served?.served(c.pid, key, head.stream, context);
+      }
       if (tp !== undefined) received.received(c.pid, tp.traceId, tp.parentId, context);
     } else {
       // A header this process received is passed on (a proxy): the call is the child of

@@ -61,7 +61,7 @@ export class Http2ConnectionParser implements ConnectionParser {
       clientSide: 0,
       maxStreams: Math.max(16, connection.env.limits.maxPipelined * 4),
       maxHeaderBlockBytes: connection.env.limits.maxHeaderBytes,
-      onRequest: (_id, m) => this.#link(m),
+      onRequest: (id, m) => this.#link(m, id),
       onExchange: (x) => this.#done(x),
     });
     if (upgraded !== undefined) {
@@ -123,7 +123,7 @@ export class Http2ConnectionParser implements ConnectionParser {
   }
 
   /** Fixes a request's span ids (`../http/request_links.ts`). */
-  #link(m: Http2Message): void {
+  #link(m: Http2Message, stream?: number): void {
     if (!this.#traced(m)) return;
     const req = requestRecord(m);
     if (req === undefined) return;
@@ -132,6 +132,7 @@ export class Http2ConnectionParser implements ConnectionParser {
       firstByteMonoNs: req.firstByteMonoNs,
       line: `${req.method} ${req.target}`,
       traceparent: requestFields(req.headers).traceparent,
+      ...(stream === undefined ? {} : { stream }),
     });
   }
 

@@ -2,12 +2,14 @@
 // demo.Echo, with a unary method (Say: echoes, or fails with the status the request names)
 // and a server-streaming one (Count: as many messages as the request's length). Messages are
 // raw bytes through a codec registered under the proto name, so no generated code is needed.
+// Say "get:URL" makes an HTTP GET of URL from inside the handler and answers its status.
 //
 //	grpc serve ADDR [CERT KEY]      serve until killed (over TLS with CERT and KEY); prints
 //	                                "ready" once listening
 //	grpc call ADDR                  Say "hello", Say "fail:5", Count "abcd", then exits
 //	grpc client ADDR [CA]           prints "ready", then makes those three calls (over TLS
-//	                                trusting CA) for each line read, printing "done" after
+//	                                trusting CA) for each line read, printing "done" after;
+//	                                a line "get URL" makes one call, Say "get:URL", instead
 //	grpc h2c ADDR                   net/http over cleartext HTTP/2 (prior knowledge and the
 //	                                Upgrade: h2c path): /hello answers, anything else 404
 //	grpc xnet ADDR CERT KEY         net/http over TLS with x/net/http2's own server
@@ -48,6 +50,19 @@ func say(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInte
 	var in []byte
 	if err := dec(&in); err != nil {
 		return nil, err
+	}
+	if url, ok := strings.CutPrefix(string(in), "get:"); ok {
+		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, status.Error(codes.Unavailable, err.Error())
+		}
+		resp.Body.Close()
+		out := []byte(resp.Status)
+		return &out, nil
 	}
 	if s, ok := strings.CutPrefix(string(in), "fail:"); ok {
 		code, _ := strconv.Atoi(s)
@@ -151,7 +166,13 @@ func main() {
 		fmt.Println("ready")
 		lines := bufio.NewScanner(os.Stdin)
 		for lines.Scan() {
-			calls(conn)
+			if url, ok := strings.CutPrefix(lines.Text(), "get "); ok {
+				in, out := []byte("get:"+url), []byte(nil)
+				err := conn.Invoke(context.Background(), "/demo.Echo/Say", &in, &out)
+				fmt.Printf("Say get: %q %v\n", out, status.Code(err))
+			} else {
+				calls(conn)
+			}
 			fmt.Println("done")
 		}
 	}
