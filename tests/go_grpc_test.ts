@@ -89,7 +89,8 @@ for (const { toolchain, stripped, tls } of CASES) {
 }
 
 // A handler's own calls: the handler runs on a goroutine the probes see, its call's span
-// comes from the bytes; the two are joined by connection and stream (README, "Go").
+// comes from the bytes; the two are joined by connection and stream (README, "Go"). The
+// Python server called is traced too: its span is in the same trace, the GET's child.
 for (const { toolchain, stripped, tls } of CASES) {
   const name = `grpc-go built by ${toolchain}${stripped ? ", stripped" : ""}, ${
     tls ? "TLS" : "plaintext"
@@ -99,7 +100,7 @@ for (const { toolchain, stripped, tls } of CASES) {
     const dir = await Deno.makeTempDir({ prefix: "upspan-grpc-" });
     try {
       const cert = tls ? await makeCert(dir) : undefined;
-      await using target = await startPythonServer({}); // not traced: the call goes out
+      await using target = await startPythonServer({});
       await using server = await startGrpcFixture(binary, "serve", cert);
       await using client = await startGrpcClient(binary, server.port, cert?.cert);
       await using agent = await startAgent([
@@ -107,6 +108,8 @@ for (const { toolchain, stripped, tls } of CASES) {
         String(server.pid),
         "--pid",
         String(client.pid),
+        "--pid",
+        String(target.pid),
       ]);
       // Two calls on one connection (streams 1 and 3): each call's GET is its own child.
       const paths = ["/status/202", "/status/204"];
@@ -116,7 +119,7 @@ for (const { toolchain, stripped, tls } of CASES) {
       }
       const gets = (s: Span) => s.attributes["http.request.method"] === "GET";
       const rpc = (s: Span) => s.attributes["rpc.system"] === "grpc";
-      await agent.waitForSpans(gets, 2);
+      await agent.waitForSpans(gets, 4);
       await agent.waitForSpans(rpc, 4);
       await agent.stop();
 
@@ -128,6 +131,7 @@ for (const { toolchain, stripped, tls } of CASES) {
       const calls = of("CLIENT", client.pid, rpc);
       const served = of("SERVER", server.pid, rpc);
       const out = of("CLIENT", server.pid, gets);
+      const received = of("SERVER", target.pid, gets);
       assert.equal(calls.length, 2);
       assert.equal(served.length, 2);
       assert.deepEqual(out.map((s) => s.attributes["url.path"]), paths);
@@ -139,6 +143,9 @@ for (const { toolchain, stripped, tls } of CASES) {
         // The whole chain is one trace: client call → server call → the handler's GET.
         assert.equal(call.parentSpanId, calls[i]!.spanId);
         assert.equal(call.traceId, calls[i]!.traceId);
+        // And on to the traced server it called.
+        assert.equal(received[i]!.parentSpanId, get.spanId);
+        assert.equal(received[i]!.traceId, call.traceId);
       });
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -72,6 +72,8 @@ struct g_key {
 struct go_ctx {
 	__u8 trace_id[16];
 	__u64 span_id;
+	__u8 stand_in; /* a grpc-go handler's stand-in (go_grpc.h): its trace is not final */
+	__u8 _pad[7];
 };
 
 /* key: goroutine; value: its current span. Set by a server entry (deleted at its return)

@@ -84,7 +84,7 @@ int go_grpc_handler(struct pt_regs *ctx)
 	e->server = 1;
 	e->conn = k;
 	new_ids(&e->ids, NULL, GO_VIA_NONE);
-	struct go_ctx stand_in = {.span_id = e->ids.span_id};
+	struct go_ctx stand_in = {.span_id = e->ids.span_id, .stand_in = 1};
 	__builtin_memcpy(stand_in.trace_id, e->ids.trace_id, 16);
 	struct g_key key = goroutine(ctx, tgid, o);
 	bpf_map_update_elem(&g_ctx, &key, &stand_in, BPF_ANY);

@@ -239,7 +239,9 @@ static __always_inline bool client_traceparent(struct http_call *call, const str
 		}
 		return true;
 	}
-	if (!inject_traceparent || !has(o->req_header))
+	/* Under a stand-in the trace id is not the one user space will give: nothing is written
+	 * rather than an id no span will have. */
+	if (!inject_traceparent || !has(o->req_header) || (parent && parent->stand_in))
 		return false;
 	__u64 m = read_u64(call->req + o->req_header);
 	if (m && header_map_small(m, o))

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { GoProbeOffsets } from "./offsets.ts";
+import { GO_OFFSET_ABSENT, type GoProbeOffsets } from "./offsets.ts";
 
 /** The `struct go_offsets` fields grpc-go's layout decides. */
 export type GrpcOffsetField =
@@ -32,6 +32,8 @@ const V1_83: GrpcOffsets = {
   tcpaddr_port: 24,
 };
 
+const FIELDS = Object.keys(V1_83) as GrpcOffsetField[];
+
 /** Measured versions. */
 export const GRPC_OFFSETS: Readonly<Record<string, GrpcOffsets>> = {
   "v1.83.2": V1_83,
@@ -46,4 +48,9 @@ export function withGrpcOffsets(offsets: GoProbeOffsets, grpcVersion: string): b
   if (known === undefined) return false;
   Object.assign(offsets, known);
   return true;
+}
+
+/** Marks grpc-go's fields absent: a binary without grpc-go has nothing of them to read. */
+export function withoutGrpcOffsets(offsets: GoProbeOffsets): void {
+  for (const f of FIELDS) offsets[f] = GO_OFFSET_ABSENT;
 }

@@ -11,7 +11,7 @@ import type { MappedFile } from "../discovery/mod.ts";
 import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
 import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
 import { goSqlSystem } from "./sql_driver.ts";
-import { withGrpcOffsets } from "./grpc_offsets.ts";
+import { withGrpcOffsets, withoutGrpcOffsets } from "./grpc_offsets.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import {
   GO_OFFSET_ABSENT,
@@ -179,7 +179,8 @@ export async function locateGo(
   const grpc = info.ok
     ? info.info.deps.find((d) => d.path === "google.golang.org/grpc")?.version
     : undefined;
-  if (grpc !== undefined && resolved.offsets.grpc_st_peer === GO_OFFSET_ABSENT) {
+  if (grpc === undefined) withoutGrpcOffsets(resolved.offsets);
+  else if (resolved.offsets.grpc_st_peer === GO_OFFSET_ABSENT) {
     withGrpcOffsets(resolved.offsets, grpc);
   }
   const sites: GoProbeSite[] = [];
