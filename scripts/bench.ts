@@ -571,22 +571,28 @@ async function pgbench() {
 async function rate() {
   await using server = await startPythonServer({});
   await pacedLoad(server.port, 1000, 1);
-  const cpuPerSpan: number[] = [], rss: number[] = [], anon: number[] = [];
+  const cpuPerSpan: number[] = [], steady: number[] = [], rss: number[] = [], anon: number[] = [];
   const serverCpu = { untraced: [] as number[], upspan: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     let c0 = cpuSeconds(server.pid);
     await pacedLoad(server.port, 1000, seconds);
     serverCpu.untraced.push(cpuSeconds(server.pid) - c0);
     c0 = cpuSeconds(server.pid);
-    const t = await underAgent(
-      ["--pid", String(server.pid)],
-      {},
-      () => pacedLoad(server.port, 1000, seconds),
-    );
-    serverCpu.upspan.push(cpuSeconds(server.pid) - c0);
-    cpuPerSpan.push(per(t.agent.cpuSeconds * 1e6, t.agent.spans));
-    rss.push(t.agent.rssKb / 1024);
-    anon.push(t.agent.anonKb / 1024);
+    const agent = await startUpspan(["--pid", String(server.pid)]);
+    try {
+      // From `ready` (V8 compiling the hot path on the way), then as long again after it.
+      await pacedLoad(server.port, 1000, seconds);
+      serverCpu.upspan.push(cpuSeconds(server.pid) - c0);
+      const first = agent.sample();
+      cpuPerSpan.push(per(first.cpuSeconds * 1e6, first.spans));
+      await pacedLoad(server.port, 1000, seconds);
+      const then = agent.sample();
+      steady.push(per((then.cpuSeconds - first.cpuSeconds) * 1e6, then.spans - first.spans));
+    } finally {
+      const report = await agent.stop();
+      rss.push(report.rssKb / 1024);
+      anon.push(report.anonKb / 1024);
+    }
     log(`rate round ${r + 1}/${rounds}`);
   }
   const noop = new Deno.Command(Deno.execPath(), {
@@ -600,9 +606,11 @@ async function rate() {
     unit: "µs",
     upspan: cpuPerSpan,
     compare: "none",
-    notes: `server CPU per run: ${fmt(median(serverCpu.untraced))} s untraced, ${
-      fmt(median(serverCpu.upspan))
-    } s traced`,
+    notes: `from \`ready\` over the first ${seconds} s; over the next ${seconds} s ${
+      fmt(median(steady))
+    } (${fmt(Math.min(...steady))}–${fmt(Math.max(...steady))}); server CPU per run: ${
+      fmt(median(serverCpu.untraced))
+    } s untraced, ${fmt(median(serverCpu.upspan))} s traced`,
   });
   rows.push({
     scenario: "agent RSS at 1,000 req/s",

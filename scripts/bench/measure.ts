@@ -77,6 +77,8 @@ export interface AgentReport {
 /** A running agent: `stop()` sends SIGINT and returns what it saw. */
 export interface AgentRun {
   pid: number;
+  /** Span lines printed and CPU seconds used since `ready`, so far. */
+  sample(): { spans: number; cpuSeconds: number };
   stop(): Promise<AgentReport>;
 }
 
@@ -123,6 +125,7 @@ export async function startUpspan(
   const sampler = setInterval(sample, 200);
   return {
     pid: agent.pid,
+    sample: () => ({ spans, cpuSeconds: cpuSeconds(agent.pid) - cpu0 }),
     async stop() {
       clearInterval(sampler);
       const cpu = cpuSeconds(agent.pid) - cpu0;
