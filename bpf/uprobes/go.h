@@ -128,6 +128,7 @@ struct go_offsets {
 	/* grpc-go's server (go_grpc.h): from the binary's DWARF, or the table by grpc-go version. */
 	__u32 grpc_st_peer;	/* grpc/internal/transport.http2Server.peer (peer.Peer) */
 	__u32 grpc_ss_stream;	/* grpc/internal/transport.ServerStream.Stream (embedded) */
+	__u32 grpc_ss_stream_ptr; /* 1: embedded as *Stream (before v1.77), 0: as Stream */
 	__u32 grpc_stream_id;	/* grpc/internal/transport.Stream.id (uint32) */
 	__u32 peer_addr;	/* grpc/peer.Peer.Addr (net.Addr) */
 	__u32 peer_local_addr;	/* grpc/peer.Peer.LocalAddr (net.Addr) */

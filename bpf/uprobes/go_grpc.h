@@ -56,7 +56,8 @@ int go_grpc_handler(struct pt_regs *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct go_offsets *o = traced(tgid);
 	if (!o || !has(o->grpc_st_close) || !has(o->tcpaddr_network) || !has(o->grpc_st_peer) ||
-	    !has(o->grpc_ss_stream) || !has(o->grpc_stream_id) || !has(o->peer_addr) ||
+	    !has(o->grpc_ss_stream) || !has(o->grpc_ss_stream_ptr) || !has(o->grpc_stream_id) ||
+	    !has(o->peer_addr) ||
 	    !has(o->peer_local_addr) || !has(o->tcpaddr_ip) || !has(o->tcpaddr_port))
 		return 0;
 	__u64 itab = ctx->bx, st = ctx->cx, stream = ctx->di;
@@ -67,9 +68,11 @@ int go_grpc_handler(struct pt_regs *ctx)
 	if (!tcp_addr(peer + o->peer_addr, ctx->ip, o, k.client_addr, &k.client_port) ||
 	    !tcp_addr(peer + o->peer_local_addr, ctx->ip, o, k.server_addr, &k.server_port))
 		return 0;
+	__u64 s = stream + o->grpc_ss_stream;
+	if (o->grpc_ss_stream_ptr)
+		s = read_u64(s);
 	__u32 id = 0;
-	if (bpf_probe_read_user(&id, sizeof(id),
-				(void *)(stream + o->grpc_ss_stream + o->grpc_stream_id)) < 0 ||
+	if (!s || bpf_probe_read_user(&id, sizeof(id), (void *)(s + o->grpc_stream_id)) < 0 ||
 	    !id || !(id & 1)) /* a client-opened stream: odd */
 		return 0;
 	k.stream = id;

@@ -11,7 +11,7 @@ import type { MappedFile } from "../discovery/mod.ts";
 import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
 import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
 import { goSqlSystem } from "./sql_driver.ts";
-import { withGrpcOffsets, withoutGrpcOffsets } from "./grpc_offsets.ts";
+import { grpcStreamByPointer, withGrpcOffsets, withoutGrpcOffsets } from "./grpc_offsets.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import {
   GO_OFFSET_ABSENT,
@@ -138,6 +138,7 @@ const GROUP_NEEDS: Partial<Record<GoProbeGroup, (keyof GoProbeOffsets)[]>> = {
     "tcpaddr_network",
     "grpc_st_peer",
     "grpc_ss_stream",
+    "grpc_ss_stream_ptr",
     "grpc_stream_id",
     "peer_addr",
     "peer_local_addr",
@@ -180,8 +181,9 @@ export async function locateGo(
     ? info.info.deps.find((d) => d.path === "google.golang.org/grpc")?.version
     : undefined;
   if (grpc === undefined) withoutGrpcOffsets(resolved.offsets);
-  else if (resolved.offsets.grpc_st_peer === GO_OFFSET_ABSENT) {
-    withGrpcOffsets(resolved.offsets, grpc);
+  else {
+    if (resolved.offsets.grpc_st_peer === GO_OFFSET_ABSENT) withGrpcOffsets(resolved.offsets, grpc);
+    resolved.offsets.grpc_ss_stream_ptr = grpcStreamByPointer(grpc);
   }
   const sites: GoProbeSite[] = [];
   const skipped: { symbol: string; reason: string }[] = [];

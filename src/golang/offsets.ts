@@ -92,7 +92,8 @@ export type GoOffsetField = keyof typeof GO_OFFSET_FIELDS;
 
 /**
  * Fields of `struct go_offsets` that are not struct members: the map layout, where the
- * ResponseWriters' `Header` methods lie relative to `serverHandler.ServeHTTP`, and grpc-go's
+ * ResponseWriters' `Header` methods lie relative to `serverHandler.ServeHTTP`, whether grpc-go's
+ * `ServerStream` embeds its `Stream` by pointer (by grpc-go version), and grpc-go's
  * transport's `Close` and `net.(*TCPAddr).Network` relative to `(*Server).handleStream` (set
  * by `locate.ts` from the function table; a u32 holding a signed distance).
  */
@@ -102,6 +103,7 @@ export type GoCodeField =
   | "rw_h2_header"
   | "rw_xnet_header"
   | "grpc_st_close"
+  | "grpc_ss_stream_ptr"
   | "tcpaddr_network";
 
 /** Offsets by `struct go_offsets` field; {@linkcode GO_OFFSET_ABSENT} where absent. */
@@ -121,6 +123,7 @@ function pick(
     rw_h2_header: GO_OFFSET_ABSENT,
     rw_xnet_header: GO_OFFSET_ABSENT,
     grpc_st_close: GO_OFFSET_ABSENT,
+    grpc_ss_stream_ptr: GO_OFFSET_ABSENT,
     tcpaddr_network: GO_OFFSET_ABSENT,
   } as GoProbeOffsets;
   const missing: string[] = [];
