@@ -118,19 +118,20 @@ Deno.test("caddy from Debian (stripped Go) over HTTP/2: statuses right, one span
   );
 });
 
-Deno.test("go net/http on x/net/http2's own server: its status from DWARF, none when stripped; the h2c preface is no request", async () => {
+Deno.test("go net/http on x/net/http2's own server, behind ConfigureServer and h2c.NewHandler: its status from DWARF, none when stripped; the h2c preface is no request", async () => {
   const stripped = await buildGrpcFixture("go1.26.8", { stripped: true });
   const dwarf = await buildGrpcFixture("go1.26.8");
   const dir = await Deno.makeTempDir({ prefix: "upspan-goh2-" });
   try {
     const tls = await makeCert(dir);
-    // x/net/http2's server behind http2.ConfigureServer: its handlers pass through
-    // serverHandler.ServeHTTP with x/net's writer, whose layout follows x/net's version:
-    // read from the binary's DWARF, and with none, no status rather than a guess.
+    // x/net/http2's server behind http2.ConfigureServer: its requests start at x/net's
+    // runHandler (the ServeHTTP they then pass through adds nothing) and end at its
+    // writer's handlerDone, whose layout follows x/net's version: read from the binary's
+    // DWARF, and with none, no status rather than a guess.
     await using xnet = await startGrpcFixture(dwarf, "xnet", tls);
     await using xnetStripped = await startGrpcFixture(stripped, "xnet", tls);
     // x/net's h2c: the preface arrives as an HTTP/1 "PRI * HTTP/2.0" request whose
-    // handler takes the connection over.
+    // handler takes the connection over; its requests never pass through ServeHTTP.
     await using h2c = await startGrpcFixture(stripped, "h2c");
     const pids = [xnet.pid, xnetStripped.pid, h2c.pid];
     await using agent = await startAgent(pids.flatMap((p) => ["--pid", String(p)]));
@@ -165,7 +166,7 @@ Deno.test("go net/http on x/net/http2's own server: its status from DWARF, none 
       ["xnet", "GET", "/nope", 404, "2"],
       ["xnet stripped", "GET", "/hello", undefined, "2"],
       ["xnet stripped", "GET", "/nope", undefined, "2"],
-      // x/net's h2c server runs /hello itself (no span, see the README); no "PRI *" span.
+      ["h2c", "GET", "/hello", undefined, "2"], // no "PRI *" span
       ["h2c", "GET", "/nope", 404, "1.1"],
     ]);
   } finally {

@@ -438,11 +438,16 @@ enum rw_kind {
 	RW_XNET,  /* *responseWriter of golang.org/x/net/http2's server */
 };
 
+/* rw_itab of a request begun at x/net's runHandler: its writer is x/net's, by type. */
+#define RW_ITAB_XNET 1
+
 /* Which writer a handler got: its itab's first method (Header, the interface's methods
  * being sorted by name), placed relative to ServeHTTP's entry. */
 static __always_inline enum rw_kind writer_kind(const struct http_call *call,
 						const struct go_offsets *o)
 {
+	if (call->rw_itab == RW_ITAB_XNET)
+		return RW_XNET;
 	__u64 header = call->rw_itab ? read_u64(call->rw_itab + 24) : 0; /* itab.fun[0] */
 	if (!header)
 		return RW_UNKNOWN;
@@ -480,19 +485,15 @@ static __always_inline __u64 response_status_at(__u64 rw, enum rw_kind kind,
 #include "go_links.h"
 #include "go_grpc.h"
 
-SEC("uprobe")
-int go_server_entry(struct pt_regs *ctx)
+/* A request's handler starts on goroutine `key`: its span's ids, its links. */
+static __always_inline int server_entry(struct pt_regs *ctx, __u32 tgid, struct g_key *key,
+					const struct go_offsets *o, __u64 req, __u64 rw,
+					__u64 rw_itab)
 {
-	count(GO_STAT_SERVER_ENTRY);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct go_offsets *o = traced(tgid);
-	if (!o)
-		return 0;
-	struct g_key key = goroutine(ctx, tgid, o);
 	struct http_call call = {.start_ns = bpf_ktime_get_ns(),
-				 .req = ctx->di,
-				 .rw = ctx->cx,
-				 .rw_itab = ctx->bx,
+				 .req = req,
+				 .rw = rw,
+				 .rw_itab = rw_itab,
 				 .entry_ip = ctx->ip};
 	/* The caller's trace when the request carries a traceparent, else the traced Go client's
 	 * at the other end of the connection (its offer is taken either way), else a new one. */
@@ -507,25 +508,50 @@ int go_server_entry(struct pt_regs *ctx)
 	new_ids(&call.ids, via != GO_VIA_NONE ? &caller : NULL, via);
 	struct go_ctx current = {.span_id = call.ids.span_id};
 	__builtin_memcpy(current.trace_id, call.ids.trace_id, 16);
-	bpf_map_update_elem(&server_calls, &key, &call, BPF_ANY);
-	bpf_map_update_elem(&g_ctx, &key, &current, BPF_ANY);
+	bpf_map_update_elem(&server_calls, key, &call, BPF_ANY);
+	bpf_map_update_elem(&g_ctx, key, &current, BPF_ANY);
 	if (linked)
 		send_link(tgid, &call.ids, &conn, true, call.req, o);
 	return 0;
 }
 
 SEC("uprobe")
-int go_server_ret(struct pt_regs *ctx)
+int go_server_entry(struct pt_regs *ctx)
 {
-	count(GO_STAT_SERVER_RET);
+	count(GO_STAT_SERVER_ENTRY);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct go_offsets *o = traced(tgid);
 	if (!o)
 		return 0;
 	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call *call = bpf_map_lookup_elem(&server_calls, &key);
-	if (!call)
+	/* Called by x/net's runHandler (behind http2.ConfigureServer): the request is its. */
+	struct http_call *outer = bpf_map_lookup_elem(&server_calls, &key);
+	if (outer && outer->rw_itab == RW_ITAB_XNET)
 		return 0;
+	return server_entry(ctx, tgid, &key, o, ctx->di, ctx->cx, ctx->bx);
+}
+
+/*
+ * x/net/http2's (*serverConn).runHandler(rw *responseWriter, req *http.Request, handler):
+ * where every request of x/net's own server starts, whether or not it then passes through
+ * net/http's ServeHTTP (h2c.NewHandler and ServeConn do not).
+ */
+SEC("uprobe")
+int go_xnet_server_entry(struct pt_regs *ctx)
+{
+	count(GO_STAT_SERVER_ENTRY);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	return server_entry(ctx, tgid, &key, o, ctx->cx, ctx->bx, RW_ITAB_XNET);
+}
+
+/* A request's handler returned: its span. */
+static __always_inline int server_end(struct pt_regs *ctx, __u32 tgid, struct g_key *key,
+				      const struct go_offsets *o, struct http_call *call)
+{
 	struct go_http_event *e = reserve_http(GO_EVENT_HTTP_SERVER, tgid, call);
 	if (!e)
 		goto cleanup;
@@ -554,10 +580,47 @@ int go_server_ret(struct pt_regs *ctx)
 	count(GO_STAT_EVENTS);
 	bpf_ringbuf_submit(e, wakeup_flags());
 cleanup:
-	bpf_map_delete_elem(&server_calls, &key);
-	bpf_map_delete_elem(&g_ctx, &key);
+	bpf_map_delete_elem(&server_calls, key);
+	bpf_map_delete_elem(&g_ctx, key);
 	return 0;
 }
+
+SEC("uprobe")
+int go_server_ret(struct pt_regs *ctx)
+{
+	count(GO_STAT_SERVER_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call *call = bpf_map_lookup_elem(&server_calls, &key);
+	/* A request begun at runHandler ends at its writer's handlerDone. */
+	if (!call || call->rw_itab == RW_ITAB_XNET)
+		return 0;
+	return server_end(ctx, tgid, &key, o, call);
+}
+
+/*
+ * x/net's (*responseWriter).handlerDone(), called by runHandler once the handler returned
+ * (not after a panic), while the writer still holds its state: the status is read there,
+ * as at runHandler's return the state has gone back to its pool.
+ */
+SEC("uprobe")
+int go_xnet_handler_done(struct pt_regs *ctx)
+{
+	count(GO_STAT_SERVER_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call *call = bpf_map_lookup_elem(&server_calls, &key);
+	if (!call || call->rw_itab != RW_ITAB_XNET || call->rw != ctx->ax)
+		return 0;
+	return server_end(ctx, tgid, &key, o, call);
+}
+
 
 SEC("uprobe")
 int go_client_entry(struct pt_regs *ctx)

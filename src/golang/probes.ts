@@ -9,6 +9,7 @@
 /** What a probed function contributes. */
 export type GoProbeGroup =
   | "http.server"
+  | "xnet.server"
   | "http.client"
   | "http.link"
   | "http2.link"
@@ -27,6 +28,8 @@ export interface GoProbe {
   ret?: string;
   /** What the probe is for. */
   group: GoProbeGroup;
+  /** In binaries that link a module most do not: when absent, not said. */
+  optional?: boolean;
 }
 
 /**
@@ -45,6 +48,22 @@ export const GO_PROBES: readonly GoProbe[] = [
     entry: "go_server_entry",
     ret: "go_server_ret",
     group: "http.server",
+  },
+  {
+    // golang.org/x/net/http2's own server (h2c.NewHandler, ServeConn; also behind
+    // ConfigureServer, whose nested ServeHTTP then adds nothing): a request starts at
+    // runHandler and ends at its writer's handlerDone, where the status still is. Both or
+    // neither are probed.
+    symbol: "golang.org/x/net/http2.(*serverConn).runHandler",
+    entry: "go_xnet_server_entry",
+    group: "xnet.server",
+    optional: true,
+  },
+  {
+    symbol: "golang.org/x/net/http2.(*responseWriter).handlerDone",
+    entry: "go_xnet_handler_done",
+    group: "xnet.server",
+    optional: true,
   },
   {
     symbol: "net/http.(*Transport).roundTrip",
