@@ -84,6 +84,7 @@ export function fuzzGoEvents(
     method: server.method,
     path: server.path,
     query: server.query,
+    stream: 3,
   };
   const corpus = [...sampleGoEvents(), link].map((e) => encodeGoEvent(types, e));
   const http = types.structLayout("go_http_event");

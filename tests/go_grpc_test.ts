@@ -153,6 +153,82 @@ for (const { toolchain, stripped, tls } of CASES) {
   });
 }
 
+// grpc-go mounted on net/http (grpc.Server.ServeHTTP): net/http's probes see each call's
+// request and the bytes give its gRPC span, for the same connection and stream. One span
+// per call goes out, the gRPC one, and the handler's calls are its children (README, "Go").
+for (const { toolchain, stripped, tls } of CASES) {
+  const name = `grpc-go mounted on net/http, built by ${toolchain}${
+    stripped ? ", stripped" : ""
+  }, ${tls ? "TLS" : "cleartext HTTP/2"}: one gRPC span per call, a handler's HTTP call its child`;
+  Deno.test(name, async () => {
+    const binary = await buildGrpcFixture(toolchain, { stripped });
+    const dir = await Deno.makeTempDir({ prefix: "upspan-grpc-" });
+    try {
+      const cert = tls ? await makeCert(dir) : undefined;
+      await using target = await startPythonServer({});
+      await using server = await startGrpcFixture(binary, "mounted", cert);
+      await using client = await startGrpcClient(binary, server.port, cert?.cert);
+      await using agent = await startAgent([
+        "--pid",
+        String(server.pid),
+        "--pid",
+        String(client.pid),
+        "--pid",
+        String(target.pid),
+      ]);
+      const printed = await client.calls();
+      assert.match(printed, /Say hello: "hello" OK\nSay fail:5: "" NotFound\nCount: 4 messages/);
+      const url = `http://127.0.0.1:${target.port}/status/202`;
+      assert.match(await client.callOut(url), /Say get: "202 Accepted" OK\n/);
+
+      const rpc = (s: Span) => s.attributes["rpc.system"] === "grpc";
+      const gets = (s: Span) => s.attributes["http.request.method"] === "GET";
+      await agent.waitForSpans(rpc, 8);
+      await agent.waitForSpans(gets, 2);
+      await new Promise((r) => setTimeout(r, 300)); // a second span would have come by now
+      await agent.stop();
+
+      const byStart = (a: Span, b: Span) =>
+        Number(BigInt(a.startTimeUnixNano) - BigInt(b.startTimeUnixNano));
+      const of = (kind: string, pid: number) =>
+        agent.spans.filter((s) => s.kind === kind && s.resource["process.pid"] === pid)
+          .sort(byStart);
+      const calls = of("CLIENT", client.pid);
+      const served = of("SERVER", server.pid);
+      const summary = (s: Span) => [
+        s.name,
+        s.attributes["rpc.system"],
+        s.attributes["rpc.service"],
+        s.attributes["rpc.method"],
+        s.attributes["rpc.grpc.status_code"],
+      ];
+      const expected = [
+        ["demo.Echo/Say", "grpc", "demo.Echo", "Say", 0],
+        ["demo.Echo/Say", "grpc", "demo.Echo", "Say", 5],
+        ["demo.Echo/Count", "grpc", "demo.Echo", "Count", 0],
+        ["demo.Echo/Say", "grpc", "demo.Echo", "Say", 0],
+      ];
+      assert.deepEqual(calls.map(summary), expected);
+      assert.deepEqual(served.map(summary), expected, "one SERVER span per call: the gRPC one");
+      served.forEach((s, i) => {
+        assert.equal(s.parentSpanId, calls[i]!.spanId, `${s.name}: the client call's child`);
+        assert.equal(s.traceId, calls[i]!.traceId);
+      });
+      const [get, ...more] = of("CLIENT", server.pid);
+      assert.equal(more.length, 0);
+      assert.ok(get && gets(get));
+      assert.equal(get.parentSpanId, served[3]!.spanId, "the handler's GET is its call's child");
+      assert.equal(get.traceId, served[3]!.traceId);
+      assert.equal(get.attributes["upspan.parent.method"], "goroutine");
+      const [received] = of("SERVER", target.pid);
+      assert.equal(received?.parentSpanId, get.spanId);
+      assert.equal(received?.traceId, get.traceId);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("grpc-go's table offsets are its DWARF's, and stripped builds get the handler probe", async () => {
   const dwarf = await locateGo({ path: await buildGrpcFixture("go1.26.8") });
   assert.ok(dwarf.ok && dwarf.location.offsetsSource === "dwarf");

@@ -19,6 +19,12 @@ import type { TraceContext } from "../model/trace_context.ts";
 export interface StandIn {
   traceId: string;
   spanId: string;
+  /**
+   * The stand-in is a span of its own that the call's span replaces: net/http's server span
+   * of a grpc-go server mounted on net/http (`grpc.Server.ServeHTTP`). Absent: a root that
+   * is never a span (grpc-go's own transport).
+   */
+  replaced?: true;
 }
 
 /** Options for {@linkcode ServedStreams}. */

@@ -85,9 +85,9 @@ export function encodeGoEvent(
     };
     end(event.client.address, event.client.port, "client_addr", "client_port");
     end(event.serverEnd.address, event.serverEnd.port, "server_addr", "server_port");
+    view.setUint32(c + key["stream"]!.offset, event.stream, true);
     if (event.type === "handler") {
       bytes[f("server").offset] = 1;
-      view.setUint32(c + key["stream"]!.offset, event.stream, true);
     } else {
       bytes[f("server").offset] = event.server ? 1 : 0;
       for (const n of ["method", "path", "query"] as const) text(n, event[n]);

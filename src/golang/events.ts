@@ -101,6 +101,8 @@ export interface GoLinkEvent {
   method: GoText;
   path: GoText;
   query: GoText;
+  /** Its HTTP/2 stream id; 0 over HTTP/1. */
+  stream: number;
 }
 
 /**
@@ -380,6 +382,7 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
           method: readText(bytes, view, offset, l.method),
           path: readText(bytes, view, offset, l.path),
           query: readText(bytes, view, offset, l.query),
+          stream: view.getUint32(c + ck.stream, true),
         },
       };
     }

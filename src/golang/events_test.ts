@@ -19,6 +19,7 @@ Deno.test("goEventDecoder: reads records laid out by the object's BTF", () => {
       method: server.method,
       path: server.path,
       query: server.query,
+      stream: 5,
     };
     const handler: GoEvent = {
       type: "handler",

@@ -26,6 +26,7 @@ import {
   type GoHandlerEvent,
   type GoHttpEvent,
   type GoInjectEvent,
+  type GoLinkEvent,
   type GoSqlEvent,
 } from "./events.ts";
 import { type GoLocateResult, type GoLocation, locateGo, type LocateGoOptions } from "./locate.ts";
@@ -130,6 +131,8 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
   readonly #located = new Map<string, GoLocateResult>();
   /** The database each traced process's driver talks to. */
   readonly #sqlSystems = new Map<number, SqlSystem>();
+  /** Traced processes whose grpc-go calls come from the bytes. */
+  readonly #grpc = new Set<number>();
   readonly #traces: GoPeerTraces;
   readonly #served: ServedStreams;
   #inject: boolean;
@@ -182,6 +185,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     }
     const loc = found.location;
     this.#sqlSystems.set(process.pid, loc.sqlSystem);
+    if (loc.grpc !== undefined) this.#grpc.add(process.pid);
     const open = this.load();
     // Located before the kernel refused the writing program: its probe has nothing to run.
     const sites = this.#inject ? loc.sites : loc.sites.filter((s) => s.group !== "inject");
@@ -222,6 +226,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     open.obj.map("go_traced").delete(pidKey);
     open.obj.map("go_offsets").delete(pidKey);
     this.#sqlSystems.delete(pid);
+    this.#grpc.delete(pid);
   }
 
   /**
@@ -235,7 +240,12 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     try {
       return this.readRing((event) => {
         if (event.type === "link" && !event.server) this.#traces.link(event);
-        else if (event.type === "handler") this.#handler(event);
+        // Joined at once, like a grpc-go handler: its children's offers read the join.
+        else if (
+          event.type === "link" && this.#traces.mayBeCall(event, this.#grpc.has(event.pid))
+        ) {
+          this.#link(event);
+        } else if (event.type === "handler") this.#handler(event);
         else this.#queue.push(event);
       });
     } finally {
@@ -275,10 +285,12 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
   /** A span event: made now, or held while its grpc-go handler's call span is not known. */
   #span(e: GoHttpEvent | GoSqlEvent, nowMs: number): void {
     const traces = this.#traces;
-    if (traces.waits(e.ids.traceId, nowMs, STAND_IN_WAIT_MS)) {
+    if (traces.waits(e.ids, nowMs, STAND_IN_WAIT_MS)) {
       this.#held.push(e);
       return;
     }
+    // A mounted grpc-go call's net/http span: the call's span from the bytes is its one span.
+    if (e.type === "server" && traces.replaced(e.ids)) return;
     const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
       this.#opts;
     const sqlSystem = this.#sqlSystems.get(e.pid);
@@ -289,6 +301,14 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
         ...(sqlSystem ? { sqlSystem } : {}),
       }),
     );
+  }
+
+  /** A server request that may be a grpc-go call served through net/http: joined to its span. */
+  #link(e: GoLinkEvent): void {
+    const standIn = this.#traces.link(e, this.#grpc.has(e.pid));
+    if (standIn === undefined) return;
+    const conn = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
+    this.#served.handler(e.pid, conn, e.stream, standIn);
   }
 
   /** A grpc-go handler began: its stand-in waits for its call's span (or finds it). */

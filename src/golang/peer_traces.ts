@@ -12,6 +12,12 @@
  * likewise, and its children take the call's span as parent. Spans of a stand-in's trace wait
  * for that (`waits`); a stand-in never joined is dropped, its children left without a parent.
  *
+ * A grpc-go server mounted on net/http (`grpc.Server.ServeHTTP`) has both: net/http's probe
+ * span and the call's span from the bytes, for the same connection and stream. The probe
+ * span of what may be a call (HTTP/2 `POST /service/method` in a process with grpc-go) is a
+ * stand-in that is a span of its own (`mounted`): joined, it is dropped (`replaced`) and its
+ * children take the call's span as parent; never joined, it goes out as it was, with them.
+ *
  * @module
  */
 import type { PeerLinks } from "../context/peer_links.ts";
@@ -30,6 +36,16 @@ interface Adopted {
   sampled?: boolean;
 }
 
+/** A mounted stand-in: the call's span once joined, null once given up, undefined while waiting. */
+interface Mounted {
+  traceId: string;
+  sinceMs: number;
+  call?: TraceContext | null;
+}
+
+// A gRPC path: "/" service "/" method, no more (the gRPC over HTTP/2 spec's Path).
+const GRPC_PATH = /^\/[^/]+\/[^/]+$/;
+
 // Adopted traces: servers called by traced non-Go clients, and one per grpc-go call served
 // (its late children still need it while the call runs).
 const MAX_ADOPTED = 50_000;
@@ -40,13 +56,21 @@ export class GoPeerTraces {
   readonly #adopted = new Map<string, Adopted>();
   /** Stand-ins' traces not joined yet, with when they began (performance.now ms). */
   readonly #standIns = new Map<string, { spanId: string; sinceMs: number }>();
+  /** net/http server spans that may be grpc-go calls, by span id (see `mounted`). */
+  readonly #mounted = new Map<string, Mounted>();
+  /** The trace of each mounted stand-in still waiting, to its span id. */
+  readonly #mountedTraces = new Map<string, string>();
 
   constructor(peers: PeerLinks) {
     this.#peers = peers;
   }
 
-  /** A request's span and connection, from Go's probes. */
-  link(e: GoLinkEvent): void {
+  /**
+   * A request's span and connection, from Go's probes. `rpcFromBytes`: the process serves
+   * grpc-go calls from the bytes; a server request that may be one is then returned as a
+   * stand-in to join to the call's span, its caller's offer left to that span.
+   */
+  link(e: GoLinkEvent, rpcFromBytes = false, nowMs = performance.now()): StandIn | undefined {
     const key = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
     const line = `${e.method.text} ${e.path.text}${e.query.text === "" ? "" : `?${e.query.text}`}`;
     if (!e.server) {
@@ -63,17 +87,40 @@ export class GoPeerTraces {
         spanId: ids.spanId,
         parentSpanId: ids.parentSpanId,
       }, line);
-      return;
+      return undefined;
     }
+    if (this.mayBeCall(e, rpcFromBytes)) return this.#mount(e.ids, nowMs);
     // Taken either way: a traced Go client's offer was already continued in BPF.
     const caller = this.#peers.take(key, line);
-    if (caller === undefined || e.ids.parentSpanId !== "") return;
+    if (caller === undefined || e.ids.parentSpanId !== "") return undefined;
     this.#adopt(e.ids.traceId, {
       traceId: caller.traceId,
       root: e.ids.spanId,
       parent: caller.spanId,
       ...(caller.sampled === undefined ? {} : { sampled: caller.sampled }),
     });
+    return undefined;
+  }
+
+  /**
+   * Whether a server request may be a grpc-go call served through net/http: an HTTP/2
+   * `POST /service/method` in a process that serves grpc-go calls from the bytes. Taking no
+   * offer, its `link` reads no other ring.
+   */
+  mayBeCall(e: GoLinkEvent, rpcFromBytes: boolean): boolean {
+    return rpcFromBytes && e.server && e.stream !== 0 && e.method.text === "POST" &&
+      !e.path.truncated && GRPC_PATH.test(e.path.text);
+  }
+
+  #mount(ids: GoSpanIds, nowMs: number): StandIn {
+    if (this.#mounted.size >= MAX_ADOPTED) {
+      const [spanId, m] = this.#mounted.entries().next().value!;
+      this.#mounted.delete(spanId);
+      if (this.#mountedTraces.get(m.traceId) === spanId) this.#mountedTraces.delete(m.traceId);
+    }
+    this.#mounted.set(ids.spanId, { traceId: ids.traceId, sinceMs: nowMs });
+    this.#mountedTraces.set(ids.traceId, ids.spanId);
+    return { traceId: ids.traceId, spanId: ids.spanId, replaced: true };
   }
 
   /** A grpc-go handler's goroutine began with this stand-in (its trace's spans now wait). */
@@ -86,6 +133,20 @@ export class GoPeerTraces {
 
   /** The stand-in is the call `call`: its trace becomes the call's, its children the call's. */
   join(ids: StandIn, call: TraceContext): void {
+    if (ids.replaced) {
+      const m = this.#mounted.get(ids.spanId);
+      if (m === undefined || m.call !== undefined) return; // evicted, or given up
+      m.call = call;
+      this.#settle(ids.spanId, m);
+      // A trace of its own (no traceparent, no traced Go caller) becomes the call's.
+      if (ids.traceId !== call.traceId) {
+        this.#adopt(ids.traceId, {
+          traceId: call.traceId,
+          ...(call.sampled === undefined ? {} : { sampled: call.sampled }),
+        });
+      }
+      return;
+    }
     this.#standIns.delete(ids.traceId);
     this.#adopt(ids.traceId, {
       traceId: call.traceId,
@@ -99,13 +160,31 @@ export class GoPeerTraces {
    * Whether spans of this BPF trace wait for their stand-in's join. One waiting longer than
    * `maxWaitMs` is given up: its children keep their trace and lose the stand-in parent.
    */
-  waits(traceId: string, nowMs: number, maxWaitMs: number): boolean {
+  waits(ids: GoSpanIds, nowMs: number, maxWaitMs: number): boolean {
+    // A mounted stand-in itself, its children, and the rest of a trace it began.
+    for (const spanId of [ids.spanId, ids.parentSpanId, this.#mountedTraces.get(ids.traceId)]) {
+      const m = spanId === undefined ? undefined : this.#mounted.get(spanId);
+      if (m === undefined || m.call !== undefined) continue;
+      if (nowMs - m.sinceMs <= maxWaitMs) return true;
+      m.call = null;
+      this.#settle(spanId!, m);
+    }
+    const traceId = ids.traceId;
     const s = this.#standIns.get(traceId);
     if (s === undefined) return false;
     if (nowMs - s.sinceMs <= maxWaitMs) return true;
     this.#standIns.delete(traceId);
     this.#adopt(traceId, { traceId, standIn: s.spanId, call: "" });
     return false;
+  }
+
+  #settle(spanId: string, m: Mounted): void {
+    if (this.#mountedTraces.get(m.traceId) === spanId) this.#mountedTraces.delete(m.traceId);
+  }
+
+  /** Whether this span was a mounted stand-in that its call's span replaced: not sent. */
+  replaced(ids: GoSpanIds): boolean {
+    return (this.#mounted.get(ids.spanId)?.call ?? null) !== null;
   }
 
   #adopt(traceId: string, a: Adopted): void {
@@ -117,6 +196,15 @@ export class GoPeerTraces {
 
   /** The ids a Go span takes: as BPF made them, or in the trace its server adopted. */
   context(ids: GoSpanIds): GoSpanIds {
+    const call = this.#mounted.get(ids.parentSpanId)?.call;
+    if (call) {
+      return {
+        ...ids,
+        traceId: call.traceId,
+        parentSpanId: call.spanId,
+        ...(call.sampled === undefined ? {} : { sampled: call.sampled }),
+      };
+    }
     const a = this.#adopted.get(ids.traceId);
     if (a === undefined) return ids;
     const sampled = a.sampled === undefined ? {} : { sampled: a.sampled };

@@ -15,8 +15,11 @@ const link = (server: boolean, ids: GoSpanIds, path = "/x"): GoLinkEvent => ({
   method: t("GET"),
   path: t(path),
   query: t(""),
+  stream: 0,
 });
 const KEY = "127.0.0.1:50000>127.0.0.1:8080";
+/** Some span of trace `traceId`. */
+const inTrace = (traceId: string): GoSpanIds => ({ traceId, spanId: "99", parentSpanId: "" });
 
 Deno.test("GoPeerTraces: a Go client's request is offered under its address pair", () => {
   const peers = new PeerLinks();
@@ -71,9 +74,9 @@ Deno.test("GoPeerTraces: a grpc-go handler's stand-in becomes its call's span on
   const child = { traceId: T, spanId: "c1", parentSpanId: "5e", via: "goroutine" as const };
   const grandchild = { traceId: T, spanId: "c2", parentSpanId: "c1", via: "peer" as const };
   traces.standIn(standIn, 0);
-  assert.equal(traces.waits(T, 100, 2000), true);
+  assert.equal(traces.waits(inTrace(T), 100, 2000), true);
   traces.join(standIn, { traceId: "e".repeat(32), spanId: "ca", parentSpanId: "", sampled: true });
-  assert.equal(traces.waits(T, 100, 2000), false);
+  assert.equal(traces.waits(inTrace(T), 100, 2000), false);
   assert.deepEqual(traces.context(child), {
     traceId: "e".repeat(32),
     spanId: "c1",
@@ -91,11 +94,79 @@ Deno.test("GoPeerTraces: a grpc-go handler's stand-in becomes its call's span on
 Deno.test("GoPeerTraces: a stand-in never joined leaves its children without a parent", () => {
   const traces = new GoPeerTraces(new PeerLinks());
   traces.standIn({ traceId: T, spanId: "5e" }, 0);
-  assert.equal(traces.waits(T, 2000, 2000), true);
-  assert.equal(traces.waits(T, 2001, 2000), false);
+  assert.equal(traces.waits(inTrace(T), 2000, 2000), true);
+  assert.equal(traces.waits(inTrace(T), 2001, 2000), false);
   const child = { traceId: T, spanId: "c1", parentSpanId: "5e", via: "goroutine" as const };
   assert.deepEqual(traces.context(child), { traceId: T, spanId: "c1", parentSpanId: "" });
   const other = { traceId: "f".repeat(32), spanId: "c3", parentSpanId: "" };
-  assert.equal(traces.waits(other.traceId, 0, 2000), false);
+  assert.equal(traces.waits(other, 0, 2000), false);
   assert.deepEqual(traces.context(other), other);
+});
+
+const grpcLink = (ids: GoSpanIds, stream: number): GoLinkEvent => ({
+  ...link(true, ids, "/demo.Echo/Say"),
+  method: t("POST"),
+  stream,
+});
+
+Deno.test("GoPeerTraces: a mounted grpc-go call's net/http span is replaced by the call's, its children follow", () => {
+  const peers = new PeerLinks();
+  const traces = new GoPeerTraces(peers);
+  const caller = { traceId: "c".repeat(32), spanId: "cc", parentSpanId: "" };
+  peers.offer(KEY, caller, "POST /demo.Echo/Say");
+  const probe = { traceId: T, spanId: "11", parentSpanId: "" };
+  const standIn = traces.link(grpcLink(probe, 1), true, 0);
+  assert.deepEqual(standIn, { traceId: T, spanId: "11", replaced: true });
+  assert.equal(peers.size, 1, "the caller's offer is left to the call's span");
+  const child = { traceId: T, spanId: "c1", parentSpanId: "11", via: "goroutine" as const };
+  const grandchild = { traceId: T, spanId: "c2", parentSpanId: "c1", via: "goroutine" as const };
+  for (const ids of [probe, child, grandchild]) assert.equal(traces.waits(ids, 100, 2000), true);
+  const call = { traceId: "c".repeat(32), spanId: "ca", parentSpanId: "cc" };
+  traces.join(standIn!, call);
+  for (const ids of [probe, child, grandchild]) assert.equal(traces.waits(ids, 100, 2000), false);
+  assert.equal(traces.replaced(probe), true, "the probe span is not sent");
+  assert.equal(traces.replaced(child), false);
+  assert.deepEqual(traces.context(child), { ...child, traceId: call.traceId, parentSpanId: "ca" });
+  assert.deepEqual(traces.context(grandchild), { ...grandchild, traceId: call.traceId });
+});
+
+Deno.test("GoPeerTraces: a mounted stand-in never joined goes out as it was, with its children", () => {
+  const traces = new GoPeerTraces(new PeerLinks());
+  const probe = { traceId: T, spanId: "11", parentSpanId: "" };
+  const standIn = traces.link(grpcLink(probe, 1), true, 0)!;
+  const child = { traceId: T, spanId: "c1", parentSpanId: "11", via: "goroutine" as const };
+  assert.equal(traces.waits(child, 2000, 2000), true);
+  assert.equal(traces.waits(child, 2001, 2000), false);
+  assert.equal(traces.waits(probe, 2001, 2000), false);
+  assert.equal(traces.replaced(probe), false);
+  assert.deepEqual(traces.context(child), child);
+  // A join after giving up changes nothing: the span already went out with its children.
+  traces.join(standIn, { traceId: "e".repeat(32), spanId: "ca", parentSpanId: "" });
+  assert.equal(traces.replaced(probe), false);
+  assert.deepEqual(traces.context(child), child);
+});
+
+Deno.test("GoPeerTraces: concurrent mounted calls of one caller's trace each keep their own children", () => {
+  const traces = new GoPeerTraces(new PeerLinks());
+  const a = { traceId: T, spanId: "a1", parentSpanId: "pp", via: "traceparent" as const };
+  const b = { traceId: T, spanId: "b1", parentSpanId: "pp", via: "traceparent" as const };
+  const sa = traces.link(grpcLink(a, 1), true, 0)!;
+  const sb = traces.link(grpcLink(b, 3), true, 0)!;
+  traces.join(sa, { traceId: T, spanId: "ca", parentSpanId: "pp" });
+  const childB = { traceId: T, spanId: "c2", parentSpanId: "b1", via: "goroutine" as const };
+  assert.equal(traces.waits(childB, 100, 2000), true, "b's child waits for b's call");
+  traces.join(sb, { traceId: T, spanId: "cb", parentSpanId: "pp" });
+  const childA = { traceId: T, spanId: "c1", parentSpanId: "a1", via: "goroutine" as const };
+  assert.equal(traces.context(childA).parentSpanId, "ca");
+  assert.equal(traces.context(childB).parentSpanId, "cb");
+});
+
+Deno.test("GoPeerTraces: only an HTTP/2 POST of a gRPC path in a grpc-go process may be a call", () => {
+  const traces = new GoPeerTraces(new PeerLinks());
+  const ids = { traceId: T, spanId: "11", parentSpanId: "" };
+  assert.equal(traces.link(grpcLink(ids, 1), false), undefined, "no grpc-go in the process");
+  assert.equal(traces.link(grpcLink(ids, 0), true), undefined, "HTTP/1");
+  assert.equal(traces.link({ ...grpcLink(ids, 1), method: t("GET") }, true), undefined);
+  assert.equal(traces.link({ ...grpcLink(ids, 1), path: t("/a/b/c") }, true), undefined);
+  assert.equal(traces.waits(ids, 0, 2000), false);
 });

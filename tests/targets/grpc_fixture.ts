@@ -2,7 +2,7 @@
  * The grpc-go fixture (`tests/targets/go/grpc/`): built once per source hash and toolchain
  * into the cache beside the other Go fixtures, and started as a gRPC server (`serve`), a
  * net/http server over cleartext HTTP/2 (`h2c`) or over TLS on x/net/http2's own server
- * (`xnet`), on a free loopback port.
+ * (`xnet`), or the gRPC server mounted on net/http (`mounted`), on a free loopback port.
  *
  * @module
  */
@@ -75,11 +75,12 @@ export interface GrpcFixture extends AsyncDisposable {
 
 /**
  * Starts the fixture in `mode` on a free port and waits for its "ready" line; `tls` makes
- * the gRPC server (or `xnet`, net/http on x/net/http2's server) serve over TLS with it.
+ * the gRPC server (or `xnet`, net/http on x/net/http2's server; or `mounted`, net/http)
+ * serve over TLS with it.
  */
 export async function startGrpcFixture(
   binary: Command,
-  mode: "serve" | "h2c" | "xnet",
+  mode: "serve" | "h2c" | "xnet" | "mounted",
   tls?: { cert: string; key: string },
 ): Promise<GrpcFixture> {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

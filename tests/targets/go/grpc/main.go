@@ -14,6 +14,8 @@
 //	                                Upgrade: h2c path): /hello answers, anything else 404
 //	grpc xnet ADDR CERT KEY         net/http over TLS with x/net/http2's own server
 //	                                (http2.ConfigureServer) instead of the bundled one
+//	grpc mounted ADDR [CERT KEY]    the gRPC server mounted on net/http (grpc.Server.ServeHTTP)
+//	                                over cleartext HTTP/2, or over TLS with CERT and KEY
 package main
 
 import (
@@ -127,6 +129,24 @@ func main() {
 		}
 		fmt.Println("ready")
 		_ = http.Serve(l, h2c.NewHandler(helloMux(), &http2.Server{}))
+	case "mounted":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		s := grpc.NewServer()
+		s.RegisterService(&desc, struct{}{})
+		srv := &http.Server{Handler: s, Protocols: new(http.Protocols)}
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		fmt.Println("ready")
+		if len(os.Args) >= 5 {
+			_ = srv.ServeTLS(l, os.Args[3], os.Args[4])
+		} else {
+			_ = srv.Serve(l)
+		}
 	case "xnet":
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
