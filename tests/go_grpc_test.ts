@@ -180,11 +180,29 @@ for (const { toolchain, stripped, tls } of CASES) {
       assert.match(printed, /Say hello: "hello" OK\nSay fail:5: "" NotFound\nCount: 4 messages/);
       const url = `http://127.0.0.1:${target.port}/status/202`;
       assert.match(await client.callOut(url), /Say get: "202 Accepted" OK\n/);
+      // A POST that is no gRPC call (grpc-go answers 415): net/http's span is its one span.
+      const curl = await new Deno.Command("curl", {
+        args: [
+          "-sk",
+          tls ? "--http2" : "--http2-prior-knowledge",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code} %{http_version}",
+          "-H",
+          "content-type: text/plain",
+          "-d",
+          "x",
+          `${tls ? "https" : "http"}://127.0.0.1:${server.port}/demo.Echo/Say`,
+        ],
+      }).output();
+      assert.equal(new TextDecoder().decode(curl.stdout), "415 2");
 
       const rpc = (s: Span) => s.attributes["rpc.system"] === "grpc";
       const gets = (s: Span) => s.attributes["http.request.method"] === "GET";
       await agent.waitForSpans(rpc, 8);
       await agent.waitForSpans(gets, 2);
+      await agent.waitForSpans((s) => s.attributes["http.response.status_code"] === 415, 1);
       await new Promise((r) => setTimeout(r, 300)); // a second span would have come by now
       await agent.stop();
 
@@ -194,7 +212,13 @@ for (const { toolchain, stripped, tls } of CASES) {
         agent.spans.filter((s) => s.kind === kind && s.resource["process.pid"] === pid)
           .sort(byStart);
       const calls = of("CLIENT", client.pid);
-      const served = of("SERVER", server.pid);
+      const [plain, ...served] = of("SERVER", server.pid).sort((a, b) =>
+        Number(rpc(a)) - Number(rpc(b)) || byStart(a, b)
+      );
+      assert.deepEqual(
+        [plain?.name, plain?.attributes["rpc.system"], plain?.attributes["url.path"]],
+        ["POST", undefined, "/demo.Echo/Say"],
+      );
       const summary = (s: Span) => [
         s.name,
         s.attributes["rpc.system"],

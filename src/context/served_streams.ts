@@ -59,8 +59,11 @@ const MAX_WAITING = 10_000;
 export class ServedStreams {
   /** Told of each join: the stand-in, and the context of the span it stands for. */
   onJoin?: (standIn: StandIn, call: TraceContext) => void;
+  /** Told of a stand-in whose stream was seen to be no call served from the bytes. */
+  onNotServed?: (standIn: StandIn) => void;
   readonly #handlers = new Map<string, Waiting<StandIn>>();
   readonly #served = new Map<string, Waiting<TraceContext>>();
+  readonly #notServed = new Map<string, Waiting<true>>();
   readonly #maxAgeMs: number;
   readonly #now: () => number;
 
@@ -74,7 +77,16 @@ export class ServedStreams {
     const key = `${pid}/${conn}#${stream}`;
     const call = this.#take(this.#served, key);
     if (call !== undefined) this.onJoin?.(standIn, call);
+    else if (this.#take(this.#notServed, key)) this.onNotServed?.(standIn);
     else this.#wait(this.#handlers, key, standIn);
+  }
+
+  /** Stream `stream` of `conn` carries a request that is no call served from the bytes. */
+  notServed(pid: number, conn: string, stream: number): void {
+    const key = `${pid}/${conn}#${stream}`;
+    const standIn = this.#take(this.#handlers, key);
+    if (standIn !== undefined) this.onNotServed?.(standIn);
+    else this.#wait(this.#notServed, key, true);
   }
 
   /** The span stage fixed the context of a call it serves: stream `stream` of `conn`. */
@@ -87,7 +99,7 @@ export class ServedStreams {
 
   /** Entries waiting for their other side. */
   get size(): number {
-    return this.#handlers.size + this.#served.size;
+    return this.#handlers.size + this.#served.size + this.#notServed.size;
   }
 
   #take<T>(map: Map<string, Waiting<T>>, key: string): T | undefined {

@@ -55,3 +55,18 @@ Deno.test("ServedStreams: what waited too long is not joined, and is dropped", (
   assert.deepEqual(seen, []);
   assert.equal(streams.size, 1);
 });
+
+Deno.test("ServedStreams: a stream seen to carry no call lets its handler go, whichever comes first", () => {
+  const streams = new ServedStreams();
+  const seen = joins(streams);
+  const gone: StandIn[] = [];
+  streams.onNotServed = (s) => gone.push(s);
+  streams.handler(7, CONN, 1, standIn(1));
+  streams.notServed(7, CONN, 1);
+  streams.notServed(7, CONN, 3);
+  streams.handler(7, CONN, 3, standIn(3));
+  streams.notServed(7, CONN, 5); // no handler waits on it: it is dropped in time
+  assert.deepEqual(gone, [standIn(1), standIn(3)]);
+  assert.deepEqual(seen, []);
+  assert.equal(streams.size, 1);
+});

@@ -151,6 +151,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     this.#traces = new GoPeerTraces(options.peers ?? new PeerLinks());
     const served = options.served ?? new ServedStreams();
     served.onJoin = (standIn, call) => this.#traces.join(standIn, call);
+    served.onNotServed = (standIn) => this.#traces.notCall(standIn);
     this.#served = served;
     this.#inject = options.injectTraceparent ?? false;
   }

@@ -131,6 +131,14 @@ export class GoPeerTraces {
     this.#standIns.set(ids.traceId, { spanId: ids.spanId, sinceMs: nowMs });
   }
 
+  /** A mounted stand-in's stream is no gRPC call: its span goes out as it was, at once. */
+  notCall(ids: StandIn): void {
+    const m = ids.replaced ? this.#mounted.get(ids.spanId) : undefined;
+    if (m === undefined || m.call !== undefined) return;
+    m.call = null;
+    this.#settle(ids.spanId, m);
+  }
+
   /** The stand-in is the call `call`: its trace becomes the call's, its children the call's. */
   join(ids: StandIn, call: TraceContext): void {
     if (ids.replaced) {

@@ -170,3 +170,16 @@ Deno.test("GoPeerTraces: only an HTTP/2 POST of a gRPC path in a grpc-go process
   assert.equal(traces.link({ ...grpcLink(ids, 1), path: t("/a/b/c") }, true), undefined);
   assert.equal(traces.waits(ids, 0, 2000), false);
 });
+
+Deno.test("GoPeerTraces: a mounted stand-in whose stream is no gRPC call goes out at once", () => {
+  const traces = new GoPeerTraces(new PeerLinks());
+  const probe = { traceId: T, spanId: "11", parentSpanId: "" };
+  const standIn = traces.link(grpcLink(probe, 1), true, 0)!;
+  const child = { traceId: T, spanId: "c1", parentSpanId: "11", via: "goroutine" as const };
+  assert.equal(traces.waits(child, 100, 2000), true);
+  traces.notCall(standIn);
+  assert.equal(traces.waits(child, 100, 2000), false);
+  assert.equal(traces.waits(probe, 100, 2000), false);
+  assert.equal(traces.replaced(probe), false);
+  assert.deepEqual(traces.context(child), child);
+});

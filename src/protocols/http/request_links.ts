@@ -86,11 +86,7 @@ export class RequestLinks<R extends object, X> {
       this.#unlinked.push([request, head]);
       return;
     }
-    if (socket !== this.#keySocket) {
-      this.#keySocket = socket;
-      this.#key = clientToServer(socket, this.#server);
-    }
-    const key = this.#key;
+    const key = this.#keyOf(socket);
     const { peers, threads, ids, received } = c.env;
     const tp = head.traceparent === undefined ? undefined : parseTraceparent(head.traceparent);
     // In a Go program (the only one whose RPC calls alone come from here) goroutines run on
@@ -126,6 +122,26 @@ export class RequestLinks<R extends object, X> {
       this.#contexts.set(request, context);
       if (key !== undefined) peers.offer(key, context, head.line);
     }
+  }
+
+  /**
+   * A server's request on HTTP/2 stream `stream` that gets no span here (not a gRPC call,
+   * where only those do): a Go handler that may have been one is told at once.
+   */
+  untraced(stream: number): void {
+    const c = this.#c;
+    const key = this.#server && c.rpcOnly && c.socket !== undefined
+      ? this.#keyOf(c.socket)
+      : undefined;
+    if (key !== undefined) c.env.served?.notServed(c.pid, key, stream);
+  }
+
+  #keyOf(socket: SocketInfo): string | undefined {
+    if (socket !== this.#keySocket) {
+      this.#keySocket = socket;
+      this.#key = clientToServer(socket, this.#server);
+    }
+    return this.#key;
   }
 
   /**

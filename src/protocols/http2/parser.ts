@@ -17,6 +17,7 @@ import { RequestLinks } from "../http/request_links.ts";
 import type { HttpCounters } from "../http1/parser.ts";
 import type { ConnectionParser, ParserConnection } from "../protocol.ts";
 import {
+  field,
   Http2Connection,
   type Http2Exchange,
   type Http2Message,
@@ -124,7 +125,13 @@ export class Http2ConnectionParser implements ConnectionParser {
 
   /** Fixes a request's span ids (`../http/request_links.ts`). */
   #link(m: Http2Message, stream?: number): void {
-    if (!this.#traced(m)) return;
+    if (!this.#traced(m)) {
+      // A POST that is no gRPC call: a Go handler that may have been one need not wait.
+      if (stream !== undefined && field(m.headers?.fields ?? [], ":method") === "POST") {
+        this.#links.untraced(stream);
+      }
+      return;
+    }
     const req = requestRecord(m);
     if (req === undefined) return;
     this.#links.head(m, {
