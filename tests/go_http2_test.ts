@@ -7,7 +7,7 @@ import { curl, startAgent } from "./agent.ts";
 import { buildGoServer, GO_MATRIX_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
 import { makeCert } from "./targets/certs.ts";
 import { startCaddy } from "./targets/caddy.ts";
-import { buildGrpcFixture, startGrpcFixture } from "./targets/grpc_fixture.ts";
+import { buildGrpcFixture, startGrpcClient, startGrpcFixture } from "./targets/grpc_fixture.ts";
 
 // CI runs a representative pair; UPSPAN_GO_MATRIX=full (`deno task go:matrix:h2`) every
 // supported minor version's latest patch release (and go1.26.8), stripped and not.
@@ -133,7 +133,10 @@ Deno.test("go net/http on x/net/http2's own server, behind ConfigureServer and h
     // x/net's h2c: the preface arrives as an HTTP/1 "PRI * HTTP/2.0" request whose
     // handler takes the connection over; its requests never pass through ServeHTTP.
     await using h2c = await startGrpcFixture(stripped, "h2c");
-    const pids = [xnet.pid, xnetStripped.pid, h2c.pid];
+    // x/net's http2.Transport used directly (with DWARF or not: the response's status is
+    // net/http's, known either way).
+    await using client = await startGrpcClient(stripped, h2c.port);
+    const pids = [xnet.pid, xnetStripped.pid, h2c.pid, client.pid];
     await using agent = await startAgent(pids.flatMap((p) => ["--pid", String(p)]));
     const curl = async (...args: string[]) => {
       const out = await new Deno.Command("curl", {
@@ -151,9 +154,12 @@ Deno.test("go net/http on x/net/http2's own server, behind ConfigureServer and h
     assert.equal(await curl("--http2-prior-knowledge", `${hbase}/hello`), "2 200");
     assert.equal(await curl("--http1.1", `${hbase}/nope`), "1.1 404");
     await agent.waitForSpans((s) => s.attributes["url.path"] === "/nope", 3);
+    assert.equal(await client.h2Get(`${hbase}/hello`), "200\ndone\n");
+    assert.equal(await client.h2Get(`${hbase}/nope`), "404\ndone\n");
+    await agent.waitForSpans((s) => s.kind === "CLIENT", 2);
     await new Promise((r) => setTimeout(r, 300)); // anything more would have come by now
     await agent.stop();
-    const names = ["xnet", "xnet stripped", "h2c"];
+    const names = ["xnet", "xnet stripped", "h2c", "client"];
     const seen = agent.spans.map((s) => [
       names[pids.indexOf(Number(s.resource["process.pid"]))],
       s.attributes["http.request.method"],
@@ -168,6 +174,10 @@ Deno.test("go net/http on x/net/http2's own server, behind ConfigureServer and h
       ["xnet stripped", "GET", "/nope", undefined, "2"],
       ["h2c", "GET", "/hello", undefined, "2"], // no "PRI *" span
       ["h2c", "GET", "/nope", 404, "1.1"],
+      ["h2c", "GET", "/hello", undefined, "2"],
+      ["client", "GET", "/hello", 200, "2"],
+      ["h2c", "GET", "/nope", undefined, "2"],
+      ["client", "GET", "/nope", 404, "2"],
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -622,6 +622,20 @@ int go_xnet_handler_done(struct pt_regs *ctx)
 }
 
 
+/* A client request (req, its *http.Request) starts on goroutine `key`. `owner` is 0 for
+ * net/http's Transport, RW_ITAB_XNET for x/net's. */
+static __always_inline int client_entry(struct pt_regs *ctx, struct g_key *key,
+					const struct go_offsets *o, __u64 req, __u64 owner)
+{
+	struct http_call call = {.start_ns = bpf_ktime_get_ns(), .req = req, .rw_itab = owner};
+	struct go_ctx *parent = bpf_map_lookup_elem(&g_ctx, key);
+	if (!client_traceparent(&call, parent, key, o))
+		new_ids(&call.ids, parent, GO_VIA_GOROUTINE);
+	note_h2_request(&call, key, o);
+	bpf_map_update_elem(&client_calls, key, &call, BPF_ANY);
+	return 0;
+}
+
 SEC("uprobe")
 int go_client_entry(struct pt_regs *ctx)
 {
@@ -631,27 +645,33 @@ int go_client_entry(struct pt_regs *ctx)
 	if (!o)
 		return 0;
 	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call call = {.start_ns = bpf_ktime_get_ns(), .req = ctx->bx};
-	struct go_ctx *parent = bpf_map_lookup_elem(&g_ctx, &key);
-	if (!client_traceparent(&call, parent, &key, o))
-		new_ids(&call.ids, parent, GO_VIA_GOROUTINE);
-	note_h2_request(&call, &key, o);
-	bpf_map_update_elem(&client_calls, &key, &call, BPF_ANY);
-	return 0;
+	return client_entry(ctx, &key, o, ctx->bx, 0);
 }
 
+/*
+ * x/net/http2's (*Transport).RoundTripOpt(req *http.Request, opt RoundTripOpt), where its
+ * Transport used directly starts a request. Behind net/http's Transport
+ * (http2.ConfigureTransport) it runs inside the probed roundTrip: that request is already
+ * roundTrip's.
+ */
 SEC("uprobe")
-int go_client_ret(struct pt_regs *ctx)
+int go_xnet_client_entry(struct pt_regs *ctx)
 {
-	count(GO_STAT_CLIENT_RET);
+	count(GO_STAT_CLIENT_ENTRY);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct go_offsets *o = traced(tgid);
 	if (!o)
 		return 0;
 	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
-	if (!call)
+	if (bpf_map_lookup_elem(&client_calls, &key))
 		return 0;
+	return client_entry(ctx, &key, o, ctx->bx, RW_ITAB_XNET);
+}
+
+/* A client request's round trip returned (*http.Response, error): its span. */
+static __always_inline int client_end(struct pt_regs *ctx, __u32 tgid, struct g_key *key,
+				      const struct go_offsets *o, struct http_call *call)
+{
 	struct go_http_event *e = reserve_http(GO_EVENT_HTTP_CLIENT, tgid, call);
 	if (!e)
 		goto cleanup;
@@ -671,9 +691,39 @@ cleanup:
 		__u64 m = read_u64(call->req + o->req_header);
 		bpf_map_delete_elem(&inject_headers, &m);
 	}
-	forget_h2_request(call, &key, o);
-	bpf_map_delete_elem(&client_calls, &key);
+	forget_h2_request(call, key, o);
+	bpf_map_delete_elem(&client_calls, key);
 	return 0;
+}
+
+SEC("uprobe")
+int go_client_ret(struct pt_regs *ctx)
+{
+	count(GO_STAT_CLIENT_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
+	if (!call || call->rw_itab == RW_ITAB_XNET)
+		return 0;
+	return client_end(ctx, tgid, &key, o, call);
+}
+
+SEC("uprobe")
+int go_xnet_client_ret(struct pt_regs *ctx)
+{
+	count(GO_STAT_CLIENT_RET);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o)
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
+	if (!call || call->rw_itab != RW_ITAB_XNET)
+		return 0;
+	return client_end(ctx, tgid, &key, o, call);
 }
 
 static __always_inline int sql_entry(struct pt_regs *ctx, __u8 op, __u64 data, __s64 len)

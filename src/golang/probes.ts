@@ -10,6 +10,7 @@
 export type GoProbeGroup =
   | "http.server"
   | "xnet.server"
+  | "xnet.client"
   | "http.client"
   | "http.link"
   | "http2.link"
@@ -70,6 +71,24 @@ export const GO_PROBES: readonly GoProbe[] = [
     entry: "go_client_entry",
     ret: "go_client_ret",
     group: "http.client",
+  },
+  {
+    // golang.org/x/net/http2's Transport used directly (not behind net/http's Transport,
+    // whose roundTrip it then runs inside of and which owns the request). RoundTripOpt
+    // does the work in older x/net; in newer (v0.58) it is a wrapper of roundTripOpt that
+    // the compiler inlines into its callers. Where both run, the outer one owns the request.
+    symbol: "golang.org/x/net/http2.(*Transport).RoundTripOpt",
+    entry: "go_xnet_client_entry",
+    ret: "go_xnet_client_ret",
+    group: "xnet.client",
+    optional: true,
+  },
+  {
+    symbol: "golang.org/x/net/http2.(*Transport).roundTripOpt",
+    entry: "go_xnet_client_entry",
+    ret: "go_xnet_client_ret",
+    group: "xnet.client",
+    optional: true,
   },
   {
     symbol: "database/sql.(*DB).queryDC",

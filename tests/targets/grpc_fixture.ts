@@ -117,6 +117,8 @@ export interface GrpcClient extends AsyncDisposable {
   calls(): Promise<string>;
   /** Makes one call whose handler GETs `url` (Say "get:URL") and returns what it printed. */
   callOut(url: string): Promise<string>;
+  /** GETs `url` with x/net/http2's own Transport (h2c prior knowledge); its status line. */
+  h2Get(url: string): Promise<string>;
 }
 
 /** Starts the fixture's client of the server at `port` (over TLS trusting `ca`, if given). */
@@ -152,6 +154,10 @@ export async function startGrpcClient(
     },
     async callOut(url: string) {
       await writer.write(new TextEncoder().encode(`get ${url}\n`));
+      return await until("done");
+    },
+    async h2Get(url: string) {
+      await writer.write(new TextEncoder().encode(`h2get ${url}\n`));
       return await until("done");
     },
     async [Symbol.asyncDispose]() {

@@ -9,7 +9,9 @@
 //	grpc call ADDR                  Say "hello", Say "fail:5", Count "abcd", then exits
 //	grpc client ADDR [CA]           prints "ready", then makes those three calls (over TLS
 //	                                trusting CA) for each line read, printing "done" after;
-//	                                a line "get URL" makes one call, Say "get:URL", instead
+//	                                a line "get URL" makes one call, Say "get:URL", instead;
+//	                                a line "h2get URL" a GET of URL with x/net/http2's own
+//	                                Transport (cleartext, prior knowledge), printing its status
 //	grpc h2c ADDR                   net/http over cleartext HTTP/2 (prior knowledge and the
 //	                                Upgrade: h2c path): /hello answers, anything else 404
 //	grpc xnet ADDR CERT KEY         net/http over TLS with x/net/http2's own server
@@ -21,7 +23,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -186,7 +190,9 @@ func main() {
 		fmt.Println("ready")
 		lines := bufio.NewScanner(os.Stdin)
 		for lines.Scan() {
-			if url, ok := strings.CutPrefix(lines.Text(), "get "); ok {
+			if url, ok := strings.CutPrefix(lines.Text(), "h2get "); ok {
+				fmt.Println(h2get(url))
+			} else if url, ok := strings.CutPrefix(lines.Text(), "get "); ok {
 				in, out := []byte("get:"+url), []byte(nil)
 				err := conn.Invoke(context.Background(), "/demo.Echo/Say", &in, &out)
 				fmt.Printf("Say get: %q %v\n", out, status.Code(err))
@@ -196,6 +202,29 @@ func main() {
 			fmt.Println("done")
 		}
 	}
+}
+
+// h2c2 is x/net/http2's Transport used directly, over cleartext HTTP/2.
+var h2c2 = &http2.Transport{
+	AllowHTTP: true,
+	DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	},
+}
+
+// h2get GETs url through h2c2: its status, or the error.
+func h2get(url string) string {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := h2c2.RoundTrip(req)
+	if err != nil {
+		return err.Error()
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return strconv.Itoa(resp.StatusCode)
 }
 
 // helloMux answers /hello and 404s anything else.
