@@ -548,6 +548,19 @@ int go_xnet_server_entry(struct pt_regs *ctx)
 	return server_entry(ctx, tgid, &key, o, ctx->cx, ctx->bx, RW_ITAB_XNET);
 }
 
+/* The HTTP call in progress on the current goroutine in `calls` (server_calls or
+ * client_calls), if the process is traced; `tgid`, `o` and `key` are filled on the way. */
+static __always_inline struct http_call *call_here(struct pt_regs *ctx, void *calls, __u32 *tgid,
+						   struct go_offsets **o, struct g_key *key)
+{
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	*o = traced(*tgid);
+	if (!*o)
+		return NULL;
+	*key = goroutine(ctx, *tgid, *o);
+	return bpf_map_lookup_elem(calls, key);
+}
+
 /* A request's handler returned: its span. */
 static __always_inline int server_end(struct pt_regs *ctx, __u32 tgid, struct g_key *key,
 				      const struct go_offsets *o, struct http_call *call)
@@ -589,12 +602,10 @@ SEC("uprobe")
 int go_server_ret(struct pt_regs *ctx)
 {
 	count(GO_STAT_SERVER_RET);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct go_offsets *o = traced(tgid);
-	if (!o)
-		return 0;
-	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call *call = bpf_map_lookup_elem(&server_calls, &key);
+	__u32 tgid;
+	struct go_offsets *o;
+	struct g_key key;
+	struct http_call *call = call_here(ctx, &server_calls, &tgid, &o, &key);
 	/* A request begun at runHandler ends at its writer's handlerDone. */
 	if (!call || call->rw_itab == RW_ITAB_XNET)
 		return 0;
@@ -610,12 +621,10 @@ SEC("uprobe")
 int go_xnet_handler_done(struct pt_regs *ctx)
 {
 	count(GO_STAT_SERVER_RET);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct go_offsets *o = traced(tgid);
-	if (!o)
-		return 0;
-	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call *call = bpf_map_lookup_elem(&server_calls, &key);
+	__u32 tgid;
+	struct go_offsets *o;
+	struct g_key key;
+	struct http_call *call = call_here(ctx, &server_calls, &tgid, &o, &key);
 	if (!call || call->rw_itab != RW_ITAB_XNET || call->rw != ctx->ax)
 		return 0;
 	return server_end(ctx, tgid, &key, o, call);
@@ -700,12 +709,10 @@ SEC("uprobe")
 int go_client_ret(struct pt_regs *ctx)
 {
 	count(GO_STAT_CLIENT_RET);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct go_offsets *o = traced(tgid);
-	if (!o)
-		return 0;
-	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
+	__u32 tgid;
+	struct go_offsets *o;
+	struct g_key key;
+	struct http_call *call = call_here(ctx, &client_calls, &tgid, &o, &key);
 	if (!call || call->rw_itab == RW_ITAB_XNET)
 		return 0;
 	return client_end(ctx, tgid, &key, o, call);
@@ -715,12 +722,10 @@ SEC("uprobe")
 int go_xnet_client_ret(struct pt_regs *ctx)
 {
 	count(GO_STAT_CLIENT_RET);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct go_offsets *o = traced(tgid);
-	if (!o)
-		return 0;
-	struct g_key key = goroutine(ctx, tgid, o);
-	struct http_call *call = bpf_map_lookup_elem(&client_calls, &key);
+	__u32 tgid;
+	struct go_offsets *o;
+	struct g_key key;
+	struct http_call *call = call_here(ctx, &client_calls, &tgid, &o, &key);
 	if (!call || call->rw_itab != RW_ITAB_XNET)
 		return 0;
 	return client_end(ctx, tgid, &key, o, call);
