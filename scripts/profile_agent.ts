@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { startNginx } from "../tests/targets/nginx.ts";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { pacedLoad } from "./bench/paced_load.ts";
-import { cpuSeconds, wrk } from "./bench/measure.ts";
+import { startUpspan, wrk } from "./bench/measure.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,7 +30,6 @@ const { values } = parseArgs({
   },
 });
 const seconds = Number(values.seconds);
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
 
 /** V8's `Profiler.Profile`, the parts read here. */
 interface Profile {
@@ -107,54 +106,24 @@ async function main() {
   if (target === undefined) throw new Error(`--target is nginx or python, not ${values.target}`);
   const pid = nginx?.masterPid ?? python!.pid;
   const port = freePort();
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      `--inspect=127.0.0.1:${port}`,
-      "-A",
-      MOD,
-      "--pid",
-      String(pid),
-      "--format",
-      "json",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let spans = 0;
-  const counting = (async () => {
-    for await (const chunk of agent.stdout) {
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) spans++;
-    }
-  })();
-  let err = "";
-  const errs = (async () => {
-    for await (const t of agent.stderr.pipeThrough(new TextDecoderStream())) err += t;
-  })();
-  while (!/^ready/m.test(err)) {
-    if (/^upspan:/m.test(err)) throw new Error(err);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const agent = await startUpspan(["--pid", String(pid)], {}, [`--inspect=127.0.0.1:${port}`]);
   const cdp = await inspector(port);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
   await cdp.send("Profiler.start");
-  const spans0 = spans, cpu0 = cpuSeconds(agent.pid);
+  const before = agent.sample();
   const load = nginx
     ? wrk(`http://127.0.0.1:${nginx.port}/index.html`, seconds).then((r) => r.requests)
     : pacedLoad(python!.port, Number(values.rate), seconds).then((rps) => rps * seconds);
   const requests = await load;
   await new Promise((r) => setTimeout(r, 300));
-  const cpu = cpuSeconds(agent.pid) - cpu0;
+  const after = agent.sample();
+  const cpu = after.cpuSeconds - before.cpuSeconds;
   const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
   cdp.close();
-  agent.kill("SIGINT");
-  await agent.status;
-  await counting;
-  await errs;
+  const { stderr: err } = await agent.stop();
   if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
-  const made = spans - spans0;
+  const made = after.spans - before.spans;
   console.log(
     `${values.target}: ${requests} requests, ${made} spans, agent ${cpu.toFixed(2)} CPU-s, ${
       (cpu * 1e6 / made).toFixed(1)

@@ -84,14 +84,15 @@ export interface AgentRun {
 
 /**
  * Starts `upspan ARGS --format json` and waits for its `ready` line. `env` adds to the
- * agent's environment (`UPSPAN_SYSCALL_ATTACH`).
+ * agent's environment (`UPSPAN_SYSCALL_ATTACH`), `denoFlags` to Deno's (`--inspect=…`).
  */
 export async function startUpspan(
   args: string[],
   env: Record<string, string> = {},
+  denoFlags: string[] = [],
 ): Promise<AgentRun> {
   const agent = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args, "--format", "json"],
+    args: ["run", ...denoFlags, "-A", MOD, ...args, "--format", "json"],
     env,
     stdin: "null",
     stdout: "piped",
