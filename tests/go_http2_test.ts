@@ -153,7 +153,9 @@ Deno.test("go net/http on x/net/http2's own server, behind ConfigureServer and h
     const hbase = `http://127.0.0.1:${h2c.port}`;
     assert.equal(await curl("--http2-prior-knowledge", `${hbase}/hello`), "2 200");
     assert.equal(await curl("--http1.1", `${hbase}/nope`), "1.1 404");
-    await agent.waitForSpans((s) => s.attributes["url.path"] === "/nope", 3);
+    // Upgrade: h2c: the HTTP/1 request x/net's h2c handler takes over is stream 1, one span.
+    assert.equal(await curl("--http2", `${hbase}/nope?upgraded`), "2 404");
+    await agent.waitForSpans((s) => s.attributes["url.path"] === "/nope", 4);
     assert.equal(await client.h2Get(`${hbase}/hello`), "200\ndone\n");
     assert.equal(await client.h2Get(`${hbase}/nope`), "404\ndone\n");
     await agent.waitForSpans((s) => s.kind === "CLIENT", 2);
@@ -174,6 +176,7 @@ Deno.test("go net/http on x/net/http2's own server, behind ConfigureServer and h
       ["xnet stripped", "GET", "/nope", undefined, "2"],
       ["h2c", "GET", "/hello", undefined, "2"], // no "PRI *" span
       ["h2c", "GET", "/nope", 404, "1.1"],
+      ["h2c", "GET", "/nope", undefined, "2"], // the upgraded one; no hijacked HTTP/1 span
       ["h2c", "GET", "/hello", undefined, "2"],
       ["client", "GET", "/hello", 200, "2"],
       ["h2c", "GET", "/nope", undefined, "2"],

@@ -532,6 +532,20 @@ int go_server_entry(struct pt_regs *ctx)
 }
 
 /*
+ * key: *http.Request; value: when x/net's runHandler began serving it. An `Upgrade: h2c`
+ * request is served twice over the same *http.Request: by net/http's ServeHTTP, whose
+ * handler (x/net's h2c) hijacks the connection, and as HTTP/2 stream 1 by runHandler on
+ * another goroutine. Its HTTP/1 ServeHTTP then makes no span. An address freed and used
+ * again by a later request is told apart by time: that request's ServeHTTP began after.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} xnet_requests SEC(".maps");
+
+/*
  * x/net/http2's (*serverConn).runHandler(rw *responseWriter, req *http.Request, handler):
  * where every request of x/net's own server starts, whether or not it then passes through
  * net/http's ServeHTTP (h2c.NewHandler and ServeConn do not).
@@ -545,7 +559,9 @@ int go_xnet_server_entry(struct pt_regs *ctx)
 	if (!o)
 		return 0;
 	struct g_key key = goroutine(ctx, tgid, o);
-	return server_entry(ctx, tgid, &key, o, ctx->cx, ctx->bx, RW_ITAB_XNET);
+	__u64 req = ctx->cx, now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&xnet_requests, &req, &now, BPF_ANY);
+	return server_entry(ctx, tgid, &key, o, req, ctx->bx, RW_ITAB_XNET);
 }
 
 /* The HTTP call in progress on the current goroutine in `calls` (server_calls or
@@ -580,6 +596,11 @@ static __always_inline int server_end(struct pt_regs *ctx, __u32 tgid, struct g_
 	e->proto_major = read_u64(req + o->req_proto_major);
 	e->proto_minor = read_u64(req + o->req_proto_minor);
 	enum rw_kind kind = writer_kind(call, o);
+	if (kind == RW_XNET) {
+		/* x/net's server speaks HTTP/2 only; an upgraded request still says HTTP/1.1. */
+		e->proto_major = 2;
+		e->proto_minor = 0;
+	}
 	if (kind == RW_HTTP1 && e->proto_major == 2) {
 		/* "PRI * HTTP/2.0" on an HTTP/1 connection: the h2c preface, handed to a
 		 * handler that takes the connection over (x/net's h2c). Not a request. */
@@ -609,6 +630,13 @@ int go_server_ret(struct pt_regs *ctx)
 	/* A request begun at runHandler ends at its writer's handlerDone. */
 	if (!call || call->rw_itab == RW_ITAB_XNET)
 		return 0;
+	__u64 *upgraded = bpf_map_lookup_elem(&xnet_requests, &call->req);
+	if (upgraded && *upgraded > call->start_ns) {
+		bpf_map_delete_elem(&xnet_requests, &call->req);
+		bpf_map_delete_elem(&server_calls, &key);
+		bpf_map_delete_elem(&g_ctx, &key);
+		return 0;
+	}
 	return server_end(ctx, tgid, &key, o, call);
 }
 
