@@ -109,7 +109,7 @@ export function fuzzGoEvents(
         ? [[e.method, 16], [e.path, 128], [e.query, 128]] as const
         : e.type === "inject"
         ? [[{ text: e.head }, 192], [{ text: e.line }, 70]] as const
-        : e.type === "handler"
+        : e.type === "handler" || e.type === "caller"
         ? [] as const
         : [[e.method, http.fields["method"]!.size], [e.path, http.fields["path"]!.size]] as const;
       for (const [t, max] of texts) {

@@ -16,6 +16,7 @@ import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
 import { ThreadRequests } from "./context/thread_requests.ts";
 import { PeerLinks } from "./context/peer_links.ts";
 import { ServedStreams } from "./context/served_streams.ts";
+import { CallerStreams } from "./context/caller_streams.ts";
 import { injectionRefusal } from "./golang/injection.ts";
 import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
@@ -228,6 +229,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   const peers = new PeerLinks();
   // grpc-go calls served (spans from the bytes) joined to their handlers' goroutines (probes).
   const served = new ServedStreams();
+  // grpc-go calls made (spans from the bytes) joined to their callers' goroutines (probes).
+  const callers = new CallerStreams();
   // Forks, execs and exits, handled between reads (adding a process is asynchronous).
   type Lifecycle = { type: ProcessEventType; process: ProcessEvent };
   const lifecycle: Lifecycle[] = [];
@@ -250,6 +253,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         threads,
         peers,
         served,
+        callers,
         sqlByLibrary: (pid) => traced?.sqlByLibrary(pid) ?? false,
         sqlByConnection: (pid) => traced?.sqlByConnection(pid) ?? false,
         httpByProbes: (pid) => traced?.httpByProbes(pid) ?? false,
@@ -277,6 +281,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     resource,
     peers,
     served,
+    callers,
     injectTraceparent: inject,
     injectDryRun: dryRun,
     log,
@@ -290,6 +295,13 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     if (refreshed) return;
     refreshed = true;
     capture.consume(BATCH);
+    go?.drain();
+  };
+  // A grpc-go call's head that found no caller: the probe's event may be unread still.
+  let callersRefreshed = false;
+  callers.refresh = () => {
+    if (callersRefreshed) return;
+    callersRefreshed = true;
     go?.drain();
   };
   const instrumentations: Instrumentation[] = onSpan && go
@@ -455,6 +467,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
       refreshed = false;
+      callersRefreshed = false;
       let read = capture.consume(BATCH);
       const busy = read === BATCH;
       for (const i of instrumentations) read += i.consume();

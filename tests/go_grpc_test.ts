@@ -257,7 +257,67 @@ for (const { toolchain, stripped, tls } of CASES) {
   });
 }
 
-Deno.test("grpc-go's table offsets are its DWARF's, and stripped builds get the handler probe", async () => {
+// A grpc-go call made in a grpc-go handler: its span comes from the bytes the client
+// transport's own goroutine writes; the probe where the call's stream is made on the
+// handler's goroutine (http2Client.NewStream) names its parent by connection and stream.
+for (const { toolchain, stripped, tls } of CASES) {
+  for (const mode of ["serve", "mounted"] as const) {
+    const name = `grpc-go ${mode === "serve" ? "" : "mounted on net/http, "}built by ${toolchain}${
+      stripped ? ", stripped" : ""
+    }, ${tls ? "TLS" : "plaintext"}: a gRPC call made in a handler is the child of its call`;
+    Deno.test(name, async () => {
+      const binary = await buildGrpcFixture(toolchain, { stripped });
+      const dir = await Deno.makeTempDir({ prefix: "upspan-grpc-" });
+      try {
+        const cert = tls ? await makeCert(dir) : undefined;
+        await using backend = await startGrpcFixture(binary, "serve");
+        await using server = await startGrpcFixture(binary, mode, cert);
+        await using client = await startGrpcClient(binary, server.port, cert?.cert);
+        await using agent = await startAgent([
+          "--pid",
+          String(server.pid),
+          "--pid",
+          String(client.pid),
+          "--pid",
+          String(backend.pid),
+        ]);
+        for (let i = 0; i < 2; i++) {
+          const printed = await client.callOn(`127.0.0.1:${backend.port}`);
+          assert.match(printed, /Say call: "hello" OK\n/);
+        }
+        const rpc = (s: Span) => s.attributes["rpc.system"] === "grpc";
+        await agent.waitForSpans(rpc, 8);
+        await agent.stop();
+
+        const byStart = (a: Span, b: Span) =>
+          Number(BigInt(a.startTimeUnixNano) - BigInt(b.startTimeUnixNano));
+        const of = (kind: string, pid: number) =>
+          agent.spans.filter((s) => s.kind === kind && s.resource["process.pid"] === pid)
+            .sort(byStart);
+        const calls = of("CLIENT", client.pid);
+        const served = of("SERVER", server.pid);
+        const out = of("CLIENT", server.pid);
+        const received = of("SERVER", backend.pid);
+        assert.deepEqual([calls, served, out, received].map((l) => l.length), [2, 2, 2, 2]);
+        served.forEach((call, i) => {
+          assert.equal(call.parentSpanId, calls[i]!.spanId);
+          assert.equal(call.traceId, calls[i]!.traceId);
+          const made = out[i]!;
+          assert.equal(made.name, "demo.Echo/Say");
+          assert.equal(made.parentSpanId, call.spanId, "the handler's call is its call's child");
+          assert.equal(made.traceId, call.traceId);
+          assert.equal(made.attributes["upspan.parent.method"], "goroutine");
+          assert.equal(received[i]!.parentSpanId, made.spanId);
+          assert.equal(received[i]!.traceId, call.traceId);
+        });
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+}
+
+Deno.test("grpc-go's table offsets are its DWARF's, and stripped builds get the handler and client probes", async () => {
   const dwarf = await locateGo({ path: await buildGrpcFixture("go1.26.8") });
   assert.ok(dwarf.ok && dwarf.location.offsetsSource === "dwarf");
   const version = dwarf.location.grpc!;
@@ -274,5 +334,11 @@ Deno.test("grpc-go's table offsets are its DWARF's, and stripped builds get the 
     const site = stripped.location.sites.find((s) => s.program === "go_grpc_handler");
     assert.ok(site, `${toolchain}: handleStream is probed`);
     assert.equal(site.at, "entry");
+    const client = stripped.location.sites.filter((s) => s.group === "grpc.client");
+    assert.deepEqual(
+      [...new Set(client.map((s) => `${s.program} ${s.at}`))],
+      ["go_grpc_call_entry entry", "go_grpc_call_ret return"],
+      `${toolchain}: NewStream is probed at its entry and returns`,
+    );
   }
 });

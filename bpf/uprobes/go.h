@@ -27,6 +27,7 @@ enum go_event_kind {
 	GO_EVENT_HTTP_LINK = 4,	  /* a go_link_event: a request's span and its connection */
 	GO_EVENT_INJECT_DRY = 5,  /* a go_inject_event: where a traceparent would have gone */
 	GO_EVENT_GRPC_HANDLER = 6, /* a go_link_event: a grpc-go handler's goroutine and stream */
+	GO_EVENT_GRPC_CALL = 7,	   /* a go_link_event: a grpc-go client stream and its caller */
 };
 
 /* How a span's parent was found (go_span_ids.via). */
@@ -57,6 +58,7 @@ enum go_stat {
 	GO_STAT_INJECTED,	/* traceparent lines written into a request */
 	GO_STAT_INJECT_SKIPPED, /* a request to inject into whose buffer had no room or looked wrong */
 	GO_STAT_GRPC_STREAM,	/* grpc-go Server.handleStream entries: a call's handler starts */
+	GO_STAT_GRPC_CALL,	/* grpc-go http2Client.NewStream entries and returns */
 	GO_STAT_EVENTS,
 	GO_STAT_DROPS,
 	GO_STAT_MAX,
@@ -139,6 +141,12 @@ struct go_offsets {
 	 * grpc.(*Server).handleStream's entry. GO_OFFSET_ABSENT: not in the binary. */
 	__u32 grpc_st_close;
 	__u32 tcpaddr_network;
+	/* grpc-go's client (go_grpc.h): the same sources as its server's. */
+	__u32 grpc_cs_stream;	/* grpc/internal/transport.ClientStream.Stream (embedded, as
+				 * ServerStream's: by pointer before v1.77) */
+	__u32 grpc_h2c_local;	/* grpc/internal/transport.http2Client.localAddr (net.Addr) */
+	__u32 grpc_h2c_remote;	/* grpc/internal/transport.http2Client.remoteAddr (net.Addr) */
+	__u32 tcpaddr_network_cl; /* net.(*TCPAddr).Network from (*http2Client).NewStream */
 };
 
 /* The trace context of a span: new ids made in BPF, the parent's span id or 0. */
@@ -220,7 +228,8 @@ struct go_link_event {
 	struct go_span_ids ids;
 	struct go_conn_key conn;
 	__u8 server; /* 1: a request served on conn; 0: one sent on it */
-	__u8 _pad[3];
+	__u8 stand_in; /* GO_EVENT_GRPC_CALL: the caller's context is a grpc-go handler's stand-in */
+	__u8 _pad[2];
 	__u32 method_len;
 	__u32 path_len;
 	__u32 query_len;

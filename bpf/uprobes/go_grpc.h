@@ -16,10 +16,11 @@
  * net/http (grpc.Server.ServeHTTP) already has the net/http span as its context.
  */
 
-/* A net.Addr at `at` that is a *net.TCPAddr (its itab's Network placed by user space): its
- * IP as 16 bytes (IPv4 as ::ffff:a.b.c.d, as conn_key spells it) and its port. */
-static __always_inline bool tcp_addr(__u64 at, __u64 entry_ip, const struct go_offsets *o,
-				     __u8 *ip, __u16 *port)
+/* A net.Addr at `at` that is a *net.TCPAddr (its itab's Network `network` bytes from
+ * `entry_ip`, placed by user space): its IP as 16 bytes (IPv4 as ::ffff:a.b.c.d, as conn_key
+ * spells it) and its port. */
+static __always_inline bool tcp_addr(__u64 at, __u64 entry_ip, __u32 network,
+				     const struct go_offsets *o, __u8 *ip, __u16 *port)
 {
 	struct {
 		__u64 itab;
@@ -27,7 +28,7 @@ static __always_inline bool tcp_addr(__u64 at, __u64 entry_ip, const struct go_o
 	} iface = {};
 	if (bpf_probe_read_user(&iface, sizeof(iface), (void *)at) < 0 || !iface.itab || !iface.data)
 		return false;
-	if ((__u32)(read_u64(iface.itab + 24) - entry_ip) != o->tcpaddr_network) /* itab.fun[0] */
+	if ((__u32)(read_u64(iface.itab + 24) - entry_ip) != network) /* itab.fun[0] */
 		return false;
 	struct {
 		__u64 data;
@@ -49,6 +50,17 @@ static __always_inline bool tcp_addr(__u64 at, __u64 entry_ip, const struct go_o
 	return true;
 }
 
+/* The id of the transport.Stream embedded at `at` (by pointer before v1.77): a
+ * client-opened stream's, odd; 0 when unreadable or not one. */
+static __always_inline __u32 stream_id(__u64 at, const struct go_offsets *o)
+{
+	__u64 s = o->grpc_ss_stream_ptr ? read_u64(at) : at;
+	__u32 id = 0;
+	if (!s || bpf_probe_read_user(&id, sizeof(id), (void *)(s + o->grpc_stream_id)) < 0)
+		return 0;
+	return id & 1 ? id : 0;
+}
+
 SEC("uprobe")
 int go_grpc_handler(struct pt_regs *ctx)
 {
@@ -65,17 +77,13 @@ int go_grpc_handler(struct pt_regs *ctx)
 		return 0;
 	struct go_conn_key k = {};
 	__u64 peer = st + o->grpc_st_peer;
-	if (!tcp_addr(peer + o->peer_addr, ctx->ip, o, k.client_addr, &k.client_port) ||
-	    !tcp_addr(peer + o->peer_local_addr, ctx->ip, o, k.server_addr, &k.server_port))
+	__u32 net = o->tcpaddr_network;
+	if (!tcp_addr(peer + o->peer_addr, ctx->ip, net, o, k.client_addr, &k.client_port) ||
+	    !tcp_addr(peer + o->peer_local_addr, ctx->ip, net, o, k.server_addr, &k.server_port))
 		return 0;
-	__u64 s = stream + o->grpc_ss_stream;
-	if (o->grpc_ss_stream_ptr)
-		s = read_u64(s);
-	__u32 id = 0;
-	if (!s || bpf_probe_read_user(&id, sizeof(id), (void *)(s + o->grpc_stream_id)) < 0 ||
-	    !id || !(id & 1)) /* a client-opened stream: odd */
+	k.stream = stream_id(stream + o->grpc_ss_stream, o);
+	if (!k.stream)
 		return 0;
-	k.stream = id;
 	struct go_link_event *e = bpf_ringbuf_reserve(&go_events, sizeof(*e), 0);
 	if (!e) {
 		count(GO_STAT_DROPS);
@@ -91,6 +99,92 @@ int go_grpc_handler(struct pt_regs *ctx)
 	__builtin_memcpy(stand_in.trace_id, e->ids.trace_id, 16);
 	struct g_key key = goroutine(ctx, tgid, o);
 	bpf_map_update_elem(&g_ctx, &key, &stand_in, BPF_ANY);
+	count(GO_STAT_EVENTS);
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+/*
+ * grpc-go's client: a call's span comes from the bytes, whose HEADERS the transport's own
+ * writer goroutine sends, so the calling goroutine's context reaches it through the stream:
+ * (*http2Client).NewStream runs on the caller's goroutine and returns the stream with its id
+ * assigned. Its entry notes the caller's context and the connection's address pair (the
+ * transport's localAddr and remoteAddr, checked to be *net.TCPAddr); each of its returns
+ * sends them with the stream id, for user space to give the call's span that parent
+ * (`src/context/caller_streams.ts`). Only where the goroutine has a context: a call made
+ * outside any traced request costs one map lookup.
+ */
+struct grpc_call {
+	struct go_ctx caller;
+	struct go_conn_key conn;
+};
+
+/* key: the calling goroutine; value: its context and connection. Entry → return. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct g_key);
+	__type(value, struct grpc_call);
+} grpc_calls SEC(".maps");
+
+/* transport.(*http2Client).NewStream(t, ctx, callHdr, …), at its entry: t in RAX. */
+SEC("uprobe")
+int go_grpc_call_entry(struct pt_regs *ctx)
+{
+	count(GO_STAT_GRPC_CALL);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o || !has(o->grpc_h2c_local) || !has(o->grpc_h2c_remote) ||
+	    !has(o->tcpaddr_network_cl) || !has(o->tcpaddr_ip) || !has(o->tcpaddr_port))
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct go_ctx *caller = bpf_map_lookup_elem(&g_ctx, &key);
+	__u64 t = ctx->ax;
+	if (!caller || !t)
+		return 0;
+	struct grpc_call call = {.caller = *caller};
+	__u32 net = o->tcpaddr_network_cl;
+	if (!tcp_addr(t + o->grpc_h2c_local, ctx->ip, net, o, call.conn.client_addr,
+		      &call.conn.client_port) ||
+	    !tcp_addr(t + o->grpc_h2c_remote, ctx->ip, net, o, call.conn.server_addr,
+		      &call.conn.server_port))
+		return 0;
+	bpf_map_update_elem(&grpc_calls, &key, &call, BPF_ANY);
+	return 0;
+}
+
+/* At each of NewStream's returns: the *ClientStream in RAX (nil on error). */
+SEC("uprobe")
+int go_grpc_call_ret(struct pt_regs *ctx)
+{
+	count(GO_STAT_GRPC_CALL);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_offsets *o = traced(tgid);
+	if (!o || !has(o->grpc_cs_stream) || !has(o->grpc_stream_id))
+		return 0;
+	struct g_key key = goroutine(ctx, tgid, o);
+	struct grpc_call *call = bpf_map_lookup_elem(&grpc_calls, &key);
+	if (!call)
+		return 0;
+	struct grpc_call c = *call;
+	bpf_map_delete_elem(&grpc_calls, &key);
+	__u64 cs = ctx->ax;
+	c.conn.stream = cs ? stream_id(cs + o->grpc_cs_stream, o) : 0;
+	if (!c.conn.stream)
+		return 0;
+	struct go_link_event *e = bpf_ringbuf_reserve(&go_events, sizeof(*e), 0);
+	if (!e) {
+		count(GO_STAT_DROPS);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = GO_EVENT_GRPC_CALL;
+	e->tgid = tgid;
+	e->conn = c.conn;
+	/* The caller's context: the call's parent. */
+	__builtin_memcpy(e->ids.trace_id, c.caller.trace_id, 16);
+	e->ids.span_id = c.caller.span_id;
+	e->stand_in = c.caller.stand_in;
 	count(GO_STAT_EVENTS);
 	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;

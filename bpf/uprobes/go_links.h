@@ -125,7 +125,7 @@ static __always_inline void send_link(__u32 tgid, const struct go_span_ids *ids,
 	e->ids = *ids;
 	e->conn = *k;
 	e->server = server;
-	e->_pad[0] = e->_pad[1] = e->_pad[2] = 0;
+	e->stand_in = e->_pad[0] = e->_pad[1] = 0;
 	__u64 url = read_u64(req + o->req_url);
 	e->method_len = read_str(e->method, GO_METHOD_BYTES, req, o->req_method);
 	e->path_len = read_str(e->path, GO_PATH_BYTES, url, o->url_path);

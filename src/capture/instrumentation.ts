@@ -13,6 +13,7 @@ import type { ProcessInfo } from "../discovery/mod.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
 import type { PeerLinks } from "../context/peer_links.ts";
 import type { ServedStreams } from "../context/served_streams.ts";
+import type { CallerStreams } from "../context/caller_streams.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import { ProbeSet } from "../probe_set.ts";
@@ -59,6 +60,8 @@ export interface CaptureSpanOptions {
   peers?: PeerLinks;
   /** Calls served from the bytes, joined to Go's handler goroutines (grpc-go). */
   served?: ServedStreams;
+  /** Calls made from the bytes, joined to Go's calling goroutines (grpc-go). */
+  callers?: CallerStreams;
   /** Whether a process's SQL spans come from its client library's probes. */
   sqlByLibrary(pid: number): boolean;
   /** Whether its SQL library's probes name their sockets instead (see the span builder's). */

@@ -25,7 +25,7 @@ export function encodeGoEvent(
   const layout = types.structLayout(
     event.type === "sql"
       ? "go_sql_event"
-      : event.type === "link" || event.type === "handler"
+      : event.type === "link" || event.type === "handler" || event.type === "caller"
       ? "go_link_event"
       : "go_http_event",
   );
@@ -44,10 +44,12 @@ export function encodeGoEvent(
     ? kinds["GO_EVENT_HTTP_LINK"]
     : event.type === "handler"
     ? kinds["GO_EVENT_GRPC_HANDLER"]
+    : event.type === "caller"
+    ? kinds["GO_EVENT_GRPC_CALL"]
     : kinds["GO_EVENT_SQL"];
   view.setUint32(f("kind").offset, kind ?? 0, true);
   view.setUint32(f("tgid").offset, event.pid, true);
-  if (event.type !== "link" && event.type !== "handler") {
+  if (event.type !== "link" && event.type !== "handler" && event.type !== "caller") {
     view.setBigUint64(f("start_ns").offset, event.startMonoNs, true);
     view.setBigUint64(f("end_ns").offset, event.endMonoNs, true);
   }
@@ -75,7 +77,7 @@ export function encodeGoEvent(
     bytes.set(b.subarray(0, data.size), data.offset);
     view.setUint32(f(`${name}_len`).offset, t.truncated ? data.size + 10 : b.length, true);
   };
-  if (event.type === "link" || event.type === "handler") {
+  if (event.type === "link" || event.type === "handler" || event.type === "caller") {
     const key = types.structLayout("go_conn_key").fields;
     const c = f("conn").offset;
     const end = (addr: string, port: number, a: string, p: string) => {
@@ -86,7 +88,9 @@ export function encodeGoEvent(
     end(event.client.address, event.client.port, "client_addr", "client_port");
     end(event.serverEnd.address, event.serverEnd.port, "server_addr", "server_port");
     view.setUint32(c + key["stream"]!.offset, event.stream, true);
-    if (event.type === "handler") {
+    if (event.type === "caller") {
+      bytes[f("stand_in").offset] = event.standIn ? 1 : 0;
+    } else if (event.type === "handler") {
       bytes[f("server").offset] = 1;
     } else {
       bytes[f("server").offset] = event.server ? 1 : 0;

@@ -120,6 +120,23 @@ export interface GoHandlerEvent {
   stream: number;
 }
 
+/**
+ * A grpc-go client stream opened on a goroutine that had a context (`go_grpc.h`): that
+ * context is the parent of the span the bytes give the stream.
+ */
+export interface GoCallerEvent {
+  type: "caller";
+  pid: number;
+  /** The calling goroutine's context, as BPF made it (its trace and span). */
+  ids: GoSpanIds;
+  /** That context is a grpc-go handler's stand-in, never a span of its own. */
+  standIn: boolean;
+  client: GoEndpoint;
+  serverEnd: GoEndpoint;
+  /** The stream's HTTP/2 id. */
+  stream: number;
+}
+
 /** A traceparent injection's dry run: the line, and the request head it would have followed. */
 export interface GoInjectEvent {
   type: "inject";
@@ -134,7 +151,13 @@ export interface GoInjectEvent {
 }
 
 /** A decoded record. */
-export type GoEvent = GoHttpEvent | GoSqlEvent | GoLinkEvent | GoHandlerEvent | GoInjectEvent;
+export type GoEvent =
+  | GoHttpEvent
+  | GoSqlEvent
+  | GoLinkEvent
+  | GoHandlerEvent
+  | GoCallerEvent
+  | GoInjectEvent;
 
 /** What a decoder returns for one record. */
 export type GoDecodeResult = DecodeResult<GoEvent>;
@@ -184,6 +207,7 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
   const LINK = value(kinds, "GO_EVENT_HTTP_LINK");
   const DRY = value(kinds, "GO_EVENT_INJECT_DRY");
   const HANDLER = value(kinds, "GO_EVENT_GRPC_HANDLER");
+  const CALL = value(kinds, "GO_EVENT_GRPC_CALL");
   const dry = types.structLayout("go_inject_event");
   const d = {
     tgid: field(dry, "tgid").offset,
@@ -234,6 +258,7 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
     ids: field(link, "ids").offset,
     conn: field(link, "conn").offset,
     server: field(link, "server").offset,
+    standIn: field(link, "stand_in").offset,
     method: text(link, "method"),
     path: text(link, "path"),
     query: text(link, "query"),
@@ -352,11 +377,25 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
         },
       };
     }
-    if (kind === LINK || kind === HANDLER) {
+    if (kind === LINK || kind === HANDLER || kind === CALL) {
       if (length < link.size) {
         return { ok: false, error: `a link event of ${length} bytes (expected ${link.size})` };
       }
       const c = offset + l.conn;
+      if (kind === CALL) {
+        return {
+          ok: true,
+          event: {
+            type: "caller",
+            pid: view.getUint32(offset + l.tgid, true),
+            ids: readIds(bytes, view, offset + l.ids),
+            standIn: bytes[offset + l.standIn] !== 0,
+            client: endpoint(bytes, view, c + ck.clientAddr, c + ck.clientPort),
+            serverEnd: endpoint(bytes, view, c + ck.serverAddr, c + ck.serverPort),
+            stream: view.getUint32(c + ck.stream, true),
+          },
+        };
+      }
       if (kind === HANDLER) {
         return {
           ok: true,

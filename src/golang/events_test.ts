@@ -29,7 +29,16 @@ Deno.test("goEventDecoder: reads records laid out by the object's BTF", () => {
       serverEnd: { address: "127.0.0.1", port: 9090 },
       stream: 7,
     };
-    for (const event of [...sampleGoEvents(), linked, handler]) {
+    const caller: GoEvent = {
+      type: "caller",
+      pid: 4242,
+      ids: { ...server.ids, parentSpanId: "" },
+      standIn: true,
+      client: { address: "127.0.0.1", port: 50125 },
+      serverEnd: { address: "127.0.0.1", port: 50051 },
+      stream: 9,
+    };
+    for (const event of [...sampleGoEvents(), linked, handler, caller]) {
       const record = encodeGoEvent(obj, event);
       const bytes = new Uint8Array(record.length + 8);
       bytes.set(record, 8);

@@ -1,11 +1,11 @@
 /**
  * grpc-go's struct offsets for binaries without DWARF, by grpc-go module version (from the
- * binary's build information): its server's layout follows grpc-go, not Go — the members
+ * binary's build information): its server's and client's layout follows grpc-go, not Go — the members
  * before those read hold only grpc-go's own types and pointers, and `net.TCPAddr` (IP, Port,
  * Zone) has kept its layout since Go 1. Measured from the DWARF of the gRPC fixture
  * (`tests/targets/go/grpc/`) built against each version (`deno task offsets:grpc`); a patch
  * release of a measured minor version takes its sibling's. Another version without DWARF gets
- * no handler probe: its handlers' calls stay without that parent.
+ * no handler or client probe: its handlers' calls stay without that parent.
  *
  * @module
  */
@@ -16,6 +16,9 @@ export type GrpcOffsetField =
   | "grpc_st_peer"
   | "grpc_ss_stream"
   | "grpc_stream_id"
+  | "grpc_cs_stream"
+  | "grpc_h2c_local"
+  | "grpc_h2c_remote"
   | "peer_addr"
   | "peer_local_addr"
   | "tcpaddr_ip"
@@ -28,6 +31,9 @@ const LAYOUT_V1_70: GrpcOffsets = {
   grpc_st_peer: 56,
   grpc_ss_stream: 0,
   grpc_stream_id: 0,
+  grpc_cs_stream: 0,
+  grpc_h2c_local: 168,
+  grpc_h2c_remote: 152,
   peer_addr: 0,
   peer_local_addr: 16,
   tcpaddr_ip: 0,
@@ -39,6 +45,9 @@ const LAYOUT: GrpcOffsets = {
   grpc_st_peer: 56,
   grpc_ss_stream: 0,
   grpc_stream_id: 108,
+  grpc_cs_stream: 0,
+  grpc_h2c_local: 168,
+  grpc_h2c_remote: 152,
   peer_addr: 0,
   peer_local_addr: 16,
   tcpaddr_ip: 0,

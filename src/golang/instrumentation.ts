@@ -19,8 +19,10 @@ import type { Attributes, Span } from "../model/span.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
 import { PeerLinks } from "../context/peer_links.ts";
 import { ServedStreams } from "../context/served_streams.ts";
+import type { CallerStreams } from "../context/caller_streams.ts";
 import { GoPeerTraces } from "./peer_traces.ts";
 import {
+  type GoCallerEvent,
   type GoEvent,
   goEventDecoder,
   type GoHandlerEvent,
@@ -51,6 +53,7 @@ export type GoStats = Record<
   | "injected"
   | "injectSkipped"
   | "grpcHandler"
+  | "grpcCall"
   | "events"
   | "drops",
   number
@@ -70,6 +73,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
   injected: "GO_STAT_INJECTED",
   injectSkipped: "GO_STAT_INJECT_SKIPPED",
   grpcHandler: "GO_STAT_GRPC_STREAM",
+  grpcCall: "GO_STAT_GRPC_CALL",
   events: "GO_STAT_EVENTS",
   drops: "GO_STAT_DROPS",
 };
@@ -78,7 +82,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
 export function probeHits(stats: GoStats): number {
   return stats.serverEntry + stats.serverRet + stats.clientEntry + stats.clientRet +
     stats.sqlEntry + stats.sqlRet + stats.newprocRet + stats.connEntry + stats.h2Headers +
-    stats.headerWrite + stats.grpcHandler;
+    stats.headerWrite + stats.grpcHandler + stats.grpcCall;
 }
 
 /** Options for {@linkcode GoInstrumentation}. */
@@ -99,6 +103,8 @@ export interface GoInstrumentationOptions {
    * shared with the capture's spans. Default: new.
    */
   served?: ServedStreams;
+  /** grpc-go calls made from the bytes, told here which goroutine's context opened them. */
+  callers?: CallerStreams;
   /**
    * Write a `traceparent` line into outgoing net/http requests (the caller has checked the
    * kernel allows it: `injectionRefusal`). Default false.
@@ -247,6 +253,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
         ) {
           this.#link(event);
         } else if (event.type === "handler") this.#handler(event);
+        else if (event.type === "caller") this.#caller(event);
         else this.#queue.push(event);
       });
     } finally {
@@ -268,7 +275,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
       for (let e = this.#queue.shift(); e !== undefined; e = this.#queue.shift()) {
         if (e.type === "link") traces.link(e);
         else if (e.type === "inject") this.#sayDryRun(e);
-        else if (e.type !== "handler") this.#span(e, now);
+        else if (e.type !== "handler" && e.type !== "caller") this.#span(e, now);
       }
     } finally {
       this.#processing = false;
@@ -310,6 +317,17 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     if (standIn === undefined) return;
     const conn = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
     this.#served.handler(e.pid, conn, e.stream, standIn);
+  }
+
+  /**
+   * A grpc-go client stream opened under a goroutine's context: its call's span, from the
+   * bytes, takes that context's span as parent once it is settled (see GoPeerTraces.childOf).
+   */
+  #caller(e: GoCallerEvent): void {
+    const callers = this.#opts.callers;
+    if (callers === undefined) return;
+    const conn = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
+    callers.caller(e.pid, conn, e.stream, () => this.#traces.childOf(e.ids, e.standIn));
   }
 
   /** A grpc-go handler began: its stand-in waits for its call's span (or finds it). */

@@ -92,6 +92,7 @@ const HANDLE_STREAM = "google.golang.org/grpc.(*Server).handleStream";
 /** The first methods of the itabs grpc-go's handler probe checks (see `go_grpc.h`). */
 const GRPC_TRANSPORT_CLOSE = "google.golang.org/grpc/internal/transport.(*http2Server).Close";
 const TCP_ADDR_NETWORK = "net.(*TCPAddr).Network";
+const NEW_STREAM = "google.golang.org/grpc/internal/transport.(*http2Client).NewStream";
 
 /**
  * Where each known ResponseWriter's `Header` method lies, as a u32 holding its signed
@@ -109,6 +110,7 @@ function placeWriters(
   const placeGrpc = placer(found, HANDLE_STREAM);
   offsets.grpc_st_close = placeGrpc(GRPC_TRANSPORT_CLOSE);
   offsets.tcpaddr_network = placeGrpc(TCP_ADDR_NETWORK);
+  offsets.tcpaddr_network_cl = placer(found, NEW_STREAM)(TCP_ADDR_NETWORK);
 }
 
 /** A function's distance from `from`'s entry, as a u32; absent when either is missing. */
@@ -142,6 +144,16 @@ const GROUP_NEEDS: Partial<Record<GoProbeGroup, (keyof GoProbeOffsets)[]>> = {
     "grpc_stream_id",
     "peer_addr",
     "peer_local_addr",
+    "tcpaddr_ip",
+    "tcpaddr_port",
+  ],
+  "grpc.client": [
+    "tcpaddr_network_cl",
+    "grpc_cs_stream",
+    "grpc_ss_stream_ptr",
+    "grpc_stream_id",
+    "grpc_h2c_local",
+    "grpc_h2c_remote",
     "tcpaddr_ip",
     "tcpaddr_port",
   ],
@@ -198,7 +210,8 @@ export async function locateGo(
   for (const probe of GO_PROBES) {
     if (probe.group === "goroutines" && !follow) continue;
     if (probe.group === "inject" && !options.injectTraceparent) continue;
-    if (probe.group === "grpc.server" && grpc === undefined) continue;
+    const grpcGroup = probe.group === "grpc.server" || probe.group === "grpc.client";
+    if (grpcGroup && grpc === undefined) continue;
     const unknown = (GROUP_NEEDS[probe.group] ?? []).filter((f) =>
       resolved.offsets[f] === GO_OFFSET_ABSENT
     );
@@ -207,11 +220,13 @@ export async function locateGo(
         f in GO_OFFSET_FIELDS ? GO_OFFSET_FIELDS[f as GoOffsetField].join(".") : f
       );
       const layout = unknown.some((f) => f in GO_OFFSET_FIELDS);
-      const reason = probe.group !== "grpc.server"
+      const reason = !grpcGroup
         ? `${names.join(", ")} unknown`
         : layout
         ? `grpc-go ${grpc}'s layout unknown (no DWARF, not in the table)`
-        : `${GRPC_TRANSPORT_CLOSE} or ${TCP_ADDR_NETWORK} not in the binary`;
+        : `${
+          probe.group === "grpc.server" ? GRPC_TRANSPORT_CLOSE : NEW_STREAM
+        } or ${TCP_ADDR_NETWORK} not in the binary`;
       skipped.push({ symbol: probe.symbol, reason });
       continue;
     }

@@ -75,6 +75,9 @@ export const GO_OFFSET_FIELDS = {
   grpc_stream_id: ["google.golang.org/grpc/internal/transport.Stream", "id", false],
   peer_addr: ["google.golang.org/grpc/peer.Peer", "Addr", false],
   peer_local_addr: ["google.golang.org/grpc/peer.Peer", "LocalAddr", false],
+  grpc_cs_stream: ["google.golang.org/grpc/internal/transport.ClientStream", "Stream", false],
+  grpc_h2c_local: ["google.golang.org/grpc/internal/transport.http2Client", "localAddr", false],
+  grpc_h2c_remote: ["google.golang.org/grpc/internal/transport.http2Client", "remoteAddr", false],
   tcpaddr_ip: ["net.TCPAddr", "IP", false],
   tcpaddr_port: ["net.TCPAddr", "Port", false],
 } as const satisfies Record<string, readonly [string, string, boolean]>;
@@ -94,7 +97,8 @@ export type GoOffsetField = keyof typeof GO_OFFSET_FIELDS;
  * Fields of `struct go_offsets` that are not struct members: the map layout, where the
  * ResponseWriters' `Header` methods lie relative to `serverHandler.ServeHTTP`, whether grpc-go's
  * `ServerStream` embeds its `Stream` by pointer (by grpc-go version), and grpc-go's
- * transport's `Close` and `net.(*TCPAddr).Network` relative to `(*Server).handleStream` (set
+ * transport's `Close` and `net.(*TCPAddr).Network` relative to `(*Server).handleStream` and to the client's
+ * `(*http2Client).NewStream` (set
  * by `locate.ts` from the function table; a u32 holding a signed distance).
  */
 export type GoCodeField =
@@ -104,7 +108,8 @@ export type GoCodeField =
   | "rw_xnet_header"
   | "grpc_st_close"
   | "grpc_ss_stream_ptr"
-  | "tcpaddr_network";
+  | "tcpaddr_network"
+  | "tcpaddr_network_cl";
 
 /** Offsets by `struct go_offsets` field; {@linkcode GO_OFFSET_ABSENT} where absent. */
 export type GoProbeOffsets = Record<GoOffsetField | GoCodeField, number>;
@@ -125,6 +130,7 @@ function pick(
     grpc_st_close: GO_OFFSET_ABSENT,
     grpc_ss_stream_ptr: GO_OFFSET_ABSENT,
     tcpaddr_network: GO_OFFSET_ABSENT,
+    tcpaddr_network_cl: GO_OFFSET_ABSENT,
   } as GoProbeOffsets;
   const missing: string[] = [];
   for (const [field, [struct, member, required]] of Object.entries(GO_OFFSET_FIELDS)) {

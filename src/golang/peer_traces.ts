@@ -202,6 +202,30 @@ export class GoPeerTraces {
     this.#adopted.set(traceId, a);
   }
 
+  /**
+   * The parent a span made elsewhere takes when Go span `ids` (BPF's ids; `standIn`: a
+   * grpc-go handler's stand-in, never a span) is its parent: that span's final trace and id,
+   * or the call span a stand-in became. Undefined while that is not settled (a stand-in not
+   * joined yet) or when there is none (a stand-in given up).
+   */
+  childOf(
+    ids: GoSpanIds,
+    standIn: boolean,
+  ): { traceId: string; spanId: string; sampled?: boolean } | undefined {
+    const m = this.#mounted.get(ids.spanId);
+    if (m !== undefined && m.call === undefined) return undefined;
+    if (standIn && this.#standIns.has(ids.traceId)) return undefined;
+    const child = this.context({ traceId: ids.traceId, spanId: "", parentSpanId: ids.spanId });
+    if (child.parentSpanId === "" || (standIn && child.parentSpanId === ids.spanId)) {
+      return undefined;
+    }
+    return {
+      traceId: child.traceId,
+      spanId: child.parentSpanId,
+      ...(child.sampled === undefined ? {} : { sampled: child.sampled }),
+    };
+  }
+
   /** The ids a Go span takes: as BPF made them, or in the trace its server adopted. */
   context(ids: GoSpanIds): GoSpanIds {
     const call = this.#mounted.get(ids.parentSpanId)?.call;

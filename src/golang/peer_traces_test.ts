@@ -183,3 +183,31 @@ Deno.test("GoPeerTraces: a mounted stand-in whose stream is no gRPC call goes ou
   assert.equal(traces.replaced(probe), false);
   assert.deepEqual(traces.context(child), child);
 });
+
+Deno.test("GoPeerTraces: childOf gives a settled parent only", () => {
+  const traces = new GoPeerTraces(new PeerLinks());
+  // A plain Go span: itself.
+  const plain = { traceId: T, spanId: "aa", parentSpanId: "" };
+  assert.deepEqual(traces.childOf(plain, false), { traceId: T, spanId: "aa" });
+  // A handler's stand-in: nothing until joined, then the call's span.
+  const standIn = { traceId: "1".repeat(32), spanId: "5e" };
+  traces.standIn(standIn, 0);
+  assert.equal(traces.childOf({ ...standIn, parentSpanId: "" }, true), undefined);
+  traces.join(standIn, { traceId: "e".repeat(32), spanId: "ca", parentSpanId: "", sampled: true });
+  assert.deepEqual(traces.childOf({ ...standIn, parentSpanId: "" }, true), {
+    traceId: "e".repeat(32),
+    spanId: "ca",
+    sampled: true,
+  });
+  // A stand-in given up: no parent, never the stand-in itself.
+  const lost = { traceId: "2".repeat(32), spanId: "5f", parentSpanId: "" };
+  traces.standIn(lost, 0);
+  traces.waits(inTrace(lost.traceId), 5000, 2000);
+  assert.equal(traces.childOf(lost, true), undefined);
+  // A mounted call's net/http span: nothing while waiting, then the call's span.
+  const probe = { traceId: "3".repeat(32), spanId: "11", parentSpanId: "" };
+  const mounted = traces.link(grpcLink(probe, 1), true, 0)!;
+  assert.equal(traces.childOf(probe, false), undefined);
+  traces.join(mounted, { traceId: "c".repeat(32), spanId: "cb", parentSpanId: "" });
+  assert.deepEqual(traces.childOf(probe, false), { traceId: "c".repeat(32), spanId: "cb" });
+});

@@ -16,6 +16,7 @@ export type GoProbeGroup =
   | "http2.link"
   | "inject"
   | "grpc.server"
+  | "grpc.client"
   | "sql"
   | "goroutines";
 
@@ -126,6 +127,14 @@ export const GO_PROBES: readonly GoProbe[] = [
     symbol: "google.golang.org/grpc.(*Server).handleStream",
     entry: "go_grpc_handler",
     group: "grpc.server",
+  },
+  {
+    // A grpc-go client stream's caller and id (one hit at entry and one at a return per call
+    // made): the caller's context becomes the parent of the call's span from the bytes.
+    symbol: "google.golang.org/grpc/internal/transport.(*http2Client).NewStream",
+    entry: "go_grpc_call_entry",
+    ret: "go_grpc_call_ret",
+    group: "grpc.client",
   },
   {
     // Returns only: the new g carries its own and its creator's goroutine ids.

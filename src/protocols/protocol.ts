@@ -36,6 +36,7 @@ import type { PeerLinks } from "../context/peer_links.ts";
 import type { ReceivedHeaders } from "../context/received_headers.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
 import type { ServedStreams } from "../context/served_streams.ts";
+import type { CallerStreams } from "../context/caller_streams.ts";
 import type { ReassemblyCounters } from "../streams/reassembler.ts";
 
 /**
@@ -217,6 +218,11 @@ export interface ProtocolEnv {
    * give those goroutines' calls their call's span as parent (`src/context`). Default: none.
    */
   served?: ServedStreams;
+  /**
+   * Calls made from the bytes whose callers' goroutines Go's probes see (grpc-go's client),
+   * to give those calls their caller as parent (`src/context`). Default: none.
+   */
+  callers?: CallerStreams;
   /** Incoming `traceparent`s, to know one a proxy passes on (`src/context`). */
   received: ReceivedHeaders;
   /** Limits and switches, shared by all protocols. */

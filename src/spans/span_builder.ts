@@ -13,6 +13,7 @@ import { PeerLinks } from "../context/peer_links.ts";
 import { ReceivedHeaders } from "../context/received_headers.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
 import type { ServedStreams } from "../context/served_streams.ts";
+import type { CallerStreams } from "../context/caller_streams.ts";
 import type { Protocol, ProtocolFamily } from "../protocols/protocol.ts";
 import { PROTOCOLS } from "./registry.ts";
 import { Connection, type ConnectionConfig } from "../protocols/connection.ts";
@@ -80,6 +81,8 @@ export interface SpanBuilderOptions {
   peers?: PeerLinks;
   /** Calls served here whose handlers' goroutines Go's probes see (grpc-go). Default: none. */
   served?: ServedStreams;
+  /** Calls made here whose callers' goroutines Go's probes see (grpc-go). Default: none. */
+  callers?: CallerStreams;
   /** The protocols to parse, first asked first. Default: every one in the registry. */
   protocols?: readonly Protocol[];
 }
@@ -165,6 +168,7 @@ export class SpanBuilder {
         ids: options.ids ?? new RandomIdGenerator(),
         peers: options.peers ?? new PeerLinks(),
         ...(options.served === undefined ? {} : { served: options.served }),
+        ...(options.callers === undefined ? {} : { callers: options.callers }),
         threads: options.threads ?? new ThreadRequests(),
         received: new ReceivedHeaders(),
         limits: {

@@ -119,6 +119,11 @@ export interface GrpcClient extends AsyncDisposable {
   callOut(url: string): Promise<string>;
   /** GETs `url` with x/net/http2's own Transport (h2c prior knowledge); its status line. */
   h2Get(url: string): Promise<string>;
+  /**
+   * Makes one call whose handler calls Say "hello" of the gRPC server at `addr` (Say
+   * "call:ADDR") and returns what it printed.
+   */
+  callOn(addr: string): Promise<string>;
 }
 
 /** Starts the fixture's client of the server at `port` (over TLS trusting `ca`, if given). */
@@ -158,6 +163,10 @@ export async function startGrpcClient(
     },
     async h2Get(url: string) {
       await writer.write(new TextEncoder().encode(`h2get ${url}\n`));
+      return await until("done");
+    },
+    async callOn(addr: string) {
+      await writer.write(new TextEncoder().encode(`call ${addr}\n`));
       return await until("done");
     },
     async [Symbol.asyncDispose]() {

@@ -110,14 +110,18 @@ export class RequestLinks<R extends object, X> {
       // the request that brought it in. Otherwise a call made by a thread while it serves
       // a request is that request's child.
       const forwarded = tp && received.receivedBy(c.pid, tp.traceId, tp.parentId);
-      const parent = forwarded ??
+      // A Go program's call: the goroutine that opened its stream (`caller_streams.ts`).
+      const caller = tp || byThread || key === undefined || head.stream === undefined
+        ? undefined
+        : c.env.callers?.callerOf(c.pid, key, head.stream);
+      const parent = forwarded ?? caller ??
         (byThread ? threads.parentOf(c.pid, head.tid, head.firstByteMonoNs) : undefined);
       const context = requestContext(
         forwarded ? undefined : head.traceparent,
         "CLIENT",
         ids,
-        parent,
-        forwarded ? "traceparent" : "thread",
+        parent && { parentSpanId: "", ...parent },
+        forwarded ? "traceparent" : caller ? "goroutine" : "thread",
       );
       this.#contexts.set(request, context);
       if (key !== undefined) peers.offer(key, context, head.line);

@@ -2,7 +2,8 @@
 // demo.Echo, with a unary method (Say: echoes, or fails with the status the request names)
 // and a server-streaming one (Count: as many messages as the request's length). Messages are
 // raw bytes through a codec registered under the proto name, so no generated code is needed.
-// Say "get:URL" makes an HTTP GET of URL from inside the handler and answers its status.
+// Say "get:URL" makes an HTTP GET of URL from inside the handler and answers its status;
+// Say "call:ADDR" calls Say "hello" of the gRPC server at ADDR (plaintext) and answers that.
 //
 //	grpc serve ADDR [CERT KEY]      serve until killed (over TLS with CERT and KEY); prints
 //	                                "ready" once listening
@@ -11,7 +12,8 @@
 //	                                trusting CA) for each line read, printing "done" after;
 //	                                a line "get URL" makes one call, Say "get:URL", instead;
 //	                                a line "h2get URL" a GET of URL with x/net/http2's own
-//	                                Transport (cleartext, prior knowledge), printing its status
+//	                                Transport (cleartext, prior knowledge), printing its status;
+//	                                "call ADDR" one call, Say "call:ADDR"
 //	grpc h2c ADDR                   net/http over cleartext HTTP/2 (prior knowledge and the
 //	                                Upgrade: h2c path): /hello answers, anything else 404
 //	grpc xnet ADDR CERT KEY         net/http over TLS with x/net/http2's own server
@@ -68,6 +70,18 @@ func say(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInte
 		}
 		resp.Body.Close()
 		out := []byte(resp.Status)
+		return &out, nil
+	}
+	if addr, ok := strings.CutPrefix(string(in), "call:"); ok {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		hello, out := []byte("hello"), []byte(nil)
+		if err := conn.Invoke(ctx, "/demo.Echo/Say", &hello, &out); err != nil {
+			return nil, err
+		}
 		return &out, nil
 	}
 	if s, ok := strings.CutPrefix(string(in), "fail:"); ok {
@@ -196,6 +210,10 @@ func main() {
 				in, out := []byte("get:"+url), []byte(nil)
 				err := conn.Invoke(context.Background(), "/demo.Echo/Say", &in, &out)
 				fmt.Printf("Say get: %q %v\n", out, status.Code(err))
+			} else if addr, ok := strings.CutPrefix(lines.Text(), "call "); ok {
+				in, out := []byte("call:"+addr), []byte(nil)
+				err := conn.Invoke(context.Background(), "/demo.Echo/Say", &in, &out)
+				fmt.Printf("Say call: %q %v\n", out, status.Code(err))
 			} else {
 				calls(conn)
 			}
