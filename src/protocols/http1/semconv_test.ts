@@ -116,6 +116,11 @@ Deno.test("semconv: sensitive query values are redacted", () => {
       "&api%5Fkey=REDACTED&client_secret=REDACTED",
   );
   assert.equal(redactQuery("keyword=a&tokens=b"), "keyword=a&tokens=b", "whole keys only");
+  assert.equal(
+    redactQuery("%zz=1&%70assword=x&TOKEN=y"),
+    "%zz=1&%70assword=REDACTED&TOKEN=REDACTED",
+    "a key that does not decode is kept as written; decoded and any-case keys are matched",
+  );
 });
 
 Deno.test("semconv: a server span in full", () => {
