@@ -257,6 +257,33 @@ for (const { toolchain, stripped, tls } of CASES) {
   });
 }
 
+// grpc-go behind x/net's h2c.NewHandler: x/net's server probes see each call's request, with
+// no stream id to join it to the call's span from the bytes; a gRPC request there (by its
+// content type) makes no span of its own, other requests do.
+Deno.test("grpc-go behind x/net's h2c.NewHandler, built by go1.26.8: one gRPC span per call, a plain POST its own", async () => {
+  const binary = await buildGrpcFixture("go1.26.8");
+  await using server = await startGrpcFixture(binary, "mountedh2c");
+  await using client = await startGrpcClient(binary, server.port);
+  await using agent = await startAgent(["--pid", String(server.pid), "--pid", String(client.pid)]);
+  assert.match(await client.calls(), /Say hello: "hello" OK\nSay fail:5: "" NotFound\n/);
+  const curl = await new Deno.Command("curl", {
+    args: ["-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"]
+      .concat(["-H", "content-type: text/plain", `http://127.0.0.1:${server.port}/demo.Echo/Say`]),
+  }).output();
+  assert.equal(new TextDecoder().decode(curl.stdout), "415");
+  const served = (s: Span) => s.kind === "SERVER" && s.resource["process.pid"] === server.pid;
+  await agent.waitForSpans(served, 4);
+  await new Promise((r) => setTimeout(r, 300)); // a fifth would have come by now
+  await agent.stop();
+  const names = agent.spans.filter(served).map((s) => [s.name, s.attributes["rpc.system"]]);
+  assert.deepEqual(names.sort(), [
+    ["POST", undefined],
+    ["demo.Echo/Count", "grpc"],
+    ["demo.Echo/Say", "grpc"],
+    ["demo.Echo/Say", "grpc"],
+  ]);
+});
+
 // A grpc-go call made in a grpc-go handler: its span comes from the bytes the client
 // transport's own goroutine writes; the probe where the call's stream is made on the
 // handler's goroutine (http2Client.NewStream) names its parent by connection and stream.

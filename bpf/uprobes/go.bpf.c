@@ -350,20 +350,63 @@ static __always_inline bool traceparent_at(__u64 key_at, __u64 value_at, struct 
 	return parse_traceparent(text, out);
 }
 
+/* The map's entry at `slot` if the key is "Content-Type" and its first value starts with
+ * "application/grpc": a gRPC call. */
+static __always_inline bool grpc_content_type_at(__u64 key_at, __u64 value_at)
+{
+	struct go_string key = {};
+	if (bpf_probe_read_user(&key, sizeof(key), (void *)key_at) < 0 || key.len != 12)
+		return false;
+	char name[12] = {};
+	if (bpf_probe_read_user(name, sizeof(name), (void *)key.data) < 0)
+		return false;
+	const char want[12] = "Content-Type";
+	for (int i = 0; i < 12; i++)
+		if (name[i] != want[i])
+			return false;
+	struct go_string first = {};
+	__u64 values = read_u64(value_at);
+	if (!values || bpf_probe_read_user(&first, sizeof(first), (void *)values) < 0 ||
+	    first.len < 16)
+		return false;
+	char text[16] = {};
+	if (bpf_probe_read_user(text, sizeof(text), (void *)first.data) < 0)
+		return false;
+	const char grpc[16] = "application/grpc";
+	for (int i = 0; i < 16; i++)
+		if (text[i] != grpc[i])
+			return false;
+	return true;
+}
+
+/* Which header a search looks for. */
+enum header_want {
+	WANT_TRACEPARENT, /* "Traceparent", parsed into the search's `out` */
+	WANT_GRPC,	  /* "Content-Type: application/grpc…" */
+};
+
+static __always_inline bool header_at(__u64 key_at, __u64 value_at, enum header_want want,
+				      struct go_ctx *out)
+{
+	return want == WANT_TRACEPARENT ? traceparent_at(key_at, value_at, out)
+					: grpc_content_type_at(key_at, value_at);
+}
+
 /* Key and value of a map[string][]string entry: 16 + 24 bytes. */
 #define SLOT_KEY 16
 #define SLOT_VALUE 24
 
 /* A swiss-table group: a control word (a byte per slot, high bit set when empty or
  * deleted), then 8 (key, value) slots. */
-static __always_inline bool traceparent_in_group(__u64 group, struct go_ctx *out)
+static __always_inline bool header_in_group(__u64 group, enum header_want want,
+					    struct go_ctx *out)
 {
 	__u64 ctrl = read_u64(group);
 	for (int i = 0; i < 8; i++) {
 		if ((ctrl >> (8 * i)) & 0x80)
 			continue;
 		__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
-		if (traceparent_at(slot, slot + SLOT_KEY, out))
+		if (header_at(slot, slot + SLOT_KEY, want, out))
 			return true;
 	}
 	return false;
@@ -372,14 +415,14 @@ static __always_inline bool traceparent_in_group(__u64 group, struct go_ctx *out
 #define SWISS_GROUP_BYTES (8 + 8 * (SLOT_KEY + SLOT_VALUE))
 
 /*
- * Looks for the request's "Traceparent" header. Classic maps (Go ≤ 1.23): the first 8
+ * Looks for a header of the request (`want`). Classic maps (Go ≤ 1.23): the first 8
  * buckets (headers fit in one or two), 8 slots each: tophash[8], keys[8], values[8].
  * Swiss maps (Go 1.24+): a small map's one group (≤ 8 headers), or, for more headers, the
  * first 4 groups of a one-table directory (Map: dirPtr at 16, dirLen at 24; table: groups'
  * data at 16, length mask at 24). Larger header sets are not searched.
  */
-static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
-						 struct go_ctx *out)
+static __always_inline bool find_header(__u64 req, const struct go_offsets *o,
+					enum header_want want, struct go_ctx *out)
 {
 	if (o->req_header == GO_OFFSET_ABSENT)
 		return false;
@@ -391,7 +434,7 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 		if (!dir)
 			return false;
 		if (dir_len == 0) /* a small map: dirPtr is its one group */
-			return traceparent_in_group(dir, out);
+			return header_in_group(dir, want, out);
 		if (dir_len != 1)
 			return false;
 		__u64 table = read_u64(dir);
@@ -400,7 +443,7 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 		for (__u64 g = 0; g < 4; g++) {
 			if (!groups || g > mask)
 				break;
-			if (traceparent_in_group(groups + g * SWISS_GROUP_BYTES, out))
+			if (header_in_group(groups + g * SWISS_GROUP_BYTES, want, out))
 				return true;
 		}
 		return false;
@@ -423,12 +466,19 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 		for (int j = 0; j < 8; j++) {
 			if (tophash[j] < 5) /* empty or evacuated (minTopHash is 5) */
 				continue;
-			if (traceparent_at(bucket + 8 + j * SLOT_KEY,
-					   bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE, out))
+			if (header_at(bucket + 8 + j * SLOT_KEY,
+				      bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE, want, out))
 				return true;
 		}
 	}
 	return false;
+}
+
+/* The request's traceparent, parsed into `out`. */
+static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
+						 struct go_ctx *out)
+{
+	return find_header(req, o, WANT_TRACEPARENT, out);
 }
 
 enum rw_kind {
@@ -440,6 +490,8 @@ enum rw_kind {
 
 /* rw_itab of a request begun at x/net's runHandler: its writer is x/net's, by type. */
 #define RW_ITAB_XNET 1
+/* rw_itab of a gRPC call begun at x/net's runHandler in a grpc-go server: no span here. */
+#define RW_ITAB_XNET_QUIET 2
 
 /* Which writer a handler got: its itab's first method (Header, the interface's methods
  * being sorted by name), placed relative to ServeHTTP's entry. */
@@ -526,7 +578,7 @@ int go_server_entry(struct pt_regs *ctx)
 	struct g_key key = goroutine(ctx, tgid, o);
 	/* Called by x/net's runHandler (behind http2.ConfigureServer): the request is its. */
 	struct http_call *outer = bpf_map_lookup_elem(&server_calls, &key);
-	if (outer && outer->rw_itab == RW_ITAB_XNET)
+	if (outer && (outer->rw_itab == RW_ITAB_XNET || outer->rw_itab == RW_ITAB_XNET_QUIET))
 		return 0;
 	return server_entry(ctx, tgid, &key, o, ctx->di, ctx->cx, ctx->bx);
 }
@@ -558,8 +610,18 @@ int go_xnet_server_entry(struct pt_regs *ctx)
 	struct go_offsets *o = traced(tgid);
 	if (!o)
 		return 0;
+	__u64 req = ctx->cx;
+	/* A grpc-go server mounted on x/net's server (h2c.NewHandler(grpcServer, …)): its calls'
+	 * spans come from the bytes, and there is no stream id here to join this one to them. */
 	struct g_key key = goroutine(ctx, tgid, o);
-	__u64 req = ctx->cx, now = bpf_ktime_get_ns();
+	struct go_ctx unused;
+	if (o->grpc_st_close != GO_OFFSET_ABSENT && find_header(req, o, WANT_GRPC, &unused)) {
+		/* Held so that the ServeHTTP it may pass through makes none either. */
+		struct http_call quiet = {.rw = ctx->bx, .rw_itab = RW_ITAB_XNET_QUIET};
+		bpf_map_update_elem(&server_calls, &key, &quiet, BPF_ANY);
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_ns();
 	bpf_map_update_elem(&xnet_requests, &req, &now, BPF_ANY);
 	return server_entry(ctx, tgid, &key, o, req, ctx->bx, RW_ITAB_XNET);
 }
@@ -628,7 +690,7 @@ int go_server_ret(struct pt_regs *ctx)
 	struct g_key key;
 	struct http_call *call = call_here(ctx, &server_calls, &tgid, &o, &key);
 	/* A request begun at runHandler ends at its writer's handlerDone. */
-	if (!call || call->rw_itab == RW_ITAB_XNET)
+	if (!call || call->rw_itab == RW_ITAB_XNET || call->rw_itab == RW_ITAB_XNET_QUIET)
 		return 0;
 	__u64 *upgraded = bpf_map_lookup_elem(&xnet_requests, &call->req);
 	if (upgraded && *upgraded > call->start_ns) {
@@ -653,7 +715,13 @@ int go_xnet_handler_done(struct pt_regs *ctx)
 	struct go_offsets *o;
 	struct g_key key;
 	struct http_call *call = call_here(ctx, &server_calls, &tgid, &o, &key);
-	if (!call || call->rw_itab != RW_ITAB_XNET || call->rw != ctx->ax)
+	if (!call || call->rw != ctx->ax)
+		return 0;
+	if (call->rw_itab == RW_ITAB_XNET_QUIET) {
+		bpf_map_delete_elem(&server_calls, &key);
+		return 0;
+	}
+	if (call->rw_itab != RW_ITAB_XNET)
 		return 0;
 	return server_end(ctx, tgid, &key, o, call);
 }

@@ -80,7 +80,7 @@ export interface GrpcFixture extends AsyncDisposable {
  */
 export async function startGrpcFixture(
   binary: Command,
-  mode: "serve" | "h2c" | "xnet" | "mounted",
+  mode: "serve" | "h2c" | "xnet" | "mounted" | "mountedh2c",
   tls?: { cert: string; key: string },
 ): Promise<GrpcFixture> {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -20,6 +20,7 @@
 //	                                (http2.ConfigureServer) instead of the bundled one
 //	grpc mounted ADDR [CERT KEY]    the gRPC server mounted on net/http (grpc.Server.ServeHTTP)
 //	                                over cleartext HTTP/2, or over TLS with CERT and KEY
+//	grpc mountedh2c ADDR            the gRPC server behind x/net's h2c.NewHandler
 package main
 
 import (
@@ -147,6 +148,16 @@ func main() {
 		}
 		fmt.Println("ready")
 		_ = http.Serve(l, h2c.NewHandler(helloMux(), &http2.Server{}))
+	case "mountedh2c":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		s := grpc.NewServer()
+		s.RegisterService(&desc, struct{}{})
+		fmt.Println("ready")
+		_ = http.Serve(l, h2c.NewHandler(s, &http2.Server{}))
 	case "mounted":
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
