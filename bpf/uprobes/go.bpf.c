@@ -379,34 +379,20 @@ static __always_inline bool grpc_content_type_at(__u64 key_at, __u64 value_at)
 	return true;
 }
 
-/* Which header a search looks for. */
-enum header_want {
-	WANT_TRACEPARENT, /* "Traceparent", parsed into the search's `out` */
-	WANT_GRPC,	  /* "Content-Type: application/grpc…" */
-};
-
-static __always_inline bool header_at(__u64 key_at, __u64 value_at, enum header_want want,
-				      struct go_ctx *out)
-{
-	return want == WANT_TRACEPARENT ? traceparent_at(key_at, value_at, out)
-					: grpc_content_type_at(key_at, value_at);
-}
-
 /* Key and value of a map[string][]string entry: 16 + 24 bytes. */
 #define SLOT_KEY 16
 #define SLOT_VALUE 24
 
 /* A swiss-table group: a control word (a byte per slot, high bit set when empty or
  * deleted), then 8 (key, value) slots. */
-static __always_inline bool header_in_group(__u64 group, enum header_want want,
-					    struct go_ctx *out)
+static __always_inline bool traceparent_in_group(__u64 group, struct go_ctx *out)
 {
 	__u64 ctrl = read_u64(group);
 	for (int i = 0; i < 8; i++) {
 		if ((ctrl >> (8 * i)) & 0x80)
 			continue;
 		__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
-		if (header_at(slot, slot + SLOT_KEY, want, out))
+		if (traceparent_at(slot, slot + SLOT_KEY, out))
 			return true;
 	}
 	return false;
@@ -415,14 +401,14 @@ static __always_inline bool header_in_group(__u64 group, enum header_want want,
 #define SWISS_GROUP_BYTES (8 + 8 * (SLOT_KEY + SLOT_VALUE))
 
 /*
- * Looks for a header of the request (`want`). Classic maps (Go ≤ 1.23): the first 8
+ * Looks for the request's "Traceparent" header. Classic maps (Go ≤ 1.23): the first 8
  * buckets (headers fit in one or two), 8 slots each: tophash[8], keys[8], values[8].
  * Swiss maps (Go 1.24+): a small map's one group (≤ 8 headers), or, for more headers, the
  * first 4 groups of a one-table directory (Map: dirPtr at 16, dirLen at 24; table: groups'
  * data at 16, length mask at 24). Larger header sets are not searched.
  */
-static __always_inline bool find_header(__u64 req, const struct go_offsets *o,
-					enum header_want want, struct go_ctx *out)
+static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
+						 struct go_ctx *out)
 {
 	if (o->req_header == GO_OFFSET_ABSENT)
 		return false;
@@ -434,7 +420,7 @@ static __always_inline bool find_header(__u64 req, const struct go_offsets *o,
 		if (!dir)
 			return false;
 		if (dir_len == 0) /* a small map: dirPtr is its one group */
-			return header_in_group(dir, want, out);
+			return traceparent_in_group(dir, out);
 		if (dir_len != 1)
 			return false;
 		__u64 table = read_u64(dir);
@@ -443,7 +429,7 @@ static __always_inline bool find_header(__u64 req, const struct go_offsets *o,
 		for (__u64 g = 0; g < 4; g++) {
 			if (!groups || g > mask)
 				break;
-			if (header_in_group(groups + g * SWISS_GROUP_BYTES, want, out))
+			if (traceparent_in_group(groups + g * SWISS_GROUP_BYTES, out))
 				return true;
 		}
 		return false;
@@ -466,19 +452,66 @@ static __always_inline bool find_header(__u64 req, const struct go_offsets *o,
 		for (int j = 0; j < 8; j++) {
 			if (tophash[j] < 5) /* empty or evacuated (minTopHash is 5) */
 				continue;
-			if (header_at(bucket + 8 + j * SLOT_KEY,
-				      bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE, want, out))
+			if (traceparent_at(bucket + 8 + j * SLOT_KEY,
+					   bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE, out))
 				return true;
 		}
 	}
 	return false;
 }
 
-/* The request's traceparent, parsed into `out`. */
-static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
-						 struct go_ctx *out)
+/* grpc_content_type_at over a swiss-table group (see traceparent_in_group's layout). */
+static __always_inline bool grpc_in_group(__u64 group)
 {
-	return find_header(req, o, WANT_TRACEPARENT, out);
+	__u64 ctrl = read_u64(group);
+	for (int i = 0; i < 8; i++) {
+		if ((ctrl >> (8 * i)) & 0x80)
+			continue;
+		__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
+		if (grpc_content_type_at(slot, slot + SLOT_KEY))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the request is a gRPC call, by its Content-Type. Searched as incoming_traceparent
+ * searches, but only a small map (≤ 8 headers, Go 1.24+) or a classic map's first 2
+ * buckets: a gRPC request has few headers.
+ */
+static __always_inline bool grpc_request(__u64 req, const struct go_offsets *o)
+{
+	if (o->req_header == GO_OFFSET_ABSENT)
+		return false;
+	__u64 m = read_u64(req + o->req_header);
+	if (!m)
+		return false;
+	if (o->header_map == GO_MAP_SWISS) {
+		__u64 dir = read_u64(m + 16), dir_len = read_u64(m + 24);
+		return dir && dir_len == 0 && grpc_in_group(dir);
+	}
+	if (o->header_map != GO_MAP_CLASSIC)
+		return false;
+	__u8 b = 0;
+	bpf_probe_read_user(&b, 1, (void *)(m + 9));
+	__u64 buckets = read_u64(m + 16);
+	if (!buckets || b > 1)
+		return false;
+	for (__u32 i = 0; i < 2; i++) {
+		if (i >= (1u << b))
+			break;
+		__u64 bucket = buckets + i * (8 + 8 * (SLOT_KEY + SLOT_VALUE) + 8);
+		__u8 tophash[8] = {};
+		if (bpf_probe_read_user(tophash, sizeof(tophash), (void *)bucket) < 0)
+			return false;
+		for (int j = 0; j < 8; j++) {
+			if (tophash[j] >= 5 &&
+			    grpc_content_type_at(bucket + 8 + j * SLOT_KEY,
+						 bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE))
+				return true;
+		}
+	}
+	return false;
 }
 
 enum rw_kind {
@@ -614,8 +647,7 @@ int go_xnet_server_entry(struct pt_regs *ctx)
 	/* A grpc-go server mounted on x/net's server (h2c.NewHandler(grpcServer, …)): its calls'
 	 * spans come from the bytes, and there is no stream id here to join this one to them. */
 	struct g_key key = goroutine(ctx, tgid, o);
-	struct go_ctx unused;
-	if (o->grpc_st_close != GO_OFFSET_ABSENT && find_header(req, o, WANT_GRPC, &unused)) {
+	if (o->grpc_st_close != GO_OFFSET_ABSENT && grpc_request(req, o)) {
 		/* Held so that the ServeHTTP it may pass through makes none either. */
 		struct http_call quiet = {.rw = ctx->bx, .rw_itab = RW_ITAB_XNET_QUIET};
 		bpf_map_update_elem(&server_calls, &key, &quiet, BPF_ANY);
