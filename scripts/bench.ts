@@ -634,6 +634,15 @@ const scenarios: [string, () => Promise<void>][] = [
   ["pgbench", pgbench],
   ["rate", rate],
 ];
+// The objects as the sources say: a checkout whose bpf/out is older than its sources would
+// measure programs that are not the ones it claims (or none, where they no longer load).
+const build = await new Deno.Command("bash", {
+  args: [new URL("./build_bpf.sh", import.meta.url).pathname],
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+if (!build.success) throw new Error("the BPF objects did not build; see above");
+
 for (const [name, run] of scenarios) {
   if (!wanted(name)) continue;
   try {
