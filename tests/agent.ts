@@ -72,7 +72,7 @@ export async function startAgent(args: string[], opts: AgentOptions = {}): Promi
   const ready = new Promise<void>((r) => (readyResolve = r));
   const waiters = new Set<() => void>();
 
-  (async () => {
+  const outDone = (async () => {
     let buf = "";
     for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
       out += text;
@@ -87,14 +87,18 @@ export async function startAgent(args: string[], opts: AgentOptions = {}): Promi
       for (const w of waiters) w();
     }
   })();
-  (async () => {
+  const errDone = (async () => {
     for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
       err += text;
       if (/^ready/m.test(err)) readyResolve();
     }
   })();
 
-  const status = child.status;
+  // Ended once what it printed has been read too: its last lines come with its exit.
+  const status = child.status.then(async (s) => {
+    await Promise.all([outDone, errDone]);
+    return s;
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const failed = await Promise.race([
     ready.then(() => false),
@@ -114,9 +118,7 @@ export async function startAgent(args: string[], opts: AgentOptions = {}): Promi
     try {
       child.kill(signal);
     } catch { /* already gone */ }
-    const s = await status;
-    await new Promise((r) => setTimeout(r, 50)); // let the readers drain
-    return s.code;
+    return (await status).code;
   };
   return {
     pid: child.pid,
