@@ -41,18 +41,7 @@ const LAYOUT_V1_70: GrpcOffsets = {
 };
 
 /** v1.77 to v1.85: Stream.id after its pointer members. */
-const LAYOUT: GrpcOffsets = {
-  grpc_st_peer: 56,
-  grpc_ss_stream: 0,
-  grpc_stream_id: 108,
-  grpc_cs_stream: 0,
-  grpc_h2c_local: 168,
-  grpc_h2c_remote: 152,
-  peer_addr: 0,
-  peer_local_addr: 16,
-  tcpaddr_ip: 0,
-  tcpaddr_port: 24,
-};
+const LAYOUT: GrpcOffsets = { ...LAYOUT_V1_70, grpc_stream_id: 108 };
 
 const FIELDS = Object.keys(LAYOUT) as GrpcOffsetField[];
 

@@ -122,11 +122,7 @@ func main() {
 	addr := os.Args[2]
 	switch os.Args[1] {
 	case "serve":
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+		l := listen(addr)
 		var opts []grpc.ServerOption
 		if len(os.Args) >= 5 {
 			creds, err := credentials.NewServerTLSFromFile(os.Args[3], os.Args[4])
@@ -141,29 +137,17 @@ func main() {
 		fmt.Println("ready")
 		_ = s.Serve(l)
 	case "h2c":
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+		l := listen(addr)
 		fmt.Println("ready")
 		_ = http.Serve(l, h2c.NewHandler(helloMux(), &http2.Server{}))
 	case "mountedh2c":
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+		l := listen(addr)
 		s := grpc.NewServer()
 		s.RegisterService(&desc, struct{}{})
 		fmt.Println("ready")
 		_ = http.Serve(l, h2c.NewHandler(s, &http2.Server{}))
 	case "mounted":
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+		l := listen(addr)
 		s := grpc.NewServer()
 		s.RegisterService(&desc, struct{}{})
 		srv := &http.Server{Handler: s, Protocols: new(http.Protocols)}
@@ -177,11 +161,7 @@ func main() {
 			_ = srv.Serve(l)
 		}
 	case "xnet":
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+		l := listen(addr)
 		srv := &http.Server{Handler: helloMux()}
 		if err := http2.ConfigureServer(srv, &http2.Server{}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -254,6 +234,16 @@ func h2get(url string) string {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return strconv.Itoa(resp.StatusCode)
+}
+
+// listen listens on addr, or exits saying why.
+func listen(addr string) net.Listener {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	return l
 }
 
 // helloMux answers /hello and 404s anything else.
