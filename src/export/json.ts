@@ -43,24 +43,35 @@ export interface JsonLinesExporterOptions {
  * ```
  */
 export function spanToJson(span: Span): string {
-  const status: { code: string; message?: string } = { code: span.status.code };
-  if (span.status.message !== undefined && span.status.message !== "") {
-    status.message = span.status.message;
-  }
-  const json = JSON.stringify({
-    traceId: span.traceId,
-    spanId: span.spanId,
-    parentSpanId: span.parentSpanId,
-    name: span.name,
-    kind: span.kind,
-    startTimeUnixNano: span.startTimeUnixNano.toString(),
-    endTimeUnixNano: span.endTimeUnixNano.toString(),
-    attributes: span.attributes,
-    status,
-  });
-  // `resource` comes last; a process's resource object is shared by its spans (and never
-  // changed), so it is serialised once.
-  return `${lineSafe(json.slice(0, -1))},"resource":${resourceJson(span.resource)}}`;
+  // A template with each value quoted in place: one JSON.stringify of the whole span cost
+  // a third more (its fixed cost per object and per string is paid for every field).
+  const message = span.status.message;
+  const status = message !== undefined && message !== ""
+    ? `{"code":${quoted(span.status.code)},"message":${lineSafe(JSON.stringify(message))}}`
+    : STATUS[span.status.code] ?? `{"code":${quoted(span.status.code)}}`;
+  return `{"traceId":${quoted(span.traceId)},"spanId":${quoted(span.spanId)},"parentSpanId":${
+    quoted(span.parentSpanId)
+  },"name":${quoted(span.name)},"kind":${
+    quoted(span.kind)
+  },"startTimeUnixNano":"${span.startTimeUnixNano}","endTimeUnixNano":"${span.endTimeUnixNano}","attributes":${
+    lineSafe(JSON.stringify(span.attributes))
+  },"status":${status},"resource":${resourceJson(span.resource)}}`;
+}
+
+/** The usual `status` objects, written once. */
+const STATUS: Record<string, string | undefined> = {
+  UNSET: '{"code":"UNSET"}',
+  OK: '{"code":"OK"}',
+  ERROR: '{"code":"ERROR"}',
+};
+
+/** What JSON escapes, and the line ends escaped besides (see {@linkcode lineSafe}). */
+// deno-lint-ignore no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+
+/** A string as a JSON string; most (ids, names) need no escape and are quoted as they are. */
+function quoted(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? lineSafe(JSON.stringify(text)) : `"${text}"`;
 }
 
 const resourceCache = new WeakMap<object, string>();

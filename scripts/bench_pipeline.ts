@@ -1,0 +1,197 @@
+/**
+ * The agent's CPU per span on its whole user-space path, without a kernel, a target or a
+ * load generator sharing the cores: ring-buffer records laid out as the capture's BTF says
+ * (`bpf/out/capture.bpf.o`) are decoded, built into spans, routed and sampled, and written
+ * as JSON lines to stdout (/dev/null here), as `upspan --format json` does for nginx under
+ * `wrk -t1 -c4`: per request the request's read (51 bytes), the response head's write (234
+ * bytes) and the body's `sendfile` (no bytes captured), on 4 keep-alive connections.
+ *
+ *   deno task bench:pipeline [--rounds 20] [--against /path/to/other/checkout]
+ *
+ * `--against`: another checkout's span path (its `src/`), measured in the same process,
+ * round for round in alternation with this one's, so that both see the same machine (the
+ * shared machine's speed drifts by tens of percent within minutes). Each round makes 10,000
+ * spans; the figure is the main thread's CPU time per span (`/proc/thread-self/schedstat`),
+ * median and fastest of the rounds, after 5 rounds of warm-up. Not measured here: reading
+ * the ring, the event loop's wake-ups, the write itself, V8's background threads.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { BpfObject, fieldOf } from "../ffi/mod.ts";
+import type { Attributes, Span } from "../src/model/span.ts";
+
+const REQUEST = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:37649\r\n\r\n";
+const RESPONSE_HEAD = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n" +
+  "Date: Sun, 06 Dec 2026 13:33:37 GMT\r\nContent-Type: text/html\r\nContent-Length: 6\r\n" +
+  "Last-Modified: Sun, 06 Dec 2026 13:33:36 GMT\r\nConnection: keep-alive\r\n" +
+  'ETag: "6b156430-6"\r\nAccept-Ranges: bytes\r\n\r\n';
+const BODY = 6;
+const CONNS = 4;
+const PID = 1931;
+
+/** The records of `requests` requests over CONNS connections, each as the ring holds it. */
+export function records(obj: BpfObject, requests: number): { bytes: Uint8Array; at: number[] } {
+  const data = obj.structLayout("data_event");
+  const socket = obj.structLayout("socket_event");
+  const kinds = obj.enumValues("event_kind");
+  const d = (name: string) => fieldOf(data, name).offset;
+  const s = (name: string) => fieldOf(socket, name).offset;
+  const out = new Uint8Array(64 + requests * 3 * (d("data") + 256) + CONNS * socket.size * 2);
+  const view = new DataView(out.buffer);
+  const at: number[] = [];
+  let end = 0;
+  let ts = 1_000_000_000n;
+  const sockAddr = (c: number) => 0xffff888103429280n + BigInt(c) * 0x1000n;
+  const begin = (size: number) => {
+    end = (end + 7) & ~7;
+    at.push(end, size);
+    const start = end;
+    end += size;
+    return start;
+  };
+  for (let c = 0; c < CONNS; c++) {
+    const o = begin(socket.size);
+    view.setUint32(o + s("kind"), kinds["EVENT_SOCKET"]!, true);
+    view.setUint32(o + s("tgid"), PID, true);
+    view.setUint32(o + s("tid"), PID, true);
+    view.setInt32(o + s("fd"), 3 + c, true);
+    view.setBigUint64(o + s("ts_ns"), ts, true);
+    view.setBigUint64(o + s("call_ts"), ts, true);
+    view.setBigUint64(o + s("conn"), sockAddr(c), true);
+    view.setBigUint64(o + s("sock"), sockAddr(c), true);
+    view.setUint16(o + s("family"), 2, true);
+    view.setUint16(o + s("local_port"), 37649, true);
+    view.setUint16(o + s("peer_port"), 53052 + c, true);
+    view.setUint8(o + s("source"), 1);
+    out.set([127, 0, 0, 1], o + s("local_addr"));
+    out.set([127, 0, 0, 1], o + s("peer_addr"));
+  }
+  const pos = [new Array(CONNS).fill(0), new Array(CONNS).fill(0)];
+  const record = (c: number, dir: 0 | 1, text: string, callLen: number) => {
+    const o = begin(d("data") + text.length);
+    view.setUint32(o + d("kind"), kinds["EVENT_DATA"]!, true);
+    view.setUint32(o + d("tgid"), PID, true);
+    view.setUint32(o + d("tid"), PID, true);
+    view.setUint8(o + d("direction"), dir);
+    view.setUint8(o + d("last"), 1);
+    view.setUint8(o + d("source"), 1);
+    view.setBigUint64(o + d("ts_ns"), ts += 20_000n, true);
+    view.setBigUint64(o + d("conn"), sockAddr(c), true);
+    view.setBigUint64(o + d("call_pos"), BigInt(pos[dir]![c]!), true);
+    view.setUint32(o + d("call_len"), callLen, true);
+    view.setUint32(o + d("data_len"), text.length, true);
+    for (let i = 0; i < text.length; i++) out[o + d("data") + i] = text.charCodeAt(i);
+    pos[dir]![c] += callLen;
+  };
+  for (let r = 0; r < requests; r++) {
+    const c = r % CONNS;
+    record(c, 0, REQUEST, REQUEST.length);
+    record(c, 1, RESPONSE_HEAD, RESPONSE_HEAD.length);
+    record(c, 1, "", BODY); // sendfile: the body's bytes are not captured
+  }
+  return { bytes: out, at };
+}
+
+/** One round of a checkout's span path over `records`: spans made. */
+type Round = () => Promise<number>;
+
+/** The span path of the checkout at `root`, as the agent wires it for `--format json`. */
+async function spanPath(root: string, requests: number): Promise<Round> {
+  const { captureDecoder, CAPTURE_OBJECT } = await import(`${root}/src/capture/mod.ts`);
+  const { SpanBuilder } = await import(`${root}/src/spans/mod.ts`);
+  const { SpanPipeline } = await import(`${root}/src/span_pipeline.ts`);
+  const { JsonLinesExporter } = await import(`${root}/src/export/json.ts`);
+  const obj = BpfObject.open(CAPTURE_OBJECT);
+  const decode = captureDecoder(obj);
+  const { bytes, at } = records(obj, requests);
+  obj.close();
+  const view = new DataView(bytes.buffer);
+  const resource: Attributes = {
+    "service.name": "nginx",
+    "service.instance.id": `vm:${PID}`,
+    "process.pid": PID,
+    "process.executable.name": "nginx",
+    "process.executable.path": "/usr/sbin/nginx",
+    "process.command_line": "nginx: worker process",
+    "host.name": "vm",
+    "telemetry.distro.name": "upspan",
+    "telemetry.distro.version": "0.1.0",
+  };
+  const exporter = new JsonLinesExporter();
+  const offset = 1_796_563_984_000_000_000n;
+  return async () => {
+    const pipeline = new SpanPipeline({ onSpan: (s: Span) => exporter.export(s) });
+    const builder = new SpanBuilder({
+      onSpan: (s: Span) => pipeline.push(s),
+      toUnixNano: (m: bigint) => m + offset,
+      resource: () => resource,
+    });
+    // As the agent reads the ring: batches of 4096 records, the output between them.
+    for (let i = 0; i < at.length; i += 2) {
+      const ev = decode(bytes, view, at[i]!, at[i + 1]!);
+      if (ev?.type === "chunk") builder.chunk(ev.chunk);
+      else if (ev?.type === "socket") builder.socket(ev.socket);
+      if ((i & 8191) === 8190) await new Promise((r) => setTimeout(r, 0));
+    }
+    builder.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    return pipeline.counts.spans;
+  };
+}
+
+/** CPU time of the calling thread so far, nanoseconds. */
+function threadCpuNs(): number {
+  return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]);
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "20" },
+    against: { type: "string" },
+    child: { type: "boolean", default: false },
+  },
+});
+
+if (values.child) {
+  const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const roots = values.against ? [values.against.replace(/\/$/, ""), here] : [here];
+  const paths: Round[] = [];
+  for (const root of roots) paths.push(await spanPath(root, 10_000));
+  for (let w = 0; w < 5; w++) for (const run of paths) await run();
+  const perSpan = roots.map(() => [] as number[]);
+  for (let r = 0; r < Number(values.rounds); r++) {
+    for (let k = 0; k < paths.length; k++) {
+      const which = r % 2 === 0 ? k : paths.length - 1 - k; // each goes first in turn
+      const t0 = threadCpuNs();
+      const spans = await paths[which]!();
+      perSpan[which]!.push((threadCpuNs() - t0) / spans / 1000);
+    }
+  }
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  console.error(JSON.stringify(roots.map((root, k) => ({
+    root,
+    median: median(perSpan[k]!),
+    fastest: Math.min(...perSpan[k]!),
+  }))));
+} else {
+  // The spans go to stdout: a child writes them to /dev/null and reports on stderr.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, "--child", ...Deno.args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr).trim();
+  const last = text.split("\n").at(-1) ?? "";
+  if (!out.success || !last.startsWith("[")) throw new Error(`the run failed:\n${text}`);
+  for (const r of JSON.parse(last) as { root: string; median: number; fastest: number }[]) {
+    console.log(
+      `${r.root}: ${
+        r.median.toFixed(2)
+      } µs main-thread CPU per span (median of ${values.rounds} rounds; fastest ${
+        r.fastest.toFixed(2)
+      })`,
+    );
+  }
+}
