@@ -20,6 +20,7 @@ const symbols = {
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   malloc_trim: { parameters: ["usize"], result: "i32" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | undefined;
@@ -40,6 +41,18 @@ export function libc(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
  */
 export function releaseFreedMemory(): void {
   libc().malloc_trim(0n);
+}
+
+const MADV_DONTNEED = 4;
+
+/**
+ * Takes `length` bytes from `start` out of this process's page tables (`madvise(2)`
+ * `MADV_DONTNEED`). Only for file mappings whose pages were never written: those are read
+ * back from the page cache when next touched, while a written private page would be lost.
+ * Returns whether the kernel did it.
+ */
+export function unmapCleanPages(start: bigint, length: bigint): boolean {
+  return libc().madvise(Deno.UnsafePointer.create(start), length, MADV_DONTNEED) === 0;
 }
 
 /** The calling thread's current errno. */

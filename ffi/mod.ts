@@ -22,6 +22,7 @@ export {
 } from "./ring_reader.ts";
 export { CallbackRing } from "./callback_ring.ts";
 export { monotonicNs, realtimeNs } from "./libc.ts";
+export { releaseFilePages } from "./file_pages.ts";
 export {
   AT_FDCWD,
   closeFd,

@@ -18,6 +18,7 @@ import { startNginx } from "../tests/targets/nginx.ts";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { pacedLoad } from "./bench/paced_load.ts";
 import { startUpspan, wrk } from "./bench/measure.ts";
+import { freePort, inspector } from "./bench/inspector.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -39,44 +40,6 @@ interface Profile {
   }[];
   samples: number[];
   timeDeltas: number[];
-}
-
-/** A minimal Chrome DevTools Protocol client over the inspector's WebSocket. */
-async function inspector(port: number) {
-  let list: { webSocketDebuggerUrl: string }[] = [];
-  for (let i = 0; i < 100 && list.length === 0; i++) {
-    list = await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json()).catch(
-      () => [],
-    );
-    if (list.length === 0) await new Promise((r) => setTimeout(r, 100));
-  }
-  if (list.length === 0) throw new Error(`no inspector on port ${port}`);
-  const ws = new WebSocket(list[0]!.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let next = 1;
-  const waiting = new Map<number, (result: unknown) => void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result ?? msg.error);
-  };
-  return {
-    send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-      const id = next++;
-      ws.send(JSON.stringify({ id, method, params }));
-      return new Promise((resolve) => waiting.set(id, resolve as (r: unknown) => void));
-    },
-    close: () => ws.close(),
-  };
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Self time by function, in ms, the busiest first. */

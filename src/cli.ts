@@ -14,7 +14,7 @@ import {
   PrettyExporter,
   type SpanExporter,
 } from "./export/mod.ts";
-import { monotonicNs, realtimeNs } from "../ffi/mod.ts";
+import { monotonicNs, realtimeNs, releaseFilePages } from "../ffi/mod.ts";
 import { trace, type TraceSummary } from "./trace.ts";
 import { CAPTURE_OBJECT } from "./capture/mod.ts";
 // The OTLP exporters bring in the OpenTelemetry packages from npm: loaded only when used.
@@ -455,6 +455,8 @@ export async function main(argv: string[]): Promise<number> {
         ? (chunk, process, socket) => dump.print(chunk, process?.comm, socket)
         : undefined,
       onReady: (r) => {
+        // Start-up is over: the executable's pages it alone needed need not stay resident.
+        releaseFilePages();
         health.processesTraced = r.processes.length;
         health.probesAttached = r.probes + r.tracepoints;
         stderr(

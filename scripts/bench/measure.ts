@@ -186,3 +186,8 @@ export async function h2load(url: string): Promise<WrkResult> {
   }
   return { requests, rps };
 }
+
+/** The V8 flags `./upspan` gives the agent. */
+export function agentV8Flags(): string {
+  return "--max-semi-space-size=1,--max-old-space-size=128";
+}
