@@ -42,7 +42,9 @@ Deno.test("a mapping whose Anonymous line is missing is not released", () => {
 // whose pages it gave back (they come back from the page cache).
 Deno.test("a Deno process gives back its executable's pages and keeps running", async () => {
   const code = `
-    import { releaseFilePages } from ${JSON.stringify(new URL("./file_pages.ts", import.meta.url).href)};
+    import { releaseFilePages } from ${
+    JSON.stringify(new URL("./file_pages.ts", import.meta.url).href)
+  };
     const file = () => Number(/RssFile:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]);
     const before = file();
     const released = releaseFilePages();

@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { pacedLoad } from "./bench/paced_load.ts";
-import { agentV8Flags, cpuSeconds, startUpspan } from "./bench/measure.ts";
+import { agentV8Flags, startUpspan } from "./bench/measure.ts";
 import { freePort, inspector } from "./bench/inspector.ts";
 
 const { values } = parseArgs({
@@ -40,7 +40,7 @@ interface Part {
 }
 
 /** Sums `/proc/PID/smaps` by kind of mapping. */
-export function smapsByKind(pid: number): Map<string, Part> {
+function smapsByKind(pid: number): Map<string, Part> {
   const exe = Deno.realPathSync(`/proc/${pid}/exe`);
   const parts = new Map<string, Part>();
   let part: Part | undefined;
@@ -115,9 +115,10 @@ for (let run = 0; run < Number(values.runs); run++) {
       spaces: [string, number, number][];
       usage: Record<string, number>;
     };
-    heap = spaces.filter(([, size]) => size > 0).map(([n, size, used]) =>
-      `  ${n.padEnd(28)} ${mb(size / 1024)} MB (${mb(used / 1024)} used)`
-    ).join("\n") + `\n  memoryUsage: ${
+    heap = spaces.filter(([, size]) =>
+      size > 0
+    ).map(([n, size, used]) => `  ${n.padEnd(28)} ${mb(size / 1024)} MB (${mb(used / 1024)} used)`)
+      .join("\n") + `\n  memoryUsage: ${
       Object.entries(usage).map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)}`).join(", ")
     } MB`;
   }
@@ -143,5 +144,4 @@ for (let run = 0; run < Number(values.runs); run++) {
   if (heap) console.log(heap);
   const dropped = /(\d+) dropped/.exec(report.stderr)?.[1] ?? "?";
   console.log(`  events dropped: ${dropped}`);
-  void cpuSeconds;
 }

@@ -187,7 +187,10 @@ export async function h2load(url: string): Promise<WrkResult> {
   return { requests, rps };
 }
 
-/** The V8 flags `./upspan` gives the agent. */
+/** The V8 flags `./upspan` gives the agent (its `AGENT_V8_FLAGS`), read from the script. */
 export function agentV8Flags(): string {
-  return "--max-semi-space-size=1,--max-old-space-size=128";
+  const script = Deno.readTextFileSync(new URL("../../upspan", import.meta.url));
+  const flags = /^AGENT_V8_FLAGS="\$\{DENO_V8_FLAGS:-([^}"]*)\}"/m.exec(script)?.[1];
+  if (flags === undefined) throw new Error("./upspan sets no AGENT_V8_FLAGS");
+  return flags;
 }
