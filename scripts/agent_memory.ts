@@ -134,6 +134,7 @@ for (let run = 0; run < Number(values.runs); run++) {
   let total = 0;
   for (const [kind, p] of [...parts].sort((a, b) => b[1].rss - a[1].rss)) {
     total += p.rss;
+    if (p.rss < 100) continue; // [vdso], [vvar] and the like
     console.log(
       `  ${kind.padEnd(52)} ${mb(p.rss)} MB resident (${mb(p.anon)} anonymous, ${
         mb(p.shared)
