@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { equalsLower, type HeaderField, HTTP_METHODS } from "../http/headers.ts";
+import { type HeaderField, HTTP_METHODS } from "../http/headers.ts";
 
 /** How a message's body is delimited. */
 export type BodyFraming = "none" | "length" | "chunked" | "close";
@@ -94,6 +94,11 @@ export interface Http1ParserOptions<M extends Http1Message> {
   requestMethod?(): string | undefined;
   /** Most bytes of a start line plus header block, or of a trailer block. Default 64 KiB. */
   maxHeaderBytes?: number;
+  /**
+   * Responses only: whether the header fields of a response with this status are kept
+   * for its `headers`; a response whose are not has none. Default: every response's.
+   */
+  keepFields?(status: number): boolean;
 }
 
 const CRLF = new Uint8Array([13, 10]);
@@ -127,6 +132,79 @@ export function decodeLatin1(bytes: Uint8Array): string {
   // Pure ASCII decodes to one code unit per byte and no replacement characters.
   if (text.length === bytes.length && text.indexOf("\uFFFD") < 0) return text;
   return LATIN1.decode(bytes);
+}
+
+/** `bytes[from, to)` as text, one character per byte (as {@linkcode decodeLatin1}). */
+function latin1(bytes: Uint8Array, from: number, to: number): string {
+  // Short runs (a version, a reason phrase, a framing field's value) are read in place:
+  // a decoder's call costs more than the loop.
+  let text = "";
+  for (let i = from; i < to; i++) {
+    const c = bytes[i]!;
+    // The decoder's "latin1" is windows-1252, which differs above 0x7f.
+    if (c > 0x7f || to - from > 64) return LATIN1.decode(bytes.subarray(from, to));
+    text += String.fromCharCode(c);
+  }
+  return text;
+}
+
+/**
+ * The framing fields of a head, from its bytes: the values of `Content-Length` and of
+ * `Transfer-Encoding` (each field's value without OWS; repeated fields joined by commas).
+ */
+function framingFields(
+  b: Uint8Array,
+  pos: number,
+): { contentLength: string | undefined; transferEncoding: string | undefined } {
+  let contentLength: string | undefined;
+  let transferEncoding: string | undefined;
+  const n = b.length;
+  while (pos < n) {
+    let nl = findLF(b, pos);
+    if (nl < 0) nl = n;
+    const e = nl > pos && b[nl - 1] === CR ? nl - 1 : nl;
+    if (e === pos) break;
+    const c0 = b[pos]!;
+    // A name is 14 or 17 bytes and a line that starts with OWS is an obs-fold: a glance at
+    // the line's first byte and at the byte past each name passes over most fields.
+    const lower = c0 | 0x20;
+    if (lower === 99 || lower === 116) {
+      let colon = pos;
+      while (colon < e && b[colon] !== 58) colon++;
+      if (colon < e) {
+        let end = colon; // the name without trailing OWS (a line starts with none)
+        while (end > pos && (b[end - 1] === SP || b[end - 1] === 9)) end--;
+        if (end - pos === 14 && equalsLowerBytes(b, pos, "content-length")) {
+          const value = owsLatin1(b, colon + 1, e);
+          contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
+        } else if (end - pos === 17 && equalsLowerBytes(b, pos, "transfer-encoding")) {
+          const value = owsLatin1(b, colon + 1, e);
+          transferEncoding = transferEncoding === undefined
+            ? value
+            : `${transferEncoding},${value}`;
+        }
+      }
+    }
+    pos = nl + 1;
+  }
+  return { contentLength, transferEncoding };
+}
+
+/** `b[at, at + lower.length)` equals `lower` (a lower-case ASCII token) ignoring ASCII case. */
+function equalsLowerBytes(b: Uint8Array, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = b[at + i]!;
+    const want = lower.charCodeAt(i);
+    if (c !== want && (c < 65 || c > 90 || c + 32 !== want)) return false;
+  }
+  return true;
+}
+
+/** `b[from, to)` as text without leading and trailing spaces and tabs (HTTP's OWS). */
+function owsLatin1(b: Uint8Array, from: number, to: number): string {
+  while (from < to && (b[from] === SP || b[from] === 9)) from++;
+  while (to > from && (b[to - 1] === SP || b[to - 1] === 9)) to--;
+  return latin1(b, from, to);
 }
 
 /** `text[from, to)` without leading and trailing spaces and tabs (HTTP's OWS). */
@@ -580,44 +658,19 @@ export class Http1Parser<K extends "request" | "response"> {
   }
 
   #headComplete(block: Uint8Array, monoNs: bigint): void {
-    const text = decodeLatin1(block);
-    let nl = text.indexOf("\n");
-    const startLine = text.slice(0, nl > 0 && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl);
-    // Only the framing fields now; the others when asked for (a response's rarely are).
-    let contentLength: string | undefined;
-    let transferEncoding: string | undefined;
-    const fieldsFrom = nl + 1;
-    let pos = fieldsFrom;
-    while (pos < text.length) {
-      nl = text.indexOf("\n", pos);
-      if (nl < 0) nl = text.length;
-      const e = nl > pos && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-      if (e === pos) break;
-      const c0 = text.charCodeAt(pos);
-      const colon = c0 === SP || c0 === 9 ? -1 : text.indexOf(":", pos); // not an obs-fold
-      if (colon > pos && colon < e) {
-        let end = colon; // the name without trailing OWS (a line starts with none)
-        while (end > pos && (text.charCodeAt(end - 1) === SP || text.charCodeAt(end - 1) === 9)) {
-          end--;
-        }
-        if (end - pos === 14 && equalsLower(text.slice(pos, end), "content-length")) {
-          const value = owsSlice(text, colon + 1, e);
-          contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
-        } else if (end - pos === 17 && equalsLower(text.slice(pos, end), "transfer-encoding")) {
-          const value = owsSlice(text, colon + 1, e);
-          transferEncoding = transferEncoding === undefined
-            ? value
-            : `${transferEncoding},${value}`;
-        }
-      }
-      pos = nl + 1;
-    }
+    let lineEnd = findLF(block, 0);
+    const fieldsFrom = lineEnd + 1;
+    if (lineEnd > 0 && block[lineEnd - 1] === CR) lineEnd--;
+    // Only the framing fields now, read from the bytes; the others when asked for.
+    const { contentLength, transferEncoding } = framingFields(block, fieldsFrom);
 
     let framing: BodyFraming;
     let length = 0;
     let bad: Http1Problem | undefined;
     let msg: Http1Message;
     if (this.kind === "request") {
+      const text = decodeLatin1(block);
+      const startLine = text.slice(0, lineEnd);
       const sp1 = startLine.indexOf(" ");
       const sp2 = startLine.lastIndexOf(" ");
       msg = new RequestMessage(
@@ -640,17 +693,21 @@ export class Http1Parser<K extends "request" | "response"> {
         ({ framing, length, bad } = lengthFraming(contentLength));
       } else framing = "none";
     } else {
-      const status = Number(startLine.slice(9, 12));
+      // "HTTP/1.d NNN[ reason]", as #validStartLine found it.
+      const status = (block[9]! - 48) * 100 + (block[10]! - 48) * 10 + block[11]! - 48;
       if (status >= 100 && status < 200 && status !== 101) {
         this.#state = S_START; // interim response
         return;
       }
+      // Decoding a head costs more than the rest of reading it: only for whoever reads its
+      // fields (an upgrade's answer, say).
+      const keep = this.#opts.keepFields?.(status) ?? true;
       msg = new ResponseMessage(
         status,
-        startLine.slice(13),
-        startLine.slice(5, 8),
-        text,
-        fieldsFrom,
+        latin1(block, 13, lineEnd),
+        latin1(block, 5, 8),
+        keep ? decodeLatin1(block) : "",
+        keep ? fieldsFrom : 0,
         this.#headMonoNs,
         monoNs,
         this.#headTid,

@@ -4,6 +4,7 @@ import {
   type Http1Message,
   Http1Parser,
   type Http1Problem,
+  type Http1Response,
   parseContentLength,
   sniffHttp1,
 } from "./framer.ts";
@@ -418,6 +419,30 @@ Deno.test("http1: responses ask for the request method only for final responses"
   });
   p.data(enc("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 1n);
   assert.equal(asked, 1);
+});
+
+Deno.test("http1: a response's fields are kept only where keepFields says, its framing always", () => {
+  const got: Http1Response[] = [];
+  const p = new Http1Parser("response", {
+    onMessage: (m) => got.push(m),
+    keepFields: (status) => status === 101,
+  });
+  p.data(
+    enc(
+      "HTTP/1.1 200 Fine\r\nX-A: 1\r\ncontent-LENGTH :  3\r\n\r\nabc" +
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n" +
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+    ),
+    1n,
+  );
+  assert.deepEqual(
+    got.map((m) => [m.status, m.reason, m.version, m.framing, m.bodySize, m.headers]),
+    [
+      [200, "Fine", "1.1", "length", 3, []],
+      [200, "OK", "1.1", "chunked", 1, []],
+      [101, "Switching Protocols", "1.1", "none", 0, [["Upgrade", "h2c"]]],
+    ],
+  );
 });
 
 Deno.test("http1: stop and reset", () => {

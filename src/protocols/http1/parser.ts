@@ -107,6 +107,8 @@ export class Http1ConnectionParser implements ConnectionParser {
       maxHeaderBytes: limits.maxHeaderBytes,
       onProblem,
       requestMethod: () => this.#pending[0]?.method,
+      // A response's fields are read only when it agrees to an upgrade.
+      keepFields: (status) => status === 101,
       onHead: (resp) => this.#responseHead(resp),
       onMessage: (resp) => this.#responseDone(resp),
     });
