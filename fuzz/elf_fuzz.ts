@@ -13,6 +13,7 @@
 
 import { parseElf } from "../src/symbols/elf.ts";
 import type { ElfFile } from "../src/symbols/elf.ts";
+import { importCalls } from "../src/symbols/elf_plt.ts";
 import { mulberry32 } from "../src/prng.ts";
 
 /** Options for {@linkcode fuzzElf}. */
@@ -244,6 +245,9 @@ function exercise(elf: ElfFile, names: readonly string[]): number {
   for (const name of names) {
     const sym = elf.findSymbol(name);
     if (sym !== undefined) elf.vaddrToOffset(sym.value);
+  }
+  for (const calls of importCalls(elf, names).values()) {
+    for (const stub of calls.stubs) elf.vaddrToOffset(stub);
   }
   elf.vaddrToOffset(elf.header.entry);
   elf.buildId();

@@ -52,6 +52,22 @@ export class ProbeSet {
     return added;
   }
 
+  /**
+   * Detaches sites {@link attach} placed for `pid` (-1: for every process), off the main
+   * thread; sites not attached so are left alone.
+   */
+  async detach(sites: readonly ProbeSite[], pid = -1): Promise<void> {
+    const links: Link[] = [];
+    for (const site of sites) {
+      const key = `${pid}@${site.file.device}:${site.file.inode}:${site.offset}:${site.program}`;
+      const link = this.#links.get(key);
+      if (!link) continue;
+      this.#links.delete(key);
+      links.push(link);
+    }
+    await Promise.all(links.map((link) => link.closeAsync()));
+  }
+
   /** Attaches a program to a tracepoint (once). */
   attachTracepoint(program: string, category: string, name: string): void {
     const key = `tp:${category}:${name}:${program}`;

@@ -4,10 +4,20 @@
  * libpq, the MariaDB/MySQL client library and SQLite, whatever the transport (a Unix
  * socket, TLS, or none at all for SQLite).
  *
- * - libpq: the four PQsend* calls at entry (text, statement name) and PQgetResult at entry
- *   and return (the PGresult's status, command tag, SQLSTATE). The synchronous PQexec,
- *   PQexecParams, PQprepare and PQexecPrepared call exactly these through the PLT, so they
- *   need no probes of their own: 1 + 2 × (results + 1) hits per statement.
+ * - libpq, in one of two modes per process:
+ *   - asynchronous, where every process starts: the four PQsend* calls at entry (text,
+ *     statement name) and PQgetResult at entry and return (the PGresult's status, command
+ *     tag, SQLSTATE): 1 + 2 × (results + 1) hits per statement. A PQexec* is seen through
+ *     the same calls, which it makes through libpq's own PLT (2 hits more for its first,
+ *     draining PQgetResult). The application's PLT stubs of PQexec* are probed too
+ *     (pq_app_exec): PQEXEC_RUN of them in a row, with no PQsend* of the application's
+ *     own between, and user space turns the process synchronous.
+ *   - synchronous: PQexec, PQexecParams, PQprepare and PQexecPrepared at entry and return,
+ *     two hits per statement, nothing else of libpq. The application's PLT stubs of the
+ *     PQsend* calls are probed instead (pq_app_send): libpq's calls never pass there, the
+ *     application's first asynchronous one does, and turns the process back asynchronous
+ *     for good; the statements it sends until user space has attached the asynchronous
+ *     probes again are not traced.
  * - MySQL: mysql_real_query, mysql_stmt_prepare, mysql_stmt_execute and
  *   mysql_read_query_result at entry and return (errno, SQLSTATE and message on failure);
  *   mysql_send_query at entry. Two hits per call.
@@ -37,6 +47,36 @@ struct {
 	__type(value, struct sqllib_proc);
 } sqllib_procs SEC(".maps");
 
+/* key: tgid; present: the process's libpq calls are probed in the synchronous mode. Set by
+ * user space, deleted by pq_app_send. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} pq_sync SEC(".maps");
+
+/* key: tgid; value: the application's PQexec* calls in a row, none of its PQsend* between
+ * (asynchronous mode). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} pq_execs SEC(".maps");
+
+/* key: pid_tgid; present: the thread is in a PQexec* of the application's, whose own
+ * PQsend* is still to come (asynchronous mode). LRU: that PQsend* may never come. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} pq_in_exec SEC(".maps");
+
+/* PQexec* calls in a row that make a process synchronous. */
+#define PQEXEC_RUN 16
+
 /* Call flags. */
 #define CALL_BOOL_RET 1 /* the function returns a one-byte my_bool */
 #define CALL_RAN 2	/* SQLite: the statement's VM had run (an execution ends here) */
@@ -49,6 +89,7 @@ struct sql_call {
 	__u64 arg;    /* text pointer, or SQLite's sqlite3_stmt ** */
 	__u64 len;    /* text length (MySQL), or 0 for a NUL-terminated text */
 	__u64 text;   /* SQLite prepare: the statement text */
+	__u64 name;   /* libpq PQprepare, PQexecPrepared: the statement name */
 	__u64 sp;     /* stack pointer at entry: the return's is 8 more (pairs nested calls) */
 	__u8 lib;
 	__u8 op;
@@ -264,11 +305,24 @@ static __always_inline void pq_server(struct sql_event *e, struct sqllib_proc *p
 		BPF_CORE_READ_INTO((struct in6_addr *)e->peer_addr, sk, __sk_common.skc_v6_daddr);
 }
 
-static __always_inline int pq_send(__u64 conn, __u64 name, __u64 text, __u8 op)
+/* The traced process's offsets if its libpq calls are probed in the asynchronous mode. */
+static __always_inline struct sqllib_proc *pq_traced_async(void)
 {
 	struct sqllib_proc *p = traced(SQLLIB_STAT_PQ_HITS);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	return p && !bpf_map_lookup_elem(&pq_sync, &tgid) ? p : NULL;
+}
+
+static __always_inline int pq_send(__u64 conn, __u64 name, __u64 text, __u8 op)
+{
+	struct sqllib_proc *p = pq_traced_async();
 	if (!p)
 		return 0;
+	/* PQexec's own PQsend*, or the application's: that one breaks a run of PQexec*. */
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (bpf_map_delete_elem(&pq_in_exec, &id) != 0)
+		bpf_map_delete_elem(&pq_execs, &tgid);
 	struct sql_event *e = new_event(SQL_EVENT_SEND, SQL_LIB_LIBPQ, op, conn);
 	if (!e)
 		return 0;
@@ -305,8 +359,44 @@ int BPF_KPROBE(pq_send_query_prepared, void *conn, const char *name)
 SEC("uprobe")
 int BPF_KPROBE(pq_get_result, void *conn)
 {
-	if (traced(SQLLIB_STAT_PQ_HITS))
+	if (pq_traced_async())
 		save_call(ctx, (__u64)conn, 0, 0, SQL_LIB_LIBPQ, SQL_OP_RESULT, 0);
+	return 0;
+}
+
+/* The application's PLT stub of a PQexec* call (asynchronous mode). */
+SEC("uprobe")
+int BPF_KPROBE(pq_app_exec)
+{
+	if (!pq_traced_async())
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, one = 1;
+	__u8 yes = 1;
+	bpf_map_update_elem(&pq_in_exec, &id, &yes, BPF_ANY);
+	__u32 *run = bpf_map_lookup_elem(&pq_execs, &tgid);
+	if (!run) {
+		bpf_map_update_elem(&pq_execs, &tgid, &one, BPF_ANY);
+		return 0;
+	}
+	if (++*run != PQEXEC_RUN)
+		return 0;
+	struct sql_event *e = new_event(SQL_EVENT_PQ_SYNC, SQL_LIB_LIBPQ, SQL_OP_QUERY, 0);
+	if (e)
+		submit(e);
+	return 0;
+}
+
+/* The application's PLT stub of a PQsend* call (synchronous mode): asynchronous again. */
+SEC("uprobe")
+int BPF_KPROBE(pq_app_send, void *conn)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!traced(SQLLIB_STAT_PQ_HITS) || bpf_map_delete_elem(&pq_sync, &tgid) != 0)
+		return 0;
+	struct sql_event *e = new_event(SQL_EVENT_PQ_ASYNC, SQL_LIB_LIBPQ, SQL_OP_QUERY, (__u64)conn);
+	if (e)
+		submit(e);
 	return 0;
 }
 
@@ -337,6 +427,24 @@ static __always_inline void pq_error_fields(struct sql_event *e, struct sqllib_p
 #define PGRES_FATAL_ERROR 7
 #define PGRES_PIPELINE_ABORTED 11
 
+/* A PGresult's status, and its command tag or its error's SQLSTATE and message. */
+static __always_inline void pq_result(struct sql_event *e, struct sqllib_proc *p, __u64 res)
+{
+	e->rc = -1;
+	if (!res)
+		return;
+	__s32 status = -1;
+	e->has_result = 1;
+	if (p->pg_result_status != SQL_OFFSET_ABSENT)
+		bpf_probe_read_user(&status, sizeof(status), (void *)(res + p->pg_result_status));
+	e->rc = status;
+	if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE ||
+	    status == PGRES_PIPELINE_ABORTED)
+		pq_error_fields(e, p, res);
+	else if (p->pg_cmd_status != SQL_OFFSET_ABSENT)
+		bpf_probe_read_user_str(e->detail, SQL_DETAIL_BYTES, (void *)(res + p->pg_cmd_status));
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(pq_get_result_ret, void *result)
 {
@@ -345,7 +453,7 @@ int BPF_KRETPROBE(pq_get_result_ret, void *result)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &id);
-	if (!returning(ctx, c))
+	if (!returning(ctx, c) || c->lib != SQL_LIB_LIBPQ || c->op != SQL_OP_RESULT)
 		return 0;
 	__u64 conn = c->handle, ts = c->ts;
 	bpf_map_delete_elem(&sql_calls, &id);
@@ -353,21 +461,68 @@ int BPF_KRETPROBE(pq_get_result_ret, void *result)
 	if (!e)
 		return 0;
 	e->start_ns = ts;
-	e->rc = -1;
-	__u64 res = (__u64)result;
-	if (res) {
-		__s32 status = -1;
-		e->has_result = 1;
-		if (p->pg_result_status != SQL_OFFSET_ABSENT)
-			bpf_probe_read_user(&status, sizeof(status), (void *)(res + p->pg_result_status));
-		e->rc = status;
-		if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE ||
-		    status == PGRES_PIPELINE_ABORTED)
-			pq_error_fields(e, p, res);
-		else if (p->pg_cmd_status != SQL_OFFSET_ABSENT)
-			bpf_probe_read_user_str(e->detail, SQL_DETAIL_BYTES,
-						(void *)(res + p->pg_cmd_status));
-	}
+	pq_result(e, p, (__u64)result);
+	submit(e);
+	return 0;
+}
+
+/* The entry of a synchronous call, in a process in the synchronous mode. */
+static __always_inline int pq_exec(struct pt_regs *ctx, __u64 conn, __u64 name, __u64 text, __u8 op)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!traced(SQLLIB_STAT_PQ_HITS) || !bpf_map_lookup_elem(&pq_sync, &tgid))
+		return 0;
+	save_call(ctx, conn, text, 0, SQL_LIB_LIBPQ, op, 0);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &id);
+	if (c)
+		c->name = name;
+	return 0;
+}
+
+/* PQexec(conn, query) and PQexecParams(conn, command, …). */
+SEC("uprobe")
+int BPF_KPROBE(pq_exec_query, void *conn, const char *query)
+{
+	return pq_exec(ctx, (__u64)conn, 0, (__u64)query, SQL_OP_QUERY);
+}
+
+/* PQprepare(conn, stmtName, query, …). */
+SEC("uprobe")
+int BPF_KPROBE(pq_exec_prepare, void *conn, const char *name, const char *query)
+{
+	return pq_exec(ctx, (__u64)conn, (__u64)name, (__u64)query, SQL_OP_PREPARE);
+}
+
+/* PQexecPrepared(conn, stmtName, …). */
+SEC("uprobe")
+int BPF_KPROBE(pq_exec_prepared, void *conn, const char *name)
+{
+	return pq_exec(ctx, (__u64)conn, (__u64)name, 0, SQL_OP_EXECUTE);
+}
+
+/* The return of PQexec*: the whole statement, its last PGresult (NULL: not sent or lost). */
+SEC("uretprobe")
+int BPF_KRETPROBE(pq_exec_ret, void *result)
+{
+	struct sqllib_proc *p = traced(SQLLIB_STAT_PQ_HITS);
+	if (!p)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &id);
+	if (!returning(ctx, c) || c->lib != SQL_LIB_LIBPQ || c->op == SQL_OP_RESULT)
+		return 0;
+	struct sql_call call = *c;
+	bpf_map_delete_elem(&sql_calls, &id);
+	struct sql_event *e = new_event(SQL_EVENT_CALL, SQL_LIB_LIBPQ, call.op, call.handle);
+	if (!e)
+		return 0;
+	e->start_ns = call.ts;
+	pq_server(e, p, call.handle);
+	if (call.name && bpf_probe_read_user_str(e->name, SQL_NAME_BYTES, (void *)call.name) < 0)
+		e->name[0] = 0;
+	pq_result(e, p, (__u64)result);
+	text_str(e, call.arg);
 	submit(e);
 	return 0;
 }

@@ -21,6 +21,10 @@ enum sql_event_kind {
 	SQL_EVENT_RESULT = 3,	/* a result read for a handle (PQgetResult, mysql_read_query_result) */
 	SQL_EVENT_STMT_END = 4, /* an SQLite statement that ran is being reset or finalized */
 	SQL_EVENT_STMT_RC = 5,	/* that reset's or finalize's return value, same thread */
+	/* libpq: the application called PQexec* PQEXEC_RUN times in a row: make it synchronous */
+	SQL_EVENT_PQ_SYNC = 6,
+	/* libpq: a synchronous process's application called a PQsend* itself: asynchronous */
+	SQL_EVENT_PQ_ASYNC = 7,
 };
 
 enum sql_lib {

@@ -45,6 +45,8 @@ const KIND: Record<SqlLibEvent["kind"], string> = {
   result: "SQL_EVENT_RESULT",
   "stmt-end": "SQL_EVENT_STMT_END",
   "stmt-rc": "SQL_EVENT_STMT_RC",
+  "pq-sync": "SQL_EVENT_PQ_SYNC",
+  "pq-async": "SQL_EVENT_PQ_ASYNC",
 };
 const LIB: Record<SqlLibEvent["library"], string> = {
   libpq: "SQL_LIB_LIBPQ",

@@ -11,7 +11,14 @@ import { connKey, ipv4, ipv6, socketConnKey } from "../capture/events.ts";
 import type { SqlLibrary } from "./probes.ts";
 
 /** What happened, as `enum sql_event_kind` says. */
-export type SqlLibEventKind = "call" | "send" | "result" | "stmt-end" | "stmt-rc";
+export type SqlLibEventKind =
+  | "call"
+  | "send"
+  | "result"
+  | "stmt-end"
+  | "stmt-rc"
+  | "pq-sync"
+  | "pq-async";
 
 /** The statement operation, as `enum sql_op` says. */
 export type SqlLibOp = "query" | "prepare" | "execute" | "result";
@@ -110,6 +117,8 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
       SQL_EVENT_RESULT: "result",
       SQL_EVENT_STMT_END: "stmt-end",
       SQL_EVENT_STMT_RC: "stmt-rc",
+      SQL_EVENT_PQ_SYNC: "pq-sync",
+      SQL_EVENT_PQ_ASYNC: "pq-async",
     } as const,
   );
   const libs = invert(

@@ -8,12 +8,23 @@
  */
 import { type BpfObject, encodeU32Struct, readCounters } from "../../ffi/mod.ts";
 import type { ProcessInfo } from "../discovery/mod.ts";
-import { type Instrumented, ObjectInstrumentation, wallClock } from "../instrumentation.ts";
+import {
+  type Instrumented,
+  type LoadedObject,
+  ObjectInstrumentation,
+  wallClock,
+} from "../instrumentation.ts";
 import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
 import { PARENT_METHOD, type TraceContext } from "../model/trace_context.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import { type SqlLibEvent, sqlLibEventDecoder } from "./events.ts";
-import { locateSqlLibraries, SQL_OFFSET_ABSENT, type SqlLibLocation } from "./locate.ts";
+import {
+  locateSqlLibraries,
+  SQL_OFFSET_ABSENT,
+  type SqlLibLocation,
+  type SqlLibSite,
+} from "./locate.ts";
+import type { LibpqMode } from "./probes.ts";
 import { sqlLibSpan } from "./spans.ts";
 import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
 
@@ -57,6 +68,20 @@ export interface SqlLibInstrumentationOptions {
   onConnection?(pid: number, conn: string): void;
 }
 
+/** A process whose libpq may be probed in either mode. */
+interface LibpqProcess {
+  mode: LibpqMode;
+  /** It called PQsend* in the synchronous mode: asynchronous for good. */
+  mixed: boolean;
+  /** Its probes are its own (else shared by every process mapping `file`). */
+  pin: boolean;
+  /** Its libpq, as device:inode. */
+  file: string;
+  sites: SqlLibSite[];
+  /** The old mode's probes being detached. */
+  turning?: Promise<void>;
+}
+
 /** libpq, MySQL client and SQLite probes for the engine. */
 export class SqlLibInstrumentation
   extends ObjectInstrumentation<SqlLibStats, SqlLibLocation, SqlLibEvent> {
@@ -64,6 +89,10 @@ export class SqlLibInstrumentation
   readonly #ids: IdGenerator = new RandomIdGenerator();
   readonly #statements: SqlLibStatements;
   readonly #onConnection?: (pid: number, conn: string) => void;
+  /** pid → how its libpq is probed, and its sites of both modes (processes that may turn). */
+  readonly #libpq = new Map<number, LibpqProcess>();
+  /** libpq files (device:inode) probed for every process: the mode they were turned to. */
+  readonly #files = new Map<string, { mode: LibpqMode; mixed: boolean }>();
 
   constructor(options: SqlLibInstrumentationOptions) {
     super(options.objectPath ?? SQLLIB_BPF_OBJECT, "sql_events");
@@ -102,7 +131,25 @@ export class SqlLibInstrumentation
       new Uint8Array(new Uint32Array([process.pid]).buffer),
       encodeU32Struct(open.obj.structLayout("sqllib_proc"), where.offsets, SQL_OFFSET_ABSENT),
     );
-    open.probes.attach(where.sites, pin ? process.pid : -1);
+    const libpq = where.libraries.find((l) => l.library === "libpq");
+    const file = libpq && `${libpq.file.device}:${libpq.file.inode}`;
+    // Read again (a library loaded since), a process keeps its mode; its libpq's when that
+    // is probed for every process.
+    const before = this.#libpq.get(process.pid) ?? (pin ? undefined : this.#files.get(file!));
+    const mode: LibpqMode = where.libpqSync && before?.mode === "sync" ? "sync" : "async";
+    const own = this.#libpq.get(process.pid);
+    if (own?.mode === "sync" && mode === "async") {
+      // A file loaded since calls PQsend* past any stub: the synchronous mode would miss it.
+      const sync = own.sites.filter((s) => s.mode === "sync");
+      open.probes.detach(sync, own.pin ? process.pid : -1).catch(() => {});
+    }
+    this.#setSync(open, process.pid, mode === "sync");
+    const mine = (s: SqlLibSite) => s.mode === undefined || s.mode === mode;
+    open.probes.attach(where.sites.filter(mine), pin ? process.pid : -1);
+    if (file && where.libpqSync) {
+      const sites = where.sites.filter((s) => s.mode !== undefined);
+      this.#libpq.set(process.pid, { mode, mixed: before?.mixed ?? false, pin, file, sites });
+    } else this.#libpq.delete(process.pid);
     const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
     // libpq alone, its socket and SSL* read at each statement: the process's other
     // PostgreSQL connections (a pure-Python driver beside it) are the wire parsers'.
@@ -118,7 +165,64 @@ export class SqlLibInstrumentation
   }
 
   remove(pid: number): void {
-    this.loaded?.obj.map("sqllib_procs").delete(new Uint8Array(new Uint32Array([pid]).buffer));
+    const key = new Uint8Array(new Uint32Array([pid]).buffer);
+    this.loaded?.obj.map("sqllib_procs").delete(key);
+    this.loaded?.obj.map("pq_sync").delete(key);
+    this.loaded?.obj.map("pq_execs").delete(key);
+    this.#libpq.delete(pid);
+  }
+
+  /**
+   * How a process's libpq is probed, once its probes are all in place; `undefined`: always
+   * asynchronously, not at all, or changing modes.
+   */
+  libpqMode(pid: number): LibpqMode | undefined {
+    const p = this.#libpq.get(pid);
+    return p?.turning ? undefined : p?.mode;
+  }
+
+  #setSync(open: LoadedObject, pid: number, sync: boolean): void {
+    const key = new Uint8Array(new Uint32Array([pid]).buffer);
+    if (sync) open.obj.map("pq_sync").update(key, new Uint8Array([1]));
+    else open.obj.map("pq_sync").delete(key);
+    open.obj.map("pq_execs").delete(key);
+  }
+
+  /**
+   * Turns a process's libpq probes to `mode`: for it alone when its probes are its own,
+   * else for every process mapping the same libpq. Back to asynchronous is for good (the
+   * process mixes both kinds of calls). The new mode's probes are in place before the old
+   * ones go; a statement under way as the mode changes may be lost.
+   */
+  #turn(pid: number, mode: LibpqMode): void {
+    const open = this.loaded;
+    const proc = this.#libpq.get(pid);
+    if (!open || !proc || proc.mode === mode || (mode === "sync" && proc.mixed)) return;
+    const mixed = mode === "async";
+    const turning = proc.pin
+      ? [[pid, proc] as const]
+      : [...this.#libpq].filter(([, p]) => !p.pin && p.file === proc.file);
+    if (!proc.pin) this.#files.set(proc.file, { mode, mixed });
+    const at = proc.pin ? pid : -1;
+    for (const [p, record] of turning) {
+      try {
+        open.probes.attach(record.sites.filter((s) => s.mode === mode), at);
+      } catch {
+        continue; // the process is gone
+      }
+      const old = record.mode;
+      record.mode = mode;
+      record.mixed ||= mixed;
+      this.#setSync(open, p, mode === "sync");
+      this.#statements.forget(p);
+      const settled = (record.turning ?? Promise.resolve())
+        .then(() => open.probes.detach(record.sites.filter((s) => s.mode === old), at))
+        .catch(() => {})
+        .then(() => {
+          if (record.turning === settled) delete record.turning;
+        });
+      record.turning = settled;
+    }
   }
 
   counters(): { hits: number; drops: number } {
@@ -136,6 +240,8 @@ export class SqlLibInstrumentation
   }
 
   protected onEvent(event: SqlLibEvent): void {
+    if (event.kind === "pq-sync") return this.#turn(event.pid, "sync");
+    if (event.kind === "pq-async") return this.#turn(event.pid, "async");
     if (event.socket !== undefined) this.#onConnection?.(event.pid, event.socket);
     if (event.tls !== undefined) this.#onConnection?.(event.pid, event.tls);
     this.#statements.push(event);

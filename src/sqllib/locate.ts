@@ -9,7 +9,9 @@
 import type { MappedFile, ProcessInfo } from "../discovery/mod.ts";
 import { type ElfFile, openElf, PT_LOAD } from "../symbols/mod.ts";
 import { decodeAccessor } from "./accessor.ts";
+import { libpqCallers } from "./callers.ts";
 import {
+  type LibpqMode,
   LIBRARY_MARKER,
   libraryOfPath,
   PG_MESSAGE_FIELD,
@@ -30,6 +32,8 @@ export interface SqlLibSite {
   retprobe: boolean;
   /** File offset of the function's first instruction. */
   offset: number;
+  /** libpq: attached in this mode of the process only. */
+  mode?: LibpqMode;
 }
 
 /** One library found in a process. */
@@ -50,6 +54,8 @@ export interface SqlLibLocation {
   offsets: Record<string, number>;
   /** Libraries seen but not usable (`/usr/lib/…/libpq.so.5: PQresultStatus not decoded`). */
   problems: string[];
+  /** With libpq: whether it may be probed in the synchronous mode (`sites` hold its sites). */
+  libpqSync?: boolean;
 }
 
 type FileFacts = { sites: Omit<SqlLibSite, "file">[]; offsets: Record<string, number> } | string;
@@ -85,6 +91,7 @@ export function readLibrary(
       program: spec.program,
       retprobe: !!spec.retprobe,
       offset,
+      ...(spec.mode ? { mode: spec.mode } : {}),
     });
   }
   const offsets: Record<string, number> = library === "libpq" ? { ...PG_MESSAGE_FIELD } : {};
@@ -189,5 +196,12 @@ export async function locateSqlLibraries(proc: ProcessInfo): Promise<SqlLibLocat
   }
   const offsets: Record<string, number> = {};
   for (const lib of libraries) Object.assign(offsets, lib.offsets);
-  return { libraries, sites: libraries.flatMap((l) => l.sites), offsets, problems };
+  const sites = libraries.flatMap((l) => l.sites);
+  const libpq = libraries.find((l) => l.library === "libpq");
+  if (!libpq) return { libraries, sites, offsets, problems };
+  const callers = await libpqCallers(proc, libpq.file);
+  const libpqSync = callers.length > 0;
+  // The synchronous mode's own sites are of no use to a process that never turns so.
+  const kept = libpqSync ? sites : sites.filter((s) => s.mode !== "sync");
+  return { libraries, sites: [...kept, ...callers], offsets, problems, libpqSync };
 }

@@ -3,10 +3,11 @@
  * function gets which program of `bpf/uprobes/sqllib.bpf.c`, at entry or at return, and
  * which accessor function tells which member offset (`struct sqllib_proc` field).
  *
- * libpq's synchronous calls (PQexec, PQexecParams, PQprepare, PQexecPrepared) are not in
- * the table on purpose: each calls the matching PQsend* and then PQgetResult through the
- * PLT (seen in libpq 15's machine code), so the PQsend* and PQgetResult probes already see
- * them, and probing them too would add two hits per statement.
+ * libpq has two sets, one per mode of a process (see `callers.ts`): its asynchronous calls
+ * (PQsend* and PQgetResult), or its synchronous ones (PQexec, PQexecParams, PQprepare,
+ * PQexecPrepared) alone. Each synchronous call calls PQsend* and PQgetResult through libpq's
+ * PLT (seen in libpq 15's and 17's machine code): the two sets are never attached together
+ * for a process, as a synchronous statement would then hit both.
  *
  * @module
  */
@@ -22,7 +23,12 @@ export interface SqlProbeSpec {
   retprobe?: boolean;
   /** Absent from some versions: skip instead of failing. */
   optional?: boolean;
+  /** libpq: attached in this mode of a process only. */
+  mode?: LibpqMode;
 }
+
+/** How a process's libpq calls are probed: at PQexec* alone, or at PQsend* and PQgetResult. */
+export type LibpqMode = "sync" | "async";
 
 /** One member offset and the accessor whose code gives it. */
 export interface SqlAccessorSpec {
@@ -36,15 +42,46 @@ export interface SqlAccessorSpec {
   optional?: boolean;
 }
 
-/** libpq: statements sent, and the results read back. */
+/**
+ * libpq: statements sent and the results read back (asynchronous mode), or the
+ * synchronous calls whole. The results' probes come first: attached while a process runs,
+ * a statement whose send was seen then always has its results seen.
+ */
 export const LIBPQ_PROBES: readonly SqlProbeSpec[] = [
-  { symbol: "PQsendQuery", program: "pq_send_query" },
-  { symbol: "PQsendQueryParams", program: "pq_send_query" },
-  { symbol: "PQsendPrepare", program: "pq_send_prepare" },
-  { symbol: "PQsendQueryPrepared", program: "pq_send_query_prepared" },
-  { symbol: "PQgetResult", program: "pq_get_result" },
-  { symbol: "PQgetResult", program: "pq_get_result_ret", retprobe: true },
+  { symbol: "PQgetResult", program: "pq_get_result", mode: "async" },
+  { symbol: "PQgetResult", program: "pq_get_result_ret", retprobe: true, mode: "async" },
+  { symbol: "PQsendQuery", program: "pq_send_query", mode: "async" },
+  { symbol: "PQsendQueryParams", program: "pq_send_query", mode: "async" },
+  { symbol: "PQsendPrepare", program: "pq_send_prepare", mode: "async" },
+  { symbol: "PQsendQueryPrepared", program: "pq_send_query_prepared", mode: "async" },
+  { symbol: "PQexec", program: "pq_exec_query", mode: "sync" },
+  { symbol: "PQexec", program: "pq_exec_ret", retprobe: true, mode: "sync" },
+  { symbol: "PQexecParams", program: "pq_exec_query", mode: "sync" },
+  { symbol: "PQexecParams", program: "pq_exec_ret", retprobe: true, mode: "sync" },
+  { symbol: "PQprepare", program: "pq_exec_prepare", mode: "sync" },
+  { symbol: "PQprepare", program: "pq_exec_ret", retprobe: true, mode: "sync" },
+  { symbol: "PQexecPrepared", program: "pq_exec_prepared", mode: "sync" },
+  { symbol: "PQexecPrepared", program: "pq_exec_ret", retprobe: true, mode: "sync" },
 ];
+
+/** The calls that start an asynchronous statement: probed in the application (`callers.ts`). */
+export const LIBPQ_SENDS = [
+  "PQsendQuery",
+  "PQsendQueryParams",
+  "PQsendPrepare",
+  "PQsendQueryPrepared",
+] as const;
+
+/** The synchronous calls: an application that imports one may be probed in the synchronous mode. */
+export const LIBPQ_EXECS = ["PQexec", "PQexecParams", "PQprepare", "PQexecPrepared"] as const;
+
+/** The programs at an application's PLT stubs of libpq's calls, and the mode each is in. */
+export const LIBPQ_APP_PROGRAMS = {
+  /** Its PQexec* calls, in the asynchronous mode: a run of them makes it synchronous. */
+  exec: { program: "pq_app_exec", mode: "async" },
+  /** Its PQsend* calls, in the synchronous mode: one makes it asynchronous again. */
+  send: { program: "pq_app_send", mode: "sync" },
+} as const;
 
 /** MariaDB Connector/C and libmysqlclient: the same API. */
 export const MYSQL_PROBES: readonly SqlProbeSpec[] = [

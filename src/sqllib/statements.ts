@@ -4,8 +4,9 @@
  *
  * - libpq: a PQsend* opens a statement on its PGconn*; each PGresult read for that
  *   connection adds its status (the first error wins, the last command tag stays); the
- *   NULL result closes it. A prepare is remembered by (connection, name) and reported only
- *   when it fails, as on the wire; executing it gives its text.
+ *   NULL result closes it. A synchronous call (PQexec*) is a statement by itself, with the
+ *   last PGresult, as PQexec returns. A prepare is remembered by (connection, name) and
+ *   reported only when it fails, as on the wire; executing it gives its text.
  * - MySQL: a call is a statement by itself; mysql_send_query opens one that
  *   mysql_read_query_result closes; a prepared statement's text is remembered by its
  *   MYSQL_STMT*.
@@ -126,6 +127,11 @@ export class SqlLibStatements {
     this.#mysqlSystem = new Bounded(max);
   }
 
+  /** Drops a process's statements under way (its probes changed: their ends may never come). */
+  forget(pid: number): void {
+    for (const key of [...this.#open.keys()]) if (key.startsWith(`${pid}:`)) this.#open.delete(key);
+  }
+
   /** Feeds one event. */
   push(e: SqlLibEvent): void {
     if (e.library === "libpq") this.#libpq(e);
@@ -143,7 +149,7 @@ export class SqlLibStatements {
 
   #libpq(e: SqlLibEvent): void {
     const key = `${e.pid}:${e.handle}`;
-    if (e.kind === "send") {
+    if (e.kind === "send" || e.kind === "call") {
       const o: Open = {
         op: e.op === "result" ? "query" : e.op,
         text: e.text,
@@ -161,6 +167,7 @@ export class SqlLibStatements {
         o.text = p?.text ?? "";
         o.truncated = p?.truncated ?? false;
       }
+      if (e.kind === "call") return this.#pqCall(e, o);
       const queue = this.#open.get(key) ?? [];
       if (queue.length < 64) queue.push(o);
       this.#open.set(key, queue);
@@ -179,6 +186,15 @@ export class SqlLibStatements {
     queue.shift();
     if (queue.length === 0) this.#open.delete(key);
     // A prepare is reported only when it failed, as the wire parser does.
+    if (o.op === "prepare" && !o.error) return;
+    this.#emit("libpq", "postgresql", e.pid, o, e.endMonoNs);
+  }
+
+  /** A synchronous call, whole: its last PGresult (PQexec's), or none when it failed early. */
+  #pqCall(e: SqlLibEvent, o: Open): void {
+    if (!e.hasResult) o.error = { sqlstate: "", message: "no result (connection failed)" };
+    else if (PG_ERRORS.has(e.rc)) o.error = { sqlstate: e.sqlstate, message: e.detail };
+    else if (e.detail !== "") o.tag = e.detail;
     if (o.op === "prepare" && !o.error) return;
     this.#emit("libpq", "postgresql", e.pid, o, e.endMonoNs);
   }

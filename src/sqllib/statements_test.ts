@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
 import { SAMPLE_EVENTS, sampleRecords, sqlLibEvent, sqllibTestTypes } from "./_test_events.ts";
-import { sqlLibEventDecoder } from "./events.ts";
+import { type SqlLibEvent, sqlLibEventDecoder } from "./events.ts";
 import { sqlLibSpan } from "./spans.ts";
 import { RandomIdGenerator } from "../model/ids.ts";
 
@@ -112,4 +112,29 @@ Deno.test("sqlLibSpan: a libpq statement says its database and the server its so
   });
   assert.equal(bare.attributes["server.address"], undefined);
   assert.equal(bare.attributes["db.namespace"], undefined);
+});
+
+Deno.test("SqlLibStatements: a libpq synchronous call is a statement by itself", () => {
+  const call = (over: Partial<SqlLibEvent>) =>
+    sqlLibEvent({ hasResult: true, rc: 2, ...over, kind: "call", library: "libpq" });
+  const out = run([
+    call({ op: "prepare", name: "s1", text: "SELECT $1", rc: 1 }),
+    call({ op: "execute", name: "s1", detail: "SELECT 1", startMonoNs: 5000n, endMonoNs: 9000n }),
+    call({ op: "query", text: "SELECT * FROM nope", rc: 7, sqlstate: "42P01", detail: "nope" }),
+    call({ op: "query", text: "SELECT 1", hasResult: false, rc: -1 }),
+    // A prepare that failed is reported, as on the wire.
+    call({ op: "prepare", name: "s2", text: "SELEC", rc: 7, sqlstate: "42601", detail: "syntax" }),
+  ]);
+  assert.deepEqual(
+    out.map((s) => [s.exchange.text, s.exchange.commandTag ?? null, s.exchange.error ?? null]),
+    [
+      ["SELECT $1", "SELECT 1", null],
+      ["SELECT * FROM nope", null, { sqlstate: "42P01", message: "nope" }],
+      ["SELECT 1", null, { sqlstate: "", message: "no result (connection failed)" }],
+      ["SELEC", null, { sqlstate: "42601", message: "syntax" }],
+    ],
+  );
+  assert.equal(out[0]!.exchange.statementName, "s1");
+  assert.equal(out[0]!.exchange.startMonoNs, 5000n);
+  assert.equal(out[0]!.exchange.endMonoNs, 9000n);
 });

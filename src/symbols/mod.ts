@@ -42,6 +42,8 @@ export type {
   ParseElfOptions,
 } from "./elf.ts";
 export { FileReader, MemoryReader } from "./elf_reader.ts";
+export { importCalls } from "./elf_plt.ts";
+export type { ImportCalls } from "./elf_plt.ts";
 export type { ElfReader } from "./elf_reader.ts";
 export type {
   ElfSymbol,

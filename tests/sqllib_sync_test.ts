@@ -1,0 +1,202 @@
+/**
+ * End to end: libpq's synchronous mode. A synchronous client (a libpq C program, psycopg2)
+ * starts probed asynchronously, turns synchronous after a run of PQexec* calls, then costs
+ * two probe hits per statement — read from the probes' own counters between the client's
+ * steps — with the same spans; its first asynchronous call turns it back for good.
+ */
+import assert from "node:assert/strict";
+import { havePostgres, startPostgres } from "./targets/sql_servers.ts";
+import { summarize } from "./targets/sqllib/run_traced.ts";
+import { runInstrumentation } from "./targets/run_instrumentation.ts";
+import { pythonEnv } from "./targets/python_env.ts";
+import { SqlLibInstrumentation, type SqlLibStatement } from "../src/sqllib/mod.ts";
+import type { Span } from "../src/model/span.ts";
+
+const here = new URL("./targets/sqllib/", import.meta.url).pathname;
+/** PQEXEC_RUN of sqllib.bpf.c: the application's PQexec* calls in a row that turn it. */
+const RUN = 16;
+
+/** A client run in steps: each `next()` writes a line and waits for the line it prints. */
+async function stepped(cmd: string, args: string[]) {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stdout = "";
+  const decoder = new TextDecoder();
+  const outDone = (async () => {
+    for await (const c of child.stdout) stdout += decoder.decode(c);
+  })();
+  const errDone = new Response(child.stderr).text();
+  const writer = child.stdin.getWriter();
+  const until = async (what: () => boolean, label: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!what()) {
+      if (Date.now() > deadline) {
+        throw new Error(`waited for ${label}; stdout: ${stdout}; stderr: ${await errDone}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const line = (word: string) => () => new RegExp(`^${word}$`, "m").test(stdout);
+  await until(line("ready"), "ready");
+  const spans: Span[] = [];
+  const statements: SqlLibStatement[] = [];
+  const sqllib = new SqlLibInstrumentation({
+    onSpan: (s) => spans.push(s),
+    onStatement: (s) => statements.push(s),
+  });
+  const stop = new AbortController();
+  let attached!: () => void;
+  const ready = new Promise<void>((r) => (attached = r));
+  const done = runInstrumentation(sqllib, {
+    pid: child.pid,
+    signal: stop.signal,
+    onReady: () => attached(),
+    pollMs: 20,
+  });
+  const early = await Promise.race([ready.then(() => undefined), done]);
+  if (early) throw new Error(`not attached: ${JSON.stringify(early)}`);
+  return {
+    pid: child.pid,
+    sqllib,
+    spans,
+    statements,
+    until,
+    /** Writes a line, then waits until the client has printed `word`. */
+    async next(word: string) {
+      await writer.write(new TextEncoder().encode("go\n"));
+      await until(line(word), word);
+    },
+    /** Waits until the agent probes the client in `mode`. */
+    mode(mode: "sync" | "async") {
+      return until(() => sqllib.libpqMode(child.pid) === mode, `${mode} mode`);
+    },
+    hits: () => sqllib.stats().libpqHits,
+    async [Symbol.asyncDispose]() {
+      await writer.close().catch(() => {});
+      const status = await child.status;
+      await outDone;
+      stop.abort();
+      const r = await done;
+      if (!r.ok) throw new Error(r.error);
+      assert.equal(r.badRecords, 0);
+      assert.equal(r.stats.drops, 0);
+      assert.ok(status.success, await errDone);
+    },
+  };
+}
+
+const pg = { ignore: !havePostgres() };
+
+Deno.test({
+  name: "sqllib: a synchronous libpq client costs two probe hits per statement",
+  ...pg,
+  fn: async () => {
+    await using server = await startPostgres();
+    const dir = await Deno.makeTempDir({ prefix: "upspan-sqllib-sync-" });
+    try {
+      const exe = `${dir}/pq_sync_client`;
+      const cc = await new Deno.Command("gcc", {
+        args: ["-O2", "-o", exe, `${here}pq_sync_client.c`, "-I/usr/include/postgresql", "-lpq"],
+      }).output();
+      assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+      const count = 100;
+      const conninfo = `host=127.0.0.1 port=${server.port} user=postgres dbname=postgres`;
+      {
+        await using run = await stepped(exe, [conninfo, String(RUN), String(count)]);
+        // Asynchronous at first, synchronous once RUN PQexec calls came in a row.
+        assert.equal(run.sqllib.libpqMode(run.pid), "async");
+        await run.next("warm");
+        await run.mode("sync");
+        const before = run.hits();
+        await run.next("sync");
+        // PQexec ×count, PQexecParams, PQprepare, PQexecPrepared, a failing PQexec: entry
+        // and return of each, nothing else.
+        assert.equal(run.hits() - before, 2 * (count + 4));
+        await run.next("async");
+        await run.mode("async");
+        await run.next("done");
+        await run.until(() => run.spans.length === RUN + count + 5, "the last spans");
+        // "SELECT 3", sent while the asynchronous probes were being attached, is not seen.
+        assert.deepEqual(run.statements.map((s) => s.exchange.text), [
+          ...Array.from({ length: RUN }, () => "SELECT 1"),
+          ...Array.from({ length: count }, () => "SELECT 2"),
+          "INSERT INTO sync_items VALUES ($1, 'x')",
+          "SELECT name FROM sync_items WHERE id = $1",
+          "SELECT * FROM sync_missing",
+          "SELECT 4",
+          "SELECT 5",
+        ]);
+        assert.deepEqual(summarize(run.spans).slice(RUN + count), [
+          {
+            name: "INSERT sync_items",
+            system: "postgresql",
+            text: "INSERT INTO sync_items VALUES ($1, ?)",
+            status: "UNSET",
+          },
+          {
+            name: "SELECT sync_items",
+            system: "postgresql",
+            text: "SELECT name FROM sync_items WHERE id = $1",
+            status: "UNSET",
+          },
+          {
+            name: "SELECT sync_missing",
+            system: "postgresql",
+            text: "SELECT * FROM sync_missing",
+            status: "ERROR",
+            code: "42P01",
+          },
+          { name: "SELECT", system: "postgresql", text: "SELECT ?", status: "UNSET" },
+          { name: "SELECT", system: "postgresql", text: "SELECT ?", status: "UNSET" },
+        ]);
+        const sync = run.statements[RUN + count]!;
+        assert.equal(sync.exchange.commandTag, "INSERT 0 1");
+        assert.equal(run.statements[RUN + count + 1]!.exchange.statementName, "by_id");
+        assert.match(run.spans[RUN + count + 2]!.status.message ?? "", /"sync_missing"/);
+        for (const s of run.spans) {
+          const a = s.attributes;
+
+          assert.deepEqual(
+            [a["db.namespace"], a["server.address"], a["server.port"]],
+            ["postgres", "127.0.0.1", server.port],
+          );
+          assert.ok(s.endTimeUnixNano > s.startTimeUnixNano);
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sqllib: psycopg2 turns synchronous: two probe hits per statement",
+  ...pg,
+  fn: async () => {
+    const python = await pythonEnv();
+    await using server = await startPostgres();
+    const count = 100;
+    await using run = await stepped(python, [
+      `${here}pg_psycopg2_loop.py`,
+      `host=127.0.0.1 port=${server.port} user=postgres dbname=postgres`,
+      String(RUN),
+      String(count),
+    ]);
+    await run.next("warm");
+    await run.mode("sync");
+    const [hits, spans] = [run.hits(), run.spans.length];
+    await run.next("done");
+    assert.equal(run.hits() - hits, 2 * count);
+    await run.until(() => run.spans.length === spans + count, "the spans");
+    const last = run.spans.at(-1)!;
+    assert.equal(last.attributes["db.query.text"], "SELECT ? FROM py_loop WHERE id = ?");
+    assert.deepEqual(
+      [last.attributes["db.namespace"], last.attributes["server.port"]],
+      ["postgres", server.port],
+    );
+  },
+});
