@@ -44,9 +44,11 @@ async function stepped(cmd: string, args: string[]) {
   await until(line("ready"), "ready");
   const spans: Span[] = [];
   const statements: SqlLibStatement[] = [];
+  const connections = new Set<string>();
   const sqllib = new SqlLibInstrumentation({
     onSpan: (s) => spans.push(s),
     onStatement: (s) => statements.push(s),
+    onConnection: (_, conn) => connections.add(conn),
   });
   const stop = new AbortController();
   let attached!: () => void;
@@ -62,6 +64,7 @@ async function stepped(cmd: string, args: string[]) {
   return {
     pid: child.pid,
     sqllib,
+    connections,
     spans,
     statements,
     until,
@@ -189,14 +192,22 @@ Deno.test({
     await run.next("warm");
     await run.mode("sync");
     const [hits, spans] = [run.hits(), run.spans.length];
+    const connections = new Set(run.connections);
     await run.next("done");
-    assert.equal(run.hits() - hits, 2 * count);
-    await run.until(() => run.spans.length === spans + count, "the spans");
-    const last = run.spans.at(-1)!;
-    assert.equal(last.attributes["db.query.text"], "SELECT ? FROM py_loop WHERE id = ?");
+    // count statements, then one on a new connection: two hits each.
+    assert.equal(run.hits() - hits, 2 * (count + 1));
+    await run.until(() => run.spans.length === spans + count + 1, "the spans");
     assert.deepEqual(
-      [last.attributes["db.namespace"], last.attributes["server.port"]],
-      ["postgres", server.port],
+      run.spans.slice(spans).map((s) => s.attributes["db.query.text"]),
+      [...Array.from({ length: count }, () => "SELECT ? FROM py_loop WHERE id = ?"), "SELECT ?"],
     );
+    for (const s of run.spans.slice(spans)) {
+      assert.deepEqual(
+        [s.attributes["db.namespace"], s.attributes["server.port"]],
+        ["postgres", server.port],
+      );
+    }
+    // The new connection's socket was named libpq's (the wire parsers leave it alone).
+    assert.equal(run.connections.size, connections.size + 1);
   },
 });

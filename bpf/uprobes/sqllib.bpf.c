@@ -74,6 +74,21 @@ struct {
 	__type(value, __u8);
 } pq_in_exec SEC(".maps");
 
+struct pq_conn_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 sk;
+};
+
+/* key: (tgid, struct sock *); present: a synchronous call on that socket was announced
+ * (SQL_EVENT_PQ_CONN). LRU: sockets close unseen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct pq_conn_key);
+	__type(value, __u8);
+} pq_conns SEC(".maps");
+
 /* PQexec* calls in a row that make a process synchronous. */
 #define PQEXEC_RUN 16
 
@@ -470,13 +485,29 @@ int BPF_KRETPROBE(pq_get_result_ret, void *result)
 static __always_inline int pq_exec(struct pt_regs *ctx, __u64 conn, __u64 name, __u64 text, __u8 op)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!traced(SQLLIB_STAT_PQ_HITS) || !bpf_map_lookup_elem(&pq_sync, &tgid))
+	struct sqllib_proc *p = traced(SQLLIB_STAT_PQ_HITS);
+	if (!p || !bpf_map_lookup_elem(&pq_sync, &tgid))
 		return 0;
 	save_call(ctx, conn, text, 0, SQL_LIB_LIBPQ, op, 0);
 	__u64 id = bpf_get_current_pid_tgid();
 	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &id);
 	if (c)
 		c->name = name;
+	/* A connection's first call here: announced before its bytes move, as a SEND is. */
+	__s32 fd = -1;
+	if (p->pg_sock == SQL_OFFSET_ABSENT ||
+	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(conn + p->pg_sock)) < 0)
+		return 0;
+	struct pq_conn_key key = { .tgid = tgid, .sk = (__u64)socket_of(fd) };
+	if (!key.sk || bpf_map_lookup_elem(&pq_conns, &key))
+		return 0;
+	__u8 yes = 1;
+	bpf_map_update_elem(&pq_conns, &key, &yes, BPF_ANY);
+	struct sql_event *e = new_event(SQL_EVENT_PQ_CONN, SQL_LIB_LIBPQ, op, conn);
+	if (!e)
+		return 0;
+	pq_server(e, p, conn);
+	submit(e);
 	return 0;
 }
 

@@ -25,6 +25,9 @@ enum sql_event_kind {
 	SQL_EVENT_PQ_SYNC = 6,
 	/* libpq: a synchronous process's application called a PQsend* itself: asynchronous */
 	SQL_EVENT_PQ_ASYNC = 7,
+	/* libpq: a connection's first synchronous call (entry): its socket and SSL*, whose
+	 * bytes are the probes' and not the wire parsers' (a SEND tells so in the other mode) */
+	SQL_EVENT_PQ_CONN = 8,
 };
 
 enum sql_lib {

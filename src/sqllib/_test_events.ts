@@ -47,6 +47,7 @@ const KIND: Record<SqlLibEvent["kind"], string> = {
   "stmt-rc": "SQL_EVENT_STMT_RC",
   "pq-sync": "SQL_EVENT_PQ_SYNC",
   "pq-async": "SQL_EVENT_PQ_ASYNC",
+  "pq-conn": "SQL_EVENT_PQ_CONN",
 };
 const LIB: Record<SqlLibEvent["library"], string> = {
   libpq: "SQL_LIB_LIBPQ",

@@ -18,7 +18,8 @@ export type SqlLibEventKind =
   | "stmt-end"
   | "stmt-rc"
   | "pq-sync"
-  | "pq-async";
+  | "pq-async"
+  | "pq-conn";
 
 /** The statement operation, as `enum sql_op` says. */
 export type SqlLibOp = "query" | "prepare" | "execute" | "result";
@@ -119,6 +120,7 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
       SQL_EVENT_STMT_RC: "stmt-rc",
       SQL_EVENT_PQ_SYNC: "pq-sync",
       SQL_EVENT_PQ_ASYNC: "pq-async",
+      SQL_EVENT_PQ_CONN: "pq-conn",
     } as const,
   );
   const libs = invert(

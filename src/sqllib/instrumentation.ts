@@ -244,6 +244,7 @@ export class SqlLibInstrumentation
     if (event.kind === "pq-async") return this.#turn(event.pid, "async");
     if (event.socket !== undefined) this.#onConnection?.(event.pid, event.socket);
     if (event.tls !== undefined) this.#onConnection?.(event.pid, event.tls);
+    if (event.kind === "pq-conn") return;
     this.#statements.push(event);
   }
 }

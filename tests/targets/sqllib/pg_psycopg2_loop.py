@@ -1,5 +1,5 @@
-"""psycopg2 in steps for the SQL library tests: WARM statements (`warm`), then COUNT more
-(`done`), each step started by a line on stdin. Usage: pg_psycopg2_loop.py DSN WARM COUNT"""
+"""psycopg2 in steps for the SQL library tests: WARM statements (`warm`), then COUNT more and
+one on a new connection (`done`), each step started by a line on stdin. Usage: pg_psycopg2_loop.py DSN WARM COUNT"""
 import sys
 
 import psycopg2
@@ -16,5 +16,11 @@ for word, n in (("warm", warm), ("done", count)):
     for i in range(n):
         cur.execute("SELECT %s FROM py_loop WHERE id = %s", (i, 1))
         cur.fetchall()
+    if word == "done":
+        # A connection opened since: its statements are libpq's too.
+        other = psycopg2.connect(dsn)
+        other.autocommit = True
+        other.cursor().execute("SELECT 2")
+        other.close()
     print(word, flush=True)
 conn.close()
