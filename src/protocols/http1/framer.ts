@@ -148,48 +148,6 @@ function latin1(bytes: Uint8Array, from: number, to: number): string {
   return text;
 }
 
-/**
- * The framing fields of a head, from its bytes: the values of `Content-Length` and of
- * `Transfer-Encoding` (each field's value without OWS; repeated fields joined by commas).
- */
-function framingFields(
-  b: Uint8Array,
-  pos: number,
-): { contentLength: string | undefined; transferEncoding: string | undefined } {
-  let contentLength: string | undefined;
-  let transferEncoding: string | undefined;
-  const n = b.length;
-  while (pos < n) {
-    let nl = findLF(b, pos);
-    if (nl < 0) nl = n;
-    const e = nl > pos && b[nl - 1] === CR ? nl - 1 : nl;
-    if (e === pos) break;
-    const c0 = b[pos]!;
-    // A name is 14 or 17 bytes and a line that starts with OWS is an obs-fold: a glance at
-    // the line's first byte and at the byte past each name passes over most fields.
-    const lower = c0 | 0x20;
-    if (lower === 99 || lower === 116) {
-      let colon = pos;
-      while (colon < e && b[colon] !== 58) colon++;
-      if (colon < e) {
-        let end = colon; // the name without trailing OWS (a line starts with none)
-        while (end > pos && (b[end - 1] === SP || b[end - 1] === 9)) end--;
-        if (end - pos === 14 && equalsLowerBytes(b, pos, "content-length")) {
-          const value = owsLatin1(b, colon + 1, e);
-          contentLength = contentLength === undefined ? value : `${contentLength},${value}`;
-        } else if (end - pos === 17 && equalsLowerBytes(b, pos, "transfer-encoding")) {
-          const value = owsLatin1(b, colon + 1, e);
-          transferEncoding = transferEncoding === undefined
-            ? value
-            : `${transferEncoding},${value}`;
-        }
-      }
-    }
-    pos = nl + 1;
-  }
-  return { contentLength, transferEncoding };
-}
-
 /** `b[at, at + lower.length)` equals `lower` (a lower-case ASCII token) ignoring ASCII case. */
 function equalsLowerBytes(b: Uint8Array, at: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
@@ -260,6 +218,9 @@ export class Http1Parser<K extends "request" | "response"> {
   #firstLineDone = false;
   #headMonoNs = 0n;
   #headTid = 0;
+  /** The head's `Content-Length` and `Transfer-Encoding` values so far (repeats joined). */
+  #contentLength: string | undefined;
+  #transferEncoding: string | undefined;
 
   /** Makes a parser for `kind` messages. */
   constructor(kind: K, options: Http1ParserOptions<MessageOf<K>>) {
@@ -529,6 +490,8 @@ export class Http1Parser<K extends "request" | "response"> {
     this.#firstLineDone = false;
     this.#headMonoNs = monoNs;
     this.#headTid = tid;
+    this.#contentLength = undefined;
+    this.#transferEncoding = undefined;
   }
 
   /**
@@ -574,6 +537,7 @@ export class Http1Parser<K extends "request" | "response"> {
         if (this.#bufLen > 0) {
           this.#append(bytes, seg, end);
           block = this.#buf.subarray(0, this.#bufLen);
+          if (this.#state === S_HEAD) this.#framingOf(block); // its lines came in pieces
         } else {
           block = bytes.subarray(seg, end);
         }
@@ -581,6 +545,10 @@ export class Http1Parser<K extends "request" | "response"> {
         if (this.#state === S_HEAD) this.#headComplete(block, monoNs);
         else this.#trailersComplete(block, monoNs);
         return end;
+      } else if (this.#state === S_HEAD && this.#lineLen === 0) {
+        // A field line whole in this piece: the framing fields are noted as the head is
+        // scanned (a head in pieces is read again once whole).
+        this.#framingLine(bytes, p, prev === CR ? lf - 1 : lf);
       }
       this.#lineLen = 0;
       p = lf + 1;
@@ -597,6 +565,7 @@ export class Http1Parser<K extends "request" | "response"> {
     this.#append(CRLF, 0, 2);
     const block = this.#buf.subarray(0, this.#bufLen);
     this.#bufLen = 0;
+    this.#framingOf(block);
     this.#headComplete(block, monoNs);
     if (this.#msg !== null) this.#finish(false);
     this.#resyncIfIdle(true);
@@ -661,8 +630,9 @@ export class Http1Parser<K extends "request" | "response"> {
     let lineEnd = findLF(block, 0);
     const fieldsFrom = lineEnd + 1;
     if (lineEnd > 0 && block[lineEnd - 1] === CR) lineEnd--;
-    // Only the framing fields now, read from the bytes; the others when asked for.
-    const { contentLength, transferEncoding } = framingFields(block, fieldsFrom);
+    // Only the framing fields now (found while scanning); the others when asked for.
+    const contentLength = this.#contentLength;
+    const transferEncoding = this.#transferEncoding;
 
     let framing: BodyFraming;
     let length = 0;
@@ -755,6 +725,42 @@ export class Http1Parser<K extends "request" | "response"> {
         return;
       default:
         this.#finish(true);
+    }
+  }
+
+  /** Notes the field line `b[pos, e)` (without its line end) if it is a framing field. */
+  #framingLine(b: Uint8Array, pos: number, e: number): void {
+    // The names start with "c" and "t"; a line starting with OWS is an obs-fold.
+    const first = b[pos]! | 0x20;
+    if (first !== 99 && first !== 116) return;
+    let colon = pos;
+    while (colon < e && b[colon] !== 58) colon++;
+    if (colon === e) return;
+    let end = colon; // the name without trailing OWS (a line starts with none)
+    while (end > pos && (b[end - 1] === SP || b[end - 1] === 9)) end--;
+    if (end - pos === 14 && equalsLowerBytes(b, pos, "content-length")) {
+      const value = owsLatin1(b, colon + 1, e);
+      const seen = this.#contentLength;
+      this.#contentLength = seen === undefined ? value : `${seen},${value}`;
+    } else if (end - pos === 17 && equalsLowerBytes(b, pos, "transfer-encoding")) {
+      const value = owsLatin1(b, colon + 1, e);
+      const seen = this.#transferEncoding;
+      this.#transferEncoding = seen === undefined ? value : `${seen},${value}`;
+    }
+  }
+
+  /** Reads the framing fields of a whole head afresh. */
+  #framingOf(block: Uint8Array): void {
+    this.#contentLength = undefined;
+    this.#transferEncoding = undefined;
+    let pos = findLF(block, 0) + 1;
+    while (pos < block.length) {
+      let nl = findLF(block, pos);
+      if (nl < 0) nl = block.length;
+      const e = nl > pos && block[nl - 1] === CR ? nl - 1 : nl;
+      if (e === pos) break;
+      this.#framingLine(block, pos, e);
+      pos = nl + 1;
     }
   }
 
