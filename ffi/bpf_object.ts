@@ -47,6 +47,8 @@ export interface UprobeOptions {
   pid?: number;
   /** Fire on return instead of entry (never on Go code). Default false. */
   retprobe?: boolean;
+  /** What `bpf_get_attach_cookie` returns in the program. Default 0. */
+  cookie?: number;
 }
 
 /** A loaded BPF program. */
@@ -66,6 +68,7 @@ export class BpfProgram {
     const o = new Uint8Array(40);
     const v = new DataView(o.buffer);
     v.setBigUint64(0, 40n, true);
+    v.setBigUint64(16, BigInt(opts.cookie ?? 0), true);
     v.setUint8(24, opts.retprobe ? 1 : 0);
     const kind = opts.retprobe ? "uretprobe" : "uprobe";
     const what = `${kind} ${this.name} at ${opts.path}:0x${opts.offset.toString(16)}`;

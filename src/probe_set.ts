@@ -43,6 +43,7 @@ export class ProbeSet {
             path,
             offset: site.offset,
             retprobe: site.retprobe,
+            cookie: site.shift,
             pid,
           }),
       );

@@ -44,6 +44,7 @@
 #include <bpf/bpf_endian.h>
 #include "go.h"
 #include "socket_of.h"
+#include "entry_ip.h"
 
 /* key: tgid; value: 1. Only these processes' hits count. */
 struct {
@@ -579,7 +580,7 @@ static __always_inline int server_entry(struct pt_regs *ctx, __u32 tgid, struct 
 				 .req = req,
 				 .rw = rw,
 				 .rw_itab = rw_itab,
-				 .entry_ip = ctx->ip};
+				 .entry_ip = entry_ip(ctx)};
 	/* The caller's trace when the request carries a traceparent, else the traced Go client's
 	 * at the other end of the connection (its offer is taken either way), else a new one. */
 	struct go_ctx caller = {}, offer = {};

@@ -73,13 +73,13 @@ int go_grpc_handler(struct pt_regs *ctx)
 	    !has(o->peer_local_addr) || !has(o->tcpaddr_ip) || !has(o->tcpaddr_port))
 		return 0;
 	__u64 itab = ctx->bx, st = ctx->cx, stream = ctx->di;
-	if (!itab || !st || !stream || (__u32)(read_u64(itab + 24) - ctx->ip) != o->grpc_st_close)
+	if (!itab || !st || !stream || (__u32)(read_u64(itab + 24) - entry_ip(ctx)) != o->grpc_st_close)
 		return 0;
 	struct go_conn_key k = {};
 	__u64 peer = st + o->grpc_st_peer;
 	__u32 net = o->tcpaddr_network;
-	if (!tcp_addr(peer + o->peer_addr, ctx->ip, net, o, k.client_addr, &k.client_port) ||
-	    !tcp_addr(peer + o->peer_local_addr, ctx->ip, net, o, k.server_addr, &k.server_port))
+	if (!tcp_addr(peer + o->peer_addr, entry_ip(ctx), net, o, k.client_addr, &k.client_port) ||
+	    !tcp_addr(peer + o->peer_local_addr, entry_ip(ctx), net, o, k.server_addr, &k.server_port))
 		return 0;
 	k.stream = stream_id(stream + o->grpc_ss_stream, o);
 	if (!k.stream)
@@ -144,9 +144,9 @@ int go_grpc_call_entry(struct pt_regs *ctx)
 		return 0;
 	struct grpc_call call = {.caller = *caller};
 	__u32 net = o->tcpaddr_network_cl;
-	if (!tcp_addr(t + o->grpc_h2c_local, ctx->ip, net, o, call.conn.client_addr,
+	if (!tcp_addr(t + o->grpc_h2c_local, entry_ip(ctx), net, o, call.conn.client_addr,
 		      &call.conn.client_port) ||
-	    !tcp_addr(t + o->grpc_h2c_remote, ctx->ip, net, o, call.conn.server_addr,
+	    !tcp_addr(t + o->grpc_h2c_remote, entry_ip(ctx), net, o, call.conn.server_addr,
 		      &call.conn.server_port))
 		return 0;
 	bpf_map_update_elem(&grpc_calls, &key, &call, BPF_ANY);

@@ -38,6 +38,7 @@
 #include <bpf/bpf_endian.h>
 #include "sqllib.h"
 #include "socket_of.h"
+#include "entry_ip.h"
 
 /* key: tgid; value: member offsets of its libraries. Absent: not traced. */
 struct {
@@ -810,7 +811,7 @@ int BPF_KPROBE(lite_exec, void *db, const char *sql)
 		return 0;
 	/* Called from inside the library itself (a statement's step running DDL). */
 	if (p->lite_image_size) {
-		__u64 ret = 0, base = PT_REGS_IP(ctx) - p->lite_exec_vaddr;
+		__u64 ret = 0, base = entry_ip(ctx) - p->lite_exec_vaddr;
 		bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(ctx));
 		if (ret + 16 >= base && ret < base + p->lite_image_size)
 			return 0;

@@ -209,6 +209,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
         program: s.program,
         retprobe: false, // never uretprobes on Go: probes sit on each RET instead
         offset: s.fileOffset,
+        shift: s.shift,
       })),
       pin ? process.pid : -1,
     );

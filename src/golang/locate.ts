@@ -9,6 +9,7 @@
 
 import type { MappedFile } from "../discovery/mod.ts";
 import { type OffsetsTable, openGoBinary } from "../symbols/go/mod.ts";
+import { entryShiftAt } from "../symbols/mod.ts";
 import { GO_PROBES, type GoProbeGroup } from "./probes.ts";
 import { goSqlSystem } from "./sql_driver.ts";
 import { grpcStreamByPointer, withGrpcOffsets, withoutGrpcOffsets } from "./grpc_offsets.ts";
@@ -31,6 +32,11 @@ export interface GoProbeSite {
   at: "entry" | "return";
   /** File offset of the instruction. */
   fileOffset: number;
+  /**
+   * How far past the function's entry an entry probe sits, where the kernel emulates the
+   * instruction (see `entryShift`); the program's cookie. 0 for returns.
+   */
+  shift: number;
   /** What the probe is for. */
   group: GoProbeGroup;
 }
@@ -244,10 +250,12 @@ export async function locateGo(
     }
     const base = { symbol: probe.symbol, group: probe.group };
     if (probe.entry !== undefined) {
-      sites.push({ ...base, program: probe.entry, at: "entry", fileOffset: fn.fileOffset });
+      const shift = entryShiftAt(bin.elf, fn.fileOffset);
+      const fileOffset = fn.fileOffset + shift;
+      sites.push({ ...base, program: probe.entry, at: "entry", fileOffset, shift });
     }
     for (const off of rets.fileOffsets) {
-      sites.push({ ...base, program: probe.ret!, at: "return", fileOffset: off });
+      sites.push({ ...base, program: probe.ret!, at: "return", fileOffset: off, shift: 0 });
     }
   }
   // x/net's server is probed whole or not at all: a request begun at runHandler that never

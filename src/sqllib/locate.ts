@@ -7,7 +7,7 @@
  * @module
  */
 import type { MappedFile, ProcessInfo } from "../discovery/mod.ts";
-import { type ElfFile, openElf, PT_LOAD } from "../symbols/mod.ts";
+import { type ElfFile, entryShiftAt, openElf, PT_LOAD } from "../symbols/mod.ts";
 import { decodeAccessor } from "./accessor.ts";
 import { libpqCallers } from "./callers.ts";
 import {
@@ -30,10 +30,12 @@ export interface SqlLibSite {
   symbol: string;
   program: string;
   retprobe: boolean;
-  /** File offset of the function's first instruction. */
+  /** File offset of the probed instruction. */
   offset: number;
   /** libpq: attached in this mode of the process only. */
   mode?: LibpqMode;
+  /** How far past the function's entry that is (see `entryShift`): the program's cookie. */
+  shift: number;
 }
 
 /** One library found in a process. */
@@ -85,12 +87,14 @@ export function readLibrary(
       if (spec.optional) continue;
       return `${path} does not define ${spec.symbol}`;
     }
+    const shift = entryShiftAt(elf, offset);
     sites.push({
       library,
       symbol: spec.symbol,
       program: spec.program,
       retprobe: !!spec.retprobe,
-      offset,
+      offset: offset + shift,
+      shift,
       ...(spec.mode ? { mode: spec.mode } : {}),
     });
   }

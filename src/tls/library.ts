@@ -50,4 +50,9 @@ export interface ProbeSite {
   retprobe: boolean;
   /** File offset of the instruction probed. */
   offset: number;
+  /**
+   * How far past the function's entry that instruction is (see `entryShift`), given to the
+   * program as its cookie. Default 0.
+   */
+  shift?: number;
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { MappedFile } from "../discovery/mod.ts";
-import { type ElfFile, openElf } from "../symbols/mod.ts";
+import { type ElfFile, entryShiftAt, openElf } from "../symbols/mod.ts";
 import { type GoBinary, openGoBinary } from "../symbols/go/mod.ts";
 import type { ProbeSite, TlsLibrary } from "./library.ts";
 
@@ -52,7 +52,10 @@ async function elfSites(library: TlsLibrary, file: MappedFile): Promise<Read> {
   if (!opened.ok) return { opened: false, error: opened.error };
   const elf = opened.elf;
   try {
-    return { opened: true, sites: tableSites(library, file, (symbol) => offsetIn(elf, symbol)) };
+    return {
+      opened: true,
+      sites: tableSites(library, file, elf, (symbol) => offsetIn(elf, symbol)),
+    };
   } finally {
     elf.close();
   }
@@ -75,6 +78,7 @@ async function goSites(library: TlsLibrary, file: MappedFile): Promise<Read> {
     sites: tableSites(
       library,
       file,
+      bin.elf,
       (symbol) => fns.get(symbol)?.fileOffset,
       (symbol) => rets(bin, symbol),
     ),
@@ -87,20 +91,25 @@ function rets(bin: GoBinary, symbol: string): number[] | string {
   return r.fileOffsets.length ? r.fileOffsets : `no RET found in ${symbol}`;
 }
 
-/** Walks the table: a site per row (per `RET` for `at: "rets"`), or what is missing. */
+/**
+ * Walks the table: a site per row (per `RET` for `at: "rets"`), or what is missing. Entry and
+ * return probes sit where {@linkcode entryShiftAt} says a hit costs least.
+ */
 function tableSites(
   library: TlsLibrary,
   file: MappedFile,
+  elf: ElfFile,
   entry: (symbol: string) => number | undefined,
   returns?: (symbol: string) => number[] | string,
 ): Sites | string {
   const sites: Sites = [];
   for (const probe of library.probes) {
-    const site = (offset: number) => ({
+    const site = (offset: number, shift = 0) => ({
       symbol: probe.symbol,
       program: probe.program,
       retprobe: probe.at === "return",
-      offset,
+      offset: offset + shift,
+      shift,
     });
     const offset = entry(probe.symbol);
     if (offset === undefined) {
@@ -108,12 +117,12 @@ function tableSites(
       return `${file.path} does not define ${probe.symbol}`;
     }
     if (probe.at !== "rets") {
-      sites.push(site(offset));
+      sites.push(site(offset, entryShiftAt(elf, offset)));
       continue;
     }
     const found = returns ? returns(probe.symbol) : `no RET probes on ${library.name}`;
     if (typeof found === "string") return found;
-    sites.push(...found.map(site));
+    sites.push(...found.map((at) => site(at)));
   }
   return sites;
 }
