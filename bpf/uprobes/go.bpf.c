@@ -937,16 +937,14 @@ int go_exec_ret(struct pt_regs *ctx)
 	return sql_ret(ctx, ctx->cx != 0);
 }
 
-/* At each RET of newproc1: the new goroutine inherits its creator's span, if any. */
-SEC("uprobe")
-int go_newproc_ret(struct pt_regs *ctx)
+/* A goroutine made by newproc1 inherits its creator's span, if any. */
+static __always_inline int inherit(__u64 newg)
 {
-	count(GO_STAT_NEWPROC_RET);
+	count(GO_STAT_GOROUTINES);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct go_offsets *o = traced(tgid);
 	if (!o || o->g_parent_goid == GO_OFFSET_ABSENT)
 		return 0;
-	__u64 newg = ctx->ax;
 	struct g_key parent = {.tgid = tgid, .goid = read_u64(newg + o->g_parent_goid)};
 	struct go_ctx *current = bpf_map_lookup_elem(&g_ctx, &parent);
 	if (!current)
@@ -954,6 +952,20 @@ int go_newproc_ret(struct pt_regs *ctx)
 	struct g_key child = {.tgid = tgid, .goid = read_u64(newg + o->g_goid)};
 	bpf_map_update_elem(&g_ctx, &child, current, BPF_ANY);
 	return 0;
+}
+
+/* newproc's closure handing the new goroutine to runqput(pp, newg, next): newg in BX. */
+SEC("uprobe")
+int go_newproc_queued(struct pt_regs *ctx)
+{
+	return inherit(ctx->bx);
+}
+
+/* At each RET of newproc1, where its call to runqput was not found: newg in AX. */
+SEC("uprobe")
+int go_newproc_ret(struct pt_regs *ctx)
+{
+	return inherit(ctx->ax);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

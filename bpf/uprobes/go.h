@@ -51,7 +51,7 @@ enum go_stat {
 	GO_STAT_CLIENT_RET,
 	GO_STAT_SQL_ENTRY,
 	GO_STAT_SQL_RET,
-	GO_STAT_NEWPROC_RET,
+	GO_STAT_GOROUTINES,
 	GO_STAT_CONN_ENTRY,	/* persistConn.roundTrip entries: a client request's connection */
 	GO_STAT_H2_HEADERS,	/* http2clientStream.encodeAndWriteHeaders entries: an h2 stream's */
 	GO_STAT_HEADER_WRITE,	/* Header.writeSubset entries (only probed when injecting) */

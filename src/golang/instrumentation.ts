@@ -46,7 +46,7 @@ export type GoStats = Record<
   | "clientRet"
   | "sqlEntry"
   | "sqlRet"
-  | "newprocRet"
+  | "goroutines"
   | "connEntry"
   | "h2Headers"
   | "headerWrite"
@@ -66,7 +66,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
   clientRet: "GO_STAT_CLIENT_RET",
   sqlEntry: "GO_STAT_SQL_ENTRY",
   sqlRet: "GO_STAT_SQL_RET",
-  newprocRet: "GO_STAT_NEWPROC_RET",
+  goroutines: "GO_STAT_GOROUTINES",
   connEntry: "GO_STAT_CONN_ENTRY",
   h2Headers: "GO_STAT_H2_HEADERS",
   headerWrite: "GO_STAT_HEADER_WRITE",
@@ -81,7 +81,7 @@ const STAT_NAMES: Record<keyof GoStats, string> = {
 /** Total probe hits in `stats` (every entry and return program run). */
 export function probeHits(stats: GoStats): number {
   return stats.serverEntry + stats.serverRet + stats.clientEntry + stats.clientRet +
-    stats.sqlEntry + stats.sqlRet + stats.newprocRet + stats.connEntry + stats.h2Headers +
+    stats.sqlEntry + stats.sqlRet + stats.goroutines + stats.connEntry + stats.h2Headers +
     stats.headerWrite + stats.grpcHandler + stats.grpcCall;
 }
 

@@ -28,8 +28,8 @@ export interface GoProbeSite {
   symbol: string;
   /** The program of `go.bpf.o` to attach. */
   program: string;
-  /** At the function's entry or at one of its `RET`s. */
-  at: "entry" | "return";
+  /** At the function's entry, at one of its `RET`s or at one of its calls. */
+  at: "entry" | "return" | "call";
   /** File offset of the instruction. */
   fileOffset: number;
   /**
@@ -207,6 +207,7 @@ export async function locateGo(
   const skipped: { symbol: string; reason: string }[] = [];
   const found = bin.findFunctions([
     ...GO_PROBES.map((p) => p.symbol),
+    ...GO_PROBES.flatMap((p) => p.call ? [p.call.callee] : []),
     ...WRITER_METHODS,
     GRPC_TRANSPORT_CLOSE,
     TCP_ADDR_NETWORK,
@@ -216,6 +217,7 @@ export async function locateGo(
   for (const probe of GO_PROBES) {
     if (probe.group === "goroutines" && !follow) continue;
     if (probe.group === "inject" && !options.injectTraceparent) continue;
+    if (probe.fallbackFor && sites.some((s) => s.symbol === probe.fallbackFor)) continue;
     const grpcGroup = probe.group === "grpc.server" || probe.group === "grpc.client";
     if (grpcGroup && grpc === undefined) continue;
     const unknown = (GROUP_NEEDS[probe.group] ?? []).filter((f) =>
@@ -256,6 +258,10 @@ export async function locateGo(
     }
     for (const off of rets.fileOffsets) {
       sites.push({ ...base, program: probe.ret!, at: "return", fileOffset: off, shift: 0 });
+    }
+    const callee = probe.call && found.get(probe.call.callee);
+    for (const off of callee ? bin.callOffsets(fn, callee.entry) : []) {
+      sites.push({ ...base, program: probe.call!.program, at: "call", fileOffset: off, shift: 0 });
     }
   }
   // x/net's server is probed whole or not at all: a request begun at runHandler that never

@@ -28,6 +28,10 @@ export interface GoProbe {
   entry?: string;
   /** Program attached at every `RET` of the function, if any. */
   ret?: string;
+  /** Program attached at the function's direct calls of `callee`, if any. */
+  call?: { callee: string; program: string };
+  /** Probed only where the probe on this function could not be placed. */
+  fallbackFor?: string;
   /** What the probe is for. */
   group: GoProbeGroup;
   /** In binaries that link a module most do not: when absent, not said. */
@@ -37,8 +41,9 @@ export interface GoProbe {
 /**
  * The probed functions. database/sql's `queryDC`/`execDC` are where every DB, Conn and
  * Tx Query/Exec without a prepared statement passes (the choice of Beyla and
- * OpenTelemetry Go auto-instrumentation); `runtime.newproc1` hands a span's context to
- * the goroutines started under it (one hit per goroutine the process starts);
+ * OpenTelemetry Go auto-instrumentation); `newproc`'s call of `runqput` hands a span's context to
+ * the goroutines started under it (one hit per goroutine the process starts; net/http starts
+ * one per request to watch its connection);
  * `persistConn.roundTrip` gives a client request's connection, for linking to the server at
  * its other end (one hit per request), and `http2clientStream.encodeAndWriteHeaders` an HTTP/2
  * request's connection and stream id (one hit per HTTP/2 request); `Header.writeSubset` is where a `traceparent` line is
@@ -137,9 +142,18 @@ export const GO_PROBES: readonly GoProbe[] = [
     group: "grpc.client",
   },
   {
-    // Returns only: the new g carries its own and its creator's goroutine ids.
+    // The new g, which carries its own and its creator's goroutine ids, passed to runqput
+    // right after newproc1 made it: a probe on that call is emulated by the kernel, where
+    // one on newproc1's RET is single-stepped (see src/symbols/entry_site.ts).
+    symbol: "runtime.newproc.func1",
+    call: { callee: "runtime.runqput", program: "go_newproc_queued" },
+    group: "goroutines",
+    optional: true,
+  },
+  {
     symbol: "runtime.newproc1",
     ret: "go_newproc_ret",
     group: "goroutines",
+    fallbackFor: "runtime.newproc.func1",
   },
 ];

@@ -18,7 +18,7 @@ import {
   PCLNTAB_MAGIC_120,
   pclntabMagic,
 } from "./pclntab.ts";
-import { findRets } from "./x86_ret.ts";
+import { findRets, walkInstructions } from "./x86_ret.ts";
 import { type DwarfResult, readDwarf } from "./dwarf.ts";
 import { goOffsets } from "./offsets.ts";
 
@@ -183,6 +183,24 @@ export class GoBinary {
       offsets: scan.offsets,
       fileOffsets: scan.offsets.map((o) => fn.fileOffset + o),
     };
+  }
+
+  /**
+   * File offsets of the direct calls (`CALL rel32`) in `fn` of the function whose entry is
+   * `target`; empty when there are none or the code cannot be walked.
+   */
+  callOffsets(fn: GoFunctionLocation, target: number): number[] {
+    const code = this.elf.header.machine === AMD64 ? this.code(fn) : undefined;
+    if (code === undefined) return [];
+    const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
+    const out: number[] = [];
+    const end = walkInstructions(code, (at, length) => {
+      const call = length === 5 && code[at] === 0xe8;
+      if (call && fn.entry + at + 5 + view.getInt32(at + 1, true) === target) {
+        out.push(fn.fileOffset + at);
+      }
+    });
+    return end === code.length ? out : [];
   }
 
   /** The DWARF debugging information, when the binary has it (not `-w`). */
