@@ -119,6 +119,10 @@ function placeWriters(
   offsets.tcpaddr_network_cl = placer(found, NEW_STREAM)(TCP_ADDR_NETWORK);
 }
 
+function removeWhere<T>(xs: T[], drop: (x: T) => boolean): void {
+  for (let i = xs.length - 1; i >= 0; i--) if (drop(xs[i]!)) xs.splice(i, 1);
+}
+
 /** A function's distance from `from`'s entry, as a u32; absent when either is missing. */
 function placer(found: Map<string, { entry: number }>, from: string) {
   const base = found.get(from)?.entry;
@@ -217,7 +221,8 @@ export async function locateGo(
   for (const probe of GO_PROBES) {
     if (probe.group === "goroutines" && !follow) continue;
     if (probe.group === "inject" && !options.injectTraceparent) continue;
-    if (probe.fallbackFor && sites.some((s) => s.symbol === probe.fallbackFor)) continue;
+    const replaced = probe.fallbackFor ?? [];
+    if (replaced.length && replaced.every((f) => sites.some((s) => s.symbol === f))) continue;
     const grpcGroup = probe.group === "grpc.server" || probe.group === "grpc.client";
     if (grpcGroup && grpc === undefined) continue;
     const unknown = (GROUP_NEEDS[probe.group] ?? []).filter((f) =>
@@ -260,9 +265,11 @@ export async function locateGo(
       sites.push({ ...base, program: probe.ret!, at: "return", fileOffset: off, shift: 0 });
     }
     const callee = probe.call && found.get(probe.call.callee);
-    for (const off of callee ? bin.callOffsets(fn, callee.entry) : []) {
+    for (const off of callee ? bin.callOffsets(fn, callee.entry, probe.call!.after) : []) {
       sites.push({ ...base, program: probe.call!.program, at: "call", fileOffset: off, shift: 0 });
     }
+    // In their stead: what they left placed would end a request twice.
+    if (replaced.length) removeWhere(sites, (s) => replaced.includes(s.symbol));
   }
   // x/net's server is probed whole or not at all: a request begun at runHandler that never
   // ended at handlerDone would also silence the ServeHTTP it passes through.

@@ -28,10 +28,13 @@ export interface GoProbe {
   entry?: string;
   /** Program attached at every `RET` of the function, if any. */
   ret?: string;
-  /** Program attached at the function's direct calls of `callee`, if any. */
-  call?: { callee: string; program: string };
-  /** Probed only where the probe on this function could not be placed. */
-  fallbackFor?: string;
+  /**
+   * Program attached at the function's direct calls of `callee` or, with `after`, at the
+   * first instruction after each that the kernel emulates: where the callee has returned.
+   */
+  call?: { callee: string; program: string; after?: boolean };
+  /** Probed only where the probes on these functions could not all be placed, instead of them. */
+  fallbackFor?: string[];
   /** What the probe is for. */
   group: GoProbeGroup;
   /** In binaries that link a module most do not: when absent, not said. */
@@ -53,8 +56,29 @@ export const GO_PROBES: readonly GoProbe[] = [
   {
     symbol: "net/http.serverHandler.ServeHTTP",
     entry: "go_server_entry",
+    group: "http.server",
+  },
+  // A request's handler has returned where its server goes on: an HTTP/1 connection's serve
+  // loop after its call of ServeHTTP, an HTTP/2 stream's writer at handlerDone. Probes there
+  // sit on instructions the kernel emulates; one on ServeHTTP's RET is single-stepped, at
+  // about ten times the cost (see src/symbols/entry_site.ts).
+  {
+    symbol: "net/http.(*conn).serve",
+    call: { callee: "net/http.serverHandler.ServeHTTP", program: "go_server_ret", after: true },
+    group: "http.server",
+    optional: true,
+  },
+  {
+    symbol: "net/http.(*http2responseWriter).handlerDone",
+    entry: "go_server_ret",
+    group: "http.server",
+    optional: true,
+  },
+  {
+    symbol: "net/http.serverHandler.ServeHTTP",
     ret: "go_server_ret",
     group: "http.server",
+    fallbackFor: ["net/http.(*conn).serve", "net/http.(*http2responseWriter).handlerDone"],
   },
   {
     // golang.org/x/net/http2's own server (h2c.NewHandler, ServeConn; also behind
@@ -154,6 +178,6 @@ export const GO_PROBES: readonly GoProbe[] = [
     symbol: "runtime.newproc1",
     ret: "go_newproc_ret",
     group: "goroutines",
-    fallbackFor: "runtime.newproc.func1",
+    fallbackFor: ["runtime.newproc.func1"],
   },
 ];

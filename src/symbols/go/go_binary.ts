@@ -18,7 +18,8 @@ import {
   PCLNTAB_MAGIC_120,
   pclntabMagic,
 } from "./pclntab.ts";
-import { findRets, walkInstructions } from "./x86_ret.ts";
+import { findRets } from "./x86_ret.ts";
+import { callSites, nextEmulated } from "./call_sites.ts";
 import { type DwarfResult, readDwarf } from "./dwarf.ts";
 import { goOffsets } from "./offsets.ts";
 
@@ -186,21 +187,16 @@ export class GoBinary {
   }
 
   /**
-   * File offsets of the direct calls (`CALL rel32`) in `fn` of the function whose entry is
-   * `target`; empty when there are none or the code cannot be walked.
+   * File offsets of the direct calls in `fn` of the function whose entry is `target`, or
+   * with `after`, of the first instruction after each that the kernel emulates (calls with
+   * none are left out). Empty when the code cannot be walked.
    */
-  callOffsets(fn: GoFunctionLocation, target: number): number[] {
+  callOffsets(fn: GoFunctionLocation, target: number, after = false): number[] {
     const code = this.elf.header.machine === AMD64 ? this.code(fn) : undefined;
     if (code === undefined) return [];
-    const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
-    const out: number[] = [];
-    const end = walkInstructions(code, (at, length) => {
-      const call = length === 5 && code[at] === 0xe8;
-      if (call && fn.entry + at + 5 + view.getInt32(at + 1, true) === target) {
-        out.push(fn.fileOffset + at);
-      }
-    });
-    return end === code.length ? out : [];
+    const calls = callSites(code, fn.entry, target);
+    const sites = after ? calls.map((at) => nextEmulated(code, at + 5)) : calls;
+    return sites.filter((at) => at !== undefined).map((at) => fn.fileOffset + at);
   }
 
   /** The DWARF debugging information, when the binary has it (not `-w`). */
