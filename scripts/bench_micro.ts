@@ -86,7 +86,7 @@ async function probeHits() {
   const none = ns["none"]!;
   for (const [mode, v] of Object.entries(ns)) {
     console.log(
-      `${mode.padEnd(18)} ${v.toFixed(1).padStart(8)} ns per call (${(v / none).toFixed(0)}x)`,
+      `${mode.padEnd(26)} ${v.toFixed(1).padStart(8)} ns per call (${(v / none).toFixed(0)}x)`,
     );
   }
   console.log("");

@@ -2,7 +2,9 @@
  * What one probe hit costs the target here: a C program calls a no-op function in a loop,
  * untraced, then with a uprobe, a uretprobe and both on it (the BPF programs run and
  * return at once, as for an untraced process). This is the floor every hit per request
- * adds to a traced server.
+ * adds to a traced server. The function is probed twice over: on a first instruction the
+ * kernel single-steps (`lea`) and on one it emulates (`push %rbp`, see
+ * src/symbols/entry_site.ts).
  *
  * @module
  */
@@ -15,10 +17,13 @@ const SOURCE = `
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-__attribute__((noinline)) int probed(int x) { __asm__ volatile(""); return x + 1; }
+__asm__(".text\\n.globl stepped\\nstepped:\\n lea 1(%rdi), %eax\\n ret\\n"
+        ".globl emulated\\nemulated:\\n push %rbp\\n lea 1(%rdi), %eax\\n pop %rbp\\n ret\\n");
+int stepped(int), emulated(int);
 int main(int argc, char **argv) {
   int n = atoi(argv[1]);
-  sleep(1); /* time for the probes to be placed */
+  int (*probed)(int) = argv[2][0] == 'e' ? emulated : stepped;
+  sleep(4); /* time for the probes to be placed */
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
   int s = 0;
@@ -37,12 +42,20 @@ export async function probeHitCost(calls = 100_000): Promise<Record<string, numb
   if (!cc.success) throw new Error(new TextDecoder().decode(cc.stderr));
   const r = await openElf(exe);
   if (!r.ok) throw new Error(r.error);
-  const offset = r.elf.vaddrToOffset(r.elf.findSymbol("probed")!.value)!;
+  const offsetOf = (name: string) => r.elf.vaddrToOffset(r.elf.findSymbol(name)!.value)!;
+  const at = { stepped: offsetOf("stepped"), emulated: offsetOf("emulated") };
   r.elf.close();
 
   const out: Record<string, number> = {};
-  for (const mode of ["none", "uprobe", "uretprobe", "uprobe+uretprobe"]) {
-    const child = new Deno.Command(exe, { args: [String(calls)], stdout: "piped" }).spawn();
+  const modes = ["uprobe", "uretprobe", "uprobe+uretprobe"];
+  const runs = [
+    ["none", "none", "stepped"],
+    ...modes.flatMap((m) => [[`${m} on lea`, m, "stepped"], [`${m} on push`, m, "emulated"]]),
+  ] as [string, string, "stepped" | "emulated"][];
+  for (const [label, mode, first] of runs) {
+    const offset = at[first];
+    const child = new Deno.Command(exe, { args: [String(calls), first], stdout: "piped" })
+      .spawn();
     const obj = BpfObject.open(CAPTURE_OBJECT);
     obj.load();
     const links = [];
@@ -59,7 +72,7 @@ export async function probeHitCost(calls = 100_000): Promise<Record<string, numb
         }),
       );
     }
-    out[mode] = Number(new TextDecoder().decode((await child.output()).stdout).trim());
+    out[label] = Number(new TextDecoder().decode((await child.output()).stdout).trim());
     links.forEach((l) => l.close());
     obj.close();
   }

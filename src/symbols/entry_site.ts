@@ -3,7 +3,7 @@
  * instruction and then either emulates it in the kernel or copies it out of line and
  * single-steps it, a second trap. The kernel emulates only a few instructions (push of a
  * register, nop, jmp, call and conditional jumps); on a virtual machine the single step is
- * most of the cost (`deno task bench:probe-hit`: ~0.6–1 µs a hit on an emulated
+ * most of the cost (`deno task bench:micro --only hits`: ~0.6–1 µs a hit on an emulated
  * instruction, 5–8 µs on `sub`, `mov`, `lea`, `cmp`, `endbr64` or `ret`).
  *
  * So an entry probe sits on the first emulated instruction when every instruction before it
