@@ -35,7 +35,7 @@ export interface SqlLibSite {
   /** libpq: attached in this mode of the process only. */
   mode?: LibpqMode;
   /** How far past the function's entry that is (see `entryShift`): the program's cookie. */
-  shift: number;
+  shift?: number;
 }
 
 /** One library found in a process. */
