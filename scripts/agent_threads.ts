@@ -1,6 +1,6 @@
 /**
  * The agent's CPU per span by thread: its main (JavaScript) thread apart from V8's
- * background threads (TurboFan compiling, concurrent GC), from `/proc/PID/task/*\/stat`,
+ * background threads (TurboFan compiling, concurrent GC), from `/proc/PID/task/*\/schedstat`,
  * while the Python target takes a paced load, measured after a warm-up.
  *
  *   deno task profile:threads [--warm 3] [--seconds 4] [--rate 1000] [--idle]
@@ -28,15 +28,17 @@ const { values } = parseArgs({
 });
 const rate = Number(values.rate), seconds = Number(values.seconds);
 
-/** CPU seconds (user + system) of each of `pid`'s threads, by name and tid. */
+/**
+ * CPU seconds of each of `pid`'s threads, by name and tid: the scheduler's run time in
+ * nanoseconds (`schedstat`), as `stat`'s 10 ms ticks are too coarse for a few seconds.
+ */
 function threadCpu(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(`${name}/${t.name}`, (Number(f[11]) + Number(f[12])) / 100);
+      const name = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim();
+      const run = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/schedstat`).split(" ")[0];
+      out.set(`${name}/${t.name}`, Number(run) / 1e9);
     } catch { /* the thread ended */ }
   }
   return out;

@@ -8,7 +8,8 @@
  *     [--rate N] [--out profile.cpuprofile]
  *
  * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `python`: the Python target
- * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate`. `--out`
+ * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate` (`--rate 0`:
+ * none, the agent's own wake-ups alone). `--out`
  * keeps the raw profile (Chrome DevTools opens it).
  *
  * @module
@@ -77,6 +78,8 @@ async function main() {
   const before = agent.sample();
   const load = nginx
     ? wrk(`http://127.0.0.1:${nginx.port}/index.html`, seconds).then((r) => r.requests)
+    : Number(values.rate) === 0 // the agent's own wake-ups, without load
+    ? new Promise((r) => setTimeout(r, seconds * 1000)).then(() => 0)
     : pacedLoad(python!.port, Number(values.rate), seconds).then((rps) => rps * seconds);
   const requests = await load;
   await new Promise((r) => setTimeout(r, 300));
