@@ -33,6 +33,12 @@ export interface TlsLibrary {
   readonly probes: readonly TlsProbe[];
   /** The files of a process that may hold it, most likely first. */
   files(proc: ProcessInfo): MappedFile[];
+  /**
+   * Pairs whose probes move to the internal function both reach, where the code proves that
+   * equivalent and cheaper (see `inner_call.ts`): the `ex` rows are placed there, the `plain`
+   * rows dropped. ELF libraries only.
+   */
+  readonly inner?: readonly { plain: string; ex: string }[];
   /** Whether it may be loaded after a process starts (a shared library): looked for again. */
   readonly loadedLate?: boolean;
   /**

@@ -10,6 +10,7 @@ import type { MappedFile } from "../discovery/mod.ts";
 import { type ElfFile, entryShiftAt, openElf } from "../symbols/mod.ts";
 import { type GoBinary, openGoBinary } from "../symbols/go/mod.ts";
 import type { ProbeSite, TlsLibrary } from "./library.ts";
+import { innerCall } from "./inner_call.ts";
 
 type Sites = Omit<ProbeSite, "file">[];
 
@@ -52,9 +53,15 @@ async function elfSites(library: TlsLibrary, file: MappedFile): Promise<Read> {
   if (!opened.ok) return { opened: false, error: opened.error };
   const elf = opened.elf;
   try {
+    const moved = new Map<string, number>();
+    for (const { plain, ex } of library.inner ?? []) {
+      const at = innerCall(elf, plain, ex);
+      if (at !== undefined) moved.set(ex, at).set(plain, -1);
+    }
+    const table = { ...library, probes: library.probes.filter((p) => moved.get(p.symbol) !== -1) };
     return {
       opened: true,
-      sites: tableSites(library, file, elf, (symbol) => offsetIn(elf, symbol)),
+      sites: tableSites(table, file, elf, (symbol) => moved.get(symbol) ?? offsetIn(elf, symbol)),
     };
   } finally {
     elf.close();
