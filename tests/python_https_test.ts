@@ -116,8 +116,8 @@ Deno.test("curl: CLIENT spans with the full URL and the server's address", async
     ]);
     assert.match(
       agent.stderr(),
-      /^ready: 10 probes on 2 processes/m,
-      "one libssl and one loader, attached once",
+      /^ready: 6 probes on 2 processes/m,
+      "one libssl (5 probes) and one loader, attached once",
     );
     const clients = await agent.waitForSpans((s) => s.kind === "CLIENT", 4);
     for (const s of clients) {
