@@ -12,7 +12,7 @@
  * Each ratio is taken per round (configuration / untraced) and reported as the median
  * with its range over the rounds.
  *
- *   deno task bench [--seconds 5] [--rounds 3] [--only nginx,untraced,https,h2,go,pgbench,rate]
+ *   deno task bench [--seconds 5] [--rounds 3] [--only nginx,untraced,https,h2,go,pgbench,pq-sync,rate]
  *
  * Not a test: nothing here passes or fails on a figure.
  *
@@ -160,11 +160,12 @@ async function underAgent<T>(
 async function underFloor<T>(
   opts: { syscalls?: SyscallAttach; uprobes?: FloorSite[] },
   load: () => Promise<T>,
-): Promise<{ load: T; hits: number }> {
+): Promise<{ load: T; hits: number; uprobeHits: number }> {
   const floor = startFloor(opts);
   try {
     const result = await load();
-    return { load: result, hits: await floor.stop() };
+    const hits = await floor.stop();
+    return { load: result, hits: hits.all, uprobeHits: hits.uprobes };
   } catch (e) {
     await floor.stop();
     throw e;
@@ -530,22 +531,17 @@ async function pgbench() {
   if (!libpq) throw new Error("pgbench links no libpq");
   const opened = await openElf(libpq);
   if (!opened.ok) throw new Error(opened.error);
-  const facts = readLibrary(opened.elf, "libpq", libpq);
-  opened.elf.close();
-  if (typeof facts === "string") throw new Error(facts);
-  const sites: FloorSite[] = facts.sites.map((s) => ({
-    path: libpq,
-    offset: s.offset,
-    retprobe: s.retprobe,
-  }));
+  // pgbench is an asynchronous client: its libpq stays in that mode.
+  const sites = await libpqSites(libpq, "async");
   const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
   const totals = new AgentTotals();
-  let floorHits = 0, floorStatements = 0;
+  let floorHits = 0, floorUprobeHits = 0, floorStatements = 0;
   for (let r = 0; r < rounds; r++) {
     untraced.push((await bench(run)).tps);
     const f = await underFloor({ syscalls: "socket", uprobes: sites }, () => bench(run));
     floor.push(f.load.tps);
     floorHits += f.hits;
+    floorUprobeHits += f.uprobeHits;
     floorStatements += f.load.statements;
     const t = await underAgent(["--exe", "pgbench"], {}, () => bench(run));
     upspan.push(t.load.tps);
@@ -559,12 +555,130 @@ async function pgbench() {
     floor,
     upspan,
     compare: "ratio",
-    notes: `${per(totals.hits.library, totals.units).toFixed(2)} libpq probe hits/statement, ` +
-      `${
+    notes: `${per(totals.hits.library, totals.units).toFixed(2)} libpq probe hits/statement ` +
+      `(${per(totals.hits.library, totals.spans).toFixed(2)}/span), ${
         totals.spansPer.toFixed(3)
       } spans/statement; floor: ${sites.length} uprobes on libpq + syscall hooks, ` +
-      `${per(floorHits, floorStatements).toFixed(1)} program runs/statement`,
+      `${per(floorHits, floorStatements).toFixed(1)} program runs/statement, of them ` +
+      `${per(floorUprobeHits, floorStatements).toFixed(2)} uprobe hits`,
   });
+}
+
+/** The floor's sites in a libpq file: those upspan attaches there in `mode`. */
+async function libpqSites(libpq: string, mode: "sync" | "async"): Promise<FloorSite[]> {
+  const opened = await openElf(libpq);
+  if (!opened.ok) throw new Error(opened.error);
+  const facts = readLibrary(opened.elf, "libpq", libpq);
+  opened.elf.close();
+  if (typeof facts === "string") throw new Error(facts);
+  return facts.sites.filter((s) => s.mode === mode).map((s) => ({
+    path: libpq,
+    offset: s.offset,
+    retprobe: s.retprobe,
+  }));
+}
+
+// ---- a synchronous libpq client: PQexec in a loop ----
+async function pqSync() {
+  await using pg = await startPostgres();
+  const conninfo = `host=127.0.0.1 port=${pg.port} user=postgres dbname=postgres`;
+  const init = await new Deno.Command(`${PG_BIN}/pgbench`, {
+    args: [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(pg.port),
+      "-U",
+      "postgres",
+      "-i",
+      "-q",
+      "-s",
+      "1",
+      "postgres",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!init.success) throw new Error(`pgbench -i: ${new TextDecoder().decode(init.stderr)}`);
+  const dir = await Deno.makeTempDir({ prefix: "upspan-bench-pq-" });
+  try {
+    const exe = `${dir}/pq_sync_loop`;
+    const cc = await new Deno.Command("gcc", {
+      args: [
+        "-O2",
+        "-o",
+        exe,
+        new URL("./bench/pq_sync_loop.c", import.meta.url).pathname,
+        "-I/usr/include/postgresql",
+        "-lpq",
+      ],
+      stderr: "piped",
+    }).output();
+    if (!cc.success) throw new Error(`gcc: ${new TextDecoder().decode(cc.stderr)}`);
+    const run = async () => {
+      const out = await new Deno.Command(exe, {
+        args: [conninfo, String(seconds)],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      if (!out.success) throw new Error(`pq_sync_loop: ${new TextDecoder().decode(out.stderr)}`);
+      return {
+        perSecond: Number(/per_second ([\d.]+)/.exec(text)?.[1] ?? NaN),
+        statements: Number(/statements (\d+)/.exec(text)?.[1] ?? 0),
+      };
+    };
+    await run();
+    const ldd = new TextDecoder().decode(
+      (await new Deno.Command("ldd", { args: [exe] }).output()).stdout,
+    );
+    const libpq = /libpq\.so\.5 => (\S+)/.exec(ldd)?.[1];
+    if (!libpq) throw new Error("pq_sync_loop links no libpq");
+    // What a synchronous client is probed at once it has turned: PQexec* alone; and, for
+    // comparison, the asynchronous mode's sites it is probed at until then.
+    const sites = await libpqSites(libpq, "sync");
+    const asyncSites = await libpqSites(libpq, "async");
+    const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
+    const asyncFloor: number[] = [];
+    let asyncHits = 0, asyncStatements = 0;
+    const totals = new AgentTotals();
+    let floorHits = 0, floorUprobeHits = 0, floorStatements = 0;
+    for (let r = 0; r < rounds; r++) {
+      untraced.push((await run()).perSecond);
+      const f = await underFloor({ syscalls: "socket", uprobes: sites }, run);
+      floor.push(f.load.perSecond);
+      floorHits += f.hits;
+      floorUprobeHits += f.uprobeHits;
+      floorStatements += f.load.statements;
+      const a = await underFloor({ syscalls: "socket", uprobes: asyncSites }, run);
+      asyncFloor.push(a.load.perSecond / untraced.at(-1)!);
+      asyncHits += a.uprobeHits;
+      asyncStatements += a.load.statements;
+      const t = await underAgent(["--exe", "pq_sync_loop"], {}, run);
+      upspan.push(t.load.perSecond);
+      totals.add(t.load.statements, t.agent);
+      log(`pq-sync round ${r + 1}/${rounds}`);
+    }
+    rows.push({
+      scenario: "PQexec loop (pgbench -S's SELECT), 1 connection, through libpq",
+      unit: "statements/s",
+      untraced,
+      floor,
+      upspan,
+      compare: "ratio",
+      notes: `${per(totals.hits.library, totals.units).toFixed(2)} libpq probe hits/statement ` +
+        `(${per(totals.hits.library, totals.spans).toFixed(2)}/span), ${
+          totals.spansPer.toFixed(3)
+        } spans/statement; floor: ${sites.length} uprobes on libpq's PQexec* + syscall hooks, ` +
+        `${per(floorHits, floorStatements).toFixed(1)} program runs/statement, of them ` +
+        `${per(floorUprobeHits, floorStatements).toFixed(2)} uprobe hits; the same floor at ` +
+        `the asynchronous mode's ${asyncSites.length} sites (PQsend*, PQgetResult): ` +
+        `${per(asyncHits, asyncStatements).toFixed(2)} uprobe hits/statement, ` +
+        `${median(asyncFloor).toFixed(2)} vs untraced`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 // ---- the agent itself at a steady 1,000 requests per second ----
@@ -632,6 +746,7 @@ const scenarios: [string, () => Promise<void>][] = [
   ["h2", h2],
   ["go", go],
   ["pgbench", pgbench],
+  ["pq-sync", pqSync],
   ["rate", rate],
 ];
 // The objects as the sources say: a checkout whose bpf/out is older than its sources would

@@ -8,9 +8,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+/* [0]: every program run; [1]: the uprobes' alone. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u64);
 } hits SEC(".maps");
@@ -71,6 +72,10 @@ int floor_tracepoint(void *ctx)
 SEC("uprobe")
 int floor_uprobe(struct pt_regs *ctx)
 {
+	__u32 one = 1;
+	__u64 *v = bpf_map_lookup_elem(&hits, &one);
+	if (v)
+		*v += 1;
 	return hit();
 }
 

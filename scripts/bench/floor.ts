@@ -26,10 +26,13 @@ export interface FloorOptions {
   uprobes?: readonly FloorSite[];
 }
 
-/** Attached counting programs. `stop()` detaches them and returns the hits counted. */
+/**
+ * Attached counting programs. `stop()` detaches them and returns the hits counted: all
+ * program runs, and the uprobes' alone.
+ */
 export interface Floor {
   probes: number;
-  stop(): Promise<number>;
+  stop(): Promise<{ all: number; uprobes: number }>;
 }
 
 /** Attaches the floor's programs. */
@@ -69,7 +72,7 @@ export function startFloor(opts: FloorOptions): Floor {
   return {
     probes: links.length,
     async stop() {
-      const hits = obj.map("hits").sumPerCpu(0);
+      const hits = { all: obj.map("hits").sumPerCpu(0), uprobes: obj.map("hits").sumPerCpu(1) };
       await Promise.all(links.map((l) => l.closeAsync()));
       obj.close();
       return hits;

@@ -43,8 +43,13 @@ export interface ImportCalls {
 export function importCalls(elf: ElfFile, names: readonly string[]): Map<string, ImportCalls> {
   const out = new Map<string, ImportCalls>();
   if (elf.header.machine !== EM_X86_64) return out;
-  const symbols = elf.symbols("dynsym");
-  const wanted = new Set(names);
+  /** `.dynsym` index → name, of the wanted functions this file imports (found by hash). */
+  const wanted = new Map<number, string>();
+  for (const name of names) {
+    const sym = elf.findSymbol(name);
+    if (sym && !sym.defined && sym.table === "dynsym") wanted.set(sym.index, sym.name);
+  }
+  if (wanted.size === 0) return out;
   /** GOT slot address → the function it holds. */
   const slots = new Map<number, string>();
   for (const section of elf.sections) {
@@ -55,12 +60,12 @@ export function importCalls(elf: ElfFile, names: readonly string[]): Map<string,
     for (let at = 0; at + RELA_SIZE <= bytes.length; at += RELA_SIZE) {
       const type = view.getUint32(at + 8, true);
       if (type !== R_X86_64_JUMP_SLOT && type !== R_X86_64_GLOB_DAT) continue;
-      const sym = symbols[view.getUint32(at + 12, true)];
-      if (!sym || sym.defined || !wanted.has(sym.name)) continue;
-      const calls = out.get(sym.name) ?? { stubs: [], direct: false };
+      const name = wanted.get(view.getUint32(at + 12, true));
+      if (name === undefined) continue;
+      const calls = out.get(name) ?? { stubs: [], direct: false };
       if (type === R_X86_64_GLOB_DAT) calls.direct = true;
-      out.set(sym.name, calls);
-      slots.set(Number(view.getBigUint64(at, true)), sym.name);
+      out.set(name, calls);
+      slots.set(Number(view.getBigUint64(at, true)), name);
     }
   }
   if (slots.size === 0) return out;
