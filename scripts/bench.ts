@@ -626,6 +626,7 @@ async function pqSync() {
       return {
         perSecond: Number(/per_second ([\d.]+)/.exec(text)?.[1] ?? NaN),
         statements: Number(/statements (\d+)/.exec(text)?.[1] ?? 0),
+        cpuUs: Number(/cpu_us_per_statement ([\d.]+)/.exec(text)?.[1] ?? NaN),
       };
     };
     await run();
@@ -640,22 +641,29 @@ async function pqSync() {
     const asyncSites = await libpqSites(libpq, "async");
     const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
     const asyncFloor: number[] = [];
+    const cpu = { untraced: [] as number[], floor: [] as number[], upspan: [] as number[] };
+    const asyncCpu: number[] = [];
     let asyncHits = 0, asyncStatements = 0;
     const totals = new AgentTotals();
     let floorHits = 0, floorUprobeHits = 0, floorStatements = 0;
     for (let r = 0; r < rounds; r++) {
-      untraced.push((await run()).perSecond);
+      const u = await run();
+      untraced.push(u.perSecond);
+      cpu.untraced.push(u.cpuUs);
       const f = await underFloor({ syscalls: "socket", uprobes: sites }, run);
       floor.push(f.load.perSecond);
+      cpu.floor.push(f.load.cpuUs);
       floorHits += f.hits;
       floorUprobeHits += f.uprobeHits;
       floorStatements += f.load.statements;
       const a = await underFloor({ syscalls: "socket", uprobes: asyncSites }, run);
       asyncFloor.push(a.load.perSecond / untraced.at(-1)!);
       asyncHits += a.uprobeHits;
+      asyncCpu.push(a.load.cpuUs - u.cpuUs);
       asyncStatements += a.load.statements;
       const t = await underAgent(["--exe", "pq_sync_loop"], {}, run);
       upspan.push(t.load.perSecond);
+      cpu.upspan.push(t.load.cpuUs);
       totals.add(t.load.statements, t.agent);
       log(`pq-sync round ${r + 1}/${rounds}`);
     }
@@ -675,6 +683,16 @@ async function pqSync() {
         `the asynchronous mode's ${asyncSites.length} sites (PQsend*, PQgetResult): ` +
         `${per(asyncHits, asyncStatements).toFixed(2)} uprobe hits/statement, ` +
         `${median(asyncFloor).toFixed(2)} vs untraced`,
+    });
+    rows.push({
+      scenario: "the same PQexec loop: the client's CPU per statement",
+      unit: "µs",
+      ...cpu,
+      compare: "added",
+      notes: `the probes' traps and programs run in the client's time; the floor at the ` +
+        `asynchronous mode's sites adds ${fmt(median(asyncCpu))} µs (${
+          fmt(Math.min(...asyncCpu))
+        } to ${fmt(Math.max(...asyncCpu))})`,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

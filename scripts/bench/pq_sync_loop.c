@@ -1,7 +1,8 @@
 /*
  * A synchronous libpq client for the benchmark: pgbench -S's statement (one account's
  * balance by a random id) through PQexec, one connection, for SECONDS; prints the number of
- * statements. Usage: pq_sync_loop CONNINFO SECONDS
+ * statements, their rate and the CPU time the client used per statement (the probes' traps
+ * and programs run in its time). Usage: pq_sync_loop CONNINFO SECONDS
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,10 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		elapsed = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
 	}
-	printf("statements %ld\nper_second %.1f\n", n, n / elapsed);
+	struct timespec cpu;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	printf("statements %ld\nper_second %.1f\ncpu_us_per_statement %.3f\n", n, n / elapsed,
+	       (cpu.tv_sec * 1e6 + cpu.tv_nsec / 1e3) / n);
 	PQfinish(c);
 	return 0;
 }
