@@ -34,6 +34,7 @@ import { type FloorSite, startFloor } from "./bench/floor.ts";
 import {
   agentCounters,
   type AgentReport,
+  agentV8Flags,
   cpuSeconds,
   h2load,
   median,
@@ -710,7 +711,10 @@ async function rate() {
     await pacedLoad(server.port, 1000, seconds);
     serverCpu.untraced.push(cpuSeconds(server.pid) - c0);
     c0 = cpuSeconds(server.pid);
-    const agent = await startUpspan(["--pid", String(server.pid)]);
+    // As ./upspan and the image run it: its memory is what this row is for.
+    const agent = await startUpspan(["--pid", String(server.pid)], {}, [
+      `--v8-flags=${agentV8Flags()}`,
+    ]);
     try {
       // From `ready` (V8 compiling the hot path on the way), then as long again after it.
       await pacedLoad(server.port, 1000, seconds);
@@ -738,21 +742,22 @@ async function rate() {
     unit: "µs",
     upspan: cpuPerSpan,
     compare: "none",
-    notes: `from \`ready\` over the first ${seconds} s; over the next ${seconds} s ${
-      fmt(median(steady))
-    } (${fmt(Math.min(...steady))}–${fmt(Math.max(...steady))}); server CPU per run: ${
-      fmt(median(serverCpu.untraced))
-    } s untraced, ${fmt(median(serverCpu.upspan))} s traced`,
+    notes:
+      `./upspan's V8 flags; from \`ready\` over the first ${seconds} s; over the next ${seconds} s ${
+        fmt(median(steady))
+      } (${fmt(Math.min(...steady))}–${fmt(Math.max(...steady))}); server CPU per run: ${
+        fmt(median(serverCpu.untraced))
+      } s untraced, ${fmt(median(serverCpu.upspan))} s traced`,
   });
   rows.push({
     scenario: "agent RSS at 1,000 req/s",
     unit: "MB",
     upspan: rss,
     compare: "none",
-    notes:
-      `peak over the run; of it the agent's own (anonymous) pages ${fmt(median(anon))} MB (${
-        fmt(Math.min(...anon))
-      }–${fmt(Math.max(...anon))}), the rest the Deno ` +
+    notes: `peak over the run, the agent run with ./upspan's V8 flags (${agentV8Flags()}); ` +
+      `of it the agent's own (anonymous) pages ${fmt(median(anon))} MB (${fmt(Math.min(...anon))}–${
+        fmt(Math.max(...anon))
+      }), the rest the Deno ` +
       `executable's; an idle Deno process is ${emptyDeno.toFixed(0)} MB`,
   });
 }

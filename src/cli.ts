@@ -27,6 +27,9 @@ import { globToRegExp, type Selectors } from "./discovery/selectors.ts";
 import { selectorWatch, watchesProcesses } from "./selector_watch.ts";
 import { runDoctor } from "./doctor.ts";
 
+/** How long after `ready` V8 has compiled the hot path, at 1,000 spans/s (BENCHMARKS.md). */
+const WARM_UP_MS = 10_000;
+
 export const USAGE = `Usage: deno run -A mod.ts [selectors…] [options…]
        deno run -A mod.ts doctor      check this machine for what upspan needs
 
@@ -412,6 +415,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const ac = new AbortController();
   const stop = () => ac.abort();
+  let warmedUp: ReturnType<typeof setTimeout> | undefined;
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   onStdoutClosed(stop);
@@ -455,8 +459,10 @@ export async function main(argv: string[]): Promise<number> {
         ? (chunk, process, socket) => dump.print(chunk, process?.comm, socket)
         : undefined,
       onReady: (r) => {
-        // Start-up is over: the executable's pages it alone needed need not stay resident.
+        // Start-up is over: the executable's pages it alone needed need not stay resident;
+        // once more when V8 has compiled the hot path, for the compilers' pages.
         releaseFilePages();
+        warmedUp = setTimeout(releaseFilePages, WARM_UP_MS);
         health.processesTraced = r.processes.length;
         health.probesAttached = r.probes + r.tracepoints;
         stderr(
@@ -475,6 +481,7 @@ export async function main(argv: string[]): Promise<number> {
     if (opts.debug) stderr((e as Error).stack ?? "");
     return 1;
   } finally {
+    clearTimeout(warmedUp);
     Deno.removeSignalListener("SIGINT", stop);
     Deno.removeSignalListener("SIGTERM", stop);
     await exporter.shutdown();

@@ -2,6 +2,7 @@
 // types (k8s.io/api, strict decoding: see deploy/validate) and for the rights the agent
 // needs; deploy/Dockerfile checked for what the image must hold.
 import assert from "node:assert/strict";
+import { agentV8Flags } from "../scripts/bench/measure.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEPLOY = `${ROOT}deploy`;
@@ -149,6 +150,8 @@ Deno.test("Dockerfile: Debian 12, the pinned Deno, libbpf1, the sources it copie
   assert.match(final, /install -y --no-install-recommends\s+\\?\s*libbpf1\b/);
   assert.match(final, /^ENTRYPOINT \["deno", "run", "-A", "mod\.ts"\]$/m);
   assert.match(final, /^CMD \["--all"/m);
+  // The agent's V8 flags, as ./upspan gives them.
+  assert.equal(/^ {4}DENO_V8_FLAGS=(\S+) \\$/m.exec(final)?.[1], agentV8Flags());
   // Sources copied from the build context (not from another stage) are in the repository.
   for (const m of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
     for (const src of m[1]!.split(" ")) {
