@@ -23,7 +23,7 @@ int stepped(int), emulated(int);
 int main(int argc, char **argv) {
   int n = atoi(argv[1]);
   int (*probed)(int) = argv[2][0] == 'e' ? emulated : stepped;
-  sleep(4); /* time for the probes to be placed */
+  getchar(); /* the probes are placed */
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
   int s = 0;
@@ -46,6 +46,8 @@ export async function probeHitCost(calls = 100_000): Promise<Record<string, numb
   const at = { stepped: offsetOf("stepped"), emulated: offsetOf("emulated") };
   r.elf.close();
 
+  const obj = BpfObject.open(CAPTURE_OBJECT);
+  obj.load();
   const out: Record<string, number> = {};
   const modes = ["uprobe", "uretprobe", "uprobe+uretprobe"];
   const runs = [
@@ -54,10 +56,11 @@ export async function probeHitCost(calls = 100_000): Promise<Record<string, numb
   ] as [string, string, "stepped" | "emulated"][];
   for (const [label, mode, first] of runs) {
     const offset = at[first];
-    const child = new Deno.Command(exe, { args: [String(calls), first], stdout: "piped" })
-      .spawn();
-    const obj = BpfObject.open(CAPTURE_OBJECT);
-    obj.load();
+    const child = new Deno.Command(exe, {
+      args: [String(calls), first],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
     const links = [];
     if (mode.startsWith("uprobe")) {
       links.push(obj.program("ssl_read").attachUprobe({ path: exe, offset, pid: child.pid }));
@@ -72,10 +75,13 @@ export async function probeHitCost(calls = 100_000): Promise<Record<string, numb
         }),
       );
     }
+    const go = child.stdin.getWriter();
+    await go.write(new Uint8Array([10]));
+    await go.close();
     out[label] = Number(new TextDecoder().decode((await child.output()).stdout).trim());
     links.forEach((l) => l.close());
-    obj.close();
   }
+  obj.close();
   await Deno.remove(dir, { recursive: true });
   return out;
 }
