@@ -60,7 +60,7 @@ try {
       const c0 = cpuSeconds(server.pid);
       const w = await wrk(url, Number(values.seconds));
       const us = (cpuSeconds(server.pid) - c0) * 1e6 / w.requests;
-      const n = floor ? await floor.stop() : 0;
+      const n = floor ? (await floor.stop()).uprobes : 0;
       cpu.set(what, [...(cpu.get(what) ?? []), us]);
       hits.set(what, n / w.requests);
     }
