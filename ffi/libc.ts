@@ -11,6 +11,9 @@ const symbols = {
   strerror: { parameters: ["i32"], result: "pointer" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
   vsnprintf: { parameters: ["buffer", "usize", "pointer", "pointer"], result: "i32" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
@@ -97,6 +100,48 @@ export async function waitReadable(fd: number, timeoutMs: number): Promise<boole
   view.setInt16(4, POLLIN, true);
   const n = await libc().poll(pfd, 1n, Math.max(0, Math.ceil(timeoutMs)));
   return n > 0;
+}
+
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLLET = 1 << 31;
+const EPOLL_EVENT_BYTES = 12; // struct epoll_event is packed on x86-64
+
+/**
+ * Waits for wake-ups of several descriptors at once: `epoll(7)`, edge-triggered, so a wait
+ * ends when one of them is woken (a BPF ring's producer asked for it), not while records it
+ * holds are merely unread.
+ */
+export class WakeupSet {
+  readonly #epfd: number;
+  readonly #fds = new Set<number>();
+  readonly #events = new Uint8Array(EPOLL_EVENT_BYTES * 8);
+
+  constructor() {
+    this.#epfd = libc().epoll_create1(EPOLL_CLOEXEC);
+    if (this.#epfd < 0) throw new Error(`Cannot make an epoll set: ${strerror(errno())}`);
+  }
+
+  /** Adds `fd` (once; later calls with it do nothing). Closing `fd` removes it. */
+  add(fd: number): void {
+    if (this.#fds.has(fd)) return;
+    const ev = new Uint8Array(EPOLL_EVENT_BYTES);
+    new DataView(ev.buffer).setUint32(0, (POLLIN | EPOLLET) >>> 0, true);
+    if (libc().epoll_ctl(this.#epfd, EPOLL_CTL_ADD, fd, ev) !== 0) {
+      throw new Error(`Cannot watch fd ${fd}: ${strerror(errno())}`);
+    }
+    this.#fds.add(fd);
+  }
+
+  /** Waits, off the main thread, until one is woken or `timeoutMs` passes. */
+  async wait(timeoutMs: number): Promise<boolean> {
+    const n = await libc().epoll_wait(this.#epfd, this.#events, 8, Math.ceil(timeoutMs));
+    return n > 0;
+  }
+
+  close(): void {
+    libc().close(this.#epfd);
+  }
 }
 
 /** Formats a C `printf` format with its `va_list`, as the libbpf log callback receives it. */

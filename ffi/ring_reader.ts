@@ -82,6 +82,11 @@ export class RingReader {
     return n;
   }
 
+  /** The ring's map descriptor (a {@link WakeupSet} may watch it). */
+  get fd(): number {
+    return this.#fd;
+  }
+
   /** Records committed but not yet consumed, in bytes. */
   get pending(): number {
     return Number(Atomics.load(this.#producerPos, 0)) - this.#pos;

@@ -4,10 +4,11 @@
  * BPF load, whose syscalls its signals interrupt), started after `ready`. Prints each
  * function's share of the sampled time (self time), the busiest first.
  *
- *   deno task profile [--target nginx|python] [--seconds 5] [--top 30]
+ *   deno task profile [--target nginx|python|go] [--seconds 5] [--top 30]
  *     [--rate N] [--out profile.cpuprofile]
  *
- * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `python`: the Python target
+ * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `go`: the same flood against
+ * the Go fixture's trivial handler (Go 1.26); `python`: the Python target
  * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate` (`--rate 0`:
  * none, the agent's own wake-ups alone). `--out`
  * keeps the raw profile (Chrome DevTools opens it).
@@ -16,6 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { startNginx } from "../tests/targets/nginx.ts";
+import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { pacedLoad } from "./bench/paced_load.ts";
 import { startUpspan, wrk } from "./bench/measure.ts";
@@ -61,14 +63,25 @@ function selfTimes(profile: Profile): [string, number][] {
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
+/** The Go fixture server (its trivial `/backend/` handler is the flood's target). */
+async function goServer() {
+  const built = await buildGoServer("go1.26.8");
+  if (!built.ok) throw new Error(built.error);
+  const server = await startGoServer(built.path);
+  return { pid: server.pid, backendPort: server.backendPort, [Symbol.asyncDispose]: server.stop };
+}
+
 async function main() {
   await using nginx = values.target === "nginx"
     ? await startNginx({ "index.html": "hello\n" })
     : undefined;
   await using python = values.target === "python" ? await startPythonServer({}) : undefined;
-  const target = nginx ?? python;
-  if (target === undefined) throw new Error(`--target is nginx or python, not ${values.target}`);
-  const pid = nginx?.masterPid ?? python!.pid;
+  await using go = values.target === "go" ? await goServer() : undefined;
+  const target = nginx ?? python ?? go;
+  if (target === undefined) {
+    throw new Error(`--target is nginx, python or go, not ${values.target}`);
+  }
+  const pid = nginx?.masterPid ?? python?.pid ?? go!.pid;
   const port = freePort();
   const agent = await startUpspan(["--pid", String(pid)], {}, [`--inspect=127.0.0.1:${port}`]);
   const cdp = await inspector(port);
@@ -76,9 +89,10 @@ async function main() {
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
   await cdp.send("Profiler.start");
   const before = agent.sample();
-  const load = nginx
-    ? wrk(`http://127.0.0.1:${nginx.port}/index.html`, seconds).then((r) => r.requests)
-    : Number(values.rate) === 0 // the agent's own wake-ups, without load
+  const flood = nginx
+    ? `http://127.0.0.1:${nginx.port}/index.html`
+    : go && `http://127.0.0.1:${go.backendPort}/backend/1`;
+  const load = flood ? wrk(flood, seconds).then((r) => r.requests) : Number(values.rate) === 0 // the agent's own wake-ups, without load
     ? new Promise((r) => setTimeout(r, seconds * 1000)).then(() => 0)
     : pacedLoad(python!.port, Number(values.rate), seconds).then((rps) => rps * seconds);
   const requests = await load;

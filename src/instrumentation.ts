@@ -62,6 +62,8 @@ export interface Instrumentation<S = unknown, L = unknown> {
   remove(pid: number): void;
   /** Reads what the probes sent and hands out spans; returns the records read. */
   consume(): number;
+  /** Its ring's descriptor once loaded, for the engine to hear its wake-ups. */
+  readonly ringFd?: number;
   /** Uprobes attached. */
   readonly uprobes: number;
   /** Probe hits and ring-buffer drops counted by the BPF side. */
@@ -139,6 +141,10 @@ export abstract class ObjectInstrumentation<S, L, E> implements Instrumentation<
 
   get uprobes(): number {
     return this.#open?.probes.uprobes ?? 0;
+  }
+
+  get ringFd(): number | undefined {
+    return this.#open?.ring.fd;
   }
 
   get badRecords(): number {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { BpfError, monotonicNs, realtimeNs, setLogSink } from "../ffi/mod.ts";
+import { BpfError, monotonicNs, realtimeNs, setLogSink, WakeupSet } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo, withDescendants } from "./discovery/mod.ts";
 import { TracedProcesses } from "./traced_processes.ts";
 import type { Instrumentation } from "./instrumentation.ts";
@@ -318,6 +318,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     : [];
   const builder = capture.builder;
   let pollProc: AbortController | undefined;
+  let wakeups: WakeupSet | undefined;
   let forkEvents = false;
   const life = { exited: 0, forked: 0, races: 0 };
   const many = watch?.many ?? false;
@@ -448,6 +449,9 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       lifeSaid = performance.now();
     };
     let lastTick = lastCheck;
+    // Every ring's wake-ups (a ring a quarter full) end the wait, not only the capture's.
+    wakeups = new WakeupSet();
+    wakeups.add(capture.ringFd);
     let dropsReported = 0;
     let dropsSeen = 0;
     const sayDrops = () => {
@@ -469,16 +473,20 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       refreshed = false;
       callersRefreshed = false;
       let read = capture.consume(BATCH);
-      const busy = read === BATCH;
-      for (const i of instrumentations) read += i.consume();
+      let busy = read === BATCH;
+      for (const i of instrumentations) {
+        const n = i.consume();
+        read += n;
+        busy ||= n >= BATCH;
+        if (i.ringFd !== undefined) wakeups.add(i.ringFd);
+      }
       const poll = read < FEW_RECORDS ? QUIET_POLL_MS : POLL_MS;
       const wait = Math.max(0, Math.min(poll, deadline - performance.now()));
       // Libraries' events written before the capture's bytes were read have been read too:
       // a held wire span whose connection a library named now is a duplicate.
       builder?.releaseHeld();
       if (busy) await delay(0);
-      else if (capture.pending === 0) await capture.wait(wait);
-      else await delay(wait);
+      else await wakeups.wait(wait);
       while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
       // Ticks walk every connection: a few dozen a second is enough for 50 ms timeouts.
       if (builder && performance.now() - lastTick > 20) {
@@ -542,6 +550,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       dropped: s.drops + library.drops,
     };
   } finally {
+    wakeups?.close();
     await Promise.all(instrumentations.map((i) => i.close()));
     pollProc?.abort();
     await capture.close();

@@ -51,14 +51,20 @@ export function ipv4(bytes: Uint8Array, at: number): string {
   return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
 }
 
+/** Whether 16 bytes at `at` are an IPv4-mapped IPv6 address (checked before any text is made). */
+function mappedIpv4(bytes: Uint8Array, at: number): boolean {
+  for (let i = at; i < at + 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[at + 10] === 0xff && bytes[at + 11] === 0xff;
+}
+
 /** IPv6 address text (RFC 5952; an IPv4-mapped one as IPv4), from 16 bytes at `at`. */
 export function ipv6(bytes: Uint8Array, at: number): string {
+  // ::ffff:a.b.c.d (an IPv4 peer on a dual-stack socket) reads best as IPv4.
+  if (mappedIpv4(bytes, at)) return ipv4(bytes, at + 12);
   const words: string[] = [];
   for (let i = 0; i < 16; i += 2) {
     words.push(((bytes[at + i]! << 8) | bytes[at + i + 1]!).toString(16));
   }
-  // ::ffff:a.b.c.d (an IPv4 peer on a dual-stack socket) reads best as IPv4.
-  if (words.slice(0, 5).every((w) => w === "0") && words[5] === "ffff") return ipv4(bytes, at + 12);
   // RFC 5952: the longest run of two or more zero words (the first of equals) becomes "::".
   let best = -1, bestLen = 1;
   for (let i = 0; i < 8;) {
@@ -79,25 +85,8 @@ export function ipv6(bytes: Uint8Array, at: number): string {
 class SocketKeys {
   #byHigh = new Map<number, Map<number, string>>();
   #size = 0;
-  // In front of the maps, the last address seen in each of 256 slots: a record usually
-  // names a socket seen just before, and two map lookups cost more than the rest of it.
-  #slotLo = new Uint32Array(256);
-  #slotHi = new Uint32Array(256);
-  #slotName = new Array<string>(256).fill("");
-
   key(view: DataView, at: number): string {
     const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
-    const slot = ((lo >>> 6) ^ (lo >>> 14)) & 255; // sockets are cache-line aligned or more
-    const cached = this.#slotName[slot]!;
-    if (this.#slotLo[slot] === lo && this.#slotHi[slot] === hi && cached !== "") return cached;
-    const name = this.#named(lo, hi, view, at);
-    this.#slotLo[slot] = lo;
-    this.#slotHi[slot] = hi;
-    this.#slotName[slot] = name;
-    return name;
-  }
-
-  #named(lo: number, hi: number, view: DataView, at: number): string {
     let names = this.#byHigh.get(hi);
     if (names === undefined) this.#byHigh.set(hi, names = new Map());
     let name = names.get(lo);

@@ -217,9 +217,9 @@ export class CaptureInstrumentation {
     return this.#ring.pending;
   }
 
-  /** Waits up to `ms` for the kernel to wake the reader. */
-  wait(ms: number): Promise<unknown> {
-    return this.#ring.wait(ms);
+  /** Its ring's descriptor, for the engine to hear its wake-ups. */
+  get ringFd(): number {
+    return this.#ring.fd;
   }
 
   /** The BPF side's counters. */

@@ -79,3 +79,25 @@ Deno.test("goEventDecoder: truncation flags, short records, unknown kinds", () =
     obj.close();
   }
 });
+
+Deno.test("goEventDecoder: UTF-8 text beside ASCII fields, and int64 lengths", () => {
+  const obj = BpfObject.open(GO_BPF_OBJECT);
+  try {
+    const decode = goEventDecoder(obj);
+    const [server] = sampleGoEvents();
+    for (
+      const event of [
+        // Non-ASCII in an early field: the fields after it keep their own text.
+        { ...server, host: { text: "bücher.example", truncated: false }, contentLength: -1 },
+        { ...server, path: { text: "/café/☕", truncated: false }, contentLength: 2 ** 40 + 7 },
+      ]
+    ) {
+      const record = encodeGoEvent(obj, event);
+      const r = decode(record, new DataView(record.buffer), 0, record.length);
+      assert.ok(r.ok, r.ok ? "" : r.error);
+      assert.deepEqual(r.event, event);
+    }
+  } finally {
+    obj.close();
+  }
+});

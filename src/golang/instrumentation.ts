@@ -266,22 +266,27 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     const read = this.drain();
     // A server's link may read the capture's ring, and that this one's: the outer call acts.
     if (this.#processing) return read;
-    const traces = this.#traces;
     this.#processing = true;
     try {
       const now = performance.now();
       const held = this.#held;
       this.#held = [];
       for (const e of held) this.#span(e, now);
-      for (let e = this.#queue.shift(); e !== undefined; e = this.#queue.shift()) {
-        if (e.type === "link") traces.link(e);
-        else if (e.type === "inject") this.#sayDryRun(e);
-        else if (e.type !== "handler" && e.type !== "caller") this.#span(e, now);
+      // Taken whole: acting on one may drain the ring into a new queue (a link's refresh).
+      for (let queue = this.#queue; queue.length > 0; queue = this.#queue) {
+        this.#queue = [];
+        for (const e of queue) this.#act(e, now);
       }
     } finally {
       this.#processing = false;
     }
     return read;
+  }
+
+  #act(e: GoEvent, now: number): void {
+    if (e.type === "link") this.#traces.link(e);
+    else if (e.type === "inject") this.#sayDryRun(e);
+    else if (e.type !== "handler" && e.type !== "caller") this.#span(e, now);
   }
 
   /** Lets every waiting span go with what is known now (the run ends). */
@@ -303,8 +308,9 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
       this.#opts;
     const sqlSystem = this.#sqlSystems.get(e.pid);
+    const ids = traces.context(e.ids);
     onSpan(
-      goSpan({ ...e, ids: traces.context(e.ids) }, {
+      goSpan(ids === e.ids ? e : { ...e, ids }, {
         resource: resource(e.pid),
         toUnixNano,
         ...(sqlSystem ? { sqlSystem } : {}),

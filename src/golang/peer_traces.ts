@@ -169,6 +169,7 @@ export class GoPeerTraces {
    * `maxWaitMs` is given up: its children keep their trace and lose the stand-in parent.
    */
   waits(ids: GoSpanIds, nowMs: number, maxWaitMs: number): boolean {
+    if (this.#mounted.size === 0 && this.#standIns.size === 0) return false; // no grpc-go call
     // A mounted stand-in itself, its children, and the rest of a trace it began.
     for (const spanId of [ids.spanId, ids.parentSpanId, this.#mountedTraces.get(ids.traceId)]) {
       const m = spanId === undefined ? undefined : this.#mounted.get(spanId);
@@ -228,6 +229,7 @@ export class GoPeerTraces {
 
   /** The ids a Go span takes: as BPF made them, or in the trace its server adopted. */
   context(ids: GoSpanIds): GoSpanIds {
+    if (this.#mounted.size === 0 && this.#adopted.size === 0) return ids;
     const call = this.#mounted.get(ids.parentSpanId)?.call;
     if (call) {
       return {
