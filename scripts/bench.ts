@@ -559,7 +559,9 @@ async function pgbench() {
     notes: `${per(totals.hits.library, totals.units).toFixed(2)} libpq probe hits/statement ` +
       `(${per(totals.hits.library, totals.spans).toFixed(2)}/span), ${
         totals.spansPer.toFixed(3)
-      } spans/statement; floor: ${sites.length} uprobes on libpq + syscall hooks, ` +
+      } spans/statement, ${totals.hits.dropped} events dropped, agent ${
+        fmt(totals.cpuUsPerSpan)
+      } µs CPU/span; floor: ${sites.length} uprobes on libpq + syscall hooks, ` +
       `${per(floorHits, floorStatements).toFixed(1)} program runs/statement, of them ` +
       `${per(floorUprobeHits, floorStatements).toFixed(2)} uprobe hits`,
   });
@@ -678,7 +680,9 @@ async function pqSync() {
       notes: `${per(totals.hits.library, totals.units).toFixed(2)} libpq probe hits/statement ` +
         `(${per(totals.hits.library, totals.spans).toFixed(2)}/span), ${
           totals.spansPer.toFixed(3)
-        } spans/statement; floor: ${sites.length} uprobes on libpq's PQexec* + syscall hooks, ` +
+        } spans/statement, ${totals.hits.dropped} events dropped, agent ${
+          fmt(totals.cpuUsPerSpan)
+        } µs CPU/span; floor: ${sites.length} uprobes on libpq's PQexec* + syscall hooks, ` +
         `${per(floorHits, floorStatements).toFixed(1)} program runs/statement, of them ` +
         `${per(floorUprobeHits, floorStatements).toFixed(2)} uprobe hits; the same floor at ` +
         `the asynchronous mode's ${asyncSites.length} sites (PQsend*, PQgetResult): ` +

@@ -2,8 +2,9 @@
  * What each of upspan's Go probe sites costs the Go fixture server, in its own CPU time per
  * request under `wrk -t1 -c4`: counting-only programs (the bench's floor) on one group of
  * sites at a time, alternated with no probes, round after round. Shows what placing probes on
- * instructions the kernel emulates saves: ServeHTTP's entry is also measured at its first
- * instruction, where it sat before (see src/symbols/entry_site.ts).
+ * instructions the kernel emulates saves (see src/symbols/entry_site.ts): the sites upspan
+ * used before are measured too — ServeHTTP's entry at its first instruction, its `RET`s and
+ * `runtime.newproc1`'s `RET`s.
  *
  *   deno run -A scripts/bench_go_sites.ts [--rounds 3] [--seconds 2] [--toolchain go1.26.8]
  *
@@ -14,6 +15,7 @@ import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
 import { type FloorSite, startFloor } from "./bench/floor.ts";
 import { cpuSeconds, median, wrk } from "./bench/measure.ts";
 import { type GoProbeSite, locateGo } from "../src/golang/mod.ts";
+import { openGoBinary } from "../src/symbols/go/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -39,6 +41,17 @@ try {
       pid: server.pid,
     }));
   const serveEntry = sites.filter((s) => s.group === "http.server" && s.at === "entry").slice(0, 1);
+  const opened = await openGoBinary(path);
+  if (!opened.ok) throw new Error(opened.error);
+  const rets = (name: string): FloorSite[] => {
+    const r = opened.binary.retOffsets(name);
+    if (!r.ok) throw new Error(r.error);
+    return r.fileOffsets.map((offset) => ({ path, offset, pid: server.pid }));
+  };
+  const serveRets = rets("net/http.serverHandler.ServeHTTP");
+  const newprocRets = rets("runtime.newproc1");
+  opened.binary.close();
+  const before = [...floorSites(serveEntry, true), ...serveRets, ...newprocRets];
   const configs: [string, FloorSite[] | undefined][] = [
     ["no probes", undefined],
     ["ServeHTTP entry, at its first instruction", floorSites(serveEntry, true)],
@@ -49,6 +62,9 @@ try {
       what,
       floorSites(sites.filter((s) => `${s.symbol} ${s.at}` === what)),
     ]),
+    ["ServeHTTP's RETs (before)", serveRets],
+    ["runtime.newproc1's RETs (before)", newprocRets],
+    ["ServeHTTP's entry and RETs, newproc1's RETs (before)", before],
     ["all of upspan's sites", floorSites(sites)],
   ];
   await wrk(url, 1);

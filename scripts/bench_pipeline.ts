@@ -146,7 +146,7 @@ function threadCpuNs(): number {
 }
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: import.meta.main ? Deno.args : [],
   options: {
     rounds: { type: "string", default: "20" },
     against: { type: "string" },
@@ -154,7 +154,9 @@ const { values } = parseArgs({
   },
 });
 
-if (values.child) {
+if (!import.meta.main) {
+  // imported for its records
+} else if (values.child) {
   const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   const roots = values.against ? [values.against.replace(/\/$/, ""), here] : [here];
   const paths: Round[] = [];

@@ -121,7 +121,11 @@ Deno.test({
         assert.equal(run.hits() - before, 2 * (count + 4));
         await run.next("async");
         await run.mode("async");
+        // Asynchronous for good: a PQsendQuery with its two PQgetResult calls (5 hits), a
+        // PQexec through the same calls (7); its PLT stub is no longer probed.
+        const mixed = run.hits();
         await run.next("done");
+        assert.equal(run.hits() - mixed, 5 + 7);
         await run.until(() => run.spans.length === RUN + count + 5, "the last spans");
         // "SELECT 3", sent while the asynchronous probes were being attached, is not seen.
         assert.deepEqual(run.statements.map((s) => s.exchange.text), [

@@ -106,6 +106,9 @@ Deno.test({
       assert.equal(r.location.libraries[0]?.library, "libpq");
       // One PQsendQuery and two PQgetResult calls (a result, then NULL) per statement.
       assert.equal(r.stats.libpqHits, 5 * expected.length);
+      // Two events per statement (the send; the NULL, with the command tag), one more for the
+      // error result.
+      assert.equal(r.stats.events, 2 * expected.length + 1);
       const select = run.statements[2]!.exchange;
       assert.equal(select.rows, 1);
       assert.equal(select.commandTag, "SELECT 1");

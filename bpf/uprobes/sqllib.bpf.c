@@ -7,7 +7,8 @@
  * - libpq, in one of two modes per process:
  *   - asynchronous, where every process starts: the four PQsend* calls at entry (text,
  *     statement name) and PQgetResult at entry and return (the PGresult's status, command
- *     tag, SQLSTATE): 1 + 2 × (results + 1) hits per statement. A PQexec* is seen through
+ *     tag, SQLSTATE): 1 + 2 × (results + 1) hits per statement, and two events (the send,
+ *     and the NULL that ends it with the last command tag; an error result adds one). A PQexec* is seen through
  *     the same calls, which it makes through libpq's own PLT (2 hits more for its first,
  *     draining PQgetResult). The application's PLT stubs of PQexec* are probed too
  *     (pq_app_exec): PQEXEC_RUN of them in a row, with no PQsend* of the application's
@@ -75,6 +76,7 @@ struct {
 	__type(value, __u8);
 } pq_in_exec SEC(".maps");
 
+/* A process's socket (pq_conns) or PGconn * (pq_tags). */
 struct pq_conn_key {
 	__u32 tgid;
 	__u32 _pad;
@@ -89,6 +91,21 @@ struct {
 	__type(key, struct pq_conn_key);
 	__type(value, __u8);
 } pq_conns SEC(".maps");
+
+/* key: (tgid, PGconn *) as pq_conn_key; value: the command tag of the last successful
+ * PGresult of the statement being read, sent with the NULL that ends it: one RESULT event
+ * per statement (and one per error) rather than one per PGresult. LRU: a statement may
+ * never be read to its end. */
+struct pq_tag {
+	char detail[SQL_DETAIL_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct pq_conn_key);
+	__type(value, struct pq_tag);
+} pq_tags SEC(".maps");
 
 /* PQexec* calls in a row that make a process synchronous. */
 #define PQEXEC_RUN 16
@@ -471,13 +488,40 @@ int BPF_KRETPROBE(pq_get_result_ret, void *result)
 	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &id);
 	if (!returning(ctx, c) || c->lib != SQL_LIB_LIBPQ || c->op != SQL_OP_RESULT)
 		return 0;
-	__u64 conn = c->handle, ts = c->ts;
+	__u64 conn = c->handle, ts = c->ts, res = (__u64)result;
 	bpf_map_delete_elem(&sql_calls, &id);
+	struct pq_conn_key key = { .tgid = id >> 32, .sk = conn };
+	__s32 status = -1;
+	if (res && p->pg_result_status != SQL_OFFSET_ABSENT)
+		bpf_probe_read_user(&status, sizeof(status), (void *)(res + p->pg_result_status));
+	if (res && status != PGRES_FATAL_ERROR && status != PGRES_BAD_RESPONSE &&
+	    status != PGRES_PIPELINE_ABORTED) {
+		/* A success: its tag is kept for the NULL (a row of single-row mode, too). */
+		if (p->pg_cmd_status == SQL_OFFSET_ABSENT)
+			return 0;
+		struct pq_tag *tag = bpf_map_lookup_elem(&pq_tags, &key);
+		if (!tag) {
+			struct pq_tag empty = {};
+			bpf_map_update_elem(&pq_tags, &key, &empty, BPF_ANY);
+			tag = bpf_map_lookup_elem(&pq_tags, &key);
+		}
+		if (tag && bpf_probe_read_user_str(tag->detail, SQL_DETAIL_BYTES,
+						   (void *)(res + p->pg_cmd_status)) < 0)
+			tag->detail[0] = 0;
+		return 0;
+	}
 	struct sql_event *e = new_event(SQL_EVENT_RESULT, SQL_LIB_LIBPQ, SQL_OP_RESULT, conn);
 	if (!e)
 		return 0;
 	e->start_ns = ts;
-	pq_result(e, p, (__u64)result);
+	pq_result(e, p, res);
+	if (!res) {
+		struct pq_tag *tag = bpf_map_lookup_elem(&pq_tags, &key);
+		if (tag) {
+			__builtin_memcpy(e->detail, tag->detail, SQL_DETAIL_BYTES);
+			bpf_map_delete_elem(&pq_tags, &key);
+		}
+	}
 	submit(e);
 	return 0;
 }

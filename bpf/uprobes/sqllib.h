@@ -18,7 +18,9 @@
 enum sql_event_kind {
 	SQL_EVENT_CALL = 1,	/* a whole synchronous call: start, end, text and outcome */
 	SQL_EVENT_SEND = 2,	/* a statement sent (PQsend*, mysql_send_query): start and text */
-	SQL_EVENT_RESULT = 3,	/* a result read for a handle (PQgetResult, mysql_read_query_result) */
+	/* a result read for a handle (mysql_read_query_result); libpq (PQgetResult): an error
+	 * result, or the NULL that ends a statement with its last success's command tag */
+	SQL_EVENT_RESULT = 3,
 	SQL_EVENT_STMT_END = 4, /* an SQLite statement that ran is being reset or finalized */
 	SQL_EVENT_STMT_RC = 5,	/* that reset's or finalize's return value, same thread */
 	/* libpq: the application called PQexec* PQEXEC_RUN times in a row: make it synchronous */

@@ -85,8 +85,25 @@ export function ipv6(bytes: Uint8Array, at: number): string {
 class SocketKeys {
   #byHigh = new Map<number, Map<number, string>>();
   #size = 0;
+  // In front of the maps, the last address seen in each of 256 slots: a record usually
+  // names a socket seen just before, and two map lookups cost more than the rest of it.
+  #slotLo = new Uint32Array(256);
+  #slotHi = new Uint32Array(256);
+  #slotName = new Array<string>(256).fill("");
+
   key(view: DataView, at: number): string {
     const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
+    const slot = ((lo >>> 6) ^ (lo >>> 14)) & 255; // sockets are cache-line aligned or more
+    const cached = this.#slotName[slot]!;
+    if (this.#slotLo[slot] === lo && this.#slotHi[slot] === hi && cached !== "") return cached;
+    const name = this.#named(lo, hi, view, at);
+    this.#slotLo[slot] = lo;
+    this.#slotHi[slot] = hi;
+    this.#slotName[slot] = name;
+    return name;
+  }
+
+  #named(lo: number, hi: number, view: DataView, at: number): string {
     let names = this.#byHigh.get(hi);
     if (names === undefined) this.#byHigh.set(hi, names = new Map());
     let name = names.get(lo);

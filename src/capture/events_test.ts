@@ -146,4 +146,11 @@ Deno.test("decoder: plain sockets' keys stay exact past the key cache's bound", 
   }
   assert.equal(keyOf(0xffff888204a3c000n), "sock:0xffff888204a3c000");
   assert.equal(keyOf(0x1n), "sock:0x1");
+  assert.equal(keyOf(0x0n), "sock:0x0");
+  // Addresses that share a slot of the cache in front of the maps, in turn.
+  for (let round = 0; round < 2; round++) {
+    assert.equal(keyOf(0xffff888104a3c000n), "sock:0xffff888104a3c000");
+    assert.equal(keyOf(0xffff888104e3c000n), "sock:0xffff888104e3c000");
+    assert.equal(keyOf(0xffff888204e3c000n), "sock:0xffff888204e3c000");
+  }
 });

@@ -133,9 +133,23 @@ export class JsonLinesExporter implements SpanExporter {
     if (text === "") return;
     this.#held = "";
     if (this.#write) return this.#write(text);
-    const most = text.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (most > this.#buf.length) this.#buf = new Uint8Array(Math.max(most, this.#buf.length * 2));
-    _writeStdout(this.#buf.subarray(0, encoder.encodeInto(text, this.#buf).written));
+    // Sized for ASCII (a byte per character), grown where the text turns out not to be.
+    if (text.length > this.#buf.length) this.#grow(text.length);
+    let { read, written } = encoder.encodeInto(text, this.#buf);
+    while (read < text.length) {
+      this.#grow(written + (text.length - read) * 3); // UTF-8: at most 3 bytes per unit
+      const more = encoder.encodeInto(text.slice(read), this.#buf.subarray(written));
+      read += more.read;
+      written += more.written;
+    }
+    _writeStdout(this.#buf.subarray(0, written));
+  }
+
+  /** A buffer of at least `size` bytes that keeps what the current one holds. */
+  #grow(size: number): void {
+    const grown = new Uint8Array(Math.max(size, this.#buf.length * 2));
+    grown.set(this.#buf);
+    this.#buf = grown;
   }
 
   shutdown(): Promise<void> {

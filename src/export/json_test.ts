@@ -124,3 +124,31 @@ Deno.test("JsonLinesExporter writes to stdout by default", async () => {
       `"resource":{}}\n`,
   );
 });
+
+Deno.test("JsonLinesExporter writes lines of any text to stdout as UTF-8, in order", async () => {
+  // Non-ASCII lines among ASCII ones: the write buffer, sized for ASCII, has to grow.
+  const names = Array.from({ length: 400 }, (_, i) => i % 3 ? `GET ${i}` : `GÉT ✓ 😀 ${i}`);
+  const code = `
+    import { JsonLinesExporter } from ${JSON.stringify(new URL("./json.ts", import.meta.url).href)};
+    const e = new JsonLinesExporter();
+    for (const name of ${JSON.stringify(names)}) {
+      e.export({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7",
+        parentSpanId: "", name, kind: "SERVER", startTimeUnixNano: 1n, endTimeUnixNano: 2n,
+        attributes: { "url.path": "/✓".repeat(100 + name.length) }, status: { code: "UNSET" },
+        resource: {} });
+    }
+    await e.shutdown();`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(out.success);
+  const lines = new TextDecoder().decode(out.stdout).split("\n");
+  assert.equal(lines.pop(), "");
+  assert.deepEqual(lines.map((l) => JSON.parse(l).name), names);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).attributes["url.path"]),
+    names.map((n) => "/✓".repeat(100 + n.length)),
+  );
+});

@@ -24,7 +24,7 @@ import {
   type SqlLibLocation,
   type SqlLibSite,
 } from "./locate.ts";
-import type { LibpqMode } from "./probes.ts";
+import { LIBPQ_APP_PROGRAMS, type LibpqMode } from "./probes.ts";
 import { sqlLibSpan } from "./spans.ts";
 import { type SqlLibStatement, SqlLibStatements } from "./statements.ts";
 
@@ -80,6 +80,14 @@ interface LibpqProcess {
   sites: SqlLibSite[];
   /** The old mode's probes being detached. */
   turning?: Promise<void>;
+}
+
+/**
+ * A libpq site is attached in `mode`; a process asynchronous for good (`mixed`) has no use
+ * for its PQexec* stubs, whose traps (an indirect `jmp`, single-stepped) would only cost.
+ */
+function inMode(site: SqlLibSite, mode: LibpqMode, mixed: boolean): boolean {
+  return site.mode === mode && !(mixed && site.program === LIBPQ_APP_PROGRAMS.exec.program);
 }
 
 /** libpq, MySQL client and SQLite probes for the engine. */
@@ -144,11 +152,12 @@ export class SqlLibInstrumentation
       open.probes.detach(sync, own.pin ? process.pid : -1).catch(() => {});
     }
     this.#setSync(open, process.pid, mode === "sync");
-    const mine = (s: SqlLibSite) => s.mode === undefined || s.mode === mode;
+    const mixed = before?.mixed ?? false;
+    const mine = (s: SqlLibSite) => s.mode === undefined || inMode(s, mode, mixed);
     open.probes.attach(where.sites.filter(mine), pin ? process.pid : -1);
     if (file && where.libpqSync) {
       const sites = where.sites.filter((s) => s.mode !== undefined);
-      this.#libpq.set(process.pid, { mode, mixed: before?.mixed ?? false, pin, file, sites });
+      this.#libpq.set(process.pid, { mode, mixed, pin, file, sites });
     } else this.#libpq.delete(process.pid);
     const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
     // libpq alone, its socket and SSL* read at each statement: the process's other
@@ -206,7 +215,7 @@ export class SqlLibInstrumentation
     const at = proc.pin ? pid : -1;
     for (const [p, record] of turning) {
       try {
-        open.probes.attach(record.sites.filter((s) => s.mode === mode), at);
+        open.probes.attach(record.sites.filter((s) => inMode(s, mode, mixed)), at);
       } catch {
         continue; // the process is gone
       }

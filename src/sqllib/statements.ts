@@ -2,9 +2,10 @@
  * Pairs the SQL library events into one {@linkcode SqlExchange} per executed statement,
  * the same shape the wire parsers give:
  *
- * - libpq: a PQsend* opens a statement on its PGconn*; each PGresult read for that
- *   connection adds its status (the first error wins, the last command tag stays); the
- *   NULL result closes it. A synchronous call (PQexec*) is a statement by itself, with the
+ * - libpq: a PQsend* opens a statement on its PGconn*; each error PGresult read for that
+ *   connection adds its status (the first error wins); the NULL result closes it, with the
+ *   last successful result's command tag (kept by the probe, which sends no event for a
+ *   success). A synchronous call (PQexec*) is a statement by itself, with the
  *   last PGresult, as PQexec returns. A prepare is remembered by (connection, name) and
  *   reported only when it fails, as on the wire; executing it gives its text.
  * - MySQL: a call is a statement by itself; mysql_send_query opens one that
@@ -183,6 +184,8 @@ export class SqlLibStatements {
       } else if (e.detail !== "") o.tag = e.detail;
       return;
     }
+    // The NULL carries the last successful result's tag (the probe kept it).
+    if (e.detail !== "") o.tag = e.detail;
     queue.shift();
     if (queue.length === 0) this.#open.delete(key);
     // A prepare is reported only when it failed, as the wire parser does.

@@ -138,3 +138,28 @@ Deno.test("SqlLibStatements: a libpq synchronous call is a statement by itself",
   assert.equal(out[0]!.exchange.startMonoNs, 5000n);
   assert.equal(out[0]!.exchange.endMonoNs, 9000n);
 });
+
+Deno.test("SqlLibStatements: libpq's closing NULL carries the last command tag", () => {
+  const out = run([
+    sqlLibEvent({ kind: "send", library: "libpq", op: "query", text: "SELECT 1; SELECT 2" }),
+    sqlLibEvent({ kind: "result", library: "libpq", op: "result", detail: "SELECT 1" }),
+    sqlLibEvent({ kind: "send", library: "libpq", op: "query", text: "BAD; SELECT 3" }),
+    sqlLibEvent({
+      kind: "result",
+      library: "libpq",
+      op: "result",
+      hasResult: true,
+      rc: 7,
+      sqlstate: "42601",
+      detail: "syntax error",
+    }),
+    sqlLibEvent({ kind: "result", library: "libpq", op: "result" }),
+  ]);
+  assert.deepEqual(
+    out.map((s) => [s.exchange.text, s.exchange.commandTag ?? null, s.exchange.error ?? null]),
+    [
+      ["SELECT 1; SELECT 2", "SELECT 1", null],
+      ["BAD; SELECT 3", null, { sqlstate: "42601", message: "syntax error" }],
+    ],
+  );
+});
