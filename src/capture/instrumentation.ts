@@ -135,32 +135,62 @@ export class CaptureInstrumentation {
   }
 
   /**
-   * Opens, loads and hooks the object; a failure detaches and closes what was opened.
-   * libbpf's errors come out as `BpfError`s.
+   * Opens, loads and hooks the object with the first syscall attach method in
+   * `options.syscallOrder` that the kernel accepts; a failure detaches and closes what was
+   * opened. libbpf's errors come out as `BpfError`s.
    */
   static async open(options: CaptureOptions): Promise<CaptureInstrumentation> {
+    const order = options.syscallOrder;
+    for (const [i, method] of order.entries()) {
+      const attempt = await CaptureInstrumentation.#openWith(method, options);
+      if (attempt instanceof CaptureInstrumentation) return attempt;
+      if (i === order.length - 1) throw attempt.error;
+      options.log(`${attempt.error.message}; hooking syscalls through ${order[i + 1]} instead`);
+    }
+    throw new Error("no syscall attach method to try");
+  }
+
+  /**
+   * The object loaded with one method's syscall programs, not every method's: the kernel
+   * verifies each program loaded, and verifying the fallbacks' too took 0.5–1 s of kernel CPU
+   * at every start (BENCHMARKS.md). So a method the kernel refuses to attach costs a second
+   * load. A load that fails is thrown (it is not the method's doing); an attach that fails is
+   * returned, for the next method to be tried.
+   */
+  static async #openWith(
+    method: SyscallAttach,
+    options: CaptureOptions,
+  ): Promise<CaptureInstrumentation | { error: Error }> {
     const obj = BpfObject.open(options.objectPath ?? CAPTURE_OBJECT);
     const probes = new ProbeSet(obj);
+    let refused: Error | undefined;
     try {
       obj.setConstants({
         capture_bytes: Math.max(1, Math.min(options.captureBytes, 65536)),
         watch_exec: options.watchExec,
       });
-      // Only the methods that may be tried are loaded: a kernel without BTF raw tracepoints
-      // can then still load the object when told to use the per-syscall ones.
-      for (const [method, programs] of Object.entries(SYSCALL_PROGRAMS)) {
-        if (options.syscallOrder.includes(method as SyscallAttach)) continue;
+      for (const [other, programs] of Object.entries(SYSCALL_PROGRAMS)) {
+        if (other === method) continue;
         for (const program of programs) obj.program(program).setAutoload(false);
       }
       obj.load();
-      const method = attachSyscalls(probes, options.syscallOrder, options.log);
-      const ring = obj.map("events").ringReader();
-      return new CaptureInstrumentation(obj, probes, method, ring, options);
+      try {
+        attachSyscalls(probes, method);
+      } catch (e) {
+        refused = e as Error;
+      }
+      if (!refused) {
+        const ring = obj.map("events").ringReader();
+        return new CaptureInstrumentation(obj, probes, method, ring, options);
+      }
     } catch (e) {
       await probes.close();
       obj.close();
       throw e;
     }
+    await probes.close();
+    obj.close();
+    return { error: refused };
   }
 
   /** Attaches the process-life tracepoints (forks, execs, exits); throws a {@link BpfError}. */

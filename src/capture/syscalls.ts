@@ -92,33 +92,22 @@ export interface SyscallHooks {
 }
 
 /**
- * Attaches the first method in `order` that the kernel accepts; returns its name. A method
- * that fails halfway is detached before the next is tried; the last one's error is thrown.
+ * Attaches `method`'s programs; one that fails halfway is detached again before the error is
+ * thrown, so that the caller can try another method.
  */
-export function attachSyscalls(
-  hooks: SyscallHooks,
-  order: readonly SyscallAttach[],
-  log: (line: string) => void,
-): SyscallAttach {
-  for (const [i, method] of order.entries()) {
-    const done: string[] = [];
-    try {
-      if (method === "tracepoint") {
-        for (const tp of SYSCALL_TRACEPOINTS) {
-          hooks.attachTracepoint(tp.program, tp.category, tp.name);
-        }
-      } else {
-        for (const program of SYSCALL_PROGRAMS[method]) {
-          hooks.attachProgram(program);
-          done.push(program);
-        }
-      }
-      return method;
-    } catch (e) {
-      for (const program of done) hooks.detachProgram(program);
-      if (i === order.length - 1) throw e;
-      log(`${(e as Error).message}; hooking syscalls through ${order[i + 1]} instead`);
-    }
+export function attachSyscalls(hooks: SyscallHooks, method: SyscallAttach): void {
+  if (method === "tracepoint") {
+    for (const tp of SYSCALL_TRACEPOINTS) hooks.attachTracepoint(tp.program, tp.category, tp.name);
+    return;
   }
-  throw new Error("no syscall attach method to try");
+  const done: string[] = [];
+  try {
+    for (const program of SYSCALL_PROGRAMS[method]) {
+      hooks.attachProgram(program);
+      done.push(program);
+    }
+  } catch (e) {
+    for (const program of done) hooks.detachProgram(program);
+    throw e;
+  }
 }
