@@ -459,6 +459,12 @@ export async function main(argv: string[]): Promise<number> {
         ? (chunk, process, socket) => dump.print(chunk, process?.comm, socket)
         : undefined,
       onReady: (r) => {
+        // Start-up is over: the executable's pages it alone needed need not stay resident
+        // (before `ready` is said, so that whoever waits for it sees the agent's memory as
+        // it runs; a few ms); once more when V8 has compiled the hot path, for the
+        // compilers' pages.
+        releaseFilePages();
+        warmedUp = setTimeout(releaseFilePages, WARM_UP_MS);
         health.processesTraced = r.processes.length;
         health.probesAttached = r.probes + r.tracepoints;
         stderr(
@@ -466,11 +472,6 @@ export async function main(argv: string[]): Promise<number> {
             plural(r.processes.length, "process")
           } (${r.tracepoints} tracepoints, syscalls via ${r.syscallAttach})`,
         );
-        // Start-up is over: the executable's pages it alone needed need not stay resident;
-        // once more when V8 has compiled the hot path, for the compilers' pages. (After the
-        // `ready` line: reading /proc/self/smaps takes ~20 ms the first time.)
-        releaseFilePages();
-        warmedUp = setTimeout(releaseFilePages, WARM_UP_MS);
       },
     });
   } catch (e) {
