@@ -69,7 +69,7 @@ export function entryShift(code: Uint8Array): number {
 }
 
 /** Longest prologue {@linkcode entryShift} looks at, plus the instruction after it. */
-export const ENTRY_BYTES = 16;
+const ENTRY_BYTES = 16;
 
 /** {@linkcode entryShift} of the function whose first instruction is at `fileOffset` of `elf`. */
 export function entryShiftAt(elf: ElfFile, fileOffset: number): number {

@@ -17,7 +17,7 @@
  * @module
  */
 
-export { ENTRY_BYTES, entryShift, entryShiftAt, isEmulated } from "./entry_site.ts";
+export { entryShift, entryShiftAt, isEmulated } from "./entry_site.ts";
 export {
   ElfFile,
   MAX_READ_BYTES,
