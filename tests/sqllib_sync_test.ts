@@ -2,7 +2,8 @@
  * End to end: libpq's synchronous mode. A synchronous client (a libpq C program, psycopg2)
  * starts probed asynchronously, turns synchronous after a run of PQexec* calls, then costs
  * two probe hits per statement — read from the probes' own counters between the client's
- * steps — with the same spans; its first asynchronous call turns it back for good.
+ * steps — with the same spans; its first asynchronous call turns it back for good. Probes
+ * shared by two processes turn when both would.
  */
 import assert from "node:assert/strict";
 import { havePostgres, startPostgres } from "./targets/sql_servers.ts";
@@ -10,6 +11,7 @@ import { summarize } from "./targets/sqllib/run_traced.ts";
 import { runInstrumentation } from "./targets/run_instrumentation.ts";
 import { pythonEnv } from "./targets/python_env.ts";
 import { SqlLibInstrumentation, type SqlLibStatement } from "../src/sqllib/mod.ts";
+import { inspectProcess } from "../src/discovery/mod.ts";
 import type { Span } from "../src/model/span.ts";
 
 const here = new URL("./targets/sqllib/", import.meta.url).pathname;
@@ -215,3 +217,105 @@ Deno.test({
     assert.equal(run.connections.size, connections.size + 1);
   },
 });
+
+Deno.test({
+  name: "sqllib: probes shared by two processes turn synchronous once both would",
+  ...pg,
+  fn: async () => {
+    await using server = await startPostgres();
+    const dir = await Deno.makeTempDir({ prefix: "upspan-sqllib-shared-" });
+    const spans = new Map<number, number>();
+    try {
+      const exe = `${dir}/pq_sync_client`;
+      const cc = await new Deno.Command("gcc", {
+        args: ["-O2", "-o", exe, `${here}pq_sync_client.c`, "-I/usr/include/postgresql", "-lpq"],
+      }).output();
+      assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
+      const count = 50;
+      const conninfo = `host=127.0.0.1 port=${server.port} user=postgres dbname=postgres`;
+      const clients = [0, 1].map(() => steppedChild(exe, [conninfo, String(RUN), String(count)]));
+      for (const c of clients) await c.until("ready");
+      // Probed as under --exe or --all: one set of probes on the file for both processes.
+      const traced = new SqlLibInstrumentation({
+        onSpan: () => {},
+        onStatement: (s) => spans.set(s.pid, (spans.get(s.pid) ?? 0) + 1),
+      });
+      for (const c of clients) {
+        const info = await inspectProcess(c.pid);
+        if (!info.ok) throw new Error(info.message);
+        assert.ok((await traced.add(info.process, false)).attached);
+      }
+      const reading = setInterval(() => {
+        while (traced.consume() > 0) { /* until empty */ }
+      }, 20);
+      try {
+        const [a, b] = clients as [SteppedChild, SteppedChild];
+        await a.next("warm");
+        // a's run is read (its statements are), b has made none: neither turns.
+        await waitFor(() => spans.get(a.pid) === RUN, "a's statements");
+        assert.equal(traced.libpqMode(a.pid), "async");
+        await b.next("warm");
+        await waitFor(() => traced.libpqMode(a.pid) === "sync", "a synchronous");
+        await waitFor(() => traced.libpqMode(b.pid) === "sync", "b synchronous");
+        const before = traced.stats().libpqHits;
+        await a.next("sync");
+        await b.next("sync");
+        assert.equal(traced.stats().libpqHits - before, 2 * 2 * (count + 4));
+        // a's first PQsendQuery turns both back, for good.
+        await a.next("async");
+        await waitFor(() => traced.libpqMode(b.pid) === "async", "b asynchronous");
+        await b.next("async");
+        for (const c of clients) await c.next("done");
+      } finally {
+        clearInterval(reading);
+        for (const c of clients) await c.close();
+        await traced.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+interface SteppedChild {
+  pid: number;
+  until(word: string): Promise<void>;
+  next(word: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A client whose steps are lines: `next` writes one and waits for the word it prints. */
+function steppedChild(cmd: string, args: string[]): SteppedChild {
+  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "null" })
+    .spawn();
+  let stdout = "";
+  const decoder = new TextDecoder();
+  const outDone = (async () => {
+    for await (const c of child.stdout) stdout += decoder.decode(c);
+  })();
+  const writer = child.stdin.getWriter();
+  const until = (word: string) =>
+    waitFor(() => new RegExp(`^${word}$`, "m").test(stdout), `${word} (${stdout})`);
+  return {
+    pid: child.pid,
+    until,
+    async next(word) {
+      await writer.write(new TextEncoder().encode("go\n"));
+      await until(word);
+    },
+    async close() {
+      await writer.close().catch(() => {});
+      const status = await child.status;
+      await outDone;
+      assert.ok(status.success);
+    },
+  };
+}
+
+async function waitFor(what: () => boolean, label: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error(`waited for ${label}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

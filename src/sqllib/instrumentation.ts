@@ -80,6 +80,8 @@ interface LibpqProcess {
   sites: SqlLibSite[];
   /** The old mode's probes being detached. */
   turning?: Promise<void>;
+  /** Its application made a run of PQexec* calls (the BPF side said so). */
+  ready?: boolean;
 }
 
 /**
@@ -97,10 +99,8 @@ export class SqlLibInstrumentation
   readonly #ids: IdGenerator = new RandomIdGenerator();
   readonly #statements: SqlLibStatements;
   readonly #onConnection?: (pid: number, conn: string) => void;
-  /** pid → how its libpq is probed, and its sites of both modes (processes that may turn). */
+  /** pid → how its libpq is probed, and its sites of both modes. */
   readonly #libpq = new Map<number, LibpqProcess>();
-  /** libpq files (device:inode) probed for every process: the mode they were turned to. */
-  readonly #files = new Map<string, { mode: LibpqMode; mixed: boolean }>();
 
   constructor(options: SqlLibInstrumentationOptions) {
     super(options.objectPath ?? SQLLIB_BPF_OBJECT, "sql_events");
@@ -141,23 +141,25 @@ export class SqlLibInstrumentation
     );
     const libpq = where.libraries.find((l) => l.library === "libpq");
     const file = libpq && `${libpq.file.device}:${libpq.file.inode}`;
-    // Read again (a library loaded since), a process keeps its mode; its libpq's when that
-    // is probed for every process.
-    const before = this.#libpq.get(process.pid) ?? (pin ? undefined : this.#files.get(file!));
-    const mode: LibpqMode = where.libpqSync && before?.mode === "sync" ? "sync" : "async";
+    // Read again (a library loaded since), a process keeps its mode; a new one starts
+    // asynchronous (with probes shared by a file's processes, that one's are attached again
+    // for it, and the others skip them until it too turns).
     const own = this.#libpq.get(process.pid);
+    const mode: LibpqMode = where.libpqSync && own?.mode === "sync" ? "sync" : "async";
     if (own?.mode === "sync" && mode === "async") {
       // A file loaded since calls PQsend* past any stub: the synchronous mode would miss it.
       const sync = own.sites.filter((s) => s.mode === "sync");
       open.probes.detach(sync, own.pin ? process.pid : -1).catch(() => {});
     }
     this.#setSync(open, process.pid, mode === "sync");
-    const mixed = before?.mixed ?? false;
+    // A process that cannot turn (it may call PQsend* where no probe sees) is asynchronous
+    // for good, and keeps the other processes sharing its probes so.
+    const mixed = (own?.mixed ?? false) || !where.libpqSync;
     const mine = (s: SqlLibSite) => s.mode === undefined || inMode(s, mode, mixed);
     open.probes.attach(where.sites.filter(mine), pin ? process.pid : -1);
-    if (file && where.libpqSync) {
+    if (file) {
       const sites = where.sites.filter((s) => s.mode !== undefined);
-      this.#libpq.set(process.pid, { mode, mixed, pin, file, sites });
+      this.#libpq.set(process.pid, { mode, mixed, pin, file, sites, ready: own?.ready });
     } else this.#libpq.delete(process.pid);
     const found = where.libraries.map((l) => `${l.library} in ${l.file.path}`).join(", ");
     // libpq alone, its socket and SSL* read at each statement: the process's other
@@ -178,12 +180,18 @@ export class SqlLibInstrumentation
     this.loaded?.obj.map("sqllib_procs").delete(key);
     this.loaded?.obj.map("pq_sync").delete(key);
     this.loaded?.obj.map("pq_execs").delete(key);
+    const gone = this.#libpq.get(pid);
     this.#libpq.delete(pid);
+    // It may have been all that kept its libpq's other processes asynchronous.
+    if (gone && !gone.pin) {
+      const next = [...this.#libpq].find(([, p]) => !p.pin && p.file === gone.file && p.ready);
+      if (next) this.#turn(next[0], "sync");
+    }
   }
 
   /**
-   * How a process's libpq is probed, once its probes are all in place; `undefined`: always
-   * asynchronously, not at all, or changing modes.
+   * How a process's libpq is probed, once its probes are all in place; `undefined`: not at
+   * all, or changing modes.
    */
   libpqMode(pid: number): LibpqMode | undefined {
     const p = this.#libpq.get(pid);
@@ -199,21 +207,27 @@ export class SqlLibInstrumentation
 
   /**
    * Turns a process's libpq probes to `mode`: for it alone when its probes are its own,
-   * else for every process mapping the same libpq. Back to asynchronous is for good (the
-   * process mixes both kinds of calls). The new mode's probes are in place before the old
+   * else for every process mapping the same libpq (to synchronous once each has made its
+   * run of PQexec* calls). Back to asynchronous is for good (the process mixes both kinds
+   * of calls). The new mode's probes are in place before the old
    * ones go; a statement under way as the mode changes may be lost.
    */
   #turn(pid: number, mode: LibpqMode): void {
     const open = this.loaded;
     const proc = this.#libpq.get(pid);
-    if (!open || !proc || proc.mode === mode || (mode === "sync" && proc.mixed)) return;
+    if (!open || !proc) return;
+    if (mode === "sync") proc.ready = true;
+    if (proc.mode === mode || (mode === "sync" && proc.mixed)) return;
     const mixed = mode === "async";
     const turning = proc.pin
       ? [[pid, proc] as const]
       : [...this.#libpq].filter(([, p]) => !p.pin && p.file === proc.file);
-    if (!proc.pin) this.#files.set(proc.file, { mode, mixed });
+    // Probes shared by a file's processes turn synchronous once all of them would: one that
+    // calls PQsend* would lose statements turning back.
+    if (mode === "sync" && turning.some(([, p]) => !p.ready || p.mixed)) return;
     const at = proc.pin ? pid : -1;
     for (const [p, record] of turning) {
+      if (record.mode === mode) continue;
       try {
         open.probes.attach(record.sites.filter((s) => inMode(s, mode, mixed)), at);
       } catch {
