@@ -56,7 +56,9 @@ export interface AgentOptions {
 
 /** Runs the agent with `args` and waits for its `ready` line. */
 export async function startAgent(args: string[], opts: AgentOptions = {}): Promise<Agent> {
-  const timeoutMs = opts.timeoutMs ?? 20_000;
+  // The suite runs two files at a time on two cores: an agent placing probes in three Go
+  // processes there has needed more than 20 s to get ready (2–3.5 s alone).
+  const timeoutMs = opts.timeoutMs ?? 45_000;
   const [cmd, argv] = tied([Deno.execPath(), "run", "-A", MOD, "--format", "json", ...args]);
   const child = new Deno.Command(cmd, {
     args: argv,
