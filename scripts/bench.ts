@@ -24,13 +24,11 @@ import { startPythonServer } from "../tests/targets/targets.ts";
 import { startNginx } from "../tests/targets/nginx.ts";
 import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
 import { PG_BIN, startPostgres } from "../tests/targets/sql_servers.ts";
-import { inspectProcess } from "../src/discovery/mod.ts";
-import { locateTls, OPENSSL } from "../src/tls/mod.ts";
 import { locateGo } from "../src/golang/mod.ts";
 import { readLibrary } from "../src/sqllib/locate.ts";
 import { openElf } from "../src/symbols/mod.ts";
 import type { SyscallAttach } from "../src/capture/mod.ts";
-import { type FloorSite, startFloor } from "./bench/floor.ts";
+import { type FloorSite, opensslSites, startFloor } from "./bench/floor.ts";
 import {
   agentCounters,
   type AgentReport,
@@ -322,16 +320,7 @@ async function https() {
   const { cert, key } = await makeCert(await Deno.makeTempDir());
   await using server = await startPythonServer({ cert, key });
   const url = `https://127.0.0.1:${server.port}/hello`;
-  const proc = await inspectProcess(server.pid);
-  if (!proc.ok) throw new Error(proc.message);
-  const ssl = await locateTls(proc.process, [OPENSSL]);
-  if (!ssl.ok) throw new Error(ssl.message);
-  const sites: FloorSite[] = ssl.sites.map((s) => ({
-    path: s.file.hostPath,
-    offset: s.offset,
-    retprobe: s.retprobe,
-    pid: server.pid,
-  }));
+  const sites = await opensslSites(server.pid);
   await wrk(url, 1);
   const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
   const totals = new AgentTotals();
@@ -381,16 +370,7 @@ async function h2() {
   await using server = await startNginx({ "hello.txt": "hello\n" }, { tls, http2: true });
   const url = `https://127.0.0.1:${server.port}/hello.txt`;
   const args = server.pids.flatMap((p) => ["--pid", String(p)]);
-  const sites: FloorSite[] = [];
-  for (const pid of server.pids) {
-    const proc = await inspectProcess(pid);
-    if (!proc.ok) throw new Error(proc.message);
-    const ssl = await locateTls(proc.process, [OPENSSL]);
-    if (!ssl.ok) throw new Error(ssl.message);
-    for (const s of ssl.sites) {
-      sites.push({ path: s.file.hostPath, offset: s.offset, retprobe: s.retprobe, pid });
-    }
-  }
+  const sites = (await Promise.all(server.pids.map(opensslSites))).flat();
   await h2load(url);
   const untraced: number[] = [], floor: number[] = [], upspan: number[] = [];
   const totals = new AgentTotals();

@@ -11,10 +11,8 @@
 import { parseArgs } from "node:util";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { makeCert } from "../tests/targets/certs.ts";
-import { type FloorOptions, type FloorSite, startFloor } from "./bench/floor.ts";
+import { type FloorOptions, opensslSites, startFloor } from "./bench/floor.ts";
 import { cpuSeconds, median, wrk } from "./bench/measure.ts";
-import { inspectProcess } from "../src/discovery/mod.ts";
-import { locateTls, OPENSSL } from "../src/tls/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,16 +22,7 @@ const { values } = parseArgs({
 const { cert, key } = await makeCert(await Deno.makeTempDir());
 await using server = await startPythonServer({ cert, key });
 const url = `https://127.0.0.1:${server.port}/hello`;
-const proc = await inspectProcess(server.pid);
-if (!proc.ok) throw new Error(proc.message);
-const ssl = await locateTls(proc.process, [OPENSSL]);
-if (!ssl.ok) throw new Error(ssl.message);
-const sites: FloorSite[] = ssl.sites.map((s) => ({
-  path: s.file.hostPath,
-  offset: s.offset,
-  retprobe: s.retprobe,
-  pid: server.pid,
-}));
+const sites = await opensslSites(server.pid);
 const configs: [string, FloorOptions | undefined][] = [
   ["no programs", undefined],
   ["socket hooks", { syscalls: "socket" }],

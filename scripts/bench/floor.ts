@@ -7,6 +7,8 @@
  */
 import { BpfObject, type Link } from "../../ffi/mod.ts";
 import { SYSCALL_TRACEPOINTS, type SyscallAttach } from "../../src/capture/mod.ts";
+import { inspectProcess } from "../../src/discovery/mod.ts";
+import { locateTls, OPENSSL } from "../../src/tls/mod.ts";
 
 export const FLOOR_OBJECT = new URL("../../bpf/out/floor.bpf.o", import.meta.url).pathname;
 
@@ -78,4 +80,18 @@ export function startFloor(opts: FloorOptions): Floor {
       return hits;
     },
   };
+}
+
+/** The sites upspan probes in a process's OpenSSL, as the floor's sites for that process. */
+export async function opensslSites(pid: number): Promise<FloorSite[]> {
+  const proc = await inspectProcess(pid);
+  if (!proc.ok) throw new Error(proc.message);
+  const ssl = await locateTls(proc.process, [OPENSSL]);
+  if (!ssl.ok) throw new Error(ssl.message);
+  return ssl.sites.map((s) => ({
+    path: s.file.hostPath,
+    offset: s.offset,
+    retprobe: s.retprobe,
+    pid,
+  }));
 }
