@@ -16,6 +16,7 @@ import { BpfObject } from "../ffi/mod.ts";
 import { ProbeSet } from "../src/probe_set.ts";
 import { CAPTURE_OBJECT } from "../src/capture/mod.ts";
 import { TracedProcesses } from "../src/traced_processes.ts";
+import { TracedPids } from "../src/capture/traced_pids.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -93,7 +94,7 @@ async function hundredthProcess() {
     await new Promise((r) => setTimeout(r, 3000));
     obj.load();
     const traced = new TracedProcesses({
-      tracedMap: obj.map("traced_tgids"),
+      traced: new TracedPids(obj.map("traced_tgids"), obj.map("traced_bits")),
       flags: 3,
       socketsFlag: 2,
       probes,

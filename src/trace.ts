@@ -349,11 +349,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
           signal: pollProc.signal,
         }).catch((e) => log(`watching /proc stopped: ${(e as Error).message}`));
       }
-      const tracedMap = capture.traced();
+      const tracedPids = capture.traced();
       traced = new TracedProcesses({
-        tracedMap: tracedMap.map,
-        flags: tracedMap.flags,
-        socketsFlag: tracedMap.socketsFlag,
+        traced: tracedPids.pids,
+        flags: tracedPids.flags,
+        socketsFlag: tracedPids.socketsFlag,
         probes: capture.probes,
         log,
         pin: watch === undefined,

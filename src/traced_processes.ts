@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { BpfMap } from "../ffi/mod.ts";
+import type { TracedPids } from "./capture/traced_pids.ts";
 import {
   childrenOf,
   inspectProcess,
@@ -35,8 +35,8 @@ export type AddResult =
 
 /** Options for {@linkcode TracedProcesses}. */
 export interface TracedProcessesOptions {
-  /** The capture's traced-pid map (key: tgid, value: enum trace_flags). */
-  tracedMap: BpfMap;
+  /** The capture's traced processes. */
+  traced: TracedPids;
   /** Its value for a traced process. */
   flags: number;
   /** The flag in `flags` that turns on the socket capture. */
@@ -292,9 +292,7 @@ export class TracedProcesses {
     this.#exited.set(pid, p.resource);
     if (this.#exited.size > EXITED_KEPT) this.#exited.delete(this.#exited.keys().next().value!);
     for (const inst of this.#opts.instrumentations ?? []) inst.remove(pid);
-    try {
-      this.#opts.tracedMap.delete(key(pid));
-    } catch { /* the capture removed it itself when the process exited */ }
+    this.#opts.traced.delete(pid); // false when the capture forgot it at its exit
   }
 
   /**
@@ -398,12 +396,8 @@ export class TracedProcesses {
       rpcFromBytes,
       notes,
     });
-    this.#opts.tracedMap.update(key(info.pid), new Uint8Array(new Uint32Array([flags]).buffer));
+    this.#opts.traced.set(info.pid, flags);
   }
-}
-
-function key(pid: number): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(new Uint32Array([pid]).buffer);
 }
 
 function exitedWhileAttaching(pid: number): AddResult {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type BpfMap, BpfObject, readCounters, type RingReader } from "../../ffi/mod.ts";
+import { BpfObject, readCounters, type RingReader } from "../../ffi/mod.ts";
 import type { ProcessInfo } from "../discovery/mod.ts";
 import type { ThreadRequests } from "../context/thread_requests.ts";
 import type { PeerLinks } from "../context/peer_links.ts";
@@ -25,6 +25,7 @@ import {
   type ProcessEventType,
 } from "./events.ts";
 import { IgnoredSockets, LruMap } from "./ignored_sockets.ts";
+import { TracedPids } from "./traced_pids.ts";
 import {
   attachSyscalls,
   PROCESS_PROGRAMS,
@@ -201,12 +202,12 @@ export class CaptureInstrumentation {
     for (const program of PROCESS_PROGRAMS) this.probes.attachProgram(program);
   }
 
-  /** The traced-pid map (key: tgid, value: enum trace_flags) and its flag values. */
-  traced(): { map: BpfMap; flags: number; socketsFlag: number } {
+  /** The traced processes' maps, and the flag values (enum trace_flags) they hold. */
+  traced(): { pids: TracedPids; flags: number; socketsFlag: number } {
     const flags = this.obj.enumValues("trace_flags");
     const sockets = flags["TRACE_SOCKETS"] ?? 0;
     return {
-      map: this.obj.map("traced_tgids"),
+      pids: new TracedPids(this.obj.map("traced_tgids"), this.obj.map("traced_bits")),
       flags: (flags["TRACE_TLS"] ?? 0) | sockets,
       socketsFlag: sockets,
     };

@@ -14,6 +14,7 @@ export {
   type SocketKey,
 } from "./events.ts";
 export { LOADER, loaderSites } from "./loader.ts";
+export { TracedPids } from "./traced_pids.ts";
 export {
   CAPTURE_OBJECT,
   CaptureInstrumentation,

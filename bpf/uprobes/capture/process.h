@@ -35,6 +35,7 @@ int sched_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	if ((__u32)id != tgid || !traced(tgid))
 		return 0;
 	bpf_map_delete_elem(&traced_tgids, &tgid);
+	set_forked_bit(tgid, false);
 	send_process(EVENT_EXIT, tgid, 0);
 	return 0;
 }
@@ -56,8 +57,10 @@ int sched_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	if (!flags)
 		return 0;
 	__u32 f = *flags;
-	if (bpf_map_update_elem(&traced_tgids, &ctgid, &f, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&traced_tgids, &ctgid, &f, BPF_NOEXIST) == 0) {
+		set_forked_bit(ctgid, true);
 		send_process(EVENT_FORK, ctgid, ptgid);
+	}
 	return 0;
 }
 

@@ -18,6 +18,52 @@ struct {
 	__type(value, __u32);
 } traced_tgids SEC(".maps");
 
+/*
+ * The same processes as bits, one per tgid, for the programs every process on the host runs
+ * (socket I/O, syscalls, probes in shared libraries): an array lookup is inlined by the
+ * verifier, a hash lookup is not, and an untraced process is the common case. Words
+ * [0, PID_WORDS) are written by user space alone, [PID_WORDS, 2 * PID_WORDS) by the fork and
+ * exit programs alone (atomically), so neither writer can undo the other's bit. A set bit
+ * only sends the call on to traced_tgids, which decides.
+ */
+#define PID_MAX_LIMIT_ (1u << 22) /* the kernel's PID_MAX_LIMIT on 64-bit */
+#define PID_WORDS (PID_MAX_LIMIT_ / 64)
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * PID_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} traced_bits SEC(".maps");
+
+/* False when `tgid` is surely not traced: its bit is clear in both halves. */
+static __always_inline bool maybe_traced(__u32 tgid)
+{
+	__u32 word = tgid / 64;
+	__u64 bit = 1ULL << (tgid % 64);
+	__u64 *set = bpf_map_lookup_elem(&traced_bits, &word);
+	if (!set)
+		return true; /* beyond any pid: let traced_tgids say */
+	if (*set & bit)
+		return true;
+	word += PID_WORDS;
+	set = bpf_map_lookup_elem(&traced_bits, &word);
+	return set && (*set & bit);
+}
+
+/* The bit of a process the fork program began to trace (or, cleared, one that exited). */
+static __always_inline void set_forked_bit(__u32 tgid, bool on)
+{
+	__u32 word = PID_WORDS + tgid / 64;
+	__u64 bit = 1ULL << (tgid % 64);
+	__u64 *set = bpf_map_lookup_elem(&traced_bits, &word);
+	if (!set)
+		return;
+	if (on)
+		__sync_fetch_and_or(set, bit);
+	else
+		__sync_fetch_and_and(set, ~bit);
+}
+
 /* An SSL call in progress on a thread. */
 struct ssl_call {
 	__u64 ssl;
@@ -136,7 +182,7 @@ static __always_inline void count(__u32 stat)
 
 static __always_inline bool traced(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
+	return maybe_traced(tgid) && bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
 }
 
 static __always_inline struct conn_state *conn_of(__u32 tgid, __u64 ssl)

@@ -22,6 +22,8 @@ static __always_inline struct pt_regs *syscall_regs(void)
  * tracepoint's own, not looked up from the fd. */
 static __always_inline int on_sock_io(struct sock *sk, long ret)
 {
+	if (!maybe_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0; /* most of the host's socket I/O ends here */
 	struct pt_regs *regs = syscall_regs();
 	long nr = regs->orig_ax;
 	if (!is_io_nr(nr))

@@ -224,6 +224,8 @@ static __always_inline bool io_call(int fd, struct sock *known, __u64 buf, __u32
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = id, tgid = id >> 32;
+	if (!maybe_traced(tgid))
+		return false;
 	__u32 *flags = bpf_map_lookup_elem(&traced_tgids, &tgid);
 	if (!flags)
 		return false;
@@ -324,7 +326,10 @@ static __always_inline int io_done(struct sock_call *call, long ret)
 /* Exit of a read or write syscall: send the bytes it moved. */
 static __always_inline int on_io_exit(long ret)
 {
-	__u32 tid = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!maybe_traced(id >> 32))
+		return 0;
+	__u32 tid = id;
 	struct sock_call *call = bpf_map_lookup_elem(&sock_calls, &tid);
 	if (!call)
 		return 0;
