@@ -36,15 +36,17 @@ import {
 /** Under --all, how often at most the processes that came and went are summed up. */
 const LIFE_LINE_MS = 10_000;
 
-/** How often the rings are read while records come in numbers, in milliseconds. */
-const POLL_MS = 10;
 /**
- * How often they are read while records come in few (fewer than {@link FEW_RECORDS} a
- * read): a wake-up costs the agent about what a dozen spans do, so a quiet one wakes less.
- * A burst still wakes it early (the kernel's wake-up once the ring is a quarter full).
+ * How long the agent sleeps between reads of the rings: long enough that a read finds about
+ * {@link RECORDS_PER_READ} records, within these bounds. Each sleep and wake-up costs the agent
+ * 100–200 µs of CPU on a VM whatever wakes it (`deno run -A scripts/bench_wakeups.ts`), what a
+ * dozen spans cost: at 1,000 requests a second, 20 wake-ups a second were a quarter of its CPU.
+ * A burst still wakes it early (the kernel's wake-up once a ring is a quarter full), and a
+ * library load at once.
  */
-const QUIET_POLL_MS = 50;
-const FEW_RECORDS = 512;
+const POLL_MS = 10;
+const QUIET_POLL_MS = 200;
+const RECORDS_PER_READ = 2048;
 /** Most records read before yielding to the event loop (signals, timers, output). */
 const BATCH = 4096;
 
@@ -448,7 +450,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       life.exited = life.forked = life.races = 0;
       lifeSaid = performance.now();
     };
-    let lastTick = lastCheck;
+    let lastTick = lastCheck, lastRead = lastCheck;
     // Every ring's wake-ups (a ring a quarter full) end the wait, not only the capture's.
     wakeups = new WakeupSet();
     wakeups.add(capture.ringFd);
@@ -480,8 +482,11 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
         busy ||= n >= BATCH;
         if (i.ringFd !== undefined) wakeups.add(i.ringFd);
       }
-      const poll = read < FEW_RECORDS ? QUIET_POLL_MS : POLL_MS;
-      const wait = Math.max(0, Math.min(poll, deadline - performance.now()));
+      const now = performance.now();
+      const perMs = read / Math.max(1, now - lastRead);
+      lastRead = now;
+      const poll = Math.min(QUIET_POLL_MS, Math.max(POLL_MS, RECORDS_PER_READ / perMs));
+      const wait = Math.max(0, Math.min(poll, deadline - now));
       // Libraries' events written before the capture's bytes were read have been read too:
       // a held wire span whose connection a library named now is a duplicate.
       builder?.releaseHeld();

@@ -1,0 +1,51 @@
+/**
+ * What one sleep and wake-up costs the agent: the CPU (all of its threads, from
+ * `/proc/self/task/*\/schedstat`) per wait on the engine's epoll set through a non-blocking
+ * FFI call (as the engine waits on its rings) and per `setTimeout`, for a few sleep lengths.
+ * On a VM the wake-up itself is most of it, whichever way the process sleeps: the engine
+ * sleeps as few times as the records let it (see `src/trace.ts`).
+ *
+ *   deno run -A scripts/bench_wakeups.ts [--waits 200]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { WakeupSet } from "../ffi/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { waits: { type: "string", default: "200" } },
+});
+const waits = Number(values.waits);
+
+/** CPU µs of all this process's threads. */
+function cpuUs(): number {
+  let ns = 0;
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
+    } catch { /* the thread ended */ }
+  }
+  return ns / 1000;
+}
+
+const set = new WakeupSet();
+try {
+  console.log("sleep   epoll (FFI)   setTimeout   (µs CPU per wait)");
+  for (const ms of [0, 1, 5, 20, 50]) {
+    const n = ms === 0 ? waits * 20 : waits;
+    let c = cpuUs();
+    for (let i = 0; i < n; i++) await set.wait(ms);
+    const epoll = (cpuUs() - c) / n;
+    c = cpuUs();
+    for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, ms));
+    const timer = (cpuUs() - c) / n;
+    console.log(
+      `${String(ms).padStart(2)} ms   ${epoll.toFixed(1).padStart(11)}   ${
+        timer.toFixed(1).padStart(10)
+      }`,
+    );
+  }
+} finally {
+  set.close();
+}
