@@ -41,8 +41,8 @@ const LIFE_LINE_MS = 10_000;
  * {@link RECORDS_PER_READ} records, within these bounds. Each sleep and wake-up costs the agent
  * 100–200 µs of CPU on a VM whatever wakes it (`deno run -A scripts/bench_wakeups.ts`), what a
  * dozen spans cost: at 1,000 requests a second, 20 wake-ups a second were a quarter of its CPU.
- * A burst still wakes it early (the kernel's wake-up once a ring is a quarter full), and a
- * library load at once.
+ * A burst still wakes it early (the kernel's wake-up once a ring is a quarter full), and an
+ * exec, a fork or a library load at once.
  */
 const POLL_MS = 10;
 const QUIET_POLL_MS = 200;
@@ -289,15 +289,16 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     log,
   });
   // A server's request that found no offer: the client's may be in another ring still.
-  // Once per read of the rings is enough (what is read then was written before the
-  // requests being read now), and bounded: a flood of requests from untraced clients,
-  // every one without an offer, must not turn each into a read of the rings.
+  // Once per read of a ring is enough, and bounded: a flood of requests from untraced
+  // clients, every one without an offer, must not turn each into a read of the rings. Go's
+  // ring is read first, then the capture's: every client write before a Go server's request
+  // read so far is then read too, whichever ring either side is in.
   let refreshed = false;
   peers.refresh = () => {
     if (refreshed) return;
     refreshed = true;
-    capture.consume(BATCH);
     go?.drain();
+    capture.consume(BATCH);
   };
   // A grpc-go call's head that found no caller: the probe's event may be unread still.
   let callersRefreshed = false;
@@ -476,6 +477,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       callersRefreshed = false;
       let read = capture.consume(BATCH);
       let busy = read === BATCH;
+      refreshed = false; // Go's requests read next may need the capture's newer records
       for (const i of instrumentations) {
         const n = i.consume();
         read += n;

@@ -10,8 +10,9 @@ static __always_inline void send_process(__u32 kind, __u32 tgid, __u32 parent)
 		.parent = parent,
 	};
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	/* A library load waits for probes: the reader is woken now, not at its next round. */
-	__u64 flags = kind == EVENT_LOAD ? BPF_RB_FORCE_WAKEUP : wakeup_flags();
+	/* A new program, a new process or a library load waits for probes, and a process may
+	 * live only milliseconds: the reader is woken now, not at its next round. */
+	__u64 flags = kind == EVENT_EXIT ? wakeup_flags() : BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, &e, sizeof(e), flags) < 0)
 		count(STAT_DROPS);
 }
