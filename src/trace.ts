@@ -487,7 +487,10 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       const now = performance.now();
       const perMs = read / Math.max(1, now - lastRead);
       lastRead = now;
-      const poll = Math.min(QUIET_POLL_MS, Math.max(POLL_MS, RECORDS_PER_READ / perMs));
+      // A flood keeps the short poll: the ring's room is what absorbs a slow batch.
+      const poll = read >= RECORDS_PER_READ
+        ? POLL_MS
+        : Math.min(QUIET_POLL_MS, Math.max(POLL_MS, RECORDS_PER_READ / perMs));
       const wait = Math.max(0, Math.min(poll, deadline - now));
       // Libraries' events written before the capture's bytes were read have been read too:
       // a held wire span whose connection a library named now is a duplicate.

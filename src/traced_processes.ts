@@ -74,6 +74,13 @@ interface Traced {
   rpcFromBytes: boolean;
   /** What the instrumentations said of it, so a library load repeats none of it. */
   notes: Set<string>;
+  /**
+   * Its library loads are looked for once a second: no loader probe tells of them, or one
+   * does but the first look (for a load before the probe was in place) is yet to come.
+   */
+  pollLoads: boolean;
+  /** Its loader is probed. */
+  loadsProbed: boolean;
 }
 
 /** Processes upspan traces now, by pid. */
@@ -133,9 +140,12 @@ export class TracedProcesses {
     return this.#procs.get(pid)?.sqlByConnection ?? false;
   }
 
-  /** Traced processes in which no OpenSSL was found (yet): it may be loaded later. */
+  /**
+   * Traced processes in which no OpenSSL was found (yet), to be looked at again: it may be
+   * loaded later. Not those whose loader is probed (a `dlopen` is told), after a first look.
+   */
   get withoutTls(): number[] {
-    return [...this.#procs].filter(([, p]) => !p.tls).map(([pid]) => pid);
+    return [...this.#procs].filter(([, p]) => !p.tls && p.pollLoads).map(([pid]) => pid);
   }
 
   /**
@@ -227,6 +237,7 @@ export class TracedProcesses {
   async recheck(pid: number): Promise<boolean> {
     const p = this.#procs.get(pid);
     if (p === undefined || p.tls) return false;
+    if (p.loadsProbed) p.pollLoads = false;
     const r = await inspectProcess(pid);
     if (!r.ok) return false;
     const where = await locateTls(r.process, LOADED_LATE);
@@ -329,14 +340,16 @@ export class TracedProcesses {
    * Probes the process's loader, for every process at once (a `dlopen` is rare, and the
    * traced-pid map filters): its library loads are told as they happen. A static
    * executable has none; a probe that cannot be placed leaves the once-a-second recheck.
+   * Whether the probe is in place.
    */
-  async #watchLoads(info: ProcessInfo): Promise<void> {
+  async #watchLoads(info: ProcessInfo): Promise<boolean> {
     const sites = await loaderSites(info);
-    if (sites.length === 0) return;
+    if (sites.length === 0) return false;
     try {
-      await this.#attachThrough(sites, [info.pid], false);
+      return (await this.#attachThrough(sites, [info.pid], false)).length === 0;
     } catch (e) {
       this.#opts.log(`pid ${info.pid}: ${LOADER.name} not probed: ${(e as Error).message}`);
+      return false;
     }
   }
 
@@ -365,7 +378,7 @@ export class TracedProcesses {
     let httpByProbes = false;
     let rpcFromBytes = false;
     const notes = new Set<string>();
-    await this.#watchLoads(info);
+    const loadsProbed = await this.#watchLoads(info);
     for (const inst of this.#opts.instrumentations ?? []) {
       let r;
       try {
@@ -395,6 +408,8 @@ export class TracedProcesses {
       httpByProbes,
       rpcFromBytes,
       notes,
+      pollLoads: true,
+      loadsProbed,
     });
     this.#opts.traced.set(info.pid, flags);
   }
