@@ -495,11 +495,12 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // Libraries' events written before the capture's bytes were read have been read too:
       // a held wire span whose connection a library named now is a duplicate.
       builder?.releaseHeld();
+      // Before sleeping: a new process's probes wait for this (a forced wake-up read it).
+      while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
       // Busy, it still lets the event loop turn (signals, output), but through a wait that
       // returns at once: back-to-back setTimeout(0)s are held 2–4 ms each (timers' nesting
       // clamp), the ring filling meanwhile.
       await wakeups.wait(busy ? 0 : wait);
-      while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
       // Ticks walk every connection: a few dozen a second is enough for 50 ms timeouts.
       if (builder && performance.now() - lastTick > 20) {
         lastTick = performance.now();

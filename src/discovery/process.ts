@@ -171,6 +171,11 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
   const root = await Deno.readLink(`${dir}/root`).catch(() => "/");
   exe = insideRoot(exe.replace(/ \(deleted\)$/, ""), root);
   const cmdline = (await readText(`${dir}/cmdline`)) ?? "";
+  // Empty, it may be a process exiting as it is read (its memory, and with it its command
+  // line, already gone): then its executable is gone too.
+  if (cmdline === "" && !(await Deno.readLink(`${dir}/exe`).then(() => true, () => false))) {
+    return fail("gone", `Process ${pid} exited while upspan was reading it.`);
+  }
   const files = parseMaps(maps, dir, root);
   const nsPids = parseNsPids(status);
   const container = parseCgroup((await readText(`${dir}/cgroup`)) ?? "");
