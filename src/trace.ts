@@ -501,7 +501,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // returns at once: back-to-back setTimeout(0)s are held 2–4 ms each (timers' nesting
       // clamp), the ring filling meanwhile.
       await wakeups.wait(busy ? 0 : wait);
-      // Ticks walk every connection: a few dozen a second is enough for 50 ms timeouts.
+      // Ticks walk every connection: at most 50 a second, and a quiet agent's as it wakes.
       if (builder && performance.now() - lastTick > 20) {
         lastTick = performance.now();
         builder.tick(monotonicNs());
