@@ -4,10 +4,11 @@
  * BPF load, whose syscalls its signals interrupt), started after `ready`. Prints each
  * function's share of the sampled time (self time), the busiest first.
  *
- *   deno task profile [--target nginx|python|go] [--seconds 5] [--top 30]
+ *   deno task profile [--target nginx|h2|python|go] [--seconds 5] [--top 30]
  *     [--rate N] [--out profile.cpuprofile]
  *
- * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `go`: the same flood against
+ * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `h2`: `h2load -n60000 -c60 -m10`
+ * against nginx over TLS and HTTP/2, as the bench's `h2`; `go`: the same flood as nginx's against
  * the Go fixture's trivial handler (Go 1.26); `python`: the Python target
  * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate` (`--rate 0`:
  * none, the agent's own wake-ups alone). `--out`
@@ -20,7 +21,8 @@ import { startNginx } from "../tests/targets/nginx.ts";
 import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { pacedLoad } from "./bench/paced_load.ts";
-import { startUpspan, wrk } from "./bench/measure.ts";
+import { h2load, startUpspan, wrk } from "./bench/measure.ts";
+import { makeCert } from "../tests/targets/certs.ts";
 import { freePort, inspector } from "./bench/inspector.ts";
 
 const { values } = parseArgs({
@@ -75,15 +77,23 @@ async function main() {
   await using nginx = values.target === "nginx"
     ? await startNginx({ "index.html": "hello\n" })
     : undefined;
+  await using h2 = values.target === "h2"
+    ? await startNginx({ "hello.txt": "hello\n" }, {
+      tls: await makeCert(await Deno.makeTempDir()),
+      http2: true,
+    })
+    : undefined;
   await using python = values.target === "python" ? await startPythonServer({}) : undefined;
   await using go = values.target === "go" ? await goServer() : undefined;
-  const target = nginx ?? python ?? go;
+  const target = nginx ?? h2 ?? python ?? go;
   if (target === undefined) {
-    throw new Error(`--target is nginx, python or go, not ${values.target}`);
+    throw new Error(`--target is nginx, h2, python or go, not ${values.target}`);
   }
-  const pid = nginx?.masterPid ?? python?.pid ?? go!.pid;
+  const pids = h2?.pids ?? [nginx?.masterPid ?? python?.pid ?? go!.pid];
   const port = freePort();
-  const agent = await startUpspan(["--pid", String(pid)], {}, [`--inspect=127.0.0.1:${port}`]);
+  const agent = await startUpspan(pids.flatMap((p) => ["--pid", String(p)]), {}, [
+    `--inspect=127.0.0.1:${port}`,
+  ]);
   const cdp = await inspector(port);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
@@ -92,7 +102,11 @@ async function main() {
   const flood = nginx
     ? `http://127.0.0.1:${nginx.port}/index.html`
     : go && `http://127.0.0.1:${go.backendPort}/backend/1`;
-  const load = flood ? wrk(flood, seconds).then((r) => r.requests) : Number(values.rate) === 0 // the agent's own wake-ups, without load
+  const load = h2
+    ? h2load(`https://127.0.0.1:${h2.port}/hello.txt`).then((r) => r.requests)
+    : flood
+    ? wrk(flood, seconds).then((r) => r.requests)
+    : Number(values.rate) === 0 // the agent's own wake-ups, without load
     ? new Promise((r) => setTimeout(r, seconds * 1000)).then(() => 0)
     : pacedLoad(python!.port, Number(values.rate), seconds).then((rps) => rps * seconds);
   const requests = await load;

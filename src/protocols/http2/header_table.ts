@@ -106,9 +106,13 @@ const ENTRY_OVERHEAD = 32;
  * ```
  */
 export class DynamicTable {
-  /** Newest first. */
-  #entries: TableEntry[] = [];
-  #sizes: number[] = [];
+  /**
+   * A ring, newest first from `#newest`: an insert is O(1), where `unshift` moved every
+   * entry (a per-field cost under HTTP/2 floods). Its length is a power of two.
+   */
+  #ring: (TableEntry & { size: number })[] = new Array(16);
+  #newest = 0;
+  #count = 0;
   #size = 0;
   /** The encoder's maximum as last announced (4096 until a size update says otherwise). */
   #max: number;
@@ -132,7 +136,7 @@ export class DynamicTable {
 
   /** Known entries. */
   get length(): number {
-    return this.#entries.length;
+    return this.#count;
   }
 
   /** Bytes held, as RFC 7541 counts them. */
@@ -142,9 +146,7 @@ export class DynamicTable {
 
   /** Forgets everything: what the encoder holds is unknown from now on. */
   lose(): void {
-    this.#entries = [];
-    this.#sizes = [];
-    this.#size = 0;
+    this.#clear();
     this.#complete = false;
   }
 
@@ -162,8 +164,8 @@ export class DynamicTable {
       const [name, value] = STATIC_TABLE[index - 1]!;
       return { name, value };
     }
-    const entry = this.#entries[index - STATIC_TABLE.length - 1];
-    if (entry !== undefined) return entry;
+    const age = index - STATIC_TABLE.length - 1;
+    if (age < this.#count) return this.#ring[(this.#newest + age) & (this.#ring.length - 1)]!;
     return this.#complete ? "invalid" : "unknown";
   }
 
@@ -176,24 +178,39 @@ export class DynamicTable {
       // Larger than the table: the encoder empties its table (§4.4); so do we. Past our own
       // limit, what the encoder keeps is unknown.
       const fits = size <= this.#max;
-      this.#entries = [];
-      this.#sizes = [];
-      this.#size = 0;
+      this.#clear();
       if (fits) this.#complete = false;
       return;
     }
     this.#evict(size);
-    this.#entries.unshift({ name, value });
-    this.#sizes.unshift(size);
+    if (this.#count === this.#ring.length) this.#grow();
+    this.#newest = (this.#newest - 1) & (this.#ring.length - 1);
+    this.#ring[this.#newest] = { name, value, size };
+    this.#count++;
     this.#size += size;
+  }
+
+  #clear(): void {
+    this.#ring = new Array(16);
+    this.#newest = this.#count = this.#size = 0;
+  }
+
+  /** Twice the room, the entries in the same order from index 0. */
+  #grow(): void {
+    const old = this.#ring, ring = new Array(old.length * 2);
+    for (let i = 0; i < this.#count; i++) ring[i] = old[(this.#newest + i) & (old.length - 1)];
+    this.#ring = ring;
+    this.#newest = 0;
   }
 
   /** Evicts the oldest entries until `room` more bytes fit. */
   #evict(room: number): void {
     const max = Math.min(this.#max, this.#limit);
-    while (this.#size + room > max && this.#entries.length > 0) {
-      this.#entries.pop();
-      this.#size -= this.#sizes.pop()!;
+    while (this.#size + room > max && this.#count > 0) {
+      const oldest = (this.#newest + this.#count - 1) & (this.#ring.length - 1);
+      this.#size -= this.#ring[oldest]!.size;
+      this.#ring[oldest] = undefined!; // its strings may go
+      this.#count--;
       // Our limit, not the encoder's, forced this one out: the encoder may still have it.
       if (this.#max > this.#limit) this.#complete = false;
     }
