@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { startPythonServer } from "../tests/targets/targets.ts";
 import { pacedLoad } from "./bench/paced_load.ts";
-import { startUpspan } from "./bench/measure.ts";
+import { startUpspan, threadCpuSeconds } from "./bench/measure.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -28,22 +28,6 @@ const { values } = parseArgs({
 });
 const rate = Number(values.rate), seconds = Number(values.seconds);
 
-/**
- * CPU seconds of each of `pid`'s threads, by name and tid: the scheduler's run time in
- * nanoseconds (`schedstat`), as `stat`'s 10 ms ticks are too coarse for a few seconds.
- */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      const name = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim();
-      const run = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/schedstat`).split(" ")[0];
-      out.set(`${name}/${t.name}`, Number(run) / 1e9);
-    } catch { /* the thread ended */ }
-  }
-  return out;
-}
-
 await using python = await startPythonServer({});
 const flags = values["v8-flags"];
 const agent = await startUpspan(
@@ -52,11 +36,11 @@ const agent = await startUpspan(
   flags ? [`--v8-flags=${flags}`] : [],
 );
 await pacedLoad(python.port, rate, Number(values.warm));
-const before = threadCpu(agent.pid), spans0 = agent.sample().spans;
+const before = threadCpuSeconds(agent.pid), spans0 = agent.sample().spans;
 if (values.idle) await new Promise((r) => setTimeout(r, seconds * 1000));
 else await pacedLoad(python.port, rate, seconds);
 await new Promise((r) => setTimeout(r, 200));
-const after = threadCpu(agent.pid);
+const after = threadCpuSeconds(agent.pid);
 // Idle: per span of the rate the warm-up ran at, as the agent's own share of that load.
 const per = values.idle ? rate * seconds : agent.sample().spans - spans0;
 let total = 0;

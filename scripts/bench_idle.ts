@@ -10,6 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { schedCpuSeconds } from "./bench/measure.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -22,17 +23,6 @@ const { values } = parseArgs({
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const trees = values.against ? [values.against.replace(/\/$/, ""), here] : [here];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** CPU ms of all of `pid`'s threads. */
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/schedstat`).split(" ")[0]);
-    } catch { /* the thread ended */ }
-  }
-  return ns / 1e6;
-}
 
 const sleepers = Array.from(
   { length: Number(values.processes) },
@@ -54,9 +44,9 @@ try {
         err += value;
       }
       await sleep(5000);
-      const c0 = cpuMs(agent.pid);
+      const c0 = schedCpuSeconds(agent.pid);
       await sleep(10_000);
-      const used = (cpuMs(agent.pid) - c0) / 10;
+      const used = (schedCpuSeconds(agent.pid) - c0) * 1000 / 10;
       console.log(`${tree}: ${/^ready[^\n]*/m.exec(err)![0]}; idle CPU ${used.toFixed(1)} ms/s`);
       agent.kill("SIGINT");
       await agent.status;

@@ -11,23 +11,15 @@
  */
 import { parseArgs } from "node:util";
 import { WakeupSet } from "../ffi/mod.ts";
+import { schedCpuSeconds } from "./bench/measure.ts";
+
+const cpuUs = () => schedCpuSeconds("self") * 1e6;
 
 const { values } = parseArgs({
   args: Deno.args,
   options: { waits: { type: "string", default: "200" } },
 });
 const waits = Number(values.waits);
-
-/** CPU µs of all this process's threads. */
-function cpuUs(): number {
-  let ns = 0;
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    try {
-      ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
-    } catch { /* the thread ended */ }
-  }
-  return ns / 1000;
-}
 
 const set = new WakeupSet();
 try {

@@ -75,12 +75,10 @@ interface Traced {
   /** What the instrumentations said of it, so a library load repeats none of it. */
   notes: Set<string>;
   /**
-   * Its library loads are looked for once a second: no loader probe tells of them, or one
-   * does but the first look (for a load before the probe was in place) is yet to come.
+   * Looks left for an OpenSSL loaded late, once a second: one where its loader's probe tells
+   * of later loads (for a load before the probe was in place), else no end.
    */
-  pollLoads: boolean;
-  /** Its loader is probed. */
-  loadsProbed: boolean;
+  tlsLooks: number;
 }
 
 /** Processes upspan traces now, by pid. */
@@ -145,7 +143,7 @@ export class TracedProcesses {
    * loaded later. Not those whose loader is probed (a `dlopen` is told), after a first look.
    */
   get withoutTls(): number[] {
-    return [...this.#procs].filter(([, p]) => !p.tls && p.pollLoads).map(([pid]) => pid);
+    return [...this.#procs].filter(([, p]) => !p.tls && p.tlsLooks > 0).map(([pid]) => pid);
   }
 
   /**
@@ -237,7 +235,7 @@ export class TracedProcesses {
   async recheck(pid: number): Promise<boolean> {
     const p = this.#procs.get(pid);
     if (p === undefined || p.tls) return false;
-    if (p.loadsProbed) p.pollLoads = false;
+    p.tlsLooks--;
     const r = await inspectProcess(pid);
     if (!r.ok) return false;
     const where = await locateTls(r.process, LOADED_LATE);
@@ -378,7 +376,7 @@ export class TracedProcesses {
     let httpByProbes = false;
     let rpcFromBytes = false;
     const notes = new Set<string>();
-    const loadsProbed = await this.#watchLoads(info);
+    const tlsLooks = await this.#watchLoads(info) ? 1 : Infinity;
     for (const inst of this.#opts.instrumentations ?? []) {
       let r;
       try {
@@ -408,8 +406,7 @@ export class TracedProcesses {
       httpByProbes,
       rpcFromBytes,
       notes,
-      pollLoads: true,
-      loadsProbed,
+      tlsLooks,
     });
     this.#opts.traced.set(info.pid, flags);
   }
