@@ -5,14 +5,16 @@
  * function's share of the sampled time (self time), the busiest first.
  *
  *   deno task profile [--target nginx|h2|python|go] [--seconds 5] [--top 30]
- *     [--rate N] [--out profile.cpuprofile]
+ *     [--rate N] [--out profile.cpuprofile] [--alloc]
  *
  * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `h2`: `h2load -n60000 -c60 -m10`
  * against nginx over TLS and HTTP/2, as the bench's `h2`; `go`: the same flood as nginx's against
  * the Go fixture's trivial handler (Go 1.26); `python`: the Python target
  * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate` (`--rate 0`:
  * none, the agent's own wake-ups alone). `--out`
- * keeps the raw profile (Chrome DevTools opens it).
+ * keeps the raw profile (Chrome DevTools opens it). `--alloc`: bytes allocated by function
+ * instead (V8's sampling heap profiler, counting what the collector has freed since), per
+ * span: what the scavenger is fed.
  *
  * @module
  */
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "30" },
     rate: { type: "string", default: "1000" },
     out: { type: "string" },
+    alloc: { type: "boolean", default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -47,16 +50,40 @@ interface Profile {
   timeDeltas: number[];
 }
 
+/** V8's `HeapProfiler.SamplingHeapProfile`, the parts read here. */
+interface HeapNode {
+  callFrame: Profile["nodes"][number]["callFrame"];
+  selfSize: number;
+  children: HeapNode[];
+}
+
+function frameName(f: Profile["nodes"][number]["callFrame"]): string {
+  const where = f.url
+    ? ` ${f.url.replace(/^.*\/(src|ffi|scripts)\//, "$1/")}:${f.lineNumber + 1}`
+    : "";
+  return `${f.functionName || "(anonymous)"}${where}`;
+}
+
+/**
+ * Bytes allocated by function (self), the most first. A built-in (`subarray`, `slice`) is
+ * named with its caller: which of them allocates is the question.
+ */
+function selfBytes(root: HeapNode): [string, number][] {
+  const totals = new Map<string, number>();
+  const walk = (n: HeapNode, caller: string) => {
+    const own = frameName(n.callFrame);
+    const name = n.callFrame.url ? own : `${own} ← ${caller}`;
+    totals.set(name, (totals.get(name) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, own);
+  };
+  walk(root, "");
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
 /** Self time by function, in ms, the busiest first. */
 function selfTimes(profile: Profile): [string, number][] {
   const names = new Map<number, string>();
-  for (const n of profile.nodes) {
-    const f = n.callFrame;
-    const where = f.url
-      ? ` ${f.url.replace(/^.*\/(src|ffi|scripts)\//, "$1/")}:${f.lineNumber + 1}`
-      : "";
-    names.set(n.id, `${f.functionName || "(anonymous)"}${where}`);
-  }
+  for (const n of profile.nodes) names.set(n.id, frameName(n.callFrame));
   const totals = new Map<string, number>();
   profile.samples.forEach((id, i) => {
     const name = names.get(id)!;
@@ -95,9 +122,18 @@ async function main() {
     `--inspect=127.0.0.1:${port}`,
   ]);
   const cdp = await inspector(port);
-  await cdp.send("Profiler.enable");
-  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
-  await cdp.send("Profiler.start");
+  if (values.alloc) {
+    await cdp.send("HeapProfiler.enable");
+    await cdp.send("HeapProfiler.startSampling", {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  } else {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+    await cdp.send("Profiler.start");
+  }
   const before = agent.sample();
   const flood = nginx
     ? `http://127.0.0.1:${nginx.port}/index.html`
@@ -113,7 +149,9 @@ async function main() {
   await new Promise((r) => setTimeout(r, 300));
   const after = agent.sample();
   const cpu = after.cpuSeconds - before.cpuSeconds;
-  const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
+  const { profile } = values.alloc
+    ? await cdp.send<{ profile: Profile }>("HeapProfiler.stopSampling")
+    : await cdp.send<{ profile: Profile }>("Profiler.stop");
   cdp.close();
   const { stderr: err } = await agent.stop();
   if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
@@ -124,6 +162,7 @@ async function main() {
     } µs/span (the profiler's own cost included)`,
   );
   console.log(err.split("\n").filter((l) => /^stopped|dropped/.test(l)).join("\n"));
+  if (values.alloc) return printBytes(profile as unknown as { head: HeapNode }, made);
   const times = selfTimes(profile);
   const busy = times.filter(([n]) => !/^\(idle\)/.test(n)).reduce((s, [, t]) => s + t, 0);
   console.log(`busy (not idle) sampled time ${busy.toFixed(0)} ms`);
@@ -131,6 +170,15 @@ async function main() {
     console.log(
       `${(100 * ms / busy).toFixed(1).padStart(5)} %  ${ms.toFixed(1).padStart(8)} ms  ${name}`,
     );
+  }
+}
+
+function printBytes(profile: { head: HeapNode }, spans: number) {
+  const bytes = selfBytes(profile.head);
+  const total = bytes.reduce((s, [, b]) => s + b, 0);
+  console.log(`allocated ${(total / 1e6).toFixed(1)} MB, ${(total / spans).toFixed(0)} bytes/span`);
+  for (const [name, b] of bytes.slice(0, Number(values.top))) {
+    console.log(`${(b / spans).toFixed(0).padStart(7)} B/span  ${name}`);
   }
 }
 

@@ -65,6 +65,8 @@ const MAX_INT = 2 ** 28;
 export class HpackDecoder {
   readonly #table: DynamicTable;
   readonly #maxListBytes: number;
+  /** Where in the block being decoded the next octet is. */
+  readonly #cursor = { at: 0 };
   /** Blocks found malformed. */
   malformed = 0;
 
@@ -109,7 +111,8 @@ export class HpackDecoder {
     let truncated = false;
     let listBytes = 0;
     let fieldsSeen = false;
-    const cursor = { at: 0 };
+    const cursor = this.#cursor;
+    cursor.at = 0;
     const add = (name: string, value: string) => {
       listBytes += name.length + value.length + 32;
       if (listBytes > this.#maxListBytes) truncated = true;
@@ -173,14 +176,59 @@ function readInt(b: Uint8Array, cursor: { at: number }, n: number): number | und
 
 /** Reads a string literal (§5.2) at `cursor`, advancing it. */
 function readString(b: Uint8Array, cursor: { at: number }): string | undefined {
-  if (cursor.at >= b.length) return undefined;
-  const huffman = (b[cursor.at]! & 0x80) !== 0;
+  const from = cursor.at;
+  if (from >= b.length) return undefined;
+  const huffman = (b[from]! & 0x80) !== 0;
   const len = readInt(b, cursor, 7);
   if (len === undefined || cursor.at + len > b.length) return undefined;
-  const raw = b.subarray(cursor.at, cursor.at + len);
-  cursor.at += len;
+  const end = cursor.at + len;
+  cursor.at = end;
+  // The literal as sent (its length prefix, with the Huffman bit, and its octets) names it.
+  const slot = end - from <= CACHED_BYTES ? literalSlot(b, from, end) : -1;
+  if (slot >= 0) {
+    const seen = cachedLiteral(slot, b, from, end);
+    if (seen !== undefined) return seen;
+  }
+  const raw = b.subarray(end - len, end);
   const octets = huffman ? huffmanDecode(raw) : raw;
-  return octets === undefined ? undefined : latin1(octets);
+  if (octets === undefined) return undefined;
+  const text = latin1(octets);
+  if (slot >= 0) {
+    literalBytes[slot] = b.slice(from, end);
+    literalTexts[slot] = text;
+  }
+  return text;
+}
+
+/**
+ * Literals decoded before, by the octets that carried them. A peer sends most of its
+ * literals again and again (nginx's `server`, `content-type` and `etag` in every response,
+ * never indexed): a hit costs a comparison of a few dozen octets, where decoding cost
+ * Huffman's walk and a new string (a third of the HTTP/2 path's allocations under
+ * h2load). Shared by every connection: a literal decodes the same wherever it is sent.
+ */
+const CACHE_SLOTS = 512;
+/** Longer literals (cookies, long paths) are decoded each time: rarely the same twice. */
+const CACHED_BYTES = 64;
+const literalBytes: (Uint8Array | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
+const literalTexts: string[] = new Array(CACHE_SLOTS).fill("");
+
+/** The cache slot of octets [from, end) of `b` (end > from: there is a length prefix). */
+function literalSlot(b: Uint8Array, from: number, end: number): number {
+  let h = Math.imul(end - from, 0x9e3779b1);
+  // Both ends and the middle tell most literals apart; equal octets are checked on a hit.
+  h = Math.imul(h ^ b[end - 1]!, 0x85ebca6b);
+  h = Math.imul(h ^ b[end - 2 >= from ? end - 2 : from]!, 0xc2b2ae35);
+  h = Math.imul(h ^ b[(from + end) >> 1]!, 0x27d4eb2f);
+  h = Math.imul(h ^ b[from + 1 < end ? from + 1 : from]!, 0x165667b1);
+  return (h >>> 23) & (CACHE_SLOTS - 1);
+}
+
+function cachedLiteral(slot: number, b: Uint8Array, from: number, end: number): string | undefined {
+  const seen = literalBytes[slot];
+  if (seen === undefined || seen.length !== end - from) return undefined;
+  for (let i = 0; i < seen.length; i++) if (seen[i] !== b[from + i]) return undefined;
+  return literalTexts[slot];
 }
 
 /** Octets to a string, one character per octet (ISO-8859-1 exactly, 0x80–0x9f included). */

@@ -252,3 +252,30 @@ Deno.test("hpack: a table size beyond the decoder's limit keeps what fits and sa
     truncated: false,
   });
 });
+
+/** A block of one literal field without indexing, name and value sent as they are. */
+function plainLiteral(name: string, value: string): Uint8Array {
+  const bytes = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
+  return Uint8Array.of(0x00, name.length, ...bytes(name), value.length, ...bytes(value));
+}
+
+Deno.test("hpack: literals decoded again, from the decoders' shared cache, are the ones sent", () => {
+  // Same length and the same octets at both ends and in the middle: one cache slot, told
+  // apart only by the octets between.
+  const values = ["ab0000000x0000000cd", "ab1111111x1111111cd", "ab2222222x2222222cd"];
+  const decoders = [new HpackDecoder(), new HpackDecoder()];
+  for (let round = 0; round < 4; round++) {
+    for (const [i, value] of values.entries()) {
+      const got = decoders[(round + i) % 2]!.decode(plainLiteral("x-v", value));
+      assert.deepEqual(got?.fields, [["x-v", value]], `round ${round}, value ${i}`);
+    }
+  }
+  // The same octets, Huffman-coded or not, are different literals: 18 ff is "aa" coded.
+  const d = new HpackDecoder();
+  assert.deepEqual(d.decode(dehex("00 01 78 02 18 ff"))?.fields, [["x", "\x18\xff"]]);
+  assert.deepEqual(d.decode(dehex("00 01 78 82 18 ff"))?.fields, [["x", "aa"]]);
+  assert.deepEqual(d.decode(dehex("00 01 78 02 18 ff"))?.fields, [["x", "\x18\xff"]]);
+  // A literal that does not decode is not remembered as one that did.
+  assert.equal(d.decode(dehex("00 01 78 81 00")), undefined);
+  assert.equal(d.decode(dehex("00 01 78 81 00")), undefined);
+});
