@@ -214,19 +214,21 @@ export class Http2Direction {
           this.#blockLost(h.streamId, endStream, promised, startNs, endNs, tid);
           return;
         }
-        const whole = (h.flags & Flag.END_HEADERS) !== 0;
+        if (h.flags & Flag.END_HEADERS) {
+          // A block in one frame is decoded at once, from the frame's own bytes.
+          this.#block(h.streamId, endStream, promised, p.subarray(at, end), startNs, endNs, tid);
+          return;
+        }
         this.#pending = {
           streamId: h.streamId,
           endStream,
           promised,
-          // A block in one frame is decoded at once, from the frame's own bytes.
-          parts: [whole ? p.subarray(at, end) : p.slice(at, end)],
+          parts: [p.slice(at, end)],
           bytes: end - at,
           broken: false,
           startNs,
           tid,
         };
-        if (whole) this.#finish(endNs);
         return;
       }
       case FrameType.CONTINUATION: {
@@ -287,22 +289,27 @@ export class Http2Direction {
       this.#blockLost(p.streamId, p.endStream, p.promised, p.startNs, endNs, p.tid);
       return;
     }
+    const whole = p.parts.length === 1 ? p.parts[0]! : concat(p.parts, p.bytes);
+    this.#block(p.streamId, p.endStream, p.promised, whole, p.startNs, endNs, p.tid);
+  }
+
+  /** A whole header block: decoded and handed on. */
+  #block(
+    streamId: number,
+    endStream: boolean,
+    promised: number | undefined,
+    bytes: Uint8Array,
+    startNs: bigint,
+    endNs: bigint,
+    tid: number,
+  ): void {
     if (this.#firstBlock) {
       this.#firstBlock = false;
       if (!this.#startConfirmed()) this.#hpack.lose();
     }
-    const whole = p.parts.length === 1 ? p.parts[0]! : concat(p.parts, p.bytes);
-    const block = this.#hpack.decode(whole);
+    const block = this.#hpack.decode(bytes);
     if (block === undefined) this.lostBlocks++;
-    this.#events.headers({
-      streamId: p.streamId,
-      block,
-      endStream: p.endStream,
-      promised: p.promised,
-      startNs: p.startNs,
-      endNs,
-      tid: p.tid,
-    });
+    this.#events.headers({ streamId, block, endStream, promised, startNs, endNs, tid });
   }
 }
 

@@ -179,10 +179,16 @@ export class FrameSplitter {
             this.#startNs = monoNs;
             this.#tid = tid;
           }
-          const take = Math.min(HEADER_BYTES - this.#hdrLen, bytes.length - at);
-          this.#hdr.set(bytes.subarray(at, at + take), this.#hdrLen);
-          this.#hdrLen += take;
-          at += take;
+          if (this.#hdrLen === 0 && bytes.length - at >= HEADER_BYTES) {
+            // The whole header is here (the usual case): read in place.
+            at += HEADER_BYTES;
+            this.#beginFrame(readHeader(bytes, at - HEADER_BYTES), monoNs);
+            break;
+          }
+          // (Byte by byte: a view for `set` would cost an allocation per frame.)
+          while (this.#hdrLen < HEADER_BYTES && at < bytes.length) {
+            this.#hdr[this.#hdrLen++] = bytes[at++]!;
+          }
           if (this.#hdrLen === HEADER_BYTES) this.#beginFrame(readHeader(this.#hdr, 0), monoNs);
           break;
         }

@@ -88,7 +88,12 @@ export interface TableEntry {
 }
 
 /** What a lookup found: a field, a field whose name is unknown, or nothing there. */
-export type Lookup = TableEntry | "unknown" | "invalid";
+export type Lookup = Readonly<TableEntry> | "unknown" | "invalid";
+
+/** The static table as lookups return it, made once. */
+const STATIC_ENTRIES: readonly Readonly<TableEntry>[] = STATIC_TABLE.map(([name, value]) =>
+  Object.freeze({ name, value })
+);
 
 /** Per-entry overhead counted by RFC 7541 §4.1. */
 const ENTRY_OVERHEAD = 32;
@@ -160,11 +165,8 @@ export class DynamicTable {
   /** Looks up an index of the combined address space (1–61 static, 62… dynamic). */
   lookup(index: number): Lookup {
     if (index <= 0) return "invalid";
-    if (index <= STATIC_TABLE.length) {
-      const [name, value] = STATIC_TABLE[index - 1]!;
-      return { name, value };
-    }
-    const age = index - STATIC_TABLE.length - 1;
+    if (index <= STATIC_ENTRIES.length) return STATIC_ENTRIES[index - 1]!;
+    const age = index - STATIC_ENTRIES.length - 1;
     if (age < this.#count) return this.#ring[(this.#newest + age) & (this.#ring.length - 1)]!;
     return this.#complete ? "invalid" : "unknown";
   }

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { DynamicTable, type TableEntry } from "./header_table.ts";
+import { DynamicTable, type Lookup } from "./header_table.ts";
 import { huffmanDecode } from "./huffman.ts";
 
 /** One decoded field, name as sent (lower case in HTTP/2). */
@@ -113,11 +113,7 @@ export class HpackDecoder {
     let fieldsSeen = false;
     const cursor = this.#cursor;
     cursor.at = 0;
-    const add = (name: string, value: string) => {
-      listBytes += name.length + value.length + 32;
-      if (listBytes > this.#maxListBytes) truncated = true;
-      else fields.push([name, value]);
-    };
+    const maxListBytes = this.#maxListBytes;
     while (cursor.at < b.length) {
       const first = b[cursor.at]!;
       if (first & 0x80) { // indexed field (§6.1)
@@ -126,7 +122,11 @@ export class HpackDecoder {
         const entry = table.lookup(index);
         if (entry === "invalid") return undefined;
         if (entry === "unknown" || entry.name === undefined) unknown++;
-        else add(entry.name, entry.value);
+        else {
+          listBytes += entry.name.length + entry.value.length + 32;
+          if (listBytes > maxListBytes) truncated = true;
+          else fields.push([entry.name, entry.value]);
+        }
         fieldsSeen = true;
       } else if ((first & 0xe0) === 0x20) { // dynamic table size update (§6.3)
         if (fieldsSeen) return undefined; // only at the start of a block (§4.2)
@@ -142,14 +142,18 @@ export class HpackDecoder {
           name = readString(b, cursor);
           if (name === undefined) return undefined;
         } else {
-          const entry: TableEntry | "unknown" | "invalid" = table.lookup(index);
+          const entry: Lookup = table.lookup(index);
           if (entry === "invalid") return undefined;
           name = entry === "unknown" ? undefined : entry.name;
         }
         const value = readString(b, cursor);
         if (value === undefined) return undefined;
         if (name === undefined) unknown++;
-        else add(name, value);
+        else {
+          listBytes += name.length + value.length + 32;
+          if (listBytes > maxListBytes) truncated = true;
+          else fields.push([name, value]);
+        }
         if (indexing) table.insert(name, value);
         fieldsSeen = true;
       }
