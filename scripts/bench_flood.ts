@@ -1,0 +1,121 @@
+/**
+ * The agent under a flood, traced by this checkout's agent and, alternated in the same run,
+ * by another's (`--against DIR`, a checkout with its BPF objects built). Prints per run the
+ * agent's CPU per span, spans per request, the rings' drops and the RSS of its BPF rings
+ * (`bpf-map`), then each checkout's medians.
+ *
+ *   deno task bench:flood [--target go|h2] [--rounds 3] [--seconds 2] [--against DIR]
+ *     [--nice N]
+ *
+ * `go` (the default; `deno task bench:go-flood`): `wrk -t1 -c4` for `--seconds` against the Go
+ * fixture's trivial handler (go1.26.8). `h2`: the bench's `h2load -n60000 -c60 -m10` against
+ * nginx over TLS and HTTP/2, a burst of about a second met by an agent just ready.
+ * `--nice -10` runs the agent's threads at that priority: on a machine shared with other work,
+ * what it loses when it has the CPU.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
+import { startNginx } from "../tests/targets/nginx.ts";
+import { makeCert } from "../tests/targets/certs.ts";
+import type * as Measure from "./bench/measure.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    target: { type: "string", default: "go" },
+    rounds: { type: "string", default: "3" },
+    seconds: { type: "string", default: "2" },
+    against: { type: "string" },
+    nice: { type: "string" },
+  },
+});
+const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const trees = values.against ? [values.against.replace(/\/$/, ""), here] : [here];
+
+/** The RSS of the agent's BPF map mappings (its rings), KiB. */
+function ringsKb(pid: number): number {
+  let kb = 0, mapping = "";
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) mapping = line;
+    else if (line.startsWith("Rss:") && mapping.includes("bpf-map")) {
+      kb += Number(line.split(/\s+/)[1]);
+    }
+  }
+  return kb;
+}
+
+/** A target under its flood: the agent's arguments and one flood, as wrk or h2load reports it. */
+interface Flooded extends AsyncDisposable {
+  args: string[];
+  flood(m: typeof Measure): Promise<Measure.WrkResult>;
+}
+
+async function goTarget(): Promise<Flooded> {
+  const built = await buildGoServer("go1.26.8");
+  if (!built.ok) throw new Error(built.error);
+  const server = await startGoServer(built.path);
+  const url = `http://127.0.0.1:${server.backendPort}/backend/1`;
+  return {
+    args: ["--pid", String(server.pid)],
+    flood: (m) => m.wrk(url, Number(values.seconds)),
+    [Symbol.asyncDispose]: server.stop,
+  };
+}
+
+async function h2Target(): Promise<Flooded> {
+  const tls = await makeCert(await Deno.makeTempDir());
+  const server = await startNginx({ "hello.txt": "hello\n" }, { tls, http2: true });
+  const url = `https://127.0.0.1:${server.port}/hello.txt`;
+  return {
+    args: server.pids.flatMap((p) => ["--pid", String(p)]),
+    flood: (m) => m.h2load(url),
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+  };
+}
+
+const targets: Record<string, () => Promise<Flooded>> = { go: goTarget, h2: h2Target };
+const start = targets[values.target];
+if (start === undefined) throw new Error(`--target is go or h2, not ${values.target}`);
+await using target = await start();
+const figures = new Map(trees.map((t) => [t, { cpu: [] as number[], spans: [] as number[] }]));
+for (let r = 0; r < Number(values.rounds); r++) {
+  for (const tree of trees) {
+    const m: typeof Measure = await import(`${tree}/scripts/bench/measure.ts`);
+    const agent = await m.startUpspan(target.args);
+    if (values.nice !== undefined) {
+      for (const t of Deno.readDirSync(`/proc/${agent.pid}/task`)) {
+        await new Deno.Command("renice", {
+          args: ["-n", values.nice, "-p", t.name],
+          stdout: "null",
+        })
+          .output();
+      }
+    }
+    const w = await target.flood(m);
+    await new Promise((r) => setTimeout(r, 500));
+    const rings = ringsKb(agent.pid);
+    const rep = await agent.stop();
+    const cpu = rep.cpuSeconds * 1e6 / rep.spans, spans = rep.spans / w.requests;
+    figures.get(tree)!.cpu.push(cpu);
+    figures.get(tree)!.spans.push(spans);
+    console.log(
+      `${tree}: ${w.rps.toFixed(0)} req/s, ${cpu.toFixed(1)} µs CPU/span, ${
+        spans.toFixed(3)
+      } spans/request, ${m.agentCounters(rep.stderr).dropped} dropped, rings ${
+        (rings / 1024).toFixed(1)
+      } MB RSS`,
+    );
+  }
+}
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+for (const [tree, f] of figures) {
+  console.log(
+    `${tree}: median ${median(f.cpu).toFixed(1)} µs CPU/span, ${
+      median(f.spans).toFixed(3)
+    } spans/request (ranges ${Math.min(...f.cpu).toFixed(1)}–${Math.max(...f.cpu).toFixed(1)}, ${
+      Math.min(...f.spans).toFixed(3)
+    }–${Math.max(...f.spans).toFixed(3)})`,
+  );
+}
