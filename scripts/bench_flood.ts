@@ -4,12 +4,13 @@
  * agent's CPU per span, spans per request, the rings' drops and the RSS of its BPF rings
  * (`bpf-map`), then each checkout's medians.
  *
- *   deno task bench:flood [--target go|h2] [--rounds 3] [--seconds 2] [--against DIR]
+ *   deno task bench:flood [--target go|h2|nginx] [--rounds 3] [--seconds 2] [--against DIR]
  *     [--nice N]
  *
  * `go` (the default; `deno task bench:go-flood`): `wrk -t1 -c4` for `--seconds` against the Go
  * fixture's trivial handler (go1.26.8). `h2`: the bench's `h2load -n60000 -c60 -m10` against
- * nginx over TLS and HTTP/2, a burst of about a second met by an agent just ready.
+ * nginx over TLS and HTTP/2, a burst of about a second met by an agent just ready. `nginx`:
+ * `wrk -t1 -c4` for `--seconds` against nginx on plain HTTP, as the bench's `nginx` row.
  * `--nice -10` runs the agent's threads at that priority: on a machine shared with other work,
  * what it loses when it has the CPU.
  *
@@ -75,9 +76,23 @@ async function h2Target(): Promise<Flooded> {
   };
 }
 
-const targets: Record<string, () => Promise<Flooded>> = { go: goTarget, h2: h2Target };
+async function nginxTarget(): Promise<Flooded> {
+  const server = await startNginx({ "hello.txt": "hello\n" });
+  const url = `http://127.0.0.1:${server.port}/hello.txt`;
+  return {
+    args: server.pids.flatMap((p) => ["--pid", String(p)]),
+    flood: (m) => m.wrk(url, Number(values.seconds)),
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+  };
+}
+
+const targets: Record<string, () => Promise<Flooded>> = {
+  go: goTarget,
+  h2: h2Target,
+  nginx: nginxTarget,
+};
 const start = targets[values.target];
-if (start === undefined) throw new Error(`--target is go or h2, not ${values.target}`);
+if (start === undefined) throw new Error(`--target is go, h2 or nginx, not ${values.target}`);
 await using target = await start();
 const figures = new Map(trees.map((t) => [t, { cpu: [] as number[], spans: [] as number[] }]));
 for (let r = 0; r < Number(values.rounds); r++) {

@@ -18,80 +18,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BpfObject, fieldOf } from "../ffi/mod.ts";
-import type { Attributes, Span } from "../src/model/span.ts";
-
-const REQUEST = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:37649\r\n\r\n";
-const RESPONSE_HEAD = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n" +
-  "Date: Sun, 06 Dec 2026 13:33:37 GMT\r\nContent-Type: text/html\r\nContent-Length: 6\r\n" +
-  "Last-Modified: Sun, 06 Dec 2026 13:33:36 GMT\r\nConnection: keep-alive\r\n" +
-  'ETag: "6b156430-6"\r\nAccept-Ranges: bytes\r\n\r\n';
-const BODY = 6;
-const CONNS = 4;
-const PID = 1931;
-
-/** The records of `requests` requests over CONNS connections, each as the ring holds it. */
-export function records(obj: BpfObject, requests: number): { bytes: Uint8Array; at: number[] } {
-  const data = obj.structLayout("data_event");
-  const socket = obj.structLayout("socket_event");
-  const kinds = obj.enumValues("event_kind");
-  const d = (name: string) => fieldOf(data, name).offset;
-  const s = (name: string) => fieldOf(socket, name).offset;
-  const out = new Uint8Array(64 + requests * 3 * (d("data") + 256) + CONNS * socket.size * 2);
-  const view = new DataView(out.buffer);
-  const at: number[] = [];
-  let end = 0;
-  let ts = 1_000_000_000n;
-  const sockAddr = (c: number) => 0xffff888103429280n + BigInt(c) * 0x1000n;
-  const begin = (size: number) => {
-    end = (end + 7) & ~7;
-    at.push(end, size);
-    const start = end;
-    end += size;
-    return start;
-  };
-  for (let c = 0; c < CONNS; c++) {
-    const o = begin(socket.size);
-    view.setUint32(o + s("kind"), kinds["EVENT_SOCKET"]!, true);
-    view.setUint32(o + s("tgid"), PID, true);
-    view.setUint32(o + s("tid"), PID, true);
-    view.setInt32(o + s("fd"), 3 + c, true);
-    view.setBigUint64(o + s("ts_ns"), ts, true);
-    view.setBigUint64(o + s("call_ts"), ts, true);
-    view.setBigUint64(o + s("conn"), sockAddr(c), true);
-    view.setBigUint64(o + s("sock"), sockAddr(c), true);
-    view.setUint16(o + s("family"), 2, true);
-    view.setUint16(o + s("local_port"), 37649, true);
-    view.setUint16(o + s("peer_port"), 53052 + c, true);
-    view.setUint8(o + s("source"), 1);
-    out.set([127, 0, 0, 1], o + s("local_addr"));
-    out.set([127, 0, 0, 1], o + s("peer_addr"));
-  }
-  const pos = [new Array(CONNS).fill(0), new Array(CONNS).fill(0)];
-  const record = (c: number, dir: 0 | 1, text: string, callLen: number) => {
-    const o = begin(d("data") + text.length);
-    view.setUint32(o + d("kind"), kinds["EVENT_DATA"]!, true);
-    view.setUint32(o + d("tgid"), PID, true);
-    view.setUint32(o + d("tid"), PID, true);
-    view.setUint8(o + d("direction"), dir);
-    view.setUint8(o + d("last"), 1);
-    view.setUint8(o + d("source"), 1);
-    view.setBigUint64(o + d("ts_ns"), ts += 20_000n, true);
-    view.setBigUint64(o + d("conn"), sockAddr(c), true);
-    view.setBigUint64(o + d("call_pos"), BigInt(pos[dir]![c]!), true);
-    view.setUint32(o + d("call_len"), callLen, true);
-    view.setUint32(o + d("data_len"), text.length, true);
-    for (let i = 0; i < text.length; i++) out[o + d("data") + i] = text.charCodeAt(i);
-    pos[dir]![c] += callLen;
-  };
-  for (let r = 0; r < requests; r++) {
-    const c = r % CONNS;
-    record(c, 0, REQUEST, REQUEST.length);
-    record(c, 1, RESPONSE_HEAD, RESPONSE_HEAD.length);
-    record(c, 1, "", BODY); // sendfile: the body's bytes are not captured
-  }
-  return { bytes: out, at };
-}
+import { BpfObject } from "../ffi/mod.ts";
+import { NGINX_RESOURCE, nginxRecords } from "../src/warm_up.ts";
+import type { Span } from "../src/model/span.ts";
 
 /** One round of a checkout's span path over `records`: spans made. */
 type Round = () => Promise<number>;
@@ -104,20 +33,9 @@ async function spanPath(root: string, requests: number): Promise<Round> {
   const { JsonLinesExporter } = await import(`${root}/src/export/json.ts`);
   const obj = BpfObject.open(CAPTURE_OBJECT);
   const decode = captureDecoder(obj);
-  const { bytes, at } = records(obj, requests);
+  const { bytes, at } = nginxRecords(obj, requests);
   obj.close();
   const view = new DataView(bytes.buffer);
-  const resource: Attributes = {
-    "service.name": "nginx",
-    "service.instance.id": `vm:${PID}`,
-    "process.pid": PID,
-    "process.executable.name": "nginx",
-    "process.executable.path": "/usr/sbin/nginx",
-    "process.command_line": "nginx: worker process",
-    "host.name": "vm",
-    "telemetry.distro.name": "upspan",
-    "telemetry.distro.version": "0.1.0",
-  };
   const exporter = new JsonLinesExporter();
   const offset = 1_796_563_984_000_000_000n;
   return async () => {
@@ -125,7 +43,7 @@ async function spanPath(root: string, requests: number): Promise<Round> {
     const builder = new SpanBuilder({
       onSpan: (s: Span) => pipeline.push(s),
       toUnixNano: (m: bigint) => m + offset,
-      resource: () => resource,
+      resource: () => NGINX_RESOURCE,
     });
     // As the agent reads the ring: batches of 4096 records, the output between them.
     for (let i = 0; i < at.length; i += 2) {
@@ -146,7 +64,7 @@ function threadCpuNs(): number {
 }
 
 const { values } = parseArgs({
-  args: import.meta.main ? Deno.args : [],
+  args: Deno.args,
   options: {
     rounds: { type: "string", default: "20" },
     against: { type: "string" },
@@ -154,9 +72,7 @@ const { values } = parseArgs({
   },
 });
 
-if (!import.meta.main) {
-  // imported for its records
-} else if (values.child) {
+if (values.child) {
   const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   const roots = values.against ? [values.against.replace(/\/$/, ""), here] : [here];
   const paths: Round[] = [];

@@ -424,6 +424,14 @@ export async function main(argv: string[]): Promise<number> {
   const exporter: SpanExporter = opts.format === "json"
     ? new JsonLinesExporter()
     : new PrettyExporter();
+  // The warm-up's spans are serialized as real ones are, then dropped.
+  const warmUp = () => {
+    const discard = () => {};
+    const warm: SpanExporter = opts.format === "json"
+      ? new JsonLinesExporter({ write: discard })
+      : new PrettyExporter({ write: discard });
+    return (span: Span) => warm.export(span);
+  };
   const dump = opts.dump
     ? new DumpPrinter({ toUnixNano: (m) => m + offset, hex: opts.hex })
     : undefined;
@@ -445,6 +453,7 @@ export async function main(argv: string[]): Promise<number> {
       log: (line) => stderr(line),
       debugLog: opts.debug ? stderr : undefined,
       onSpan: dump ? undefined : exportSpan,
+      warmUp,
       sampleRatio: opts.sampleRatio,
       injectTraceparent: opts.injectTraceparent,
       metrics: recorder,

@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["src/tls", "src/spans", "src/export"],
   ["src/probe_set", "src/span_pipeline"],
   ["src/instrumentation", "src/capture"],
-  ["src/golang", "src/sqllib", "src/traced_processes", "src/preflight"],
+  ["src/golang", "src/sqllib", "src/traced_processes", "src/preflight", "src/warm_up"],
   ["src/trace", "src/doctor"],
   ["src/selector_watch"],
   ["src/cli"],

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { BpfError, monotonicNs, realtimeNs, setLogSink, WakeupSet } from "../ffi/mod.ts";
+import { BpfError, BpfObject, monotonicNs, realtimeNs, setLogSink, WakeupSet } from "../ffi/mod.ts";
 import { inspectProcess, isAlive, type ProcessInfo, withDescendants } from "./discovery/mod.ts";
 import { TracedProcesses } from "./traced_processes.ts";
 import type { Instrumentation } from "./instrumentation.ts";
@@ -22,6 +22,7 @@ import { watchProcesses } from "./discovery/watch.ts";
 import { UpspanError } from "./errors.ts";
 import { preflight, requirePrivileges } from "./preflight.ts";
 import { SpanPipeline, type SpanRecorder } from "./span_pipeline.ts";
+import { warmUp } from "./warm_up.ts";
 import type { Span } from "./model/span.ts";
 import type { SocketInfo, StreamChunk } from "./model/stream_chunk.ts";
 import {
@@ -65,6 +66,13 @@ export interface TraceOptions {
   sampleRatio?: number;
   /** Measures every finished span, before sampling (the RED metrics); default none. */
   metrics?: SpanRecorder;
+  /**
+   * Makes what receives the spans of synthetic traffic run through the span path before
+   * the probes go on (`warm_up.ts`), so that V8 has compiled it when the first real
+   * events come: it should serialize them as `onSpan`'s are and throw the result away (it
+   * is let go after). Default: no warm-up.
+   */
+  warmUp?: () => (span: Span) => void;
   /** Receives each captured plaintext chunk (for a dump), with its process and socket. */
   onChunk?: (
     chunk: StreamChunk,
@@ -236,6 +244,19 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   // Forks, execs and exits, handled between reads (adding a process is asynchronous).
   type Lifecycle = { type: ProcessEventType; process: ProcessEvent };
   const lifecycle: Lifecycle[] = [];
+
+  if (onSpan && opts.warmUp) {
+    const started = performance.now();
+    const types = BpfObject.open(objectPath);
+    const spans = (() => {
+      try {
+        return warmUp(types, opts.warmUp());
+      } finally {
+        types.close();
+      }
+    })();
+    opts.debugLog?.(`warm-up: ${spans} spans in ${(performance.now() - started).toFixed(0)} ms`);
+  }
 
   // The capture (TLS and plain sockets) is loaded first: its traced-pid map lets every
   // process in. libbpf's log goes to debugLog from here on.

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { BpfObject } from "../ffi/mod.ts";
+import { CAPTURE_OBJECT } from "./capture/mod.ts";
+import { spanToJson } from "./export/json.ts";
+import type { Span } from "./model/span.ts";
+import { NGINX_RESOURCE, warmUp } from "./warm_up.ts";
+
+Deno.test("warm-up: every synthetic exchange becomes its span, handed to the warm-up's sink alone", () => {
+  const obj = BpfObject.open(CAPTURE_OBJECT);
+  const spans: Span[] = [];
+  let made: number;
+  try {
+    made = warmUp(obj, (s) => spans.push(s), 500);
+  } finally {
+    obj.close();
+  }
+  assert.equal(made, 500);
+  assert.equal(spans.length, 500);
+  for (const s of spans) {
+    assert.equal(s.kind, "SERVER");
+    assert.equal(s.attributes["http.request.method"], "GET");
+    assert.equal(s.attributes["url.path"], "/index.html");
+    assert.equal(s.attributes["http.response.status_code"], 200);
+    assert.equal(s.attributes["http.response.body.size"], 6);
+    assert.deepEqual(s.resource, NGINX_RESOURCE);
+    assert.ok(s.endTimeUnixNano > s.startTimeUnixNano);
+    JSON.parse(spanToJson(s)); // serializable as a real one
+  }
+  // Four keep-alive connections, one client port each.
+  assert.equal(new Set(spans.map((s) => s.attributes["client.port"])).size, 4);
+});
