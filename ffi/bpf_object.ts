@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { BpfError, checkPointer, checkResult, cString, libbpf, possibleCpus } from "./libbpf.ts";
+import {
+  BpfError,
+  checkPointer,
+  checkResult,
+  cString,
+  hasLogSink,
+  libbpf,
+  possibleCpus,
+} from "./libbpf.ts";
 import {
   enumValues as btfEnumValues,
   type Field,
@@ -251,7 +259,21 @@ export class BpfObject {
 
   /** Loads every program and creates every map in the kernel (the verifier runs here). */
   load(): void {
-    const rc = libbpf().bpf_object__load(this.#handle);
+    this.#afterLoad(libbpf().bpf_object__load(this.#handle));
+  }
+
+  /**
+   * {@linkcode load} on another thread: the verifier's tens to hundreds of ms are the
+   * caller's to use, for work that makes no libbpf call on this object until the promise
+   * settles. While libbpf's log goes to a sink the load stays on the main thread (the sink
+   * is a JavaScript callback).
+   */
+  async loadInBackground(): Promise<void> {
+    if (hasLogSink()) return this.load();
+    this.#afterLoad(await libbpf().bpf_object__load_async(this.#handle));
+  }
+
+  #afterLoad(rc: number): void {
     // The kernel's BTF, parsed for the relocations, was freed: unmap it.
     releaseFreedMemory();
     checkResult(

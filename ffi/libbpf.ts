@@ -35,6 +35,13 @@ const symbols = {
   libbpf_set_print: { parameters: ["function"], result: "pointer" },
   bpf_object__open_file: { parameters: ["buffer", "pointer"], result: "pointer" },
   bpf_object__load: { parameters: ["pointer"], result: "i32" },
+  // The same call off the main thread, which meanwhile makes no libbpf call on the object.
+  bpf_object__load_async: {
+    name: "bpf_object__load",
+    parameters: ["pointer"],
+    result: "i32",
+    nonblocking: true,
+  },
   bpf_object__close: { parameters: ["pointer"], result: "void" },
   bpf_object__btf: { parameters: ["pointer"], result: "pointer" },
   bpf_object__find_program_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
@@ -139,6 +146,11 @@ export function setLogSink(sink: LogSink | undefined): void {
   });
   libbpf().libbpf_set_print(logCallback?.pointer ?? null);
   old?.close();
+}
+
+/** Whether libbpf's log goes to a sink: a JavaScript callback, callable from the main thread alone. */
+export function hasLogSink(): boolean {
+  return logCallback !== undefined;
 }
 
 /** How many CPUs the kernel may run, the width of per-CPU map values. */

@@ -245,18 +245,26 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   type Lifecycle = { type: ProcessEventType; process: ProcessEvent };
   const lifecycle: Lifecycle[] = [];
 
-  if (onSpan && opts.warmUp) {
+  // The span path is warmed up while the capture's object loads: its layout is read from an
+  // object of its own, for the loading one is not to be touched meanwhile.
+  const makeWarmSink = opts.warmUp;
+  const whileLoading = onSpan && makeWarmSink && (() => {
     const started = performance.now();
-    const types = BpfObject.open(objectPath);
-    const spans = (() => {
+    try {
+      const types = BpfObject.open(objectPath);
       try {
-        return warmUp(types, opts.warmUp());
+        const spans = warmUp(types, makeWarmSink());
+        opts.debugLog?.(
+          `warm-up: ${spans} spans in ${(performance.now() - started).toFixed(0)} ms`,
+        );
       } finally {
         types.close();
       }
-    })();
-    opts.debugLog?.(`warm-up: ${spans} spans in ${(performance.now() - started).toFixed(0)} ms`);
-  }
+    } catch (e) {
+      // Harmless: the span path then starts cold, as it did without.
+      opts.debugLog?.(`warm-up failed: ${(e as Error).message}`);
+    }
+  });
 
   // The capture (TLS and plain sockets) is loaded first: its traced-pid map lets every
   // process in. libbpf's log goes to debugLog from here on.
@@ -269,6 +277,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       captureBytes: opts.captureBytes ?? 16384,
       watchExec: watch !== undefined,
       syscallOrder,
+      whileLoading,
       spans: onSpan && {
         onSpan: emit,
         toUnixNano,

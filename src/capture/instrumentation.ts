@@ -83,6 +83,11 @@ export interface CaptureOptions {
   watchExec: boolean;
   /** The syscall attach methods to try, in order. */
   syscallOrder: readonly SyscallAttach[];
+  /**
+   * Run while the kernel verifies the object, on the main thread, which is otherwise idle
+   * then (the load runs on another); at the first attempt only. It must not use this object.
+   */
+  whileLoading?: () => void;
   /** Spans from the captured conversations; default none. */
   spans?: CaptureSpanOptions;
   /**
@@ -143,7 +148,10 @@ export class CaptureInstrumentation {
   static async open(options: CaptureOptions): Promise<CaptureInstrumentation> {
     const order = options.syscallOrder;
     for (const [i, method] of order.entries()) {
-      const attempt = await CaptureInstrumentation.#openWith(method, options);
+      const attempt = await CaptureInstrumentation.#openWith(
+        method,
+        i === 0 ? options : { ...options, whileLoading: undefined },
+      );
       if (attempt instanceof CaptureInstrumentation) return attempt;
       if (i === order.length - 1) throw attempt.error;
       options.log(`${attempt.error.message}; hooking syscalls through ${order[i + 1]} instead`);
@@ -174,7 +182,12 @@ export class CaptureInstrumentation {
         if (other === method) continue;
         for (const program of programs) obj.program(program).setAutoload(false);
       }
-      obj.load();
+      const loading = obj.loadInBackground();
+      try {
+        options.whileLoading?.();
+      } finally {
+        await loading;
+      }
       try {
         attachSyscalls(probes, method);
       } catch (e) {

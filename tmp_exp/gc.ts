@@ -1,0 +1,13 @@
+import { startPythonServer } from "../tests/targets/targets.ts";
+import { pacedLoad } from "../scripts/bench/paced_load.ts";
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+await using python = await startPythonServer({});
+const sh = new Deno.Command("sh", { args: ["-c", `exec "$0" run --v8-flags=--trace-opt,--trace-deopt,--trace-gc,--max-semi-space-size=1,--max-old-space-size=128 -A ${MOD} --pid ${python.pid} --format json > /dev/shm/gc.out`, Deno.execPath()], stderr: "piped" }).spawn();
+let err = ""; const errs = (async () => { for await (const t of sh.stderr.pipeThrough(new TextDecoderStream())) err += t; })();
+while (!/^ready/m.test(err)) await new Promise((r) => setTimeout(r, 5));
+await pacedLoad(python.port, 1000, 15);
+const mark = Deno.readTextFileSync("/dev/shm/gc.out").length;
+await pacedLoad(python.port, 1000, 10);
+sh.kill("SIGINT"); await sh.status; await errs;
+const tail = Deno.readTextFileSync("/dev/shm/gc.out").slice(mark).split("\n").filter((l) => !l.startsWith("{"));
+console.log(tail.length, "gc lines in 10 s"); const kinds = new Map(); for (const l of tail) { const k = (l.match(/^\[(\w+)|ms: (\w+)/) ?? [])[1] ?? (l.match(/ms: ([\w-]+)/)?.[1]) ?? l.slice(0,30); kinds.set(k, (kinds.get(k)??0)+1); } console.log(kinds); console.log(tail.filter(l=>/deopt|optimiz/i.test(l)).slice(0,30).join("\n")); console.log(tail.filter(l=>/Mark-Compact|Mark-sweep/i.test(l)).slice(0,5).join("\n"));

@@ -1,0 +1,11 @@
+import { startPythonServer } from "../tests/targets/targets.ts";
+import { pacedLoad } from "../scripts/bench/paced_load.ts";
+import { startUpspan } from "../scripts/bench/measure.ts";
+await using python = await startPythonServer({});
+const agent = await startUpspan(["--pid", String(python.pid)], {}, ["--v8-flags=--perf-basic-prof,--max-semi-space-size=1,--max-old-space-size=128"]);
+await pacedLoad(python.port, 1000, 15);
+const perf = new Deno.Command("perf", { args: ["record", "-F", "1999", "-g", "-o", "/tmp/perf.data", "-t", String(agent.pid)], stdout: "null", stderr: "piped" }).spawn();
+await pacedLoad(python.port, 1000, 8);
+perf.kill("SIGINT"); await perf.status;
+console.log(agent.sample());
+await agent.stop();
