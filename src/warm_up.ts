@@ -40,15 +40,18 @@ export const NGINX_RESOURCE: Attributes = {
  * The ring's records of `requests` HTTP/1 requests on CONNS keep-alive connections, laid
  * out as `types` (the capture object's BTF) says: per request the request's read, the
  * response head's write and the body's `sendfile` (no bytes captured). `at` holds each
- * record's offset and length in turn.
+ * record's offset and length in turn. `tls`: the plaintext of SSL calls instead, each
+ * connection named by its SSL*.
  */
 export function nginxRecords(
   types: CaptureTypes,
   requests: number,
+  tls = false,
 ): { bytes: Uint8Array; at: number[] } {
   const data = types.structLayout("data_event");
   const socket = types.structLayout("socket_event");
   const kinds = types.enumValues("event_kind");
+  const source = types.enumValues("event_source")[tls ? "SOURCE_TLS" : "SOURCE_SOCKET"]!;
   const d = (name: string) => data.fields[name]!.offset;
   const s = (name: string) => socket.fields[name]!.offset;
   const out = new Uint8Array(64 + requests * 3 * (d("data") + 256) + CONNS * socket.size * 2);
@@ -57,6 +60,7 @@ export function nginxRecords(
   let end = 0;
   let ts = 1_000_000_000n;
   const sockAddr = (c: number) => 0xffff888103429280n + BigInt(c) * 0x1000n;
+  const connOf = (c: number) => tls ? 0x55d0c8a41e30n + BigInt(c) * 0x2000n : sockAddr(c);
   const begin = (size: number) => {
     end = (end + 7) & ~7;
     at.push(end, size);
@@ -72,12 +76,12 @@ export function nginxRecords(
     view.setInt32(o + s("fd"), 3 + c, true);
     view.setBigUint64(o + s("ts_ns"), ts, true);
     view.setBigUint64(o + s("call_ts"), ts, true);
-    view.setBigUint64(o + s("conn"), sockAddr(c), true);
+    view.setBigUint64(o + s("conn"), connOf(c), true);
     view.setBigUint64(o + s("sock"), sockAddr(c), true);
     view.setUint16(o + s("family"), 2, true);
     view.setUint16(o + s("local_port"), 37649, true);
     view.setUint16(o + s("peer_port"), 53052 + c, true);
-    view.setUint8(o + s("source"), 1);
+    view.setUint8(o + s("source"), source);
     out.set([127, 0, 0, 1], o + s("local_addr"));
     out.set([127, 0, 0, 1], o + s("peer_addr"));
   }
@@ -89,9 +93,9 @@ export function nginxRecords(
     view.setUint32(o + d("tid"), PID, true);
     view.setUint8(o + d("direction"), dir);
     view.setUint8(o + d("last"), 1);
-    view.setUint8(o + d("source"), 1);
+    view.setUint8(o + d("source"), source);
     view.setBigUint64(o + d("ts_ns"), ts += 20_000n, true);
-    view.setBigUint64(o + d("conn"), sockAddr(c), true);
+    view.setBigUint64(o + d("conn"), connOf(c), true);
     view.setBigUint64(o + d("call_pos"), BigInt(pos[dir]![c]!), true);
     view.setUint32(o + d("call_len"), callLen, true);
     view.setUint32(o + d("data_len"), text.length, true);
@@ -108,10 +112,10 @@ export function nginxRecords(
 }
 
 /**
- * Runs `requests` synthetic exchanges (10,000 by default: about 0.15 s here, and enough for
- * the first two seconds at 1,000 spans a second to cost half the CPU) through the span
- * path; each span is handed to `onSpan`, which should serialize it as real ones are and
- * throw the result away. Returns the spans made.
+ * Runs `requests` synthetic exchanges (10,000 by default, half over plain sockets and half
+ * over SSL: about 0.15 s here, and enough for the first two seconds at 1,000 spans a second
+ * to cost half the CPU) through the span path; each span is handed to `onSpan`, which
+ * should serialize it as real ones are and throw the result away. Returns the spans made.
  */
 export function warmUp(
   types: CaptureTypes,
@@ -119,18 +123,20 @@ export function warmUp(
   requests = 10_000,
 ): number {
   const decode = captureDecoder(types);
-  const { bytes, at } = nginxRecords(types, requests);
-  const view = new DataView(bytes.buffer);
   const pipeline = new SpanPipeline({ onSpan });
   const builder = new SpanBuilder({
     onSpan: (s) => pipeline.push(s),
     toUnixNano: (mono) => mono,
     resource: () => NGINX_RESOURCE,
   });
-  for (let i = 0; i < at.length; i += 2) {
-    const ev = decode(bytes, view, at[i]!, at[i + 1]!);
-    if (ev?.type === "chunk") builder.chunk(ev.chunk);
-    else if (ev?.type === "socket") builder.socket(ev.socket);
+  for (const tls of [false, true]) {
+    const { bytes, at } = nginxRecords(types, requests >> 1, tls);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < at.length; i += 2) {
+      const ev = decode(bytes, view, at[i]!, at[i + 1]!);
+      if (ev?.type === "chunk") builder.chunk(ev.chunk);
+      else if (ev?.type === "socket") builder.socket(ev.socket);
+    }
   }
   builder.flush();
   return pipeline.counts.spans;

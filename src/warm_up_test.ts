@@ -23,9 +23,12 @@ Deno.test("warm-up: every synthetic exchange becomes its span, handed to the war
     assert.equal(s.attributes["http.response.status_code"], 200);
     assert.equal(s.attributes["http.response.body.size"], 6);
     assert.deepEqual(s.resource, NGINX_RESOURCE);
+    assert.equal(s.attributes["client.address"], "127.0.0.1");
     assert.ok(s.endTimeUnixNano > s.startTimeUnixNano);
     JSON.parse(spanToJson(s)); // serializable as a real one
   }
-  // Four keep-alive connections, one client port each.
+  // Half over plain sockets, half over SSL, on four keep-alive connections each.
+  assert.equal(spans.filter((s) => s.attributes["url.scheme"] === "http").length, 250);
+  assert.equal(spans.filter((s) => s.attributes["url.scheme"] === "https").length, 250);
   assert.equal(new Set(spans.map((s) => s.attributes["client.port"])).size, 4);
 });
