@@ -217,15 +217,16 @@ const CACHED_BYTES = 64;
 const literalBytes: (Uint8Array | undefined)[] = new Array(CACHE_SLOTS).fill(undefined);
 const literalTexts: string[] = new Array(CACHE_SLOTS).fill("");
 
-/** The cache slot of octets [from, end) of `b` (end > from: there is a length prefix). */
+/**
+ * The cache slot of octets [from, end) of `b`, by every octet: literals that differ in a few
+ * octets only are common (a response's `date` and `last-modified` in the same second, but
+ * for the seconds), and sharing a slot they would push each other out at every block.
+ */
 function literalSlot(b: Uint8Array, from: number, end: number): number {
-  let h = Math.imul(end - from, 0x9e3779b1);
-  // Both ends and the middle tell most literals apart; equal octets are checked on a hit.
-  h = Math.imul(h ^ b[end - 1]!, 0x85ebca6b);
-  h = Math.imul(h ^ b[end - 2 >= from ? end - 2 : from]!, 0xc2b2ae35);
-  h = Math.imul(h ^ b[(from + end) >> 1]!, 0x27d4eb2f);
-  h = Math.imul(h ^ b[from + 1 < end ? from + 1 : from]!, 0x165667b1);
-  return (h >>> 23) & (CACHE_SLOTS - 1);
+  let h = 0x811c9dc5;
+  for (let i = from; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  h ^= h >>> 15;
+  return Math.imul(h, 0x2c1b3c6d) >>> 23; // 9 bits: CACHE_SLOTS
 }
 
 function cachedLiteral(slot: number, b: Uint8Array, from: number, end: number): string | undefined {
