@@ -3,9 +3,9 @@
  * only after it has run many times: an agent just started made its first spans in the
  * interpreter, at 2–3 times the CPU of a warm agent, just when a busy target's events
  * flood in (the ring filled and dropped events in the first seconds of a flood). So
- * HTTP/1 exchanges as nginx sends them, laid out as the capture's ring holds them, go
- * through the same decoder, span builder, pipeline and serializer first; the spans are
- * then discarded by the caller.
+ * exchanges as nginx serves them (HTTP/1 over plain sockets and TLS, HTTP/2 over TLS), laid
+ * out as the capture's ring holds them, go through the same decoder, span builder, pipeline
+ * and serializer first; the spans are then discarded by the caller.
  *
  * @module
  */
@@ -36,6 +36,107 @@ export const NGINX_RESOURCE: Attributes = {
   "telemetry.distro.version": "0.1.0",
 };
 
+/** Records laid out as the capture object's BTF says, each at the 8-byte boundary the ring keeps. */
+class Records {
+  readonly at: number[] = [];
+  #bytes = new Uint8Array(1 << 16);
+  #view = new DataView(this.#bytes.buffer);
+  #end = 0;
+  #ts = 1_000_000_000n;
+  readonly #pos = [new Array(CONNS).fill(0), new Array(CONNS).fill(0)];
+  readonly #data: Record<string, number>;
+  readonly #socket: Record<string, number>;
+  readonly #socketSize: number;
+  readonly #kinds: Record<string, number>;
+  readonly #source: number;
+  readonly #tls: boolean;
+  /** Where this set's connections are numbered from: sets may be run one after another. */
+  readonly #first: number;
+
+  /** `tls`: SSL plaintext, each connection named by its SSL*; else plain sockets. */
+  constructor(types: CaptureTypes, tls: boolean, first: number) {
+    const offsets = (struct: string) => {
+      const layout = types.structLayout(struct);
+      return Object.fromEntries(Object.entries(layout.fields).map(([k, f]) => [k, f.offset]));
+    };
+    this.#data = offsets("data_event");
+    this.#socket = offsets("socket_event");
+    this.#socketSize = types.structLayout("socket_event").size;
+    this.#kinds = types.enumValues("event_kind");
+    this.#source = types.enumValues("event_source")[tls ? "SOURCE_TLS" : "SOURCE_SOCKET"]!;
+    this.#tls = tls;
+    this.#first = first;
+    for (let c = 0; c < CONNS; c++) this.#opened(c);
+  }
+
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  #sock(c: number): bigint {
+    return 0xffff888103429280n + BigInt(this.#first + c) * 0x1000n;
+  }
+
+  #conn(c: number): bigint {
+    return this.#tls ? 0x55d0c8a41e30n + BigInt(this.#first + c) * 0x2000n : this.#sock(c);
+  }
+
+  #begin(size: number): number {
+    const start = (this.#end + 7) & ~7;
+    if (start + size > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(this.#bytes.length * 2, start + size));
+      grown.set(this.#bytes);
+      this.#bytes = grown;
+      this.#view = new DataView(grown.buffer);
+    }
+    this.at.push(start, size);
+    this.#end = start + size;
+    return start;
+  }
+
+  /** Connection `c` accepted: its socket's addresses. */
+  #opened(c: number): void {
+    const s = this.#socket, v = this.#view;
+    const o = this.#begin(this.#socketSize);
+    v.setUint32(o + s.kind!, this.#kinds["EVENT_SOCKET"]!, true);
+    v.setUint32(o + s.tgid!, PID, true);
+    v.setUint32(o + s.tid!, PID, true);
+    v.setInt32(o + s.fd!, 3 + this.#first + c, true);
+    v.setBigUint64(o + s.ts_ns!, this.#ts, true);
+    v.setBigUint64(o + s.call_ts!, this.#ts, true);
+    v.setBigUint64(o + s.conn!, this.#conn(c), true);
+    v.setBigUint64(o + s.sock!, this.#sock(c), true);
+    v.setUint16(o + s.family!, 2, true);
+    v.setUint16(o + s.local_port!, 37649, true);
+    v.setUint16(o + s.peer_port!, 53052 + this.#first + c, true);
+    v.setUint8(o + s.source!, this.#source);
+    this.#bytes.set([127, 0, 0, 1], o + s.local_addr!);
+    this.#bytes.set([127, 0, 0, 1], o + s.peer_addr!);
+  }
+
+  /** One call on connection `c` that moved `callLen` bytes, of which `payload` was captured. */
+  data(c: number, dir: 0 | 1, payload: ArrayLike<number>, callLen = payload.length): void {
+    const d = this.#data;
+    const o = this.#begin(d.data! + payload.length);
+    const v = this.#view;
+    v.setUint32(o + d.kind!, this.#kinds["EVENT_DATA"]!, true);
+    v.setUint32(o + d.tgid!, PID, true);
+    v.setUint32(o + d.tid!, PID, true);
+    v.setUint8(o + d.direction!, dir);
+    v.setUint8(o + d.last!, 1);
+    v.setUint8(o + d.source!, this.#source);
+    v.setBigUint64(o + d.ts_ns!, this.#ts += 20_000n, true);
+    v.setBigUint64(o + d.conn!, this.#conn(c), true);
+    v.setBigUint64(o + d.call_pos!, BigInt(this.#pos[dir]![c]!), true);
+    v.setUint32(o + d.call_len!, callLen, true);
+    v.setUint32(o + d.data_len!, payload.length, true);
+    this.#bytes.set(payload, o + d.data!);
+    this.#pos[dir]![c] += callLen;
+  }
+}
+
+const octets = (text: string) => Array.from(text, (c) => c.charCodeAt(0));
+
 /**
  * The ring's records of `requests` HTTP/1 requests on CONNS keep-alive connections, laid
  * out as `types` (the capture object's BTF) says: per request the request's read, the
@@ -48,74 +149,99 @@ export function nginxRecords(
   requests: number,
   tls = false,
 ): { bytes: Uint8Array; at: number[] } {
-  const data = types.structLayout("data_event");
-  const socket = types.structLayout("socket_event");
-  const kinds = types.enumValues("event_kind");
-  const source = types.enumValues("event_source")[tls ? "SOURCE_TLS" : "SOURCE_SOCKET"]!;
-  const d = (name: string) => data.fields[name]!.offset;
-  const s = (name: string) => socket.fields[name]!.offset;
-  const out = new Uint8Array(64 + requests * 3 * (d("data") + 256) + CONNS * socket.size * 2);
-  const view = new DataView(out.buffer);
-  const at: number[] = [];
-  let end = 0;
-  let ts = 1_000_000_000n;
-  const sockAddr = (c: number) => 0xffff888103429280n + BigInt(c) * 0x1000n;
-  const connOf = (c: number) => tls ? 0x55d0c8a41e30n + BigInt(c) * 0x2000n : sockAddr(c);
-  const begin = (size: number) => {
-    end = (end + 7) & ~7;
-    at.push(end, size);
-    const start = end;
-    end += size;
-    return start;
-  };
-  for (let c = 0; c < CONNS; c++) {
-    const o = begin(socket.size);
-    view.setUint32(o + s("kind"), kinds["EVENT_SOCKET"]!, true);
-    view.setUint32(o + s("tgid"), PID, true);
-    view.setUint32(o + s("tid"), PID, true);
-    view.setInt32(o + s("fd"), 3 + c, true);
-    view.setBigUint64(o + s("ts_ns"), ts, true);
-    view.setBigUint64(o + s("call_ts"), ts, true);
-    view.setBigUint64(o + s("conn"), connOf(c), true);
-    view.setBigUint64(o + s("sock"), sockAddr(c), true);
-    view.setUint16(o + s("family"), 2, true);
-    view.setUint16(o + s("local_port"), 37649, true);
-    view.setUint16(o + s("peer_port"), 53052 + c, true);
-    view.setUint8(o + s("source"), source);
-    out.set([127, 0, 0, 1], o + s("local_addr"));
-    out.set([127, 0, 0, 1], o + s("peer_addr"));
-  }
-  const pos = [new Array(CONNS).fill(0), new Array(CONNS).fill(0)];
-  const record = (c: number, dir: 0 | 1, text: string, callLen: number) => {
-    const o = begin(d("data") + text.length);
-    view.setUint32(o + d("kind"), kinds["EVENT_DATA"]!, true);
-    view.setUint32(o + d("tgid"), PID, true);
-    view.setUint32(o + d("tid"), PID, true);
-    view.setUint8(o + d("direction"), dir);
-    view.setUint8(o + d("last"), 1);
-    view.setUint8(o + d("source"), source);
-    view.setBigUint64(o + d("ts_ns"), ts += 20_000n, true);
-    view.setBigUint64(o + d("conn"), connOf(c), true);
-    view.setBigUint64(o + d("call_pos"), BigInt(pos[dir]![c]!), true);
-    view.setUint32(o + d("call_len"), callLen, true);
-    view.setUint32(o + d("data_len"), text.length, true);
-    for (let i = 0; i < text.length; i++) out[o + d("data") + i] = text.charCodeAt(i);
-    pos[dir]![c] += callLen;
-  };
+  const records = new Records(types, tls, tls ? CONNS : 0);
+  const request = octets(REQUEST), head = octets(RESPONSE_HEAD);
   for (let r = 0; r < requests; r++) {
     const c = r % CONNS;
-    record(c, 0, REQUEST, REQUEST.length);
-    record(c, 1, RESPONSE_HEAD, RESPONSE_HEAD.length);
-    record(c, 1, "", BODY);
+    records.data(c, 0, request);
+    records.data(c, 1, head);
+    records.data(c, 1, [], BODY);
   }
-  return { bytes: out, at };
+  return { bytes: records.bytes, at: records.at };
+}
+
+/** An HTTP/2 frame: its 9-byte header, then the payload. */
+function frame(type: number, flags: number, stream: number, payload: number[]): number[] {
+  const n = payload.length;
+  return [
+    n >> 16,
+    (n >> 8) & 255,
+    n & 255,
+    type,
+    flags,
+    ...[24, 16, 8, 0].map((s) => (stream >>> s) & 255),
+    ...payload,
+  ];
+}
+
+/** An HPACK literal without indexing whose name is static table entry `name` (RFC 7541 §6.2.2). */
+function literal(name: number, value: string): number[] {
+  const index = name < 15 ? [name] : [15, name - 15];
+  return [...index, value.length, ...octets(value)];
+}
+
+const HEADERS = 1, DATA = 0, SETTINGS = 4;
+const END_STREAM = 1, END_HEADERS = 4, ACK = 1;
+/** GET https://127.0.0.1:8443/hello.txt, as h2load asks: static entries 2, 7, 4 and 1. */
+const H2_REQUEST = [0x82, 0x87, ...literal(4, "/hello.txt"), ...literal(1, "127.0.0.1:8443")];
+/** 200, as nginx answers: static entry 8; server, content-type and content-length (54, 31, 28). */
+const H2_RESPONSE = [
+  0x88,
+  ...literal(54, "nginx/1.22.1"),
+  ...literal(31, "text/plain"),
+  ...literal(28, "6"),
+];
+/** Streams a client opens at once, and nginx answers in one write (h2load's -m10). */
+const H2_STREAMS = 10;
+
+/**
+ * The ring's records of `requests` HTTP/2 requests over TLS as h2load makes them and nginx
+ * answers them, on CONNS connections: the preface and SETTINGS each way, then reads of
+ * H2_STREAMS requests' HEADERS and writes of their HEADERS and DATA.
+ */
+export function nginxH2Records(
+  types: CaptureTypes,
+  requests: number,
+): { bytes: Uint8Array; at: number[] } {
+  const records = new Records(types, true, 2 * CONNS);
+  for (let c = 0; c < CONNS; c++) {
+    records.data(c, 0, [
+      ...octets("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+      ...frame(SETTINGS, 0, 0, []),
+    ]);
+    records.data(c, 1, [...frame(SETTINGS, 0, 0, []), ...frame(SETTINGS, ACK, 0, [])]);
+  }
+  const next = new Array(CONNS).fill(1); // each connection's next stream id
+  for (let r = 0; r < requests; r += H2_STREAMS) {
+    const c = (r / H2_STREAMS) % CONNS;
+    const ids = Array.from(
+      { length: Math.min(H2_STREAMS, requests - r) },
+      (_, i) => next[c] + 2 * i,
+    );
+    next[c] += 2 * ids.length;
+    records.data(
+      c,
+      0,
+      ids.flatMap((id) => frame(HEADERS, END_STREAM | END_HEADERS, id, H2_REQUEST)),
+    );
+    records.data(
+      c,
+      1,
+      ids.flatMap((id) => [
+        ...frame(HEADERS, END_HEADERS, id, H2_RESPONSE),
+        ...frame(DATA, END_STREAM, id, octets("hello\n")),
+      ]),
+    );
+  }
+  return { bytes: records.bytes, at: records.at };
 }
 
 /**
- * Runs `requests` synthetic exchanges (10,000 by default, half over plain sockets and half
- * over SSL: about 0.15 s here, and enough for the first two seconds at 1,000 spans a second
- * to cost half the CPU) through the span path; each span is handed to `onSpan`, which
- * should serialize it as real ones are and throw the result away. Returns the spans made.
+ * Runs `requests` synthetic exchanges (10,000 by default: a third each of HTTP/1 over plain
+ * sockets, HTTP/1 as SSL plaintext and HTTP/2 over TLS; about 0.2 s here, and enough for
+ * the first two seconds at 1,000 spans a second to cost half the CPU) through the span path;
+ * each span is handed to `onSpan`, which should serialize it as real ones are and throw the
+ * result away. Returns the spans made.
  */
 export function warmUp(
   types: CaptureTypes,
@@ -129,8 +255,14 @@ export function warmUp(
     toUnixNano: (mono) => mono,
     resource: () => NGINX_RESOURCE,
   });
-  for (const tls of [false, true]) {
-    const { bytes, at } = nginxRecords(types, requests >> 1, tls);
+  const third = Math.floor(requests / 3);
+  for (
+    const { bytes, at } of [
+      nginxRecords(types, third),
+      nginxRecords(types, third, true),
+      nginxH2Records(types, requests - 2 * third),
+    ]
+  ) {
     const view = new DataView(bytes.buffer);
     for (let i = 0; i < at.length; i += 2) {
       const ev = decode(bytes, view, at[i]!, at[i + 1]!);

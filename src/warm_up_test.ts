@@ -10,16 +10,16 @@ Deno.test("warm-up: every synthetic exchange becomes its span, handed to the war
   const spans: Span[] = [];
   let made: number;
   try {
-    made = warmUp(obj, (s) => spans.push(s), 500);
+    made = warmUp(obj, (s) => spans.push(s), 600);
   } finally {
     obj.close();
   }
-  assert.equal(made, 500);
-  assert.equal(spans.length, 500);
+  assert.equal(made, 600);
+  assert.equal(spans.length, 600);
   for (const s of spans) {
     assert.equal(s.kind, "SERVER");
     assert.equal(s.attributes["http.request.method"], "GET");
-    assert.equal(s.attributes["url.path"], "/index.html");
+    assert.match(String(s.attributes["url.path"]), /^\/(index\.html|hello\.txt)$/);
     assert.equal(s.attributes["http.response.status_code"], 200);
     assert.equal(s.attributes["http.response.body.size"], 6);
     assert.deepEqual(s.resource, NGINX_RESOURCE);
@@ -27,8 +27,13 @@ Deno.test("warm-up: every synthetic exchange becomes its span, handed to the war
     assert.ok(s.endTimeUnixNano > s.startTimeUnixNano);
     JSON.parse(spanToJson(s)); // serializable as a real one
   }
-  // Half over plain sockets, half over SSL, on four keep-alive connections each.
-  assert.equal(spans.filter((s) => s.attributes["url.scheme"] === "http").length, 250);
-  assert.equal(spans.filter((s) => s.attributes["url.scheme"] === "https").length, 250);
-  assert.equal(new Set(spans.map((s) => s.attributes["client.port"])).size, 4);
+  // A third each: HTTP/1 over plain sockets, over SSL, and HTTP/2 over TLS, on four
+  // connections each.
+  const version = (v: string) =>
+    spans.filter((s) => s.attributes["network.protocol.version"] === v);
+  assert.equal(spans.filter((s) => s.attributes["url.scheme"] === "http").length, 200);
+  assert.equal(version("1.1").length, 400);
+  assert.equal(version("2").length, 200);
+  for (const s of version("2")) assert.equal(s.attributes["url.path"], "/hello.txt");
+  assert.equal(new Set(spans.map((s) => s.attributes["client.port"])).size, 12);
 });
