@@ -10,7 +10,7 @@ Deno.test("warm-up: every synthetic exchange becomes its span, handed to the war
   const spans: Span[] = [];
   let made: number;
   try {
-    made = warmUp(obj, (s) => spans.push(s), 600);
+    made = warmUp(obj, (s) => spans.push(s), { http1: 400, http2: 200 });
   } finally {
     obj.close();
   }
