@@ -245,23 +245,23 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   type Lifecycle = { type: ProcessEventType; process: ProcessEvent };
   const lifecycle: Lifecycle[] = [];
 
-  // The span path is warmed up while the capture's object loads: its layout is read from an
-  // object of its own, for the loading one is not to be touched meanwhile.
-  const makeWarmSink = opts.warmUp;
-  const whileLoading = onSpan && makeWarmSink && (() => {
+  // The span path is warmed up while the capture's object loads. Its layout is read from a
+  // copy opened before the load begins: no libbpf call then runs beside the load but reads
+  // of that copy's BTF.
+  const makeWarmSink = onSpan && opts.warmUp;
+  let warmTypes: BpfObject | undefined;
+  try {
+    warmTypes = makeWarmSink ? BpfObject.open(objectPath) : undefined;
+  } catch (e) {
+    // Harmless, as any failure of the warm-up: the span path then starts cold.
+    opts.debugLog?.(`warm-up skipped: ${(e as Error).message}`);
+  }
+  const whileLoading = warmTypes && makeWarmSink && (() => {
     const started = performance.now();
     try {
-      const types = BpfObject.open(objectPath);
-      try {
-        const spans = warmUp(types, makeWarmSink());
-        opts.debugLog?.(
-          `warm-up: ${spans} spans in ${(performance.now() - started).toFixed(0)} ms`,
-        );
-      } finally {
-        types.close();
-      }
+      const spans = warmUp(warmTypes, makeWarmSink());
+      opts.debugLog?.(`warm-up: ${spans} spans in ${(performance.now() - started).toFixed(0)} ms`);
     } catch (e) {
-      // Harmless: the span path then starts cold, as it did without.
       opts.debugLog?.(`warm-up failed: ${(e as Error).message}`);
     }
   });
@@ -304,6 +304,8 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     if (debugLog) setLogSink(undefined);
     if (e instanceof BpfError) throw new UpspanError(e.message + ".");
     throw e;
+  } finally {
+    warmTypes?.close();
   }
   // Beside the capture: Go's probes and the SQL client libraries', each with its own
   // object, loaded once a process needs it.
