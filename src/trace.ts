@@ -321,24 +321,21 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     log,
   });
   // A server's request that found no offer: the client's may be in another ring still.
-  // Once per read of a ring is enough, and bounded: a flood of requests from untraced
-  // clients, every one without an offer, must not turn each into a read of the rings. Go's
-  // ring is read first, then the capture's: every client write before a Go server's request
-  // read so far is then read too, whichever ring either side is in.
+  // Go's ring is read first, then the capture's: every client write before a Go server's
+  // request read so far is then read too, whichever ring either side is in. Go's is read
+  // each time (what it holds is read once either way; an empty ring costs a load of its
+  // position): an untraced client's request earlier in the same read must not leave a
+  // later one without its Go client's offer. The capture's, once per read of it: a flood of
+  // requests from untraced clients must not turn each into a read of that ring.
   let refreshed = false;
   peers.refresh = () => {
+    go?.drain();
     if (refreshed) return;
     refreshed = true;
-    go?.drain();
     capture.consume(BATCH);
   };
   // A grpc-go call's head that found no caller: the probe's event may be unread still.
-  let callersRefreshed = false;
-  callers.refresh = () => {
-    if (callersRefreshed) return;
-    callersRefreshed = true;
-    go?.drain();
-  };
+  callers.refresh = () => go?.drain();
   const instrumentations: Instrumentation[] = onSpan && go
     ? [
       go,
@@ -506,7 +503,6 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // fills up (see capture.bpf.c); waiting on the ring while it holds a few records would
       // turn into a loop of one FFI round trip per handful of events.
       refreshed = false;
-      callersRefreshed = false;
       let read = capture.consume(BATCH);
       let busy = read === BATCH;
       refreshed = false; // Go's requests read next may need the capture's newer records
