@@ -265,7 +265,7 @@ Deno.test("hpack: literals decoded again, from the decoders' shared cache, are t
   const values = Array.from({ length: 1500 }, (_, i) => `v${String(i * 7919).padStart(8, "0")}`);
   const decoders = [new HpackDecoder(), new HpackDecoder()];
   for (let round = 0; round < 3; round++) {
-    for (const [i, value] of values.entries()) {
+    for (let i = 0; i < values.length; i++) {
       const k = round === 1 ? values.length - 1 - i : i; // the second round backwards
       const got = decoders[(round + i) % 2]!.decode(plainLiteral("x-v", values[k]!));
       assert.deepEqual(got?.fields, [["x-v", values[k]]], `round ${round}, value ${k}`);
