@@ -11,6 +11,7 @@
  */
 import { captureDecoder, type CaptureTypes } from "./capture/events.ts";
 import type { Attributes, Span } from "./model/span.ts";
+import { Flag, FrameType, PREFACE } from "./protocols/http2/frames.ts";
 import { SpanPipeline } from "./span_pipeline.ts";
 import { SpanBuilder } from "./spans/mod.ts";
 
@@ -180,8 +181,6 @@ function literal(name: number, value: string): number[] {
   return [...index, value.length, ...octets(value)];
 }
 
-const HEADERS = 1, DATA = 0, SETTINGS = 4;
-const END_STREAM = 1, END_HEADERS = 4, ACK = 1;
 /** GET https://127.0.0.1:8443/hello.txt, as h2load asks: static entries 2, 7, 4 and 1. */
 const H2_REQUEST = [0x82, 0x87, ...literal(4, "/hello.txt"), ...literal(1, "127.0.0.1:8443")];
 /** 200, as nginx answers: static entry 8; server, content-type and content-length (54, 31, 28). */
@@ -205,11 +204,11 @@ export function nginxH2Records(
 ): { bytes: Uint8Array; at: number[] } {
   const records = new Records(types, true, 2 * CONNS);
   for (let c = 0; c < CONNS; c++) {
-    records.data(c, 0, [
-      ...octets("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
-      ...frame(SETTINGS, 0, 0, []),
+    records.data(c, 0, [...PREFACE, ...frame(FrameType.SETTINGS, 0, 0, [])]);
+    records.data(c, 1, [
+      ...frame(FrameType.SETTINGS, 0, 0, []),
+      ...frame(FrameType.SETTINGS, Flag.ACK, 0, []),
     ]);
-    records.data(c, 1, [...frame(SETTINGS, 0, 0, []), ...frame(SETTINGS, ACK, 0, [])]);
   }
   const next = new Array(CONNS).fill(1); // each connection's next stream id
   for (let r = 0; r < requests; r += H2_STREAMS) {
@@ -222,14 +221,16 @@ export function nginxH2Records(
     records.data(
       c,
       0,
-      ids.flatMap((id) => frame(HEADERS, END_STREAM | END_HEADERS, id, H2_REQUEST)),
+      ids.flatMap((id) =>
+        frame(FrameType.HEADERS, Flag.END_STREAM | Flag.END_HEADERS, id, H2_REQUEST)
+      ),
     );
     records.data(
       c,
       1,
       ids.flatMap((id) => [
-        ...frame(HEADERS, END_HEADERS, id, H2_RESPONSE),
-        ...frame(DATA, END_STREAM, id, octets("hello\n")),
+        ...frame(FrameType.HEADERS, Flag.END_HEADERS, id, H2_RESPONSE),
+        ...frame(FrameType.DATA, Flag.END_STREAM, id, octets("hello\n")),
       ]),
     );
   }
