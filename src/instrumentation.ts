@@ -162,7 +162,8 @@ export abstract class ObjectInstrumentation<S, L, E> implements Instrumentation<
   /** Reads the ring, each decoded record to `onEvent`; returns the records read. */
   protected readRing(onEvent: (event: E) => void): number {
     const open = this.#open;
-    if (!open) return 0;
+    // Empty (a server request's look for an offer, most often): no handler made at all.
+    if (!open || open.ring.pending === 0) return 0;
     return open.ring.consume((bytes, view, at, length) => {
       const r = open.decode(bytes, view, at, length);
       if (r.ok) onEvent(r.event);
