@@ -5,13 +5,15 @@
  * function's share of the sampled time (self time), the busiest first.
  *
  *   deno task profile [--target nginx|h2|python|go] [--seconds 5] [--top 30]
- *     [--rate N] [--out profile.cpuprofile] [--alloc]
+ *     [--rate N] [--warm S] [--out profile.cpuprofile] [--alloc]
  *
  * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `h2`: `h2load -n60000 -c60 -m10`
  * against nginx over TLS and HTTP/2, as the bench's `h2`; `go`: the same flood as nginx's against
  * the Go fixture's trivial handler (Go 1.26); `python`: the Python target
  * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate` (`--rate 0`:
- * none, the agent's own wake-ups alone). `--out`
+ * none, the agent's own wake-ups alone). `--warm`: the python target's paced load for S seconds
+ * before sampling starts (V8 takes tens of seconds at 1,000 req/s to finish optimizing the
+ * span path: its compiler's background threads are busy until then). `--out`
  * keeps the raw profile (Chrome DevTools opens it). `--alloc`: bytes allocated by function
  * instead (V8's sampling heap profiler, counting what the collector has freed since), per
  * span: what the scavenger is fed.
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     top: { type: "string", default: "30" },
     rate: { type: "string", default: "1000" },
+    warm: { type: "string", default: "0" },
     out: { type: "string" },
     alloc: { type: "boolean", default: false },
   },
@@ -121,6 +124,9 @@ async function main() {
   const agent = await startUpspan(pids.flatMap((p) => ["--pid", String(p)]), {}, [
     `--inspect=127.0.0.1:${port}`,
   ]);
+  if (python && Number(values.warm) > 0) {
+    await pacedLoad(python.port, Number(values.rate), Number(values.warm));
+  }
   const cdp = await inspector(port);
   if (values.alloc) {
     await cdp.send("HeapProfiler.enable");

@@ -246,21 +246,22 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     if (this.#draining) return 0;
     this.#draining = true;
     try {
-      return this.readRing((event) => {
-        if (event.type === "link" && !event.server) this.#traces.link(event);
-        // Joined at once, like a grpc-go handler: its children's offers read the join.
-        else if (
-          event.type === "link" && this.#traces.mayBeCall(event, this.#grpc.has(event.pid))
-        ) {
-          this.#link(event);
-        } else if (event.type === "handler") this.#handler(event);
-        else if (event.type === "caller") this.#caller(event);
-        else this.#queue.push(event);
-      });
+      return this.readRing(this.#onRecord);
     } finally {
       this.#draining = false;
     }
   }
+
+  /** Made once: `drain` runs at every server request that looks for an offer. */
+  readonly #onRecord = (event: GoEvent): void => {
+    if (event.type === "link" && !event.server) this.#traces.link(event);
+    // Joined at once, like a grpc-go handler: its children's offers read the join.
+    else if (event.type === "link" && this.#traces.mayBeCall(event, this.#grpc.has(event.pid))) {
+      this.#link(event);
+    } else if (event.type === "handler") this.#handler(event);
+    else if (event.type === "caller") this.#caller(event);
+    else this.#queue.push(event);
+  };
 
   override consume(): number {
     const read = this.drain();
