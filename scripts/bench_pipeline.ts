@@ -6,7 +6,12 @@
  * `wrk -t1 -c4`: per request the request's read (51 bytes), the response head's write (234
  * bytes) and the body's `sendfile` (no bytes captured), on 4 keep-alive connections.
  *
- *   deno task bench:pipeline [--rounds 20] [--against /path/to/other/checkout]
+ *   deno task bench:pipeline [--target http|sql] [--rounds 20] [--against /path/to/other/checkout]
+ *
+ * `--target sql`: libpq's records (`bpf/out/sqllib.bpf.o`) as pgbench -S makes them in
+ * libpq's asynchronous mode instead: per statement its send (`SELECT abalance FROM
+ * pgbench_accounts WHERE aid = N;`, a literal of its own each time) and the NULL result that
+ * ends it with its command tag, on 2 connections, made into CLIENT spans.
  *
  * `--against`: another checkout's span path (its `src/`), measured in the same process,
  * round for round in alternation with this one's, so that both see the same machine (the
@@ -20,6 +25,7 @@
 import { parseArgs } from "node:util";
 import { BpfObject } from "../ffi/mod.ts";
 import { NGINX_RESOURCE, nginxRecords } from "../src/warm_up.ts";
+import { encodeSqlLibEvent, sqlLibEvent } from "../src/sqllib/_test_events.ts";
 import type { Span } from "../src/model/span.ts";
 
 /** One round of a checkout's span path over `records`: spans made. */
@@ -58,6 +64,87 @@ async function spanPath(root: string, requests: number): Promise<Round> {
   };
 }
 
+/** libpq's records of `statements` pgbench -S statements, each at its offset in one buffer. */
+function pgbenchRecords(types: BpfObject, statements: number): { bytes: Uint8Array; at: number[] } {
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < statements; i++) {
+    const common = {
+      library: "libpq",
+      pid: 4242,
+      tid: 4242,
+      handle: 0x55d0c0de0000n + BigInt(i & 1) * 0x1000n,
+    } as const;
+    const t = 1_000_000_000n + BigInt(i) * 50_000n;
+    parts.push(encodeSqlLibEvent(
+      types,
+      sqlLibEvent({
+        ...common,
+        kind: "send",
+        text: `SELECT abalance FROM pgbench_accounts WHERE aid = ${(i * 7919) % 100000 + 1};`,
+        database: "postgres",
+        peer: { address: "127.0.0.1", port: 5432 },
+        socket: `sock:0xffff8881${(0x03429280 + (i & 1) * 0x1000).toString(16)}`,
+        startMonoNs: t,
+        endMonoNs: t,
+      }),
+    ));
+    parts.push(encodeSqlLibEvent(
+      types,
+      sqlLibEvent({
+        ...common,
+        kind: "result",
+        op: "result",
+        detail: "SELECT 1",
+        startMonoNs: t + 40_000n,
+        endMonoNs: t + 40_000n,
+      }),
+    ));
+  }
+  // As the ring holds them: each record at an 8-byte boundary.
+  const at: number[] = [];
+  let end = 0;
+  for (const p of parts) end += (p.length + 7) & ~7;
+  const bytes = new Uint8Array(end);
+  end = 0;
+  for (const p of parts) {
+    bytes.set(p, end);
+    at.push(end, p.length);
+    end += (p.length + 7) & ~7;
+  }
+  return { bytes, at };
+}
+
+/** The SQL library path of the checkout at `root`: decoder, pairing, span, pipeline, JSON. */
+async function sqlPath(root: string, statements: number): Promise<Round> {
+  const { sqlLibEventDecoder } = await import(`${root}/src/sqllib/events.ts`);
+  const { SqlLibStatements } = await import(`${root}/src/sqllib/statements.ts`);
+  const { sqlLibSpan } = await import(`${root}/src/sqllib/spans.ts`);
+  const { RandomIdGenerator } = await import(`${root}/src/model/ids.ts`);
+  const { SpanPipeline } = await import(`${root}/src/span_pipeline.ts`);
+  const { JsonLinesExporter } = await import(`${root}/src/export/json.ts`);
+  const obj = BpfObject.open(new URL("../bpf/out/sqllib.bpf.o", import.meta.url).pathname);
+  const decode = sqlLibEventDecoder(obj);
+  const { bytes, at } = pgbenchRecords(obj, statements);
+  obj.close();
+  const view = new DataView(bytes.buffer);
+  const exporter = new JsonLinesExporter();
+  const ids = new RandomIdGenerator();
+  const offset = 1_796_563_984_000_000_000n;
+  const ctx = { resource: NGINX_RESOURCE, toUnixNano: (m: bigint) => m + offset, ids };
+  return async () => {
+    const pipeline = new SpanPipeline({ onSpan: (s: Span) => exporter.export(s) });
+    // deno-lint-ignore no-explicit-any
+    const pairs = new SqlLibStatements((st: any) => pipeline.push(sqlLibSpan(st, ctx)));
+    for (let i = 0; i < at.length; i += 2) {
+      const r = decode(bytes, view, at[i]!, at[i + 1]!);
+      if (r.ok) pairs.push(r.event);
+      if ((i & 8191) === 8190) await new Promise((r) => setTimeout(r, 0));
+    }
+    await new Promise((r) => setTimeout(r, 0));
+    return pipeline.counts.spans;
+  };
+}
+
 /** CPU time of the calling thread so far, nanoseconds. */
 function threadCpuNs(): number {
   return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]);
@@ -67,6 +154,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     rounds: { type: "string", default: "20" },
+    target: { type: "string", default: "http" },
     against: { type: "string" },
     child: { type: "boolean", default: false },
   },
@@ -76,7 +164,11 @@ if (values.child) {
   const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   const roots = values.against ? [values.against.replace(/\/$/, ""), here] : [here];
   const paths: Round[] = [];
-  for (const root of roots) paths.push(await spanPath(root, 10_000));
+  for (const root of roots) {
+    paths.push(
+      values.target === "sql" ? await sqlPath(root, 10_000) : await spanPath(root, 10_000),
+    );
+  }
   for (let w = 0; w < 5; w++) for (const run of paths) await run();
   const perSpan = roots.map(() => [] as number[]);
   for (let r = 0; r < Number(values.rounds); r++) {

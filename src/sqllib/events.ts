@@ -86,12 +86,28 @@ function invert<T extends string>(
   return out;
 }
 
+/**
+ * `bytes[from, to)` as UTF-8. A record carries five strings, most empty or a few ASCII
+ * characters (a SQLSTATE, a command tag): those are read in place, as a decoder's call
+ * (a view, then the runtime) cost more than the rest of the record.
+ */
+function utf8Text(bytes: Uint8Array, from: number, to: number): string {
+  if (to - from > 128) return utf8.decode(bytes.subarray(from, to));
+  let out = "";
+  for (let i = from; i < to; i++) {
+    const c = bytes[i]!;
+    if (c > 0x7f) return utf8.decode(bytes.subarray(from, to));
+    out += String.fromCharCode(c);
+  }
+  return out;
+}
+
 /** A NUL-terminated string within `bytes[at, at + size)`. */
 function cString(bytes: Uint8Array, at: number, size: number): string {
   let end = at;
   const limit = at + size;
   while (end < limit && bytes[end] !== 0) end++;
-  return utf8.decode(bytes.subarray(at, end));
+  return utf8Text(bytes, at, end);
 }
 
 /**
@@ -195,7 +211,7 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
       sqlstate: cString(bytes, offset + sqlstate.offset, sqlstate.size),
       detail: cString(bytes, offset + detail.offset, detail.size),
       name: cString(bytes, offset + name.offset, name.size),
-      text: utf8.decode(bytes.subarray(offset + header, offset + header + n)),
+      text: utf8Text(bytes, offset + header, offset + header + n),
       truncated: bytes[offset + truncated.offset] !== 0,
       database: cString(bytes, offset + db.offset, db.size),
     };

@@ -149,7 +149,8 @@ export class SqlLibStatements {
   }
 
   #libpq(e: SqlLibEvent): void {
-    const key = `${e.pid}:${e.handle}`;
+    // A user-space address fits a Number exactly, which prints faster than a BigInt.
+    const key = `${e.pid}:${Number(e.handle)}`;
     if (e.kind === "send" || e.kind === "call") {
       const o: Open = {
         op: e.op === "result" ? "query" : e.op,

@@ -738,11 +738,17 @@ const ROW_TAGS = new Set([
  * ```
  */
 export function rowsFromTag(tag: string): number | undefined {
-  const words = tag.split(" ");
-  if (words.length < 2 || !ROW_TAGS.has(words[0]!)) return undefined;
-  const last = words[words.length - 1]!;
-  if (!/^\d{1,15}$/.test(last)) return undefined;
-  return Number(last);
+  // Read in place (every statement has a tag): the first word, then the digits after the
+  // last space.
+  const first = tag.indexOf(" ");
+  if (first < 0 || !ROW_TAGS.has(tag.slice(0, first))) return undefined;
+  const from = tag.lastIndexOf(" ") + 1;
+  if (tag.length - from < 1 || tag.length - from > 15) return undefined;
+  for (let i = from; i < tag.length; i++) {
+    const c = tag.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(tag.slice(from));
 }
 
 /** ErrorResponse fields: SQLSTATE (`C`) and message (`M`). */

@@ -16,7 +16,7 @@ import type { SocketInfo } from "../../model/stream_chunk.ts";
 import { type IdGenerator, RandomIdGenerator } from "../../model/ids.ts";
 import { PARENT_METHOD, type TraceContext } from "../../model/trace_context.ts";
 import type { SqlExchange } from "./exchange.ts";
-import { sanitizeSql, type SqlDialect, summarizeSql } from "./sql_text.ts";
+import { sanitizeSql, type SqlDialect, type SqlSummary, summarizeSql } from "./sql_text.ts";
 import { sanitizeErrorText } from "./error_text.ts";
 
 /**
@@ -74,6 +74,27 @@ export function dialectOf(system: SqlSystem): SqlDialect {
 const defaultIds = new RandomIdGenerator();
 
 /**
+ * Operation and main table by sanitized text, per dialect. A literal never changes them, so
+ * statements that differ only in their values (the same query run with others) share one
+ * summary, and each statement is read once (to sanitize it) instead of twice. Emptied when
+ * full.
+ */
+const summaries = new Map<SqlDialect, Map<string, SqlSummary>>();
+const MAX_SUMMARIES = 1024;
+
+function summaryOf(sanitized: string, dialect: SqlDialect): SqlSummary {
+  let byText = summaries.get(dialect);
+  if (byText === undefined) summaries.set(dialect, byText = new Map());
+  let summary = byText.get(sanitized);
+  if (summary === undefined) {
+    if (byText.size >= MAX_SUMMARIES) byText.clear();
+    summary = summarizeSql(sanitized, { dialect });
+    byText.set(sanitized, summary);
+  }
+  return summary;
+}
+
+/**
  * Builds the span of one statement.
  *
  * @example
@@ -100,18 +121,25 @@ export function sqlExchangeSpan(
   const namespace = ex.namespace ?? ctx.namespace;
   if (namespace !== undefined && namespace !== "") attributes["db.namespace"] = namespace;
 
-  const summary = summarizeSql(ex.text, { dialect });
+  const max = ctx.maxQueryTextLength ?? 4096;
+  let summary: SqlSummary;
+  if (ex.text !== "" && !ctx.fullQueryText && ex.text.length <= max) {
+    const sanitized = sanitizeSql(ex.text, { dialect, maxLength: max });
+    attributes["db.query.text"] = sanitized;
+    summary = summaryOf(sanitized, dialect);
+  } else {
+    summary = summarizeSql(ex.text, { dialect });
+    if (ex.text !== "") {
+      attributes["db.query.text"] = ctx.fullQueryText
+        ? ex.text.slice(0, max)
+        : sanitizeSql(ex.text, { dialect, maxLength: max });
+    }
+  }
   const operation = summary.operation;
   // The main table only from a whole statement: a cut one may have lost it.
   const collection = ex.truncated ? undefined : summary.collection;
   if (operation !== undefined) attributes["db.operation.name"] = operation;
   if (collection !== undefined) attributes["db.collection.name"] = collection;
-  if (ex.text !== "") {
-    const max = ctx.maxQueryTextLength ?? 4096;
-    attributes["db.query.text"] = ctx.fullQueryText
-      ? ex.text.slice(0, max)
-      : sanitizeSql(ex.text, { dialect, maxLength: max });
-  }
   // Affected rows of DML have no attribute of their own in the conventions.
   if (ex.rows !== undefined && operation !== undefined && RETURNS_ROWS.has(operation)) {
     attributes["db.response.returned_rows"] = ex.rows;

@@ -149,3 +149,17 @@ Deno.test("sqlExchangeSpan: names without a collection or an operation; no socke
   assert.equal(mysqlSystem("8.0.36"), "mysql");
   assert.equal(mysqlSystem(undefined), "mysql");
 });
+
+Deno.test("sqlExchangeSpan: statements that differ in their literals, or in their dialect", () => {
+  const span = (text: string, system: SqlExchangeContext["system"]) =>
+    sqlExchangeSpan({ text, startMonoNs: 1n, endMonoNs: 2n }, ctx({ system })).attributes;
+  for (const id of [1, 22, 333]) {
+    assert.equal(span(`SELECT * FROM a WHERE id = ${id}`, "postgresql")["db.collection.name"], "a");
+    assert.equal(span(`SELECT * FROM b WHERE id = ${id}`, "postgresql")["db.collection.name"], "b");
+  }
+  // One text, two readings: PostgreSQL's "t" is a name, MySQL's a string.
+  const text = 'SELECT * FROM "t" WHERE a = 1';
+  assert.equal(span(text, "postgresql")["db.collection.name"], "t");
+  assert.equal(span(text, "mysql")["db.collection.name"], undefined);
+  assert.equal(span(text, "postgresql")["db.collection.name"], "t");
+});
