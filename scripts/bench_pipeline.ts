@@ -9,9 +9,8 @@
  *   deno task bench:pipeline [--target http|sql] [--rounds 20] [--against /path/to/other/checkout]
  *
  * `--target sql`: libpq's records (`bpf/out/sqllib.bpf.o`) as pgbench -S makes them in
- * libpq's asynchronous mode instead: per statement its send (`SELECT abalance FROM
- * pgbench_accounts WHERE aid = N;`, a literal of its own each time) and the NULL result that
- * ends it with its command tag, on 2 connections, made into CLIENT spans.
+ * libpq's asynchronous mode instead (`pgbenchRecords` in src/warm_up.ts), made into CLIENT
+ * spans.
  *
  * `--against`: another checkout's span path (its `src/`), measured in the same process,
  * round for round in alternation with this one's, so that both see the same machine (the
@@ -24,8 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { BpfObject } from "../ffi/mod.ts";
-import { NGINX_RESOURCE, nginxRecords } from "../src/warm_up.ts";
-import { encodeSqlLibEvent, sqlLibEvent } from "../src/sqllib/_test_events.ts";
+import { NGINX_RESOURCE, nginxRecords, pgbenchRecords } from "../src/warm_up.ts";
 import type { Span } from "../src/model/span.ts";
 
 /** One round of a checkout's span path over `records`: spans made. */
@@ -62,56 +60,6 @@ async function spanPath(root: string, requests: number): Promise<Round> {
     await new Promise((r) => setTimeout(r, 0));
     return pipeline.counts.spans;
   };
-}
-
-/** libpq's records of `statements` pgbench -S statements, each at its offset in one buffer. */
-function pgbenchRecords(types: BpfObject, statements: number): { bytes: Uint8Array; at: number[] } {
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < statements; i++) {
-    const common = {
-      library: "libpq",
-      pid: 4242,
-      tid: 4242,
-      handle: 0x55d0c0de0000n + BigInt(i & 1) * 0x1000n,
-    } as const;
-    const t = 1_000_000_000n + BigInt(i) * 50_000n;
-    parts.push(encodeSqlLibEvent(
-      types,
-      sqlLibEvent({
-        ...common,
-        kind: "send",
-        text: `SELECT abalance FROM pgbench_accounts WHERE aid = ${(i * 7919) % 100000 + 1};`,
-        database: "postgres",
-        peer: { address: "127.0.0.1", port: 5432 },
-        socket: `sock:0xffff8881${(0x03429280 + (i & 1) * 0x1000).toString(16)}`,
-        startMonoNs: t,
-        endMonoNs: t,
-      }),
-    ));
-    parts.push(encodeSqlLibEvent(
-      types,
-      sqlLibEvent({
-        ...common,
-        kind: "result",
-        op: "result",
-        detail: "SELECT 1",
-        startMonoNs: t + 40_000n,
-        endMonoNs: t + 40_000n,
-      }),
-    ));
-  }
-  // As the ring holds them: each record at an 8-byte boundary.
-  const at: number[] = [];
-  let end = 0;
-  for (const p of parts) end += (p.length + 7) & ~7;
-  const bytes = new Uint8Array(end);
-  end = 0;
-  for (const p of parts) {
-    bytes.set(p, end);
-    at.push(end, p.length);
-    end += (p.length + 7) & ~7;
-  }
-  return { bytes, at };
 }
 
 /** The SQL library path of the checkout at `root`: decoder, pairing, span, pipeline, JSON. */

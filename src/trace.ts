@@ -12,7 +12,7 @@ import { inspectProcess, isAlive, type ProcessInfo, withDescendants } from "./di
 import { TracedProcesses } from "./traced_processes.ts";
 import type { Instrumentation } from "./instrumentation.ts";
 import { GoInstrumentation } from "./golang/instrumentation.ts";
-import { SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
+import { SQLLIB_BPF_OBJECT, SqlLibInstrumentation } from "./sqllib/instrumentation.ts";
 import { ThreadRequests } from "./context/thread_requests.ts";
 import { PeerLinks } from "./context/peer_links.ts";
 import { ServedStreams } from "./context/served_streams.ts";
@@ -250,16 +250,21 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
   // of that copy's BTF.
   const makeWarmSink = onSpan && opts.warmUp;
   let warmTypes: BpfObject | undefined;
+  let warmSqlTypes: BpfObject | undefined;
   try {
     warmTypes = makeWarmSink ? BpfObject.open(objectPath) : undefined;
+    warmSqlTypes = makeWarmSink ? BpfObject.open(SQLLIB_BPF_OBJECT) : undefined;
   } catch (e) {
-    // Harmless, as any failure of the warm-up: the span path then starts cold.
-    opts.debugLog?.(`warm-up skipped: ${(e as Error).message}`);
+    // Harmless, as any failure of the warm-up: the span path then starts cold (or without
+    // the SQL libraries' part).
+    opts.debugLog?.(
+      `warm-up ${warmTypes ? "of SQL statements " : ""}skipped: ${(e as Error).message}`,
+    );
   }
   const whileLoading = warmTypes && makeWarmSink && (() => {
     const started = performance.now();
     try {
-      const spans = warmUp(warmTypes, makeWarmSink());
+      const spans = warmUp(warmTypes, makeWarmSink(), warmSqlTypes ? { sql: warmSqlTypes } : {});
       opts.debugLog?.(`warm-up: ${spans} spans in ${(performance.now() - started).toFixed(0)} ms`);
     } catch (e) {
       opts.debugLog?.(`warm-up failed: ${(e as Error).message}`);
@@ -306,6 +311,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
     throw e;
   } finally {
     warmTypes?.close();
+    warmSqlTypes?.close();
   }
   // Beside the capture: Go's probes and the SQL client libraries', each with its own
   // object, loaded once a process needs it.

@@ -5,7 +5,8 @@
  * flood in (the ring filled and dropped events in the first seconds of a flood). So
  * exchanges as nginx serves them (HTTP/1 over plain sockets and TLS, HTTP/2 over TLS), laid
  * out as the capture's ring holds them, go through the same decoder, span builder, pipeline
- * and serializer first; the spans are then discarded by the caller.
+ * and serializer first, and statements as pgbench makes them through libpq, laid out as the
+ * SQL libraries' ring holds them, through theirs; the spans are then discarded by the caller.
  *
  * @module
  */
@@ -14,6 +15,10 @@ import type { Attributes, Span } from "./model/span.ts";
 import { Flag, FrameType, PREFACE } from "./protocols/http2/frames.ts";
 import { SpanPipeline } from "./span_pipeline.ts";
 import { SpanBuilder } from "./spans/mod.ts";
+import { RandomIdGenerator } from "./model/ids.ts";
+import { sqlLibEventDecoder, type SqlLibEventTypes } from "./sqllib/events.ts";
+import { SqlLibStatements } from "./sqllib/statements.ts";
+import { sqlLibSpan } from "./sqllib/spans.ts";
 
 const REQUEST = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:37649\r\n\r\n";
 const RESPONSE_HEAD = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n" +
@@ -238,6 +243,59 @@ export function nginxH2Records(
 }
 
 /**
+ * The SQL libraries' records of `statements` statements as pgbench -S makes them through
+ * libpq in its asynchronous mode, laid out as `types` (the SQL libraries' object's BTF) says:
+ * per statement its send (a literal of its own each time) and the NULL result that ends it
+ * with its command tag, on 2 connections over TCP.
+ */
+export function pgbenchRecords(
+  types: SqlLibEventTypes,
+  statements: number,
+): { bytes: Uint8Array; at: number[] } {
+  const layout = types.structLayout("sql_event");
+  const f = Object.fromEntries(Object.entries(layout.fields).map(([k, v]) => [k, v.offset]));
+  const kinds = types.enumValues("sql_event_kind"), ops = types.enumValues("sql_op");
+  const libpq = types.enumValues("sql_lib")["SQL_LIB_LIBPQ"]!;
+  const size = (n: number) => (f.text! + n + 7) & ~7;
+  const texts = Array.from(
+    { length: statements },
+    (_, i) =>
+      octets(`SELECT abalance FROM pgbench_accounts WHERE aid = ${(i * 7919) % 100000 + 1};`),
+  );
+  const total = texts.reduce((n, t) => n + size(t.length) + size(0), 0);
+  const bytes = new Uint8Array(total), v = new DataView(bytes.buffer), at: number[] = [];
+  let o = 0;
+  const record = (kind: string, op: string, c: number, ts: bigint, text: number[]): number => {
+    at.push(o, f.text! + text.length);
+    v.setUint32(o + f.kind!, kinds[kind]!, true);
+    v.setUint32(o + f.tgid!, PID, true);
+    v.setUint32(o + f.tid!, PID, true);
+    bytes[o + f.lib!] = libpq;
+    bytes[o + f.op!] = ops[op]!;
+    v.setBigUint64(o + f.start_ns!, ts, true);
+    v.setBigUint64(o + f.end_ns!, ts, true);
+    v.setBigUint64(o + f.handle!, 0x55d0c0de0000n + BigInt(c) * 0x1000n, true);
+    v.setUint32(o + f.text_len!, text.length, true);
+    bytes.set(text, o + f.text!);
+    const at0 = o;
+    o += size(text.length);
+    return at0;
+  };
+  texts.forEach((text, i) => {
+    const c = i & 1, ts = 1_000_000_000n + BigInt(i) * 50_000n;
+    const send = record("SQL_EVENT_SEND", "SQL_OP_QUERY", c, ts, text);
+    bytes.set(octets("postgres"), send + f.db!);
+    v.setBigUint64(send + f.sock!, 0xffff888103429280n + BigInt(c) * 0x1000n, true);
+    v.setUint16(send + f.family!, 2, true);
+    v.setUint16(send + f.peer_port!, 5432, true);
+    bytes.set([127, 0, 0, 1], send + f.peer_addr!);
+    const done = record("SQL_EVENT_RESULT", "SQL_OP_RESULT", c, ts + 40_000n, []);
+    bytes.set(octets("SELECT 1"), done + f.detail!);
+  });
+  return { bytes, at };
+}
+
+/**
  * Runs synthetic exchanges through the span path: `http1` HTTP/1 ones, half over plain
  * sockets and half as SSL plaintext, and `http2` HTTP/2 ones over TLS. Each span is handed
  * to `onSpan`, which should serialize it as real ones are and throw the result away.
@@ -250,7 +308,13 @@ export function nginxH2Records(
 export function warmUp(
   types: CaptureTypes,
   onSpan: (span: Span) => void,
-  { http1 = 10_000, http2 = 3_000 } = {},
+  { http1 = 10_000, http2 = 3_000, sql, statements = 3_000 }: {
+    http1?: number;
+    http2?: number;
+    /** The SQL libraries' object's BTF: `statements` libpq statements too. */
+    sql?: SqlLibEventTypes;
+    statements?: number;
+  } = {},
 ): number {
   const decode = captureDecoder(types);
   const pipeline = new SpanPipeline({ onSpan });
@@ -274,5 +338,20 @@ export function warmUp(
     }
   }
   builder.flush();
+  if (sql) {
+    const decodeSql = sqlLibEventDecoder(sql);
+    const ctx = {
+      resource: NGINX_RESOURCE,
+      toUnixNano: (mono: bigint) => mono,
+      ids: new RandomIdGenerator(),
+    };
+    const pairs = new SqlLibStatements((s) => pipeline.push(sqlLibSpan(s, ctx)));
+    const { bytes, at } = pgbenchRecords(sql, statements);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < at.length; i += 2) {
+      const r = decodeSql(bytes, view, at[i]!, at[i + 1]!);
+      if (r.ok) pairs.push(r.event);
+    }
+  }
   return pipeline.counts.spans;
 }

@@ -4,6 +4,7 @@ import { CAPTURE_OBJECT } from "./capture/mod.ts";
 import { spanToJson } from "./export/json.ts";
 import type { Span } from "./model/span.ts";
 import { NGINX_RESOURCE, warmUp } from "./warm_up.ts";
+import { SQLLIB_BPF_OBJECT } from "./sqllib/mod.ts";
 
 Deno.test("warm-up: every synthetic exchange becomes its span, handed to the warm-up's sink alone", () => {
   const obj = BpfObject.open(CAPTURE_OBJECT);
@@ -36,4 +37,36 @@ Deno.test("warm-up: every synthetic exchange becomes its span, handed to the war
   assert.equal(version("2").length, 200);
   for (const s of version("2")) assert.equal(s.attributes["url.path"], "/hello.txt");
   assert.equal(new Set(spans.map((s) => s.attributes["client.port"])).size, 12);
+});
+
+Deno.test("warm-up: libpq statements, each a CLIENT span of its own with its query's summary", () => {
+  const capture = BpfObject.open(CAPTURE_OBJECT);
+  const sql = BpfObject.open(SQLLIB_BPF_OBJECT);
+  const spans: Span[] = [];
+  try {
+    assert.equal(
+      warmUp(capture, (s) => spans.push(s), { http1: 0, http2: 0, sql, statements: 300 }),
+      300,
+    );
+  } finally {
+    sql.close();
+    capture.close();
+  }
+  assert.equal(spans.length, 300);
+  for (const s of spans) {
+    assert.equal(s.kind, "CLIENT");
+    assert.equal(s.name, "SELECT pgbench_accounts");
+    assert.equal(s.attributes["db.system.name"], "postgresql");
+    assert.equal(s.attributes["db.namespace"], "postgres");
+    assert.equal(
+      s.attributes["db.query.text"],
+      "SELECT abalance FROM pgbench_accounts WHERE aid = ?;",
+    );
+    assert.equal(s.attributes["db.response.returned_rows"], 1);
+    assert.equal(s.attributes["server.port"], 5432);
+    assert.equal(s.attributes["db.client.library"], "libpq");
+    JSON.parse(spanToJson(s));
+  }
+  // Each statement its own span: pairs of send and result, on two connections.
+  assert.equal(new Set(spans.map((s) => s.startTimeUnixNano)).size, 300);
 });
