@@ -70,7 +70,12 @@ export class GoPeerTraces {
    * grpc-go calls from the bytes; a server request that may be one is then returned as a
    * stand-in to join to the call's span, its caller's offer left to that span.
    */
-  link(e: GoLinkEvent, rpcFromBytes = false, nowMs = performance.now()): StandIn | undefined {
+  link(e: GoLinkEvent, rpcFromBytes = false, nowMs?: number): StandIn | undefined {
+    // A server request, the usual case under load, with no offer waiting anywhere (its
+    // clients are not traced): nothing to take, and no key to make.
+    if (e.server && !this.mayBeCall(e, rpcFromBytes) && !this.#peers.anyWaiting()) {
+      return undefined;
+    }
     const key = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
     const line = `${e.method.text} ${e.path.text}${e.query.text === "" ? "" : `?${e.query.text}`}`;
     if (!e.server) {
@@ -89,7 +94,7 @@ export class GoPeerTraces {
       }, line);
       return undefined;
     }
-    if (this.mayBeCall(e, rpcFromBytes)) return this.#mount(e.ids, nowMs);
+    if (this.mayBeCall(e, rpcFromBytes)) return this.#mount(e.ids, nowMs ?? performance.now());
     // Taken either way: a traced Go client's offer was already continued in BPF.
     const caller = this.#peers.take(key, line);
     if (caller === undefined || e.ids.parentSpanId !== "") return undefined;
@@ -193,6 +198,7 @@ export class GoPeerTraces {
 
   /** Whether this span was a mounted stand-in that its call's span replaced: not sent. */
   replaced(ids: GoSpanIds): boolean {
+    if (this.#mounted.size === 0) return false;
     return (this.#mounted.get(ids.spanId)?.call ?? null) !== null;
   }
 
