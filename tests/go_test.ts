@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { GO_PROBES, GoInstrumentation, type GoProbeSite, locateGo } from "../src/golang/mod.ts";
 import { runInstrumentation } from "./targets/run_instrumentation.ts";
+import type { Span } from "../src/model/span.ts";
 import { buildGoServer, GO_TEST_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
 import { checkGoScenario, hitsPerRequest, runGoScenario } from "./targets/go/scenario.ts";
 
@@ -130,4 +131,45 @@ Deno.test("go: a non-Go binary is refused with a plain message", async () => {
   const missing = await locateGo({ path: "/nonexistent/server" });
   assert.ok(!missing.ok);
   assert.match(missing.error, /nonexistent/);
+});
+
+Deno.test({
+  name: "go: a connection no traced client speaks for sends its server's links once a second",
+  ignore: !root,
+  async fn() {
+    // A server request's link is for a traced client's offer (curl's, Python's); where
+    // there is none, its connection goes quiet (go_links.h, struct server_link).
+    const built = await buildGoServer("go1.26.8", { stripped: true });
+    if (!built.ok) throw new Error(built.error);
+    const server = await startGoServer(built.path);
+    try {
+      const spans: Span[] = [];
+      const stop = new AbortController();
+      let attached!: () => void;
+      const ready = new Promise<void>((r) => attached = r);
+      const run = runInstrumentation(new GoInstrumentation({ onSpan: (s) => spans.push(s) }), {
+        pid: server.pid,
+        signal: stop.signal,
+        onReady: () => attached(),
+      });
+      await ready;
+      // 200 requests over one keep-alive connection of this untraced process, for about 2 s.
+      const client = Deno.createHttpClient({ poolMaxIdlePerHost: 1 });
+      for (let i = 0; i < 200; i++) {
+        const res = await fetch(`http://127.0.0.1:${server.backendPort}/backend/${i}`, { client });
+        await res.arrayBuffer();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      client.close();
+      await new Promise((r) => setTimeout(r, 200));
+      stop.abort();
+      const result = await run;
+      assert.ok(result.ok, result.ok ? "" : result.error);
+      assert.equal(spans.filter((s) => s.kind === "SERVER").length, 200);
+      const links = result.stats.events - spans.length;
+      assert.ok(links >= 1 && links < 40, `${links} server links for 200 requests`);
+    } finally {
+      await server.stop();
+    }
+  },
 });

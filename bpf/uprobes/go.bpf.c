@@ -602,7 +602,7 @@ static __always_inline int server_entry(struct pt_regs *ctx, __u32 tgid, struct 
 	__builtin_memcpy(current.trace_id, call.ids.trace_id, 16);
 	bpf_map_update_elem(&server_calls, key, &call, BPF_ANY);
 	bpf_map_update_elem(&g_ctx, key, &current, BPF_ANY);
-	if (linked)
+	if (linked && server_link_wanted(&conn, call.start_ns, o))
 		send_link(tgid, &call.ids, &conn, true, call.req, o);
 	return 0;
 }

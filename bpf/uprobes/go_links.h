@@ -176,6 +176,52 @@ static __always_inline bool server_conn(const struct http_call *call, const stru
 	return sk && conn_key(sk, true, k);
 }
 
+/*
+ * A server's link is for user space to take a traced client's offer that is not in
+ * peer_offers (a client traced by the capture). A connection on which user space found none
+ * to take (its client is not traced, or is Go, continued here) it marks quiet: its
+ * requests then send a link once a second instead of each one, so a client traced later is
+ * found within a second. Over HTTP/2 in a process with grpc-go every stream sends its link
+ * (user space joins them to the calls the bytes give).
+ */
+struct server_link {
+	__u64 sent_ns; /* bpf_ktime_get_ns() of the last link sent (or of user space's mark) */
+	__u32 quiet;
+	__u32 _pad;
+};
+
+/* key: a served connection's address pair, stream 0; value: its links (set by both sides). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_conn_key);
+	__type(value, struct server_link);
+} server_links SEC(".maps");
+
+const struct server_link *_server_link __attribute__((unused));
+
+#define QUIET_LINK_NS 1000000000ULL
+
+/* Whether a request served on `conn` at `now` sends its link (see struct server_link). */
+static __always_inline bool server_link_wanted(const struct go_conn_key *conn, __u64 now,
+					       const struct go_offsets *o)
+{
+	if (conn->stream != 0 && has(o->grpc_st_close))
+		return true;
+	struct go_conn_key k = *conn;
+	k.stream = 0;
+	struct server_link *s = bpf_map_lookup_elem(&server_links, &k);
+	if (!s) {
+		struct server_link first = {.sent_ns = now};
+		bpf_map_update_elem(&server_links, &k, &first, BPF_ANY);
+		return true;
+	}
+	if (s->quiet && now - s->sent_ns < QUIET_LINK_NS)
+		return false;
+	s->sent_ns = now;
+	return true;
+}
+
 /* The offer of the traced Go client at the other end of conn, taken (once) into `out`. */
 static __always_inline bool take_offer(const struct go_conn_key *k, struct go_ctx *out)
 {

@@ -103,6 +103,8 @@ export interface GoLinkEvent {
   query: GoText;
   /** Its HTTP/2 stream id; 0 over HTTP/1. */
   stream: number;
+  /** The connection's key as the probes write it (`struct go_conn_key`), stream 0. */
+  connKey?: Uint8Array<ArrayBuffer>;
 }
 
 /**
@@ -276,6 +278,11 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
     method: text(link, "method"),
     path: text(link, "path"),
     query: text(link, "query"),
+  };
+  /** A connection's key with its stream id zeroed: the connection's alone. */
+  const streamless = (key: Uint8Array<ArrayBuffer>) => {
+    key.fill(0, ck.stream, ck.stream + 4);
+    return key;
   };
   const ck = {
     clientAddr: field(connKey, "client_addr").offset,
@@ -477,6 +484,7 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
           path: path!,
           query: query!,
           stream: view.getUint32(c + ck.stream, true),
+          connKey: streamless(new Uint8Array(bytes.subarray(c, c + connKey.size))),
         },
       };
     }

@@ -44,7 +44,22 @@ Deno.test("goEventDecoder: reads records laid out by the object's BTF", () => {
       bytes.set(record, 8);
       const r = decode(bytes, new DataView(bytes.buffer), 8, record.length);
       assert.ok(r.ok, r.ok ? "" : r.error);
-      assert.deepEqual(r.event, event);
+      if (r.event.type !== "link") {
+        assert.deepEqual(r.event, event);
+        continue;
+      }
+      const { connKey, ...rest } = r.event;
+      assert.deepEqual(rest, event);
+      // The key as the probes write it, its stream zeroed: the connection's, in server_links.
+      const key = obj.structLayout("go_conn_key");
+      const at = (name: string) => key.fields[name]!.offset;
+      assert.equal(connKey?.length, key.size);
+      assert.deepEqual([...connKey!.subarray(at("stream"), at("stream") + 4)], [0, 0, 0, 0]);
+      assert.deepEqual(
+        [...connKey!.subarray(at("client_addr") + 10, at("client_addr") + 16)],
+        [0xff, 0xff, 127, 0, 0, 1],
+      );
+      assert.equal(new DataView(connKey!.buffer).getUint16(at("server_port"), true), 8080);
     }
   } finally {
     obj.close();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type BpfObject, readCounters } from "../../ffi/mod.ts";
+import { type BpfObject, monotonicNs, readCounters } from "../../ffi/mod.ts";
 import { isAlive, type ProcessInfo } from "../discovery/mod.ts";
 import {
   type Instrumented,
@@ -130,6 +130,18 @@ const STAND_IN_WAIT_MS = 2000;
 const MAX_FILES = 1024;
 
 /** Go's net/http and database/sql probes for the engine. */
+/** Most connections remembered as marked quiet; a forgotten one is marked again. */
+const MAX_QUIETED = 16_384;
+
+/** A `struct server_link` value: the mark's time (CLOCK_MONOTONIC ns) and whether quiet. */
+function serverLink(sentNs: bigint, quiet: boolean): Uint8Array<ArrayBuffer> {
+  const value = new Uint8Array(16);
+  const view = new DataView(value.buffer);
+  view.setBigUint64(0, sentNs, true);
+  view.setUint32(8, quiet ? 1 : 0, true);
+  return value;
+}
+
 export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation, GoEvent> {
   readonly name = "Go";
   readonly #opts: GoInstrumentationOptions;
@@ -149,12 +161,15 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
   /** Dry-run lines said so far (a few are enough to see where the line would go). */
   #dryRuns = 0;
   #draining = false;
+  /** Connections marked quiet (see `#quiet`), with when. */
+  readonly #quieted = new Map<string, number>();
   #processing = false;
 
   constructor(options: GoInstrumentationOptions) {
     super(options.objectPath ?? GO_BPF_OBJECT, "go_events");
     this.#opts = options;
     this.#traces = new GoPeerTraces(options.peers ?? new PeerLinks());
+    this.#traces.quiet = (e, quiet) => this.#quiet(e, quiet);
     const served = options.served ?? new ServedStreams();
     served.onJoin = (standIn, call) => this.#traces.join(standIn, call);
     served.onNotServed = (standIn) => this.#traces.notCall(standIn);
@@ -317,6 +332,28 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
         ...(sqlSystem ? { sqlSystem } : {}),
       }),
     );
+  }
+
+  /**
+   * Marks a served connection quiet in the probes' `server_links` (its requests then send
+   * a link once a second), or loud again once a link on it adopted a client's trace. A mark
+   * is not made again within half a second: the links sent before it took effect.
+   */
+  #quiet(e: GoLinkEvent, quiet: boolean): void {
+    const links = this.loaded?.obj.map("server_links");
+    if (links === undefined || e.connKey === undefined) return;
+    const id = `${e.pid}:${e.client.address}:${e.client.port}>${e.serverEnd.port}`;
+    const marked = this.#quieted.get(id);
+    const now = performance.now();
+    if (quiet) {
+      if (marked !== undefined && now - marked < 500) return;
+      if (this.#quieted.size >= MAX_QUIETED) this.#quieted.clear();
+      this.#quieted.set(id, now);
+      links.update(e.connKey, serverLink(monotonicNs(), true));
+    } else if (marked !== undefined) {
+      this.#quieted.delete(id);
+      links.update(e.connKey, serverLink(0n, false));
+    }
   }
 
   /** A server request that may be a grpc-go call served through net/http: joined to its span. */

@@ -61,6 +61,12 @@ export class GoPeerTraces {
   /** The trace of each mounted stand-in still waiting, to its span id. */
   readonly #mountedTraces = new Map<string, string>();
 
+  /**
+   * Told, for each server request that is not a stand-in, whether its connection may go
+   * quiet (`go_links.h`, struct server_link): no offer was there to adopt.
+   */
+  quiet?: (e: GoLinkEvent, quiet: boolean) => void;
+
   constructor(peers: PeerLinks) {
     this.#peers = peers;
   }
@@ -74,6 +80,7 @@ export class GoPeerTraces {
     // A server request, the usual case under load, with no offer waiting anywhere (its
     // clients are not traced): nothing to take, and no key to make.
     if (e.server && !this.mayBeCall(e, rpcFromBytes) && !this.#peers.anyWaiting()) {
+      this.quiet?.(e, true);
       return undefined;
     }
     const key = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
@@ -97,7 +104,9 @@ export class GoPeerTraces {
     if (this.mayBeCall(e, rpcFromBytes)) return this.#mount(e.ids, nowMs ?? performance.now());
     // Taken either way: a traced Go client's offer was already continued in BPF.
     const caller = this.#peers.take(key, line);
-    if (caller === undefined || e.ids.parentSpanId !== "") return undefined;
+    const adopted = caller !== undefined && e.ids.parentSpanId === "";
+    this.quiet?.(e, !adopted);
+    if (!adopted) return undefined;
     this.#adopt(e.ids.traceId, {
       traceId: caller.traceId,
       root: e.ids.spanId,
