@@ -5,14 +5,16 @@
  * (`bpf-map`), then each checkout's medians.
  *
  *   deno task bench:flood [--target go|h2|nginx] [--rounds 3] [--seconds 2] [--against DIR]
- *     [--nice N]
+ *     [--nice N] [--programs]
  *
  * `go` (the default; `deno task bench:go-flood`): `wrk -t1 -c4` for `--seconds` against the Go
  * fixture's trivial handler (go1.26.8). `h2`: the bench's `h2load -n60000 -c60 -m10` against
  * nginx over TLS and HTTP/2, a burst of about a second met by an agent just ready. `nginx`:
  * `wrk -t1 -c4` for `--seconds` against nginx on plain HTTP, as the bench's `nginx` row.
  * `--nice -10` runs the agent's threads at that priority: on a machine shared with other work,
- * what it loses when it has the CPU.
+ * what it loses when it has the CPU. `--programs`: also each BPF program's runs and run time
+ * per request during the flood, as the kernel counts them (`kernel.bpf_stats_enabled`): what
+ * the probes' own code costs the target, besides the traps.
  *
  * @module
  */
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "2" },
     against: { type: "string" },
     nice: { type: "string" },
+    programs: { type: "boolean", default: false },
   },
 });
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -45,6 +48,35 @@ function ringsKb(pid: number): number {
     }
   }
   return kb;
+}
+
+/** Every loaded BPF program's runs and run time so far (counted while bpf_stats is on), by id. */
+function programRuns(): Map<number, { name: string; runs: number; ns: number }> {
+  const out = new Deno.Command("bpftool", { args: ["-j", "prog", "show"] }).outputSync();
+  const runs = new Map<number, { name: string; runs: number; ns: number }>();
+  for (const p of JSON.parse(new TextDecoder().decode(out.stdout))) {
+    runs.set(p.id, { name: p.name, runs: p.run_cnt ?? 0, ns: p.run_time_ns ?? 0 });
+  }
+  return runs;
+}
+
+/** The programs that ran at least once every 10 requests between two counts, per request. */
+function perRequest(
+  before: ReturnType<typeof programRuns>,
+  after: ReturnType<typeof programRuns>,
+  requests: number,
+): string {
+  const lines: string[] = [];
+  for (const [id, a] of after) {
+    const b = before.get(id) ?? { runs: 0, ns: 0 };
+    if (a.runs - b.runs < requests / 10) continue;
+    lines.push(
+      `  ${a.name.padEnd(24)} ${((a.runs - b.runs) / requests).toFixed(2)} runs/request, ${
+        ((a.ns - b.ns) / (a.runs - b.runs)).toFixed(0)
+      } ns/run, ${((a.ns - b.ns) / requests).toFixed(0)} ns/request`,
+    );
+  }
+  return lines.join("\n");
 }
 
 /** A target under its flood: the agent's arguments and one flood, as wrk or h2load reports it. */
@@ -108,7 +140,16 @@ for (let r = 0; r < Number(values.rounds); r++) {
           .output();
       }
     }
-    const w = await target.flood(m);
+    const stats = "/proc/sys/kernel/bpf_stats_enabled";
+    if (values.programs) Deno.writeTextFileSync(stats, "1");
+    let w: Measure.WrkResult, programs: string | undefined;
+    try {
+      const before = values.programs ? programRuns() : undefined;
+      w = await target.flood(m);
+      programs = before && perRequest(before, programRuns(), w.requests);
+    } finally {
+      if (values.programs) Deno.writeTextFileSync(stats, "0");
+    }
     await new Promise((r) => setTimeout(r, 500));
     const rings = ringsKb(agent.pid);
     const rep = await agent.stop();
@@ -122,6 +163,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
         (rings / 1024).toFixed(1)
       } MB RSS`,
     );
+    if (programs) console.log(programs);
   }
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;

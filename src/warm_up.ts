@@ -297,13 +297,16 @@ export function pgbenchRecords(
 
 /**
  * Runs synthetic exchanges through the span path: `http1` HTTP/1 ones, half over plain
- * sockets and half as SSL plaintext, and `http2` HTTP/2 ones over TLS. Each span is handed
- * to `onSpan`, which should serialize it as real ones are and throw the result away.
- * Returns the spans made.
+ * sockets and half as SSL plaintext, and `http2` HTTP/2 ones over TLS; with `sql` (the SQL
+ * libraries' object's BTF), `statements` libpq statements too. Each span is handed to
+ * `onSpan`, which should serialize it as real ones are and throw the result away. Returns
+ * the spans made.
  *
  * The defaults take about 0.25 s here. With them the agent's first 2 s at 1,000 HTTP/1
  * spans a second cost 36 µs per span, against 58 cold; with 3,333 of each kind 52, with
- * 10,000 HTTP/1 alone 28–35 (`deno task profile:threads --warm 0.01 --seconds 2`).
+ * 10,000 HTTP/1 alone 28–35 (`deno task profile:threads --warm 0.01 --seconds 2`). The SQL
+ * statements, when `sql` is given, add about 0.09 s of CPU at start (`deno task
+ * profile:startup`).
  */
 export function warmUp(
   types: CaptureTypes,
