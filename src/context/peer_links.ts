@@ -95,16 +95,6 @@ export class PeerLinks {
     return offer.context;
   }
 
-  /**
-   * Whether any offer waits, here or in the other rings (read now, as `take` would): when
-   * none does, a server request need not make its key to look.
-   */
-  anyWaiting(): boolean {
-    if (this.#waiting.size > 0) return true;
-    this.refresh?.();
-    return this.#waiting.size > 0;
-  }
-
   /** Connections with offers waiting. */
   get size(): number {
     return this.#waiting.size;

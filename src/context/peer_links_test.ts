@@ -64,24 +64,6 @@ Deno.test("peer links: a miss asks the other rings once, then looks again", () =
   assert.equal(asked, 2, "one refresh per miss, never a loop");
 });
 
-Deno.test("peer links: whether any offer waits asks the other rings only when none is held", () => {
-  const links = new PeerLinks();
-  let asked = 0, offers = 0;
-  links.refresh = () => {
-    asked++;
-    for (; offers > 0; offers--) links.offer("k", ctx(offers), "GET /a");
-  };
-  assert.equal(links.anyWaiting(), false);
-  assert.equal(asked, 1);
-  offers = 1; // the client's offer is still in its ring
-  assert.equal(links.anyWaiting(), true);
-  assert.equal(asked, 2);
-  assert.equal(links.anyWaiting(), true, "held: the rings are not asked");
-  assert.equal(asked, 2);
-  assert.equal(links.take("k", "GET /a")?.spanId, "s1");
-  assert.equal(links.anyWaiting(), false);
-});
-
 Deno.test("sameRequest: the path percent-decoded, as Go's URL.Path holds it", () => {
   assert.equal(sameRequest("GET /a%20b?x=%20"), "GET /a b?x=%20");
   assert.equal(sameRequest("GET /plain?q=1"), "GET /plain?q=1");

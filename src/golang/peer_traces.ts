@@ -49,6 +49,8 @@ const GRPC_PATH = /^\/[^/]+\/[^/]+$/;
 // Adopted traces: servers called by traced non-Go clients, and one per grpc-go call served
 // (its late children still need it while the call runs).
 const MAX_ADOPTED = 50_000;
+/** Server links that found no offer, kept for their span's `retry`. */
+const MAX_MISSED = 1_024;
 
 /** Go's link events on one host's shared offers. */
 export class GoPeerTraces {
@@ -58,6 +60,11 @@ export class GoPeerTraces {
   readonly #standIns = new Map<string, { spanId: string; sinceMs: number }>();
   /** net/http server spans that may be grpc-go calls, by span id (see `mounted`). */
   readonly #mounted = new Map<string, Mounted>();
+  /** Server requests whose link found no offer to take, by span id (see `retry`). */
+  readonly #missed = new Map<
+    string,
+    { e: GoLinkEvent; key: string; line: string; tried: boolean }
+  >();
   /** The trace of each mounted stand-in still waiting, to its span id. */
   readonly #mountedTraces = new Map<string, string>();
 
@@ -77,12 +84,6 @@ export class GoPeerTraces {
    * stand-in to join to the call's span, its caller's offer left to that span.
    */
   link(e: GoLinkEvent, rpcFromBytes = false, nowMs?: number): StandIn | undefined {
-    // A server request, the usual case under load, with no offer waiting anywhere (its
-    // clients are not traced): nothing to take, and no key to make.
-    if (e.server && !this.mayBeCall(e, rpcFromBytes) && !this.#peers.anyWaiting()) {
-      this.quiet?.(e, true);
-      return undefined;
-    }
     const key = `${e.client.address}:${e.client.port}>${e.serverEnd.address}:${e.serverEnd.port}`;
     const line = `${e.method.text} ${e.path.text}${e.query.text === "" ? "" : `?${e.query.text}`}`;
     if (!e.server) {
@@ -104,16 +105,53 @@ export class GoPeerTraces {
     if (this.mayBeCall(e, rpcFromBytes)) return this.#mount(e.ids, nowMs ?? performance.now());
     // Taken either way: a traced Go client's offer was already continued in BPF.
     const caller = this.#peers.take(key, line);
-    const adopted = caller !== undefined && e.ids.parentSpanId === "";
-    this.quiet?.(e, !adopted);
-    if (!adopted) return undefined;
-    this.#adopt(e.ids.traceId, {
+    if (e.ids.parentSpanId !== "") {
+      this.quiet?.(e, true);
+      return undefined;
+    }
+    if (caller === undefined) {
+      // Looked for again when its span is made (`retry`), and the connection told quiet only
+      // then: a client's bytes are counted at its send's end, which the server may beat to
+      // its handler.
+      if (this.#missed.size >= MAX_MISSED) this.#missed.clear();
+      this.#missed.set(e.ids.spanId, { e, key, line, tried: false });
+      return undefined;
+    }
+    this.quiet?.(e, false);
+    this.#adoptCaller(e.ids, caller);
+    return undefined;
+  }
+
+  /**
+   * A server span about to be made whose link found no offer: the offer is looked for again
+   * (the other rings read now), and adopted if its client's bytes have come since. The
+   * client's send is counted as it ends, and a client that woke the server may be put off
+   * that long, its bytes read a pass later: "wait" asks the caller to hold the span until
+   * its next read of the rings and ask again (`final` then, or at the run's end).
+   */
+  retry(ids: GoSpanIds, final: boolean): "wait" | "done" {
+    if (this.#missed.size === 0) return "done";
+    const missed = this.#missed.get(ids.spanId);
+    if (missed === undefined) return "done";
+    const caller = this.#peers.take(missed.key, missed.line);
+    if (caller === undefined && !final && !missed.tried) {
+      missed.tried = true;
+      return "wait";
+    }
+    this.#missed.delete(ids.spanId);
+    this.quiet?.(missed.e, caller === undefined);
+    if (caller !== undefined) this.#adoptCaller(ids, caller);
+    return "done";
+  }
+
+  /** A server request's trace becomes its traced client's, the client span its parent. */
+  #adoptCaller(ids: GoSpanIds, caller: TraceContext): void {
+    this.#adopt(ids.traceId, {
       traceId: caller.traceId,
-      root: e.ids.spanId,
+      root: ids.spanId,
       parent: caller.spanId,
       ...(caller.sampled === undefined ? {} : { sampled: caller.sampled }),
     });
-    return undefined;
   }
 
   /**
