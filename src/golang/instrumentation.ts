@@ -321,11 +321,8 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     }
     // A mounted grpc-go call's net/http span: the call's span from the bytes is its one span.
     if (e.type === "server" && traces.replaced(e.ids)) return;
-    // Its link found no offer: looked for again, at the latest after the next read.
-    if (e.type === "server" && traces.retry(e.ids, nowMs === Infinity) === "wait") {
-      this.#held.push(e);
-      return;
-    }
+    // Its link found no offer: looked for again.
+    if (e.type === "server") traces.retry(e.ids);
     const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
       this.#opts;
     const sqlSystem = this.#sqlSystems.get(e.pid);

@@ -61,10 +61,7 @@ export class GoPeerTraces {
   /** net/http server spans that may be grpc-go calls, by span id (see `mounted`). */
   readonly #mounted = new Map<string, Mounted>();
   /** Server requests whose link found no offer to take, by span id (see `retry`). */
-  readonly #missed = new Map<
-    string,
-    { e: GoLinkEvent; key: string; line: string; tried: boolean }
-  >();
+  readonly #missed = new Map<string, { e: GoLinkEvent; key: string; line: string }>();
   /** The trace of each mounted stand-in still waiting, to its span id. */
   readonly #mountedTraces = new Map<string, string>();
 
@@ -114,7 +111,7 @@ export class GoPeerTraces {
       // then: a client's bytes are counted at its send's end, which the server may beat to
       // its handler.
       if (this.#missed.size >= MAX_MISSED) this.#missed.clear();
-      this.#missed.set(e.ids.spanId, { e, key, line, tried: false });
+      this.#missed.set(e.ids.spanId, { e, key, line });
       return undefined;
     }
     this.quiet?.(e, false);
@@ -123,25 +120,18 @@ export class GoPeerTraces {
   }
 
   /**
-   * A server span about to be made whose link found no offer: the offer is looked for again
-   * (the other rings read now), and adopted if its client's bytes have come since. The
-   * client's send is counted as it ends, and a client that woke the server may be put off
-   * that long, its bytes read a pass later: "wait" asks the caller to hold the span until
-   * its next read of the rings and ask again (`final` then, or at the run's end).
+   * A server span about to be made whose link found no offer: the offer is looked for once
+   * more (the other rings read now), and adopted if its client's bytes have come since (a
+   * client's send is counted as it ends, and the server it woke may have served it by then).
    */
-  retry(ids: GoSpanIds, final: boolean): "wait" | "done" {
-    if (this.#missed.size === 0) return "done";
+  retry(ids: GoSpanIds): void {
+    if (this.#missed.size === 0) return;
     const missed = this.#missed.get(ids.spanId);
-    if (missed === undefined) return "done";
-    const caller = this.#peers.take(missed.key, missed.line);
-    if (caller === undefined && !final && !missed.tried) {
-      missed.tried = true;
-      return "wait";
-    }
+    if (missed === undefined) return;
     this.#missed.delete(ids.spanId);
+    const caller = this.#peers.take(missed.key, missed.line);
     this.quiet?.(missed.e, caller === undefined);
     if (caller !== undefined) this.#adoptCaller(ids, caller);
-    return "done";
   }
 
   /** A server request's trace becomes its traced client's, the client span its parent. */
