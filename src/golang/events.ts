@@ -279,11 +279,6 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
     path: text(link, "path"),
     query: text(link, "query"),
   };
-  /** A connection's key with its stream id zeroed: the connection's alone. */
-  const streamless = (key: Uint8Array<ArrayBuffer>) => {
-    key.fill(0, ck.stream, ck.stream + 4);
-    return key;
-  };
   const ck = {
     clientAddr: field(connKey, "client_addr").offset,
     serverAddr: field(connKey, "server_addr").offset,
@@ -291,6 +286,12 @@ export function goEventDecoder(types: GoEventTypes): GoEventDecoder {
     serverPort: field(connKey, "server_port").offset,
     stream: field(connKey, "stream").offset,
   };
+  /** A connection's key with its stream id zeroed: the connection's alone. */
+  const streamless = (key: Uint8Array<ArrayBuffer>) => {
+    key.fill(0, ck.stream, ck.stream + 4);
+    return key;
+  };
+
   const endpoint = (bytes: Uint8Array, view: DataView, addr: number, port: number) => ({
     address: ipv6Address(bytes, addr),
     port: view.getUint16(port, true),

@@ -129,7 +129,6 @@ const STAND_IN_WAIT_MS = 2000;
 
 const MAX_FILES = 1024;
 
-/** Go's net/http and database/sql probes for the engine. */
 /** Most connections remembered as marked quiet; a forgotten one is marked again. */
 const MAX_QUIETED = 16_384;
 
@@ -142,6 +141,7 @@ function serverLink(sentNs: bigint, quiet: boolean): Uint8Array<ArrayBuffer> {
   return value;
 }
 
+/** Go's net/http and database/sql probes for the engine. */
 export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation, GoEvent> {
   readonly name = "Go";
   readonly #opts: GoInstrumentationOptions;
@@ -351,10 +351,23 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
       if (marked !== undefined && now - marked < 500) return;
       if (this.#quieted.size >= MAX_QUIETED) this.#quieted.clear();
       this.#quieted.set(id, now);
-      links.update(e.connKey, serverLink(monotonicNs(), true));
+      this.#mark(links, e.connKey, serverLink(monotonicNs(), true));
     } else if (marked !== undefined) {
       this.#quieted.delete(id);
-      links.update(e.connKey, serverLink(0n, false));
+      this.#mark(links, e.connKey, serverLink(0n, false));
+    }
+  }
+
+  /** A mark only saves work: one the kernel refuses leaves the connection as it was. */
+  #mark(
+    links: ReturnType<BpfObject["map"]>,
+    key: Uint8Array<ArrayBuffer>,
+    value: Uint8Array<ArrayBuffer>,
+  ) {
+    try {
+      links.update(key, value);
+    } catch {
+      // its links keep coming, as before any mark
     }
   }
 
