@@ -25,6 +25,7 @@ import { parseArgs } from "node:util";
 import { BpfObject } from "../ffi/mod.ts";
 import { NGINX_RESOURCE, nginxRecords, pgbenchRecords } from "../src/warm_up.ts";
 import type { Span } from "../src/model/span.ts";
+import type { SqlLibStatement } from "../src/sqllib/statements.ts";
 
 /** One round of a checkout's span path over `records`: spans made. */
 type Round = () => Promise<number>;
@@ -81,8 +82,7 @@ async function sqlPath(root: string, statements: number): Promise<Round> {
   const ctx = { resource: NGINX_RESOURCE, toUnixNano: (m: bigint) => m + offset, ids };
   return async () => {
     const pipeline = new SpanPipeline({ onSpan: (s: Span) => exporter.export(s) });
-    // deno-lint-ignore no-explicit-any
-    const pairs = new SqlLibStatements((st: any) => pipeline.push(sqlLibSpan(st, ctx)));
+    const pairs = new SqlLibStatements((st: SqlLibStatement) => pipeline.push(sqlLibSpan(st, ctx)));
     for (let i = 0; i < at.length; i += 2) {
       const r = decode(bytes, view, at[i]!, at[i + 1]!);
       if (r.ok) pairs.push(r.event);

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { GO_PROBES, GoInstrumentation, type GoProbeSite, locateGo } from "../src/golang/mod.ts";
-import { runInstrumentation } from "./targets/run_instrumentation.ts";
+import { attachInstrumentation, runInstrumentation } from "./targets/run_instrumentation.ts";
 import type { Span } from "../src/model/span.ts";
 import { buildGoServer, GO_TEST_TOOLCHAINS, startGoServer } from "./targets/go/build.ts";
 import { checkGoScenario, hitsPerRequest, runGoScenario } from "./targets/go/scenario.ts";
@@ -144,15 +144,10 @@ Deno.test({
     const server = await startGoServer(built.path);
     try {
       const spans: Span[] = [];
-      const stop = new AbortController();
-      let attached!: () => void;
-      const ready = new Promise<void>((r) => attached = r);
-      const run = runInstrumentation(new GoInstrumentation({ onSpan: (s) => spans.push(s) }), {
-        pid: server.pid,
-        signal: stop.signal,
-        onReady: () => attached(),
-      });
-      await ready;
+      const run = await attachInstrumentation(
+        new GoInstrumentation({ onSpan: (s) => spans.push(s) }),
+        { pid: server.pid },
+      );
       // 200 requests over one keep-alive connection of this untraced process, for about 2 s.
       const client = Deno.createHttpClient({ poolMaxIdlePerHost: 1 });
       for (let i = 0; i < 200; i++) {
@@ -162,8 +157,7 @@ Deno.test({
       }
       client.close();
       await new Promise((r) => setTimeout(r, 200));
-      stop.abort();
-      const result = await run;
+      const result = await run.stop();
       assert.ok(result.ok, result.ok ? "" : result.error);
       assert.equal(spans.filter((s) => s.kind === "SERVER").length, 200);
       const links = result.stats.events - spans.length;

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { havePostgres, startPostgres } from "./targets/sql_servers.ts";
 import { summarize } from "./targets/sqllib/run_traced.ts";
-import { runInstrumentation } from "./targets/run_instrumentation.ts";
+import { attachInstrumentation } from "./targets/run_instrumentation.ts";
 import { pythonEnv } from "./targets/python_env.ts";
 import { SqlLibInstrumentation, type SqlLibStatement } from "../src/sqllib/mod.ts";
 import { inspectProcess } from "../src/discovery/mod.ts";
@@ -52,17 +52,7 @@ async function stepped(cmd: string, args: string[]) {
     onStatement: (s) => statements.push(s),
     onConnection: (_, conn) => connections.add(conn),
   });
-  const stop = new AbortController();
-  let attached!: () => void;
-  const ready = new Promise<void>((r) => (attached = r));
-  const done = runInstrumentation(sqllib, {
-    pid: child.pid,
-    signal: stop.signal,
-    onReady: () => attached(),
-    pollMs: 20,
-  });
-  const early = await Promise.race([ready.then(() => undefined), done]);
-  if (early) throw new Error(`not attached: ${JSON.stringify(early)}`);
+  const run = await attachInstrumentation(sqllib, { pid: child.pid, pollMs: 20 });
   return {
     pid: child.pid,
     sqllib,
@@ -84,8 +74,7 @@ async function stepped(cmd: string, args: string[]) {
       await writer.close().catch(() => {});
       const status = await child.status;
       await outDone;
-      stop.abort();
-      const r = await done;
+      const r = await run.stop();
       if (!r.ok) throw new Error(r.error);
       assert.equal(r.badRecords, 0);
       assert.equal(r.stats.drops, 0);

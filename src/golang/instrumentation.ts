@@ -342,30 +342,25 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
    * is not made again within half a second: the links sent before it took effect.
    */
   #quiet(e: GoLinkEvent, quiet: boolean): void {
-    const links = this.loaded?.obj.map("server_links");
-    if (links === undefined || e.connKey === undefined) return;
+    if (e.connKey === undefined) return;
     const id = `${e.pid}:${e.client.address}:${e.client.port}>${e.serverEnd.port}`;
     const marked = this.#quieted.get(id);
-    const now = performance.now();
     if (quiet) {
+      const now = performance.now();
       if (marked !== undefined && now - marked < 500) return;
       if (this.#quieted.size >= MAX_QUIETED) this.#quieted.clear();
       this.#quieted.set(id, now);
-      this.#mark(links, e.connKey, serverLink(monotonicNs(), true));
+      this.#mark(e.connKey, serverLink(monotonicNs(), true));
     } else if (marked !== undefined) {
       this.#quieted.delete(id);
-      this.#mark(links, e.connKey, serverLink(0n, false));
+      this.#mark(e.connKey, serverLink(0n, false));
     }
   }
 
   /** A mark only saves work: one the kernel refuses leaves the connection as it was. */
-  #mark(
-    links: ReturnType<BpfObject["map"]>,
-    key: Uint8Array<ArrayBuffer>,
-    value: Uint8Array<ArrayBuffer>,
-  ) {
+  #mark(key: Uint8Array<ArrayBuffer>, value: Uint8Array<ArrayBuffer>): void {
     try {
-      links.update(key, value);
+      this.loaded?.obj.map("server_links").update(key, value);
     } catch {
       // its links keep coming, as before any mark
     }

@@ -72,3 +72,43 @@ export async function runInstrumentation<S, L>(
     await inst.close();
   }
 }
+
+/** A run whose probes are attached: `stop()` ends it and gives back what it counted. */
+export interface AttachedRun<S, L> {
+  stop(): Promise<RunResult<S, L>>;
+}
+
+/**
+ * Starts {@linkcode runInstrumentation} on process `opts.pid` and waits until its probes are
+ * attached; throws with the run's error when it ends first.
+ *
+ * @example
+ * ```ts ignore
+ * const run = await attachInstrumentation(new GoInstrumentation({ onSpan }), { pid });
+ * // … load …
+ * const result = await run.stop();
+ * ```
+ */
+export async function attachInstrumentation<S, L>(
+  inst: Instrumentation<S, L>,
+  opts: Omit<RunOptions<L>, "signal" | "onReady">,
+): Promise<AttachedRun<S, L>> {
+  const stop = new AbortController();
+  let attached!: () => void;
+  const ready = new Promise<void>((r) => (attached = r));
+  const done = runInstrumentation(inst, {
+    ...opts,
+    signal: stop.signal,
+    onReady: () => attached(),
+  });
+  const early = await Promise.race([ready.then(() => undefined), done]);
+  if (early !== undefined) {
+    throw new Error(early.ok ? "the run ended before its probes were attached" : early.error);
+  }
+  return {
+    stop() {
+      stop.abort();
+      return done;
+    },
+  };
+}

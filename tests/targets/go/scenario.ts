@@ -1,8 +1,9 @@
 /**
  * The Go instrumentation's end-to-end scenario, shared by `tests/go_test.ts` (a few
  * toolchains, a few hundred requests) and `scripts/go_matrix.ts` (every supported
- * toolchain, 10,000 requests): run the fixture server under the Go instrumentation (`runInstrumentation`), make the
- * checked requests and N more, then check spans, parents and responses.
+ * toolchain, 10,000 requests): run the fixture server under the Go instrumentation
+ * (`attachInstrumentation`), make the checked requests and N more, then check spans, parents
+ * and responses.
  *
  * @module
  */
@@ -13,7 +14,7 @@ import {
   type GoStats,
   probeHits,
 } from "../../../src/golang/mod.ts";
-import { runInstrumentation, type RunResult } from "../run_instrumentation.ts";
+import { attachInstrumentation, type RunResult } from "../run_instrumentation.ts";
 import type { Span } from "../../../src/model/span.ts";
 import { buildGoServer, startGoServer } from "./build.ts";
 
@@ -68,16 +69,10 @@ export async function runGoScenario(
     for (let id = 0; id < 10; id++) before.set(id, (await get(`/users/${id}`)).body);
 
     const spans: Span[] = [];
-    const stop = new AbortController();
-    let ready!: () => void;
-    const isReady = new Promise<void>((r) => ready = r);
-    const done = runInstrumentation(new GoInstrumentation({ onSpan: (s) => spans.push(s) }), {
-      pid: server.pid,
-      signal: stop.signal,
-      onReady: () => ready(),
-    });
-    const first = await Promise.race([isReady.then(() => undefined), done]);
-    if (first !== undefined) throw new Error(first.ok ? "the session ended early" : first.error);
+    const run = await attachInstrumentation(
+      new GoInstrumentation({ onSpan: (s) => spans.push(s) }),
+      { pid: server.pid },
+    );
 
     assert.equal((await get("/users/7?x=1")).status, 200);
     assert.equal((await get("/fail")).status, 500);
@@ -96,8 +91,7 @@ export async function runGoScenario(
     await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
     // Five spans per /users request: its server span, the backend's, client, 2 SQL.
     await waitFor(() => spans.length >= 5 * options.requests);
-    stop.abort();
-    const result = await done;
+    const result = await run.stop();
     if (!result.ok) throw new Error(result.error);
     // The server still answers after the probes are gone: it did not crash.
     assert.equal((await get("/users/3")).status, 200, "the server stopped answering");
