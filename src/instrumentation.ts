@@ -62,6 +62,8 @@ export interface Instrumentation<S = unknown, L = unknown> {
   remove(pid: number): void;
   /** Reads what the probes sent and hands out spans; returns the records read. */
   consume(): number;
+  /** Lets every span it still holds go with what is known now (the run ends). */
+  flush?(): void;
   /** Its ring's descriptor once loaded, for the engine to hear its wake-ups. */
   readonly ringFd?: number;
   /** Uprobes attached. */

@@ -126,6 +126,12 @@ const DRY_RUN_LINES = 20;
  * read of the rings or two) before they go out without that parent.
  */
 const STAND_IN_WAIT_MS = 2000;
+/**
+ * How long after its end a server span whose link found no offer waits for one: a traced
+ * client's send is counted as its syscall ends, and a client the server woke may be put off
+ * that long on a busy host. Read later than this, it waits for nothing.
+ */
+const OFFER_WAIT_NS = 30_000_000n;
 
 const MAX_FILES = 1024;
 
@@ -287,11 +293,18 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
       const now = performance.now();
       const held = this.#held;
       this.#held = [];
-      for (const e of held) this.#span(e, now);
+      for (const e of held) this.#span(e, now, false);
       // Taken whole: acting on one may drain the ring into a new queue (a link's refresh).
       for (let queue = this.#queue; queue.length > 0; queue = this.#queue) {
         this.#queue = [];
-        for (const e of queue) this.#act(e, now);
+        const at = queue.findIndex((e) => !this.#act(e, now, true));
+        if (at >= 0) {
+          // A span waits for its client's offer: it and all after it, in ring order.
+          this.#queue = at === 0 && this.#queue.length === 0
+            ? queue
+            : queue.slice(at).concat(this.#queue);
+          break;
+        }
       }
     } finally {
       this.#processing = false;
@@ -299,30 +312,41 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     return read;
   }
 
-  #act(e: GoEvent, now: number): void {
+  /** Acts on a record; false when it is a span that waits for its client's offer. */
+  #act(e: GoEvent, now: number, mayWait: boolean): boolean {
     if (e.type === "link") this.#traces.link(e);
     else if (e.type === "inject") this.#sayDryRun(e);
-    else if (e.type !== "handler" && e.type !== "caller") this.#span(e, now);
+    else if (e.type !== "handler" && e.type !== "caller") return this.#span(e, now, mayWait);
+    return true;
   }
 
   /** Lets every waiting span go with what is known now (the run ends). */
   flush(): void {
     const held = this.#held;
     this.#held = [];
-    for (const e of held) this.#span(e, Infinity);
+    for (const e of held) this.#span(e, Infinity, false);
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const e of queue) this.#act(e, Infinity, false);
   }
 
-  /** A span event: made now, or held while its grpc-go handler's call span is not known. */
-  #span(e: GoHttpEvent | GoSqlEvent, nowMs: number): void {
+  /**
+   * A span event: made now, held while its grpc-go handler's call span is not known, or
+   * (false; `mayWait`) left to wait while its link's client offer may still come.
+   */
+  #span(e: GoHttpEvent | GoSqlEvent, nowMs: number, mayWait: boolean): boolean {
     const traces = this.#traces;
     if (traces.waits(e.ids, nowMs, STAND_IN_WAIT_MS)) {
       this.#held.push(e);
-      return;
+      return true;
     }
     // A mounted grpc-go call's net/http span: the call's span from the bytes is its one span.
-    if (e.type === "server" && traces.replaced(e.ids)) return;
-    // Its link found no offer: looked for again.
-    if (e.type === "server") traces.retry(e.ids);
+    if (e.type === "server" && traces.replaced(e.ids)) return true;
+    // Its link found no offer: looked for again, and waited for while it may still come.
+    if (e.type === "server" && traces.missed(e.ids)) {
+      const wait = mayWait && monotonicNs() - e.endMonoNs < OFFER_WAIT_NS;
+      if (traces.retry(e.ids, wait)) return false;
+    }
     const { onSpan, resource = (pid) => ({ "process.pid": pid }), toUnixNano = wallClock } =
       this.#opts;
     const sqlSystem = this.#sqlSystems.get(e.pid);
@@ -334,6 +358,7 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
         ...(sqlSystem ? { sqlSystem } : {}),
       }),
     );
+    return true;
   }
 
   /**

@@ -119,19 +119,28 @@ export class GoPeerTraces {
     return undefined;
   }
 
+  /** Whether this server span's link found no offer yet (see `retry`). */
+  missed(ids: GoSpanIds): boolean {
+    return this.#missed.size > 0 && this.#missed.has(ids.spanId);
+  }
+
   /**
-   * A server span about to be made whose link found no offer: the offer is looked for once
-   * more (the other rings read now), and adopted if its client's bytes have come since (a
-   * client's send is counted as it ends, and the server it woke may have served it by then).
+   * A server span about to be made whose link found no offer: the offer is looked for again
+   * (the other rings read now), and adopted if its client's bytes have come since. A
+   * client's send is counted as it ends, and the server it woke may have served it by then.
+   * True when there is still none and the caller may `wait` (hold the span and ask again
+   * later); otherwise the search is over, and the connection may go quiet.
    */
-  retry(ids: GoSpanIds): void {
-    if (this.#missed.size === 0) return;
+  retry(ids: GoSpanIds, wait = false): boolean {
+    if (this.#missed.size === 0) return false;
     const missed = this.#missed.get(ids.spanId);
-    if (missed === undefined) return;
-    this.#missed.delete(ids.spanId);
+    if (missed === undefined) return false;
     const caller = this.#peers.take(missed.key, missed.line);
+    if (caller === undefined && wait) return true;
+    this.#missed.delete(ids.spanId);
     this.quiet?.(missed.e, caller === undefined);
     if (caller !== undefined) this.#adoptCaller(ids, caller);
+    return false;
   }
 
   /** A server request's trace becomes its traced client's, the client span its parent. */

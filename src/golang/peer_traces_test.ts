@@ -220,15 +220,19 @@ Deno.test("GoPeerTraces: a server link that found no offer looks again when its 
   const late = { traceId: T, spanId: "11", parentSpanId: "" };
   traces.link(link(true, late)); // the client's bytes not read yet
   assert.deepEqual(told, [], "not quiet before its span has looked again");
+  assert.ok(traces.missed(late));
+  assert.equal(traces.retry(late, true), true, "still none: the span may wait");
+  assert.deepEqual(told, [], "not quiet while its span waits");
   peers.offer(KEY, { traceId: "c".repeat(32), spanId: "cc", parentSpanId: "" }, "GET /x");
-  traces.retry(late);
+  assert.equal(traces.retry(late, true), false, "found: it waits no more");
+  assert.ok(!traces.missed(late));
   assert.equal(traces.context(late).traceId, "c".repeat(32));
   assert.equal(traces.context(late).parentSpanId, "cc");
   assert.deepEqual(told, [false]);
   // An untraced client's: no offer either time, and its connection may go quiet.
   const alone = { traceId: "d".repeat(32), spanId: "22", parentSpanId: "" };
   traces.link(link(true, alone));
-  traces.retry(alone);
+  assert.equal(traces.retry(alone), false, "no more waiting");
   assert.deepEqual(traces.context(alone), alone);
   assert.deepEqual(told, [false, true]);
   traces.retry(alone); // once only

@@ -61,6 +61,7 @@ export async function runInstrumentation<S, L>(
       while (inst.consume() > 0) { /* until empty */ }
     }
     while (inst.consume() > 0) { /* what arrived before the stop */ }
+    inst.flush?.();
     return {
       ok: true,
       location: added.location,
