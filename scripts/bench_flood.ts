@@ -4,13 +4,14 @@
  * agent's CPU per span, spans per request, the rings' drops and the RSS of its BPF rings
  * (`bpf-map`), then each checkout's medians.
  *
- *   deno task bench:flood [--target go|h2|nginx] [--rounds 3] [--seconds 2] [--against DIR]
+ *   deno task bench:flood [--target go|h2|nginx|python] [--rounds 3] [--seconds 2] [--against DIR]
  *     [--nice N] [--programs]
  *
  * `go` (the default; `deno task bench:go-flood`): `wrk -t1 -c4` for `--seconds` against the Go
  * fixture's trivial handler (go1.26.8). `h2`: the bench's `h2load -n60000 -c60 -m10` against
  * nginx over TLS and HTTP/2, a burst of about a second met by an agent just ready. `nginx`:
  * `wrk -t1 -c4` for `--seconds` against nginx on plain HTTP, as the bench's `nginx` row.
+ * `python`: the same against the Python HTTPS server (OpenSSL), as the bench's `https` row.
  * `--nice -10` runs the agent's threads at that priority: on a machine shared with other work,
  * what it loses when it has the CPU. `--programs`: also each BPF program's runs and run time
  * per request during the flood, as the kernel counts them (`kernel.bpf_stats_enabled`): what
@@ -22,6 +23,7 @@ import { parseArgs } from "node:util";
 import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
 import { startNginx } from "../tests/targets/nginx.ts";
 import { makeCert } from "../tests/targets/certs.ts";
+import { startPythonServer } from "../tests/targets/targets.ts";
 import type * as Measure from "./bench/measure.ts";
 
 const { values } = parseArgs({
@@ -118,13 +120,26 @@ async function nginxTarget(): Promise<Flooded> {
   };
 }
 
+async function pythonTarget(): Promise<Flooded> {
+  const server = await startPythonServer(await makeCert(await Deno.makeTempDir()));
+  const url = `https://127.0.0.1:${server.port}/hello`;
+  return {
+    args: ["--pid", String(server.pid)],
+    flood: (m) => m.wrk(url, Number(values.seconds)),
+    [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
+  };
+}
+
 const targets: Record<string, () => Promise<Flooded>> = {
   go: goTarget,
   h2: h2Target,
   nginx: nginxTarget,
+  python: pythonTarget,
 };
 const start = targets[values.target];
-if (start === undefined) throw new Error(`--target is go, h2 or nginx, not ${values.target}`);
+if (start === undefined) {
+  throw new Error(`--target is go, h2, nginx or python, not ${values.target}`);
+}
 await using target = await start();
 const figures = new Map(trees.map((t) => [t, { cpu: [] as number[], spans: [] as number[] }]));
 for (let r = 0; r < Number(values.rounds); r++) {
