@@ -58,7 +58,8 @@ int go_tls_read_ret(struct pt_regs *ctx)
 	struct go_read c = *r;
 	bpf_map_delete_elem(&go_reads, &key);
 	__s64 n = (__s64)ctx->ax;
-	if (n > 0)
-		emit_tls(id, c.conn, DIR_INGRESS, c.buf, (__u32)n, bpf_ktime_get_ns());
+	struct conn_state *st = n > 0 ? conn_of(id >> 32, c.conn) : NULL;
+	if (st)
+		emit_tls(id, st, c.conn, DIR_INGRESS, c.buf, (__u32)n, bpf_ktime_get_ns());
 	return 0;
 }

@@ -36,7 +36,7 @@ static __always_inline int on_write_entry(__u64 ssl, __u64 buf, __s64 num, __u64
 	st->resend -= skip;
 	__u64 ts = bpf_ktime_get_ns();
 	if ((__u64)num > skip)
-		emit_tls(id, ssl, DIR_EGRESS, buf + skip, (__u32)(num - skip), ts);
+		emit_tls(id, st, ssl, DIR_EGRESS, buf + skip, (__u32)(num - skip), ts);
 	struct ssl_write w = { .ssl = ssl, .num = num, .written = written };
 	__u32 tid = id;
 	bpf_map_update_elem(&ssl_writes, &tid, &w, BPF_ANY);
@@ -137,7 +137,9 @@ int BPF_KRETPROBE(ssl_read_return, long ret)
 	__s64 len = moved_bytes(ret, c.readbytes);
 	if (len <= 0)
 		return 0;
-	emit_tls(id, c.ssl, DIR_INGRESS, c.buf, (__u32)len, bpf_ktime_get_ns());
+	struct conn_state *st = conn_of(id >> 32, c.ssl);
+	if (st)
+		emit_tls(id, st, c.ssl, DIR_INGRESS, c.buf, (__u32)len, bpf_ktime_get_ns());
 	return 0;
 }
 

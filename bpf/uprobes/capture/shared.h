@@ -249,12 +249,11 @@ static __always_inline void send_buffer(struct data_event *e, __u64 buf, __u32 c
 	}
 }
 
-/* Sends the plaintext of one SSL call and advances its stream offset. */
-static __always_inline void emit_tls(__u64 id, __u64 ssl, __u8 dir, __u64 buf, __u32 len,
-				     __u64 ts)
+/* Sends the plaintext of one SSL call on connection st and advances its stream offset. */
+static __always_inline void emit_tls(__u64 id, struct conn_state *st, __u64 ssl, __u8 dir,
+				     __u64 buf, __u32 len, __u64 ts)
 {
-	struct conn_state *st = conn_of(id >> 32, ssl);
-	if (!st || dir > DIR_EGRESS)
+	if (dir > DIR_EGRESS)
 		return;
 	__u64 pos = st->pos[dir];
 	st->pos[dir] = pos + len;
@@ -277,8 +276,11 @@ static __always_inline int on_write(struct pt_regs *ctx, __u64 ssl, __u64 buf, _
 	count(STAT_WRITE_HITS);
 	if (!traced(id >> 32) || num <= 0)
 		return 0;
+	struct conn_state *st = conn_of(id >> 32, ssl);
+	if (!st)
+		return 0;
 	__u64 ts = bpf_ktime_get_ns();
-	emit_tls(id, ssl, DIR_EGRESS, buf, (__u32)num, ts);
+	emit_tls(id, st, ssl, DIR_EGRESS, buf, (__u32)num, ts);
 	note_egress_call(id, ssl, ts);
 	return 0;
 }

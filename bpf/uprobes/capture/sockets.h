@@ -179,12 +179,14 @@ static __always_inline void ignore_sock(struct sock *sk)
  * A socket syscall made inside an SSL call on this thread: the socket under that SSL*, told
  * to user space when it changes. Its bytes are ciphertext, so the plain path ignores them.
  * False when the call is a stale write (a memory BIO's), so the syscall is not the call's.
+ * `known`: the socket when the hook gave it (the socket tracepoints), else looked up from fd.
  */
-static __always_inline bool learn_tls_socket(__u64 id, struct ssl_call *call, int fd)
+static __always_inline bool learn_tls_socket(__u64 id, struct ssl_call *call, int fd,
+					     struct sock *known)
 {
 	__u32 tid = id;
 	__u64 ssl = call->ssl, call_ts = call->ts, now = bpf_ktime_get_ns();
-	struct sock *sk = socket_of(fd);
+	struct sock *sk = known ? known : socket_of(fd);
 	/* A write's ciphertext goes to a socket: I/O on a pipe or eventfd in between is not it. */
 	if (!sk && call->direction == DIR_EGRESS)
 		return false;
@@ -232,7 +234,7 @@ static __always_inline bool io_call(int fd, struct sock *known, __u64 buf, __u32
 	struct ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &tid);
 	if (!call)
 		call = bpf_map_lookup_elem(&egress_calls, &tid);
-	if (call && learn_tls_socket(id, call, fd))
+	if (call && learn_tls_socket(id, call, fd, known))
 		return false;
 	if (!(*flags & TRACE_SOCKETS))
 		return false;
