@@ -254,21 +254,91 @@ static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 base, __u32 of
 	return copy_str(dst, cap, s.data, s.len);
 }
 
-/* Request fields common to both sides. */
-static __always_inline void read_request(struct go_http_event *e, const struct go_offsets *o,
-					 __u64 req, bool client)
+/*
+ * An http.Request's first REQ_BULK bytes and its url.URL's first URL_BULK, each read at
+ * once: every field a span takes from them lies there in each Go version (offsets.json),
+ * and one read costs less than a read per field. They are read into the event's path and
+ * query buffers, room until those strings are copied in. A field beyond them, or in a
+ * struct that could not be read so far, is read alone.
+ */
+#define REQ_BULK (GO_PATH_BYTES + GO_QUERY_BYTES)
+#define URL_BULK GO_PATH_BYTES
+_Static_assert(REQ_BULK <= 256 && URL_BULK <= 256, "bulk_u64's bound");
+_Static_assert(__builtin_offsetof(struct go_http_event, query) ==
+		       __builtin_offsetof(struct go_http_event, path) + GO_PATH_BYTES,
+	       "path and query are one buffer for the bulk reads");
+
+/* The u64 at `off` in a struct at `base` whose first `size` bytes are in `bulk` (ok). */
+static __always_inline __u64 bulk_u64(const char *bulk, bool ok, __u32 size, __u64 base,
+				      __u32 off)
 {
-	__u64 url = read_u64(req + o->req_url);
-	e->method_len = read_str(e->method, GO_METHOD_BYTES, req, o->req_method);
-	e->path_len = read_str(e->path, GO_PATH_BYTES, url, o->url_path);
-	e->query_len = read_str(e->query, GO_QUERY_BYTES, url, o->url_raw_query);
-	e->content_length = (__s64)read_u64(req + o->req_content_length);
-	if (client) {
-		e->scheme_len = read_str(e->scheme, GO_SCHEME_BYTES, url, o->url_scheme);
-		e->host_len = read_str(e->host, GO_HOST_BYTES, url, o->url_host);
+	if (ok && off <= size - 8) {
+		__u64 v, at = off;
+		/* A bound the verifier keeps, in the register the load uses (size ≤ 256). */
+		asm volatile("%0 &= 0xff" : "+r"(at));
+		__builtin_memcpy(&v, bulk + at, sizeof(v));
+		return v;
 	}
+	return off == GO_OFFSET_ABSENT ? 0 : read_u64(base + off);
+}
+
+/* A Go string's header (data, len) at `off`, as bulk_u64 reads. */
+struct go_str {
+	__u64 data;
+	__s64 len;
+};
+
+static __always_inline struct go_str bulk_str(const char *bulk, bool ok, __u32 size, __u64 base,
+					      __u32 off)
+{
+	struct go_str s = {};
+	if (off == GO_OFFSET_ABSENT)
+		return s;
+	s.data = bulk_u64(bulk, ok, size, base, off);
+	s.len = (__s64)bulk_u64(bulk, ok, size, base, off + 8);
+	return s;
+}
+
+/* What a span takes from its *http.Request besides the strings read_request copies. */
+struct req_rest {
+	struct go_str remote, pattern;
+	__u64 pat, tls, proto_major, proto_minor;
+};
+
+/* Request fields common to both sides; a server's (`rest`) too. */
+static __always_inline void read_request(struct go_http_event *e, const struct go_offsets *o,
+					 __u64 req, bool client, struct req_rest *rest)
+{
+	char *bulk = e->path;
+	bool ok = req && bpf_probe_read_user(bulk, REQ_BULK, (void *)req) == 0;
+	__u64 url = bulk_u64(bulk, ok, REQ_BULK, req, o->req_url);
+	struct go_str method = bulk_str(bulk, ok, REQ_BULK, req, o->req_method);
+	struct go_str host = bulk_str(bulk, ok, REQ_BULK, req, o->req_host);
+	e->content_length = (__s64)bulk_u64(bulk, ok, REQ_BULK, req, o->req_content_length);
+	if (rest) {
+		rest->remote = bulk_str(bulk, ok, REQ_BULK, req, o->req_remote_addr);
+		rest->pattern = bulk_str(bulk, ok, REQ_BULK, req, o->req_pattern);
+		rest->pat = bulk_u64(bulk, ok, REQ_BULK, req, o->req_pat);
+		rest->tls = bulk_u64(bulk, ok, REQ_BULK, req, o->req_tls);
+		rest->proto_major = bulk_u64(bulk, ok, REQ_BULK, req, o->req_proto_major);
+		rest->proto_minor = bulk_u64(bulk, ok, REQ_BULK, req, o->req_proto_minor);
+	}
+	ok = url && bpf_probe_read_user(bulk, URL_BULK, (void *)url) == 0;
+	struct go_str path = bulk_str(bulk, ok, URL_BULK, url, o->url_path);
+	struct go_str query = bulk_str(bulk, ok, URL_BULK, url, o->url_raw_query);
+	struct go_str scheme = {}, url_host = {};
+	if (client) {
+		scheme = bulk_str(bulk, ok, URL_BULK, url, o->url_scheme);
+		url_host = bulk_str(bulk, ok, URL_BULK, url, o->url_host);
+	}
+	/* The bulk is spent: the strings go where it was. */
+	e->method_len = copy_str(e->method, GO_METHOD_BYTES, method.data, method.len);
+	e->path_len = copy_str(e->path, GO_PATH_BYTES, path.data, path.len);
+	e->query_len = copy_str(e->query, GO_QUERY_BYTES, query.data, query.len);
+	e->scheme_len = copy_str(e->scheme, GO_SCHEME_BYTES, scheme.data, scheme.len);
+	e->host_len = copy_str(e->host, GO_HOST_BYTES, url_host.data, url_host.len);
 	if (!e->host_len)
-		e->host_len = read_str(e->host, GO_HOST_BYTES, req, o->req_host);
+		e->host_len = copy_str(e->host, GO_HOST_BYTES, host.data, host.len);
 }
 
 static __always_inline struct go_http_event *reserve_http(__u32 kind, __u32 tgid,
@@ -685,17 +755,16 @@ static __always_inline int server_end(struct pt_regs *ctx, __u32 tgid, struct g_
 	struct go_http_event *e = reserve_http(GO_EVENT_HTTP_SERVER, tgid, call);
 	if (!e)
 		goto cleanup;
-	__u64 req = call->req;
-	read_request(e, o, req, false);
-	e->remote_len = read_str(e->remote, GO_REMOTE_BYTES, req, o->req_remote_addr);
-	e->tls = read_u64(req + o->req_tls) != 0;
+	struct req_rest r = {};
+	read_request(e, o, call->req, false, &r);
+	e->remote_len = copy_str(e->remote, GO_REMOTE_BYTES, r.remote.data, r.remote.len);
+	e->tls = r.tls != 0;
 	if (o->req_pattern != GO_OFFSET_ABSENT)
-		e->route_len = read_str(e->route, GO_ROUTE_BYTES, req, o->req_pattern);
+		e->route_len = copy_str(e->route, GO_ROUTE_BYTES, r.pattern.data, r.pattern.len);
 	else if (o->req_pat != GO_OFFSET_ABSENT)
-		e->route_len =
-			read_str(e->route, GO_ROUTE_BYTES, read_u64(req + o->req_pat), o->pattern_str);
-	e->proto_major = read_u64(req + o->req_proto_major);
-	e->proto_minor = read_u64(req + o->req_proto_minor);
+		e->route_len = read_str(e->route, GO_ROUTE_BYTES, r.pat, o->pattern_str);
+	e->proto_major = r.proto_major;
+	e->proto_minor = r.proto_minor;
 	enum rw_kind kind = writer_kind(call, o);
 	if (kind == RW_XNET) {
 		/* x/net's server speaks HTTP/2 only; an upgraded request still says HTTP/1.1. */
@@ -819,7 +888,7 @@ static __always_inline int client_end(struct pt_regs *ctx, __u32 tgid, struct g_
 	struct go_http_event *e = reserve_http(GO_EVENT_HTTP_CLIENT, tgid, call);
 	if (!e)
 		goto cleanup;
-	read_request(e, o, call->req, true);
+	read_request(e, o, call->req, true, NULL);
 	__u64 resp = ctx->ax;
 	e->error = ctx->bx != 0; /* the error's itab */
 	if (resp && !e->error) {
