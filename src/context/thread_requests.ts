@@ -17,6 +17,8 @@ interface Served {
   sinceMonoNs: bigint;
   /** When the response was complete; undefined while it is not. */
   untilMonoNs?: bigint;
+  /** A call took it as its parent (see `lent`). */
+  lent?: boolean;
 }
 
 // Threads are many in a thread-per-connection server, requests per thread few at a time.
@@ -73,6 +75,19 @@ export class ThreadRequests {
       if (match !== undefined) return undefined; // two at once: an event loop
       match = s;
     }
-    return match?.context;
+    if (match === undefined) return undefined;
+    match.lent = true;
+    return match.context;
+  }
+
+  /**
+   * Whether a call made by thread `tid` may have taken this request's context as its parent
+   * (it did, or the request is no longer kept): its ids are then copied into spans, and the
+   * request's trace may no longer change.
+   */
+  lent(pid: number, tid: number, context: TraceContext): boolean {
+    const served = this.#byThread.get(threadKey(pid, tid));
+    const s = served?.find((s) => s.context === context);
+    return s === undefined || s.lent === true;
   }
 }

@@ -49,6 +49,7 @@ export function testConnection(protocols: readonly Protocol[], o: TestConnection
         maxPipelined: o.maxPipelined ?? 64,
         requestTimeoutNs: o.requestTimeoutNs ?? 1_000_000n,
         socketWaitNs: o.socketWaitNs ?? 0n,
+        offerWaitNs: 0n,
         fullQueryText: o.fullQueryText,
         maxTextBytes: o.maxTextBytes,
       },

@@ -239,6 +239,11 @@ export interface ProtocolLimits {
   requestTimeoutNs: bigint;
   /** How long a finished exchange waits for its connection's socket addresses (0: never). */
   socketWaitNs: bigint;
+  /**
+   * How long a server's finished exchange on this host whose request found no traced
+   * client's offer waits for it (0: never; see `request_links.ts`).
+   */
+  offerWaitNs: bigint;
   /** Put statements in `db.query.text` as sent, literals included. */
   fullQueryText?: boolean;
   /** Most bytes of statement text kept per statement. Default 64 KiB. */

@@ -42,6 +42,12 @@ export interface SpanBuilderOptions {
   maxPendingChunks?: number;
   /** How long a finished exchange waits for its socket's addresses. Default 50 ms. */
   socketWaitNs?: bigint;
+  /**
+   * How long a server's exchange whose request found no offer from a traced client on this
+   * host waits for one (a client's write is recorded as its syscall ends, which the server
+   * may beat). Default 30 ms.
+   */
+  offerWaitNs?: bigint;
   /** Largest header block accepted. Default 64 KiB. */
   maxHeaderBytes?: number;
   /** Requests in flight per connection; beyond it the oldest is dropped. Default 64. */
@@ -176,6 +182,7 @@ export class SpanBuilder {
           maxPipelined: options.maxPipelined ?? 64,
           requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
           socketWaitNs: options.socketWaitNs ?? 50_000_000n,
+          offerWaitNs: options.offerWaitNs ?? 30_000_000n,
           fullQueryText: options.fullQueryText,
         },
       },

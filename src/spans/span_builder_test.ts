@@ -661,6 +661,9 @@ Deno.test("spans: socket facts seen first, before a tick, are kept for the conne
     callEnd: resp.length,
     monoNs: boot + 3_000_000n,
   });
+  // A client on this host that may be traced: its offer is waited for, then given up.
+  assert.equal(spans.length, 0);
+  builder.tick(boot + 40_000_000n);
   assert.equal(spans.length, 1);
   assert.equal(spans[0]!.attributes["client.address"], "127.0.0.3");
 });
@@ -731,8 +734,66 @@ Deno.test("spans: a traced client calling a traced server on this host: one trac
     peerPort: 50001,
   });
   feed(wire.call("egress", response, 21n, { pid: 2, conn: "other" }));
+  builder.tick(21n + 31_000_000n); // its client's offer waited for, in vain
   assert.equal(spans[2]!.parentSpanId, "");
   assert.notEqual(spans[2]!.traceId, clientSpan!.traceId);
+});
+
+Deno.test("spans: a traced client's request recorded after its server answered: linked when it comes", () => {
+  // A client's write is recorded as its syscall ends; the server it woke may have read and
+  // answered before that. The server's span waits (offerWaitNs) for the client's offer.
+  const { builder, spans, wire, feed } = setup();
+  const ends = { family: "ipv4" as const, fd: 5, monoNs: 0n, callMonoNs: 0n };
+  const request = "GET /late HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n\r\n";
+  const response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  builder.socket({
+    ...ends,
+    pid: 2,
+    conn: "sv",
+    socket: "s-sv",
+    localAddress: "127.0.0.1",
+    localPort: 8443,
+    peerAddress: "127.0.0.1",
+    peerPort: 50000,
+  });
+  builder.socket({
+    ...ends,
+    pid: 1,
+    conn: "cl",
+    socket: "s-cl",
+    localAddress: "127.0.0.1",
+    localPort: 50000,
+    peerAddress: "127.0.0.1",
+    peerPort: 8443,
+  });
+  feed(wire.call("ingress", request, 11n, { pid: 2, conn: "sv", tid: 2 }));
+  feed(wire.call("egress", response, 12n, { pid: 2, conn: "sv", tid: 2 }));
+  assert.equal(spans.length, 0, "the server's span waits for its client's offer");
+  builder.tick(20_000_000n);
+  assert.equal(spans.length, 0, "still within the wait");
+  feed(wire.call("egress", request, 10n, { pid: 1, conn: "cl" })); // recorded late
+  feed(wire.call("ingress", response, 13n, { pid: 1, conn: "cl" }));
+  builder.tick(21_000_000n);
+  const server = spans.find((s) => s.kind === "SERVER")!;
+  const client = spans.find((s) => s.kind === "CLIENT")!;
+  assert.equal(server.traceId, client.traceId, "one trace");
+  assert.equal(server.parentSpanId, client.spanId);
+  assert.equal(server.attributes["upspan.parent.method"], "peer");
+
+  // A connection from elsewhere (not this host) does not wait.
+  builder.socket({
+    ...ends,
+    pid: 2,
+    conn: "far",
+    socket: "s-far",
+    localAddress: "10.0.0.2",
+    localPort: 8443,
+    peerAddress: "10.0.0.9",
+    peerPort: 50001,
+  });
+  feed(wire.call("ingress", request, 30n, { pid: 2, conn: "far" }));
+  feed(wire.call("egress", response, 31n, { pid: 2, conn: "far" }));
+  assert.equal(spans.length, 3, "made at once");
 });
 
 Deno.test("spans: a request the server was not seen reading does not shift the links", () => {

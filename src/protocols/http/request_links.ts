@@ -34,7 +34,28 @@ export interface RequestHead {
  * ephemeron work) for what lives exactly as long as the request object anyway.
  */
 const CONTEXT: unique symbol = Symbol("request context");
-type WithContext = { [CONTEXT]?: TraceContext };
+/** A server's request whose head found no traced client's offer: looked for again. */
+const MISSED: unique symbol = Symbol("request without its offer");
+type WithContext = {
+  [CONTEXT]?: TraceContext;
+  [MISSED]?: { key: string; line: string; tid: number };
+};
+
+/**
+ * Whether both ends of a connection may be on this host (loopback, or one address at both
+ * ends): only then may its client be a process traced here.
+ */
+function sameHost(socket: SocketInfo): boolean {
+  const peer = socket.peerAddress;
+  return peer === socket.localAddress || peer.startsWith("127.") || peer === "::1" ||
+    peer.startsWith("::ffff:127.");
+}
+
+interface Awaiting<R, X> {
+  request: R;
+  exchange: X;
+  lastByteMonoNs: bigint;
+}
 
 /**
  * One connection's request links; `R` is the parser's request object, `X` its finished
@@ -53,11 +74,16 @@ export class RequestLinks<R extends object, X> {
   readonly #server: boolean;
   /** Requests seen before the socket was known: linked once it is (bounded). */
   #unlinked: [R, RequestHead][] = [];
-  /** Finished exchanges waiting (up to `socketWaitNs`) for the socket's addresses. */
-  #awaiting: { exchange: X; lastByteMonoNs: bigint }[] = [];
+  /**
+   * Finished exchanges waiting, in order: for the socket's addresses (up to
+   * `socketWaitNs`), or for their traced client's offer (up to `offerWaitNs`).
+   */
+  #awaiting: Awaiting<R, X>[] = [];
   /** The socket whose address pair {@link #key} is (made once, not per request). */
   #keySocket: SocketInfo | undefined;
   #key: string | undefined;
+  /** A request of this server's waited for its client's offer in vain: later ones do not. */
+  #quiet = false;
 
   /** Links for `connection`, whose role is known; `emit` makes the span of an exchange. */
   constructor(connection: ParserConnection, emit: (exchange: X) => void) {
@@ -105,6 +131,16 @@ export class RequestLinks<R extends object, X> {
         ? requestContext(undefined, "SERVER", ids, caller, "peer")
         : requestContext(head.traceparent, "SERVER", ids, caller, "peer");
       (request as WithContext)[CONTEXT] = context;
+      // A thread's request may still take its client's offer when its span is made, if
+      // its client may be traced here: on this host, and not found wanting on this
+      // connection before.
+      if (caller !== undefined) this.#quiet = false;
+      else if (
+        tp === undefined && key !== undefined && byThread && !this.#quiet &&
+        c.env.limits.offerWaitNs > 0n && sameHost(socket)
+      ) {
+        (request as WithContext)[MISSED] = { key, line: head.line, tid: head.tid };
+      }
       if (byThread) threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
       // A Go program's call: its handler's goroutine waits for this span (`served_streams.ts`).
       else if (key !== undefined && head.stream !== undefined) {
@@ -156,7 +192,8 @@ export class RequestLinks<R extends object, X> {
 
   /**
    * An exchange ended: a server's thread is done with the request; its span is made now,
-   * or once the socket's addresses are known (at most `socketWaitNs` later).
+   * once the socket's addresses are known (at most `socketWaitNs` later), or, when its
+   * request found no traced client's offer, once that came (at most `offerWaitNs` later).
    */
   done(request: R, tid: number, exchange: X, lastByteMonoNs: bigint): void {
     const c = this.#c;
@@ -165,9 +202,12 @@ export class RequestLinks<R extends object, X> {
       c.env.threads.end(c.pid, tid, context, lastByteMonoNs);
     }
     const wait = c.env.limits.socketWaitNs > 0n;
-    if (wait && (c.socket === undefined || this.#awaiting.length > 0)) {
+    if (
+      (wait && (c.socket === undefined || this.#awaiting.length > 0)) ||
+      (request as WithContext)[MISSED] !== undefined
+    ) {
       if (this.#awaiting.length >= c.env.limits.maxPipelined) this.release();
-      this.#awaiting.push({ exchange, lastByteMonoNs });
+      this.#awaiting.push({ request, exchange, lastByteMonoNs });
     } else this.#emit(exchange);
   }
 
@@ -179,12 +219,30 @@ export class RequestLinks<R extends object, X> {
     this.release();
   }
 
-  /** Lets exchanges go that waited longer than `socketWaitNs` (all after the first). */
+  /**
+   * Lets exchanges go that waited long enough: all once the first waited longer than
+   * `socketWaitNs` for the socket; with the socket known, those at the head whose offer came
+   * or waited `offerWaitNs`.
+   */
   tick(nowMonoNs: bigint): void {
-    const first = this.#awaiting[0];
-    if (first && nowMonoNs - first.lastByteMonoNs > this.#c.env.limits.socketWaitNs) {
-      this.release();
+    const waiting = this.#awaiting;
+    const first = waiting[0];
+    if (first === undefined) return;
+    if (this.#c.socket === undefined) {
+      if (nowMonoNs - first.lastByteMonoNs > this.#c.env.limits.socketWaitNs) this.release();
+      return;
     }
+    let ready = 0;
+    while (
+      ready < waiting.length &&
+      this.#lookAgain(
+        waiting[ready]!,
+        nowMonoNs - waiting[ready]!.lastByteMonoNs > this.#c.env.limits.offerWaitNs,
+      )
+    ) ready++;
+    if (ready === 0) return;
+    this.#awaiting = waiting.slice(ready);
+    for (let i = 0; i < ready; i++) this.#emit(waiting[i]!.exchange);
   }
 
   /** Makes the spans of every waiting exchange with what is known now. */
@@ -192,6 +250,35 @@ export class RequestLinks<R extends object, X> {
     const waiting = this.#awaiting;
     if (waiting.length === 0) return;
     this.#awaiting = [];
-    for (const w of waiting) this.#emit(w.exchange);
+    for (const w of waiting) {
+      this.#lookAgain(w, true);
+      this.#emit(w.exchange);
+    }
+  }
+
+  /**
+   * Whether a waiting exchange may go: its request found its traced client's offer now
+   * (taken, unless a call already copied the request's ids), or it found none before and
+   * looks no longer (`last`).
+   */
+  #lookAgain(w: Awaiting<R, X>, last: boolean): boolean {
+    const request = w.request as WithContext;
+    const missed = request[MISSED];
+    if (missed === undefined) return true;
+    const c = this.#c;
+    const caller = c.env.peers.take(missed.key, missed.line);
+    if (caller === undefined && !last) return false;
+    request[MISSED] = undefined;
+    if (caller === undefined) this.#quiet = true;
+    const context = request[CONTEXT];
+    if (caller === undefined || context === undefined) return true;
+    if (c.env.threads.lent(c.pid, missed.tid, context)) return true;
+    // Changed in place: calls the thread makes later take this same object as their parent.
+    context.traceId = caller.traceId;
+    context.parentSpanId = caller.spanId;
+    context.via = "peer";
+    if (caller.sampled === undefined) delete context.sampled;
+    else context.sampled = caller.sampled;
+    return true;
   }
 }
