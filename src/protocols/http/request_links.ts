@@ -84,6 +84,8 @@ export class RequestLinks<R extends object, X> {
   #key: string | undefined;
   /** A request of this server's waited for its client's offer in vain: later ones do not. */
   #quiet = false;
+  /** Calls of `release` so far (see `tick`). */
+  #releases = 0;
 
   /** Links for `connection`, whose role is known; `emit` makes the span of an exchange. */
   constructor(connection: ParserConnection, emit: (exchange: X) => void) {
@@ -232,21 +234,31 @@ export class RequestLinks<R extends object, X> {
       if (nowMonoNs - first.lastByteMonoNs > this.#c.env.limits.socketWaitNs) this.release();
       return;
     }
+    // Taken whole: a look may read more records (PeerLinks.refresh), and with them this
+    // connection's next exchanges or its end.
+    this.#awaiting = [];
+    const releases = this.#releases;
+    const offerWaitNs = this.#c.env.limits.offerWaitNs;
     let ready = 0;
     while (
       ready < waiting.length &&
-      this.#lookAgain(
-        waiting[ready]!,
-        nowMonoNs - waiting[ready]!.lastByteMonoNs > this.#c.env.limits.offerWaitNs,
-      )
+      this.#lookAgain(waiting[ready]!, nowMonoNs - waiting[ready]!.lastByteMonoNs > offerWaitNs)
     ) ready++;
-    if (ready === 0) return;
-    this.#awaiting = waiting.slice(ready);
+    // Released meanwhile (the connection ended): the rest go now too, not into a queue no
+    // tick may reach again.
+    if (this.#releases !== releases) {
+      for (let i = ready; i < waiting.length; i++) this.#lookAgain(waiting[i]!, true);
+      ready = waiting.length;
+    }
+    this.#awaiting = ready === waiting.length
+      ? this.#awaiting
+      : waiting.slice(ready).concat(this.#awaiting);
     for (let i = 0; i < ready; i++) this.#emit(waiting[i]!.exchange);
   }
 
   /** Makes the spans of every waiting exchange with what is known now. */
   release(): void {
+    this.#releases++;
     const waiting = this.#awaiting;
     if (waiting.length === 0) return;
     this.#awaiting = [];
