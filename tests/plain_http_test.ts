@@ -125,10 +125,16 @@ Deno.test("plain HTTP: curl as a client, linked to the traced server", async () 
     const callers = new Map(
       agent.spans.filter((s) => s.kind === "CLIENT").map((c) => [c.attributes["url.query"], c]),
     );
+    // In start order. Until one is linked, the connection may have waited for curl's
+    // offers in vain (curl's probes not in yet), and then waits for none for a second; from
+    // the first linked on, every one is.
+    const servers = agent.spans.filter((s: JsonSpan) => s.kind === "SERVER")
+      .sort((a, b) => Number(BigInt(a.startTimeUnixNano) - BigInt(b.startTimeUnixNano)));
     let linked = 0;
-    for (const s of agent.spans.filter((s: JsonSpan) => s.kind === "SERVER")) {
+    for (const s of servers) {
       const caller = callers.get(s.attributes["url.query"]);
       if (caller === undefined) continue;
+      if (linked === 0 && s.parentSpanId !== caller.spanId) continue; // not linked yet
       assert.equal(s.traceId, caller.traceId);
       assert.equal(s.parentSpanId, caller.spanId);
       linked++;

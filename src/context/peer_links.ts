@@ -77,13 +77,14 @@ export class PeerLinks {
   /**
    * The context of the oldest client request on connection `key` that is `request`, not yet
    * taken; offers before it (requests this side never saw) are dropped. None when nothing
-   * waiting matches: the client side did not see this request.
+   * waiting matches: the client side did not see this request. `refresh`: the other rings
+   * may be read first (not from inside the reading of one).
    */
-  take(key: string, request = ""): TraceContext | undefined {
+  take(key: string, request = "", refresh = true): TraceContext | undefined {
     const line = sameRequest(request);
     let queue = this.#waiting.get(key);
     let at = find(queue, line);
-    if (at < 0 && this.refresh !== undefined) {
+    if (at < 0 && refresh && this.refresh !== undefined) {
       this.refresh();
       queue = this.#waiting.get(key);
       at = find(queue, line);

@@ -51,6 +51,9 @@ function sameHost(socket: SocketInfo): boolean {
     peer.startsWith("::ffff:127.");
 }
 
+/** How long a server's connection waits for no offer after a wait in vain. */
+const QUIET_NS = 1_000_000_000n;
+
 interface Awaiting<R, X> {
   request: R;
   exchange: X;
@@ -82,10 +85,11 @@ export class RequestLinks<R extends object, X> {
   /** The socket whose address pair {@link #key} is (made once, not per request). */
   #keySocket: SocketInfo | undefined;
   #key: string | undefined;
-  /** A request of this server's waited for its client's offer in vain: later ones do not. */
-  #quiet = false;
-  /** Calls of `release` so far (see `tick`). */
-  #releases = 0;
+  /**
+   * When a request of this server's last waited for its client's offer in vain: those of
+   * the next second do not wait (a client traced later is waited for within a second).
+   */
+  #quietSinceNs: bigint | undefined;
 
   /** Links for `connection`, whose role is known; `emit` makes the span of an exchange. */
   constructor(connection: ParserConnection, emit: (exchange: X) => void) {
@@ -134,11 +138,12 @@ export class RequestLinks<R extends object, X> {
         : requestContext(head.traceparent, "SERVER", ids, caller, "peer");
       (request as WithContext)[CONTEXT] = context;
       // A thread's request may still take its client's offer when its span is made, if
-      // its client may be traced here: on this host, and not found wanting on this
-      // connection before.
-      if (caller !== undefined) this.#quiet = false;
+      // its client may be traced here: on this host, and not waited for in vain on this
+      // connection within the last second.
+      if (caller !== undefined) this.#quietSinceNs = undefined;
       else if (
-        tp === undefined && key !== undefined && byThread && !this.#quiet &&
+        tp === undefined && key !== undefined && byThread &&
+        !this.#quiet(head.firstByteMonoNs) &&
         c.env.limits.offerWaitNs > 0n && sameHost(socket)
       ) {
         (request as WithContext)[MISSED] = { key, line: head.line, tid: head.tid };
@@ -182,6 +187,11 @@ export class RequestLinks<R extends object, X> {
       ? this.#keyOf(c.socket)
       : undefined;
     if (key !== undefined) c.env.served?.notServed(c.pid, key, stream);
+  }
+
+  #quiet(monoNs: bigint): boolean {
+    const since = this.#quietSinceNs;
+    return since !== undefined && monoNs - since < QUIET_NS;
   }
 
   #keyOf(socket: SocketInfo): string | undefined {
@@ -234,31 +244,19 @@ export class RequestLinks<R extends object, X> {
       if (nowMonoNs - first.lastByteMonoNs > this.#c.env.limits.socketWaitNs) this.release();
       return;
     }
-    // Taken whole: a look may read more records (PeerLinks.refresh), and with them this
-    // connection's next exchanges or its end.
-    this.#awaiting = [];
-    const releases = this.#releases;
     const offerWaitNs = this.#c.env.limits.offerWaitNs;
     let ready = 0;
     while (
       ready < waiting.length &&
       this.#lookAgain(waiting[ready]!, nowMonoNs - waiting[ready]!.lastByteMonoNs > offerWaitNs)
     ) ready++;
-    // Released meanwhile (the connection ended): the rest go now too, not into a queue no
-    // tick may reach again.
-    if (this.#releases !== releases) {
-      for (let i = ready; i < waiting.length; i++) this.#lookAgain(waiting[i]!, true);
-      ready = waiting.length;
-    }
-    this.#awaiting = ready === waiting.length
-      ? this.#awaiting
-      : waiting.slice(ready).concat(this.#awaiting);
+    if (ready === 0) return;
+    this.#awaiting = waiting.slice(ready);
     for (let i = 0; i < ready; i++) this.#emit(waiting[i]!.exchange);
   }
 
   /** Makes the spans of every waiting exchange with what is known now. */
   release(): void {
-    this.#releases++;
     const waiting = this.#awaiting;
     if (waiting.length === 0) return;
     this.#awaiting = [];
@@ -278,10 +276,12 @@ export class RequestLinks<R extends object, X> {
     const missed = request[MISSED];
     if (missed === undefined) return true;
     const c = this.#c;
-    const caller = c.env.peers.take(missed.key, missed.line);
+    // Without reading the rings: a look runs inside a tick or a release, and the records
+    // read meanwhile come at the loop's next read.
+    const caller = c.env.peers.take(missed.key, missed.line, false);
     if (caller === undefined && !last) return false;
     request[MISSED] = undefined;
-    if (caller === undefined) this.#quiet = true;
+    if (caller === undefined) this.#quietSinceNs = w.lastByteMonoNs;
     const context = request[CONTEXT];
     if (caller === undefined || context === undefined) return true;
     if (c.env.threads.lent(c.pid, missed.tid, context)) return true;
