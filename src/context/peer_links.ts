@@ -35,6 +35,13 @@ export function sameRequest(line: string): string {
   }
 }
 
+/**
+ * How long after its end a server's span whose request found no offer waits for one: a
+ * traced client's plain-socket write is recorded as its syscall ends, and the server it
+ * woke may have read, served and answered by then (Go's servers and the socket capture's).
+ */
+export const OFFER_WAIT_NS = 30_000_000n;
+
 // A client calling a server that is not traced offers ids nobody takes: keep few, briefly.
 const MAX_CONNECTIONS = 2_000;
 const MAX_PER_CONNECTION = 16;

@@ -17,7 +17,7 @@ import {
 } from "../instrumentation.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import type { SqlSystem } from "../protocols/sql/semconv.ts";
-import { PeerLinks } from "../context/peer_links.ts";
+import { OFFER_WAIT_NS, PeerLinks } from "../context/peer_links.ts";
 import { ServedStreams } from "../context/served_streams.ts";
 import type { CallerStreams } from "../context/caller_streams.ts";
 import { GoPeerTraces } from "./peer_traces.ts";
@@ -126,12 +126,6 @@ const DRY_RUN_LINES = 20;
  * read of the rings or two) before they go out without that parent.
  */
 const STAND_IN_WAIT_MS = 2000;
-/**
- * How long after its end a server span whose link found no offer waits for one: a traced
- * client's send is counted as its syscall ends, and a client the server woke may be put off
- * that long on a busy host. Read later than this, it waits for nothing.
- */
-const OFFER_WAIT_NS = 30_000_000n;
 
 const MAX_FILES = 1024;
 

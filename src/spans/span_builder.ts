@@ -9,7 +9,7 @@
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import type { Attributes, Span } from "../model/span.ts";
 import { type IdGenerator, RandomIdGenerator } from "../model/ids.ts";
-import { PeerLinks } from "../context/peer_links.ts";
+import { OFFER_WAIT_NS, PeerLinks } from "../context/peer_links.ts";
 import { ReceivedHeaders } from "../context/received_headers.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
 import type { ServedStreams } from "../context/served_streams.ts";
@@ -182,7 +182,7 @@ export class SpanBuilder {
           maxPipelined: options.maxPipelined ?? 64,
           requestTimeoutNs: options.requestTimeoutNs ?? 60_000_000_000n,
           socketWaitNs: options.socketWaitNs ?? 50_000_000n,
-          offerWaitNs: options.offerWaitNs ?? 30_000_000n,
+          offerWaitNs: options.offerWaitNs ?? OFFER_WAIT_NS,
           fullQueryText: options.fullQueryText,
         },
       },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SpanBuilder, type SpanBuilderOptions } from "./span_builder.ts";
 import type { Span } from "../model/span.ts";
-import type { StreamChunk } from "../model/stream_chunk.ts";
+import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import { countingIds, label, socketOf, Wire } from "../protocols/_test_wire.ts";
 import { mulberry32 } from "../prng.ts";
 import { CAPTURES } from "../protocols/_testdata.ts";
@@ -689,29 +689,38 @@ Deno.test("spans: a reused key whose request was written before its socket was s
   assert.equal(builder.stats.lostGaps, 0, "offsets go on across the reuse: no hole");
 });
 
+/** One end of an IPv4 TCP connection as the capture tells it: socket `s-CONN`. */
+function tcpEnd(
+  pid: number,
+  conn: string,
+  [localAddress, localPort]: [string, number],
+  [peerAddress, peerPort]: [string, number],
+): SocketInfo {
+  return {
+    family: "ipv4",
+    fd: 5,
+    monoNs: 0n,
+    callMonoNs: 0n,
+    pid,
+    conn,
+    socket: `s-${conn}`,
+    localAddress,
+    localPort,
+    peerAddress,
+    peerPort,
+  };
+}
+
 Deno.test("spans: a traced client calling a traced server on this host: one trace", () => {
   const { builder, spans, wire, feed } = setup();
   const ends = { family: "ipv4" as const, fd: 5, monoNs: 0n, callMonoNs: 0n };
-  const client = { ...ends, pid: 1, conn: "cl", socket: "s-cl" };
   const server = { ...ends, pid: 2, conn: "sv", socket: "s-sv" };
   const request = "GET /chain HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n\r\n";
   const response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
   // The client's request is captured before its socket is learnt (inside that write).
   feed(wire.call("egress", request, 10n, { pid: 1, conn: "cl" }));
-  builder.socket({
-    ...client,
-    localAddress: "127.0.0.1",
-    localPort: 50000,
-    peerAddress: "127.0.0.1",
-    peerPort: 8443,
-  });
-  builder.socket({
-    ...server,
-    localAddress: "127.0.0.1",
-    localPort: 8443,
-    peerAddress: "127.0.0.1",
-    peerPort: 50000,
-  });
+  builder.socket(tcpEnd(1, "cl", ["127.0.0.1", 50000], ["127.0.0.1", 8443]));
+  builder.socket(tcpEnd(2, "sv", ["127.0.0.1", 8443], ["127.0.0.1", 50000]));
   feed(wire.call("ingress", request, 11n, { pid: 2, conn: "sv" }));
   feed(wire.call("egress", response, 12n, { pid: 2, conn: "sv" }));
   feed(wire.call("ingress", response, 13n, { pid: 1, conn: "cl" }));
@@ -743,29 +752,10 @@ Deno.test("spans: a traced client's request recorded after its server answered: 
   // A client's write is recorded as its syscall ends; the server it woke may have read and
   // answered before that. The server's span waits (offerWaitNs) for the client's offer.
   const { builder, spans, wire, feed } = setup();
-  const ends = { family: "ipv4" as const, fd: 5, monoNs: 0n, callMonoNs: 0n };
   const request = "GET /late HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n\r\n";
   const response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-  builder.socket({
-    ...ends,
-    pid: 2,
-    conn: "sv",
-    socket: "s-sv",
-    localAddress: "127.0.0.1",
-    localPort: 8443,
-    peerAddress: "127.0.0.1",
-    peerPort: 50000,
-  });
-  builder.socket({
-    ...ends,
-    pid: 1,
-    conn: "cl",
-    socket: "s-cl",
-    localAddress: "127.0.0.1",
-    localPort: 50000,
-    peerAddress: "127.0.0.1",
-    peerPort: 8443,
-  });
+  builder.socket(tcpEnd(2, "sv", ["127.0.0.1", 8443], ["127.0.0.1", 50000]));
+  builder.socket(tcpEnd(1, "cl", ["127.0.0.1", 50000], ["127.0.0.1", 8443]));
   feed(wire.call("ingress", request, 11n, { pid: 2, conn: "sv", tid: 2 }));
   feed(wire.call("egress", response, 12n, { pid: 2, conn: "sv", tid: 2 }));
   assert.equal(spans.length, 0, "the server's span waits for its client's offer");
@@ -781,16 +771,7 @@ Deno.test("spans: a traced client's request recorded after its server answered: 
   assert.equal(server.attributes["upspan.parent.method"], "peer");
 
   // A connection from elsewhere (not this host) does not wait.
-  builder.socket({
-    ...ends,
-    pid: 2,
-    conn: "far",
-    socket: "s-far",
-    localAddress: "10.0.0.2",
-    localPort: 8443,
-    peerAddress: "10.0.0.9",
-    peerPort: 50001,
-  });
+  builder.socket(tcpEnd(2, "far", ["10.0.0.2", 8443], ["10.0.0.9", 50001]));
   feed(wire.call("ingress", request, 30n, { pid: 2, conn: "far" }));
   feed(wire.call("egress", response, 31n, { pid: 2, conn: "far" }));
   assert.equal(spans.length, 3, "made at once");

@@ -85,6 +85,8 @@ export class RequestLinks<R extends object, X> {
   /** The socket whose address pair {@link #key} is (made once, not per request). */
   #keySocket: SocketInfo | undefined;
   #key: string | undefined;
+  /** Whether that socket's client may be on this host (see `sameHost`). */
+  #local = false;
   /**
    * When a request of this server's last waited for its client's offer in vain: those of
    * the next second do not wait (a client traced later is waited for within a second).
@@ -144,7 +146,7 @@ export class RequestLinks<R extends object, X> {
       else if (
         tp === undefined && key !== undefined && byThread &&
         !this.#quiet(head.firstByteMonoNs) &&
-        c.env.limits.offerWaitNs > 0n && sameHost(socket)
+        c.env.limits.offerWaitNs > 0n && this.#local
       ) {
         (request as WithContext)[MISSED] = { key, line: head.line, tid: head.tid };
       }
@@ -198,6 +200,7 @@ export class RequestLinks<R extends object, X> {
     if (socket !== this.#keySocket) {
       this.#keySocket = socket;
       this.#key = clientToServer(socket, this.#server);
+      this.#local = sameHost(socket);
     }
     return this.#key;
   }
