@@ -34,8 +34,8 @@
  *   and its creator's (parentGoid), so a goroutine started while a span is current
  *   inherits that span's context with one probe hit per goroutine.
  *
- * Probes attach per file; go_traced says whose hits count and go_offsets holds each
- * process's struct member offsets (from its DWARF, or the table for its Go version).
+ * Probes attach per file; go_offsets holds each traced process's struct member offsets
+ * (from its DWARF, or the table for its Go version): a process without them is not traced.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -46,15 +46,9 @@
 #include "socket_of.h"
 #include "entry_ip.h"
 
-/* key: tgid; value: 1. Only these processes' hits count. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u32);
-} go_traced SEC(".maps");
-
-/* key: tgid; value: the process's struct member offsets. */
+/* key: tgid; value: the process's struct member offsets. Only these processes' hits count:
+ * an entry is written whole (a hash map's update replaces the element), never seen half
+ * set. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -182,8 +176,6 @@ static __always_inline __u64 wakeup_flags(void)
 /* The offsets of a traced process, or NULL when its hits do not count. */
 static __always_inline struct go_offsets *traced(__u32 tgid)
 {
-	if (!bpf_map_lookup_elem(&go_traced, &tgid))
-		return NULL;
 	return bpf_map_lookup_elem(&go_offsets, &tgid);
 }
 
@@ -477,6 +469,20 @@ static __always_inline bool traceparent_in_group(__u64 group, struct go_ctx *out
 
 #define SWISS_GROUP_BYTES (8 + 8 * (SLOT_KEY + SLOT_VALUE))
 
+/* A swiss map's dirPtr and dirLen (at 16 and 24 of its Map), in one read. */
+struct swiss_dir {
+	__u64 ptr;
+	__u64 len;
+};
+
+static __always_inline struct swiss_dir swiss_dir(__u64 m)
+{
+	struct swiss_dir d = {};
+	if (bpf_probe_read_user(&d, sizeof(d), (void *)(m + 16)) < 0)
+		d.ptr = 0;
+	return d;
+}
+
 /*
  * Looks for the request's "Traceparent" header. Classic maps (Go ≤ 1.23): the first 8
  * buckets (headers fit in one or two), 8 slots each: tophash[8], keys[8], values[8].
@@ -493,7 +499,8 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 	if (!m)
 		return false;
 	if (o->header_map == GO_MAP_SWISS) {
-		__u64 dir = read_u64(m + 16), dir_len = read_u64(m + 24);
+		struct swiss_dir d = swiss_dir(m);
+		__u64 dir = d.ptr, dir_len = d.len;
 		if (!dir)
 			return false;
 		if (dir_len == 0) /* a small map: dirPtr is its one group */
@@ -564,8 +571,8 @@ static __always_inline bool grpc_request(__u64 req, const struct go_offsets *o)
 	if (!m)
 		return false;
 	if (o->header_map == GO_MAP_SWISS) {
-		__u64 dir = read_u64(m + 16), dir_len = read_u64(m + 24);
-		return dir && dir_len == 0 && grpc_in_group(dir);
+		struct swiss_dir d = swiss_dir(m);
+		return d.ptr && d.len == 0 && grpc_in_group(d.ptr);
 	}
 	if (o->header_map != GO_MAP_CLASSIC)
 		return false;
@@ -662,7 +669,7 @@ static __always_inline int server_entry(struct pt_regs *ctx, __u32 tgid, struct 
 	struct go_ctx caller = {}, offer = {};
 	__u32 via = incoming_traceparent(call.req, o, &caller) ? GO_VIA_TRACEPARENT : GO_VIA_NONE;
 	struct go_conn_key conn = {};
-	bool linked = server_conn(&call, o, &conn);
+	bool linked = server_conn(&call, o, key, &conn);
 	if (linked && take_offer(&conn, &offer) && via == GO_VIA_NONE) {
 		caller = offer;
 		via = GO_VIA_PEER;
@@ -800,7 +807,10 @@ int go_server_ret(struct pt_regs *ctx)
 	/* A request begun at runHandler ends at its writer's handlerDone. */
 	if (!call || call->rw_itab == RW_ITAB_XNET || call->rw_itab == RW_ITAB_XNET_QUIET)
 		return 0;
-	__u64 *upgraded = bpf_map_lookup_elem(&xnet_requests, &call->req);
+	/* Only a process with x/net's server has requests in xnet_requests. */
+	__u64 *upgraded = o->rw_xnet_header != GO_OFFSET_ABSENT
+				  ? bpf_map_lookup_elem(&xnet_requests, &call->req)
+				  : NULL;
 	if (upgraded && *upgraded > call->start_ns) {
 		bpf_map_delete_elem(&xnet_requests, &call->req);
 		bpf_map_delete_elem(&server_calls, &key);

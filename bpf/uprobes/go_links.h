@@ -157,11 +157,31 @@ static __always_inline bool server_h2_conn(const struct http_call *call, const s
 }
 
 /*
- * A server's request, at ServeHTTP's entry: the address pair of its connection (and over
- * HTTP/2 its stream), into `k`. False when it cannot be read.
+ * An HTTP/1 connection's address pair, by the goroutine serving it: net/http serves each
+ * connection on a goroutine of its own for the connection's life, and goroutine ids are
+ * never reused, so the pair read at its first request holds for the next ones (reading it
+ * is a dozen probe reads through the net.Conn and the file table). The *http.conn is kept
+ * too: a goroutine found serving another connection reads the pair again.
+ */
+struct served_conn {
+	__u64 c; /* *http.conn */
+	struct go_conn_key k;
+};
+
+/* key: a connection's goroutine; value: its connection. LRU: goroutines end unseen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct g_key);
+	__type(value, struct served_conn);
+} served_conns SEC(".maps");
+
+/*
+ * A server's request on goroutine `g`, at ServeHTTP's entry: the address pair of its
+ * connection (and over HTTP/2 its stream), into `k`. False when it cannot be read.
  */
 static __always_inline bool server_conn(const struct http_call *call, const struct go_offsets *o,
-					struct go_conn_key *k)
+					const struct g_key *g, struct go_conn_key *k)
 {
 	if (!has(o->response_conn) || !has(o->conn_rwc) || !has(o->req_proto_major))
 		return false;
@@ -171,9 +191,20 @@ static __always_inline bool server_conn(const struct http_call *call, const stru
 	if (major != 1)
 		return false;
 	__u64 c = read_u64(call->rw + o->response_conn);
-	__u64 rwc = c ? read_u64(c + o->conn_rwc + 8) : 0;
+	if (!c)
+		return false;
+	struct served_conn *known = bpf_map_lookup_elem(&served_conns, g);
+	if (known && known->c == c) {
+		*k = known->k;
+		return true;
+	}
+	__u64 rwc = read_u64(c + o->conn_rwc + 8);
 	struct sock *sk = rwc ? go_conn_socket(rwc, read_u64(call->req + o->req_tls) != 0, o) : NULL;
-	return sk && conn_key(sk, true, k);
+	if (!sk || !conn_key(sk, true, k))
+		return false;
+	struct served_conn fresh = {.c = c, .k = *k};
+	bpf_map_update_elem(&served_conns, g, &fresh, BPF_ANY);
+	return true;
 }
 
 /*

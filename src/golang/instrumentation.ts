@@ -216,7 +216,6 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
       pidKey,
       encodeGoOffsets(loc.offsets, open.obj.structLayout("go_offsets")),
     );
-    open.obj.map("go_traced").update(pidKey, new Uint8Array(new Uint32Array([1]).buffer));
     open.probes.attach(
       sites.map((s) => ({
         file: exe,
@@ -246,7 +245,6 @@ export class GoInstrumentation extends ObjectInstrumentation<GoStats, GoLocation
     const open = this.loaded;
     if (!open) return;
     const pidKey = new Uint8Array(new Uint32Array([pid]).buffer);
-    open.obj.map("go_traced").delete(pidKey);
     open.obj.map("go_offsets").delete(pidKey);
     this.#sqlSystems.delete(pid);
     this.#grpc.delete(pid);
