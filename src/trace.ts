@@ -529,6 +529,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // Libraries' events written before the capture's bytes were read have been read too:
       // a held wire span whose connection a library named now is a duplicate.
       builder?.releaseHeld();
+      builder?.lookForOffers(monotonicNs());
       // Before sleeping: a new process's probes wait for this (a forced wake-up read it).
       while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
       // Busy, it still lets the event loop turn (signals, output), but through a wait that

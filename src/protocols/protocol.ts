@@ -225,8 +225,19 @@ export interface ProtocolEnv {
   callers?: CallerStreams;
   /** Incoming `traceparent`s, to know one a proxy passes on (`src/context`). */
   received: ReceivedHeaders;
+  /**
+   * Connections with exchanges waiting for their traced client's offer: looked at again
+   * right after each read of the rings, not only at the next tick. Default: none.
+   */
+  offerWaiters?: Set<OfferWaiter>;
   /** Limits and switches, shared by all protocols. */
   limits: ProtocolLimits;
+}
+
+/** A connection whose exchanges wait for an offer (see {@linkcode ProtocolEnv.offerWaiters}). */
+export interface OfferWaiter {
+  /** Looks for the offers again; false once nothing waits any more. */
+  lookAgain(nowMonoNs: bigint): boolean;
 }
 
 /** Limits and switches of the span stage that parsers read. */

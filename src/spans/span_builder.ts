@@ -14,7 +14,7 @@ import { ReceivedHeaders } from "../context/received_headers.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
 import type { ServedStreams } from "../context/served_streams.ts";
 import type { CallerStreams } from "../context/caller_streams.ts";
-import type { Protocol, ProtocolFamily } from "../protocols/protocol.ts";
+import type { OfferWaiter, Protocol, ProtocolFamily } from "../protocols/protocol.ts";
 import { PROTOCOLS } from "./registry.ts";
 import { Connection, type ConnectionConfig } from "../protocols/connection.ts";
 import { type HttpCounters, newHttpCounters } from "../protocols/http1/parser.ts";
@@ -144,6 +144,7 @@ export class SpanBuilder {
   /** Spans of connections no library has named yet, until {@linkcode releaseHeld}. */
   readonly #held: { pid: number; conn: string; span: Span }[] = [];
   readonly #config: ConnectionConfig;
+  readonly #offerWaiters = new Set<OfferWaiter>();
   readonly #maxConnections: number;
   readonly #idleTimeoutNs: bigint;
   #clock = 0n;
@@ -177,6 +178,7 @@ export class SpanBuilder {
         ...(options.callers === undefined ? {} : { callers: options.callers }),
         threads: options.threads ?? new ThreadRequests(),
         received: new ReceivedHeaders(),
+        offerWaiters: this.#offerWaiters,
         limits: {
           maxHeaderBytes: options.maxHeaderBytes ?? 65536,
           maxPipelined: options.maxPipelined ?? 64,
@@ -287,6 +289,14 @@ export class SpanBuilder {
       }
       if (conns.size === 0) this.#byPid.delete(pid);
     }
+  }
+
+  /**
+   * Right after a read of the rings: the exchanges that wait for their traced client's offer
+   * look for it again, and those that waited long enough go (a tick walks every connection).
+   */
+  lookForOffers(nowMonoNs: bigint): void {
+    for (const w of this.#offerWaiters) if (!w.lookAgain(nowMonoNs)) this.#offerWaiters.delete(w);
   }
 
   /** End of the run: closes every connection, emitting every span that can still be made. */

@@ -777,6 +777,30 @@ Deno.test("spans: a traced client's request recorded after its server answered: 
   assert.equal(spans.length, 3, "made at once");
 });
 
+Deno.test("spans: exchanges read after their offer wait went by go at the look after the read", () => {
+  // An untraced client on this host: a read of the rings that comes long after the server's
+  // exchanges decides them at once (lookForOffers), with no tick; those queued behind one
+  // that waited in vain wait no longer, the connection having gone quiet.
+  const { builder, spans, wire, feed } = setup();
+  const request = "GET /q HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n\r\n";
+  const response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  builder.socket(tcpEnd(2, "sv", ["127.0.0.1", 8443], ["127.0.0.1", 50000]));
+  const ms = 1_000_000n;
+  for (const at of [10n, 20n, 30n]) {
+    feed(wire.call("ingress", request, at * ms, { pid: 2, conn: "sv", tid: 2 }));
+    feed(wire.call("egress", response, at * ms + 1n, { pid: 2, conn: "sv", tid: 2 }));
+  }
+  assert.equal(spans.length, 0, "each waits behind the first, whose offer may still come");
+  builder.lookForOffers(25n * ms);
+  assert.equal(spans.length, 0, "the first is within its wait");
+  builder.lookForOffers(45n * ms);
+  assert.equal(spans.length, 3, "the first waited in vain; the two behind it go with it");
+  // Quiet now: the next request does not wait at all.
+  feed(wire.call("ingress", request, 50n * ms, { pid: 2, conn: "sv", tid: 2 }));
+  feed(wire.call("egress", response, 50n * ms + 1n, { pid: 2, conn: "sv", tid: 2 }));
+  assert.equal(spans.length, 4);
+});
+
 Deno.test("spans: a request the server was not seen reading does not shift the links", () => {
   const { builder, spans, wire, feed } = setup();
   const ends = { family: "ipv4" as const, fd: 5, monoNs: 0n, callMonoNs: 0n };

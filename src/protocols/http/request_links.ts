@@ -12,7 +12,7 @@ import type { TraceContext } from "../../model/trace_context.ts";
 import type { SocketInfo } from "../../model/stream_chunk.ts";
 import { clientToServer } from "../../context/peer_links.ts";
 import { parseTraceparent } from "../../context/traceparent.ts";
-import type { ParserConnection } from "../protocol.ts";
+import type { OfferWaiter, ParserConnection } from "../protocol.ts";
 import { requestContext } from "./semconv.ts";
 
 /** What trace context needs of a request's head. */
@@ -71,7 +71,7 @@ interface Awaiting<R, X> {
  * links.done(req, exchange, lastByteMonoNs); // at the end: emitted now or once the socket is known
  * ```
  */
-export class RequestLinks<R extends object, X> {
+export class RequestLinks<R extends object, X> implements OfferWaiter {
   readonly #c: ParserConnection;
   readonly #emit: (exchange: X) => void;
   readonly #server: boolean;
@@ -223,7 +223,18 @@ export class RequestLinks<R extends object, X> {
     ) {
       if (this.#awaiting.length >= c.env.limits.maxPipelined) this.release();
       this.#awaiting.push({ request, exchange, lastByteMonoNs });
+      if ((request as WithContext)[MISSED] !== undefined) c.env.offerWaiters?.add(this);
     } else this.#emit(exchange);
+  }
+
+  /**
+   * Right after a read of the rings: an exchange read long after its end (most of a read's,
+   * under load) has its offer by now if one came, and waits no longer, while held it would
+   * outlive the young generation's collections and be copied into the old one.
+   */
+  lookAgain(nowMonoNs: bigint): boolean {
+    this.tick(nowMonoNs);
+    return this.#awaiting.length > 0;
   }
 
   /** The socket is known: links the requests seen before it and lets waiting exchanges go. */
@@ -249,10 +260,12 @@ export class RequestLinks<R extends object, X> {
     }
     const offerWaitNs = this.#c.env.limits.offerWaitNs;
     let ready = 0;
-    while (
-      ready < waiting.length &&
-      this.#lookAgain(waiting[ready]!, nowMonoNs - waiting[ready]!.lastByteMonoNs > offerWaitNs)
-    ) ready++;
+    for (; ready < waiting.length; ready++) {
+      const w = waiting[ready]!;
+      // Behind one that waited in vain, the connection has gone quiet: they wait no more.
+      const last = nowMonoNs - w.lastByteMonoNs > offerWaitNs || this.#quiet(w.lastByteMonoNs);
+      if (!this.#lookAgain(w, last)) break;
+    }
     if (ready === 0) return;
     this.#awaiting = waiting.slice(ready);
     for (let i = 0; i < ready; i++) this.#emit(waiting[i]!.exchange);
