@@ -7,6 +7,7 @@ import { curl } from "./agent.ts";
 import { startNginx } from "./targets/nginx.ts";
 import { PYTHON3, startServer } from "./targets/targets.ts";
 import { agentHealth, freePort, rssKiB, spawnAgent } from "./targets/agent_process.ts";
+import { agentV8Flags } from "../scripts/bench/measure.ts";
 
 const FAULT_SERVER = new URL("./targets/fault_server.py", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,7 +92,7 @@ for (const throttled of [true, false]) {
       String(metricsPort),
       ...nginx.pids.flatMap((p) => ["--pid", String(p)]),
     ], {
-      env: { DENO_V8_FLAGS: "--max-semi-space-size=1,--max-old-space-size=128" },
+      env: { DENO_V8_FLAGS: agentV8Flags() },
     }); // as ./upspan runs it
     await agent.waitForStderr(/^ready: /m);
     const pid = await agent.pid();
