@@ -217,20 +217,17 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
       c.env.threads.end(c.pid, tid, context, lastByteMonoNs);
     }
     const wait = c.env.limits.socketWaitNs > 0n;
-    if (
-      (wait && (c.socket === undefined || this.#awaiting.length > 0)) ||
-      (request as WithContext)[MISSED] !== undefined
-    ) {
+    const missed = (request as WithContext)[MISSED] !== undefined;
+    if ((wait && (c.socket === undefined || this.#awaiting.length > 0)) || missed) {
       if (this.#awaiting.length >= c.env.limits.maxPipelined) this.release();
       this.#awaiting.push({ request, exchange, lastByteMonoNs });
-      if ((request as WithContext)[MISSED] !== undefined) c.env.offerWaiters?.add(this);
+      if (missed) c.env.offerWaiters?.add(this);
     } else this.#emit(exchange);
   }
 
   /**
    * Right after a read of the rings: an exchange read long after its end (most of a read's,
-   * under load) has its offer by now if one came, and waits no longer, while held it would
-   * outlive the young generation's collections and be copied into the old one.
+   * under load) has its offer by now if one came, so it waits no longer than that read.
    */
   lookAgain(nowMonoNs: bigint): boolean {
     this.tick(nowMonoNs);
@@ -264,7 +261,7 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
       const w = waiting[ready]!;
       // Behind one that waited in vain, the connection has gone quiet: they wait no more.
       const last = nowMonoNs - w.lastByteMonoNs > offerWaitNs || this.#quiet(w.lastByteMonoNs);
-      if (!this.#lookAgain(w, last)) break;
+      if (!this.#mayGo(w, last)) break;
     }
     if (ready === 0) return;
     this.#awaiting = waiting.slice(ready);
@@ -277,7 +274,7 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
     if (waiting.length === 0) return;
     this.#awaiting = [];
     for (const w of waiting) {
-      this.#lookAgain(w, true);
+      this.#mayGo(w, true);
       this.#emit(w.exchange);
     }
   }
@@ -287,7 +284,7 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
    * (taken, unless a call already copied the request's ids), or it found none before and
    * looks no longer (`last`).
    */
-  #lookAgain(w: Awaiting<R, X>, last: boolean): boolean {
+  #mayGo(w: Awaiting<R, X>, last: boolean): boolean {
     const request = w.request as WithContext;
     const missed = request[MISSED];
     if (missed === undefined) return true;
