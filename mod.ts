@@ -1,7 +1,7 @@
 /**
  * upspan: zero-code APM from eBPF probes. As a command, `deno run -A mod.ts --pid N` (or
  * `--exe`, `--port`, `--container`, `--all`) prints one span per HTTP exchange a process
- * serves or sends — over OpenSSL, plain sockets or Go's net/http — and per SQL statement it
+ * serves or sends -- over OpenSSL, plain sockets or Go's net/http -- and per SQL statement it
  * runs. As a library, {@link trace} runs the same engine, and {@link selectorWatch} turns
  * selectors into the processes it should trace.
  *
@@ -36,7 +36,7 @@ if (import.meta.main) {
   // Probes need FFI, /proc, tracefs and child processes: every permission, said plainly.
   const names = ["read", "write", "ffi", "env", "run", "sys"] as const;
   if (names.some((name) => Deno.permissions.querySync({ name }).state !== "granted")) {
-    console.error("upspan: Probes need every permission; run it as `deno run -A mod.ts …`.");
+    console.error("upspan: Probes need every permission; run it as `deno run -A mod.ts ...`.");
     Deno.exit(2);
   }
   const { main } = await import("./src/cli.ts");

@@ -39,7 +39,7 @@ export function libc(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
 
 /**
  * Gives the C heap's free memory back to the kernel (`malloc_trim(3)`). libbpf frees what
- * it needed to load an object — the kernel's BTF, parsed for CO-RE, is the bulk — but
+ * it needed to load an object -- the kernel's BTF, parsed for CO-RE, is the bulk -- but
  * glibc keeps freed pages mapped, so they stay in the agent's resident memory.
  */
 export function releaseFreedMemory(): void {

@@ -21,7 +21,7 @@ export {
   RingReader,
 } from "./ring_reader.ts";
 export { CallbackRing } from "./callback_ring.ts";
-export { monotonicNs, realtimeNs, WakeupSet } from "./libc.ts";
+export { monotonicNs, realtimeNs, releaseFreedMemory, WakeupSet } from "./libc.ts";
 export { releaseFilePages } from "./file_pages.ts";
 export {
   AT_FDCWD,

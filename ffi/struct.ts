@@ -66,7 +66,7 @@ export interface CounterSource extends BtfTypes {
 
 /**
  * Reads counters kept in the per-CPU array `mapName`, indexed by enum `enumName`: each of
- * `names` (ours → the C enumerator) summed over CPUs; 0 for an enumerator the object lacks.
+ * `names` (ours -> the C enumerator) summed over CPUs; 0 for an enumerator the object lacks.
  *
  * @example
  * ```ts ignore

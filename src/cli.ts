@@ -1,6 +1,6 @@
 /**
  * The command line: parse flags, run {@link trace}, print spans to stdout and status to
- * stderr, exit 0 on SIGINT/SIGTERM, 2 on a usage mistake, 1 on a run-time failure — each
+ * stderr, exit 0 on SIGINT/SIGTERM, 2 on a usage mistake, 1 on a run-time failure -- each
  * failure one plain sentence, with the stack trace only under `--debug`.
  *
  * @module
@@ -14,7 +14,7 @@ import {
   PrettyExporter,
   type SpanExporter,
 } from "./export/mod.ts";
-import { monotonicNs, realtimeNs, releaseFilePages } from "../ffi/mod.ts";
+import { monotonicNs, realtimeNs, releaseFilePages, releaseFreedMemory } from "../ffi/mod.ts";
 import { trace, type TraceSummary } from "./trace.ts";
 import { CAPTURE_OBJECT } from "./capture/mod.ts";
 // The OTLP exporters bring in the OpenTelemetry packages from npm: loaded only when used.
@@ -30,11 +30,11 @@ import { runDoctor } from "./doctor.ts";
 /** How long after `ready` V8 has compiled the hot path, at 1,000 spans/s (BENCHMARKS.md). */
 const WARM_UP_MS = 10_000;
 
-export const USAGE = `Usage: deno run -A mod.ts [selectors…] [options…]
+export const USAGE = `Usage: deno run -A mod.ts [selectors...] [options...]
        deno run -A mod.ts doctor      check this machine for what upspan needs
 
-Traces the HTTP traffic of running processes — TLS through OpenSSL's SSL_read/SSL_write,
-plain sockets through their read and write syscalls — and prints one span per HTTP
+Traces the HTTP traffic of running processes (TLS through OpenSSL's SSL_read/SSL_write,
+plain sockets through their read and write syscalls) and prints one span per HTTP
 exchange, with no change to the processes.
 
 Selectors (combinable; each may be repeated):
@@ -106,7 +106,7 @@ const DECIMAL = /^\s*(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 /** An http(s) URL with a host that parses as a whole. */
 /** An endpoint as a message may quote it: any user information left out. */
 function quotedEndpoint(text: string): string {
-  return text.replace(/^([^/]*\/\/)[^/]*@/, "$1…@");
+  return text.replace(/^([^/]*\/\/)[^/]*@/, "$1\u2026@" /* an ellipsis */);
 }
 
 function isHttpUrl(text: string): boolean {
@@ -438,7 +438,7 @@ export async function main(argv: string[]): Promise<number> {
     : undefined;
   if (dump) {
     stderr(
-      "upspan: --dump prints the plaintext it captures as it is — passwords, tokens, cookies and headers included; keep its output private.",
+      "upspan: --dump prints the plaintext it captures as it is, passwords, tokens, cookies and headers included; keep its output private.",
     );
   }
   let summary: TraceSummary;
@@ -469,12 +469,16 @@ export async function main(argv: string[]): Promise<number> {
         ? (chunk, process, socket) => dump.print(chunk, process?.comm, socket)
         : undefined,
       onReady: (r) => {
-        // Start-up is over: the executable's pages it alone needed need not stay resident
-        // (before `ready` is said, so that whoever waits for it sees the agent's memory as
-        // it runs; a few ms); once more when V8 has compiled the hot path, for the
-        // compilers' pages.
-        releaseFilePages();
-        warmedUp = setTimeout(releaseFilePages, WARM_UP_MS);
+        // Start-up is over: the executable's pages it alone needed need not stay resident,
+        // nor the C heap's freed pages (before `ready` is said, so that whoever waits for it
+        // sees the agent's memory as it runs; a few ms); once more when V8 has compiled the
+        // hot path, for the compilers' pages and what they allocated.
+        const release = () => {
+          releaseFilePages();
+          releaseFreedMemory();
+        };
+        release();
+        warmedUp = setTimeout(release, WARM_UP_MS);
         health.processesTraced = r.processes.length;
         health.probesAttached = r.probes + r.tracepoints;
         stderr(

@@ -1,11 +1,11 @@
 /**
  * A traced process's command line with the credentials people pass on it taken out, for
  * `process.command_line`. An SDK reports its own process's command line; an agent reports
- * every process on the node, and `mysql -pSECRET`, `postgresql://u:pw@db/…` or
- * `--api-key=…` would then travel on every span and resource. Kept (it is what tells two
- * `python3` apart), but redacted: URL user info, `-p…` (the MySQL client's password), a
- * value given to a flag named like a secret (`--password=…`, `--token x`, `--db-secret=…`),
- * `NAME_KEY=…`-style assignments, `password=…` inside a connection string, and the value
+ * every process on the node, and `mysql -pSECRET`, `postgresql://u:pw@db/...` or
+ * `--api-key=...` would then travel on every span and resource. Kept (it is what tells two
+ * `python3` apart), but redacted: URL user info, `-p...` (the MySQL client's password), a
+ * value given to a flag named like a secret (`--password=...`, `--token x`, `--db-secret=...`),
+ * `NAME_KEY=...`-style assignments, `password=...` inside a connection string, and the value
  * of an `Authorization:` header.
  *
  * @module
@@ -14,7 +14,7 @@
 /** What stands in for a removed secret. */
 export const REDACTED = "REDACTED";
 
-/** A name that holds a secret: password, token, secret, key, credential, auth… */
+/** A name that holds a secret: password, token, secret, key, credential, auth... */
 const SECRET_NAME =
   /(?:password|passwd|token|secret|credentials?)$|(?:^|[-_.])(?:pass|pwd|key|api[-_]?key|apikey|auth|signature)$/i;
 
@@ -30,7 +30,7 @@ function redactInside(arg: string): string {
   return arg
     // scheme://user:password@host or scheme://token@host
     .replace(/([A-Za-z][\w+.-]*:\/\/)[^\s/@]+@/g, `$1${REDACTED}@`)
-    // key=value pairs inside a connection string or query: password=…, token=…
+    // key=value pairs inside a connection string or query: password=..., token=...
     .replace(
       /(^|[\s;&?,])((?:password|passwd|pwd|token|secret|api[-_]?key|access_token|sslpassword)\s*=\s*)('[^']*'|"[^"]*"|[^\s;&,]*)/gi,
       `$1$2${REDACTED}`,

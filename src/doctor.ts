@@ -1,7 +1,7 @@
 /**
  * `upspan doctor`: checks, before any probe is placed, that this machine and this process
- * have what tracing needs — kernel version, BTF, uprobes, tracefs and its tracepoints,
- * privileges, libbpf and the built BPF object — and says for each missing piece what to do.
+ * have what tracing needs -- kernel version, BTF, uprobes, tracefs and its tracepoints,
+ * privileges, libbpf and the built BPF object -- and says for each missing piece what to do.
  *
  * @module
  */
@@ -42,6 +42,9 @@ export interface DoctorOptions {
   print?: (line: string) => void;
 }
 
+/** Before a check's fix: a right arrow, escaped (see source_text_test.ts). */
+const ARROW = "\u2192";
+
 /** The built capture object, where `deno task build` puts it (trace.ts's CAPTURE_OBJECT). */
 const DEFAULT_OBJECT = new URL("../bpf/out/capture.bpf.o", import.meta.url).pathname;
 
@@ -53,7 +56,7 @@ function bad(check: string, detail: string, fix: string, required = true): Docto
   return { check, ok: false, required, detail, fix };
 }
 
-/** "6.1.0-18-amd64" → [6, 1]; [0, 0] when it does not parse. */
+/** "6.1.0-18-amd64" -> [6, 1]; [0, 0] when it does not parse. */
 export function kernelVersion(release: string): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(release);
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
@@ -213,7 +216,7 @@ async function checkPrivileges(): Promise<DoctorCheck[]> {
     canLoad ? ok("privileges", `may load BPF programs and attach probes (${heldText})`) : bad(
       "privileges",
       `may not load BPF programs (${heldText})`,
-      "Run upspan as root (sudo), or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8): `sudo setpriv --inh-caps=+bpf,+perfmon --ambient-caps=+bpf,+perfmon …`; in Kubernetes use deploy/daemonset.yaml.",
+      "Run upspan as root (sudo), or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8): `sudo setpriv --inh-caps=+bpf,+perfmon --ambient-caps=+bpf,+perfmon ...`; in Kubernetes use deploy/daemonset.yaml.",
     ),
     canRead
       ? ok(
@@ -318,8 +321,8 @@ export async function runChecks(opts: DoctorOptions = {}): Promise<DoctorCheck[]
 }
 
 /**
- * Prints the checks as a table — status, check, what was found, then what to do for each
- * problem — and returns the exit code: 0 when everything required is present, else 1.
+ * Prints the checks as a table -- status, check, what was found, then what to do for each
+ * problem -- and returns the exit code: 0 when everything required is present, else 1.
  *
  * @example
  * ```ts
@@ -333,7 +336,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
   for (const c of checks) {
     const status = c.ok ? "ok  " : c.required ? "FAIL" : "warn";
     print(`${status}  ${c.check.padEnd(width)}  ${c.detail}`);
-    if (!c.ok) print(`      ${" ".repeat(width)}  → ${c.fix}`);
+    if (!c.ok) print(`      ${" ".repeat(width)}  ${ARROW} ${c.fix}`);
   }
   const failed = checks.filter((c) => c.required && !c.ok);
   print(
@@ -341,7 +344,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<number> {
       ? "upspan can trace on this machine."
       : `upspan cannot trace yet: ${failed.map((c) => c.check).join(", ")} ${
         failed.length === 1 ? "needs" : "need"
-      } fixing (see → above).`,
+      } fixing (see ${ARROW} above).`,
   );
   return failed.length === 0 ? 0 : 1;
 }

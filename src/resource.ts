@@ -148,7 +148,7 @@ export function parseResourceAttributes(text: string): ResourceAttributesResult 
   return { attributes, skipped };
 }
 
-/** `process.runtime.*` where the executable's name says it (python3.11 → cpython 3.11). */
+/** `process.runtime.*` where the executable's name says it (python3.11 -> cpython 3.11). */
 export function runtimeOf(exeName: string): { name: string; version?: string } | undefined {
   const py = /^python(\d+(?:\.\d+)*)?$/.exec(exeName);
   if (py) return py[1] !== undefined ? { name: "cpython", version: py[1] } : { name: "cpython" };

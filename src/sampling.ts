@@ -24,12 +24,12 @@ const RANDOM_RANGE = 2n ** 56n;
 
 /**
  * The rejection threshold for a ratio: a trace is kept when its 56-bit randomness is at
- * least this. Ratio 1 → 0 (keep all), ratio 0 → 2^56 (keep none).
+ * least this. Ratio 1 -> 0 (keep all), ratio 0 -> 2^56 (keep none).
  */
 export function ratioThreshold(ratio: number): bigint {
   if (!(ratio > 0)) return RANDOM_RANGE;
   if (ratio >= 1) return 0n;
-  // 2^56 · (1 − ratio), rounded: a float has 53 bits, enough for any ratio given in text.
+  // 2^56 · (1 - ratio), rounded: a float has 53 bits, enough for any ratio given in text.
   return BigInt(Math.round((1 - ratio) * 2 ** RANDOM_BITS));
 }
 

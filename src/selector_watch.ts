@@ -1,7 +1,7 @@
 /**
  * The command line's selectors (`--exe`, `--port`, `--all`, `--container`) as a
  * {@linkcode ProcessWatch}: the processes they match now, each process that executes a
- * program they match, and — for `--port`, which an exec does not reveal — a rescan.
+ * program they match, and -- for `--port`, which an exec does not reveal -- a rescan.
  *
  * @module
  */

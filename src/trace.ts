@@ -1,7 +1,7 @@
 /**
  * The engine: the loop that runs the instrumentations. It lets processes in (discovery, then
- * each instrumentation's symbols and probes), reads what their probes send — the capture's
- * TLS and plain-socket conversations, Go's and the SQL libraries' events — and hands every
+ * each instrumentation's symbols and probes), reads what their probes send -- the capture's
+ * TLS and plain-socket conversations, Go's and the SQL libraries' events -- and hands every
  * span to one pipeline (routes, sampling, metrics), until stopped. The command line and
  * library users both run this.
  *
@@ -42,7 +42,7 @@ const LIFE_LINE_MS = 10_000;
 /**
  * How long the agent sleeps between reads of the rings: long enough that a read finds about
  * {@link RECORDS_PER_READ} records, within these bounds. Each sleep and wake-up costs the agent
- * 100–200 µs of CPU on a VM whatever wakes it (`deno run -A scripts/bench_wakeups.ts`), what a
+ * 100-200 µs of CPU on a VM whatever wakes it (`deno run -A scripts/bench_wakeups.ts`), what a
  * dozen spans cost: at 1,000 requests a second, 20 wake-ups a second were a quarter of its CPU.
  * A burst still wakes it early (the kernel's wake-up once a ring is a quarter full), and an
  * exec, a fork or a library load at once.
@@ -59,7 +59,7 @@ export interface TraceOptions {
   pids: number[];
   /**
    * Receives each finished span the sampler keeps, with its `http.route` (derived from the
-   * path where the framework's route is unknown) — the spans the command line prints.
+   * path where the framework's route is unknown) -- the spans the command line prints.
    */
   onSpan?: (span: Span) => void;
   /** The share of traces handed to `onSpan`, 0 to 1 (parent-based); default 1, all. */
@@ -533,7 +533,7 @@ export async function trace(opts: TraceOptions): Promise<TraceSummary> {
       // Before sleeping: a new process's probes wait for this (a forced wake-up read it).
       while (lifecycle.length > 0) await onLifecycle(lifecycle.shift()!);
       // Busy, it still lets the event loop turn (signals, output), but through a wait that
-      // returns at once: back-to-back setTimeout(0)s are held 2–4 ms each (timers' nesting
+      // returns at once: back-to-back setTimeout(0)s are held 2-4 ms each (timers' nesting
       // clamp), the ring filling meanwhile.
       await wakeups.wait(busy ? 0 : wait);
       // Ticks walk every connection: at most 50 a second, and a quiet agent's as it wakes.

@@ -1,8 +1,8 @@
 /**
  * The processes being traced. Adding one finds what to probe in it (OpenSSL, through the
  * TLS instrumentation; Go and SQL client libraries, through theirs), attaches what its
- * files still need — once per file, so the hundredth process sharing a library costs a map
- * update, not an attach — and lets the capture see it through the traced-pid map (unless
+ * files still need -- once per file, so the hundredth process sharing a library costs a map
+ * update, not an attach -- and lets the capture see it through the traced-pid map (unless
  * an instrumentation sees its traffic itself). Removing one clears its entries.
  *
  * @module
@@ -207,8 +207,8 @@ export class TracedProcesses {
 
   /**
    * A traced process's loader changed its libraries (a `dlopen`: Python importing `ssl` or
-   * `psycopg2`): what is newly mapped is probed now — OpenSSL, libpq, the MySQL client
-   * library, SQLite — before the process gets far with it.
+   * `psycopg2`): what is newly mapped is probed now -- OpenSSL, libpq, the MySQL client
+   * library, SQLite -- before the process gets far with it.
    */
   async loaded(pid: number): Promise<void> {
     const p = this.#procs.get(pid);
@@ -388,7 +388,7 @@ export class TracedProcesses {
       // What could not be probed in a process that has already ended is a race, not news.
       if (r.note && (r.attached || (say && await isAlive(info.pid)))) this.#opts.log(r.note);
       // Its probes make the spans: none from the sockets, none for HTTP from TLS plaintext
-      // — except gRPC calls its probes cannot see, which still come from the bytes.
+      // -- except gRPC calls its probes cannot see, which still come from the bytes.
       if (r.ownsHttp) {
         if (!r.rpcFromBytes) flags &= ~this.#opts.socketsFlag;
         httpByProbes = true;

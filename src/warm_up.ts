@@ -1,7 +1,7 @@
 /**
  * The span path run on synthetic traffic before the probes go on. V8 compiles a function
  * only after it has run many times: an agent just started made its first spans in the
- * interpreter, at 2–3 times the CPU of a warm agent, just when a busy target's events
+ * interpreter, at 2-3 times the CPU of a warm agent, just when a busy target's events
  * flood in (the ring filled and dropped events in the first seconds of a flood). So
  * exchanges as nginx serves them (HTTP/1 over plain sockets and TLS, HTTP/2 over TLS), laid
  * out as the capture's ring holds them, go through the same decoder, span builder, pipeline
@@ -304,7 +304,7 @@ export function pgbenchRecords(
  *
  * The defaults take about 0.25 s here. With them the agent's first 2 s at 1,000 HTTP/1
  * spans a second cost 36 µs per span, against 58 cold; with 3,333 of each kind 52, with
- * 10,000 HTTP/1 alone 28–35 (`deno task profile:threads --warm 0.01 --seconds 2`). The SQL
+ * 10,000 HTTP/1 alone 28-35 (`deno task profile:threads --warm 0.01 --seconds 2`). The SQL
  * statements, when `sql` is given, add about 0.09 s of CPU at start (`deno task
  * profile:startup`).
  */

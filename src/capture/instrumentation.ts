@@ -161,7 +161,7 @@ export class CaptureInstrumentation {
 
   /**
    * The object loaded with one method's syscall programs, not every method's: the kernel
-   * verifies each program loaded, and verifying the fallbacks' too took 0.5–1 s of kernel CPU
+   * verifies each program loaded, and verifying the fallbacks' too took 0.5-1 s of kernel CPU
    * at every start (BENCHMARKS.md). So a method the kernel refuses to attach costs a second
    * load. A load that fails is thrown (it is not the method's doing); an attach that fails is
    * returned, for the next method to be tried.

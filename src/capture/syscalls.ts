@@ -54,7 +54,7 @@ export const PROCESS_PROGRAMS: readonly string[] = ["sched_process_fork"];
  *   no process's syscalls leave the kernel's fast path and file or pipe I/O runs nothing.
  * - `tp_btf`: two programs on the BTF raw tracepoints `sys_enter`/`sys_exit`, which every
  *   syscall of every process passes; they compare the syscall number before any map lookup.
- * - `tracepoint`: one program per syscall tracepoint (`syscalls:sys_enter_read`, …); the
+ * - `tracepoint`: one program per syscall tracepoint (`syscalls:sys_enter_read`, ...); the
  *   kernel builds a trace record per call before the program runs. Works wherever tracefs
  *   has the syscall events (no BTF raw tracepoints needed).
  * (fentry on the syscall functions is refused on some kernels and kprobes may be compiled

@@ -1,5 +1,5 @@
 /**
- * The capture's record of which processes it traces: `traced_tgids` (tgid → trace flags),
+ * The capture's record of which processes it traces: `traced_tgids` (tgid -> trace flags),
  * and the same tgids as bits in `traced_bits`, which the programs every process on the host
  * runs look at first (see capture/shared.h). User space owns the bitmap's first half; the
  * fork and exit programs own the second.

@@ -1,6 +1,6 @@
 /**
  * Trace context between traced processes on one host. When upspan sees both ends of a
- * connection — a client it traces calling a server it traces — the client's request
+ * connection -- a client it traces calling a server it traces -- the client's request
  * offers its span's ids under the connection's address pair, and the server's request
  * on the other end takes them, so the server span becomes the client span's child in one
  * trace, with no header on the wire.

@@ -3,7 +3,7 @@
  * for what it is. A proxy (nginx's `proxy_pass`, which forwards request headers unchanged)
  * sends its caller's header onwards: that header names the caller's span, not the proxy's
  * outgoing call. The call is then the child of the request that brought the header in,
- * with an id of its own — never the caller's id, or the proxy's own server span would seem
+ * with an id of its own -- never the caller's id, or the proxy's own server span would seem
  * the child of its call.
  *
  * @module

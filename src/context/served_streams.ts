@@ -3,8 +3,8 @@
  * parser) joined to the goroutine their handler runs on, which Go's probes see. The probes
  * give the handler's goroutine a stand-in context when it starts, so the calls it makes get
  * their ids at once; the span stage fixes the call's own span when its request headers are
- * parsed. Both name the call alike — process, connection (client and server address and
- * port) and HTTP/2 stream id — and whichever comes second joins them: the stand-in's
+ * parsed. Both name the call alike -- process, connection (client and server address and
+ * port) and HTTP/2 stream id -- and whichever comes second joins them: the stand-in's
  * children then belong to the call's span.
  *
  * A stream id names one call of one connection (ids are never reused on a connection), and

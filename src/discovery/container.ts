@@ -14,7 +14,7 @@ export type ContainerRuntime = "docker" | "containerd" | "cri-o" | "podman";
 export interface ContainerIdentity {
   /** The full container id (64 lowercase hex digits). */
   id: string;
-  /** The runtime, when the path says (a plain `/kubepods/…/pod…/<id>` path does not). */
+  /** The runtime, when the path says (a plain `/kubepods/.../pod.../<id>` path does not). */
   runtime?: ContainerRuntime;
   /** `k8s.pod.uid`, with dashes, when the path carries it. */
   podUid?: string;
@@ -49,7 +49,7 @@ const HEX64 = "[0-9a-f]{64}";
 // and do not match because "conmon-" stands between the prefix and the id.
 const SCOPE = new RegExp(`^(docker|cri-containerd|crio|libpod)-(${HEX64})(?:\\.scope)?$`);
 const BARE = new RegExp(`^(${HEX64})$`);
-// pod<uid> in cgroupfs paths (dashes) and kubepods-…-pod<uid>.slice (underscores).
+// pod<uid> in cgroupfs paths (dashes) and kubepods-...-pod<uid>.slice (underscores).
 const POD =
   /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$/;
 
@@ -60,7 +60,7 @@ const SCOPE_RUNTIME: Record<string, ContainerRuntime> = {
   libpod: "podman",
 };
 
-/** The container named by one cgroup path (`/kubepods/…`), if any. */
+/** The container named by one cgroup path (`/kubepods/...`), if any. */
 export function parseCgroupPath(path: string): ContainerIdentity | undefined {
   const parts = path.split("/").filter((p) => p !== "");
   // The innermost container-looking segment wins: a nested cgroup (Podman's `/container`
@@ -76,7 +76,7 @@ export function parseCgroupPath(path: string): ContainerIdentity | undefined {
     } else if (BARE.test(part)) {
       id = part;
       const parent = parts[i - 1] ?? "";
-      // cgroupfs driver: /docker/<id>, /libpod_parent/libpod-…, /kubepods/…/pod<uid>/<id>.
+      // cgroupfs driver: /docker/<id>, /libpod_parent/libpod-..., /kubepods/.../pod<uid>/<id>.
       if (parent === "docker") runtime = "docker";
     }
     if (id === undefined) continue;
@@ -101,7 +101,7 @@ export function parseCgroupPath(path: string): ContainerIdentity | undefined {
  * @example
  * ```ts
  * parseCgroup("0::/system.slice/docker-" + "ab".repeat(32) + ".scope\n");
- * // → { id: "abab…", runtime: "docker" }
+ * // -> { id: "abab...", runtime: "docker" }
  * ```
  */
 export function parseCgroup(text: string): ContainerIdentity | undefined {
@@ -147,7 +147,7 @@ function ownNamespaces(): { mnt?: string; pid?: string } {
 /**
  * Reads a process's namespace pid and namespaces. Undefined when the process is gone.
  * The namespace links need the same rights as /proc/PID/maps (root or CAP_SYS_PTRACE);
- * without them `mntNs`/`pidNs` are undefined and the `other…` flags false.
+ * without them `mntNs`/`pidNs` are undefined and the `other...` flags false.
  */
 export async function readNamespaces(pid: number): Promise<NamespaceInfo | undefined> {
   let status: string;

@@ -39,7 +39,7 @@ export type OpenMappedResult = { ok: true; file: OpenedFile } | { ok: false; err
 
 const READ = O_NONBLOCK | O_NOCTTY;
 
-/** The pid and the form of a host path made by discovery (`/proc/PID/root/…`, `map_files`). */
+/** The pid and the form of a host path made by discovery (`/proc/PID/root/...`, `map_files`). */
 function parseHostPath(hostPath: string): { pid: number; inRoot?: string } | undefined {
   const m = /^\/proc\/(\d+)\/(root|map_files)(\/.*)$/.exec(hostPath);
   if (!m) return undefined;

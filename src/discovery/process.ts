@@ -115,7 +115,7 @@ export async function inspectProcess(pid: number): Promise<ProcessResult> {
       `No process with pid ${pid} exists; check the pid with \`ps -p ${pid}\`.`,
     );
   }
-  // pid (comm) state ppid … flags is the 9th field; comm may contain spaces and parens.
+  // pid (comm) state ppid ... flags is the 9th field; comm may contain spaces and parens.
   const close = stat.lastIndexOf(")");
   const comm = stat.slice(stat.indexOf("(") + 1, close);
   const flags = Number(stat.slice(close + 2).split(" ")[6] ?? 0);

@@ -13,7 +13,7 @@ import { inspectProcess } from "./process.ts";
 export interface Selectors {
   /** Processes by pid (`--pid`). */
   pids?: number[];
-  /** Executable globs (`--exe`): `*`, `?`, `[…]` and `**`; without a slash, the base name. */
+  /** Executable globs (`--exe`): `*`, `?`, `[...]` and `**`; without a slash, the base name. */
   exes?: string[];
   /** TCP ports (`--port`): processes holding a listening socket on the port. */
   ports?: number[];
@@ -75,7 +75,7 @@ function readLinkSync(path: string): string | undefined {
 
 /**
  * Turns a shell-style glob into a RegExp anchored at both ends: `*` matches within one
- * path component, `**` across components, `?` one character, `[…]` a class (`[!…]`
+ * path component, `**` across components, `?` one character, `[...]` a class (`[!...]`
  * negated); anything else matches itself.
  */
 export function globToRegExp(glob: string): RegExp {
@@ -116,7 +116,7 @@ export function exeMatches(glob: string, exe: string, re = globToRegExp(glob)): 
 export function listeningInodes(text: string, port: number): number[] {
   const out: number[] = [];
   for (const line of text.split("\n")) {
-    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
+    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || f[3] !== TCP_LISTEN) continue;
     const local = f[1]!;

@@ -7,11 +7,16 @@
 
 const encoder = new TextEncoder();
 
+// The console's glyphs, written as escapes: V8 keeps a module's source for the agent's life,
+// at two bytes a character once one character is beyond Latin-1 (source_text_test.ts).
+/** The arrows before a peer: towards it (a write, a request's server), from it. */
+export const _RIGHT_ARROW = "\u2192", _LEFT_ARROW = "\u2190";
+
 let stdoutClosed = false;
 let stdoutClosedHandler: () => void = () => {};
 
 /**
- * What to do once the reader of stdout has gone (`… | head -1`): the command line stops
+ * What to do once the reader of stdout has gone (`... | head -1`): the command line stops
  * tracing quietly, as `yes | head` does. Later output is dropped.
  */
 export function onStdoutClosed(handler: () => void): void {

@@ -18,7 +18,9 @@ import { joinHostPort } from "../protocols/http/semconv.ts";
 import type { SocketInfo, StreamChunk } from "../model/stream_chunk.ts";
 import {
   _isUnsafeCodePoint,
+  _LEFT_ARROW,
   _painter,
+  _RIGHT_ARROW,
   _sanitize,
   _stdoutWantsColor,
   type _Style,
@@ -120,10 +122,10 @@ export class DumpPrinter {
   }
 }
 
-/** `local → peer` for writes, `local ← peer` for reads (IPv6 in brackets). */
+/** `local -> peer` for writes, `local <- peer` for reads (IPv6 in brackets). */
 function addresses(socket: SocketInfo, direction: StreamChunk["direction"]): string {
   if (socket.family !== "ipv4" && socket.family !== "ipv6") return socket.family;
-  const arrow = direction === "egress" ? "→" : "←";
+  const arrow = direction === "egress" ? _RIGHT_ARROW : _LEFT_ARROW;
   const local = joinHostPort(socket.localAddress, socket.localPort);
   return `${local} ${arrow} ${joinHostPort(socket.peerAddress, socket.peerPort)}`;
 }

@@ -1,5 +1,5 @@
 /**
- * The one interface every span exporter implements (console tree, JSON lines, OTLP, …).
+ * The one interface every span exporter implements (console tree, JSON lines, OTLP, ...).
  *
  * @module
  */

@@ -39,7 +39,7 @@ export interface JsonLinesExporterOptions {
  *   status: { code: "UNSET" },
  *   resource: { "service.name": "python3", "process.pid": 4242 },
  * });
- * // {"traceId":"4bf9…","spanId":"00f0…",…,"startTimeUnixNano":"1700000000000000000",…}
+ * // {"traceId":"4bf9...","spanId":"00f0...",...,"startTimeUnixNano":"1700000000000000000",...}
  * ```
  */
 export function spanToJson(span: Span): string {
@@ -109,7 +109,7 @@ const MAX_HELD = 1 << 17;
  * ```ts
  * const lines: string[] = [];
  * const exporter = new JsonLinesExporter({ write: (line) => lines.push(line) });
- * // exporter.export(span); once the current task ends, lines[0] is `{"traceId":…}\n`
+ * // exporter.export(span); once the current task ends, lines[0] is `{"traceId":...}\n`
  * await exporter.shutdown();
  * ```
  */

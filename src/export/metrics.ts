@@ -1,5 +1,5 @@
 /**
- * RED metrics from finished spans — the one place where a span becomes a measurement.
+ * RED metrics from finished spans -- the one place where a span becomes a measurement.
  * {@linkcode spanMeasurement} picks the OpenTelemetry semantic-convention duration metric
  * a span feeds (`http.server.request.duration`, `http.client.request.duration`,
  * `rpc.server.call.duration`, `rpc.client.call.duration` for gRPC calls,
@@ -143,7 +143,7 @@ export interface SpanMeasurement {
  * ```ts ignore
  * spanMeasurement(serverSpan);
  * // { metric: "http.server.request.duration", seconds: 0.0123,
- * //   attributes: { "http.request.method": "GET", "http.route": "/users/{id}", … }, resource }
+ * //   attributes: { "http.request.method": "GET", "http.route": "/users/{id}", ... }, resource }
  * ```
  */
 export function spanMeasurement(span: Span): SpanMeasurement | undefined {

@@ -1,8 +1,8 @@
 /**
  * Where finished spans go: the {@linkcode SpanExporter} interface and its console
- * implementations — {@linkcode PrettyExporter} (`--format pretty`, a live span tree) and
- * {@linkcode JsonLinesExporter} (`--format json`, one span per line) — plus
- * {@linkcode DumpPrinter}, which prints captured TLS plaintext for debugging — and the
+ * implementations -- {@linkcode PrettyExporter} (`--format pretty`, a live span tree) and
+ * {@linkcode JsonLinesExporter} (`--format json`, one span per line) -- plus
+ * {@linkcode DumpPrinter}, which prints captured TLS plaintext for debugging -- and the
  * exports to backends: OTLP/HTTP in `otlp.ts` and `otlp_metrics.ts` (imported on demand:
  * they load the OpenTelemetry packages from npm) and {@linkcode PrometheusServer}
  * (`/metrics`), both fed by the span-derived histograms of {@linkcode SpanMetrics}.

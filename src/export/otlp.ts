@@ -94,7 +94,7 @@ export interface OtlpExportStats {
 
 /**
  * A positive whole number from an environment variable, else undefined (an invalid value
- * is ignored, as the specification says). At most 2³¹−1: a timer given more fires at once.
+ * is ignored, as the specification says). At most 2³¹-1: a timer given more fires at once.
  */
 export function envInt(name: string): number | undefined {
   const n = Number(Deno.env.get(name)?.trim() || NaN);
@@ -180,7 +180,7 @@ export function toReadableSpan(span: Span): ReadableSpan {
  * const otlp = new OtlpSpanExporter({ endpoint: "http://127.0.0.1:4318", log: console.error });
  * // engine.onSpan((span) => otlp.export(span));
  * await otlp.shutdown(); // sends what is queued (bounded by the timeout)
- * otlp.stats; // { exported: 1200, droppedQueueFull: 0, droppedExportFailed: 0, … }
+ * otlp.stats; // { exported: 1200, droppedQueueFull: 0, droppedExportFailed: 0, ... }
  * ```
  */
 export class OtlpSpanExporter implements SpanExporter {

@@ -2,7 +2,7 @@
  * One OTLP/HTTP signal's transport: POSTs an encoded protobuf body to the backend with a
  * `Content-Length`, retries what the OTLP specification calls retryable (429, 502, 503,
  * 504, a broken connection) with exponential back-off, and bounds every attempt and the
- * whole send by the export timeout — a backend that accepts and never answers, or
+ * whole send by the export timeout -- a backend that accepts and never answers, or
  * trickles its answer, costs at most that long. {@linkcode OtlpHttpClient.close} aborts
  * whatever is still in flight at once, so shutdown never waits on the network.
  *

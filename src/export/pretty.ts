@@ -2,10 +2,13 @@
  * `--format pretty` (the default): a live span tree for a terminal.
  *
  * ```
- * 14:03:07.123 SERVER GET /users 200 4.21ms python3[4242] ← 127.0.0.1
- * 14:03:07.124 ├─ CLIENT SELECT users OK 1.02ms python3[4242] → db:5432
- * 14:03:07.126 └─ CLIENT GET 200 1.50ms python3[4242] → api.example.com:443
+ * 14:03:07.123 SERVER GET /users 200 4.21ms python3[4242] <- 127.0.0.1
+ * 14:03:07.124 |- CLIENT SELECT users OK 1.02ms python3[4242] -> db:5432
+ * 14:03:07.126 `- CLIENT GET 200 1.50ms python3[4242] -> api.example.com:443
  * ```
+ *
+ * (Drawn with box-drawing characters and arrows; this file keeps to Latin-1, see
+ * `source_text_test.ts`.)
  *
  * @module
  */
@@ -13,7 +16,9 @@
 import type { Span } from "../model/span.ts";
 import type { SpanExporter } from "./exporter.ts";
 import {
+  _LEFT_ARROW,
   _painter,
+  _RIGHT_ARROW,
   _sanitize,
   _stdoutWantsColor,
   type _Style,
@@ -56,11 +61,14 @@ interface Node {
 
 const MAX_REMEMBERED = 100_000;
 
+/** The tree's branches: a child, the last child, and the line under a child with more after it. */
+const TEE = "\u251c\u2500 ", ELBOW = "\u2514\u2500 ", BAR = "\u2502  ";
+
 /**
  * Prints each trace as a tree, children indented under their parent, one line per span:
  * start time (local `HH:MM:SS.mmm`), kind, name, status (`http.response.status_code` when
  * present, else the span status), duration, `service.name[process.pid]` and the peer
- * (`← client.address` for SERVER, `→ server.address:server.port` for CLIENT).
+ * (`<- client.address` for SERVER, `-> server.address:server.port` for CLIENT).
  *
  * Children usually end, and so arrive, before their parents, so a span is held back:
  *
@@ -79,7 +87,7 @@ const MAX_REMEMBERED = 100_000;
  * ```ts
  * const exporter = new PrettyExporter({ color: false, write: (text) => console.log(text) });
  * // exporter.export(clientSpan);  // held: its parent (serverSpan) has not arrived
- * // exporter.export(serverSpan);  // prints serverSpan, then "└─ CLIENT …" under it
+ * // exporter.export(serverSpan);  // prints serverSpan, then "\u2514\u2500 CLIENT ..." under it
  * await exporter.shutdown();
  * ```
  */
@@ -94,7 +102,7 @@ export class PrettyExporter implements SpanExporter {
   #held = new Map<string, Node>();
   /** Tops of held trees, by the parent span id they wait for. */
   #waiting = new Map<string, Node[]>();
-  /** Ids of printed spans → when they were printed. Oldest first. */
+  /** Ids of printed spans -> when they were printed. Oldest first. */
   #printed = new Map<string, number>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -184,9 +192,9 @@ export class PrettyExporter implements SpanExporter {
       this.#printed.delete(node.span.spanId);
       this.#printed.set(node.span.spanId, now);
       lines.push(this.#line(node.span, lead + branch));
-      const next = lead + (branch === "├─ " ? "│  " : branch === "" ? "" : "   ");
+      const next = lead + (branch === TEE ? BAR : branch === "" ? "" : "   ");
       node.children.forEach((child, i) => {
-        walk(child, next, i === node.children.length - 1 ? "└─ " : "├─ ");
+        walk(child, next, i === node.children.length - 1 ? ELBOW : TEE);
       });
     };
     walk(root, "", "");
@@ -213,10 +221,10 @@ export class PrettyExporter implements SpanExporter {
       parts.push(p("dim", pid === undefined ? name : `${name}[${pid}]`));
     }
     if (span.kind === "SERVER" && a["client.address"] !== undefined) {
-      parts.push(p("dim", `← ${_sanitize(String(a["client.address"]))}`));
+      parts.push(p("dim", `${_LEFT_ARROW} ${_sanitize(String(a["client.address"]))}`));
     } else if (span.kind === "CLIENT" && a["server.address"] !== undefined) {
       const port = a["server.port"] === undefined ? "" : `:${a["server.port"]}`;
-      parts.push(p("dim", `→ ${_sanitize(String(a["server.address"]) + port)}`));
+      parts.push(p("dim", `${_RIGHT_ARROW} ${_sanitize(String(a["server.address"]) + port)}`));
     }
     return parts.join(" ");
   }

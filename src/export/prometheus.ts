@@ -1,9 +1,9 @@
 /**
- * `--metrics-port N`: Prometheus `/metrics` in the text exposition format (0.0.4) — the
+ * `--metrics-port N`: Prometheus `/metrics` in the text exposition format (0.0.4) -- the
  * span duration histograms of {@linkcode SpanMetrics} under their semantic-convention
- * names in Prometheus form (`http.server.request.duration` →
- * `http_server_request_duration_seconds`, attribute `http.route` → label `http_route`,
- * the resource's `service.name` → `service_name`), plus the agent's own health counters.
+ * names in Prometheus form (`http.server.request.duration` ->
+ * `http_server_request_duration_seconds`, attribute `http.route` -> label `http_route`,
+ * the resource's `service.name` -> `service_name`), plus the agent's own health counters.
  *
  * @module
  */
@@ -38,7 +38,7 @@ export interface AgentHealth {
   requestsDropped?: number;
 }
 
-/** `http.server.request.duration` (unit seconds) → `http_server_request_duration_seconds`. */
+/** `http.server.request.duration` (unit seconds) -> `http_server_request_duration_seconds`. */
 export function prometheusName(otelName: string, unit = "seconds"): string {
   return `${sanitizeName(otelName)}_${unit}`;
 }
@@ -83,7 +83,7 @@ function labelText(labels: readonly [string, string][]): string {
  * ```ts ignore
  * const text = renderPrometheus(metrics, { probesAttached: 6, eventsRead: 1200 });
  * // # TYPE http_server_request_duration_seconds histogram
- * // http_server_request_duration_seconds_bucket{service_name="api",…,le="0.005"} 3 …
+ * // http_server_request_duration_seconds_bucket{service_name="api",...,le="0.005"} 3 ...
  * ```
  */
 export function renderPrometheus(metrics: SpanMetrics, health: AgentHealth = {}): string {

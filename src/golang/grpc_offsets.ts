@@ -1,6 +1,6 @@
 /**
  * grpc-go's struct offsets for binaries without DWARF, by grpc-go module version (from the
- * binary's build information): its server's and client's layout follows grpc-go, not Go — the members
+ * binary's build information): its server's and client's layout follows grpc-go, not Go -- the members
  * before those read hold only grpc-go's own types and pointers, and `net.TCPAddr` (IP, Port,
  * Zone) has kept its layout since Go 1. Measured from the DWARF of the gRPC fixture
  * (`tests/targets/go/grpc/`) built against each version (`deno task offsets:grpc`); a patch
@@ -64,7 +64,7 @@ export const GRPC_OFFSETS: Readonly<Record<string, GrpcOffsets>> = {
   "v1.85.0": LAYOUT,
 };
 
-/** "v1.83.2" → "v1.83"; undefined for anything else (a pseudo-version, a pre-release). */
+/** "v1.83.2" -> "v1.83"; undefined for anything else (a pseudo-version, a pre-release). */
 function minor(version: string): string | undefined {
   return /^(v\d+\.\d+)\.\d+$/.exec(version)?.[1];
 }

@@ -1,7 +1,7 @@
 /**
  * Whether this kernel lets upspan write a `traceparent` into a Go process's outgoing
  * requests. The write is `bpf_probe_write_user`, which the kernel withholds in lockdown
- * (integrity or confidentiality — set at boot, by Secure Boot, or built into the kernel)
+ * (integrity or confidentiality -- set at boot, by Secure Boot, or built into the kernel)
  * and from callers without CAP_SYS_ADMIN. Asked once at start-up, and by `doctor`: the
  * lockdown file when it says so, else the verifier, by loading a program that calls it
  * (`bpf/uprobes/write_user.bpf.c`, never attached).

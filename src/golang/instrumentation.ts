@@ -1,7 +1,7 @@
 /**
  * Go programs as the engine traces them: for each Go process, its probe sites (entry and
  * every RET of net/http's and database/sql's functions) and struct offsets, loaded into
- * `go.bpf.o` — opened the first time a Go process turns up — and its events turned into
+ * `go.bpf.o` -- opened the first time a Go process turns up -- and its events turned into
  * spans. Binaries are read once per file; processes of one binary share its probes.
  *
  * @module
@@ -92,7 +92,7 @@ export interface GoInstrumentationOptions {
   toUnixNano?(monoNs: bigint): bigint;
   /** Default: `process.pid` alone. */
   resource?(pid: number): Attributes;
-  /** Passed to {@linkcode locateGo} (a version override, DWARF ignored, …). */
+  /** Passed to {@linkcode locateGo} (a version override, DWARF ignored, ...). */
   locate?: LocateGoOptions;
   /** Default {@linkcode GO_BPF_OBJECT}. */
   objectPath?: string;

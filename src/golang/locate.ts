@@ -176,7 +176,7 @@ const GROUP_NEEDS: Partial<Record<GoProbeGroup, (keyof GoProbeOffsets)[]>> = {
  * @example
  * ```ts ignore
  * const r = await locateGo({ pid: 1234 });
- * if (!r.ok) console.error(r.error); // e.g. "… is not a Go executable …"
+ * if (!r.ok) console.error(r.error); // e.g. "... is not a Go executable ..."
  * else r.location.sites.length; // entry + RET probes
  * ```
  */

@@ -4,7 +4,7 @@
  * request is written, a server's when its handler starts). A client's go into the shared
  * {@linkcode PeerLinks}, where a server traced by the socket capture or OpenSSL takes them.
  * A Go server takes the offer of a traced client that is not Go (a Go client's it already
- * continued in BPF): its ids were made in BPF, so its trace is adopted — the server span gets
+ * continued in BPF): its ids were made in BPF, so its trace is adopted -- the server span gets
  * the client span as parent, and every later span of that BPF trace the client's trace id.
  *
  * A grpc-go handler's goroutine starts with a stand-in context (`go_grpc.h`) until its call's

@@ -29,7 +29,7 @@ export interface GoSpanContext {
 
 /**
  * `http.route` from a Go ServeMux pattern `[METHOD ][HOST]/PATH`: the path template,
- * as otelhttp reports it ("GET /users/{id}" → "/users/{id}"); "" when there is none.
+ * as otelhttp reports it ("GET /users/{id}" -> "/users/{id}"); "" when there is none.
  */
 export function routeOfPattern(pattern: string): string {
   const slash = pattern.indexOf("/");

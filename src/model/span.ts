@@ -14,7 +14,7 @@ export type StatusCode = "UNSET" | "OK" | "ERROR";
 /** A flat attribute value. */
 export type AttributeValue = string | number | boolean;
 
-/** Flat attributes keyed by semantic-convention names (`http.request.method`, …). */
+/** Flat attributes keyed by semantic-convention names (`http.request.method`, ...). */
 export type Attributes = Record<string, AttributeValue>;
 
 /** One finished span. Ids are lowercase hex; `parentSpanId` is "" for a root. */

@@ -18,9 +18,9 @@ export interface TraceContext {
 }
 
 /**
- * How a span's parent was found: `traceparent` — propagated, the request carried it;
- * `peer` — the traced client at the other end of a connection on this host; `thread` — the
- * request the calling thread was serving; `goroutine` — the span current on the calling
+ * How a span's parent was found: `traceparent` -- propagated, the request carried it;
+ * `peer` -- the traced client at the other end of a connection on this host; `thread` -- the
+ * request the calling thread was serving; `goroutine` -- the span current on the calling
  * goroutine or the one that started it. All but `traceparent` are inferred.
  */
 export type ParentVia = "traceparent" | "peer" | "thread" | "goroutine";

@@ -94,7 +94,7 @@ interface View extends ParserConnection {
  *
  * @example
  * ```ts ignore
- * const c = new Connection(pid, "0x7f00…", config);
+ * const c = new Connection(pid, "0x7f00...", config);
  * c.push(chunk); // StreamChunk of this connection, either direction
  * c.setSocket(info);
  * c.tick(nowMonoNs);

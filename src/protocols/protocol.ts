@@ -1,6 +1,6 @@
 /**
  * The contract between the span stage and one application protocol (HTTP/1, PostgreSQL,
- * MySQL, …). A protocol is a folder under `src/protocols/` whose `protocol.ts` exports one
+ * MySQL, ...). A protocol is a folder under `src/protocols/` whose `protocol.ts` exports one
  * {@linkcode Protocol}, listed once in the span stage's registry (`src/spans/registry.ts`);
  * nothing else names it.
  *
@@ -51,7 +51,7 @@ export type ProtocolFamily = "http" | "sql";
  * What the opening bytes of one direction say about a protocol:
  * - `"client"`: they were sent by the connection's client (a request, a startup message);
  * - `"server"`: by its server (a response, a greeting);
- * - `"more"`: cannot tell yet — the bytes are held and asked about again with more (up to
+ * - `"more"`: cannot tell yet -- the bytes are held and asked about again with more (up to
  *   64 bytes; beyond that "more" counts as "no");
  * - `"no"`: not this protocol (after 8 such openings the protocol gives the connection up).
  */

@@ -1,7 +1,7 @@
 /**
  * Low-cardinality routes for server spans whose framework route is unknown (upspan sees
- * bytes, not the app's router): path segments that look like identifiers — numbers,
- * UUIDs, long hex, random tokens, dates — become `{id}`, so `/users/42/orders/9f8e…`
+ * bytes, not the app's router): path segments that look like identifiers -- numbers,
+ * UUIDs, long hex, random tokens, dates -- become `{id}`, so `/users/42/orders/9f8e...`
  * becomes `/users/{id}/orders/{id}`. The raw path stays in `url.path`.
  *
  * @module

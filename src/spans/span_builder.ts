@@ -24,7 +24,7 @@ import { newSqlCounters, type SqlCounters } from "../protocols/sql/wire_parser.t
 export interface SpanBuilderOptions {
   /** Converts kernel monotonic nanoseconds to Unix nanoseconds. */
   toUnixNano(monoNs: bigint): bigint;
-  /** The resource attributes of a process (`service.name`, `process.pid`, …). */
+  /** The resource attributes of a process (`service.name`, `process.pid`, ...). */
   resource(pid: number): Attributes;
   /** Receives each finished span. */
   onSpan(span: Span): void;
@@ -139,7 +139,7 @@ export class SpanBuilder {
   /** Live counters. */
   readonly stats: SpanBuilderStats;
   readonly #byPid = new Map<number, Map<string, Connection>>();
-  /** pid → its sockets a SQL library said are its own (libpq's). */
+  /** pid -> its sockets a SQL library said are its own (libpq's). */
   readonly #libraryConns = new Map<number, Set<string>>();
   /** Spans of connections no library has named yet, until {@linkcode releaseHeld}. */
   readonly #held: { pid: number; conn: string; span: Span }[] = [];

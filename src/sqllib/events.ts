@@ -53,9 +53,9 @@ export interface SqlLibEvent {
   database: string;
   /** libpq `send`: the TCP peer of the connection's socket, when it is one. */
   peer?: { address: string; port: number };
-  /** libpq `send`: the capture's key of the connection's socket (`sock:0x…`), when read. */
+  /** libpq `send`: the capture's key of the connection's socket (`sock:0x...`), when read. */
   socket?: string;
-  /** libpq `send` over TLS: the capture's key of its plaintext (the SSL*, `0x…`). */
+  /** libpq `send` over TLS: the capture's key of its plaintext (the SSL*, `0x...`). */
   tls?: string;
 }
 

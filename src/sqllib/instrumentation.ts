@@ -1,7 +1,7 @@
 /**
  * SQL client libraries as the engine traces them: libpq, the MySQL/MariaDB client and
  * SQLite, found mapped in a process (or linked into its executable), probed in
- * `sqllib.bpf.o` — opened the first time a process has one — and their statements turned
+ * `sqllib.bpf.o` -- opened the first time a process has one -- and their statements turned
  * into spans, children of the request their thread is serving.
  *
  * @module
@@ -99,7 +99,7 @@ export class SqlLibInstrumentation
   readonly #ids: IdGenerator = new RandomIdGenerator();
   readonly #statements: SqlLibStatements;
   readonly #onConnection?: (pid: number, conn: string) => void;
-  /** pid → how its libpq is probed, and its sites of both modes. */
+  /** pid -> how its libpq is probed, and its sites of both modes. */
   readonly #libpq = new Map<number, LibpqProcess>();
 
   constructor(options: SqlLibInstrumentationOptions) {

@@ -54,7 +54,7 @@ export interface SqlLibLocation {
   sites: SqlLibSite[];
   /** The process's `struct sqllib_proc`, by field name (absent members as {@linkcode SQL_OFFSET_ABSENT}). */
   offsets: Record<string, number>;
-  /** Libraries seen but not usable (`/usr/lib/…/libpq.so.5: PQresultStatus not decoded`). */
+  /** Libraries seen but not usable (`/usr/lib/.../libpq.so.5: PQresultStatus not decoded`). */
   problems: string[];
   /** With libpq: whether it may be probed in the synchronous mode (`sites` hold its sites). */
   libpqSync?: boolean;

@@ -5,7 +5,7 @@
  * says which probe saw the statement).
  *
  * The SQL dialect follows the system: SQLite's statements are read with the generic
- * rules, where `"…"` is an identifier as in SQLite; its error code is SQLite's result code.
+ * rules, where `"..."` is an identifier as in SQLite; its error code is SQLite's result code.
  *
  * @module
  */

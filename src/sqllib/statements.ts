@@ -110,13 +110,13 @@ class Bounded<K, V> extends Map<K, V> {
  */
 export class SqlLibStatements {
   readonly #sink: SqlLibStatementSink;
-  /** `pid:handle` → statements sent and not yet complete (libpq may pipeline). */
+  /** `pid:handle` -> statements sent and not yet complete (libpq may pipeline). */
   readonly #open: Bounded<string, Open[]>;
-  /** `pid:conn:name` (libpq) or `pid:stmt` (MySQL) → prepared text. */
+  /** `pid:conn:name` (libpq) or `pid:stmt` (MySQL) -> prepared text. */
   readonly #prepared: Bounded<string, { text: string; truncated: boolean }>;
-  /** `pid:tid` → SQLite statement that ended, awaiting its return code. */
+  /** `pid:tid` -> SQLite statement that ended, awaiting its return code. */
   readonly #ending: Bounded<string, SqlLibEvent>;
-  /** pid → MySQL server's system, from the version string the library keeps. */
+  /** pid -> MySQL server's system, from the version string the library keeps. */
   readonly #mysqlSystem: Bounded<number, "mysql" | "mariadb">;
 
   constructor(sink: SqlLibStatementSink, options: SqlLibStatementsOptions = {}) {

@@ -1,5 +1,5 @@
 /**
- * Splits one direction of a stream into length-prefixed messages — the framing PostgreSQL
+ * Splits one direction of a stream into length-prefixed messages -- the framing PostgreSQL
  * (type byte, big-endian length) and MySQL (little-endian length, sequence number) share.
  * What a header looks like is the protocol's {@linkcode FrameFormat}; the framer does the
  * rest: headers and bodies split across pieces, a kept prefix of each body, gaps inside a

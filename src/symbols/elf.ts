@@ -1,6 +1,6 @@
 /**
  * A lazy ELF64 little-endian reader: headers, sections, symbols with GNU versions, the
- * build id, and the virtual-address → file-offset mapping a uprobe needs.
+ * build id, and the virtual-address -> file-offset mapping a uprobe needs.
  *
  * Opening reads only the ELF header, the program headers, the section headers and the
  * section-name table. Symbol tables and notes are read on first use, one positioned read
@@ -115,7 +115,7 @@ export interface ElfHeader {
 
 /** A program header (segment). Fields are the `Elf64_Phdr` members without `p_`. */
 export interface ElfProgramHeader {
-  /** `p_type`: {@linkcode PT_LOAD}, {@linkcode PT_NOTE}, … */
+  /** `p_type`: {@linkcode PT_LOAD}, {@linkcode PT_NOTE}, ... */
   type: number;
   /** `p_flags`: 1 execute, 2 write, 4 read. */
   flags: number;
@@ -139,7 +139,7 @@ export interface ElfSection {
   index: number;
   /** The name from the section-name table (`.text`), "" if it has none. */
   name: string;
-  /** `sh_type`: {@linkcode SHT_SYMTAB}, {@linkcode SHT_DYNSYM}, … */
+  /** `sh_type`: {@linkcode SHT_SYMTAB}, {@linkcode SHT_DYNSYM}, ... */
   type: number;
   /** `sh_flags`. */
   flags: number;
@@ -483,7 +483,7 @@ export class ElfFile {
     return this.#reader.bytesRead;
   }
 
-  /** Sentences about corrupt parts skipped so far (a table outside the file, …). */
+  /** Sentences about corrupt parts skipped so far (a table outside the file, ...). */
   get warnings(): readonly string[] {
     return this.#warnings;
   }

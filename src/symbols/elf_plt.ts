@@ -43,14 +43,14 @@ export interface ImportCalls {
 export function importCalls(elf: ElfFile, names: readonly string[]): Map<string, ImportCalls> {
   const out = new Map<string, ImportCalls>();
   if (elf.header.machine !== EM_X86_64) return out;
-  /** `.dynsym` index → name, of the wanted functions this file imports (found by hash). */
+  /** `.dynsym` index -> name, of the wanted functions this file imports (found by hash). */
   const wanted = new Map<number, string>();
   for (const name of names) {
     const sym = elf.findSymbol(name);
     if (sym && !sym.defined && sym.table === "dynsym") wanted.set(sym.index, sym.name);
   }
   if (wanted.size === 0) return out;
-  /** GOT slot address → the function it holds. */
+  /** GOT slot address -> the function it holds. */
   const slots = new Map<number, string>();
   for (const section of elf.sections) {
     if (section.type !== SHT_RELA) continue;

@@ -114,9 +114,9 @@ const AT_SIGN = 0x40;
  * versions this file defines and versions it needs from others.
  */
 export interface SymbolVersions {
-  /** From `.gnu.version_d`: index → name. The base entry (the file's own name) is left out. */
+  /** From `.gnu.version_d`: index -> name. The base entry (the file's own name) is left out. */
   defined: Map<number, string>;
-  /** From `.gnu.version_r`: index → name. */
+  /** From `.gnu.version_r`: index -> name. */
   needed: Map<number, string>;
 }
 
@@ -417,7 +417,7 @@ export class SymbolTable {
     return best;
   }
 
-  /** A chained hash of bare names → symbol indices, built on first lookup. */
+  /** A chained hash of bare names -> symbol indices, built on first lookup. */
   #nameIndex(): NameIndex {
     if (this.#index !== undefined) return this.#index;
     let size = 16;

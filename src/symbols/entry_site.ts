@@ -3,8 +3,8 @@
  * instruction and then either emulates it in the kernel or copies it out of line and
  * single-steps it, a second trap. The kernel emulates only a few instructions (push of a
  * register, nop, jmp, call and conditional jumps); on a virtual machine the single step is
- * most of the cost (`deno task bench:micro --only hits`: ~0.6–1 µs a hit on an emulated
- * instruction, 5–8 µs on `sub`, `mov`, `lea`, `cmp`, `endbr64` or `ret`).
+ * most of the cost (`deno task bench:micro --only hits`: ~0.6-1 µs a hit on an emulated
+ * instruction, 5-8 µs on `sub`, `mov`, `lea`, `cmp`, `endbr64` or `ret`).
  *
  * So an entry probe sits on the first emulated instruction when every instruction before it
  * is one that leaves the stack pointer and every argument register as they were at the
@@ -25,7 +25,7 @@ export function isEmulated(code: Uint8Array, at: number): boolean {
   const b = code[at];
   if (b === undefined) return false;
   if (b >= 0x50 && b <= 0x57) return true; // push r64
-  if (b === 0x41) return (code[at + 1] ?? 0) >= 0x50 && (code[at + 1] ?? 0) <= 0x57; // push r8–r15
+  if (b === 0x41) return (code[at + 1] ?? 0) >= 0x50 && (code[at + 1] ?? 0) <= 0x57; // push r8-r15
   if (b === 0x90 || b === 0xe8 || b === 0xe9 || b === 0xeb) return true; // nop, call, jmp
   if (b >= 0x70 && b <= 0x7f) return true; // jcc rel8
   if (b === 0x66) return code[at + 1] === 0x90; // xchg ax, ax

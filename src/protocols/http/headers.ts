@@ -61,7 +61,7 @@ export interface RequestFields {
  * @example
  * ```ts
  * import { requestFields } from "./headers.ts";
- * requestFields([["Host", "api"], ["traceparent", "00-…"]]).host; // "api"
+ * requestFields([["Host", "api"], ["traceparent", "00-..."]]).host; // "api"
  * ```
  */
 export function requestFields(fields: readonly HeaderField[]): RequestFields {

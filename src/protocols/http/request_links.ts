@@ -1,9 +1,9 @@
 /**
  * The trace context of one connection's HTTP requests, whatever the version: each
- * request's span ids are fixed when its head arrives — a server continues a `traceparent`
+ * request's span ids are fixed when its head arrives -- a server continues a `traceparent`
  * or the traced client on the other end of the connection (`src/context/peer_links.ts`),
  * a client is the child of the request its thread is serving and offers its ids to the
- * traced server it calls — and a finished exchange waits briefly for the socket's
+ * traced server it calls -- and a finished exchange waits briefly for the socket's
  * addresses before its span is made.
  *
  * @module
@@ -30,7 +30,7 @@ export interface RequestHead {
 
 /**
  * Where a request object keeps its span ids: a property under a symbol of this module. A
- * per-connection `WeakMap` cost 0.1–0.35 µs per request (a set and a get, and the collector's
+ * per-connection `WeakMap` cost 0.1-0.35 µs per request (a set and a get, and the collector's
  * ephemeron work) for what lives exactly as long as the request object anyway.
  */
 const CONTEXT: unique symbol = Symbol("request context");

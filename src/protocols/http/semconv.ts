@@ -1,6 +1,6 @@
 /**
- * The HTTP family's one mapping to OpenTelemetry: an {@linkcode HttpExchange} — whatever
- * version or probe it came from (HTTP/1 parsing, Go's net/http probes, HTTP/2) — becomes a
+ * The HTTP family's one mapping to OpenTelemetry: an {@linkcode HttpExchange} -- whatever
+ * version or probe it came from (HTTP/1 parsing, Go's net/http probes, HTTP/2) -- becomes a
  * span named and attributed by the stable HTTP semantic conventions
  * (https://opentelemetry.io/docs/specs/semconv/http/http-spans/): `_OTHER` for unknown
  * methods, `error.type`, `url.full`, server and peer addresses, redacted query values.

@@ -59,7 +59,7 @@ export interface Http1Request extends Http1MessageBase {
 export interface Http1Response extends Http1MessageBase {
   /** Discriminant. */
   kind: "response";
-  /** Status code, 100–599. */
+  /** Status code, 100-599. */
   status: number;
   /** Reason phrase (may be empty). */
   reason: string;
@@ -311,7 +311,7 @@ export class Http1Parser<K extends "request" | "response"> {
           }
           const lf = findLF(bytes, i);
           if (this.kind === "response") {
-            // A status line may follow a body without a line break ("…}HTTP/1.1 200 OK").
+            // A status line may follow a body without a line break ("...}HTTP/1.1 200 OK").
             const h = findHttp1(bytes, i, lf < 0 ? n : lf);
             if (h >= 0) {
               i = h;
@@ -780,7 +780,7 @@ export class Http1Parser<K extends "request" | "response"> {
     this.#finish(true);
   }
 
-  /** Reads a chunk-size line (`HEX[;ext…]`) starting at `i`. */
+  /** Reads a chunk-size line (`HEX[;ext...]`) starting at `i`. */
   #scanChunkSize(bytes: Uint8Array, i: number, monoNs: bigint): number {
     const n = bytes.length;
     const lf = findLF(bytes, i);

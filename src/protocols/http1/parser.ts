@@ -10,7 +10,7 @@
  * A request asking to upgrade to a protocol the registry parses (`upgrade.ts`: h2c) holds
  * back what its client sends next until the answer: a 101 hands the connection over to
  * that protocol from the byte after each side's HTTP/1 (the request, the 101's head), with
- * no span for the 101 — the request's span is the new protocol's; any other answer lets
+ * no span for the 101 -- the request's span is the new protocol's; any other answer lets
  * the held bytes go on as HTTP/1.
  *
  * @module

@@ -1,8 +1,8 @@
 /**
  * HTTP/1's side of the HTTP family's mapping: a request and its final response, as the
- * framer read them, become one {@linkcode HttpExchange} — target split into path, query
+ * framer read them, become one {@linkcode HttpExchange} -- target split into path, query
  * and authority, Host and User-Agent found, body sizes where the bodies were delimited
- * and seen whole — and then a span (`../http/semconv.ts`).
+ * and seen whole -- and then a span (`../http/semconv.ts`).
  *
  * @module
  */

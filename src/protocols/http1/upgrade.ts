@@ -1,7 +1,7 @@
 /**
  * HTTP/1.1's protocol upgrade (RFC 9110 §7.8) as a hand-over: a request whose `Upgrade`
  * names a protocol the registry parses, answered `101 Switching Protocols`, hands its
- * connection to that protocol (`../protocol.ts`), passing on the request itself — its
+ * connection to that protocol (`../protocol.ts`), passing on the request itself -- its
  * answer comes in the new protocol (HTTP/2's stream 1, RFC 7540 §3.2).
  *
  * @module

@@ -25,7 +25,7 @@ export type Side = 0 | 1;
 export interface Http2Message {
   /**
    * The header block that opened it; undefined when it could not be decoded (lost, or
-   * references the HPACK table could not resolve made it untrustworthy — see `unknown`).
+   * references the HPACK table could not resolve made it untrustworthy -- see `unknown`).
    */
   headers: HeaderBlock | undefined;
   /** The trailer block, if one came (undefined also when it could not be decoded). */
@@ -352,7 +352,7 @@ export function field(fields: readonly HeaderField[], name: string): string | un
   return undefined;
 }
 
-/** Whether a request's content-type is gRPC's (`application/grpc`, `application/grpc+proto`…). */
+/** Whether a request's content-type is gRPC's (`application/grpc`, `application/grpc+proto`...). */
 export function isGrpc(block: HeaderBlock | undefined): boolean {
   const ct = block === undefined ? undefined : field(block.fields, "content-type");
   return ct !== undefined && /^application\/grpc(?:[+;]|$)/i.test(ct);

@@ -31,7 +31,7 @@ export function requestRecord(m: Http2Message): Http1Request | undefined {
   const authority = field(fields, ":authority");
   const path = field(fields, ":path");
   const headers: HeaderField[] = authority === undefined ? [] : [["host", authority]];
-  for (const f of fields) if (f[0].charCodeAt(0) !== 58) headers.push(f); // not ":…"
+  for (const f of fields) if (f[0].charCodeAt(0) !== 58) headers.push(f); // not ":..."
   const hasBody = m.bodySize > 0 || field(fields, "content-length") !== undefined;
   return {
     kind: "request",

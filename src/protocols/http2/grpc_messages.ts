@@ -26,7 +26,7 @@ export class GrpcMessages {
   exact = true;
   /** Octets of the current message still to skip. */
   #skip = 0;
-  /** Prefix octets collected so far (0–4) and the length they spell. */
+  /** Prefix octets collected so far (0-4) and the length they spell. */
   #prefixAt = 0;
   #length = 0;
   /** After a lost prefix, nothing more can be framed. */

@@ -53,7 +53,7 @@ export interface GrpcSpanPart {
 
 /**
  * The gRPC part of an exchange's span, or undefined when the exchange is not gRPC (its
- * request's content-type is not `application/grpc…` or its path is not `/Service/Method`).
+ * request's content-type is not `application/grpc...` or its path is not `/Service/Method`).
  *
  * @example
  * ```ts ignore

@@ -16,7 +16,7 @@
  * @module
  */
 
-/** The static table, index 1–61 (RFC 7541 Appendix A). */
+/** The static table, index 1-61 (RFC 7541 Appendix A). */
 export const STATIC_TABLE: ReadonlyArray<readonly [name: string, value: string]> = [
   [":authority", ""],
   [":method", "GET"],
@@ -162,7 +162,7 @@ export class DynamicTable {
     this.#evict(0);
   }
 
-  /** Looks up an index of the combined address space (1–61 static, 62… dynamic). */
+  /** Looks up an index of the combined address space (1-61 static, 62... dynamic). */
   lookup(index: number): Lookup {
     if (index <= 0) return "invalid";
     if (index <= STATIC_ENTRIES.length) return STATIC_ENTRIES[index - 1]!;

@@ -236,7 +236,7 @@ function cachedLiteral(slot: number, b: Uint8Array, from: number, end: number): 
   return literalTexts[slot];
 }
 
-/** Octets to a string, one character per octet (ISO-8859-1 exactly, 0x80–0x9f included). */
+/** Octets to a string, one character per octet (ISO-8859-1 exactly, 0x80-0x9f included). */
 export function latin1(b: Uint8Array): string {
   if (b.length <= 64) { // most fields: a plain loop is the fastest here
     let s = "";

@@ -8,7 +8,7 @@
  * @module
  */
 
-/** `[code, bit length]` of each symbol 0–255 and EOS (256), from RFC 7541 Appendix B. */
+/** `[code, bit length]` of each symbol 0-255 and EOS (256), from RFC 7541 Appendix B. */
 const CODES: ReadonlyArray<readonly [number, number]> = [
   [0x1ff8, 13],
   [0x7fffd8, 23],
@@ -298,8 +298,8 @@ function buildTree(): Int32Array {
 
 /**
  * The tree walked four bits at a time (every code is at least 5 bits, so a nibble ends at
- * most one symbol): `NIBBLES[node * 16 + nibble]` packs the node reached (bits 0–7), the
- * symbol ended plus one (bits 8–16, 0 for none) and a failure bit (17: EOS decoded).
+ * most one symbol): `NIBBLES[node * 16 + nibble]` packs the node reached (bits 0-7), the
+ * symbol ended plus one (bits 8-16, 0 for none) and a failure bit (17: EOS decoded).
  * `ACCEPTS[node]`: the bits since the last symbol are a valid padding (all ones, < 8).
  */
 const NIBBLES = new Int32Array(256 * 16);

@@ -1,6 +1,6 @@
 /**
  * HTTP/2 (and gRPC over it) as a {@linkcode Protocol}: the client's connection preface,
- * the server's SETTINGS frame that opens its side, or — on a connection joined mid-way — a
+ * the server's SETTINGS frame that opens its side, or -- on a connection joined mid-way -- a
  * HEADERS frame whose first field is a request's or a response's pseudo-field from HPACK's
  * static table, open a direction; `parser.ts` follows the streams.
  *
@@ -49,7 +49,7 @@ function couldBeFrame(b: Uint8Array): boolean {
   return type === undefined || type === FrameType.SETTINGS || type === FrameType.HEADERS;
 }
 
-/** Which side a HEADERS frame's first field says sent it: static :method… or :status. */
+/** Which side a HEADERS frame's first field says sent it: static :method... or :status. */
 function headersSender(b: Uint8Array, flags: number): SniffVerdict {
   let at = 9;
   if (flags & 0x08) at++; // pad length

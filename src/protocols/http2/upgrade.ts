@@ -1,8 +1,8 @@
 /**
  * The `Upgrade: h2c` path (RFC 7540 §3.2): a connection that opens as HTTP/1.1, with a
  * request asking to switch to cleartext HTTP/2, which HTTP/1 hands over at the server's
- * 101 (`../http1/upgrade.ts`). The request becomes stream 1 — its response comes as
- * HTTP/2 — and the client's next bytes are the connection preface.
+ * 101 (`../http1/upgrade.ts`). The request becomes stream 1 -- its response comes as
+ * HTTP/2 -- and the client's next bytes are the connection preface.
  *
  * @module
  */

@@ -3,8 +3,8 @@
  * connection: each direction's in-order bytes and gaps go in ({@linkcode StreamSink}
  * order), one {@linkcode SqlExchange} per executed statement comes out.
  *
- * Message framing is `type byte, Int32 length, body` (the first frontend messages —
- * StartupMessage, SSLRequest, GSSENCRequest, CancelRequest — have no type byte, and the
+ * Message framing is `type byte, Int32 length, body` (the first frontend messages --
+ * StartupMessage, SSLRequest, GSSENCRequest, CancelRequest -- have no type byte, and the
  * server answers an SSLRequest with one bare byte, `S` or `N`). See
  * https://www.postgresql.org/docs/current/protocol-message-formats.html.
  *
@@ -93,7 +93,7 @@ const BACKEND_TYPES = new Set(
 const ch = (c: string) => c.charCodeAt(0);
 
 /**
- * One direction: PostgreSQL's headers (`type byte, Int32 length` — no type byte on the
+ * One direction: PostgreSQL's headers (`type byte, Int32 length` -- no type byte on the
  * first frontend messages; a bare `S`/`N`/`G` answering an encryption request) over the
  * shared length-prefixed framer. A message's `type` is 0 for an untyped startup-phase
  * message; `single` marks a bare answer byte.
@@ -289,7 +289,7 @@ export class PostgresWireParser {
   #backlog: Answer[] = [];
   /** Prepared statement texts by name. */
   #statements = new Map<string, { text: string; truncated: boolean }>();
-  /** Portal name → statement name. */
+  /** Portal name -> statement name. */
   #portals = new Map<string, string>();
   /** First message of the extended-protocol request being built. */
   #batchStart: { monoNs: bigint; tid: number } | null = null;
@@ -715,7 +715,7 @@ export function withCommandTag(ex: SqlExchange, tag: string): void {
   if (rows !== undefined) ex.rows = rows;
 }
 
-/** Tags whose last word counts rows (`INSERT 0 5`, `SELECT 3`, …). */
+/** Tags whose last word counts rows (`INSERT 0 5`, `SELECT 3`, ...). */
 const ROW_TAGS = new Set([
   "SELECT",
   "INSERT",
@@ -728,7 +728,7 @@ const ROW_TAGS = new Set([
 ]);
 
 /**
- * Rows counted by a CommandComplete tag: `SELECT 3` → 3, `INSERT 0 5` → 5; undefined for
+ * Rows counted by a CommandComplete tag: `SELECT 3` -> 3, `INSERT 0 5` -> 5; undefined for
  * tags without a count (`CREATE TABLE`).
  *
  * @example
@@ -790,7 +790,7 @@ export function sniffPostgres(b: Uint8Array): PostgresSniff {
     if ((code === SSL_REQUEST || code === GSSENC_REQUEST) && len === 8) return "startup";
     if (code === CANCEL_REQUEST && len === 16) return "startup";
     if (code >>> 16 === 3 && (code & 0xffff) <= 2 && len >= 9 && len <= 10000) {
-      // Parameters are `key\0value\0…\0`; the first key is printable.
+      // Parameters are `key\0value\0...\0`; the first key is printable.
       return b.length < 9 || isPrintable(b[8]!) ? "startup" : "no";
     }
     return "no";

@@ -21,14 +21,14 @@
  */
 export function sanitizeErrorText(text: string): string {
   return text.slice(0, 1024)
-    // MySQL: Duplicate entry '…' for key '…' — the entry is a value, the key a name.
+    // MySQL: Duplicate entry '...' for key '...' -- the entry is a value, the key a name.
     .replace(/(entry\s+)'(?:[^'\\]|\\.|'')*'/gi, "$1'?'")
     // Other single-quoted text in a message is a value (MySQL: "Incorrect integer value: 'x'").
     .replace(/(value:?\s+|for column\s+'[^']*'\s+at row\s+)'(?:[^'\\]|\\.|'')*'/gi, "$1'?'")
     .replace(/(:\s*)'(?:[^'\\]|\\.|'')*'/g, "$1'?'")
-    // PostgreSQL DETAIL: Key (email)=(a@b.c) — the columns stay, the values go.
+    // PostgreSQL DETAIL: Key (email)=(a@b.c) -- the columns stay, the values go.
     .replace(/(\([^()]*\)=)\((?:[^()]|\([^()]*\))*\)/g, "$1(?)")
-    // PostgreSQL: … for type integer: "abc" — after a colon, a double-quoted value.
+    // PostgreSQL: ... for type integer: "abc" -- after a colon, a double-quoted value.
     .replace(/(:\s*)"(?:[^"]|"")*"/g, '$1"?"')
     // Numbers standing alone (an id, a card number) are values too.
     .replace(/(^|[\s=,])-?\d[\d.,]*(?=$|[\s),;])/g, "$1?");

@@ -1,19 +1,19 @@
 /**
  * What a span needs from SQL text without a full parser: the operation (first keyword,
- * looking through `WITH …` to the main statement), the main table, and a sanitized copy
+ * looking through `WITH ...` to the main statement), the main table, and a sanitized copy
  * with literals replaced by `?`.
  *
  * A small tokenizer understands the lexical rules that matter for getting literals right:
- * `'…'` with `''` (and backslash escapes in `E'…'` and in MySQL), PostgreSQL dollar quotes
- * (`$tag$…$tag$`), `"…"` (an identifier in PostgreSQL and standard SQL, a string in MySQL),
- * `` `…` `` identifiers, `--`, `#` (MySQL) and nested `/* … *\/` comments, numbers, hex and
+ * `'...'` with `''` (and backslash escapes in `E'...'` and in MySQL), PostgreSQL dollar quotes
+ * (`$tag$...$tag$`), `"..."` (an identifier in PostgreSQL and standard SQL, a string in MySQL),
+ * `` `...` `` identifiers, `--`, `#` (MySQL) and nested `/* ... *\/` comments, numbers, hex and
  * bit literals, and parameters (`$1`, `?`, `:name`). Work is bounded: only the first
  * `maxLength` characters are looked at. Nothing here throws.
  *
  * @module
  */
 
-/** Lexical dialect: decides what `"…"`, `#`, `$` and backslashes mean. */
+/** Lexical dialect: decides what `"..."`, `#`, `$` and backslashes mean. */
 export type SqlDialect = "postgresql" | "mysql" | "generic";
 
 /** Options for the functions of this module. */
@@ -51,7 +51,7 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** Letters, `_` and non-ASCII — but not U+00A0, a space to {@linkcode isSpace}: `12` then a
+/** Letters, `_` and non-ASCII -- but not U+00A0, a space to {@linkcode isSpace}: `12` then a
  * no-break space is a number (a literal to hide), not a word. */
 function isWordStart(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || (c >= 128 && c !== 0xa0);
@@ -128,18 +128,18 @@ function tokenize(s: string, dialect: SqlDialect): Token[] {
       i = quotedEnd(s, i + 1, 39, mysql);
       kind = "string";
     } else if (
-      (c === 69 || c === 101) && next === 39 // E'…'
+      (c === 69 || c === 101) && next === 39 // E'...'
     ) {
       i = quotedEnd(s, i + 2, 39, true);
       kind = "string";
     } else if (
       (c === 88 || c === 120 || c === 66 || c === 98 || c === 78 || c === 110) &&
-      next === 39 // X'…', B'…', N'…'
+      next === 39 // X'...', B'...', N'...'
     ) {
       i = quotedEnd(s, i + 2, 39, mysql);
       kind = "string";
     } else if ((c === 85 || c === 117) && next === 38 && s.charCodeAt(i + 2) === 39) {
-      i = quotedEnd(s, i + 3, 39, false); // U&'…'
+      i = quotedEnd(s, i + 3, 39, false); // U&'...'
       kind = "string";
     } else if (c === 34) {
       i = quotedEnd(s, i + 1, 34, mysql);
@@ -225,7 +225,7 @@ function upperWord(s: string, t: Token | undefined): string | undefined {
   return s.slice(t.start, t.end).toUpperCase();
 }
 
-/** Index of the main statement's first token, looking past `(` and `WITH … AS (…)`. */
+/** Index of the main statement's first token, looking past `(` and `WITH ... AS (...)`. */
 function mainStatement(s: string, toks: Token[]): number {
   let i = 0;
   while (i < toks.length && s.charCodeAt(toks[i]!.start) === 40 && toks[i]!.kind === "punct") i++;
@@ -257,7 +257,7 @@ const MAIN_AFTER_WITH = new Set([
 
 /**
  * The operation of a statement: its first keyword in upper case (`SELECT`, `INSERT`,
- * `BEGIN`, …); for `WITH … ` the main statement's keyword. Undefined when the text does
+ * `BEGIN`, ...); for `WITH ... ` the main statement's keyword. Undefined when the text does
  * not start with a word.
  *
  * @example
@@ -326,7 +326,7 @@ function nameAfter(s: string, toks: Token[], i: number): string | undefined {
 }
 
 /**
- * The main table of a statement: `SELECT … FROM t`, `INSERT INTO t`, `UPDATE t`,
+ * The main table of a statement: `SELECT ... FROM t`, `INSERT INTO t`, `UPDATE t`,
  * `DELETE FROM t`, `MERGE INTO t`, `TRUNCATE t`, `COPY t`, and `CREATE`/`DROP`/`ALTER TABLE t`.
  * Qualified names keep their dots (`public.users`); quotes are removed. Undefined when there
  * is no single main table (a sub-select in `FROM`, no `FROM` at all).
@@ -334,7 +334,7 @@ function nameAfter(s: string, toks: Token[], i: number): string | undefined {
  * @example
  * ```ts
  * import { sqlCollectionName } from "./sql_text.ts";
- * sqlCollectionName('SELECT * FROM "Sales".orders o JOIN x ON …'); // "Sales.orders"
+ * sqlCollectionName('SELECT * FROM "Sales".orders o JOIN x ON ...'); // "Sales.orders"
  * ```
  */
 export function sqlCollectionName(text: string, options: SqlTextOptions = {}): string | undefined {
@@ -387,7 +387,7 @@ function collectionAt(
     case "CREATE":
     case "DROP":
     case "ALTER": {
-      // Only tables: `CREATE INDEX`, `CREATE FUNCTION` … have no collection.
+      // Only tables: `CREATE INDEX`, `CREATE FUNCTION` ... have no collection.
       let j = at + 1;
       while (
         SKIP_BEFORE_NAME.has(upperWord(s, toks[j]) ?? "") && upperWord(s, toks[j]) !== "TABLE"
@@ -440,7 +440,7 @@ const TYPE_NAMES = new Set([
 
 /**
  * `text` with every literal (strings of all kinds, numbers, hex and bit strings) replaced
- * by `?` — not a type's arguments (`VARCHAR(50)` stays) — and comments removed (they carry what people paste there, passwords included).
+ * by `?` -- not a type's arguments (`VARCHAR(50)` stays) -- and comments removed (they carry what people paste there, passwords included).
  * Keywords (`TRUE`, `NULL`), identifiers and parameters (`$1`, `?`, `:name`) stay as they
  * are. Text past `maxLength` is dropped; a literal cut by that limit still becomes `?`.
  *

@@ -5,7 +5,7 @@
  *
  * Layout (`src/debug/buildinfo/buildinfo.go`): the 14-byte magic `"\xff Go buildinf:"`,
  * the pointer size, a flags byte, then either (flag bit 2, Go 1.18+) two varint-length
- * strings inline from byte 32, or (Go 1.13–1.17) two pointers to Go string headers
+ * strings inline from byte 32, or (Go 1.13-1.17) two pointers to Go string headers
  * elsewhere in the file. The module text is wrapped in 16-byte sentinels and has lines
  * `path`, `mod`, `dep`, `=>` (replacement of the line before) and `build`.
  *
@@ -34,7 +34,7 @@ export interface GoBuildInfo {
   main?: GoModule;
   /** Dependencies in the order recorded. */
   deps: GoModule[];
-  /** `build` settings (`-ldflags`, `GOARCH`, `vcs.revision`, …). */
+  /** `build` settings (`-ldflags`, `GOARCH`, `vcs.revision`, ...). */
   settings: Record<string, string>;
 }
 
@@ -56,7 +56,7 @@ const MAX_STRING = 16 * 1024 * 1024;
 const UTF8 = new TextDecoder("utf-8", { fatal: false });
 
 /**
- * Parses the bytes of `.go.buildinfo`. `readVirtual` resolves pointers for Go 1.13–1.17
+ * Parses the bytes of `.go.buildinfo`. `readVirtual` resolves pointers for Go 1.13-1.17
  * binaries; without it those give an error result. Never throws.
  *
  * @example
@@ -92,7 +92,9 @@ export function parseBuildInfo(bytes: Uint8Array, readVirtual?: ReadVirtual): Go
     }
     if (flags & FLAG_BIG_ENDIAN) return fail("big-endian Go binaries are not supported");
     if (readVirtual === undefined) {
-      return fail("the Go build information uses pointers (Go 1.13–1.17) and cannot be read here");
+      return fail(
+        "the Go build information uses pointers (Go 1.13 to 1.17) and cannot be read here",
+      );
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const ptr = (o: number) =>

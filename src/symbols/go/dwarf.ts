@@ -1,5 +1,5 @@
 /**
- * A small DWARF reader (versions 2–5) for what probes need from a Go binary built without
+ * A small DWARF reader (versions 2-5) for what probes need from a Go binary built without
  * `-w`: the byte offset of a struct member (`net/http.Request` / `Method`) and the
  * address range of a function. Reads `.debug_info`, `.debug_abbrev`, `.debug_str`,
  * `.debug_line_str`, `.debug_str_offsets` and `.debug_addr`, compressed either as

@@ -1,6 +1,6 @@
 /**
  * Reading Go executables for probing: build information (Go version, modules), the
- * function table (names → entry/end, also in stripped binaries), `RET` offsets for
+ * function table (names -> entry/end, also in stripped binaries), `RET` offsets for
  * return probes, DWARF struct offsets when present, and a measured offsets table for
  * stripped binaries. Nothing here throws on damaged input: results say what was wrong.
  *
@@ -15,7 +15,7 @@
  * const fn = bin.findFunction("net/http.serverHandler.ServeHTTP"); // { entry, end, fileOffset }
  * const rets = bin.retOffsets("net/http.serverHandler.ServeHTTP"); // { ok, fileOffsets }
  * // From DWARF, or for a stripped binary from the table measured for its Go version:
- * const request = bin.structOffsets("net/http.Request"); // { ok, source, members: { Method: 0, … } }
+ * const request = bin.structOffsets("net/http.Request"); // { ok, source, members: { Method: 0, ... } }
  * goOffsets("go1.22.12"); // the table itself
  * ```
  *

@@ -2,10 +2,10 @@
  * Struct member offsets for stripped Go binaries, which carry no DWARF: a table measured
  * from each supported toolchain (`offsets.json`, written by `scripts/go_offsets.ts` with
  * this folder's DWARF reader) and looked up by the binary's Go version. Third-party
- * modules (`golang.org/x/net`, `github.com/lib/pq`, …) are keyed by module version in the
+ * modules (`golang.org/x/net`, `github.com/lib/pq`, ...) are keyed by module version in the
  * same file.
  *
- * A version not in the table gives an "unknown" result, never a neighbour's offsets —
+ * A version not in the table gives an "unknown" result, never a neighbour's offsets --
  * except a patch release that lies between two measured releases of the same minor
  * version that agree on every field (a `verifiedRange`), flagged `exact: false`. Patch
  * releases do change layouts: `net/http.response` differs between go1.26.8 and go1.26.11.
@@ -55,7 +55,7 @@ export const GO_LAYOUT = {
   iface: { tab: 0, data: OFFSETS.pointerSize },
 } as const;
 
-/** Parses `go1.22.12` into [1, 22, 12]; undefined for anything else (devel, rc, …). */
+/** Parses `go1.22.12` into [1, 22, 12]; undefined for anything else (devel, rc, ...). */
 export function parseGoVersion(version: string): [number, number, number] | undefined {
   const m = /^go(\d+)\.(\d+)(?:\.(\d+))?$/.exec(version);
   if (m === null) return undefined;

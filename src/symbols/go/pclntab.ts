@@ -3,7 +3,7 @@
  * stack traces): every function's name, entry and end address. It survives
  * `-ldflags='-s -w'`, so it is how a stripped Go binary's functions are found.
  *
- * Supported layouts: Go 1.18–1.19 (magic `0xfffffff0`) and Go 1.20 and later
+ * Supported layouts: Go 1.18-1.19 (magic `0xfffffff0`) and Go 1.20 and later
  * (`0xfffffff1`), whose header is `runtime.pcHeader` in `src/runtime/symtab.go`:
  * magic u32, two pad bytes, minLC, ptrSize, then nfunc, nfiles, textStart, and the
  * offsets of funcnametab, cutab, filetab, pctab and pclntab, each pointer-sized. The
@@ -12,19 +12,19 @@
  * end of the last function. Go 1.26 no longer fills textStart (it is 0): the caller
  * supplies it (see {@linkcode textStartFromElf} in `go_binary.ts`).
  *
- * Older tables (Go 1.2–1.17) are recognised and reported as unsupported. Untrusted bytes
+ * Older tables (Go 1.2-1.17) are recognised and reported as unsupported. Untrusted bytes
  * never make anything here throw.
  *
  * @module
  */
 
-/** Magic of the Go 1.18–1.19 table. */
+/** Magic of the Go 1.18-1.19 table. */
 export const PCLNTAB_MAGIC_118 = 0xfffffff0;
 /** Magic of the Go 1.20+ table. */
 export const PCLNTAB_MAGIC_120 = 0xfffffff1;
 const OLD_MAGICS: Record<number, string> = {
-  0xfffffffb: "Go 1.2–1.15",
-  0xfffffffa: "Go 1.16–1.17",
+  0xfffffffb: "Go 1.2 to 1.15",
+  0xfffffffa: "Go 1.16 to 1.17",
 };
 
 /** A function from the table. Addresses are virtual addresses; `end` is exclusive. */
@@ -153,7 +153,7 @@ interface Layout {
  * (and counted in {@linkcode Pclntab.damaged}) rather than reported as a function.
  */
 export class Pclntab {
-  /** The table layout: "1.18" (Go 1.18–1.19) or "1.20+". */
+  /** The table layout: "1.18" (Go 1.18-1.19) or "1.20+". */
   readonly version: "1.18" | "1.20+";
   /** Number of functions the header claims. */
   readonly count: number;

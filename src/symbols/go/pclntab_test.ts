@@ -145,7 +145,7 @@ Deno.test("pclntab go1.16: too old, a clear error", async () => {
   using bin = await open(built.path);
   const pcln = bin.pclntab();
   assert.ok(!pcln.ok);
-  assert.match(pcln.error, /Go 1\.16–1\.17 layout.*only Go 1\.18 and later/);
+  assert.match(pcln.error, /Go 1\.16 to 1\.17 layout.*only Go 1\.18 and later/);
   assert.equal(bin.findFunction("main.main"), undefined);
   const rets = bin.retOffsets("main.main");
   assert.ok(!rets.ok && /1\.16/.test(rets.error));

@@ -270,7 +270,7 @@ export function decodeLength(code: Uint8Array, at: number): InstructionLength {
  * import { findRets } from "./x86_ret.ts";
  *
  * // mov eax, 0xc3; ret
- * findRets(new Uint8Array([0xb8, 0xc3, 0, 0, 0, 0xc3])); // { ok: true, offsets: [5], … }
+ * findRets(new Uint8Array([0xb8, 0xc3, 0, 0, 0, 0xc3])); // { ok: true, offsets: [5], ... }
  * ```
  */
 export function findRets(code: Uint8Array): RetScanResult {
