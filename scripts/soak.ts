@@ -18,6 +18,7 @@ import { startNginx } from "../tests/targets/nginx.ts";
 import { startOtlpBackend } from "../tests/targets/otlp_backend.ts";
 import { agentHealth, freePort, rssKiB } from "../tests/targets/agent_process.ts";
 import { tied } from "../tests/targets/tied.ts";
+import { agentV8Flags } from "./bench/measure.ts";
 
 const { values } = parseArgs({
   options: {
@@ -44,8 +45,7 @@ const MiB = (kib: number) => (kib / 1024).toFixed(1);
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const say = (line: string) => console.error(`soak: ${line}`);
 /** The heap flags the agent runs with: ./upspan's, unless DENO_V8_FLAGS says otherwise. */
-const V8_FLAGS = Deno.env.get("DENO_V8_FLAGS") ??
-  "--max-semi-space-size=1,--max-old-space-size=128";
+const V8_FLAGS = Deno.env.get("DENO_V8_FLAGS") ?? agentV8Flags();
 
 const dir = await Deno.makeTempDir({ prefix: "upspan-soak-" });
 const { cert, key } = await makeCert(dir);
