@@ -438,7 +438,7 @@ export async function main(argv: string[]): Promise<number> {
     : undefined;
   if (dump) {
     stderr(
-      "upspan: --dump prints the plaintext it captures as it is, passwords, tokens, cookies and headers included; keep its output private.",
+      "upspan: --dump prints the plaintext it captures as it is (passwords, tokens, cookies and headers included); keep its output private.",
     );
   }
   let summary: TraceSummary;

@@ -122,7 +122,7 @@ export class DumpPrinter {
   }
 }
 
-/** `local -> peer` for writes, `local <- peer` for reads (IPv6 in brackets). */
+/** `local`, an arrow and `peer`: to the peer for writes, from it for reads (IPv6 in brackets). */
 function addresses(socket: SocketInfo, direction: StreamChunk["direction"]): string {
   if (socket.family !== "ipv4" && socket.family !== "ipv6") return socket.family;
   const arrow = direction === "egress" ? _RIGHT_ARROW : _LEFT_ARROW;
