@@ -5,7 +5,7 @@
  * (`bpf-map`), then each checkout's medians.
  *
  *   deno task bench:flood [--target go|h2|nginx|python] [--rounds 3] [--seconds 2] [--against DIR]
- *     [--nice N] [--programs]
+ *     [--nice N] [--programs] [--warm S] [--split]
  *
  * `go` (the default; `deno task bench:go-flood`): `wrk -t1 -c4` for `--seconds` against the Go
  * fixture's trivial handler (go1.26.8). `h2`: the bench's `h2load -n60000 -c60 -m10` against
@@ -15,7 +15,13 @@
  * `--nice -10` runs the agent's threads at that priority: on a machine shared with other work,
  * what it loses when it has the CPU. `--programs`: also each BPF program's runs and run time
  * per request during the flood, as the kernel counts them (`kernel.bpf_stats_enabled`): what
- * the probes' own code costs the target, besides the traps.
+ * the probes' own code costs the target, besides the traps. `--warm S`: a flood of S seconds
+ * after `ready` before the measured one (V8 has compiled the span path by then: the agent as it
+ * runs for hours, not as it starts). `--split`: each round also floods the target untraced,
+ * and traced by an agent stopped (SIGSTOP) for the flood: its probes' programs run and the
+ * ring fills, then refuses their records. The target's rate in each, against untraced, splits
+ * what tracing costs it between the kernel's side (the traps and programs, less the ring's
+ * copy) and the agent's CPU beside it.
  *
  * @module
  */
@@ -35,6 +41,8 @@ const { values } = parseArgs({
     against: { type: "string" },
     nice: { type: "string" },
     programs: { type: "boolean", default: false },
+    warm: { type: "string", default: "0" },
+    split: { type: "boolean", default: false },
   },
 });
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -141,11 +149,43 @@ if (start === undefined) {
   throw new Error(`--target is go, h2, nginx or python, not ${values.target}`);
 }
 await using target = await start();
-const figures = new Map(trees.map((t) => [t, { cpu: [] as number[], spans: [] as number[] }]));
+const figures = new Map(
+  trees.map((
+    t,
+  ) => [t, {
+    cpu: [] as number[],
+    spans: [] as number[],
+    running: [] as number[],
+    stopped: [] as number[],
+  }]),
+);
+const warm = Number(values.warm);
+const here_: typeof Measure = await import(`${here}/scripts/bench/measure.ts`);
 for (let r = 0; r < Number(values.rounds); r++) {
+  const untraced = values.split ? (await target.flood(here_)).rps : undefined;
+  if (untraced !== undefined) console.log(`untraced: ${untraced.toFixed(0)} req/s`);
   for (const tree of trees) {
     const m: typeof Measure = await import(`${tree}/scripts/bench/measure.ts`);
+    if (untraced !== undefined) {
+      const agent = await m.startUpspan(target.args);
+      if (warm > 0) await target.flood(m);
+      Deno.kill(agent.pid, "SIGSTOP");
+      const w = await target.flood(m).finally(() => Deno.kill(agent.pid, "SIGCONT"));
+      await agent.stop();
+      figures.get(tree)!.stopped.push(w.rps / untraced);
+      console.log(
+        `${tree}: agent stopped: ${w.rps.toFixed(0)} req/s, ${
+          (w.rps / untraced).toFixed(2)
+        } × untraced`,
+      );
+    }
     const agent = await m.startUpspan(target.args);
+    let base = { spans: 0, cpuSeconds: 0 };
+    if (warm > 0) {
+      await target.flood(m);
+      await new Promise((r) => setTimeout(r, 500)); // the warm flood's last spans are printed
+      base = agent.sample();
+    }
     if (values.nice !== undefined) {
       for (const t of Deno.readDirSync(`/proc/${agent.pid}/task`)) {
         await new Deno.Command("renice", {
@@ -168,15 +208,17 @@ for (let r = 0; r < Number(values.rounds); r++) {
     await new Promise((r) => setTimeout(r, 500));
     const rings = ringsKb(agent.pid);
     const rep = await agent.stop();
-    const cpu = rep.cpuSeconds * 1e6 / rep.spans, spans = rep.spans / w.requests;
+    const cpu = (rep.cpuSeconds - base.cpuSeconds) * 1e6 / (rep.spans - base.spans),
+      spans = (rep.spans - base.spans) / w.requests;
+    if (untraced !== undefined) figures.get(tree)!.running.push(w.rps / untraced);
     figures.get(tree)!.cpu.push(cpu);
     figures.get(tree)!.spans.push(spans);
     console.log(
       `${tree}: ${w.rps.toFixed(0)} req/s, ${cpu.toFixed(1)} µs CPU/span, ${
         spans.toFixed(3)
-      } spans/request, ${m.agentCounters(rep.stderr).dropped} dropped, rings ${
-        (rings / 1024).toFixed(1)
-      } MB RSS`,
+      } spans/request${
+        untraced === undefined ? "" : `, ${(w.rps / untraced).toFixed(2)} × untraced`
+      }, ${m.agentCounters(rep.stderr).dropped} dropped, rings ${(rings / 1024).toFixed(1)} MB RSS`,
     );
     if (programs) console.log(programs);
   }
@@ -190,4 +232,11 @@ for (const [tree, f] of figures) {
       Math.min(...f.spans).toFixed(3)
     }–${Math.max(...f.spans).toFixed(3)})`,
   );
+  const ratio = (a: number[]) =>
+    `${median(a).toFixed(2)} (${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`;
+  if (values.split) {
+    console.log(
+      `${tree}: × untraced, agent stopped ${ratio(f.stopped)}, agent running ${ratio(f.running)}`,
+    );
+  }
 }
