@@ -5,7 +5,7 @@
  * (`bpf-map`), then each checkout's medians.
  *
  *   deno task bench:flood [--target go|h2|nginx|python] [--rounds 3] [--seconds 2] [--against DIR]
- *     [--nice N] [--programs] [--warm S] [--split]
+ *     [--nice N] [--programs] [--warm S] [--split] [--v8-flags FLAGS]
  *
  * `go` (the default; `deno task bench:go-flood`): `wrk -t1 -c4` for `--seconds` against the Go
  * fixture's trivial handler (go1.26.8). `h2`: the bench's `h2load -n60000 -c60 -m10` against
@@ -21,7 +21,8 @@
  * and traced by an agent stopped (SIGSTOP) for the flood: its probes' programs run and the
  * ring fills, then refuses their records. The target's rate in each, against untraced, splits
  * what tracing costs it between the kernel's side (the traps and programs, less the ring's
- * copy) and the agent's CPU beside it.
+ * copy) and the agent's CPU beside it. `--v8-flags`: the agent's V8 flags (default: V8's own, as
+ * `deno run -A mod.ts` runs; `./upspan` gives its own).
  *
  * @module
  */
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     programs: { type: "boolean", default: false },
     warm: { type: "string", default: "0" },
     split: { type: "boolean", default: false },
+    "v8-flags": { type: "string" },
   },
 });
 const here = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -160,6 +162,7 @@ const figures = new Map(
   }]),
 );
 const warm = Number(values.warm);
+const denoFlags = values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : [];
 const here_: typeof Measure = await import(`${here}/scripts/bench/measure.ts`);
 for (let r = 0; r < Number(values.rounds); r++) {
   const untraced = values.split ? (await target.flood(here_)).rps : undefined;
@@ -167,7 +170,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
   for (const tree of trees) {
     const m: typeof Measure = await import(`${tree}/scripts/bench/measure.ts`);
     if (untraced !== undefined) {
-      const agent = await m.startUpspan(target.args);
+      const agent = await m.startUpspan(target.args, {}, denoFlags);
       if (warm > 0) await target.flood(m);
       Deno.kill(agent.pid, "SIGSTOP");
       const w = await target.flood(m).finally(() => Deno.kill(agent.pid, "SIGCONT"));
@@ -179,7 +182,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
         } × untraced`,
       );
     }
-    const agent = await m.startUpspan(target.args);
+    const agent = await m.startUpspan(target.args, {}, denoFlags);
     let base = { spans: 0, cpuSeconds: 0 };
     if (warm > 0) {
       await target.flood(m);
