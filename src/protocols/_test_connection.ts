@@ -8,10 +8,11 @@ import type { Span } from "../model/span.ts";
 import type { IdGenerator } from "../model/ids.ts";
 import { RandomIdGenerator } from "../model/ids.ts";
 import { PeerLinks } from "../context/peer_links.ts";
+import type { ServedStreams } from "../context/served_streams.ts";
 import { ReceivedHeaders } from "../context/received_headers.ts";
 import { ThreadRequests } from "../context/thread_requests.ts";
 import { Connection } from "./connection.ts";
-import type { Protocol, ProtocolFamily, ProtocolLimits } from "./protocol.ts";
+import type { OfferWaiter, Protocol, ProtocolFamily, ProtocolLimits } from "./protocol.ts";
 import { newHttpCounters } from "./http1/parser.ts";
 import { newSqlCounters } from "./sql/wire_parser.ts";
 
@@ -25,6 +26,10 @@ export interface TestConnectionOptions extends Partial<ProtocolLimits> {
   threads?: ThreadRequests;
   elsewhere?: (pid: number, family: ProtocolFamily) => boolean;
   rpcFromBytes?: (pid: number) => boolean;
+  /** Shared with other test connections: one's client offers, another's server takes. */
+  peers?: PeerLinks;
+  served?: ServedStreams;
+  offerWaiters?: Set<OfferWaiter>;
 }
 
 /** A connection over `protocols`, its spans, its counters and its give-ups. */
@@ -41,7 +46,9 @@ export function testConnection(protocols: readonly Protocol[], o: TestConnection
       resource: o.resource ?? (() => ({})),
       onSpan: (s) => spans.push(s),
       ids: o.ids ?? new RandomIdGenerator(),
-      peers: new PeerLinks(),
+      peers: o.peers ?? new PeerLinks(),
+      ...(o.served ? { served: o.served } : {}),
+      ...(o.offerWaiters ? { offerWaiters: o.offerWaiters } : {}),
       threads: o.threads ?? new ThreadRequests(),
       received: new ReceivedHeaders(),
       limits: {
@@ -49,7 +56,7 @@ export function testConnection(protocols: readonly Protocol[], o: TestConnection
         maxPipelined: o.maxPipelined ?? 64,
         requestTimeoutNs: o.requestTimeoutNs ?? 1_000_000n,
         socketWaitNs: o.socketWaitNs ?? 0n,
-        offerWaitNs: 0n,
+        offerWaitNs: o.offerWaitNs ?? 0n,
         fullQueryText: o.fullQueryText,
         maxTextBytes: o.maxTextBytes,
       },

@@ -36,9 +36,18 @@ export interface RequestHead {
 const CONTEXT: unique symbol = Symbol("request context");
 /** A server's request whose head found no traced client's offer: looked for again. */
 const MISSED: unique symbol = Symbol("request without its offer");
+interface Missed {
+  key: string;
+  line: string;
+  tid: number;
+  /** When its head came. */
+  sinceNs: bigint;
+  /** A Go program's call: its stream, told to `served` once the offer is settled. */
+  stream?: number;
+}
 type WithContext = {
   [CONTEXT]?: TraceContext;
-  [MISSED]?: { key: string; line: string; tid: number };
+  [MISSED]?: Missed;
 };
 
 /**
@@ -77,6 +86,8 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
   readonly #server: boolean;
   /** Requests seen before the socket was known: linked once it is (bounded). */
   #unlinked: [R, RequestHead][] = [];
+  /** A Go program's calls whose offer is still looked for, whatever their exchange's state. */
+  #missedCalls: WithContext[] = [];
   /**
    * Finished exchanges waiting, in order: for the socket's addresses (up to
    * `socketWaitNs`), or for their traced client's offer (up to `offerWaitNs`).
@@ -138,22 +149,32 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
       const context = caller !== undefined && caller.traceId === tp?.traceId
         ? requestContext(undefined, "SERVER", ids, caller, "peer")
         : requestContext(head.traceparent, "SERVER", ids, caller, "peer");
-      (request as WithContext)[CONTEXT] = context;
-      // A thread's request may still take its client's offer when its span is made, if
-      // its client may be traced here: on this host, and not waited for in vain on this
-      // connection within the last second.
+      const r = request as WithContext;
+      r[CONTEXT] = context;
+      // The request may still take its client's offer, if its client may be traced here: on
+      // this host, and not waited for in vain on this connection within the last second. On
+      // loopback a plain write is recorded as it ends, after the server it woke may have read.
+      // A thread's request looks again when its span is made; a Go program's call (whose
+      // handler's goroutine waits for this span, `served_streams.ts`) right after this read.
+      const call = !byThread && key !== undefined && head.stream !== undefined;
       if (caller !== undefined) this.#quietSinceNs = undefined;
       else if (
-        tp === undefined && key !== undefined && byThread &&
-        !this.#quiet(head.firstByteMonoNs) &&
-        c.env.limits.offerWaitNs > 0n && this.#local
+        tp === undefined && key !== undefined && (byThread || call) &&
+        !this.#quiet(head.firstByteMonoNs) && c.env.limits.offerWaitNs > 0n && this.#local
       ) {
-        (request as WithContext)[MISSED] = { key, line: head.line, tid: head.tid };
+        const { line, tid, firstByteMonoNs: sinceNs, stream } = head;
+        r[MISSED] = call ? { key, line, tid, sinceNs, stream } : { key, line, tid, sinceNs };
+        if (call) {
+          if (this.#missedCalls.length >= c.env.limits.maxPipelined) {
+            this.#settle(this.#missedCalls.shift()!, undefined);
+          }
+          this.#missedCalls.push(r);
+          c.env.offerWaiters?.add(this);
+        }
       }
       if (byThread) threads.begin(c.pid, head.tid, context, head.firstByteMonoNs);
-      // A Go program's call: its handler's goroutine waits for this span (`served_streams.ts`).
-      else if (key !== undefined && head.stream !== undefined) {
-        c.env.served?.served(c.pid, key, head.stream, context);
+      else if (call && r[MISSED] === undefined) {
+        c.env.served?.served(c.pid, key!, head.stream!, context);
       }
       if (tp !== undefined) received.received(c.pid, tp.traceId, tp.parentId, context);
     } else {
@@ -230,8 +251,21 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
    * under load) has its offer by now if one came, so it waits no longer than that read.
    */
   lookAgain(nowMonoNs: bigint): boolean {
+    const calls = this.#missedCalls;
+    if (calls.length > 0) {
+      const offerWaitNs = this.#c.env.limits.offerWaitNs;
+      this.#missedCalls = calls.filter((r) => {
+        const missed = r[MISSED];
+        if (missed === undefined) return false; // settled as its exchange went
+        const caller = this.#c.env.peers.take(missed.key, missed.line, false);
+        const last = nowMonoNs - missed.sinceNs > offerWaitNs || this.#quiet(missed.sinceNs);
+        if (caller === undefined && !last) return true;
+        this.#settle(r, caller);
+        return false;
+      });
+    }
     this.tick(nowMonoNs);
-    return this.#awaiting.length > 0;
+    return this.#awaiting.length > 0 || this.#missedCalls.length > 0;
   }
 
   /** The socket is known: links the requests seen before it and lets waiting exchanges go. */
@@ -288,22 +322,40 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
     const request = w.request as WithContext;
     const missed = request[MISSED];
     if (missed === undefined) return true;
-    const c = this.#c;
     // Without reading the rings: a look runs inside a tick or a release, and the records
     // read meanwhile come at the loop's next read.
-    const caller = c.env.peers.take(missed.key, missed.line, false);
+    const caller = this.#c.env.peers.take(missed.key, missed.line, false);
     if (caller === undefined && !last) return false;
-    request[MISSED] = undefined;
-    if (caller === undefined) this.#quietSinceNs = w.lastByteMonoNs;
-    const context = request[CONTEXT];
-    if (caller === undefined || context === undefined) return true;
-    if (c.env.threads.lent(c.pid, missed.tid, context)) return true;
-    // Changed in place: calls the thread makes later take this same object as their parent.
-    context.traceId = caller.traceId;
-    context.parentSpanId = caller.spanId;
-    context.via = "peer";
-    if (caller.sampled === undefined) delete context.sampled;
-    else context.sampled = caller.sampled;
+    this.#settle(request, caller, w.lastByteMonoNs);
     return true;
+  }
+
+  /**
+   * A request that missed its offer found it (`caller`) or looks no more: its ids take the
+   * caller's trace unless a call already copied them, and a Go program's call is told to
+   * its handler's goroutine now. Without a caller, the connection goes quiet from `atNs`.
+   */
+  #settle(request: WithContext, caller: TraceContext | undefined, atNs?: bigint): void {
+    const missed = request[MISSED];
+    if (missed === undefined) return;
+    request[MISSED] = undefined;
+    const c = this.#c;
+    if (caller === undefined) this.#quietSinceNs = atNs ?? missed.sinceNs;
+    const context = request[CONTEXT];
+    if (context === undefined) return;
+    // A Go program's call was told to no one yet; a thread's request may have lent its ids.
+    const stream = missed.stream;
+    if (
+      caller !== undefined &&
+      (stream !== undefined || !c.env.threads.lent(c.pid, missed.tid, context))
+    ) {
+      // Changed in place: calls the thread makes later take this same object as their parent.
+      context.traceId = caller.traceId;
+      context.parentSpanId = caller.spanId;
+      context.via = "peer";
+      if (caller.sampled === undefined) delete context.sampled;
+      else context.sampled = caller.sampled;
+    }
+    if (stream !== undefined) c.env.served?.served(c.pid, missed.key, stream, context);
   }
 }

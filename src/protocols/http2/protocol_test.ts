@@ -6,6 +6,11 @@ import { countingIds } from "../_test_wire.ts";
 import { loadCapture, type Piece } from "./_testdata.ts";
 import { sniffHttp2 } from "./protocol.ts";
 import { ThreadRequests } from "../../context/thread_requests.ts";
+import { PeerLinks } from "../../context/peer_links.ts";
+import { ServedStreams } from "../../context/served_streams.ts";
+import type { TraceContext } from "../../model/trace_context.ts";
+import type { IdGenerator } from "../../model/ids.ts";
+import type { OfferWaiter } from "../protocol.ts";
 
 /** Replays a capture into a registry connection as the server's or the client's probe saw it. */
 /** How {@linkcode traced} sets the connection up. */
@@ -16,15 +21,26 @@ interface TracedOptions {
   /** Its gRPC calls still come from the bytes (it links grpc-go). Default true. */
   rpcFromBytes?: boolean;
   threads?: ThreadRequests;
+  ids?: IdGenerator;
+  peers?: PeerLinks;
+  served?: ServedStreams;
+  offerWaiters?: Set<OfferWaiter>;
+  offerWaitNs?: bigint;
+  /** Leaves the connection open at the end of the pieces. */
+  open?: boolean;
 }
 
 /** Replays a capture into a registry connection as the server's or the client's probe saw it. */
 function traced(pieces: Piece[], role: "server" | "client", o: TracedOptions = {}) {
   const t = testConnection(PROTOCOLS, {
-    ids: countingIds(),
+    ids: o.ids ?? countingIds(),
     elsewhere: (_pid, family) => (o.httpElsewhere ?? false) && family === "http",
     rpcFromBytes: () => o.rpcFromBytes ?? true,
     ...(o.threads ? { threads: o.threads } : {}),
+    ...(o.peers ? { peers: o.peers } : {}),
+    ...(o.served ? { served: o.served } : {}),
+    ...(o.offerWaiters ? { offerWaiters: o.offerWaiters } : {}),
+    ...(o.offerWaitNs ? { offerWaitNs: o.offerWaitNs } : {}),
   });
   if (o.socket) t.conn.setSocket(o.socket);
   const pos = { ingress: 0, egress: 0 };
@@ -46,7 +62,7 @@ function traced(pieces: Piece[], role: "server" | "client", o: TracedOptions = {
     pos[direction] += p.bytes.length;
     t.conn.push(chunk);
   }
-  t.conn.close();
+  if (!o.open) t.conn.close();
   return t;
 }
 
@@ -204,6 +220,60 @@ Deno.test("http2 protocol: where HTTP spans come from probes (Go's net/http), gR
   });
   assert.equal(none.conn.state, "given-up");
   assert.deepEqual(none.spans, []);
+});
+
+Deno.test("http2 protocol: a Go server's call read before its traced client's write waits for its offer", () => {
+  // On loopback a write is recorded as its syscall ends, after the server it woke may have
+  // read: a Go server's call then found no offer. It looks again after the read, and its
+  // handler's goroutine (`served`) is told its ids only then.
+  const [grpc] = loadCapture("grpc_go");
+  const told: TraceContext[] = [];
+  class Told extends ServedStreams {
+    override served(_pid: number, _conn: string, _stream: number, call: TraceContext): void {
+      told.push({ ...call });
+    }
+  }
+  const go = (peers: PeerLinks, offerWaiters: Set<OfferWaiter>, ids: IdGenerator) =>
+    traced(grpc!, "server", {
+      socket: SOCKET,
+      httpElsewhere: true,
+      ids,
+      peers,
+      served: new Told(),
+      offerWaiters,
+      offerWaitNs: 30_000_000n,
+      open: true,
+    });
+  const look = (waiters: Set<OfferWaiter>, nowNs: bigint) => {
+    for (const w of waiters) if (!w.lookAgain(nowNs)) waiters.delete(w);
+  };
+
+  const peers = new PeerLinks(), waiters = new Set<OfferWaiter>(), ids = countingIds();
+  const server = go(peers, waiters, ids);
+  assert.deepEqual([told.length, server.spans.length, waiters.size], [0, 0, 1], "held");
+  const client = traced(grpc!, "client", {
+    socket: CLIENT_SOCKET,
+    httpElsewhere: true,
+    ids,
+    peers,
+  });
+  assert.equal(client.spans.length, 3);
+  look(waiters, 2_000_000n);
+  const calls = client.spans.map((s) => [s.traceId, s.spanId]);
+  assert.deepEqual(told.map((c) => [c.traceId, c.parentSpanId]), calls, "told with the client's");
+  assert.deepEqual(server.spans.map((s) => [s.traceId, s.parentSpanId]), calls);
+  assert.equal(waiters.size, 0);
+
+  // No offer: held for the wait after the first call's head, then told as they are (the
+  // connection has gone quiet: the calls behind it wait no more).
+  told.length = 0;
+  const alone = go(new PeerLinks(), waiters, countingIds());
+  look(waiters, 20_000_000n); // the first call's head came at 9.5 ms, the others' at 55-56
+  assert.deepEqual([told.length, alone.spans.length], [0, 0], "within the wait");
+  look(waiters, 60_000_000n);
+  assert.deepEqual(told.map((c) => c.parentSpanId), ["", "", ""]);
+  assert.deepEqual(alone.spans.map((s) => s.parentSpanId), ["", "", ""]);
+  assert.equal(waiters.size, 0, "nothing waits any more");
 });
 
 Deno.test("http2 protocol: joined mid-way, spans only with what is known, never wrong", () => {
