@@ -82,7 +82,7 @@ export function ipv6(bytes: Uint8Array, at: number): string {
  * names it, and formatting 64 bits as hex each time cost more than the rest of decoding.
  * Bounded: emptied when it holds more sockets than a busy host keeps open.
  */
-class SocketKeys {
+export class SocketKeys {
   #byHigh = new Map<number, Map<number, string>>();
   #size = 0;
   // In front of the maps, the last address seen in each of 256 slots: a record usually
@@ -91,6 +91,7 @@ class SocketKeys {
   #slotHi = new Uint32Array(256);
   #slotName = new Array<string>(256).fill("");
 
+  /** The connection key the capture gives the plain socket whose `struct sock *` is at `at`. */
   key(view: DataView, at: number): string {
     const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
     const slot = ((lo >>> 6) ^ (lo >>> 14)) & 255; // sockets are cache-line aligned or more
@@ -122,11 +123,6 @@ class SocketKeys {
 /** A user-space address (the SSL*) as hex: a Number holds a 48-bit address exactly. */
 export function connKey(view: DataView, at: number): string {
   return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
-}
-
-/** The connection key the capture gives the plain socket whose `struct sock *` is at `at`. */
-export function socketConnKey(view: DataView, at: number): string {
-  return SOCKET_CONN_PREFIX + kernelAddress(view, at);
 }
 
 /** A kernel address (the struct sock) as hex: all 64 bits, so read as two halves. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { type BtfTypes, type DecodeResult, fieldOf, type RecordDecoder } from "../../ffi/mod.ts";
-import { connKey, ipv4, ipv6, socketConnKey } from "../capture/events.ts";
+import { connKey, ipv4, ipv6, SocketKeys } from "../capture/events.ts";
 import type { SqlLibrary } from "./probes.ts";
 
 /** What happened, as `enum sql_event_kind` says. */
@@ -168,6 +168,10 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
     peerPort = f("peer_port"),
     peerAddr = f("peer_addr");
   const header = text.offset;
+  const socketKeys = new SocketKeys();
+  // A pointer's presence, read as two halves: a BigInt per record costs an allocation.
+  const nonZero = (view: DataView, at: number) =>
+    view.getUint32(at, true) !== 0 || view.getUint32(at + 4, true) !== 0;
 
   return (bytes, view, offset, length) => {
     if (length < header || offset < 0 || offset + length > bytes.length) {
@@ -205,7 +209,9 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
       startMonoNs: startNs,
       endMonoNs: endNs,
       handle: view.getBigUint64(offset + handle.offset, true),
-      rc: Number(view.getBigInt64(offset + rc.offset, true)),
+      // A signed 64-bit value, exact as a Number within 2^53: read as two halves.
+      rc: view.getInt32(offset + rc.offset + 4, true) * 2 ** 32 +
+        view.getUint32(offset + rc.offset, true),
       code: view.getUint32(offset + code.offset, true),
       hasResult: bytes[offset + hasResult.offset] !== 0,
       sqlstate: cString(bytes, offset + sqlstate.offset, sqlstate.size),
@@ -221,10 +227,10 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
         port: view.getUint16(offset + peerPort.offset, true),
       };
     }
-    if (view.getBigUint64(offset + sock.offset, true) !== 0n) {
-      event.socket = socketConnKey(view, offset + sock.offset);
+    if (nonZero(view, offset + sock.offset)) {
+      event.socket = socketKeys.key(view, offset + sock.offset);
     }
-    if (view.getBigUint64(offset + ssl.offset, true) !== 0n) {
+    if (nonZero(view, offset + ssl.offset)) {
       event.tls = connKey(view, offset + ssl.offset);
     }
     return { ok: true, event };
