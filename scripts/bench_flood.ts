@@ -151,21 +151,18 @@ if (start === undefined) {
   throw new Error(`--target is go, h2, nginx or python, not ${values.target}`);
 }
 await using target = await start();
-const figures = new Map(
-  trees.map((
-    t,
-  ) => [t, {
-    cpu: [] as number[],
-    spans: [] as number[],
-    running: [] as number[],
-    stopped: [] as number[],
-  }]),
-);
+const figures = new Map(trees.map((t) => [t, {
+  cpu: [] as number[],
+  spans: [] as number[],
+  /** Rates against untraced (`--split`): the agent stopped, the agent running. */
+  stopped: [] as number[],
+  running: [] as number[],
+}]));
 const warm = Number(values.warm);
 const denoFlags = values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : [];
-const here_: typeof Measure = await import(`${here}/scripts/bench/measure.ts`);
+const measure: typeof Measure = await import(`${here}/scripts/bench/measure.ts`);
 for (let r = 0; r < Number(values.rounds); r++) {
-  const untraced = values.split ? (await target.flood(here_)).rps : undefined;
+  const untraced = values.split ? (await target.flood(measure)).rps : undefined;
   if (untraced !== undefined) console.log(`untraced: ${untraced.toFixed(0)} req/s`);
   for (const tree of trees) {
     const m: typeof Measure = await import(`${tree}/scripts/bench/measure.ts`);
