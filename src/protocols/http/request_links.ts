@@ -254,14 +254,11 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
     const calls = this.#missedCalls;
     if (calls.length > 0) {
       const offerWaitNs = this.#c.env.limits.offerWaitNs;
+      // Those settled as their exchange went are dropped too.
       this.#missedCalls = calls.filter((r) => {
-        const missed = r[MISSED];
-        if (missed === undefined) return false; // settled as its exchange went
-        const caller = this.#c.env.peers.take(missed.key, missed.line, false);
-        const last = nowMonoNs - missed.sinceNs > offerWaitNs || this.#quiet(missed.sinceNs);
-        if (caller === undefined && !last) return true;
-        this.#settle(r, caller);
-        return false;
+        const since = r[MISSED]?.sinceNs;
+        const last = since === undefined || nowMonoNs - since > offerWaitNs || this.#quiet(since);
+        return !this.#mayGo(r, last);
       });
     }
     this.tick(nowMonoNs);
@@ -295,7 +292,7 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
       const w = waiting[ready]!;
       // Behind one that waited in vain, the connection has gone quiet: they wait no more.
       const last = nowMonoNs - w.lastByteMonoNs > offerWaitNs || this.#quiet(w.lastByteMonoNs);
-      if (!this.#mayGo(w, last)) break;
+      if (!this.#mayGo(w.request, last, w.lastByteMonoNs)) break;
     }
     if (ready === 0) return;
     this.#awaiting = waiting.slice(ready);
@@ -308,25 +305,24 @@ export class RequestLinks<R extends object, X> implements OfferWaiter {
     if (waiting.length === 0) return;
     this.#awaiting = [];
     for (const w of waiting) {
-      this.#mayGo(w, true);
+      this.#mayGo(w.request, true, w.lastByteMonoNs);
       this.#emit(w.exchange);
     }
   }
 
   /**
-   * Whether a waiting exchange may go: its request found its traced client's offer now
-   * (taken, unless a call already copied the request's ids), or it found none before and
-   * looks no longer (`last`).
+   * Whether a request that missed its offer (or its waiting exchange) may go: it found its
+   * traced client's offer now, or found none before and looks no longer (`last`); either way
+   * it is settled. `atNs`: when the connection goes quiet from, without an offer.
    */
-  #mayGo(w: Awaiting<R, X>, last: boolean): boolean {
-    const request = w.request as WithContext;
+  #mayGo(request: WithContext, last: boolean, atNs?: bigint): boolean {
     const missed = request[MISSED];
     if (missed === undefined) return true;
     // Without reading the rings: a look runs inside a tick or a release, and the records
     // read meanwhile come at the loop's next read.
     const caller = this.#c.env.peers.take(missed.key, missed.line, false);
     if (caller === undefined && !last) return false;
-    this.#settle(request, caller, w.lastByteMonoNs);
+    this.#settle(request, caller, atNs);
     return true;
   }
 
