@@ -223,7 +223,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
     if (programs) console.log(programs);
   }
 }
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+const { median } = measure;
 for (const [tree, f] of figures) {
   console.log(
     `${tree}: median ${median(f.cpu).toFixed(1)} µs CPU/span, ${
