@@ -6,7 +6,11 @@
  * `wrk -t1 -c4`: per request the request's read (51 bytes), the response head's write (234
  * bytes) and the body's `sendfile` (no bytes captured), on 4 keep-alive connections.
  *
- *   deno task bench:pipeline [--target http|sql] [--rounds 20] [--against /path/to/other/checkout]
+ *   deno task bench:pipeline [--target http|https|sql] [--rounds 20] [--against /path/to/other/checkout]
+ *
+ * `--target https`: the same exchanges read and written through OpenSSL (records of the
+ * `SSL*`, not the socket, each connection's socket told once), as the bench's Python HTTPS
+ * server makes them.
  *
  * `--target sql`: libpq's records (`bpf/out/sqllib.bpf.o`) as pgbench -S makes them in
  * libpq's asynchronous mode instead (`pgbenchRecords` in src/warm_up.ts), made into CLIENT
@@ -31,14 +35,14 @@ import type { SqlLibStatement } from "../src/sqllib/statements.ts";
 type Round = () => Promise<number>;
 
 /** The span path of the checkout at `root`, as the agent wires it for `--format json`. */
-async function spanPath(root: string, requests: number): Promise<Round> {
+async function spanPath(root: string, requests: number, tls: boolean): Promise<Round> {
   const { captureDecoder, CAPTURE_OBJECT } = await import(`${root}/src/capture/mod.ts`);
   const { SpanBuilder } = await import(`${root}/src/spans/mod.ts`);
   const { SpanPipeline } = await import(`${root}/src/span_pipeline.ts`);
   const { JsonLinesExporter } = await import(`${root}/src/export/json.ts`);
   const obj = BpfObject.open(CAPTURE_OBJECT);
   const decode = captureDecoder(obj);
-  const { bytes, at } = nginxRecords(obj, requests);
+  const { bytes, at } = nginxRecords(obj, requests, tls);
   obj.close();
   const view = new DataView(bytes.buffer);
   const exporter = new JsonLinesExporter();
@@ -114,7 +118,9 @@ if (values.child) {
   const paths: Round[] = [];
   for (const root of roots) {
     paths.push(
-      values.target === "sql" ? await sqlPath(root, 10_000) : await spanPath(root, 10_000),
+      values.target === "sql"
+        ? await sqlPath(root, 10_000)
+        : await spanPath(root, 10_000, values.target === "https"),
     );
   }
   for (let w = 0; w < 5; w++) for (const run of paths) await run();

@@ -4,12 +4,13 @@
  * BPF load, whose syscalls its signals interrupt), started after `ready`. Prints each
  * function's share of the sampled time (self time), the busiest first.
  *
- *   deno task profile [--target nginx|h2|python|go] [--seconds 5] [--top 30]
+ *   deno task profile [--target nginx|h2|https|python|go] [--seconds 5] [--top 30]
  *     [--rate N] [--warm S] [--out profile.cpuprofile] [--alloc]
  *
  * `nginx`: `wrk -t1 -c4` against nginx, as the bench's flood; `h2`: `h2load -n60000 -c60 -m10`
  * against nginx over TLS and HTTP/2, as the bench's `h2`; `go`: the same flood as nginx's against
- * the Go fixture's trivial handler (Go 1.26); `python`: the Python target
+ * the Go fixture's trivial handler (Go 1.26); `https`: the same flood against the Python
+ * target over TLS (OpenSSL's probes), as the bench's `https`; `python`: the Python target
  * under a paced `--rate` (default 1,000) requests a second, as the bench's `rate` (`--rate 0`:
  * none, the agent's own wake-ups alone). `--warm`: the python target's paced load for S seconds
  * before sampling starts (V8 takes tens of seconds at 1,000 req/s to finish optimizing the
@@ -113,13 +114,16 @@ async function main() {
       http2: true,
     })
     : undefined;
+  await using https = values.target === "https"
+    ? await startPythonServer(await makeCert(await Deno.makeTempDir()))
+    : undefined;
   await using python = values.target === "python" ? await startPythonServer({}) : undefined;
   await using go = values.target === "go" ? await goServer() : undefined;
-  const target = nginx ?? h2 ?? python ?? go;
+  const target = nginx ?? h2 ?? https ?? python ?? go;
   if (target === undefined) {
-    throw new Error(`--target is nginx, h2, python or go, not ${values.target}`);
+    throw new Error(`--target is nginx, h2, https, python or go, not ${values.target}`);
   }
-  const pids = h2?.pids ?? [nginx?.masterPid ?? python?.pid ?? go!.pid];
+  const pids = h2?.pids ?? [nginx?.masterPid ?? https?.pid ?? python?.pid ?? go!.pid];
   const port = freePort();
   const agent = await startUpspan(pids.flatMap((p) => ["--pid", String(p)]), {}, [
     `--inspect=127.0.0.1:${port}`,
@@ -143,6 +147,8 @@ async function main() {
   const before = agent.sample();
   const flood = nginx
     ? `http://127.0.0.1:${nginx.port}/index.html`
+    : https
+    ? `https://127.0.0.1:${https.port}/hello`
     : go && `http://127.0.0.1:${go.backendPort}/backend/1`;
   const load = h2
     ? h2load(`https://127.0.0.1:${h2.port}/hello.txt`).then((r) => r.requests)

@@ -41,10 +41,10 @@ export type CaptureEvent =
 /** Execs, exits and forks; `load`: a traced process's loader mapped or unmapped libraries. */
 export type ProcessEventType = "exec" | "exit" | "fork" | "load";
 
-/** Prefix of the connection key of a plain socket (its kernel address follows). */
-const SOCKET_CONN_PREFIX = "sock:";
-
 const field = (layout: StructLayout, name: string) => fieldOf(layout, name).offset;
+
+/** What the connection key of a plain socket starts with (its kernel address follows). */
+export const SOCKET_KEY_PREFIX = "sock:";
 
 /** IPv4 address text, from 4 bytes at `at`. */
 export function ipv4(bytes: Uint8Array, at: number): string {
@@ -78,33 +78,41 @@ export function ipv6(bytes: Uint8Array, at: number): string {
 }
 
 /**
- * The connection keys of plain sockets, kept by address: every record of a plain socket
- * names it, and formatting 64 bits as hex each time cost more than the rest of decoding.
- * Bounded: emptied when it holds more sockets than a busy host keeps open.
+ * Connection keys made from an address in a record: a plain socket's `struct sock *` (the
+ * kernel's, prefixed `sock:`) or an `SSL *` (the process's). Every record names one, and
+ * formatting 64 bits as hex each time cost more than the rest of decoding; the same string
+ * each time also lets the maps keyed by it skip hashing it again. Bounded: emptied when it
+ * holds more keys than a busy host keeps connections open.
  */
-export class SocketKeys {
+export class AddressKeys {
+  #prefix: string;
   #byHigh = new Map<number, Map<number, string>>();
   #size = 0;
   // In front of the maps, the last address seen in each of 256 slots: a record usually
-  // names a socket seen just before, and two map lookups cost more than the rest of it.
+  // names a connection seen just before, and two map lookups cost more than the rest of it.
   #slotLo = new Uint32Array(256);
   #slotHi = new Uint32Array(256);
   #slotName = new Array<string>(256).fill("");
 
-  /** The connection key the capture gives the plain socket whose `struct sock *` is at `at`. */
+  /** `prefix`: what the key starts with, before the address's hex. */
+  constructor(prefix: string) {
+    this.#prefix = prefix;
+  }
+
+  /** The connection key of the address (8 bytes, little-endian) at `at`. */
   key(view: DataView, at: number): string {
     const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
-    const slot = ((lo >>> 6) ^ (lo >>> 14)) & 255; // sockets are cache-line aligned or more
+    const slot = ((lo >>> 6) ^ (lo >>> 14)) & 255; // sockets and SSLs are 64-byte aligned or more
     const cached = this.#slotName[slot]!;
     if (this.#slotLo[slot] === lo && this.#slotHi[slot] === hi && cached !== "") return cached;
-    const name = this.#named(lo, hi, view, at);
+    const name = this.#named(lo, hi);
     this.#slotLo[slot] = lo;
     this.#slotHi[slot] = hi;
     this.#slotName[slot] = name;
     return name;
   }
 
-  #named(lo: number, hi: number, view: DataView, at: number): string {
+  #named(lo: number, hi: number): string {
     let names = this.#byHigh.get(hi);
     if (names === undefined) this.#byHigh.set(hi, names = new Map());
     let name = names.get(lo);
@@ -114,25 +122,12 @@ export class SocketKeys {
         this.#byHigh.set(hi, names = new Map());
         this.#size = 1;
       }
-      names.set(lo, name = SOCKET_CONN_PREFIX + kernelAddress(view, at));
+      // Two 32-bit halves, not a BigInt: a kernel address takes all 64 bits.
+      const hex = hi === 0 ? lo.toString(16) : hi.toString(16) + lo.toString(16).padStart(8, "0");
+      names.set(lo, name = this.#prefix + "0x" + hex);
     }
     return name;
   }
-}
-
-/** A user-space address (the SSL*) as hex: a Number holds a 48-bit address exactly. */
-export function connKey(view: DataView, at: number): string {
-  return "0x" + (view.getUint32(at, true) + view.getUint32(at + 4, true) * 2 ** 32).toString(16);
-}
-
-/** A kernel address (the struct sock) as hex: all 64 bits, so read as two halves. */
-
-function kernelAddress(view: DataView, at: number): string {
-  // Two 32-bit halves, not a BigInt: this runs for every record of a plain socket.
-  const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
-  return hi === 0
-    ? "0x" + lo.toString(16)
-    : "0x" + hi.toString(16) + lo.toString(16).padStart(8, "0");
 }
 
 /** Where the decoder reads the C definitions: the BPF object's BTF. */
@@ -192,11 +187,10 @@ export function captureDecoder(types: CaptureTypes) {
     localAddr: field(socket, "local_addr"),
     peerAddr: field(socket, "peer_addr"),
   };
-  const socketKeys = new SocketKeys();
-
   // A plain socket is keyed by its kernel address, an SSL* by its address in the process.
+  const socketKeys = new AddressKeys(SOCKET_KEY_PREFIX), addresses = new AddressKeys("");
   const key = (view: DataView, at: number, source: number) =>
-    source === SOURCE_SOCKET ? socketKeys.key(view, at) : connKey(view, at);
+    (source === SOURCE_SOCKET ? socketKeys : addresses).key(view, at);
 
   return (
     bytes: Uint8Array,
@@ -237,7 +231,7 @@ export function captureDecoder(types: CaptureTypes) {
       const info: SocketInfo = {
         pid: view.getUint32(at + s.tgid, true),
         conn: key(view, at + s.conn, source),
-        socket: kernelAddress(view, at + s.sock),
+        socket: addresses.key(view, at + s.sock),
         fd: view.getInt32(at + s.fd, true),
         family: family === AF_INET
           ? "ipv4"

@@ -154,3 +154,28 @@ Deno.test("decoder: plain sockets' keys stay exact past the key cache's bound", 
     assert.equal(keyOf(0xffff888204e3c000n), "sock:0xffff888204e3c000");
   }
 });
+
+Deno.test("decoder: an SSL's key is its address, kept apart from a socket's at the same one", () => {
+  const { bytes, view } = record(data.fields["data"]!.offset, (v, f) => {
+    v.setUint32(f("kind"), kinds["EVENT_DATA"]!, true);
+  });
+  const at = 8 + data.fields["conn"]!.offset, source = 8 + data.fields["source"]!.offset;
+  const keyOf = (addr: bigint, plain = false) => {
+    view.setBigUint64(at, addr, true);
+    view.setUint8(source, plain ? sourceSocket : 0);
+    const ev = decode(bytes, view, 8, bytes.length - 8);
+    assert.ok(ev?.type === "chunk");
+    assert.equal(ev.chunk.secure, !plain);
+    return ev.chunk.conn;
+  };
+  for (let round = 0; round < 2; round++) {
+    assert.equal(keyOf(0x55d0aa001230n), "0x55d0aa001230");
+    assert.equal(keyOf(0x55d0aa001230n, true), "sock:0x55d0aa001230");
+    assert.equal(keyOf(0x7f0000000040n), "0x7f0000000040");
+    assert.equal(keyOf(0x40n), "0x40");
+  }
+  for (let i = 0n; i < 70_000n; i += 7n) {
+    const addr = 0x55d000000000n + i * 0x440n;
+    assert.equal(keyOf(addr), `0x${addr.toString(16)}`);
+  }
+});

@@ -7,7 +7,7 @@
  * @module
  */
 import { type BtfTypes, type DecodeResult, fieldOf, type RecordDecoder } from "../../ffi/mod.ts";
-import { connKey, ipv4, ipv6, SocketKeys } from "../capture/events.ts";
+import { AddressKeys, ipv4, ipv6, SOCKET_KEY_PREFIX } from "../capture/events.ts";
 import type { SqlLibrary } from "./probes.ts";
 
 /** What happened, as `enum sql_event_kind` says. */
@@ -168,7 +168,7 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
     peerPort = f("peer_port"),
     peerAddr = f("peer_addr");
   const header = text.offset;
-  const socketKeys = new SocketKeys();
+  const socketKeys = new AddressKeys(SOCKET_KEY_PREFIX), sslKeys = new AddressKeys("");
   // A pointer's presence, read as two halves: a BigInt per record costs an allocation.
   const nonZero = (view: DataView, at: number) =>
     view.getUint32(at, true) !== 0 || view.getUint32(at + 4, true) !== 0;
@@ -231,7 +231,7 @@ export function sqlLibEventDecoder(types: SqlLibEventTypes): SqlLibEventDecoder 
       event.socket = socketKeys.key(view, offset + sock.offset);
     }
     if (nonZero(view, offset + ssl.offset)) {
-      event.tls = connKey(view, offset + ssl.offset);
+      event.tls = sslKeys.key(view, offset + ssl.offset);
     }
     return { ok: true, event };
   };
