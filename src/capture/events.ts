@@ -102,7 +102,8 @@ export class AddressKeys {
   /** The connection key of the address (8 bytes, little-endian) at `at`. */
   key(view: DataView, at: number): string {
     const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
-    const slot = ((lo >>> 6) ^ (lo >>> 14)) & 255; // sockets and SSLs are 64-byte aligned or more
+    // Sockets are cache-line aligned, and SSLs, kilobytes each, differ above bit 6 too.
+    const slot = ((lo >>> 6) ^ (lo >>> 14)) & 255;
     const cached = this.#slotName[slot]!;
     if (this.#slotLo[slot] === lo && this.#slotHi[slot] === hi && cached !== "") return cached;
     const name = this.#named(lo, hi);
