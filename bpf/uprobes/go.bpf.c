@@ -394,58 +394,28 @@ struct go_string {
 	__s64 len;
 };
 
-/* The map's entry at `slot` (a string key, then a []string value) if the key is
- * "Traceparent" (http.Header keys are canonical): its first value, parsed into `out`. */
-static __always_inline bool traceparent_at(__u64 key_at, __u64 value_at, struct go_ctx *out)
+/* Whether the 16 bytes at `a` and at `b` are equal, compared as two words. */
+static __always_inline bool equal16(const void *a, const void *b)
 {
-	struct go_string key = {};
-	if (bpf_probe_read_user(&key, sizeof(key), (void *)key_at) < 0 || key.len != 11)
-		return false;
-	char name[11] = {};
-	if (bpf_probe_read_user(name, sizeof(name), (void *)key.data) < 0)
-		return false;
-	const char want[11] = "Traceparent";
-	for (int i = 0; i < 11; i++)
-		if (name[i] != want[i])
-			return false;
-	struct go_string first = {};
-	__u64 values = read_u64(value_at); /* the slice's array */
-	if (!values || bpf_probe_read_user(&first, sizeof(first), (void *)values) < 0 ||
-	    first.len != TRACEPARENT_LEN)
-		return false;
-	__u8 text[TRACEPARENT_LEN] = {};
-	if (bpf_probe_read_user(text, sizeof(text), (void *)first.data) < 0)
-		return false;
-	return parse_traceparent(text, out);
+	__u64 a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
 }
 
-/* The map's entry at `slot` if the key is "Content-Type" and its first value starts with
- * "application/grpc": a gRPC call. */
-static __always_inline bool grpc_content_type_at(__u64 key_at, __u64 value_at)
+/* Whether the map key (a Go string) at `key_at` is `name`, its first `len` bytes (≤ 16; the
+ * rest zero). http.Header keys are canonical, so one comparison finds a header. */
+static __always_inline bool key_is(__u64 key_at, const char name[16], __s64 len)
 {
 	struct go_string key = {};
-	if (bpf_probe_read_user(&key, sizeof(key), (void *)key_at) < 0 || key.len != 12)
+	if (bpf_probe_read_user(&key, sizeof(key), (void *)key_at) < 0 || key.len != len)
 		return false;
-	char name[12] = {};
-	if (bpf_probe_read_user(name, sizeof(name), (void *)key.data) < 0)
+	char got[16] = {};
+	if (bpf_probe_read_user(got, len, (void *)key.data) < 0)
 		return false;
-	const char want[12] = "Content-Type";
-	for (int i = 0; i < 12; i++)
-		if (name[i] != want[i])
-			return false;
-	struct go_string first = {};
-	__u64 values = read_u64(value_at);
-	if (!values || bpf_probe_read_user(&first, sizeof(first), (void *)values) < 0 ||
-	    first.len < 16)
-		return false;
-	char text[16] = {};
-	if (bpf_probe_read_user(text, sizeof(text), (void *)first.data) < 0)
-		return false;
-	const char grpc[16] = "application/grpc";
-	for (int i = 0; i < 16; i++)
-		if (text[i] != grpc[i])
-			return false;
-	return true;
+	return equal16(got, name);
 }
 
 /* Key and value of a map[string][]string entry: 16 + 24 bytes. */
@@ -453,18 +423,18 @@ static __always_inline bool grpc_content_type_at(__u64 key_at, __u64 value_at)
 #define SLOT_VALUE 24
 
 /* A swiss-table group: a control word (a byte per slot, high bit set when empty or
- * deleted), then 8 (key, value) slots. */
-static __always_inline bool traceparent_in_group(__u64 group, struct go_ctx *out)
+ * deleted), then 8 (key, value) slots. Where the value of key `name` is, or 0. */
+static __always_inline __u64 value_in_group(__u64 group, const char name[16], __s64 len)
 {
 	__u64 ctrl = read_u64(group);
 	for (int i = 0; i < 8; i++) {
 		if ((ctrl >> (8 * i)) & 0x80)
 			continue;
 		__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
-		if (traceparent_at(slot, slot + SLOT_KEY, out))
-			return true;
+		if (key_is(slot, name, len))
+			return slot + SLOT_KEY;
 	}
-	return false;
+	return 0;
 }
 
 #define SWISS_GROUP_BYTES (8 + 8 * (SLOT_KEY + SLOT_VALUE))
@@ -484,118 +454,97 @@ static __always_inline struct swiss_dir swiss_dir(__u64 m)
 }
 
 /*
- * Looks for the request's "Traceparent" header. Classic maps (Go ≤ 1.23): the first 8
- * buckets (headers fit in one or two), 8 slots each: tophash[8], keys[8], values[8].
- * Swiss maps (Go 1.24+): a small map's one group (≤ 8 headers), or, for more headers, the
- * first 4 groups of a one-table directory (Map: dirPtr at 16, dirLen at 24; table: groups'
- * data at 16, length mask at 24). Larger header sets are not searched.
+ * Where the request's header `name` keeps its []string, or 0. Only the slots' keys are
+ * compared in the search; what a caller reads of the value, it reads once, after it (the
+ * verifier then checks that reading once, not once per slot). Classic maps (Go ≤ 1.23):
+ * the first 2^max_b buckets, 8 slots each: tophash[8], keys[8], values[8]. Swiss maps
+ * (Go 1.24+): a small map's one group (≤ 8 headers), or with `large`, the first 4 groups
+ * of a one-table directory (Map: dirPtr at 16, dirLen at 24; table: groups' data at 16,
+ * length mask at 24). Larger header sets are not searched.
  */
-static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
-						 struct go_ctx *out)
+static __always_inline __u64 header_value(__u64 req, const struct go_offsets *o,
+					  const char name[16], __s64 len, __u32 max_b, bool large)
 {
 	if (o->req_header == GO_OFFSET_ABSENT)
-		return false;
+		return 0;
 	__u64 m = read_u64(req + o->req_header);
 	if (!m)
-		return false;
+		return 0;
 	if (o->header_map == GO_MAP_SWISS) {
 		struct swiss_dir d = swiss_dir(m);
-		__u64 dir = d.ptr, dir_len = d.len;
-		if (!dir)
-			return false;
-		if (dir_len == 0) /* a small map: dirPtr is its one group */
-			return traceparent_in_group(dir, out);
-		if (dir_len != 1)
-			return false;
-		__u64 table = read_u64(dir);
+		if (!d.ptr)
+			return 0;
+		if (d.len == 0) /* a small map: dirPtr is its one group */
+			return value_in_group(d.ptr, name, len);
+		if (!large || d.len != 1)
+			return 0;
+		__u64 table = read_u64(d.ptr);
 		__u64 groups = table ? read_u64(table + 16) : 0;
 		__u64 mask = table ? read_u64(table + 24) : 0;
 		for (__u64 g = 0; g < 4; g++) {
 			if (!groups || g > mask)
 				break;
-			if (traceparent_in_group(groups + g * SWISS_GROUP_BYTES, out))
-				return true;
+			__u64 at = value_in_group(groups + g * SWISS_GROUP_BYTES, name, len);
+			if (at)
+				return at;
 		}
-		return false;
+		return 0;
 	}
 	if (o->header_map != GO_MAP_CLASSIC)
-		return false;
+		return 0;
 	__u8 b = 0;
 	bpf_probe_read_user(&b, 1, (void *)(m + 9));
 	__u64 buckets = read_u64(m + 16);
-	if (!buckets || b > 3)
-		return false;
-	__u32 n = 1u << b;
-	for (__u32 i = 0; i < 8; i++) {
-		if (i >= n)
-			break;
-		__u64 bucket = buckets + i * (8 + 8 * (SLOT_KEY + SLOT_VALUE) + 8);
-		__u8 tophash[8] = {};
-		if (bpf_probe_read_user(tophash, sizeof(tophash), (void *)bucket) < 0)
-			return false;
-		for (int j = 0; j < 8; j++) {
-			if (tophash[j] < 5) /* empty or evacuated (minTopHash is 5) */
-				continue;
-			if (traceparent_at(bucket + 8 + j * SLOT_KEY,
-					   bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE, out))
-				return true;
-		}
-	}
-	return false;
-}
-
-/* grpc_content_type_at over a swiss-table group (see traceparent_in_group's layout). */
-static __always_inline bool grpc_in_group(__u64 group)
-{
-	__u64 ctrl = read_u64(group);
-	for (int i = 0; i < 8; i++) {
-		if ((ctrl >> (8 * i)) & 0x80)
-			continue;
-		__u64 slot = group + 8 + i * (SLOT_KEY + SLOT_VALUE);
-		if (grpc_content_type_at(slot, slot + SLOT_KEY))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Whether the request is a gRPC call, by its Content-Type. Searched as incoming_traceparent
- * searches, but only a small map (≤ 8 headers, Go 1.24+) or a classic map's first 2
- * buckets: a gRPC request has few headers.
- */
-static __always_inline bool grpc_request(__u64 req, const struct go_offsets *o)
-{
-	if (o->req_header == GO_OFFSET_ABSENT)
-		return false;
-	__u64 m = read_u64(req + o->req_header);
-	if (!m)
-		return false;
-	if (o->header_map == GO_MAP_SWISS) {
-		struct swiss_dir d = swiss_dir(m);
-		return d.ptr && d.len == 0 && grpc_in_group(d.ptr);
-	}
-	if (o->header_map != GO_MAP_CLASSIC)
-		return false;
-	__u8 b = 0;
-	bpf_probe_read_user(&b, 1, (void *)(m + 9));
-	__u64 buckets = read_u64(m + 16);
-	if (!buckets || b > 1)
-		return false;
-	for (__u32 i = 0; i < 2; i++) {
+	if (!buckets || b > max_b)
+		return 0;
+	for (__u32 i = 0; i < (1u << max_b); i++) {
 		if (i >= (1u << b))
 			break;
 		__u64 bucket = buckets + i * (8 + 8 * (SLOT_KEY + SLOT_VALUE) + 8);
 		__u8 tophash[8] = {};
 		if (bpf_probe_read_user(tophash, sizeof(tophash), (void *)bucket) < 0)
-			return false;
+			return 0;
 		for (int j = 0; j < 8; j++) {
-			if (tophash[j] >= 5 &&
-			    grpc_content_type_at(bucket + 8 + j * SLOT_KEY,
-						 bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE))
-				return true;
+			if (tophash[j] < 5) /* empty or evacuated (minTopHash is 5) */
+				continue;
+			if (key_is(bucket + 8 + j * SLOT_KEY, name, len))
+				return bucket + 8 + 8 * SLOT_KEY + j * SLOT_VALUE;
 		}
 	}
-	return false;
+	return 0;
+}
+
+/* The first string of the []string at `value_at` into `out`: when `exact`, if it is `len`
+ * bytes long; else its first `len` bytes, if it has as many. */
+static __always_inline bool first_value(__u64 value_at, void *out, __s64 len, bool exact)
+{
+	struct go_string first = {};
+	__u64 values = value_at ? read_u64(value_at) : 0; /* the slice's array */
+	if (!values || bpf_probe_read_user(&first, sizeof(first), (void *)values) < 0 ||
+	    (exact ? first.len != len : first.len < len))
+		return false;
+	return bpf_probe_read_user(out, len, (void *)first.data) == 0;
+}
+
+/* The request's "Traceparent" header (in up to 8 classic buckets or 4 groups), parsed. */
+static __always_inline bool incoming_traceparent(__u64 req, const struct go_offsets *o,
+						 struct go_ctx *out)
+{
+	const char name[16] = "Traceparent";
+	__u8 text[TRACEPARENT_LEN] = {};
+	return first_value(header_value(req, o, name, 11, 3, true), text, TRACEPARENT_LEN, true) &&
+	       parse_traceparent(text, out);
+}
+
+/* Whether the request is a gRPC call: its Content-Type starts with "application/grpc".
+ * Searched only in a small map (≤ 8 headers, Go 1.24+) or a classic map's first 2 buckets:
+ * a gRPC request has few headers. */
+static __always_inline bool grpc_request(__u64 req, const struct go_offsets *o)
+{
+	const char name[16] = "Content-Type", grpc[16] = "application/grpc";
+	char text[16] = {};
+	return first_value(header_value(req, o, name, 12, 1, false), text, 16, false) &&
+	       equal16(text, grpc);
 }
 
 enum rw_kind {

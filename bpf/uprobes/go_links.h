@@ -264,16 +264,6 @@ static __always_inline bool take_offer(const struct go_conn_key *k, struct go_ct
 	return true;
 }
 
-static __always_inline bool same_trace(const __u8 *a, const __u8 *b)
-{
-	__u64 a0, a1, b0, b1;
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&a1, a + 8, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&b1, b + 8, 8);
-	return a0 == b0 && a1 == b1;
-}
-
 /* A Go map[string][]string the header search reads whole (incoming_traceparent's bounds). */
 static __always_inline bool header_map_small(__u64 m, const struct go_offsets *o)
 {
@@ -310,7 +300,7 @@ static __always_inline bool client_traceparent(struct http_call *call, const str
 		call->ids.parent_id = 0;
 		call->ids.via = GO_VIA_NONE;
 		if (parent && parent->span_id != header.span_id &&
-		    same_trace(parent->trace_id, header.trace_id)) {
+		    equal16(parent->trace_id, header.trace_id)) {
 			call->ids.parent_id = parent->span_id;
 			call->ids.via = GO_VIA_GOROUTINE;
 		}
