@@ -2,9 +2,10 @@
  * The agent's start-up on one Python target: time to its `ready` line and the CPU it used by
  * then, its own (user) apart from the kernel's on its behalf (system: verifying and loading
  * the BPF programs, placing the probes). `--mod` runs another checkout's mod.ts, for a
- * before and after in one run; `--env` adds to the agent's environment.
+ * before and after in one run; `--env` adds to the agent's environment; `--target go`: the
+ * Go fixture server (Go 1.26) instead, whose first process loads Go's object too.
  *
- *   deno task profile:startup [--runs 5] [--mod PATH]… [--env NAME=VALUE]…
+ *   deno task profile:startup [--runs 5] [--target python|go] [--mod PATH]… [--env NAME=VALUE]…
  *
  * With several `--mod`, runs alternate between them.
  *
@@ -12,12 +13,14 @@
  */
 import { parseArgs } from "node:util";
 import { startPythonServer } from "../tests/targets/targets.ts";
+import { buildGoServer, startGoServer } from "../tests/targets/go/build.ts";
 import { agentV8Flags } from "./bench/measure.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     runs: { type: "string", default: "5" },
+    target: { type: "string", default: "python" },
     mod: { type: "string", multiple: true, default: [] },
     env: { type: "string", multiple: true, default: [] },
   },
@@ -29,7 +32,17 @@ const env = Object.fromEntries(values.env.map((e) => {
 }));
 const TICK_MS = 10; // USER_HZ 100
 
-await using python = await startPythonServer({});
+/** The process the agent traces. */
+async function target(): Promise<{ pid: number } & AsyncDisposable> {
+  if (values.target === "python") return await startPythonServer({});
+  if (values.target !== "go") throw new Error(`--target is python or go, not ${values.target}`);
+  const built = await buildGoServer("go1.26.8");
+  if (!built.ok) throw new Error(built.error);
+  const server = await startGoServer(built.path);
+  return { pid: server.pid, [Symbol.asyncDispose]: server.stop };
+}
+
+await using traced = await target();
 const results = new Map<string, string[]>(mods.map((m) => [m, []]));
 for (let run = 0; run < Number(values.runs); run++) {
   for (const mod of mods) {
@@ -41,7 +54,7 @@ for (let run = 0; run < Number(values.runs); run++) {
         "-A",
         mod,
         "--pid",
-        String(python.pid),
+        String(traced.pid),
         "--format",
         "json",
       ],
