@@ -438,6 +438,10 @@ static __always_inline __u64 value_in_group(__u64 group, const char name[16], __
 }
 
 #define SWISS_GROUP_BYTES (8 + 8 * (SLOT_KEY + SLOT_VALUE))
+/* The most groups of a large swiss map the header search reads. */
+#define SEARCH_GROUPS 4
+/* log2 of the most buckets of a classic map the traceparent search reads. */
+#define TRACEPARENT_MAX_B 3
 
 /* A swiss map's dirPtr and dirLen (at 16 and 24 of its Map), in one read. */
 struct swiss_dir {
@@ -458,9 +462,9 @@ static __always_inline struct swiss_dir swiss_dir(__u64 m)
  * compared in the search; what a caller reads of the value, it reads once, after it (the
  * verifier then checks that reading once, not once per slot). Classic maps (Go ≤ 1.23):
  * the first 2^max_b buckets, 8 slots each: tophash[8], keys[8], values[8]. Swiss maps
- * (Go 1.24+): a small map's one group (≤ 8 headers), or with `large`, the first 4 groups
- * of a one-table directory (Map: dirPtr at 16, dirLen at 24; table: groups' data at 16,
- * length mask at 24). Larger header sets are not searched.
+ * (Go 1.24+): a small map's one group (≤ 8 headers), or with `large`, the first SEARCH_GROUPS
+ * groups of a one-table directory (Map: dirPtr at 16, dirLen at 24; table: groups' data at
+ * 16, length mask at 24). Larger header sets are not searched.
  */
 static __always_inline __u64 header_value(__u64 req, const struct go_offsets *o,
 					  const char name[16], __s64 len, __u32 max_b, bool large)
@@ -481,7 +485,7 @@ static __always_inline __u64 header_value(__u64 req, const struct go_offsets *o,
 		__u64 table = read_u64(d.ptr);
 		__u64 groups = table ? read_u64(table + 16) : 0;
 		__u64 mask = table ? read_u64(table + 24) : 0;
-		for (__u64 g = 0; g < 4; g++) {
+		for (__u64 g = 0; g < SEARCH_GROUPS; g++) {
 			if (!groups || g > mask)
 				break;
 			__u64 at = value_in_group(groups + g * SWISS_GROUP_BYTES, name, len);
@@ -532,8 +536,8 @@ static __always_inline bool incoming_traceparent(__u64 req, const struct go_offs
 {
 	const char name[16] = "Traceparent";
 	__u8 text[TRACEPARENT_LEN] = {};
-	return first_value(header_value(req, o, name, 11, 3, true), text, TRACEPARENT_LEN, true) &&
-	       parse_traceparent(text, out);
+	__u64 value_at = header_value(req, o, name, 11, TRACEPARENT_MAX_B, true);
+	return first_value(value_at, text, TRACEPARENT_LEN, true) && parse_traceparent(text, out);
 }
 
 /* Whether the request is a gRPC call: its Content-Type starts with "application/grpc".

@@ -268,13 +268,13 @@ static __always_inline bool take_offer(const struct go_conn_key *k, struct go_ct
 static __always_inline bool header_map_small(__u64 m, const struct go_offsets *o)
 {
 	if (o->header_map == GO_MAP_SWISS) {
-		__u64 dir = read_u64(m + 16), dir_len = read_u64(m + 24);
-		if (!dir)
+		struct swiss_dir d = swiss_dir(m);
+		if (!d.ptr)
 			return false;
-		if (dir_len == 0)
+		if (d.len == 0)
 			return true;
-		__u64 table = dir_len == 1 ? read_u64(dir) : 0;
-		return table && read_u64(table + 24) < 4; /* groups' length mask */
+		__u64 table = d.len == 1 ? read_u64(d.ptr) : 0;
+		return table && read_u64(table + 24) < SEARCH_GROUPS; /* groups' length mask */
 	}
 	if (o->header_map != GO_MAP_CLASSIC)
 		return false;
@@ -282,7 +282,7 @@ static __always_inline bool header_map_small(__u64 m, const struct go_offsets *o
 	 * with no growth in progress: no overflow bucket, nothing left in the old buckets. */
 	__u8 b = 0;
 	bpf_probe_read_user(&b, 1, (void *)(m + 9));
-	return read_u64(m) <= 8 && b <= 3 && read_u64(m + 24) == 0;
+	return read_u64(m) <= 8 && b <= TRACEPARENT_MAX_B && read_u64(m + 24) == 0;
 }
 
 /*
